@@ -1,0 +1,50 @@
+import type { ByteStream } from '../../transport/stream.js';
+
+/** TLS settings of a listener (PEM contents, not paths: the config layer reads files and re-reads them on reload). */
+export interface ListenerTlsOptions {
+  cert: string | Uint8Array;
+  key: string | Uint8Array;
+  /** CA bundle that client certificates must chain to. */
+  ca?: string | Uint8Array;
+  /** Ask for a client certificate. */
+  requestCertificate?: boolean;
+  /** Refuse clients without a valid certificate (before any MQTT byte is read). */
+  requireCertificate?: boolean;
+  crl?: string | Uint8Array;
+  /** Default 'TLSv1.2'. */
+  minVersion?: 'TLSv1.2' | 'TLSv1.3';
+}
+
+export interface ListenerOptions {
+  /** Shown in logs; default `{protocol}://{host}:{port}`. */
+  name?: string;
+  /** `mqtt` = raw MQTT over TCP (or TLS when `tls` is set); `websockets` = MQTT over WebSocket (or WSS). */
+  protocol?: 'mqtt' | 'websockets';
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** 0 picks a free port; `Listener.port` tells which. */
+  port: number;
+  tls?: ListenerTlsOptions;
+  /** WebSocket path; default `/mqtt`. Requests for other paths get 404. */
+  path?: string;
+  /** WebSocket `Origin` values accepted; absent = any. */
+  allowedOrigins?: string[];
+  /** PROXY protocol v1/v2: when set it is mandatory on this listener and accepted only from these addresses. */
+  proxyProtocol?: { trustedAddresses: string[] };
+  /** Largest MQTT packet accepted, also the WebSocket maxPayload. */
+  maxPacketSize?: number;
+}
+
+/** A bound server socket that turns each accepted connection into a ByteStream. */
+export interface Listener {
+  readonly options: ListenerOptions;
+  readonly name: string;
+  /** The bound port (after start). */
+  readonly port: number;
+  readonly host: string;
+  start(onStream: (stream: ByteStream) => void): Promise<void>;
+  /** Stops accepting; existing streams are left to their owners. */
+  close(): Promise<void>;
+  /** Replaces TLS certificate, key, CA and CRL for new connections (SIGHUP). */
+  reloadTls?(tls: ListenerTlsOptions): void;
+}

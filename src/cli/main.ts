@@ -1,0 +1,41 @@
+/**
+ * `culex` entry point: picks the sub-command and loads only its module, so `culex pub` does not pay for the broker.
+ * Each command module exports `run(args): Promise<number>` returning the exit code.
+ */
+type Command = { summary: string; load: () => Promise<{ run(args: string[]): Promise<number> }> };
+
+const commands: Record<string, Command> = {
+  broker: { summary: 'run an MQTT broker', load: () => import('./broker-command.js') },
+};
+
+function usage(): string {
+  const lines = ['usage: culex <command> [options]', '', 'commands:'];
+  for (const [name, command] of Object.entries(commands)) lines.push(`  ${name.padEnd(10)} ${command.summary}`);
+  lines.push('', "run 'culex <command> --help' for a command's options");
+  return lines.join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    if (name === 'help' && rest[0] && commands[rest[0]]) return (await commands[rest[0]]!.load()).run(['--help']);
+    console.log(usage());
+    return name === undefined ? 1 : 0;
+  }
+  const command = commands[name];
+  if (!command) {
+    console.error(`culex: unknown command '${name}'\n\n${usage()}`);
+    return 2;
+  }
+  return (await command.load()).run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    console.error(`culex: ${err instanceof Error ? err.message : String(err)}`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,100 @@
+import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
+import type { ByteStream, PeerInfo, StreamHandlers } from './stream.js';
+
+/** Describes a Node socket's peer; `proxied` overrides the address when a PROXY protocol header gave one. */
+export function socketPeer(socket: Socket, proxied?: { address: string; port: number }): PeerInfo {
+  const tls = socket instanceof TLSSocket;
+  const peer: PeerInfo = {
+    remoteAddress: proxied?.address ?? socket.remoteAddress ?? '',
+    remotePort: proxied?.port ?? socket.remotePort ?? 0,
+    transport: tls ? 'tls' : 'tcp',
+  };
+  if (tls && socket.authorized) {
+    const cert = socket.getPeerCertificate();
+    if (cert && cert.subject) {
+      peer.peerCertificate = {
+        subject: cert.subject as unknown as Record<string, string | string[]>,
+        raw: cert.raw,
+        fingerprint256: cert.fingerprint256,
+      };
+    }
+  }
+  return peer;
+}
+
+/** A ByteStream over a TCP or TLS socket; several chunks go out in one writev through cork/uncork. */
+export class SocketStream implements ByteStream {
+  private handlers: StreamHandlers | undefined;
+  private closed = false;
+  private pending: Uint8Array[] | undefined;
+
+  constructor(
+    private readonly socket: Socket,
+    readonly peer: PeerInfo = socketPeer(socket),
+    /** Bytes already read from the socket (e.g. after a PROXY header) that belong to the stream. */
+    head?: Uint8Array,
+  ) {
+    socket.setNoDelay(true);
+    if (head && head.length > 0) this.pending = [head];
+    // Until start(), hold data so nothing is lost between accept and the protocol taking over.
+    socket.pause();
+  }
+
+  start(handlers: StreamHandlers): void {
+    this.handlers = handlers;
+    const socket = this.socket;
+    socket.on('data', (chunk: Uint8Array) => handlers.data(chunk));
+    socket.on('drain', () => handlers.drain());
+    socket.on('error', (err: Error) => this.finish(err));
+    socket.on('close', () => this.finish());
+    socket.on('end', () => {
+      // A half-closed peer is gone for MQTT purposes.
+      socket.end();
+    });
+    if (this.pending) {
+      for (const chunk of this.pending) handlers.data(chunk);
+      this.pending = undefined;
+    }
+    if (socket.destroyed) this.finish();
+    else socket.resume();
+  }
+
+  write(chunks: readonly Uint8Array[]): boolean {
+    const socket = this.socket;
+    if (this.closed || socket.destroyed) return false;
+    if (chunks.length === 1) return socket.write(chunks[0]!);
+    socket.cork();
+    let ok = true;
+    for (const chunk of chunks) ok = socket.write(chunk);
+    socket.uncork();
+    return ok;
+  }
+
+  get bufferedAmount(): number {
+    return this.socket.writableLength;
+  }
+
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.socket.resume();
+  }
+
+  end(): void {
+    if (!this.socket.destroyed) this.socket.end();
+  }
+
+  destroy(error?: Error): void {
+    this.socket.destroy();
+    this.finish(error);
+  }
+
+  private finish(error?: Error): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.handlers?.close(error);
+  }
+}
