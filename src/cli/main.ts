@@ -6,6 +6,8 @@ type Command = { summary: string; load: () => Promise<{ run(args: string[]): Pro
 
 const commands: Record<string, Command> = {
   broker: { summary: 'run an MQTT broker', load: () => import('./broker-command.js') },
+  passwd: { summary: 'manage a password file (mosquitto_passwd compatible)', load: () => import('./passwd-command.js') },
+  token: { summary: 'print cloud device credentials (azure, tencent, aliyun-mq, aliyun-iot)', load: () => import('./token-command.js') },
 };
 
 function usage(): string {
