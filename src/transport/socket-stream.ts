@@ -28,6 +28,8 @@ export class SocketStream implements ByteStream {
   private handlers: StreamHandlers | undefined;
   private closed = false;
   private pending: Uint8Array[] | undefined;
+  /** A close that happened before start(), reported by start(). */
+  private earlyClose: { error?: Error } | undefined;
 
   constructor(
     private readonly socket: Socket,
@@ -39,6 +41,9 @@ export class SocketStream implements ByteStream {
     if (head && head.length > 0) this.pending = [head];
     // Until start(), hold data so nothing is lost between accept and the protocol taking over.
     socket.pause();
+    // Listened to from the start: an error before start() must neither be lost nor go unhandled.
+    socket.on('error', (err: Error) => this.finish(err));
+    socket.on('close', () => this.finish());
   }
 
   start(handlers: StreamHandlers): void {
@@ -46,8 +51,6 @@ export class SocketStream implements ByteStream {
     const socket = this.socket;
     socket.on('data', (chunk: Uint8Array) => handlers.data(chunk));
     socket.on('drain', () => handlers.drain());
-    socket.on('error', (err: Error) => this.finish(err));
-    socket.on('close', () => this.finish());
     socket.on('end', () => {
       // A half-closed peer is gone for MQTT purposes.
       socket.end();
@@ -56,8 +59,13 @@ export class SocketStream implements ByteStream {
       for (const chunk of this.pending) handlers.data(chunk);
       this.pending = undefined;
     }
-    if (socket.destroyed) this.finish();
-    else socket.resume();
+    if (this.earlyClose) {
+      const { error } = this.earlyClose;
+      this.earlyClose = undefined;
+      handlers.close(error);
+    } else {
+      socket.resume();
+    }
   }
 
   write(chunks: readonly Uint8Array[]): boolean {
@@ -95,6 +103,7 @@ export class SocketStream implements ByteStream {
   private finish(error?: Error): void {
     if (this.closed) return;
     this.closed = true;
-    this.handlers?.close(error);
+    if (this.handlers) this.handlers.close(error);
+    else this.earlyClose = error ? { error } : {};
   }
 }

@@ -29,11 +29,18 @@ export interface ListenerOptions {
   path?: string;
   /** WebSocket `Origin` values accepted; absent = any. */
   allowedOrigins?: string[];
-  /** PROXY protocol v1/v2: when set it is mandatory on this listener and accepted only from these addresses. */
-  proxyProtocol?: { trustedAddresses: string[] };
+  /**
+   * PROXY protocol v1/v2: when set it is mandatory on this listener and accepted only from these addresses
+   * (single addresses or CIDR blocks such as `10.0.0.0/8`); a header not complete within `headerTimeoutMs`
+   * (default 5000) closes the connection.
+   */
+  proxyProtocol?: { trustedAddresses: string[]; headerTimeoutMs?: number };
   /** Largest MQTT packet accepted, also the WebSocket maxPayload. */
   maxPacketSize?: number;
 }
+
+/** Called with the connection's address as the transport saw it and why it was closed. */
+export type RefusedHandler = (remoteAddress: string, reason: Error) => void;
 
 /** A bound server socket that turns each accepted connection into a ByteStream. */
 export interface Listener {
@@ -42,7 +49,11 @@ export interface Listener {
   /** The bound port (after start). */
   readonly port: number;
   readonly host: string;
-  start(onStream: (stream: ByteStream) => void): Promise<void>;
+  /**
+   * Binds and starts accepting. `onRefused` hears of connections closed before they became streams (untrusted or
+   * malformed PROXY header, failed TLS handshake, WebSocket upgrade refused), for logs and metrics.
+   */
+  start(onStream: (stream: ByteStream) => void, onRefused?: RefusedHandler): Promise<void>;
   /** Stops accepting; existing streams are left to their owners. */
   close(): Promise<void>;
   /** Replaces TLS certificate, key, CA and CRL for new connections (SIGHUP). */

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs the Eclipse Paho interoperability suite (../shared/conformance) against a Culex broker embedded by
+# test/conformance/broker.ts, then stops the broker. Prints the suite's per-test lines and its last line
+# ("conformance: N passed, M failed"); exits with the suite's status.
+#   scripts/conformance.sh [v311|v5|all]     (CONFORMANCE_ONLY=regex runs a subset; see ../shared/conformance)
+set -u
+cd "$(dirname "$0")/.."
+WHICH=${1:-all}
+SUITE=${CONFORMANCE_SUITE:-../shared/conformance/run.sh}
+[ -x "$SUITE" ] || [ -f "$SUITE" ] || { echo "conformance suite not found at $SUITE" >&2; exit 2; }
+
+log=$(mktemp "${TMPDIR:-/tmp}/culex-conformance-broker.XXXXXX")
+node --import tsx test/conformance/broker.ts 0 >"$log" 2>&1 &
+pid=$!
+trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null' EXIT
+
+port=""
+for _ in $(seq 1 200); do
+  port=$(sed -n 's/^PORT \([0-9][0-9]*\)$/\1/p' "$log")
+  [ -n "$port" ] && break
+  kill -0 "$pid" 2>/dev/null || { echo "broker exited at start:" >&2; cat "$log" >&2; exit 2; }
+  sleep 0.1
+done
+[ -n "$port" ] || { echo "broker did not report its port within 20 s" >&2; cat "$log" >&2; exit 2; }
+echo "culex broker on 127.0.0.1:$port (log: $log)"
+
+out=$(mktemp "${TMPDIR:-/tmp}/culex-conformance.XXXXXX")
+bash "$SUITE" 127.0.0.1 "$port" "$WHICH" | tee "$out"
+status=${PIPESTATUS[0]}
+echo "last line: $(tail -n 1 "$out")"
+exit "$status"

@@ -1,0 +1,184 @@
+import { EventEmitter } from 'node:events';
+import { parseSharedFilter } from '../topic/shared.js';
+import { TopicError } from '../topic/validate.js';
+import type { ByteStream } from '../transport/stream.js';
+import { BrokerCore } from './core.js';
+import type { ClientInfo } from './hooks.js';
+import { createListener } from './listeners/index.js';
+import type { Listener } from './listeners/listener.js';
+import { stderrLogger, type Logger } from './logger.js';
+import { createMessage, type BrokerMessage, type PublishMessage } from './message.js';
+import {
+  defaultLimits,
+  defaultListener,
+  resolvePolicy,
+  type BrokerLimits,
+  type BrokerListenerOptions,
+  type BrokerOptions,
+  type ListenerPolicy,
+} from './options.js';
+import { LocalRouter, type Router } from './router.js';
+import type { BrokerStats } from './stats.js';
+import type { BrokerStore } from './store/store.js';
+import { SysPublisher } from './sys.js';
+import { version } from './version.js';
+
+/** Events a Broker emits. */
+export interface BrokerEvents {
+  /** A client passed CONNECT (CONNACK sent). */
+  connected: [client: ClientInfo];
+  /** A connected client's connection ended; `reason` in words. */
+  disconnected: [client: ClientInfo, reason: string];
+  /** A message was routed: from a client (`client` set), a Will, `$SYS` or `broker.publish`. */
+  message: [message: BrokerMessage, client: ClientInfo | undefined];
+}
+
+/**
+ * An MQTT 3.1/3.1.1/5.0 broker: `new Broker(options)`, `await broker.listen()`, `await broker.close()`.
+ * Listeners, limits and hooks come from the options (see options.ts for every field and its default).
+ */
+export class Broker extends EventEmitter<BrokerEvents> {
+  readonly logger: Logger;
+  readonly limits: Readonly<BrokerLimits>;
+  private readonly core: BrokerCore;
+  private readonly sys: SysPublisher;
+  private readonly store: BrokerStore | undefined;
+  private started: Listener[] = [];
+  private state: 'idle' | 'listening' | 'closing' | 'closed' = 'idle';
+
+  constructor(
+    private readonly options: BrokerOptions = {},
+    router: Router = new LocalRouter(),
+  ) {
+    super();
+    this.logger = options.logger ?? stderrLogger('warn');
+    this.limits = { ...defaultLimits, ...options.limits };
+    this.store = options.store;
+    this.core = new BrokerCore(
+      {
+        retainAvailable: options.retainAvailable ?? true,
+        requireSameUsername: options.requireSameUsername ?? true,
+        responseInformation: options.responseInformation,
+        limits: this.limits,
+      },
+      router,
+      this.logger,
+      this,
+      options.store,
+    );
+    this.sys = new SysPublisher(this.core, version, options.sysInterval ?? 10);
+  }
+
+  /** Recovers state from the store, starts every listener (all or none), starts `$SYS`. */
+  async listen(): Promise<void> {
+    if (this.state !== 'idle') throw new Error('broker already started');
+    this.state = 'listening';
+    if (this.store !== undefined) await this.recover(this.store);
+    const configs: BrokerListenerOptions[] = this.options.listeners ?? [defaultListener];
+    try {
+      for (const config of configs) {
+        const { allowAnonymous: _a, refuseExcessKeepalive: _r, limits: _l, hooks: _h, ...listenerOptions } = config;
+        const listener = createListener({ ...listenerOptions, maxPacketSize: listenerOptions.maxPacketSize ?? { ...this.limits, ...config.limits }.maxPacketSize });
+        const policy = resolvePolicy(this.options, listener.name, { ...config, host: listener.host });
+        await listener.start(
+          (stream) => this.core.accept(stream, policy),
+          (address, reason) => this.logger.debug(`${listener.name}: connection from ${address} refused: ${reason.message}`),
+        );
+        this.started.push(listener);
+        policy.listener = listener.name; // now with the bound port
+        this.logger.info(
+          `listening on ${listener.name} (${policy.allowAnonymous ? 'anonymous clients allowed' : 'anonymous clients refused'})`,
+        );
+      }
+    } catch (err) {
+      await Promise.all(this.started.map((l) => l.close()));
+      this.started = [];
+      this.state = 'idle';
+      throw err;
+    }
+    this.sys.start();
+  }
+
+  /** The first listener's bound port. */
+  get port(): number {
+    const first = this.started[0];
+    if (first === undefined) throw new Error('broker is not listening');
+    return first.port;
+  }
+
+  /** Bound ports, in listener order. */
+  get ports(): number[] {
+    return this.started.map((l) => l.port);
+  }
+
+  /** The started listeners (name, host, port). */
+  get boundListeners(): readonly Listener[] {
+    return this.started;
+  }
+
+  get stats(): Readonly<BrokerStats> {
+    return this.core.stats;
+  }
+
+  /** Clients past CONNACK. */
+  get connectedClients(): number {
+    return this.core.connectedCount;
+  }
+
+  /** Sessions held, connected or not. */
+  get sessionCount(): number {
+    return this.core.sessions.size;
+  }
+
+  /**
+   * Serves MQTT on a stream from any transport (an embedding program's own server, a test's in-memory pipe).
+   * `policy` defaults to the broker-wide settings, with anonymous clients allowed unless the options say otherwise.
+   */
+  accept(stream: ByteStream, policy: ListenerPolicy & { name?: string } = {}): void {
+    const allowAnonymous = policy.allowAnonymous ?? this.options.allowAnonymous ?? true;
+    const resolved = resolvePolicy(this.options, policy.name ?? 'embedded', { ...policy, allowAnonymous });
+    this.core.accept(stream, resolved);
+  }
+
+  /** Publishes as the broker (no hooks): retained when flagged, routed to every matching subscription. */
+  publish(message: PublishMessage): number {
+    return this.core.dispatch(createMessage(message, undefined), undefined);
+  }
+
+  /** Delivers to one session, subscribed or not; false when there is no such session or it dropped the message. */
+  deliverTo(clientId: string, message: PublishMessage): boolean {
+    const session = this.core.sessions.get(clientId);
+    if (session === undefined) return false;
+    const m = createMessage(message, undefined);
+    return session.outbox.deliver(m, m.qos, m.retain, undefined, undefined);
+  }
+
+  /** Publishes the `$SYS` figures now (they also go out every `sysInterval` seconds). */
+  updateSys(): void {
+    this.sys.update();
+  }
+
+  /** Stops listening, disconnects every client (v5: 0x8B), sends their Wills, writes pending state, closes the store. */
+  async close(): Promise<void> {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    this.state = 'closing';
+    this.sys.stop();
+    await Promise.all(this.started.map((l) => l.close()));
+    await this.core.shutdown();
+    await this.store?.close();
+    this.state = 'closed';
+  }
+
+  private async recover(store: BrokerStore): Promise<void> {
+    await store.open();
+    const [retained, sessions] = await Promise.all([store.loadRetained(), store.loadSessions()]);
+    this.core.restore(retained, sessions, (_session, filter) => {
+      const shared = parseSharedFilter(filter);
+      if (shared === undefined || shared instanceof TopicError) return { topicFilter: filter, group: undefined };
+      return { topicFilter: shared.filter, group: shared.group };
+    });
+    if (retained.length > 0 || sessions.length > 0) {
+      this.logger.info(`recovered ${sessions.length} sessions and ${retained.length} retained messages`);
+    }
+  }
+}

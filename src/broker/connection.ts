@@ -1,0 +1,425 @@
+import { encode, encodePublishHead } from '../packet/encode.js';
+import { PacketError } from '../packet/errors.js';
+import { PacketParser } from '../packet/parser.js';
+import { reasonCodeName, toConnectReturnCode } from '../packet/reason-codes.js';
+import type { ConnectPacket, Packet, Properties, ProtocolVersion, QoS, Will } from '../packet/types.js';
+import type { ByteStream, StreamHandlers } from '../transport/stream.js';
+import type { BrokerCore } from './core.js';
+import { handleAuth } from './handlers/auth.js';
+import { handleConnect } from './handlers/connect.js';
+import { handleDisconnect } from './handlers/disconnect.js';
+import { handlePuback, handlePubcomp, handlePubrec } from './handlers/acks.js';
+import { handlePublish } from './handlers/publish.js';
+import { handlePubrel } from './handlers/pubrel.js';
+import { handleSubscribe } from './handlers/subscribe.js';
+import { handleUnsubscribe } from './handlers/unsubscribe.js';
+import type { AuthenticateContext, ClientInfo } from './hooks.js';
+import { remainingExpiry, type BrokerMessage } from './message.js';
+import type { ConnectionPolicy } from './options.js';
+import type { DeliveryTarget } from './outbox.js';
+import type { Session } from './session.js';
+import type { AckTarget } from './store/writer.js';
+
+/** Largest packet a client that states no Maximum Packet Size can take (the protocol's own limit). */
+const PROTOCOL_MAX_PACKET = 268435455 + 5;
+
+/**
+ * `connect`: waiting for CONNECT; `auth`: an AUTH exchange is under way before CONNACK; `open`: CONNACK sent;
+ * `closed`: torn down (late events are ignored).
+ */
+export type ConnectionState = 'connect' | 'auth' | 'open' | 'closed';
+
+/**
+ * One client connection: the MQTT state machine over a ByteStream. Packets are handled strictly in order; a
+ * handler that waits (for a hook) holds the packets behind it, so nothing overtakes authentication or routing.
+ * Outgoing bytes are collected and written once per tick.
+ */
+export class Connection implements DeliveryTarget, AckTarget {
+  state: ConnectionState = 'connect';
+  version: ProtocolVersion = 4;
+  clientId = '';
+  username: string | undefined;
+  keepalive = 0;
+  session: Session | undefined;
+  info: ClientInfo | undefined;
+  /** The Will of this connection; cleared by a normal DISCONNECT. */
+  will: Will | undefined;
+  /** The AUTH exchange in progress (CONNECT or re-authentication). */
+  auth: AuthenticateContext | undefined;
+  /** Authentication Data of the final round, for CONNACK. */
+  authData: Uint8Array | undefined;
+  /** The CONNECT being (or that was) accepted. */
+  connect: ConnectPacket | undefined;
+  /** True when the broker chose the client id (v5 CONNACK says which). */
+  assignedClientId = false;
+  /** Keepalive the broker imposed on a v5 client (CONNACK Server Keep Alive). */
+  serverKeepAlive: number | undefined;
+  /** What the client allows us to send (MQTT 5 CONNECT properties). */
+  sendWindow: number;
+  clientMaxPacketSize = PROTOCOL_MAX_PACKET;
+  problemInformation = true;
+  /** Our outgoing topic aliases (topic → alias), while the client accepts aliases. */
+  outAliases: Map<string, number> | undefined;
+  clientAliasMaximum = 0;
+  /** The client's incoming topic aliases. */
+  inAliases: Map<number, string> | undefined;
+  /** QoS 1/2 PUBLISH received and not yet acknowledged (our Receive Maximum applies). */
+  inboundUnacked = 0;
+  readonly parser: PacketParser;
+  private out: Uint8Array[] = [];
+  private outBytes = 0;
+  private flushScheduled = false;
+  private busy = false;
+  private lastReceived = Date.now();
+  private connectTimer: NodeJS.Timeout | undefined;
+  private keepaliveTimer: NodeJS.Timeout | undefined;
+  private stallTimer: NodeJS.Timeout | undefined;
+  private readonly flushNow = (): void => this.flush();
+  private readonly resumeAfterHandler = (): void => {
+    this.busy = false;
+    if (this.state !== 'closed') {
+      this.stream.resume();
+      this.processPackets();
+    }
+  };
+  private readonly handlerFailed = (err: unknown): void => {
+    this.busy = false;
+    this.core.logger.error(`${this.describe()}: hook failed: ${err instanceof Error ? err.message : String(err)}`);
+    if (this.state === 'open') this.disconnect(0x80, 'internal error');
+    else this.refuse(0x80, 'internal error');
+  };
+  private readonly keepaliveCheck = (): void => {
+    this.keepaliveTimer = undefined;
+    if (this.state !== 'open') return;
+    const limit = this.keepalive * 1500;
+    const idle = Date.now() - this.lastReceived;
+    if (idle >= limit) this.disconnect(0x8d, 'keep alive timeout');
+    else this.keepaliveTimer = setTimeout(this.keepaliveCheck, limit - idle);
+  };
+
+  constructor(
+    readonly core: BrokerCore,
+    readonly stream: ByteStream,
+    readonly policy: ConnectionPolicy,
+  ) {
+    this.parser = new PacketParser({ maxPacketSize: policy.limits.maxPacketSize });
+    this.sendWindow = policy.limits.maxInflight;
+  }
+
+  start(): void {
+    const handlers: StreamHandlers = {
+      data: (chunk) => this.onData(chunk),
+      drain: () => this.onDrain(),
+      close: (error) => this.teardown(error ? `connection error: ${error.message}` : 'connection closed', true),
+    };
+    this.connectTimer = setTimeout(() => {
+      this.connectTimer = undefined;
+      if (this.state === 'connect' || this.state === 'auth') this.abort('no CONNECT in time');
+    }, this.policy.limits.connectTimeout * 1000);
+    this.stream.start(handlers);
+  }
+
+  /** `client-id (address:port)` for log lines. */
+  describe(): string {
+    const peer = this.stream.peer;
+    return `${this.clientId || '?'} (${peer.remoteAddress}:${peer.remotePort})`;
+  }
+
+  // ---- input
+
+  private onData(chunk: Uint8Array): void {
+    if (this.state === 'closed') return;
+    this.core.stats.bytesReceived += chunk.length;
+    this.lastReceived = Date.now();
+    this.parser.push(chunk);
+    if (!this.busy) this.processPackets();
+  }
+
+  private processPackets(): void {
+    while (!this.busy && this.state !== 'closed') {
+      let packet: Packet | null;
+      try {
+        packet = this.parser.next();
+      } catch (err) {
+        this.malformed(err);
+        return;
+      }
+      if (packet === null) return;
+      this.core.stats.messagesReceived++;
+      let pending: void | Promise<void>;
+      try {
+        pending = this.handle(packet);
+      } catch (err) {
+        this.handlerFailed(err);
+        return;
+      }
+      if (pending !== undefined) {
+        this.busy = true;
+        this.stream.pause();
+        pending.then(this.resumeAfterHandler, this.handlerFailed);
+      }
+    }
+  }
+
+  private handle(packet: Packet): void | Promise<void> {
+    if (this.state === 'connect') {
+      if (packet.type === 'connect') return handleConnect(this, packet);
+      return this.abort(`${packet.type.toUpperCase()} before CONNECT`);
+    }
+    if (this.state === 'auth') {
+      if (packet.type === 'auth') return handleAuth(this, packet);
+      if (packet.type === 'disconnect') return handleDisconnect(this, packet);
+      return this.protocolError(0x82, `${packet.type.toUpperCase()} during authentication`);
+    }
+    switch (packet.type) {
+      case 'publish':
+        return handlePublish(this, packet);
+      case 'puback':
+        return handlePuback(this, packet);
+      case 'pubrec':
+        return handlePubrec(this, packet);
+      case 'pubrel':
+        return handlePubrel(this, packet);
+      case 'pubcomp':
+        return handlePubcomp(this, packet);
+      case 'subscribe':
+        return handleSubscribe(this, packet);
+      case 'unsubscribe':
+        return handleUnsubscribe(this, packet);
+      case 'pingreq':
+        this.send({ type: 'pingresp' });
+        return;
+      case 'disconnect':
+        return handleDisconnect(this, packet);
+      case 'auth':
+        return handleAuth(this, packet);
+      case 'connect':
+        return this.protocolError(0x82, 'second CONNECT');
+      default:
+        return this.protocolError(0x82, `${packet.type.toUpperCase()} sent to a server`);
+    }
+  }
+
+  private malformed(err: unknown): void {
+    if (!(err instanceof PacketError)) {
+      this.handlerFailed(err);
+      return;
+    }
+    if (this.state === 'connect' && err.reasonCode === 0x84) {
+      // Unknown protocol level: answer in the oldest form every client understands, then close.
+      this.refuseRaw(0x84, err.message);
+      return;
+    }
+    this.protocolError(err.reasonCode, err.message);
+  }
+
+  // ---- closing
+
+  /**
+   * A protocol violation: v5 clients get DISCONNECT (or CONNACK before CONNECT is done) with the reason code,
+   * 3.x clients are closed without a word, as their specifications say.
+   */
+  protocolError(reasonCode: number, reason: string): void {
+    if (this.state === 'open') this.disconnect(reasonCode, reason);
+    else if (this.state !== 'closed' && this.parser.protocolVersion === 5) {
+      this.version = 5;
+      this.refuse(reasonCode, reason);
+    } else this.abort(reason);
+  }
+
+  /** Server-side DISCONNECT (v5) and close; the Will is sent. */
+  disconnect(reasonCode: number, reason: string): void {
+    if (this.state === 'closed') return;
+    if (this.version === 5 && this.state === 'open') {
+      const properties: Properties | undefined = this.problemInformation && reasonCode !== 0 ? { reasonString: reason } : undefined;
+      this.send({ type: 'disconnect', reasonCode, properties });
+    }
+    this.teardown(`${reason} (0x${reasonCode.toString(16)})`, true);
+  }
+
+  /** CONNACK with a failure code (mapped onto a 3.x return code), then close. */
+  refuse(reasonCode: number, reason: string): void {
+    if (this.state === 'closed') return;
+    if (this.version === 5) {
+      const properties: Properties | undefined = this.problemInformation ? { reasonString: reason } : undefined;
+      this.send({ type: 'connack', sessionPresent: false, reasonCode, properties });
+    } else {
+      this.send({ type: 'connack', sessionPresent: false, reasonCode: toConnectReturnCode(reasonCode) });
+    }
+    this.teardown(`refused: ${reason} (0x${reasonCode.toString(16)} ${reasonCodeName(reasonCode)})`, false);
+  }
+
+  /** CONNACK 0x01 as 3.1.1 encodes it: the answer to an unknown protocol level. */
+  private refuseRaw(reasonCode: number, reason: string): void {
+    this.write(new Uint8Array([0x20, 0x02, 0x00, 0x01]));
+    this.teardown(`refused: ${reason} (0x${reasonCode.toString(16)})`, false);
+  }
+
+  /** Close without a word. */
+  abort(reason: string): void {
+    this.teardown(reason, false);
+  }
+
+  /**
+   * Ends the connection once: stops timers, hands the session back to the broker (sending the Will when
+   * `sendWill` and the client did not disconnect normally), flushes what is buffered and closes the stream.
+   */
+  teardown(reason: string, sendWill: boolean): void {
+    if (this.state === 'closed') return;
+    const wasOpen = this.state === 'open';
+    this.state = 'closed';
+    clearTimeout(this.connectTimer);
+    clearTimeout(this.keepaliveTimer);
+    clearTimeout(this.stallTimer);
+    this.flush();
+    this.stream.end();
+    this.core.connectionClosed(this, wasOpen, sendWill ? this.will : undefined, reason);
+  }
+
+  // ---- output
+
+  send(packet: Packet): void {
+    this.write(encode(packet, this.version));
+  }
+
+  private write(bytes: Uint8Array): void {
+    this.out.push(bytes);
+    this.outBytes += bytes.length;
+    this.core.stats.messagesSent++;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      queueMicrotask(this.flushNow);
+    }
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.out.length === 0) return;
+    const chunks = this.out;
+    this.core.stats.bytesSent += this.outBytes;
+    this.out = [];
+    this.outBytes = 0;
+    if (!this.stream.write(chunks) && this.state !== 'closed' && this.stallTimer === undefined) {
+      this.stallTimer = setTimeout(() => {
+        this.stallTimer = undefined;
+        if (this.state !== 'closed') this.abort('write stalled');
+      }, this.policy.limits.writeStallTimeout * 1000);
+    }
+  }
+
+  private onDrain(): void {
+    clearTimeout(this.stallTimer);
+    this.stallTimer = undefined;
+    if (this.state === 'open') this.session?.outbox.pump();
+  }
+
+  writable(): boolean {
+    return this.state === 'open' && this.stream.bufferedAmount + this.outBytes < this.policy.limits.maxWriteBuffer;
+  }
+
+  sendPublish(
+    message: BrokerMessage,
+    qos: QoS,
+    retain: boolean,
+    dup: boolean,
+    packetId: number,
+    subscriptionIds: number[] | undefined,
+  ): boolean {
+    let properties: Properties | undefined;
+    let topic = message.topic;
+    let newAlias = 0;
+    if (this.version === 5) {
+      properties = message.properties;
+      let expiry = 0;
+      if (message.expiresAt !== undefined) {
+        expiry = remainingExpiry(message, Date.now());
+        if (expiry === 0) return false;
+      }
+      let alias = 0;
+      const aliases = this.outAliases;
+      if (aliases !== undefined) {
+        const known = aliases.get(topic);
+        if (known !== undefined) {
+          alias = known;
+          topic = '';
+        } else if (aliases.size < this.clientAliasMaximum) {
+          alias = newAlias = aliases.size + 1;
+        }
+      }
+      if (subscriptionIds !== undefined || expiry !== 0 || alias !== 0) {
+        properties = properties === undefined ? {} : { ...properties };
+        if (subscriptionIds !== undefined) properties.subscriptionIdentifiers = subscriptionIds;
+        if (expiry !== 0) properties.messageExpiryInterval = expiry;
+        if (alias !== 0) properties.topicAlias = alias;
+      }
+    } else if (message.expiresAt !== undefined && message.expiresAt <= Date.now()) {
+      return false;
+    }
+    const payload = message.payload;
+    const head = encodePublishHead({ topic, qos, retain, dup, packetId: qos === 0 ? undefined : packetId, properties }, this.version, payload.length);
+    if (head.length + payload.length > this.clientMaxPacketSize) return false;
+    if (newAlias !== 0) this.outAliases!.set(message.topic, newAlias);
+    this.out.push(head, payload);
+    this.outBytes += head.length + payload.length;
+    const stats = this.core.stats;
+    stats.messagesSent++;
+    stats.publishSent++;
+    stats.publishBytesSent += payload.length;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      queueMicrotask(this.flushNow);
+    }
+    return true;
+  }
+
+  sendPubrel(packetId: number): void {
+    this.send({ type: 'pubrel', packetId });
+  }
+
+  /** PUBACK / PUBREC once the store holds the message (or failed to). */
+  sendStoredAck(kind: 'puback' | 'pubrec', packetId: number, reasonCode: number, stored: boolean): void {
+    if (this.state !== 'open') return;
+    if (!stored) {
+      if (kind === 'pubrec') this.session?.incomingQos2.delete(packetId);
+      // A 3.x client cannot be told; without an ack it sends again.
+      if (this.version !== 5) return;
+      reasonCode = 0x80;
+    }
+    if (kind === 'puback' || reasonCode >= 0x80) this.releaseInbound();
+    this.sendAck(kind, packetId, reasonCode);
+  }
+
+  /** PUBACK / PUBREC / PUBREL / PUBCOMP; the reason code only in v5, and only when not Success. */
+  sendAck(kind: 'puback' | 'pubrec' | 'pubrel' | 'pubcomp', packetId: number, reasonCode: number, reasonString?: string): void {
+    if (this.version === 5 && reasonCode !== 0) {
+      const properties = reasonString !== undefined && this.problemInformation ? { reasonString } : undefined;
+      this.send({ type: kind, packetId, reasonCode, properties });
+    } else this.send({ type: kind, packetId });
+  }
+
+  /** One inbound QoS 1/2 message is done (PUBACK, failed PUBREC or PUBCOMP sent). */
+  releaseInbound(): void {
+    if (this.inboundUnacked > 0) this.inboundUnacked--;
+  }
+
+  // ---- lifecycle driven by the CONNECT handler
+
+  clientInfo(): ClientInfo {
+    return {
+      clientId: this.clientId,
+      username: this.username,
+      protocolVersion: this.version,
+      keepalive: this.keepalive,
+      peer: this.stream.peer,
+      listener: this.policy.listener,
+    };
+  }
+
+  /** CONNECT accepted: timers switch from connect timeout to keepalive. */
+  opened(): void {
+    this.state = 'open';
+    clearTimeout(this.connectTimer);
+    this.connectTimer = undefined;
+    if (this.keepalive > 0) this.keepaliveTimer = setTimeout(this.keepaliveCheck, this.keepalive * 1500);
+  }
+}

@@ -1,0 +1,306 @@
+import type { EventEmitter } from 'node:events';
+import type { BrokerEvents } from './broker.js';
+import type { Will } from '../packet/types.js';
+import type { ByteStream } from '../transport/stream.js';
+import { Connection } from './connection.js';
+import type { ClientInfo } from './hooks.js';
+import type { Logger } from './logger.js';
+import { createMessage, type BrokerMessage } from './message.js';
+import type { BrokerLimits, ConnectionPolicy } from './options.js';
+import type { Router, SubscriptionRecord } from './router.js';
+import { NEVER_EXPIRES, Session } from './session.js';
+import { BrokerStats } from './stats.js';
+import type { BrokerStore, StoreOp, StoredSessionState } from './store/store.js';
+import { StoreWriter } from './store/writer.js';
+
+/** Broker-wide settings the protocol handlers consult. */
+export interface CoreSettings {
+  retainAvailable: boolean;
+  requireSameUsername: boolean;
+  responseInformation: string | undefined;
+  /** Limits for sessions recovered from a store (no listener created them). */
+  limits: BrokerLimits;
+}
+
+/** Longest delay setTimeout takes; longer timers are re-armed when they fire. */
+const MAX_TIMER = 0x7fffffff;
+
+/**
+ * The broker's shared state and the rules that span connections: sessions (attach, takeover, expiry), Wills,
+ * retained messages, routing and persistence. Connections call into it; it knows nothing of sockets.
+ */
+export class BrokerCore {
+  readonly sessions = new Map<string, Session>();
+  readonly connections = new Set<Connection>();
+  readonly stats = new BrokerStats();
+  readonly writer: StoreWriter | undefined;
+  private readonly record: ((op: StoreOp) => void) | undefined;
+
+  constructor(
+    readonly settings: CoreSettings,
+    readonly router: Router,
+    readonly logger: Logger,
+    private readonly events: EventEmitter<BrokerEvents>,
+    store: BrokerStore | undefined,
+  ) {
+    if (store !== undefined) {
+      const writer = new StoreWriter(store, logger);
+      this.writer = writer;
+      this.record = (op) => writer.record(op);
+    }
+  }
+
+  /** Serves MQTT on a stream from any transport. */
+  accept(stream: ByteStream, policy: ConnectionPolicy): Connection {
+    const connection = new Connection(this, stream, policy);
+    this.connections.add(connection);
+    this.stats.connectionsTotal++;
+    connection.start();
+    return connection;
+  }
+
+  /** Clients past CONNACK. */
+  get connectedCount(): number {
+    return this.stats.clientsConnected;
+  }
+
+  emitConnected(info: ClientInfo): void {
+    this.events.emit('connected', info);
+  }
+
+  // ---- sessions
+
+  /**
+   * Gives an authenticated connection its session: takes over a connected one, resumes or discards a stored
+   * one. Returns a reason code when the session belongs to another user.
+   */
+  attach(connection: Connection, clean: boolean, expiryInterval: number): { session: Session; present: boolean } | number {
+    const clientId = connection.clientId;
+    let session = this.sessions.get(clientId);
+    if (session !== undefined && this.settings.requireSameUsername && session.username !== connection.username) {
+      return 0x87;
+    }
+    if (session?.connection !== undefined) session.connection.disconnect(0x8e, 'session taken over');
+    session = this.sessions.get(clientId);
+    if (session !== undefined && clean) {
+      this.endSession(session);
+      session = undefined;
+    }
+    const present = session !== undefined;
+    if (session === undefined) {
+      session = new Session(clientId, connection.username, connection.version, connection.policy.limits, this.stats);
+      this.sessions.set(clientId, session);
+    } else {
+      clearTimeout(session.expiryTimer);
+      session.expiryTimer = undefined;
+      if (session.pendingWill !== undefined) {
+        clearTimeout(session.pendingWill.timer);
+        session.pendingWill = undefined;
+      }
+      session.username = connection.username;
+      session.protocolVersion = connection.version;
+    }
+    session.expiryInterval = expiryInterval;
+    session.disconnectedAt = undefined;
+    session.connection = connection;
+    session.outbox.target = connection;
+    connection.session = session;
+    this.updatePersistence(session);
+    return { session, present };
+  }
+
+  /** Persistent sessions record their changes in the store; others live only in memory. */
+  updatePersistence(session: Session): void {
+    const persistent = this.record !== undefined && session.expiryInterval > 0;
+    const wasPersistent = session.outbox.persist !== undefined;
+    session.outbox.persist = persistent ? this.record : undefined;
+    if (persistent) {
+      this.record!({ op: 'putSession', session: session.toStored() });
+      if (!wasPersistent) {
+        for (const sub of session.subscriptions.values()) this.recordSubscription(session, sub);
+      }
+    } else if (wasPersistent) this.record!({ op: 'deleteSession', clientId: session.clientId });
+  }
+
+  recordSubscription(session: Session, sub: SubscriptionRecord): void {
+    if (session.outbox.persist === undefined) return;
+    session.outbox.persist({
+      op: 'putSubscription',
+      clientId: session.clientId,
+      subscription: {
+        filter: sub.filter,
+        qos: sub.qos,
+        noLocal: sub.noLocal,
+        retainAsPublished: sub.retainAsPublished,
+        retainHandling: sub.retainHandling,
+        identifier: sub.identifier,
+      },
+    });
+  }
+
+  /** Called once per connection when it ends, whatever ended it. */
+  connectionClosed(connection: Connection, wasOpen: boolean, will: Will | undefined, reason: string): void {
+    this.connections.delete(connection);
+    if (wasOpen) {
+      this.stats.clientsConnected--;
+      this.logger.info(
+        `client disconnected: id=${connection.clientId} address=${connection.stream.peer.remoteAddress}:${connection.stream.peer.remotePort} listener=${connection.policy.listener} reason=${reason}`,
+      );
+      if (connection.info !== undefined) this.events.emit('disconnected', connection.info, reason);
+    } else if (connection.clientId !== '' || reason.startsWith('refused')) {
+      this.logger.info(
+        `client not connected: id=${connection.clientId || '?'} address=${connection.stream.peer.remoteAddress}:${connection.stream.peer.remotePort} listener=${connection.policy.listener} reason=${reason}`,
+      );
+    } else this.logger.debug(`connection from ${connection.stream.peer.remoteAddress} closed: ${reason}`);
+    const session = connection.session;
+    if (session === undefined || session.connection !== connection) return;
+    session.connection = undefined;
+    session.outbox.target = undefined;
+    session.disconnectedAt = Date.now();
+    if (will !== undefined && wasOpen) this.scheduleWill(session, will);
+    if (session.expiryInterval === 0) {
+      this.endSession(session);
+      return;
+    }
+    if (session.expiryInterval !== NEVER_EXPIRES) this.armExpiry(session, session.disconnectedAt + session.expiryInterval * 1000);
+    session.outbox.persist?.({ op: 'putSession', session: session.toStored() });
+  }
+
+  private armExpiry(session: Session, dueAt: number): void {
+    const delay = Math.max(0, dueAt - Date.now());
+    session.expiryTimer = setTimeout(() => {
+      session.expiryTimer = undefined;
+      if (delay > MAX_TIMER) this.armExpiry(session, dueAt);
+      else {
+        this.stats.clientsExpired++;
+        this.endSession(session);
+      }
+    }, Math.min(delay, MAX_TIMER));
+  }
+
+  private scheduleWill(session: Session, will: Will, dueAt?: number): void {
+    const delay = session.protocolVersion === 5 ? (will.properties?.willDelayInterval ?? 0) : 0;
+    const due = dueAt ?? Date.now() + delay * 1000;
+    if (due <= Date.now() || session.expiryInterval === 0) {
+      this.publishWill(session.clientId, will);
+      return;
+    }
+    const pending = { will, dueAt: due, timer: undefined as NodeJS.Timeout | undefined };
+    pending.timer = setTimeout(
+      () => {
+        if (session.pendingWill !== pending) return;
+        session.pendingWill = undefined;
+        this.publishWill(session.clientId, will);
+        session.outbox.persist?.({ op: 'putSession', session: session.toStored() });
+      },
+      Math.min(due - Date.now(), MAX_TIMER),
+    );
+    session.pendingWill = pending;
+  }
+
+  publishWill(clientId: string, will: Will): void {
+    let properties = will.properties;
+    if (properties?.willDelayInterval !== undefined) {
+      const { willDelayInterval: _delay, ...rest } = properties;
+      properties = rest;
+    }
+    this.logger.debug(`sending will of ${clientId} to ${will.topic}`);
+    this.dispatch(createMessage({ topic: will.topic, payload: will.payload, qos: will.qos, retain: will.retain, properties }, clientId), undefined);
+  }
+
+  /** The session is over: a pending Will goes out, subscriptions go, shared messages go to other members. */
+  endSession(session: Session): void {
+    if (session.ended) return;
+    session.ended = true;
+    clearTimeout(session.expiryTimer);
+    const pending = session.pendingWill;
+    if (pending !== undefined) {
+      clearTimeout(pending.timer);
+      session.pendingWill = undefined;
+      this.publishWill(session.clientId, pending.will);
+    }
+    for (const sub of session.subscriptions.values()) this.router.remove(sub);
+    session.subscriptions.clear();
+    const persist = session.outbox.persist;
+    session.outbox.persist = undefined;
+    session.outbox.release();
+    if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
+    persist?.({ op: 'deleteSession', clientId: session.clientId });
+  }
+
+  // ---- messages
+
+  /** Retains (when flagged) and routes a message; returns how many sessions took it. */
+  dispatch(message: BrokerMessage, from: ClientInfo | undefined): number {
+    if (message.retain && this.settings.retainAvailable) this.retain(message);
+    const delivered = this.router.route(message);
+    if (this.events.listenerCount('message') > 0) this.events.emit('message', message, from);
+    return delivered;
+  }
+
+  private retain(message: BrokerMessage): void {
+    const router = this.router;
+    if (message.payload.length === 0) {
+      if (!router.hasRetained(message.topic)) return;
+      router.retain(message);
+      this.record?.({ op: 'deleteRetained', topic: message.topic });
+      return;
+    }
+    const max = this.settings.limits.maxRetainedMessages;
+    if (max > 0 && router.retainedCount >= max && !router.hasRetained(message.topic)) {
+      this.logger.warn(`retained message limit (${max}) reached: ${message.topic} not retained`);
+      return;
+    }
+    // Keep a retained payload on its own bytes, not as a view pinning the whole received chunk.
+    const own = message.payload.byteLength === message.payload.buffer.byteLength ? message : { ...message, payload: message.payload.slice() };
+    router.retain(own);
+    // `$SYS` figures are recomputed at start, not stored.
+    if (!message.topic.startsWith('$SYS/')) this.record?.({ op: 'putRetained', message: own });
+  }
+
+  // ---- recovery and shutdown
+
+  /** Rebuilds sessions, subscriptions, queues and retained messages from a store. */
+  restore(retained: BrokerMessage[], sessions: StoredSessionState[], parseSubscription: (session: Session, filter: string) => { topicFilter: string; group: string | undefined }): void {
+    const now = Date.now();
+    for (const message of retained) {
+      if (message.expiresAt === undefined || message.expiresAt > now) this.router.retain(message);
+      else this.record?.({ op: 'deleteRetained', topic: message.topic });
+    }
+    for (const state of sessions) {
+      const stored = state.session;
+      const dueAt = stored.expiryInterval === NEVER_EXPIRES ? Infinity : (stored.disconnectedAt ?? now) + stored.expiryInterval * 1000;
+      const session = new Session(stored.clientId, stored.username, stored.protocolVersion, this.settings.limits, this.stats);
+      session.expiryInterval = stored.expiryInterval;
+      session.disconnectedAt = stored.disconnectedAt ?? now;
+      session.outbox.persist = this.record;
+      this.sessions.set(session.clientId, session);
+      for (const sub of state.subscriptions) {
+        const { topicFilter, group } = parseSubscription(session, sub.filter);
+        const record: SubscriptionRecord = { session, ...sub, topicFilter, group };
+        session.subscriptions.set(sub.filter, record);
+        this.router.add(record);
+      }
+      for (const outgoing of state.outgoing) session.outbox.restore(outgoing);
+      for (const id of state.incoming) session.incomingQos2.add(id);
+      if (stored.will !== undefined) this.scheduleWill(session, stored.will.will, stored.will.dueAt);
+      if (dueAt <= now) {
+        this.stats.clientsExpired++;
+        this.endSession(session);
+      } else if (dueAt !== Infinity) this.armExpiry(session, dueAt);
+    }
+  }
+
+  /** Disconnects every client (v5: 0x8B), sends their Wills, stops timers and writes what is pending. */
+  async shutdown(): Promise<void> {
+    for (const connection of [...this.connections]) {
+      if (connection.state === 'open') connection.disconnect(0x8b, 'server shutting down');
+      else connection.abort('server shutting down');
+    }
+    for (const session of this.sessions.values()) {
+      clearTimeout(session.expiryTimer);
+      clearTimeout(session.pendingWill?.timer);
+    }
+    await this.writer?.drain();
+  }
+}

@@ -1,0 +1,106 @@
+import type { PublishPacket } from '../../packet/types.js';
+import { validateTopicName } from '../../topic/validate.js';
+import type { Connection } from '../connection.js';
+import type { PublishHookResult } from '../hooks.js';
+import { createMessage, type PublishMessage } from '../message.js';
+import { chain } from './chain.js';
+
+/**
+ * PUBLISH from a client: topic alias, topic and flow-control checks, QoS 2 duplicate detection, then the
+ * authorisation and publish hooks, then routing and the acknowledgement (after the store has the message).
+ */
+export function handlePublish(connection: Connection, packet: PublishPacket): void | Promise<void> {
+  const core = connection.core;
+  const stats = core.stats;
+  stats.publishReceived++;
+  stats.publishBytesReceived += packet.payload.length;
+  const limits = connection.policy.limits;
+  let topic = packet.topic;
+  const alias = packet.properties?.topicAlias;
+  if (alias !== undefined) {
+    if (alias === 0 || alias > limits.topicAliasMaximum) return connection.protocolError(0x94, `topic alias ${alias} out of range`);
+    if (topic.length > 0) (connection.inAliases ??= new Map()).set(alias, topic);
+    else {
+      const known = connection.inAliases?.get(alias);
+      if (known === undefined) return connection.protocolError(0x82, `topic alias ${alias} not defined`);
+      topic = known;
+    }
+  }
+  const error = validateTopicName(topic, limits.maxTopicLevels > 0 ? { maxLevels: limits.maxTopicLevels } : undefined);
+  if (error !== undefined) return connection.protocolError(0x90, error.message);
+  if (packet.retain && !core.settings.retainAvailable) return connection.protocolError(0x9a, 'retain not supported');
+  if (packet.qos > 0) {
+    const session = connection.session!;
+    if (packet.qos === 2 && session.incomingQos2.has(packet.packetId!)) {
+      // A resent QoS 2 PUBLISH we already have: acknowledge again, deliver nothing.
+      connection.sendAck('pubrec', packet.packetId!, 0);
+      return;
+    }
+    if (connection.version === 5 && connection.inboundUnacked >= limits.receiveMaximum) {
+      return connection.protocolError(0x93, 'receive maximum exceeded');
+    }
+    connection.inboundUnacked++;
+  }
+  const hooks = connection.policy.hooks;
+  if (hooks.authorizePublish === undefined && hooks.onPublish === undefined) return route(connection, packet, topic, undefined);
+  const allowed = hooks.authorizePublish?.({ client: connection.info!, topic, qos: packet.qos, retain: packet.retain, will: false }) ?? true;
+  return chain(allowed, (verdict) => {
+    if (verdict !== true) return reject(connection, packet, typeof verdict === 'number' ? verdict : 0x87, 'not authorized');
+    if (hooks.onPublish === undefined) return route(connection, packet, topic, undefined);
+    const message: PublishMessage = { topic, payload: packet.payload, qos: packet.qos, retain: packet.retain, properties: packet.properties };
+    return chain(hooks.onPublish(connection.info!, message), (result) => applyHookResult(connection, packet, topic, result));
+  });
+}
+
+function applyHookResult(connection: Connection, packet: PublishPacket, topic: string, result: PublishHookResult): void {
+  if (result === undefined || result.action === 'accept') return route(connection, packet, topic, undefined);
+  switch (result.action) {
+    case 'reject':
+      return reject(connection, packet, result.reasonCode, result.reasonString ?? 'refused');
+    case 'rewrite':
+      return route(connection, packet, result.message.topic, result.message);
+    case 'consume':
+      return acknowledge(connection, packet, result.reasonCode ?? 0);
+  }
+}
+
+/** Routes the message (or the hook's replacement) and acknowledges it. */
+function route(connection: Connection, packet: PublishPacket, topic: string, replacement: PublishMessage | undefined): void {
+  // Clients may not publish into the broker's own statistics.
+  if (topic.startsWith('$SYS/')) return reject(connection, packet, 0x87, '$SYS topics are read-only');
+  const message = createMessage(
+    replacement ?? { topic, payload: packet.payload, qos: packet.qos, retain: packet.retain, properties: packet.properties },
+    connection.clientId,
+  );
+  const delivered = connection.core.dispatch(message, connection.info);
+  acknowledge(connection, packet, delivered === 0 ? 0x10 : 0);
+}
+
+function acknowledge(connection: Connection, packet: PublishPacket, reasonCode: number): void {
+  if (packet.qos === 0) return;
+  const packetId = packet.packetId!;
+  const kind = packet.qos === 1 ? 'puback' : 'pubrec';
+  if (kind === 'pubrec') {
+    const session = connection.session!;
+    session.incomingQos2.add(packetId);
+    session.outbox.persist?.({ op: 'putIncoming', clientId: session.clientId, packetId });
+  }
+  const writer = connection.core.writer;
+  if (writer !== undefined) writer.ackAfterCommit(connection, kind, packetId, reasonCode);
+  else connection.sendStoredAck(kind, packetId, reasonCode, true);
+}
+
+/** Refused: v5 hears the reason code; 3.x gets a plain acknowledgement and the message is dropped. */
+function reject(connection: Connection, packet: PublishPacket, reasonCode: number, reason: string): void {
+  connection.core.logger.debug(`${connection.describe()}: PUBLISH to ${packet.topic} refused: ${reason}`);
+  if (packet.qos === 0) return;
+  const packetId = packet.packetId!;
+  if (connection.version === 5) {
+    connection.releaseInbound();
+    connection.sendAck(packet.qos === 1 ? 'puback' : 'pubrec', packetId, reasonCode, reason);
+    return;
+  }
+  if (packet.qos === 1) connection.releaseInbound();
+  else connection.session!.incomingQos2.add(packetId);
+  connection.sendAck(packet.qos === 1 ? 'puback' : 'pubrec', packetId, 0);
+}

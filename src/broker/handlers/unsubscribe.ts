@@ -1,0 +1,21 @@
+import type { UnsubscribePacket } from '../../packet/types.js';
+import type { Connection } from '../connection.js';
+
+/** UNSUBSCRIBE: removes each filter; v5 says per filter whether it existed. */
+export function handleUnsubscribe(connection: Connection, packet: UnsubscribePacket): void {
+  const core = connection.core;
+  const session = connection.session!;
+  const reasonCodes: number[] = [];
+  for (const filter of packet.topicFilters) {
+    const record = session.subscriptions.get(filter);
+    if (record === undefined) {
+      reasonCodes.push(0x11);
+      continue;
+    }
+    session.subscriptions.delete(filter);
+    core.router.remove(record);
+    session.outbox.persist?.({ op: 'deleteSubscription', clientId: session.clientId, filter });
+    reasonCodes.push(0);
+  }
+  connection.send({ type: 'unsuback', packetId: packet.packetId, reasonCodes: connection.version === 5 ? reasonCodes : [] });
+}

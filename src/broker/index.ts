@@ -1,0 +1,32 @@
+export { Broker, type BrokerEvents } from './broker.js';
+export type {
+  AuthenticateContext,
+  AuthenticateResult,
+  BrokerHooks,
+  ClientInfo,
+  PublishAuthorization,
+  PublishHookResult,
+  SubscribeAuthorization,
+} from './hooks.js';
+export { stderrLogger, silentLogger, type Logger, type LogLevel } from './logger.js';
+export type { BrokerMessage, PublishMessage } from './message.js';
+export {
+  defaultLimits,
+  type BrokerLimits,
+  type BrokerListenerOptions,
+  type BrokerOptions,
+  type ListenerPolicy,
+} from './options.js';
+export { LocalRouter, type Router, type SubscriptionRecord } from './router.js';
+export type { BrokerStats } from './stats.js';
+export { MemoryStore } from './store/memory-store.js';
+export type {
+  BrokerStore,
+  StoreOp,
+  StoredOutgoing,
+  StoredSession,
+  StoredSessionState,
+  StoredSubscription,
+  StoredWill,
+} from './store/store.js';
+export type { Listener, ListenerOptions, ListenerTlsOptions } from './listeners/listener.js';

@@ -1,0 +1,195 @@
+import { BlockList, createServer, isIP, type Server, type Socket } from 'node:net';
+import type { ByteStream, PeerInfo } from '../../transport/stream.js';
+import { socketPeer } from '../../transport/socket-stream.js';
+import type { ProxyAddress, ProxyHeader } from '../../transport/proxy-protocol.js';
+import type { Listener, ListenerOptions, RefusedHandler } from './listener.js';
+import { readProxyHeader } from './proxy-header-reader.js';
+
+const DEFAULT_PROXY_HEADER_TIMEOUT_MS = 5000;
+/**
+ * Time from accept to a stream: PROXY header, TLS handshake and WebSocket upgrade together. The HTTP server's own
+ * request timeouts do not run on a server that is not bound itself.
+ */
+const SETUP_TIMEOUT_MS = 10_000;
+
+/** Sockets keep this listener so that an error before their owner attaches one is not an uncaught exception. */
+function ignoreError(): void {}
+
+/**
+ * What every listener kind shares: one `net.Server` accepts raw TCP connections, applies the PROXY protocol when
+ * configured, and hands each socket to the kind's protocol stage (`connect`), which turns it into a ByteStream.
+ * TLS and HTTP servers are never bound themselves: they receive accepted sockets, so the PROXY header can be read
+ * in front of the TLS handshake or the HTTP upgrade.
+ */
+export abstract class SocketListener implements Listener {
+  readonly host: string;
+  private server: Server | undefined;
+  private boundPort = 0;
+  /**
+   * Accepted sockets that are not streams yet, with their set-up deadline: closed with the listener or when the
+   * deadline passes. Streams belong to their owners.
+   */
+  private readonly pending = new Map<Socket, NodeJS.Timeout>();
+  private readonly proxied = new WeakMap<Socket, ProxyAddress>();
+  private trusted: BlockList | undefined;
+  private readonly proxyTimeoutMs: number;
+  private onStream: ((stream: ByteStream) => void) | undefined;
+  private onRefused: RefusedHandler | undefined;
+
+  constructor(
+    readonly options: ListenerOptions,
+    /** URL scheme for the default name: mqtt, mqtts, ws, wss. */
+    private readonly scheme: string,
+  ) {
+    this.host = options.host ?? '127.0.0.1';
+    this.proxyTimeoutMs = options.proxyProtocol?.headerTimeoutMs ?? DEFAULT_PROXY_HEADER_TIMEOUT_MS;
+  }
+
+  get name(): string {
+    if (this.options.name) return this.options.name;
+    const host = isIP(this.host) === 6 ? `[${this.host}]` : this.host;
+    return `${this.scheme}://${host}:${this.boundPort || this.options.port}`;
+  }
+
+  get port(): number {
+    return this.boundPort;
+  }
+
+  async start(onStream: (stream: ByteStream) => void, onRefused?: RefusedHandler): Promise<void> {
+    if (this.server) throw new Error(`listener ${this.name} is already started`);
+    const proxy = this.options.proxyProtocol;
+    this.trusted = proxy ? trustedList(proxy.trustedAddresses) : undefined;
+    this.prepare();
+    this.onStream = onStream;
+    this.onRefused = onRefused;
+    const server = createServer({ noDelay: true }, (socket) => this.accept(socket));
+    await new Promise<void>((resolve, reject) => {
+      const onError = (error: Error): void => {
+        reject(new Error(`listener ${this.name}: ${error.message}`, { cause: error }));
+      };
+      server.once('error', onError);
+      server.listen(this.options.port, this.host, () => {
+        server.off('error', onError);
+        resolve();
+      });
+    });
+    // Accept errors (e.g. EMFILE) are transient; the server keeps listening.
+    server.on('error', ignoreError);
+    this.server = server;
+    const address = server.address();
+    this.boundPort = typeof address === 'object' && address ? address.port : this.options.port;
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    // net.Server's close callback waits for every connection to end; the listening socket itself closes now.
+    server.close();
+    for (const [socket, deadline] of this.pending) {
+      clearTimeout(deadline);
+      socket.destroy();
+    }
+    this.pending.clear();
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+
+  /** Builds what the kind needs before binding (TLS contexts, HTTP servers); throws on bad configuration. */
+  protected abstract prepare(): void;
+
+  /** Takes over an accepted (and, with PROXY protocol, vetted) socket; `head` holds bytes read past the header. */
+  protected abstract connect(socket: Socket, head: Uint8Array | undefined): void;
+
+  /**
+   * Describes the peer of a socket this listener accepted, or of a TLS socket wrapping one, with the address a
+   * PROXY header gave.
+   */
+  protected peerOf(socket: Socket): PeerInfo {
+    return socketPeer(socket, this.proxied.get(rawSocketOf(socket)));
+  }
+
+  /** The socket (or the TLS socket wrapping it) became a stream: from now on its owner closes it. */
+  protected deliver(socket: Socket, stream: ByteStream): void {
+    this.settled(rawSocketOf(socket));
+    this.onStream!(stream);
+  }
+
+  /** Closes a connection that will not become a stream, after sending `response` when one is given. */
+  protected refuse(socket: Socket, reason: Error, response?: string): void {
+    const raw = rawSocketOf(socket);
+    const address = raw.remoteAddress ?? '';
+    if (response) socket.end(response, () => socket.destroy());
+    else socket.destroy();
+    // Reported once: a socket already refused, or dropped by close(), is no longer pending.
+    if (!this.pending.has(raw)) return;
+    this.settled(raw);
+    this.onRefused?.(address, reason);
+  }
+
+  private accept(socket: Socket): void {
+    socket.on('error', ignoreError);
+    if (!this.server) {
+      // Closed while the connection was in the accept queue.
+      socket.destroy();
+      return;
+    }
+    const deadline = setTimeout(() => {
+      this.refuse(socket, new Error(`connection not set up within ${SETUP_TIMEOUT_MS} ms`));
+    }, SETUP_TIMEOUT_MS);
+    this.pending.set(socket, deadline);
+    socket.once('close', () => this.settled(socket));
+    if (!this.trusted) {
+      this.connect(socket, undefined);
+      return;
+    }
+    const address = unmapIPv4(socket.remoteAddress ?? '');
+    if (!this.trusted.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4')) {
+      this.refuse(socket, new Error(`PROXY protocol header from untrusted address ${address}`));
+      return;
+    }
+    readProxyHeader(socket, this.proxyTimeoutMs, (error, header, rest) => {
+      if (error) this.refuse(socket, error);
+      else this.proxyAccepted(socket, header!, rest!);
+    });
+  }
+
+  private settled(socket: Socket): void {
+    clearTimeout(this.pending.get(socket));
+    this.pending.delete(socket);
+  }
+
+  private proxyAccepted(socket: Socket, header: ProxyHeader, rest: Uint8Array): void {
+    // LOCAL (health checks), UNKNOWN and unix sources carry no client address: the connection's own applies.
+    if (header.command === 'proxy' && header.source) this.proxied.set(socket, header.source);
+    this.connect(socket, rest.length > 0 ? rest : undefined);
+  }
+}
+
+/** A TLS socket made by a `tls.Server` from an accepted socket keeps that socket as `_parent`. */
+function rawSocketOf(socket: Socket): Socket {
+  return (socket as Socket & { _parent?: Socket | null })._parent ?? socket;
+}
+
+function unmapIPv4(address: string): string {
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}
+
+function trustedList(entries: readonly string[]): BlockList {
+  const list = new BlockList();
+  for (const entry of entries) {
+    const [address = '', prefix] = entry.split('/');
+    const family = isIP(address);
+    if (family === 0) throw new Error(`proxyProtocol.trustedAddresses: ${JSON.stringify(entry)} is not an IP address`);
+    const type = family === 6 ? 'ipv6' : 'ipv4';
+    if (prefix === undefined) {
+      list.addAddress(address, type);
+      continue;
+    }
+    const bits = Number(prefix);
+    if (!/^[0-9]+$/.test(prefix) || bits > (family === 6 ? 128 : 32)) {
+      throw new Error(`proxyProtocol.trustedAddresses: ${JSON.stringify(entry)} has a bad prefix length`);
+    }
+    list.addSubnet(address, bits, type);
+  }
+  return list;
+}

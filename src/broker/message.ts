@@ -1,0 +1,70 @@
+import type { Properties, QoS } from '../packet/types.js';
+
+/** A message as `broker.publish`, `broker.deliverTo` and the publish hook see it. */
+export interface PublishMessage {
+  topic: string;
+  payload: Uint8Array | string;
+  qos?: QoS;
+  retain?: boolean;
+  /**
+   * MQTT 5 properties passed on to subscribers (payload format, content type, response topic, correlation data,
+   * user properties, message expiry). Topic aliases and subscription identifiers are per connection: ignored here.
+   */
+  properties?: Properties;
+}
+
+/**
+ * A message inside the broker: routed once, shared by every subscriber that gets it. Never changed after
+ * creation, so the same payload bytes go to every socket.
+ */
+export interface BrokerMessage {
+  readonly topic: string;
+  readonly payload: Uint8Array;
+  readonly qos: QoS;
+  readonly retain: boolean;
+  /** Pass-through properties, without topic alias, subscription identifiers and message expiry. */
+  readonly properties: Properties | undefined;
+  /** Epoch milliseconds after which the message is dropped instead of delivered; undefined = never. */
+  readonly expiresAt: number | undefined;
+  /** Client id of the publisher (for No Local); undefined for messages the broker itself publishes. */
+  readonly origin: string | undefined;
+}
+
+const encoder = new TextEncoder();
+
+/** Builds the broker's form of a message: expiry made absolute, per-connection properties removed. */
+export function createMessage(message: PublishMessage, origin: string | undefined, now = Date.now()): BrokerMessage {
+  const payload = typeof message.payload === 'string' ? encoder.encode(message.payload) : message.payload;
+  let properties = message.properties;
+  let expiresAt: number | undefined;
+  if (properties) {
+    const { topicAlias, subscriptionIdentifiers, messageExpiryInterval, ...rest } = properties;
+    if (messageExpiryInterval !== undefined) expiresAt = now + messageExpiryInterval * 1000;
+    if (topicAlias !== undefined || subscriptionIdentifiers !== undefined || messageExpiryInterval !== undefined) {
+      properties = rest;
+    }
+    if (Object.keys(properties).length === 0) properties = undefined;
+  }
+  return {
+    topic: message.topic,
+    payload,
+    qos: message.qos ?? 0,
+    retain: message.retain ?? false,
+    properties,
+    expiresAt,
+    origin,
+  };
+}
+
+/** Seconds of life left, rounded up, for the Message Expiry Interval sent on; 0 when expired. */
+export function remainingExpiry(message: BrokerMessage, now: number): number {
+  if (message.expiresAt === undefined) return 0;
+  const left = message.expiresAt - now;
+  return left <= 0 ? 0 : Math.ceil(left / 1000);
+}
+
+/** The message with a new retain flag or QoS, sharing payload and properties. */
+export function withFlags(message: BrokerMessage, qos: QoS, retain: boolean): BrokerMessage {
+  if (message.qos === qos && message.retain === retain) return message;
+  return { ...message, qos, retain };
+}

@@ -1,0 +1,249 @@
+import type { QoS } from '../packet/types.js';
+import type { BrokerMessage } from './message.js';
+import type { BrokerLimits } from './options.js';
+import type { BrokerStats } from './stats.js';
+import type { StoredOutgoing, StoreOp } from './store/store.js';
+
+/** The connection side of delivery: what the outbox needs from the socket it is currently attached to. */
+export interface DeliveryTarget {
+  /** False when the socket buffer is above the cap: QoS 0 is dropped, QoS 1/2 waits in the queue. */
+  writable(): boolean;
+  /** Most QoS 1/2 messages unacknowledged at once: min(maxInflight, the client's Receive Maximum). */
+  readonly sendWindow: number;
+  /** Encodes and buffers a PUBLISH; false when it could not be sent (too large for the client, or expired). */
+  sendPublish(
+    message: BrokerMessage,
+    qos: QoS,
+    retain: boolean,
+    dup: boolean,
+    packetId: number,
+    subscriptionIds: number[] | undefined,
+  ): boolean;
+  sendPubrel(packetId: number): void;
+}
+
+/** Who gets a message back when the session holding it ends unacknowledged (shared subscriptions). */
+export interface Reassigner {
+  reassign(message: BrokerMessage, from: string): void;
+}
+
+const QUEUED = 0;
+const SENT = 1;
+const RELEASED = 2;
+
+/** One message on its way to one session. */
+export class Delivery {
+  packetId = 0;
+  state: 0 | 1 | 2 = QUEUED;
+  constructor(
+    readonly seq: number,
+    readonly message: BrokerMessage,
+    readonly qos: QoS,
+    readonly retain: boolean,
+    readonly subscriptionIds: number[] | undefined,
+    readonly shared: Reassigner | undefined,
+  ) {}
+
+  toStored(): StoredOutgoing {
+    return {
+      seq: this.seq,
+      message: this.message,
+      qos: this.qos,
+      retain: this.retain,
+      subscriptionIds: this.subscriptionIds,
+      packetId: this.packetId,
+      state: this.state === QUEUED ? 'queued' : this.state === SENT ? 'publish' : 'pubrel',
+    };
+  }
+}
+
+/**
+ * A session's outgoing messages: a bounded FIFO queue and the in-flight window. Packet ids are assigned when a
+ * message leaves the queue, so queued messages hold none. Order is kept: nothing overtakes the queue.
+ */
+export class Outbox {
+  private queue: Delivery[] = [];
+  private head = 0;
+  private readonly inflight = new Map<number, Delivery>();
+  private queuedBytes = 0;
+  private nextPacketId = 1;
+  private nextSeq = 1;
+  target: DeliveryTarget | undefined;
+  /** Set while the session is persistent and the broker has a store. */
+  persist: ((op: StoreOp) => void) | undefined;
+
+  constructor(
+    private readonly clientId: string,
+    private readonly limits: BrokerLimits,
+    private readonly stats: BrokerStats,
+  ) {}
+
+  get queued(): number {
+    return this.queue.length - this.head;
+  }
+
+  get inflightCount(): number {
+    return this.inflight.size;
+  }
+
+  /** True when a new QoS 1/2 message would go out at once (used to pick a shared subscription member). */
+  hasRoom(): boolean {
+    const target = this.target;
+    return target !== undefined && this.queued === 0 && this.inflight.size < target.sendWindow && target.writable();
+  }
+
+  /** Takes a message for this session; false when it was dropped. */
+  deliver(
+    message: BrokerMessage,
+    qos: QoS,
+    retain: boolean,
+    subscriptionIds: number[] | undefined,
+    shared: Reassigner | undefined,
+  ): boolean {
+    const target = this.target;
+    if (qos === 0) {
+      if (target === undefined) return false; // QoS 0 is not kept for offline sessions
+      if (!target.writable()) {
+        this.stats.publishDropped++;
+        return false;
+      }
+      if (this.queued === 0) return target.sendPublish(message, 0, retain, false, 0, subscriptionIds);
+    } else if (target !== undefined && this.queued === 0 && this.inflight.size < target.sendWindow && target.writable()) {
+      const delivery = new Delivery(this.nextSeq++, message, qos, retain, subscriptionIds, shared);
+      this.send(delivery, target);
+      return true;
+    }
+    if (this.queued >= this.limits.maxQueuedMessages || this.queuedBytes + message.payload.length > this.limits.maxQueuedBytes) {
+      this.stats.publishDropped++;
+      return false;
+    }
+    const delivery = new Delivery(this.nextSeq++, message, qos, retain, subscriptionIds, shared);
+    this.queue.push(delivery);
+    this.queuedBytes += message.payload.length;
+    if (qos > 0) this.persist?.({ op: 'putOutgoing', clientId: this.clientId, outgoing: delivery.toStored() });
+    return true;
+  }
+
+  /** Sends queued messages while the window and the socket allow. */
+  pump(): void {
+    const target = this.target;
+    if (target === undefined) return;
+    const queue = this.queue;
+    while (this.head < queue.length && target.writable()) {
+      const delivery = queue[this.head]!;
+      if (delivery.qos > 0 && this.inflight.size >= target.sendWindow) break;
+      queue[this.head] = undefined as unknown as Delivery;
+      this.head++;
+      this.queuedBytes -= delivery.message.payload.length;
+      if (delivery.qos === 0) target.sendPublish(delivery.message, 0, delivery.retain, false, 0, delivery.subscriptionIds);
+      else this.send(delivery, target);
+    }
+    if (this.head === queue.length) {
+      this.queue = [];
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > queue.length) {
+      this.queue = queue.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  /** After a reconnect: PUBLISH again (DUP) what was sent and unacknowledged, PUBREL what was released, in order. */
+  resend(): void {
+    const target = this.target;
+    if (target === undefined) return;
+    for (const delivery of this.inflight.values()) {
+      if (delivery.state === RELEASED) target.sendPubrel(delivery.packetId);
+      else if (!target.sendPublish(delivery.message, delivery.qos, delivery.retain, true, delivery.packetId, delivery.subscriptionIds)) {
+        this.complete(delivery);
+        this.stats.publishDropped++;
+      }
+    }
+  }
+
+  /** PUBACK. */
+  acknowledged(packetId: number): void {
+    const delivery = this.inflight.get(packetId);
+    if (delivery === undefined || delivery.qos !== 1) return;
+    this.complete(delivery);
+    this.pump();
+  }
+
+  /** PUBREC: true when the id was in flight at QoS 2 (answer with PUBREL), false otherwise. */
+  received(packetId: number, reasonCode: number): boolean {
+    const delivery = this.inflight.get(packetId);
+    if (delivery === undefined || delivery.qos !== 2) return false;
+    if (reasonCode >= 0x80) {
+      this.complete(delivery);
+      this.pump();
+      return false;
+    }
+    if (delivery.state !== RELEASED) {
+      delivery.state = RELEASED;
+      this.persist?.({ op: 'putOutgoing', clientId: this.clientId, outgoing: delivery.toStored() });
+    }
+    return true;
+  }
+
+  /** PUBCOMP. */
+  completed(packetId: number): void {
+    const delivery = this.inflight.get(packetId);
+    if (delivery === undefined || delivery.state !== RELEASED) return;
+    this.complete(delivery);
+    this.pump();
+  }
+
+  /** The session ended: shared-subscription messages not yet completed go to another member of their group. */
+  release(): void {
+    for (const delivery of this.inflight.values()) {
+      if (delivery.shared !== undefined && delivery.state === SENT) delivery.shared.reassign(delivery.message, this.clientId);
+    }
+    for (let i = this.head; i < this.queue.length; i++) {
+      const delivery = this.queue[i]!;
+      if (delivery.shared !== undefined) delivery.shared.reassign(delivery.message, this.clientId);
+    }
+    this.inflight.clear();
+    this.queue = [];
+    this.head = 0;
+    this.queuedBytes = 0;
+  }
+
+  /** Puts back what a store recovered. */
+  restore(stored: StoredOutgoing): void {
+    const delivery = new Delivery(stored.seq, stored.message, stored.qos, stored.retain, stored.subscriptionIds, undefined);
+    if (stored.seq >= this.nextSeq) this.nextSeq = stored.seq + 1;
+    if (stored.state === 'queued' || stored.packetId === 0) {
+      this.queue.push(delivery);
+      this.queuedBytes += stored.message.payload.length;
+      return;
+    }
+    delivery.packetId = stored.packetId;
+    delivery.state = stored.state === 'pubrel' ? RELEASED : SENT;
+    this.inflight.set(stored.packetId, delivery);
+  }
+
+  private send(delivery: Delivery, target: DeliveryTarget): void {
+    delivery.packetId = this.allocatePacketId();
+    delivery.state = SENT;
+    this.inflight.set(delivery.packetId, delivery);
+    if (target.sendPublish(delivery.message, delivery.qos, delivery.retain, false, delivery.packetId, delivery.subscriptionIds)) {
+      this.persist?.({ op: 'putOutgoing', clientId: this.clientId, outgoing: delivery.toStored() });
+    } else {
+      this.inflight.delete(delivery.packetId);
+      this.stats.publishDropped++;
+      this.persist?.({ op: 'deleteOutgoing', clientId: this.clientId, seq: delivery.seq });
+    }
+  }
+
+  private complete(delivery: Delivery): void {
+    this.inflight.delete(delivery.packetId);
+    this.persist?.({ op: 'deleteOutgoing', clientId: this.clientId, seq: delivery.seq });
+  }
+
+  /** The next id not in flight; the window is far below 65535, so this ends quickly. */
+  private allocatePacketId(): number {
+    let id = this.nextPacketId;
+    while (this.inflight.has(id)) id = id === 65535 ? 1 : id + 1;
+    this.nextPacketId = id === 65535 ? 1 : id + 1;
+    return id;
+  }
+}

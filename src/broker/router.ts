@@ -1,0 +1,217 @@
+import type { QoS } from '../packet/types.js';
+import { matches } from '../topic/match.js';
+import { SubscriptionIndex } from '../topic/subscription-index.js';
+import type { BrokerMessage } from './message.js';
+import type { Reassigner } from './outbox.js';
+import type { Session } from './session.js';
+
+/** One subscription of one session. */
+export interface SubscriptionRecord {
+  readonly session: Session;
+  /** As the client sent it, `$share/{group}/` included: the session's key for it. */
+  readonly filter: string;
+  /** The filter topics are matched against (without the share prefix). */
+  readonly topicFilter: string;
+  /** Share name for `$share/{group}/{filter}`. */
+  readonly group: string | undefined;
+  readonly qos: QoS;
+  readonly noLocal: boolean;
+  readonly retainAsPublished: boolean;
+  readonly retainHandling: 0 | 1 | 2;
+  readonly identifier: number | undefined;
+}
+
+/**
+ * Who gets a message. Behind an interface so that a cluster can route across brokers; the local router keeps a
+ * subscription index, shared subscription groups and the retained messages.
+ */
+export interface Router {
+  readonly subscriptionCount: number;
+  readonly retainedCount: number;
+  add(subscription: SubscriptionRecord): void;
+  remove(subscription: SubscriptionRecord): void;
+  /** Hands the message to every matching session; returns how many sessions took it. */
+  route(message: BrokerMessage): number;
+  /** Stores (or, with an empty payload, clears) the retained message of its topic. */
+  retain(message: BrokerMessage): void;
+  hasRetained(topic: string): boolean;
+  /** Calls `visit` for every retained message whose topic matches the filter. */
+  forEachRetained(topicFilter: string, visit: (message: BrokerMessage) => void): void;
+}
+
+/** Members of one `$share/{group}/{filter}`; each message goes to one of them, in turn. */
+class SharedGroup implements Reassigner {
+  readonly members: SubscriptionRecord[] = [];
+  private next = 0;
+
+  constructor(readonly key: string) {}
+
+  /** Picks a member: the next one with room, else the next one online, else the next one. */
+  pick(exclude?: string): SubscriptionRecord | undefined {
+    const members = this.members;
+    const n = members.length;
+    if (n === 0) return undefined;
+    let online: SubscriptionRecord | undefined;
+    let any: SubscriptionRecord | undefined;
+    for (let i = 0; i < n; i++) {
+      const member = members[(this.next + i) % n]!;
+      if (member.session.clientId === exclude) continue;
+      if (member.session.outbox.hasRoom()) {
+        this.next = (this.next + i + 1) % n;
+        return member;
+      }
+      if (online === undefined && member.session.online) online = member;
+      if (any === undefined) any = member;
+    }
+    const chosen = online ?? any;
+    if (chosen !== undefined) this.next = (members.indexOf(chosen) + 1) % n;
+    return chosen;
+  }
+
+  deliver(message: BrokerMessage, exclude?: string): boolean {
+    const member = this.pick(exclude);
+    if (member === undefined) return false;
+    const qos = message.qos < member.qos ? message.qos : member.qos;
+    const ids = member.identifier === undefined ? undefined : [member.identifier];
+    return member.session.outbox.deliver(message, qos, member.retainAsPublished && message.retain, ids, qos > 0 ? this : undefined);
+  }
+
+  reassign(message: BrokerMessage, from: string): void {
+    this.deliver(message, from);
+  }
+}
+
+/** The in-process router. */
+export class LocalRouter implements Router {
+  private readonly index = new SubscriptionIndex<SubscriptionRecord>();
+  private readonly groups = new SubscriptionIndex<SharedGroup>();
+  private readonly retained = new Map<string, BrokerMessage>();
+  private count = 0;
+  // Per-route scratch state: sessions collect their merged match (epoch, QoS, ids) on themselves.
+  private epoch = 0;
+  private message: BrokerMessage | undefined;
+  private targets: Session[] = [];
+  private depth = 0;
+  private readonly visitSubscription = (sub: SubscriptionRecord): void => {
+    const message = this.message!;
+    const session = sub.session;
+    if (sub.noLocal && message.origin === session.clientId) return;
+    if (session.routeEpoch !== this.epoch) {
+      session.routeEpoch = this.epoch;
+      session.routeQos = sub.qos;
+      session.routeRetain = sub.retainAsPublished;
+      session.routeIds = sub.identifier === undefined ? undefined : [sub.identifier];
+      this.targets.push(session);
+      return;
+    }
+    if (sub.qos > session.routeQos) session.routeQos = sub.qos;
+    if (sub.retainAsPublished) session.routeRetain = true;
+    if (sub.identifier !== undefined) {
+      if (session.routeIds === undefined) session.routeIds = [sub.identifier];
+      else session.routeIds.push(sub.identifier);
+    }
+  };
+  private readonly visitGroup = (group: SharedGroup): void => {
+    if (group.deliver(this.message!)) this.shared++;
+  };
+  private shared = 0;
+
+  get subscriptionCount(): number {
+    return this.count;
+  }
+
+  get retainedCount(): number {
+    return this.retained.size;
+  }
+
+  add(sub: SubscriptionRecord): void {
+    const clientId = sub.session.clientId;
+    if (sub.group === undefined) {
+      if (this.index.add(sub.topicFilter, clientId, sub)) this.count++;
+      return;
+    }
+    const key = `$share/${sub.group}`;
+    let group = this.groups.get(sub.topicFilter, key);
+    if (group === undefined) {
+      group = new SharedGroup(key);
+      this.groups.add(sub.topicFilter, key, group);
+    }
+    const at = group.members.findIndex((m) => m.session.clientId === clientId);
+    if (at >= 0) group.members[at] = sub;
+    else {
+      group.members.push(sub);
+      this.count++;
+    }
+  }
+
+  remove(sub: SubscriptionRecord): void {
+    const clientId = sub.session.clientId;
+    if (sub.group === undefined) {
+      if (this.index.remove(sub.topicFilter, clientId)) this.count--;
+      return;
+    }
+    const key = `$share/${sub.group}`;
+    const group = this.groups.get(sub.topicFilter, key);
+    if (group === undefined) return;
+    const at = group.members.findIndex((m) => m.session.clientId === clientId);
+    if (at < 0) return;
+    group.members.splice(at, 1);
+    this.count--;
+    if (group.members.length === 0) this.groups.remove(sub.topicFilter, key);
+  }
+
+  route(message: BrokerMessage): number {
+    // A delivery never routes synchronously, but keep the scratch state safe if one ever does.
+    const outer = this.depth > 0 ? { message: this.message, targets: this.targets, shared: this.shared } : undefined;
+    this.depth++;
+    this.epoch++;
+    this.message = message;
+    this.targets = outer === undefined ? this.targets : [];
+    this.shared = 0;
+    try {
+      this.index.match(message.topic, this.visitSubscription);
+      const targets = this.targets;
+      let delivered = this.shared;
+      for (let i = 0; i < targets.length; i++) {
+        const session = targets[i]!;
+        const qos = message.qos < session.routeQos ? message.qos : session.routeQos;
+        if (session.outbox.deliver(message, qos, session.routeRetain && message.retain, session.routeIds, undefined)) delivered++;
+        session.routeIds = undefined;
+      }
+      targets.length = 0;
+      if (this.groups.size > 0) {
+        this.shared = 0;
+        this.groups.match(message.topic, this.visitGroup);
+        delivered += this.shared;
+      }
+      return delivered;
+    } finally {
+      this.depth--;
+      if (outer !== undefined) {
+        this.message = outer.message;
+        this.targets = outer.targets;
+        this.shared = outer.shared;
+      } else this.message = undefined;
+    }
+  }
+
+  retain(message: BrokerMessage): void {
+    if (message.payload.length === 0) this.retained.delete(message.topic);
+    else this.retained.set(message.topic, message);
+  }
+
+  hasRetained(topic: string): boolean {
+    return this.retained.has(topic);
+  }
+
+  forEachRetained(topicFilter: string, visit: (message: BrokerMessage) => void): void {
+    const now = Date.now();
+    for (const message of this.retained.values()) {
+      if (message.expiresAt !== undefined && message.expiresAt <= now) {
+        this.retained.delete(message.topic);
+        continue;
+      }
+      if (matches(topicFilter, message.topic)) visit(message);
+    }
+  }
+}

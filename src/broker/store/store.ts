@@ -1,0 +1,86 @@
+import type { ProtocolVersion, QoS, Will } from '../../packet/types.js';
+import type { BrokerMessage } from '../message.js';
+
+/**
+ * Persistence contract. The broker keeps its live state in memory and records every change here as ordered
+ * operations, grouped into batches (group commit): one `write` per batch, at most one in flight at a time.
+ * PUBACK and PUBREC are sent only after the batch holding the message has been written.
+ * A store must pass the contract suite in test/broker/core/store-contract.ts.
+ */
+export interface BrokerStore {
+  /** Opens (and recovers) the store; called once by `broker.listen()` before any other method. */
+  open(): Promise<void>;
+  /** Applies the operations in order, all or none; resolves when they are as durable as the store promises. */
+  write(ops: readonly StoreOp[]): Promise<void>;
+  /** Every retained message, expired ones included (the broker drops those). */
+  loadRetained(): Promise<BrokerMessage[]>;
+  /** Every session with its subscriptions, outgoing messages (by `seq`) and incoming QoS 2 packet ids. */
+  loadSessions(): Promise<StoredSessionState[]>;
+  /** Flushes and releases the store. */
+  close(): Promise<void>;
+}
+
+export interface StoredSession {
+  clientId: string;
+  username: string | undefined;
+  protocolVersion: ProtocolVersion;
+  /** Seconds the session outlives its connection; 0xFFFFFFFF = forever. */
+  expiryInterval: number;
+  /** Epoch milliseconds of the disconnect; undefined while connected. */
+  disconnectedAt: number | undefined;
+  /** The Will still to be sent (delayed Will of a disconnected client). */
+  will: StoredWill | undefined;
+}
+
+export interface StoredWill {
+  will: Will;
+  /** Epoch milliseconds when it is due. */
+  dueAt: number;
+}
+
+export interface StoredSubscription {
+  /** As the client sent it, `$share/{group}/` included. */
+  filter: string;
+  qos: QoS;
+  noLocal: boolean;
+  retainAsPublished: boolean;
+  retainHandling: 0 | 1 | 2;
+  identifier: number | undefined;
+}
+
+/** A message on its way to one session: queued, or sent and awaiting its acknowledgement. */
+export interface StoredOutgoing {
+  /** Orders a session's outgoing messages; unique per session. */
+  seq: number;
+  message: BrokerMessage;
+  /** QoS and retain flag as delivered to this session. */
+  qos: QoS;
+  retain: boolean;
+  subscriptionIds: number[] | undefined;
+  /** 0 while queued. */
+  packetId: number;
+  /** `queued`, `publish` (sent, awaiting PUBACK/PUBREC), `pubrel` (PUBREL sent, awaiting PUBCOMP). */
+  state: 'queued' | 'publish' | 'pubrel';
+}
+
+export interface StoredSessionState {
+  session: StoredSession;
+  subscriptions: StoredSubscription[];
+  outgoing: StoredOutgoing[];
+  /** QoS 2 packet ids received and not yet released by PUBREL. */
+  incoming: number[];
+}
+
+export type StoreOp =
+  | { op: 'putSession'; session: StoredSession }
+  /** Removes the session and everything under it. */
+  | { op: 'deleteSession'; clientId: string }
+  | { op: 'putSubscription'; clientId: string; subscription: StoredSubscription }
+  | { op: 'deleteSubscription'; clientId: string; filter: string }
+  | { op: 'putOutgoing'; clientId: string; outgoing: StoredOutgoing }
+  | { op: 'deleteOutgoing'; clientId: string; seq: number }
+  | { op: 'putIncoming'; clientId: string; packetId: number }
+  | { op: 'deleteIncoming'; clientId: string; packetId: number }
+  /** Replaces the retained message of `message.topic`. */
+  | { op: 'putRetained'; message: BrokerMessage }
+  | { op: 'deleteRetained'; topic: string };

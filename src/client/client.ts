@@ -1,0 +1,1119 @@
+import { encode } from '../packet/encode.js';
+import { PacketError } from '../packet/errors.js';
+import { PacketParser } from '../packet/parser.js';
+import type {
+  AuthPacket,
+  ConnackPacket,
+  ConnectPacket,
+  DisconnectPacket,
+  Packet,
+  Properties,
+  ProtocolVersion,
+  PubackPacket,
+  PubcompPacket,
+  PublishPacket,
+  QoS,
+  Subscription,
+} from '../packet/types.js';
+import { validateTopicFilter, validateTopicName } from '../topic/validate.js';
+import type { ByteStream } from '../transport/stream.js';
+import { reconnectDelay, resolveReconnect, type ReconnectOptions } from './backoff.js';
+import { Emitter } from './emitter.js';
+import {
+  ClientClosedError,
+  ConnectionLostError,
+  ConnectionRefusedError,
+  DisconnectedError,
+  InvalidOptionError,
+  PacketTooLargeError,
+  PublishError,
+  QueueFullError,
+  TimeoutError,
+} from './errors.js';
+import { Fifo } from './fifo.js';
+import { MessageIterator, type DeferredAck, type IteratorOwner } from './message-iterator.js';
+import {
+  checkClientOptions,
+  checkPublishOptions,
+  checkSubscribeOptions,
+  type ClientOptions,
+  type EndOptions,
+  type Payload,
+  type Provider,
+  type PublishOptions,
+  type RequestOptions,
+  type SubscribeOptions,
+  type UnsubscribeOptions,
+} from './options.js';
+import { MemoryStore, type MessageStore, type StoredMessage } from './store.js';
+
+/** Opens the byte stream to the broker named by the URL (TCP, TLS, WebSocket, browser WebSocket). */
+export type Dialer = (url: URL, options: ClientOptions) => Promise<ByteStream>;
+
+export interface ClientEvents {
+  /** A connection was established (also after each reconnect). */
+  connect: [connack: ConnackPacket];
+  /** A reconnect attempt starts. */
+  reconnect: [];
+  /** The connection was lost; the client reconnects unless it ends. */
+  offline: [];
+  /** An established connection closed; `error` says why when it was not an orderly close. */
+  close: [error?: Error];
+  /** The broker sent DISCONNECT (MQTT 5), with its reason code and properties. */
+  disconnect: [packet: DisconnectPacket];
+  message: [topic: string, payload: Uint8Array, packet: PublishPacket];
+  /** Failed reconnect attempts and protocol errors; emitted only when someone listens. */
+  error: [error: Error];
+  /** The client has ended: every pending operation has settled. */
+  end: [];
+}
+
+/** The acknowledgement a publish resolves with: PUBACK (QoS 1), PUBCOMP (QoS 2), nothing for QoS 0. */
+export type PublishAck = PubackPacket | PubcompPacket | undefined;
+
+type OutgoingMessage = Omit<StoredMessage, 'qos'> & { qos: QoS };
+
+interface Outgoing {
+  message: OutgoingMessage;
+  resolve: ((ack: PublishAck) => void) | undefined;
+  reject: ((error: Error) => void) | undefined;
+}
+
+interface PendingRequest {
+  packet: Packet & { type: 'subscribe' | 'unsubscribe' };
+  /** Resubscriptions made by the client itself: dropped when the connection is lost, made again after. */
+  internal: boolean;
+  resolve: ((codes: number[]) => void) | undefined;
+  reject: ((error: Error) => void) | undefined;
+}
+
+interface KnownSubscription {
+  subscription: Subscription;
+  properties: Properties | undefined;
+}
+
+interface ResponseWaiter {
+  resolve: (packet: PublishPacket) => void;
+  reject: (error: Error) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+const MAX_PACKET_ID = 65535;
+const textEncoder = new TextEncoder();
+const RESOLVED: Promise<PublishAck> = Promise.resolve(undefined);
+function ignore(): void {}
+
+function toBytes(payload: Payload): Uint8Array {
+  return typeof payload === 'string' ? textEncoder.encode(payload) : payload;
+}
+
+function randomHex(bytes: number): string {
+  const buf = new Uint8Array(bytes);
+  globalThis.crypto.getRandomValues(buf);
+  let s = '';
+  for (const b of buf) s += b.toString(16).padStart(2, '0');
+  return s;
+}
+
+function bytesKey(bytes: Uint8Array): string {
+  return String.fromCharCode(...bytes);
+}
+
+async function provide<T>(value: Provider<T>): Promise<T> {
+  return typeof value === 'function' ? await (value as () => T | Promise<T>)() : value;
+}
+
+/** One network connection and what the broker told us for it. */
+class Connection {
+  stream: ByteStream | undefined;
+  readonly parser: PacketParser;
+  connected = false;
+  closed = false;
+  readonly handshake: Promise<ConnackPacket>;
+  settleHandshake!: { resolve: (connack: ConnackPacket) => void; reject: (error: Error) => void };
+  /** Encoded packets waiting for the end of the current task, to go out in one write. */
+  out: Uint8Array[] = [];
+  flushScheduled = false;
+  readonly flush: () => void;
+  drainWaiters: Array<() => void> = [];
+  writable = true;
+  // Limits from CONNACK.
+  sendQuota = MAX_PACKET_ID;
+  maxPacketSize = Infinity;
+  maxQoS: QoS = 2;
+  retainAvailable = true;
+  aliasMax = 0;
+  readonly aliasOut = new Map<string, number>();
+  readonly aliasIn = new Map<number, string>();
+  // Keepalive.
+  keepaliveTimer: ReturnType<typeof setInterval> | undefined;
+  sentSinceTick = false;
+  /** Keepalive half-periods since an unanswered PINGREQ; -1 when none is outstanding. */
+  pingTicks = -1;
+  reauth: { resolve: () => void; reject: (error: Error) => void } | undefined;
+  readonly closedPromise: Promise<void>;
+  markClosed!: () => void;
+
+  constructor(version: ProtocolVersion, maxPacketSize: number | undefined, flush: (conn: Connection) => void) {
+    this.parser = new PacketParser(maxPacketSize === undefined ? { protocolVersion: version } : { protocolVersion: version, maxPacketSize });
+    this.handshake = new Promise((resolve, reject) => (this.settleHandshake = { resolve, reject }));
+    this.handshake.catch(ignore);
+    this.closedPromise = new Promise((resolve) => (this.markClosed = resolve));
+    this.flush = () => flush(this);
+  }
+}
+
+/**
+ * An MQTT client. Create it with `connect(url, options)`. Publishes, subscriptions and requests return promises
+ * that always settle: on success, on a negative acknowledgement, or when the client ends.
+ */
+export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
+  readonly protocolVersion: ProtocolVersion;
+  /** The client identifier in use (the broker's Assigned Client Identifier when it gave one). */
+  clientId = '';
+  /** The last successful CONNACK. */
+  connack: ConnackPacket | undefined;
+  /** MQTT 5 Server Reference from the last CONNACK or DISCONNECT that carried one. */
+  serverReference: string | undefined;
+
+  private url: URL;
+  private readonly options: ClientOptions;
+  private readonly store: MessageStore;
+  private readonly reconnectOptions: Required<ReconnectOptions> | undefined;
+  private readonly queueLimit: number;
+
+  private conn: Connection | undefined;
+  private ending: Promise<void> | undefined;
+  private ended = false;
+  private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  private reconnectAttempt = 0;
+  private lastError: Error | undefined;
+
+  private nextMessageId = 1;
+  private nextPacketId = 0;
+  /** Outgoing QoS 1/2 publishes sent and not yet completed, by packet id. */
+  private readonly inflight = new Map<number, Outgoing>();
+  /** Publishes waiting for a connection or for the broker's Receive Maximum, in order. */
+  private readonly waiting = new Fifo<Outgoing>();
+  /** SUBSCRIBE and UNSUBSCRIBE waiting for their acknowledgement, by packet id. */
+  private readonly requests = new Map<number, PendingRequest>();
+  private readonly subscriptions = new Map<string, KnownSubscription>();
+  /** Received QoS 2 packet ids not yet released: false while the application has not taken it, true once PUBREC went out. */
+  private readonly incomingQos2 = new Map<number, boolean>();
+  private readonly iterators = new Set<MessageIterator>();
+  private readonly responses = new Map<string, ResponseWaiter>();
+  private responseTopic: string | undefined;
+  private responseSubscription: Promise<unknown> | undefined;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(
+    url: string | URL,
+    options: ClientOptions,
+    private readonly dial: Dialer,
+  ) {
+    super();
+    checkClientOptions(options);
+    this.url = new URL(url);
+    this.options = options;
+    this.protocolVersion = options.protocolVersion ?? 5;
+    this.store = options.store ?? new MemoryStore();
+    this.reconnectOptions = resolveReconnect(options.reconnect);
+    this.queueLimit = options.queueLimit ?? 10_000;
+  }
+
+  /** Whether a connection is established right now. */
+  get connected(): boolean {
+    return this.conn?.connected === true;
+  }
+
+  /** Outgoing publishes not yet completed (in flight plus queued). */
+  get pendingCount(): number {
+    return this.inflight.size + this.waiting.length;
+  }
+
+  /** Loads the store and makes the first connection; the client ends if that fails. */
+  async start(): Promise<void> {
+    try {
+      const stored = await this.store.load();
+      for (const message of stored) {
+        this.nextMessageId = Math.max(this.nextMessageId, message.id + 1);
+        const outgoing: Outgoing = { message, resolve: undefined, reject: undefined };
+        if (message.packetId !== undefined && !this.inflight.has(message.packetId)) {
+          this.inflight.set(message.packetId, outgoing);
+        } else {
+          delete message.packetId;
+          this.waiting.push(outgoing);
+        }
+      }
+      await this.connectOnce();
+    } catch (error) {
+      await this.shutdown(error as Error);
+      throw error;
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Publishing
+
+  /**
+   * Publishes a message. Settles when the QoS flow completes: at once for QoS 0 (or when it is written, if it was
+   * queued), on PUBACK for QoS 1, on PUBCOMP for QoS 2. Rejects with PublishError on a negative acknowledgement.
+   */
+  publish(topic: string, payload: Payload, options?: PublishOptions): Promise<PublishAck> {
+    if (this.ending) return Promise.reject(new ClientClosedError());
+    try {
+      checkPublishOptions(this.protocolVersion, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const topicError = validateTopicName(topic);
+    if (topicError) return Promise.reject(new InvalidOptionError(topicError.message, topicError.reasonCode));
+    const qos = options?.qos ?? 0;
+    const message: OutgoingMessage = {
+      id: qos === 0 ? 0 : this.nextMessageId++,
+      topic,
+      payload: toBytes(payload),
+      qos,
+      retain: options?.retain ?? false,
+    };
+    if (options?.properties) message.properties = options.properties;
+    const conn = this.conn;
+    const sendNow = conn !== undefined && conn.connected && this.waiting.length === 0;
+    if (qos === 0) {
+      if (sendNow) {
+        const error = this.sendPublish(conn, message, false);
+        if (error) return Promise.reject(error);
+        if (conn.writable) return RESOLVED;
+        // Back-pressure: QoS 0 settles once the transport has room again.
+        return new Promise((resolve) => conn.drainWaiters.push(() => resolve(undefined)));
+      }
+      if (this.options.queueQoSZero === false) return Promise.reject(new ClientClosedError('not connected'));
+    }
+    const direct = sendNow && this.inflight.size < conn.sendQuota;
+    if (!direct && this.waiting.length >= this.queueLimit) return Promise.reject(new QueueFullError(this.queueLimit));
+    return new Promise<PublishAck>((resolve, reject) => {
+      const outgoing: Outgoing = { message, resolve, reject };
+      if (direct) this.transmit(conn, outgoing);
+      else {
+        if (qos > 0) this.storePut(message as StoredMessage);
+        this.waiting.push(outgoing);
+      }
+    });
+  }
+
+  /** Sends a queued or new publish: checks the broker's limits, gives QoS 1/2 a packet id and records it in flight. */
+  private transmit(conn: Connection, outgoing: Outgoing): void {
+    const message = outgoing.message;
+    let refusal: Error | undefined;
+    if (message.qos > conn.maxQoS) refusal = new PublishError(0x9b, `the broker accepts QoS ${conn.maxQoS} at most`);
+    else if (message.retain && !conn.retainAvailable) refusal = new PublishError(0x9a, 'the broker does not retain');
+    if (message.qos === 0) {
+      refusal ??= this.sendPublish(conn, message, false);
+      if (refusal) outgoing.reject?.(refusal);
+      else outgoing.resolve?.(undefined);
+      return;
+    }
+    if (!refusal) {
+      message.packetId = this.allocatePacketId();
+      refusal = this.sendPublish(conn, message, false);
+    }
+    if (refusal) {
+      delete message.packetId;
+      this.storeDelete(message.id);
+      outgoing.reject?.(refusal);
+      return;
+    }
+    this.inflight.set(message.packetId!, outgoing);
+    this.storePut(message as StoredMessage);
+  }
+
+  /** Encodes and queues one PUBLISH; returns the error instead of sending when it cannot go. */
+  private sendPublish(conn: Connection, message: OutgoingMessage, dup: boolean): Error | undefined {
+    const packet: PublishPacket = {
+      type: 'publish',
+      topic: message.topic,
+      payload: message.payload,
+      qos: message.qos,
+      retain: message.retain,
+      dup,
+    };
+    if (message.packetId !== undefined) packet.packetId = message.packetId;
+    if (message.properties) packet.properties = message.properties;
+    if (conn.aliasMax > 0) this.applyTopicAlias(conn, packet);
+    let bytes: Uint8Array;
+    try {
+      bytes = encode(packet, this.protocolVersion);
+    } catch (error) {
+      return error instanceof PacketError ? new PublishError(error.reasonCode, error.message) : (error as Error);
+    }
+    if (bytes.length > conn.maxPacketSize) return new PacketTooLargeError(bytes.length, conn.maxPacketSize);
+    this.write(conn, bytes);
+    return undefined;
+  }
+
+  /** Outgoing topic aliases: the first message on a topic carries topic and a new alias, later ones only the alias. */
+  private applyTopicAlias(conn: Connection, packet: PublishPacket): void {
+    if (packet.properties?.topicAlias !== undefined) return;
+    const known = conn.aliasOut.get(packet.topic);
+    let alias = known;
+    if (alias === undefined) {
+      if (conn.aliasOut.size >= conn.aliasMax) return;
+      alias = conn.aliasOut.size + 1;
+      conn.aliasOut.set(packet.topic, alias);
+    }
+    packet.properties = { ...packet.properties, topicAlias: alias };
+    if (known !== undefined) packet.topic = '';
+  }
+
+  /** Sends waiting publishes while the broker's Receive Maximum allows, in order. */
+  private pump(): void {
+    const conn = this.conn;
+    if (!conn?.connected) return;
+    for (;;) {
+      const next = this.waiting.peek();
+      if (!next || (next.message.qos > 0 && this.inflight.size >= conn.sendQuota)) break;
+      this.waiting.shift();
+      this.transmit(conn, next);
+    }
+    this.checkIdle();
+  }
+
+  private allocatePacketId(): number {
+    for (let i = 0; i < MAX_PACKET_ID; i++) {
+      this.nextPacketId = (this.nextPacketId % MAX_PACKET_ID) + 1;
+      const id = this.nextPacketId;
+      if (!this.inflight.has(id) && !this.requests.has(id)) return id;
+    }
+    throw new QueueFullError(MAX_PACKET_ID);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Subscriptions
+
+  /**
+   * Subscribes to one or more filters; resolves with the SUBACK reason code per filter (the granted QoS, or a code
+   * of 0x80 and above for a refusal). Subscriptions are made again after reconnecting without a session.
+   */
+  subscribe(filters: string | string[], options?: SubscribeOptions): Promise<number[]> {
+    if (this.ending) return Promise.reject(new ClientClosedError());
+    try {
+      checkSubscribeOptions(this.protocolVersion, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const list = typeof filters === 'string' ? [filters] : filters;
+    if (list.length === 0) return Promise.reject(new InvalidOptionError('no topic filter given'));
+    const subscriptions: Subscription[] = [];
+    for (const topicFilter of list) {
+      const error = validateTopicFilter(topicFilter);
+      if (error) return Promise.reject(new InvalidOptionError(error.message, error.reasonCode));
+      const subscription: Subscription = { topicFilter, qos: options?.qos ?? 0 };
+      if (options?.nl !== undefined) subscription.noLocal = options.nl;
+      if (options?.rap !== undefined) subscription.retainAsPublished = options.rap;
+      if (options?.rh !== undefined) subscription.retainHandling = options.rh;
+      subscriptions.push(subscription);
+    }
+    const packetId = this.allocatePacketId();
+    const packet: PendingRequest['packet'] = { type: 'subscribe', packetId, subscriptions };
+    if (options?.properties) packet.properties = options.properties;
+    return this.track(packet);
+  }
+
+  /** Unsubscribes; resolves with the UNSUBACK reason code per filter (MQTT 5) or an empty array (3.x). */
+  unsubscribe(filters: string | string[], options?: UnsubscribeOptions): Promise<number[]> {
+    if (this.ending) return Promise.reject(new ClientClosedError());
+    if (options?.properties && this.protocolVersion !== 5) {
+      return Promise.reject(new InvalidOptionError('unsubscribe properties need MQTT 5 (protocolVersion: 5)'));
+    }
+    const topicFilters = typeof filters === 'string' ? [filters] : filters;
+    if (topicFilters.length === 0) return Promise.reject(new InvalidOptionError('no topic filter given'));
+    const packet: PendingRequest['packet'] = { type: 'unsubscribe', packetId: this.allocatePacketId(), topicFilters };
+    if (options?.properties) packet.properties = options.properties;
+    return this.track(packet);
+  }
+
+  /** Registers a SUBSCRIBE/UNSUBSCRIBE; it is sent now if connected, else when the connection is made. */
+  private track(packet: PendingRequest['packet']): Promise<number[]> {
+    return new Promise((resolve, reject) => {
+      this.requests.set(packet.packetId, { packet, internal: false, resolve, reject });
+      const conn = this.conn;
+      if (conn?.connected) this.sendPacket(conn, packet);
+    });
+  }
+
+  private onSubscriptionAck(packetId: number, reasonCodes: number[]): void {
+    const request = this.requests.get(packetId);
+    if (!request) return;
+    this.requests.delete(packetId);
+    const packet = request.packet;
+    if (packet.type === 'subscribe') {
+      packet.subscriptions.forEach((subscription, i) => {
+        const code = reasonCodes[i] ?? 0x80;
+        if (code < 0x80) this.subscriptions.set(subscription.topicFilter, { subscription, properties: packet.properties });
+      });
+    } else {
+      for (const filter of packet.topicFilters) this.subscriptions.delete(filter);
+    }
+    request.resolve?.(reasonCodes);
+    this.checkIdle();
+  }
+
+  /** After a connection without a session: the known subscriptions again, grouped by their properties. */
+  private resubscribe(conn: Connection): void {
+    const groups = new Map<Properties | undefined, Subscription[]>();
+    for (const { subscription, properties } of this.subscriptions.values()) {
+      const group = groups.get(properties);
+      if (group) group.push(subscription);
+      else groups.set(properties, [subscription]);
+    }
+    for (const [properties, subscriptions] of groups) {
+      const packet: PendingRequest['packet'] = { type: 'subscribe', packetId: this.allocatePacketId(), subscriptions };
+      if (properties) packet.properties = properties;
+      this.requests.set(packet.packetId, { packet, internal: true, resolve: undefined, reject: undefined });
+      this.sendPacket(conn, packet);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Receiving
+
+  /**
+   * Received messages whose topic matches `filter`, as an async iterator (`for await`). It filters locally: it does
+   * not subscribe. The QoS 1/2 acknowledgement of a message is sent when the loop takes it, so the broker's flow
+   * control bounds what waits here. Leaving the loop stops the iterator; ending the client finishes it.
+   */
+  messages(filter: string): AsyncIterableIterator<PublishPacket> {
+    const error = validateTopicFilter(filter);
+    if (error) throw new InvalidOptionError(error.message, error.reasonCode);
+    const iterator = new MessageIterator(this, filter);
+    if (this.ending) iterator.close();
+    else this.iterators.add(iterator);
+    return iterator;
+  }
+
+  /** @internal */
+  removeIterator(iterator: MessageIterator): void {
+    this.iterators.delete(iterator);
+  }
+
+  /** @internal Every iterator that buffered the message has handed it over: acknowledge it. */
+  releaseAck(ack: DeferredAck): void {
+    if (--ack.refs === 0) this.acknowledge(ack.packet);
+  }
+
+  private onPublish(conn: Connection, packet: PublishPacket): void {
+    const alias = packet.properties?.topicAlias;
+    if (alias !== undefined) {
+      if (alias === 0 || alias > (this.options.properties?.topicAliasMaximum ?? 0)) {
+        this.protocolViolation(conn, 0x94, `topic alias ${alias} out of range`);
+        return;
+      }
+      if (packet.topic.length > 0) conn.aliasIn.set(alias, packet.topic);
+      else {
+        const topic = conn.aliasIn.get(alias);
+        if (topic === undefined) {
+          this.protocolViolation(conn, 0x82, `unknown topic alias ${alias}`);
+          return;
+        }
+        packet.topic = topic;
+      }
+    }
+    if (packet.qos === 2) {
+      const id = packet.packetId!;
+      const state = this.incomingQos2.get(id);
+      if (state !== undefined) {
+        // A resent message we already have: never deliver it twice; answer again if we had answered.
+        if (state) this.sendPacket(conn, { type: 'pubrec', packetId: id });
+        return;
+      }
+      this.incomingQos2.set(id, false);
+    }
+    this.emit('message', packet.topic, packet.payload, packet);
+    if (this.responses.size > 0) this.matchResponse(packet);
+    let ack: DeferredAck | undefined;
+    if (this.iterators.size > 0) {
+      for (const iterator of this.iterators) {
+        if (!iterator.accepts(packet.topic)) continue;
+        if (packet.qos > 0) ack ??= { packet, refs: 1 };
+        iterator.push(packet, ack);
+      }
+    }
+    if (packet.qos === 0) return;
+    if (ack) this.releaseAck(ack);
+    else this.acknowledge(packet);
+  }
+
+  /** Sends PUBACK or PUBREC for a received message (on the current connection; if lost, the broker resends). */
+  private acknowledge(packet: PublishPacket): void {
+    const packetId = packet.packetId!;
+    if (packet.qos === 2) {
+      if (!this.incomingQos2.has(packetId)) return;
+      this.incomingQos2.set(packetId, true);
+    }
+    const conn = this.conn;
+    if (!conn?.connected) return;
+    this.sendPacket(conn, { type: packet.qos === 1 ? 'puback' : 'pubrec', packetId });
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Request / response (MQTT 5)
+
+  /**
+   * Publishes a request with a Response Topic and Correlation Data and resolves with the matching response.
+   * The client subscribes to its response topic on first use. Rejects with TimeoutError after `timeout` ms.
+   */
+  async request(topic: string, payload: Payload, options: RequestOptions = {}): Promise<PublishPacket> {
+    if (this.protocolVersion !== 5) throw new InvalidOptionError('request/response needs MQTT 5 (protocolVersion: 5)');
+    if (this.ending) throw new ClientClosedError();
+    if (!this.responseTopic) {
+      this.responseTopic = `culex/response/${randomHex(12)}`;
+      this.responseSubscription = this.subscribe(this.responseTopic, { qos: 1 });
+    }
+    await this.responseSubscription;
+    const correlation = new Uint8Array(16);
+    globalThis.crypto.getRandomValues(correlation);
+    const key = bytesKey(correlation);
+    const timeout = options.timeout ?? 10_000;
+    const response = new Promise<PublishPacket>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.responses.delete(key);
+        reject(new TimeoutError(`no response within ${timeout} ms`));
+      }, timeout);
+      this.responses.set(key, { resolve, reject, timer });
+    });
+    const properties: Properties = { ...options.properties, responseTopic: this.responseTopic, correlationData: correlation };
+    try {
+      await this.publish(topic, payload, { qos: options.qos ?? 1, retain: options.retain ?? false, properties });
+    } catch (error) {
+      this.settleResponse(key)?.reject(error as Error);
+    }
+    return response;
+  }
+
+  private matchResponse(packet: PublishPacket): void {
+    const correlation = packet.properties?.correlationData;
+    if (!correlation || packet.topic !== this.responseTopic) return;
+    this.settleResponse(bytesKey(correlation))?.resolve(packet);
+  }
+
+  private settleResponse(key: string): ResponseWaiter | undefined {
+    const waiter = this.responses.get(key);
+    if (!waiter) return undefined;
+    this.responses.delete(key);
+    clearTimeout(waiter.timer);
+    return waiter;
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Enhanced authentication (MQTT 5)
+
+  /** Starts MQTT 5 re-authentication; resolves when the broker answers AUTH Success. */
+  reauthenticate(authenticationData?: Uint8Array): Promise<void> {
+    const conn = this.conn;
+    const method = this.options.authenticationMethod;
+    if (this.protocolVersion !== 5 || !method) {
+      return Promise.reject(new InvalidOptionError('re-authentication needs MQTT 5 and authenticationMethod'));
+    }
+    if (!conn?.connected) return Promise.reject(new ConnectionLostError('not connected'));
+    if (conn.reauth) return Promise.reject(new InvalidOptionError('re-authentication already in progress'));
+    return new Promise((resolve, reject) => {
+      conn.reauth = { resolve, reject };
+      const properties: Properties = { authenticationMethod: method };
+      if (authenticationData) properties.authenticationData = authenticationData;
+      this.sendPacket(conn, { type: 'auth', reasonCode: 0x19, properties });
+    });
+  }
+
+  private async onAuth(conn: Connection, packet: AuthPacket): Promise<void> {
+    const method = this.options.authenticationMethod;
+    if (packet.reasonCode === 0x00) {
+      const reauth = conn.reauth;
+      conn.reauth = undefined;
+      reauth?.resolve();
+      return;
+    }
+    if (packet.reasonCode !== 0x18 || !method || !this.options.onAuth ||
+      packet.properties?.authenticationMethod !== method) {
+      this.protocolViolation(conn, 0x82, 'unexpected AUTH packet');
+      return;
+    }
+    try {
+      const answer = await this.options.onAuth(packet);
+      if (conn.closed) return;
+      const properties: Properties = { ...answer.properties, authenticationMethod: method };
+      if (answer.authenticationData) properties.authenticationData = answer.authenticationData;
+      this.sendPacket(conn, { type: 'auth', reasonCode: 0x18, properties });
+    } catch (error) {
+      this.emitError(error as Error);
+      this.protocolViolation(conn, 0x87, 'authentication callback failed');
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Connection
+
+  /** One connection attempt: dial, CONNECT, wait for CONNACK (and AUTH exchanges). */
+  private async connectOnce(): Promise<ConnackPacket> {
+    const conn = new Connection(this.protocolVersion, this.options.properties?.maximumPacketSize, this.flushConnection);
+    this.conn = conn;
+    const timeout = this.options.connectTimeout ?? 30_000;
+    const timer = setTimeout(() => this.fail(conn, new TimeoutError(`no CONNACK within ${timeout} ms`)), timeout);
+    try {
+      const options = this.options;
+      // An id the broker assigned is kept for reconnects, so the session can resume.
+      const given = options.clientId;
+      const idSource = given === undefined || (given === '' && this.clientId) ? this.clientId || `culex-${randomHex(8)}` : given;
+      // Racing the handshake makes a timeout (or end()) interrupt a hanging credential function or dial.
+      const [clientId, username, password] = await Promise.race([
+        Promise.all([provide(idSource), provide(options.username), provide(options.password)]),
+        conn.handshake as Promise<never>,
+      ]);
+      const dialing = this.dial(this.url, options);
+      dialing.then((late) => conn.closed && late.destroy(), ignore);
+      const stream = await Promise.race([dialing, conn.handshake as Promise<never>]);
+      conn.stream = stream;
+      stream.start({
+        data: (chunk) => this.onData(conn, chunk),
+        drain: () => this.onDrain(conn),
+        close: (error) => this.fail(conn, error ?? new ConnectionLostError('connection closed by the broker')),
+      });
+      this.clientId = clientId;
+      this.sendPacket(conn, this.connectPacket(clientId, username, password));
+      return await conn.handshake;
+    } catch (error) {
+      this.fail(conn, error as Error);
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private connectPacket(clientId: string, username: string | undefined, password: Payload | undefined): ConnectPacket {
+    const options = this.options;
+    const packet: ConnectPacket = {
+      type: 'connect',
+      protocolVersion: this.protocolVersion,
+      clientId,
+      clean: options.clean ?? true,
+      keepalive: options.keepalive ?? 60,
+    };
+    if (username !== undefined) packet.username = username;
+    if (password !== undefined) packet.password = toBytes(password);
+    const will = options.will;
+    if (will) {
+      packet.will = { topic: will.topic, payload: toBytes(will.payload), qos: will.qos ?? 0, retain: will.retain ?? false };
+      if (will.properties) packet.will.properties = will.properties;
+    }
+    if (this.protocolVersion === 5) {
+      const properties: Properties = { ...options.properties };
+      if (options.sessionExpiryInterval !== undefined) properties.sessionExpiryInterval = options.sessionExpiryInterval;
+      if (options.authenticationMethod !== undefined) {
+        properties.authenticationMethod = options.authenticationMethod;
+        if (options.authenticationData) properties.authenticationData = options.authenticationData;
+      }
+      if (Object.keys(properties).length > 0) packet.properties = properties;
+    }
+    return packet;
+  }
+
+  private onConnack(conn: Connection, connack: ConnackPacket): void {
+    const properties = connack.properties;
+    if (properties?.serverReference !== undefined) {
+      this.serverReference = properties.serverReference;
+      if (this.options.followServerReference) this.follow(properties.serverReference);
+    }
+    if (connack.reasonCode !== 0) {
+      this.fail(conn, new ConnectionRefusedError(connack.reasonCode, this.protocolVersion, properties));
+      return;
+    }
+    conn.connected = true;
+    this.connack = connack;
+    if (properties) {
+      if (properties.receiveMaximum !== undefined) conn.sendQuota = properties.receiveMaximum;
+      if (properties.maximumPacketSize !== undefined) conn.maxPacketSize = properties.maximumPacketSize;
+      if (properties.maximumQoS !== undefined) conn.maxQoS = properties.maximumQoS;
+      if (properties.retainAvailable !== undefined) conn.retainAvailable = properties.retainAvailable;
+      if (properties.topicAliasMaximum !== undefined && this.options.autoTopicAlias !== false) {
+        conn.aliasMax = properties.topicAliasMaximum;
+      }
+      if (properties.assignedClientIdentifier !== undefined) this.clientId = properties.assignedClientIdentifier;
+    }
+    this.startKeepalive(conn, properties?.serverKeepAlive ?? this.options.keepalive ?? 60);
+
+    for (const [id, request] of this.requests) if (request.internal) this.requests.delete(id);
+    const resend = [...this.inflight.values()].sort((a, b) => a.message.id - b.message.id);
+    if (connack.sessionPresent) {
+      // The broker still has our session: finish the interrupted flows under their packet ids.
+      for (const outgoing of resend) {
+        const message = outgoing.message;
+        if (message.released) this.sendPacket(conn, { type: 'pubrel', packetId: message.packetId! });
+        else this.sendPublish(conn, message, true);
+      }
+    } else {
+      // A new session: nothing the broker had is left. Subscribe again and send unfinished messages as new ones.
+      this.incomingQos2.clear();
+      this.inflight.clear();
+      for (const outgoing of resend) {
+        delete outgoing.message.packetId;
+        delete outgoing.message.released;
+        this.storePut(outgoing.message as StoredMessage);
+      }
+      this.waiting.unshiftAll(resend);
+      if (this.options.resubscribe !== false) this.resubscribe(conn);
+    }
+    for (const request of this.requests.values()) if (!request.internal) this.sendPacket(conn, request.packet);
+    this.pump();
+    conn.settleHandshake.resolve(connack);
+    this.emit('connect', connack);
+  }
+
+  private onData(conn: Connection, chunk: Uint8Array): void {
+    if (conn.closed) return;
+    const parser = conn.parser;
+    parser.push(chunk);
+    for (;;) {
+      let packet: Packet | null;
+      try {
+        packet = parser.next();
+      } catch (error) {
+        const code = error instanceof PacketError ? error.reasonCode : 0x81;
+        this.protocolViolation(conn, code, (error as Error).message);
+        return;
+      }
+      if (packet === null) return;
+      conn.pingTicks = -1;
+      this.handle(conn, packet);
+      if (conn.closed) return;
+    }
+  }
+
+  private handle(conn: Connection, packet: Packet): void {
+    if (!conn.connected && packet.type !== 'connack' && packet.type !== 'auth' && packet.type !== 'disconnect') {
+      this.protocolViolation(conn, 0x82, `${packet.type} before CONNACK`);
+      return;
+    }
+    switch (packet.type) {
+      case 'connack':
+        if (conn.connected) this.protocolViolation(conn, 0x82, 'second CONNACK');
+        else this.onConnack(conn, packet);
+        return;
+      case 'publish':
+        this.onPublish(conn, packet);
+        return;
+      case 'puback':
+      case 'pubcomp': {
+        const outgoing = this.inflight.get(packet.packetId);
+        if (!outgoing || (outgoing.message.qos === 1) !== (packet.type === 'puback')) return;
+        this.complete(outgoing, packet);
+        return;
+      }
+      case 'pubrec': {
+        const outgoing = this.inflight.get(packet.packetId);
+        if (!outgoing || outgoing.message.qos !== 2) {
+          const pubrel: Packet = { type: 'pubrel', packetId: packet.packetId };
+          if (this.protocolVersion === 5) pubrel.reasonCode = 0x92;
+          this.sendPacket(conn, pubrel);
+          return;
+        }
+        if ((packet.reasonCode ?? 0) >= 0x80) {
+          this.complete(outgoing, packet);
+          return;
+        }
+        if (!outgoing.message.released) {
+          outgoing.message.released = true;
+          this.storePut(outgoing.message as StoredMessage);
+        }
+        this.sendPacket(conn, { type: 'pubrel', packetId: packet.packetId });
+        return;
+      }
+      case 'pubrel':
+        this.incomingQos2.delete(packet.packetId);
+        this.sendPacket(conn, { type: 'pubcomp', packetId: packet.packetId });
+        return;
+      case 'suback':
+      case 'unsuback':
+        this.onSubscriptionAck(packet.packetId, packet.reasonCodes);
+        return;
+      case 'pingresp':
+        return;
+      case 'disconnect': {
+        this.emit('disconnect', packet);
+        const reference = packet.properties?.serverReference;
+        if (reference !== undefined) {
+          this.serverReference = reference;
+          if (this.options.followServerReference) this.follow(reference);
+        }
+        this.fail(conn, new DisconnectedError(packet.reasonCode ?? 0, packet.properties));
+        return;
+      }
+      case 'auth':
+        void this.onAuth(conn, packet);
+        return;
+      default:
+        this.protocolViolation(conn, 0x82, `unexpected ${packet.type} from the broker`);
+    }
+  }
+
+  /** A QoS 1/2 publish finished: PUBACK, PUBCOMP, or a negative PUBREC. */
+  private complete(outgoing: Outgoing, ack: Packet & { type: 'puback' | 'pubrec' | 'pubcomp' }): void {
+    const message = outgoing.message;
+    this.inflight.delete(ack.packetId);
+    this.storeDelete(message.id);
+    const code = ack.reasonCode ?? 0;
+    if (code >= 0x80) outgoing.reject?.(new PublishError(code, ack.properties?.reasonString));
+    else outgoing.resolve?.(ack.type === 'pubrec' ? undefined : ack);
+    this.pump();
+  }
+
+  /** The broker's Server Reference: `host[:port]`, or a whole URL. */
+  private follow(reference: string): void {
+    const first = reference.split(/[ ,]/)[0];
+    if (!first) return;
+    try {
+      if (first.includes('://')) this.url = new URL(first);
+      else {
+        const next = new URL(this.url);
+        next.host = first;
+        this.url = next;
+      }
+    } catch {
+      // An unusable reference is only reported, through the serverReference field.
+    }
+  }
+
+  /** Closes the connection after a protocol error by the broker, telling it why (MQTT 5). */
+  private protocolViolation(conn: Connection, reasonCode: number, message: string): void {
+    if (conn.connected && this.protocolVersion === 5) {
+      this.sendPacket(conn, { type: 'disconnect', reasonCode });
+      conn.flush();
+    }
+    this.fail(conn, new ConnectionLostError(message, reasonCode));
+  }
+
+  /** Ends one connection (once); if it was established, the client goes offline and reconnects or ends. */
+  private fail(conn: Connection, error: Error): void {
+    if (conn.closed) return;
+    conn.closed = true;
+    conn.markClosed();
+    if (conn.keepaliveTimer !== undefined) clearInterval(conn.keepaliveTimer);
+    conn.stream?.destroy();
+    conn.settleHandshake.reject(error);
+    conn.reauth?.reject(error);
+    for (const waiter of conn.drainWaiters) waiter();
+    conn.drainWaiters = [];
+    if (!conn.connected) return;
+    conn.connected = false;
+    this.lastError = error;
+    this.emit('close', error);
+    this.emit('offline');
+    this.checkIdle();
+    if (this.ending) return;
+    if (this.reconnectOptions) this.scheduleReconnect();
+    else void this.shutdown(new ClientClosedError('connection lost', error));
+  }
+
+  private scheduleReconnect(): void {
+    const options = this.reconnectOptions!;
+    if (this.reconnectAttempt >= options.maxAttempts) {
+      void this.shutdown(new ClientClosedError('gave up reconnecting', this.lastError));
+      return;
+    }
+    const delay = reconnectDelay(options, this.reconnectAttempt++);
+    this.reconnectTimer = setTimeout(this.reconnect, delay);
+  }
+
+  private readonly reconnect = (): void => {
+    this.reconnectTimer = undefined;
+    if (this.ending) return;
+    this.emit('reconnect');
+    this.connectOnce().then(this.onReconnected, this.onReconnectFailed);
+  };
+
+  private readonly onReconnected = (): void => {
+    this.reconnectAttempt = 0;
+  };
+
+  private readonly onReconnectFailed = (error: Error): void => {
+    if (this.ending) return;
+    this.lastError = error;
+    this.emitError(error);
+    this.scheduleReconnect();
+  };
+
+  private emitError(error: Error): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Keepalive
+
+  private startKeepalive(conn: Connection, seconds: number): void {
+    if (seconds <= 0) return;
+    conn.keepaliveTimer = setInterval(() => this.keepaliveTick(conn), seconds * 500);
+  }
+
+  /** Every half keepalive period: PINGREQ if we sent nothing; dead if a PINGREQ went unanswered for a whole period. */
+  private keepaliveTick(conn: Connection): void {
+    if (conn.pingTicks >= 0 && ++conn.pingTicks >= 2) {
+      this.fail(conn, new ConnectionLostError('no PINGRESP from the broker', 0x8d));
+      return;
+    }
+    if (!conn.sentSinceTick && conn.pingTicks < 0) {
+      conn.pingTicks = 0;
+      this.sendPacket(conn, { type: 'pingreq' });
+    }
+    conn.sentSinceTick = false;
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Writing
+
+  private sendPacket(conn: Connection, packet: Packet): void {
+    this.write(conn, encode(packet, this.protocolVersion));
+  }
+
+  /** Queues encoded bytes; everything queued in one task goes out in a single write. */
+  private write(conn: Connection, bytes: Uint8Array): void {
+    conn.out.push(bytes);
+    if (!conn.flushScheduled) {
+      conn.flushScheduled = true;
+      queueMicrotask(conn.flush);
+    }
+  }
+
+  private readonly flushConnection = (conn: Connection): void => {
+    conn.flushScheduled = false;
+    const chunks = conn.out;
+    if (chunks.length === 0) return;
+    conn.out = [];
+    if (conn.closed || !conn.stream) return;
+    conn.sentSinceTick = true;
+    conn.writable = conn.stream.write(chunks);
+  };
+
+  private onDrain(conn: Connection): void {
+    conn.writable = true;
+    const waiters = conn.drainWaiters;
+    conn.drainWaiters = [];
+    for (const waiter of waiters) waiter();
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Store
+
+  private storePut(message: StoredMessage): void {
+    const result = this.store.put(message);
+    if (result) result.then(undefined, this.onStoreError);
+  }
+
+  private storeDelete(id: number): void {
+    const result = this.store.delete(id);
+    if (result) result.then(undefined, this.onStoreError);
+  }
+
+  private readonly onStoreError = (error: Error): void => this.emitError(error);
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Ending
+
+  private checkIdle(): void {
+    if (this.idleWaiters.length === 0) return;
+    if (this.conn?.connected && (this.inflight.size > 0 || this.waiting.length > 0 || this.requests.size > 0)) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const waiter of waiters) waiter();
+  }
+
+  /**
+   * Ends the client: waits (up to `endTimeout`) for in-flight and queued messages while connected, sends
+   * DISCONNECT and closes. With `force` it closes at once. Every pending operation settles; unfinished outgoing
+   * QoS 1/2 messages stay in the store for a later client.
+   */
+  end(options: EndOptions = {}): Promise<void> {
+    if (options.force && this.ending && !this.ended) {
+      const conn = this.conn;
+      if (conn) this.fail(conn, new ClientClosedError());
+      this.checkIdleNow();
+    }
+    this.ending ??= this.close(options);
+    return this.ending;
+  }
+
+  private checkIdleNow(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const waiter of waiters) waiter();
+  }
+
+  private async close(options: EndOptions): Promise<void> {
+    if (this.reconnectTimer !== undefined) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    const conn = this.conn;
+    if (conn && !options.force && conn.connected) {
+      await this.whenIdle(this.options.endTimeout ?? 10_000);
+      if (conn.connected && !conn.closed) {
+        const disconnect: DisconnectPacket = { type: 'disconnect' };
+        if (this.protocolVersion === 5) {
+          if (options.reasonCode !== undefined) disconnect.reasonCode = options.reasonCode;
+          if (options.properties) disconnect.properties = options.properties;
+        }
+        this.sendPacket(conn, disconnect);
+        conn.flush();
+        conn.stream?.end();
+        // The broker closes after DISCONNECT; do not wait for it long.
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        await Promise.race([conn.closedPromise, new Promise<void>((resolve) => (timer = setTimeout(resolve, 1000)))]);
+        clearTimeout(timer);
+      }
+    }
+    if (conn) this.fail(conn, new ClientClosedError());
+    await this.shutdown(new ClientClosedError());
+  }
+
+  private whenIdle(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.idleWaiters = this.idleWaiters.filter((w) => w !== done);
+        resolve();
+      }, timeoutMs);
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.idleWaiters.push(done);
+      this.checkIdle();
+    });
+  }
+
+  /** Settles everything still pending with `error` and releases the store. */
+  private async shutdown(error: Error): Promise<void> {
+    if (this.ended) return;
+    this.ended = true;
+    this.ending ??= Promise.resolve();
+    if (this.reconnectTimer !== undefined) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    if (this.conn) this.fail(this.conn, error);
+    const inflight = [...this.inflight.values()];
+    this.inflight.clear();
+    for (const outgoing of [...inflight, ...this.waiting.drain()]) outgoing.reject?.(error);
+    const requests = [...this.requests.values()];
+    this.requests.clear();
+    for (const request of requests) request.reject?.(error);
+    for (const key of [...this.responses.keys()]) this.settleResponse(key)?.reject(error);
+    for (const iterator of [...this.iterators]) iterator.close();
+    this.checkIdleNow();
+    try {
+      await this.store.close();
+    } catch (storeError) {
+      this.emitError(storeError as Error);
+    }
+    this.emit('end');
+  }
+}
+
+/** Creates a client that dials with `dialer` and resolves once its first connection is accepted. */
+export async function connectWith(url: string | URL, options: ClientOptions, dialer: Dialer): Promise<MqttClient> {
+  const client = new MqttClient(url, options, dialer);
+  await client.start();
+  return client;
+}

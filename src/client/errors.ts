@@ -1,0 +1,95 @@
+import { connectReturnCodeName, reasonCodeName } from '../packet/reason-codes.js';
+import type { Properties } from '../packet/types.js';
+
+/** Base of every error the client raises; `reasonCode` is set when the broker (or the protocol) gave one. */
+export class MqttClientError extends Error {
+  override name = 'MqttClientError';
+  constructor(
+    message: string,
+    readonly reasonCode?: number,
+    /** MQTT 5 Reason String from the packet that carried the reason code. */
+    readonly reasonString?: string,
+  ) {
+    super(reasonString ? `${message}: ${reasonString}` : message);
+  }
+}
+
+/** The broker refused the connection. For MQTT 3.x `reasonCode` is the CONNACK return code (0-5). */
+export class ConnectionRefusedError extends MqttClientError {
+  override name = 'ConnectionRefusedError';
+  constructor(
+    reasonCode: number,
+    readonly protocolVersion: number,
+    readonly properties?: Properties,
+  ) {
+    const words = protocolVersion === 5 ? reasonCodeName(reasonCode) : connectReturnCodeName(reasonCode);
+    super(`connection refused (${reasonCode}: ${words})`, reasonCode, properties?.reasonString);
+  }
+
+  /** MQTT 5 Server Reference: another server to use. */
+  get serverReference(): string | undefined {
+    return this.properties?.serverReference;
+  }
+}
+
+/** A PUBLISH was answered with a negative PUBACK or PUBREC, or could not be sent (QoS or retain not supported). */
+export class PublishError extends MqttClientError {
+  override name = 'PublishError';
+  constructor(reasonCode: number, reasonString?: string) {
+    super(`publish failed (0x${reasonCode.toString(16)} ${reasonCodeName(reasonCode)})`, reasonCode, reasonString);
+  }
+}
+
+/** The packet is larger than the broker's Maximum Packet Size; it was not sent. */
+export class PacketTooLargeError extends MqttClientError {
+  override name = 'PacketTooLargeError';
+  constructor(size: number, limit: number) {
+    super(`packet of ${size} bytes exceeds the broker's maximum packet size of ${limit}`, 0x95);
+  }
+}
+
+/** The client ended (or gave up reconnecting) before the operation completed. */
+export class ClientClosedError extends MqttClientError {
+  override name = 'ClientClosedError';
+  constructor(message = 'client closed', override readonly cause?: Error) {
+    super(message);
+  }
+}
+
+/** Too many publishes are waiting for a connection. */
+export class QueueFullError extends MqttClientError {
+  override name = 'QueueFullError';
+  constructor(limit: number) {
+    super(`offline queue is full (${limit} messages)`);
+  }
+}
+
+/** An operation did not complete in time (connect, request). */
+export class TimeoutError extends MqttClientError {
+  override name = 'TimeoutError';
+}
+
+/** An option or argument is not valid (for example an MQTT 5 option on an MQTT 3.x connection). */
+export class InvalidOptionError extends MqttClientError {
+  override name = 'InvalidOptionError';
+}
+
+/** The broker sent DISCONNECT (MQTT 5), or broke the protocol. */
+export class DisconnectedError extends MqttClientError {
+  override name = 'DisconnectedError';
+  constructor(
+    reasonCode: number,
+    readonly properties?: Properties,
+  ) {
+    super(`disconnected by the broker (0x${reasonCode.toString(16)} ${reasonCodeName(reasonCode)})`, reasonCode,
+      properties?.reasonString);
+  }
+}
+
+/** The connection broke (socket error, keepalive timeout, malformed packet). */
+export class ConnectionLostError extends MqttClientError {
+  override name = 'ConnectionLostError';
+  constructor(message: string, reasonCode?: number, override readonly cause?: Error) {
+    super(message, reasonCode);
+  }
+}

@@ -1,0 +1,32 @@
+/** What both entry points (Node and browser) export besides `connect`. */
+export { MqttClient, type ClientEvents, type Dialer, type PublishAck } from './client.js';
+export {
+  ClientClosedError,
+  ConnectionLostError,
+  ConnectionRefusedError,
+  DisconnectedError,
+  InvalidOptionError,
+  MqttClientError,
+  PacketTooLargeError,
+  PublishError,
+  QueueFullError,
+  TimeoutError,
+} from './errors.js';
+export type { ReconnectOptions } from './backoff.js';
+export type {
+  AuthResponse,
+  ClientOptions,
+  EndOptions,
+  Payload,
+  Provider,
+  PublishOptions,
+  RequestOptions,
+  SubscribeOptions,
+  TlsOptions,
+  UnsubscribeOptions,
+  WebSocketOptions,
+  WillOptions,
+} from './options.js';
+export { MemoryStore, type MessageStore, type StoredMessage } from './store.js';
+export type * from '../packet/types.js';
+export { ReasonCode } from '../packet/reason-codes.js';

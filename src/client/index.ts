@@ -1,0 +1,16 @@
+/** The client for Node: TCP, TLS and WebSocket transports, memory and file stores. */
+import { connectWith, type MqttClient } from './client.js';
+import { nodeDialer } from './node-dialer.js';
+import type { ClientOptions } from './options.js';
+
+export * from './exports.js';
+export { FileStore } from './file-store.js';
+
+/**
+ * Connects to the broker at `url` (`mqtt:`, `mqtts:`, `ws:`, `wss:`; also `tcp:`, `ssl:`, `tls:`). Resolves once
+ * the broker accepted the connection; rejects with ConnectionRefusedError (carrying the CONNACK code) when it
+ * refused, or with the network error.
+ */
+export function connect(url: string | URL, options: ClientOptions = {}): Promise<MqttClient> {
+  return connectWith(url, options, nodeDialer);
+}

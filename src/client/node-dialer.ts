@@ -1,0 +1,50 @@
+import type { ConnectionOptions } from 'node:tls';
+import { dialTcp, dialTls } from '../transport/dial-tcp.js';
+import { dialWebSocket } from '../transport/dial-ws.js';
+import type { ByteStream } from '../transport/stream.js';
+import { InvalidOptionError } from './errors.js';
+import type { ClientOptions } from './options.js';
+import { webSocketUrl } from './websocket-url.js';
+
+const isIp = /^[\d.]+$|:/;
+
+function tlsOptions(url: URL, options: ClientOptions): ConnectionOptions {
+  const tls: ConnectionOptions = {};
+  if (options.ca !== undefined) tls.ca = options.ca as ConnectionOptions['ca'];
+  if (options.cert !== undefined) tls.cert = options.cert as ConnectionOptions['cert'];
+  if (options.key !== undefined) tls.key = options.key as ConnectionOptions['key'];
+  if (options.passphrase !== undefined) tls.passphrase = options.passphrase;
+  if (options.rejectUnauthorized !== undefined) tls.rejectUnauthorized = options.rejectUnauthorized;
+  if (options.ALPNProtocols) tls.ALPNProtocols = options.ALPNProtocols;
+  const host = hostOf(url);
+  const servername = options.servername ?? (isIp.test(host) ? undefined : host);
+  if (servername) tls.servername = servername;
+  return tls;
+}
+
+/** The URL's host without IPv6 brackets. */
+function hostOf(url: URL): string {
+  return url.hostname.replace(/^\[(.*)\]$/, '$1');
+}
+
+/** Node transports: `mqtt:`/`tcp:` (TCP), `mqtts:`/`ssl:`/`tls:` (TLS), `ws:` and `wss:` (WebSocket via `ws`). */
+export function nodeDialer(url: URL, options: ClientOptions): Promise<ByteStream> {
+  switch (url.protocol) {
+    case 'mqtt:':
+    case 'tcp:':
+      return dialTcp(hostOf(url), Number(url.port) || 1883);
+    case 'mqtts:':
+    case 'ssl:':
+    case 'tls:':
+      return dialTls(hostOf(url), Number(url.port) || 8883, tlsOptions(url, options));
+    case 'ws:':
+    case 'wss:': {
+      const dialOptions: Parameters<typeof dialWebSocket>[1] = { protocol: options.websocket?.protocol ?? 'mqtt' };
+      if (options.websocket?.headers) dialOptions.headers = options.websocket.headers;
+      if (url.protocol === 'wss:') dialOptions.tls = tlsOptions(url, options);
+      return dialWebSocket(webSocketUrl(url, options), dialOptions);
+    }
+    default:
+      return Promise.reject(new InvalidOptionError(`unsupported URL scheme ${url.protocol}`));
+  }
+}

@@ -1,0 +1,166 @@
+import type { AuthPacket, Properties, ProtocolVersion, QoS } from '../packet/types.js';
+import type { ReconnectOptions } from './backoff.js';
+import { InvalidOptionError } from './errors.js';
+import type { MessageStore } from './store.js';
+
+export type Payload = string | Uint8Array;
+/** A value, or a function giving it (sync or async), called at every connect so tokens can be refreshed. */
+export type Provider<T> = T | (() => T | Promise<T>);
+
+export interface WillOptions {
+  topic: string;
+  payload: Payload;
+  qos?: QoS;
+  retain?: boolean;
+  /** MQTT 5 will properties (willDelayInterval, messageExpiryInterval, contentType, ...). */
+  properties?: Properties;
+}
+
+/** What the enhanced-authentication callback answers to an AUTH challenge. */
+export interface AuthResponse {
+  authenticationData?: Uint8Array;
+  properties?: Properties;
+}
+
+export interface TlsOptions {
+  /** Trusted CA certificates (PEM). */
+  ca?: string | Uint8Array | Array<string | Uint8Array>;
+  /** Client certificate and key (PEM) for mutual TLS. */
+  cert?: string | Uint8Array;
+  key?: string | Uint8Array;
+  passphrase?: string;
+  /** TLS SNI name; defaults to the URL host when it is a name. */
+  servername?: string;
+  /** `false` accepts any server certificate (testing only). Default true. */
+  rejectUnauthorized?: boolean;
+  ALPNProtocols?: string[];
+}
+
+export interface WebSocketOptions {
+  /** Path when the URL has none. Default `/mqtt`. */
+  path?: string;
+  /** Extra HTTP headers of the upgrade request (Node only; browsers do not allow them). */
+  headers?: Record<string, string>;
+  /** WebSocket subprotocol. Default `mqtt`. */
+  protocol?: string;
+}
+
+export interface ClientOptions extends TlsOptions {
+  /** 3 = MQTT 3.1, 4 = MQTT 3.1.1, 5 = MQTT 5.0 (default). */
+  protocolVersion?: ProtocolVersion;
+  /** Default: a random `culex-` id. `''` asks an MQTT 5 broker to assign one. */
+  clientId?: Provider<string>;
+  /** Clean Session (3.x) / Clean Start (5). Default true. */
+  clean?: boolean;
+  /** MQTT 5 Session Expiry Interval, seconds. */
+  sessionExpiryInterval?: number;
+  /** Seconds; 0 disables. Default 60. */
+  keepalive?: number;
+  username?: Provider<string | undefined>;
+  password?: Provider<Payload | undefined>;
+  will?: WillOptions;
+  /** From dialing to CONNACK, ms. Default 30000. */
+  connectTimeout?: number;
+  /** Reconnect after a lost connection: `false` to end instead. Default on with back-off. */
+  reconnect?: boolean | ReconnectOptions;
+  /** MQTT 5 CONNECT properties (receiveMaximum, topicAliasMaximum, userProperties, ...). */
+  properties?: Properties;
+  /** MQTT 5 enhanced authentication: the method named in CONNECT. */
+  authenticationMethod?: string;
+  /** Initial authentication data sent in CONNECT. */
+  authenticationData?: Uint8Array;
+  /** Answers each AUTH challenge (Continue authentication) from the broker, at connect and re-authentication. */
+  onAuth?: (challenge: AuthPacket) => AuthResponse | Promise<AuthResponse>;
+  /** Follow a Server Reference given with CONNACK or DISCONNECT (Use another server / Server moved). Default false. */
+  followServerReference?: boolean;
+  /** Automatically assign MQTT 5 topic aliases to outgoing topics, up to the broker's maximum. Default true. */
+  autoTopicAlias?: boolean;
+  /** Messages waiting for a connection (or for the broker's Receive Maximum) before publish rejects. Default 10000. */
+  queueLimit?: number;
+  /** Queue QoS 0 publishes while offline (otherwise they reject). Default true. */
+  queueQoSZero?: boolean;
+  /** Subscribe again after reconnecting without a session. Default true. */
+  resubscribe?: boolean;
+  /** How long `end()` waits for in-flight messages to complete, ms. Default 10000. */
+  endTimeout?: number;
+  /** Outgoing message store. Default a MemoryStore. */
+  store?: MessageStore;
+  websocket?: WebSocketOptions;
+}
+
+export interface PublishOptions {
+  qos?: QoS;
+  retain?: boolean;
+  /** MQTT 5 only. */
+  properties?: Properties;
+}
+
+export interface SubscribeOptions {
+  qos?: QoS;
+  /** MQTT 5 No Local. */
+  nl?: boolean;
+  /** MQTT 5 Retain As Published. */
+  rap?: boolean;
+  /** MQTT 5 Retain Handling. */
+  rh?: 0 | 1 | 2;
+  /** MQTT 5 only (subscriptionIdentifiers, userProperties). */
+  properties?: Properties;
+}
+
+export interface UnsubscribeOptions {
+  properties?: Properties;
+}
+
+export interface RequestOptions extends PublishOptions {
+  /** ms until the request rejects with TimeoutError. Default 10000. */
+  timeout?: number;
+}
+
+export interface EndOptions {
+  /** Close at once, without waiting for in-flight messages. */
+  force?: boolean;
+  /** MQTT 5 DISCONNECT reason code. Default 0. */
+  reasonCode?: number;
+  properties?: Properties;
+}
+
+function refuse(what: string): never {
+  throw new InvalidOptionError(`${what} needs MQTT 5 (protocolVersion: 5)`);
+}
+
+/** Throws InvalidOptionError for MQTT 5 options given to an MQTT 3.x client, and for malformed values. */
+export function checkClientOptions(options: ClientOptions): void {
+  const version = options.protocolVersion ?? 5;
+  if (version !== 3 && version !== 4 && version !== 5) {
+    throw new InvalidOptionError(`protocolVersion must be 3, 4 or 5, not ${String(version)}`);
+  }
+  if (options.keepalive !== undefined && !(options.keepalive >= 0 && options.keepalive <= 65535)) {
+    throw new InvalidOptionError('keepalive must be between 0 and 65535 seconds');
+  }
+  if (options.will && options.will.qos !== undefined && ![0, 1, 2].includes(options.will.qos)) {
+    throw new InvalidOptionError('will.qos must be 0, 1 or 2');
+  }
+  if (version === 5) return;
+  if (options.properties) refuse('properties');
+  if (options.sessionExpiryInterval !== undefined) refuse('sessionExpiryInterval');
+  if (options.will?.properties) refuse('will.properties');
+  if (options.authenticationMethod !== undefined || options.onAuth) refuse('enhanced authentication');
+}
+
+export function checkPublishOptions(version: ProtocolVersion, options: PublishOptions | undefined): void {
+  if (!options) return;
+  if (options.qos !== undefined && options.qos !== 0 && options.qos !== 1 && options.qos !== 2) {
+    throw new InvalidOptionError('qos must be 0, 1 or 2');
+  }
+  if (version !== 5 && options.properties) refuse('publish properties');
+}
+
+export function checkSubscribeOptions(version: ProtocolVersion, options: SubscribeOptions | undefined): void {
+  if (!options) return;
+  if (options.qos !== undefined && options.qos !== 0 && options.qos !== 1 && options.qos !== 2) {
+    throw new InvalidOptionError('qos must be 0, 1 or 2');
+  }
+  if (version === 5) return;
+  if (options.properties) refuse('subscribe properties');
+  if (options.nl !== undefined || options.rap !== undefined || options.rh !== undefined) refuse('nl, rap and rh');
+}

@@ -1,0 +1,32 @@
+import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
+import { SocketStream } from './socket-stream.js';
+
+/** Resolves with the socket once `readyEvent` fired, or rejects with the first error. */
+function whenReady(socket: Socket, readyEvent: 'connect' | 'secureConnect'): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: Error): void => {
+      socket.off(readyEvent, onReady);
+      socket.destroy();
+      reject(error);
+    };
+    const onReady = (): void => {
+      socket.off('error', onError);
+      resolve(socket);
+    };
+    socket.once('error', onError);
+    socket.once(readyEvent, onReady);
+  });
+}
+
+/** Opens a TCP connection to an MQTT broker. */
+export async function dialTcp(host: string, port: number): Promise<SocketStream> {
+  const socket = await whenReady(netConnect({ host, port }), 'connect');
+  return new SocketStream(socket);
+}
+
+/** Opens a TLS connection to an MQTT broker; the handshake (and certificate check) completes first. */
+export async function dialTls(host: string, port: number, options: ConnectionOptions): Promise<SocketStream> {
+  const socket = await whenReady(tlsConnect({ host, port, ...options }), 'secureConnect');
+  return new SocketStream(socket);
+}

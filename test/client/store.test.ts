@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { connect, ClientClosedError, FileStore, MemoryStore } from '../../src/client/index.js';
+import { startMosquitto, type MosquittoInstance } from '../helpers/mosquitto.js';
+import { waitFor } from '../helpers/wait.js';
+import { FakeBroker } from './fake-broker.js';
+import { CuttingProxy } from './proxy.js';
+import { storeContract } from './store-contract.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'culex-store-'));
+let files = 0;
+
+storeContract('MemoryStore', async () => {
+  const store = new MemoryStore();
+  return { store, reopen: async () => store, cleanup: async () => undefined };
+});
+
+storeContract('FileStore', async () => {
+  const path = join(dir, `contract-${files++}.log`);
+  return { store: new FileStore(path), reopen: async () => new FileStore(path), cleanup: async () => rmSync(path, { force: true }) };
+});
+
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('FileStore', () => {
+  it('ignores a last line cut short by a crash, and compacts the log', async () => {
+    const path = join(dir, 'crash.log');
+    const store = new FileStore(path, { compactBytes: 2000 });
+    await store.load();
+    for (let id = 1; id <= 100; id++) await store.put({ id, topic: 't', payload: new Uint8Array(10), qos: 1, retain: false });
+    for (let id = 1; id < 100; id++) await store.delete(id);
+    await store.close();
+    assert.ok(statSync(path).size < 2000 * 2, 'the log was compacted');
+    appendFileSync(path, '{"put":{"id":101,"to');
+    const again = new FileStore(path);
+    assert.deepEqual((await again.load()).map((m) => m.id), [100]);
+    await again.close();
+    assert.equal(readFileSync(path, 'utf8').split('\n').filter(Boolean).length, 1);
+  });
+});
+
+describe('unacknowledged messages survive a restart', () => {
+  let mosquitto: MosquittoInstance;
+  before(async () => {
+    mosquitto = await startMosquitto();
+  });
+  after(async () => mosquitto.stop());
+
+  it('messages queued while offline are delivered by the next client using the file', async () => {
+    const path = join(dir, 'restart.log');
+    const subscriber = await connect(`mqtt://127.0.0.1:${mosquitto.port}`);
+    const got: string[] = [];
+    subscriber.on('message', (_t, p) => got.push(new TextDecoder().decode(p)));
+    await subscriber.subscribe('restart', { qos: 2 });
+
+    const proxy = await new CuttingProxy(mosquitto.port).start();
+    const first = await connect(`mqtt://127.0.0.1:${proxy.port}`, { store: new FileStore(path), reconnect: { initialDelay: 60_000 } });
+    const offline = new Promise((resolve) => first.once('offline', () => resolve(undefined)));
+    await proxy.stop();
+    await offline;
+    const pending = ['a', 'b', 'c'].map((m, i) => first.publish('restart', m, { qos: i === 1 ? 2 : 1 }));
+    const settled = Promise.allSettled(pending);
+    await first.end({ force: true });
+    for (const r of await settled) {
+      assert.ok(r.status === 'rejected' && r.reason instanceof ClientClosedError);
+    }
+
+    const store = new FileStore(path);
+    const second = await connect(`mqtt://127.0.0.1:${mosquitto.port}`, { store });
+    await waitFor(() => got.length === 3, 5000, 'the stored messages');
+    await waitFor(() => store.size === 0 && second.pendingCount === 0, 5000, 'the store to empty');
+    assert.deepEqual(got.sort(), ['a', 'b', 'c']);
+    await second.end();
+    await subscriber.end();
+  });
+
+  it('a message in flight at the restart is resent with DUP under its packet id when the session is present', async () => {
+    const path = join(dir, 'inflight.log');
+    const broker = await new FakeBroker().start();
+    try {
+      const connecting = connect(broker.url, { protocolVersion: 4, clean: false, clientId: 'restart', store: new FileStore(path) });
+      const c0 = await broker.connection(0);
+      await c0.accept();
+      const first = await connecting;
+      void first.publish('t', 'kept', { qos: 1 }).catch(() => undefined);
+      const sent = await c0.next('publish');
+      await first.end({ force: true });
+
+      const connecting2 = connect(broker.url, { protocolVersion: 4, clean: false, clientId: 'restart', store: new FileStore(path) });
+      const c1 = await broker.connection(1);
+      await c1.accept({ sessionPresent: true });
+      const second = await connecting2;
+      const resent = await c1.next('publish');
+      assert.equal(resent.dup, true);
+      assert.equal(resent.packetId, sent.packetId);
+      assert.equal(new TextDecoder().decode(resent.payload), 'kept');
+      c1.send({ type: 'puback', packetId: resent.packetId! });
+      await waitFor(() => second.pendingCount === 0, 2000, 'the ack');
+      await second.end({ force: true });
+    } finally {
+      await broker.stop();
+    }
+  });
+});
