@@ -3,22 +3,25 @@
  * terminal, or one line from stdin when it is not a terminal (so `printf 'pw\npw\n' | culex passwd f u` works).
  */
 
-/** Reads stdin one line at a time without consuming more than it has to hand out. */
+/** Hands out stdin one line at a time (a pipe may deliver both answers in one chunk). */
 class LineReader {
   private buffered = '';
   private ended = false;
   private waiting: (() => void) | undefined;
 
+  private readonly onData = (chunk: string): void => {
+    this.buffered += chunk;
+    this.wake();
+  };
+  private readonly onEnd = (): void => {
+    this.ended = true;
+    this.wake();
+  };
+
   constructor(private readonly input: NodeJS.ReadStream) {
     input.setEncoding('utf8');
-    input.on('data', (chunk: string) => {
-      this.buffered += chunk;
-      this.wake();
-    });
-    input.on('end', () => {
-      this.ended = true;
-      this.wake();
-    });
+    input.on('data', this.onData);
+    input.on('end', this.onEnd);
     input.pause();
   }
 
@@ -51,17 +54,21 @@ class LineReader {
 
   close(): void {
     this.input.pause();
-    this.input.removeAllListeners('data');
-    this.input.removeAllListeners('end');
+    this.input.off('data', this.onData);
+    this.input.off('end', this.onEnd);
   }
 }
 
-/** Reads one line from a terminal in raw mode, echoing nothing; Ctrl-C aborts, Ctrl-D on an empty line ends. */
-function readHidden(input: NodeJS.ReadStream): Promise<string | undefined> {
+/**
+ * Shows `prompt` and reads one line from a terminal in raw mode, echoing nothing; Ctrl-C aborts, Ctrl-D on an
+ * empty line ends. Echo goes off before the prompt appears, so a quick typist's answer is never shown.
+ */
+function readHidden(input: NodeJS.ReadStream, output: NodeJS.WriteStream, prompt: string): Promise<string | undefined> {
   return new Promise((resolve, reject) => {
     let answer = '';
     input.setRawMode(true);
     input.setEncoding('utf8');
+    output.write(prompt);
     const finish = (value: string | undefined, error?: Error): void => {
       input.off('data', onData);
       input.setRawMode(false);
@@ -106,8 +113,13 @@ export async function promptNewPassword(
 ): Promise<PromptOutcome> {
   const lines = input.isTTY ? undefined : new LineReader(input);
   const ask = async (prompt: string): Promise<string | undefined> => {
-    output.write(prompt);
-    const answer = lines ? await lines.next() : await readHidden(input);
+    let answer: string | undefined;
+    if (lines) {
+      output.write(prompt);
+      answer = await lines.next();
+    } else {
+      answer = await readHidden(input, output, prompt);
+    }
     if (answer === undefined || answer === '') return undefined;
     output.write('\n');
     return answer;

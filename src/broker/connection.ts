@@ -22,6 +22,8 @@ import type { AckTarget } from './store/writer.js';
 
 /** Largest packet a client that states no Maximum Packet Size can take (the protocol's own limit). */
 const PROTOCOL_MAX_PACKET = 268435455 + 5;
+/** How long a closing connection may take to flush its last bytes before it is destroyed. */
+const LINGER_MS = 2000;
 
 /**
  * `connect`: waiting for CONNECT; `auth`: an AUTH exchange is under way before CONNACK; `open`: CONNACK sent;
@@ -267,12 +269,20 @@ export class Connection implements DeliveryTarget, AckTarget {
   teardown(reason: string, sendWill: boolean): void {
     if (this.state === 'closed') return;
     const wasOpen = this.state === 'open';
+    const stalled = this.stallTimer !== undefined;
     this.state = 'closed';
     clearTimeout(this.connectTimer);
     clearTimeout(this.keepaliveTimer);
     clearTimeout(this.stallTimer);
     this.flush();
-    this.stream.end();
+    const stream = this.stream;
+    // A socket that is not draining would never finish an orderly close.
+    if (stalled) stream.destroy();
+    else {
+      stream.end();
+      // A peer that never reads or never closes its side must not hold the socket.
+      setTimeout(() => stream.destroy(), LINGER_MS).unref();
+    }
     this.core.connectionClosed(this, wasOpen, sendWill ? this.will : undefined, reason);
   }
 
@@ -301,7 +311,6 @@ export class Connection implements DeliveryTarget, AckTarget {
     this.outBytes = 0;
     if (!this.stream.write(chunks) && this.state !== 'closed' && this.stallTimer === undefined) {
       this.stallTimer = setTimeout(() => {
-        this.stallTimer = undefined;
         if (this.state !== 'closed') this.abort('write stalled');
       }, this.policy.limits.writeStallTimeout * 1000);
     }
@@ -313,8 +322,12 @@ export class Connection implements DeliveryTarget, AckTarget {
     if (this.state === 'open') this.session?.outbox.pump();
   }
 
+  /**
+   * The socket's backlog only: this tick's batch is bounded by the input read in one tick, and counting it would
+   * make a healthy subscriber drop a burst.
+   */
   writable(): boolean {
-    return this.state === 'open' && this.stream.bufferedAmount + this.outBytes < this.policy.limits.maxWriteBuffer;
+    return this.state === 'open' && this.stream.bufferedAmount < this.policy.limits.maxWriteBuffer;
   }
 
   sendPublish(

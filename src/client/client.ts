@@ -1,4 +1,4 @@
-import { encode } from '../packet/encode.js';
+import { encode, encodePublishHead } from '../packet/encode.js';
 import { PacketError } from '../packet/errors.js';
 import { PacketParser } from '../packet/parser.js';
 import type {
@@ -15,7 +15,8 @@ import type {
   QoS,
   Subscription,
 } from '../packet/types.js';
-import { validateTopicFilter, validateTopicName } from '../topic/validate.js';
+import { parseSharedFilter } from '../topic/shared.js';
+import { TopicError, validateTopicFilter, validateTopicName } from '../topic/validate.js';
 import type { ByteStream } from '../transport/stream.js';
 import { reconnectDelay, resolveReconnect, type ReconnectOptions } from './backoff.js';
 import { Emitter } from './emitter.js';
@@ -99,6 +100,8 @@ interface ResponseWaiter {
 }
 
 const MAX_PACKET_ID = 65535;
+/** Payloads from this size on are written as they are, after a separately encoded head. */
+const SPLIT_PAYLOAD = 4096;
 const textEncoder = new TextEncoder();
 const RESOLVED: Promise<PublishAck> = Promise.resolve(undefined);
 function ignore(): void {}
@@ -151,6 +154,10 @@ class Connection {
   /** Keepalive half-periods since an unanswered PINGREQ; -1 when none is outstanding. */
   pingTicks = -1;
   reauth: { resolve: () => void; reject: (error: Error) => void } | undefined;
+  /** Acknowledgements of received messages, in arrival order, while some are held by `messages()` loops. */
+  readonly acks = new Fifo<DeferredAck>();
+  /** DISCONNECT was queued: nothing more may be written (MQTT-3.14.4-1). */
+  sealed = false;
   readonly closedPromise: Promise<void>;
   markClosed!: () => void;
 
@@ -281,7 +288,7 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
     const sendNow = conn !== undefined && conn.connected && this.waiting.length === 0;
     if (qos === 0) {
       if (sendNow) {
-        const error = this.sendPublish(conn, message, false);
+        const error = this.refusal(conn, message) ?? this.sendPublish(conn, message, false);
         if (error) return Promise.reject(error);
         if (conn.writable) return RESOLVED;
         // Back-pressure: QoS 0 settles once the transport has room again.
@@ -304,9 +311,7 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
   /** Sends a queued or new publish: checks the broker's limits, gives QoS 1/2 a packet id and records it in flight. */
   private transmit(conn: Connection, outgoing: Outgoing): void {
     const message = outgoing.message;
-    let refusal: Error | undefined;
-    if (message.qos > conn.maxQoS) refusal = new PublishError(0x9b, `the broker accepts QoS ${conn.maxQoS} at most`);
-    else if (message.retain && !conn.retainAvailable) refusal = new PublishError(0x9a, 'the broker does not retain');
+    let refusal = this.refusal(conn, message);
     if (message.qos === 0) {
       refusal ??= this.sendPublish(conn, message, false);
       if (refusal) outgoing.reject?.(refusal);
@@ -327,6 +332,17 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
     this.storePut(message as StoredMessage);
   }
 
+  /** What the broker said in CONNACK it does not support (MQTT-3.2.2-11, MQTT-3.2.2-14). */
+  private refusal(conn: Connection, message: OutgoingMessage): Error | undefined {
+    if (message.qos > conn.maxQoS) return new PublishError(0x9b, `the broker accepts QoS ${conn.maxQoS} at most`);
+    if (message.retain && !conn.retainAvailable) return new PublishError(0x9a, 'the broker does not retain messages');
+    const alias = message.properties?.topicAlias;
+    if (alias !== undefined && (alias < 1 || alias > conn.aliasMax)) {
+      return new PublishError(0x94, `topic alias ${alias} is outside the broker's 1-${conn.aliasMax}`);
+    }
+    return undefined;
+  }
+
   /** Encodes and queues one PUBLISH; returns the error instead of sending when it cannot go. */
   private sendPublish(conn: Connection, message: OutgoingMessage, dup: boolean): Error | undefined {
     const packet: PublishPacket = {
@@ -340,14 +356,19 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
     if (message.packetId !== undefined) packet.packetId = message.packetId;
     if (message.properties) packet.properties = message.properties;
     if (conn.aliasMax > 0) this.applyTopicAlias(conn, packet);
+    // A large payload is not copied: the head is encoded alone and both go out together.
+    const payload = message.payload;
+    const split = payload.length >= SPLIT_PAYLOAD;
     let bytes: Uint8Array;
     try {
-      bytes = encode(packet, this.protocolVersion);
+      bytes = split ? encodePublishHead(packet, this.protocolVersion, payload.length) : encode(packet, this.protocolVersion);
     } catch (error) {
       return error instanceof PacketError ? new PublishError(error.reasonCode, error.message) : (error as Error);
     }
-    if (bytes.length > conn.maxPacketSize) return new PacketTooLargeError(bytes.length, conn.maxPacketSize);
+    const size = split ? bytes.length + payload.length : bytes.length;
+    if (size > conn.maxPacketSize) return new PacketTooLargeError(size, conn.maxPacketSize);
     this.write(conn, bytes);
+    if (split) this.write(conn, payload);
     return undefined;
   }
 
@@ -405,8 +426,12 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
     if (list.length === 0) return Promise.reject(new InvalidOptionError('no topic filter given'));
     const subscriptions: Subscription[] = [];
     for (const topicFilter of list) {
-      const error = validateTopicFilter(topicFilter);
+      const shared = parseSharedFilter(topicFilter);
+      const error = shared instanceof TopicError ? shared : validateTopicFilter(topicFilter);
       if (error) return Promise.reject(new InvalidOptionError(error.message, error.reasonCode));
+      if (shared && options?.nl) {
+        return Promise.reject(new InvalidOptionError('No Local cannot be set on a shared subscription (MQTT-3.8.3-4)'));
+      }
       const subscription: Subscription = { topicFilter, qos: options?.qos ?? 0 };
       if (options?.nl !== undefined) subscription.noLocal = options.nl;
       if (options?.rap !== undefined) subscription.retainAsPublished = options.rap;
@@ -496,9 +521,22 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
     this.iterators.delete(iterator);
   }
 
-  /** @internal Every iterator that buffered the message has handed it over: acknowledge it. */
+  /** @internal Every iterator that buffered the message has handed it over: acknowledge it, in arrival order. */
   releaseAck(ack: DeferredAck): void {
-    if (--ack.refs === 0) this.acknowledge(ack.packet);
+    if (--ack.refs > 0) return;
+    const conn = this.conn;
+    if (ack.connection === conn && conn) this.flushAcks(conn);
+    // From an earlier connection: a QoS 2 packet id belongs to the session and is answered now; a QoS 1 message
+    // will come again (DUP) if the session lives on, so its stale PUBACK is not sent.
+    else if (ack.packet.qos === 2) this.acknowledge(ack.packet);
+  }
+
+  /** Sends the acknowledgements that are due, stopping at the first message still held by an iterator (MQTT-4.6.0-2/3). */
+  private flushAcks(conn: Connection): void {
+    for (let head = conn.acks.peek(); head && head.refs === 0; head = conn.acks.peek()) {
+      conn.acks.shift();
+      this.acknowledge(head.packet);
+    }
   }
 
   private onPublish(conn: Connection, packet: PublishPacket): void {
@@ -530,17 +568,18 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
     }
     this.emit('message', packet.topic, packet.payload, packet);
     if (this.responses.size > 0) this.matchResponse(packet);
-    let ack: DeferredAck | undefined;
-    if (this.iterators.size > 0) {
-      for (const iterator of this.iterators) {
-        if (!iterator.accepts(packet.topic)) continue;
-        if (packet.qos > 0) ack ??= { packet, refs: 1 };
-        iterator.push(packet, ack);
-      }
+    if (this.iterators.size === 0 && conn.acks.length === 0) {
+      if (packet.qos > 0) this.acknowledge(packet);
+      return;
     }
-    if (packet.qos === 0) return;
+    // Held acknowledgements keep their order: this one queues behind them (one reference is ours until the end).
+    let ack: DeferredAck | undefined;
+    if (packet.qos > 0) {
+      ack = { packet, refs: 1, connection: conn };
+      conn.acks.push(ack);
+    }
+    for (const iterator of this.iterators) if (iterator.accepts(packet.topic)) iterator.push(packet, ack);
     if (ack) this.releaseAck(ack);
-    else this.acknowledge(packet);
   }
 
   /** Sends PUBACK or PUBREC for a received message (on the current connection; if lost, the broker resends). */
@@ -668,9 +707,14 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
         Promise.all([provide(idSource), provide(options.username), provide(options.password)]),
         conn.handshake as Promise<never>,
       ]);
+      const connect = encode(this.connectPacket(clientId, username, password), this.protocolVersion);
       const dialing = this.dial(this.url, options);
       dialing.then((late) => conn.closed && late.destroy(), ignore);
       const stream = await Promise.race([dialing, conn.handshake as Promise<never>]);
+      if (conn.closed) {
+        stream.destroy();
+        return await conn.handshake;
+      }
       conn.stream = stream;
       stream.start({
         data: (chunk) => this.onData(conn, chunk),
@@ -678,7 +722,7 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
         close: (error) => this.fail(conn, error ?? new ConnectionLostError('connection closed by the broker')),
       });
       this.clientId = clientId;
-      this.sendPacket(conn, this.connectPacket(clientId, username, password));
+      this.write(conn, connect);
       return await conn.handshake;
     } catch (error) {
       this.fail(conn, error as Error);
@@ -690,6 +734,14 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
 
   private connectPacket(clientId: string, username: string | undefined, password: Payload | undefined): ConnectPacket {
     const options = this.options;
+    if (this.protocolVersion < 5) {
+      if (clientId === '' && (this.protocolVersion === 3 || options.clean === false)) {
+        throw new InvalidOptionError('an empty clientId needs clean: true (MQTT 3.1.1) or MQTT 3.1.1 at least');
+      }
+      if (password !== undefined && username === undefined) {
+        throw new InvalidOptionError('MQTT 3.x sends a password only with a username');
+      }
+    }
     const packet: ConnectPacket = {
       type: 'connect',
       protocolVersion: this.protocolVersion,
@@ -724,6 +776,11 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
     }
     if (connack.reasonCode !== 0) {
       this.fail(conn, new ConnectionRefusedError(connack.reasonCode, this.protocolVersion, properties));
+      return;
+    }
+    if (connack.sessionPresent && (this.options.clean ?? true)) {
+      // MQTT-3.2.2-4: we asked for a new session; a broker claiming an old one is broken.
+      this.protocolViolation(conn, 0x82, 'session present after a clean start', true);
       return;
     }
     conn.connected = true;
@@ -881,10 +938,11 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
     }
   }
 
-  /** Closes the connection after a protocol error by the broker, telling it why (MQTT 5). */
-  private protocolViolation(conn: Connection, reasonCode: number, message: string): void {
-    if (conn.connected && this.protocolVersion === 5) {
+  /** Closes the connection after a protocol error by the broker, telling it why (MQTT 5) once it accepted us. */
+  private protocolViolation(conn: Connection, reasonCode: number, message: string, accepted = conn.connected): void {
+    if (accepted && this.protocolVersion === 5) {
       this.sendPacket(conn, { type: 'disconnect', reasonCode });
+      conn.sealed = true;
       conn.flush();
     }
     this.fail(conn, new ConnectionLostError(message, reasonCode));
@@ -974,6 +1032,7 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
 
   /** Queues encoded bytes; everything queued in one task goes out in a single write. */
   private write(conn: Connection, bytes: Uint8Array): void {
+    if (conn.sealed) return;
     conn.out.push(bytes);
     if (!conn.flushScheduled) {
       conn.flushScheduled = true;
@@ -1058,6 +1117,7 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
           if (options.properties) disconnect.properties = options.properties;
         }
         this.sendPacket(conn, disconnect);
+        conn.sealed = true;
         conn.flush();
         conn.stream?.end();
         // The broker closes after DISCONNECT; do not wait for it long.

@@ -11,7 +11,10 @@ import { Fifo } from './fifo.js';
  */
 export interface DeferredAck {
   packet: PublishPacket;
+  /** Holders not done with the message yet. */
   refs: number;
+  /** The connection it arrived on. */
+  connection: object;
 }
 
 export interface IteratorOwner {

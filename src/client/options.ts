@@ -153,6 +153,9 @@ export function checkPublishOptions(version: ProtocolVersion, options: PublishOp
     throw new InvalidOptionError('qos must be 0, 1 or 2');
   }
   if (version !== 5 && options.properties) refuse('publish properties');
+  if (options.properties?.subscriptionIdentifiers) {
+    throw new InvalidOptionError('a PUBLISH from a client cannot carry subscription identifiers (MQTT-3.3.4-6)');
+  }
 }
 
 export function checkSubscribeOptions(version: ProtocolVersion, options: SubscribeOptions | undefined): void {

@@ -128,7 +128,7 @@ function decodePublish(r: Reader, first: number, version: ProtocolVersion): Publ
   const packet: PublishPacket = {
     type: 'publish',
     topic,
-    payload: r.buf.subarray(r.pos, r.end),
+    payload: r.view(r.pos, r.end),
     qos,
     retain: (first & 1) === 1,
     dup: (first & 8) === 8,

@@ -99,13 +99,13 @@ export function encode(packet: Packet, version: ProtocolVersion): Uint8Array {
     case 'connack':
       return encodeConnack(packet, version);
     case 'puback':
-      return encodeAck(packet, PUBACK, 0x40, PUBACK_CODES, version);
+      return encodeAck(packet, PUBACK, PUBACK_CODES, version);
     case 'pubrec':
-      return encodeAck(packet, PUBREC, 0x50, PUBACK_CODES, version);
+      return encodeAck(packet, PUBREC, PUBACK_CODES, version);
     case 'pubrel':
-      return encodeAck(packet, PUBREL, 0x62, PUBREL_CODES, version);
+      return encodeAck(packet, PUBREL, PUBREL_CODES, version);
     case 'pubcomp':
-      return encodeAck(packet, PUBCOMP, 0x70, PUBREL_CODES, version);
+      return encodeAck(packet, PUBCOMP, PUBREL_CODES, version);
     case 'subscribe':
       return encodeSubscribe(packet, version);
     case 'suback':
@@ -292,10 +292,10 @@ function encodeReasoned(
 function encodeAck<T extends 'puback' | 'pubrec' | 'pubrel' | 'pubcomp'>(
   p: AckPacket<T>,
   type: number,
-  first: number,
   codes: Uint8Array,
   version: ProtocolVersion,
 ): Uint8Array {
+  const first = (type << 4) | (type === PUBREL ? 2 : 0);
   const packetId = checkPacketId(p.packetId);
   const reasonCode = p.reasonCode ?? 0;
   if (version !== 5) {

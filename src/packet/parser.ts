@@ -122,6 +122,8 @@ export class PacketParser {
   /** The unread byte at `index`, which must be below `available`. */
   private peek(index: number): number {
     let i = this.offset + index;
+    const first = this.chunks[0]!;
+    if (i < first.length) return first[i]!;
     for (const chunk of this.chunks) {
       if (i < chunk.length) return chunk[i]!;
       i -= chunk.length;

@@ -17,7 +17,8 @@ const nodeUtf8Slice = typeof nodeBuffer?.utf8Slice === 'function' ? nodeBuffer.u
 const nodeLatin1Slice = typeof nodeBuffer?.latin1Slice === 'function' ? nodeBuffer.latin1Slice : undefined;
 
 const textEncoder = new TextEncoder();
-const textDecoder = new TextDecoder();
+// A leading U+FEFF is part of the string, never a byte order mark to drop (MQTT-1.5.3-3 / 1.5.4-3).
+const textDecoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
 /** Below this many characters a JS loop beats a call into native code... */
 const SHORT = 24;

@@ -156,7 +156,16 @@ export class Reader {
     const p = this.pos;
     if (p + n > this.end) malformed('binary data runs past the end of the packet');
     this.pos = p + n;
-    return this.buf.subarray(p, p + n);
+    return this.view(p, p + n);
+  }
+
+  /**
+   * `buf[start..end)` as a plain Uint8Array view. Built directly rather than with subarray, which on a Node Buffer
+   * goes through Buffer's slower species path.
+   */
+  view(start: number, end: number): Uint8Array {
+    const b = this.buf;
+    return new Uint8Array(b.buffer, b.byteOffset + start, end - start);
   }
 
   /** A non-zero packet identifier (MQTT-2.2.1-3). */

@@ -1,3 +1,5 @@
 export type { ByteStream, PeerInfo, StreamHandlers } from './stream.js';
 export { SocketStream, socketPeer } from './socket-stream.js';
 export { WebSocketStream } from './ws-stream.js';
+export { parseProxyHeader, ProxyProtocolError } from './proxy-protocol.js';
+export type { ProxyHeader, ProxyAddress, ProxyTlv } from './proxy-protocol.js';

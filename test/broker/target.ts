@@ -99,6 +99,7 @@ async function startMosquittoTarget(options: StartOptions): Promise<BrokerUnderT
   if (limits.maxQueuedMessages !== undefined) lines.push(`max_queued_messages ${limits.maxQueuedMessages}`);
   if (limits.maxQueuedBytes !== undefined) lines.push(`max_queued_bytes ${limits.maxQueuedBytes}`);
   if (limits.maxInflight !== undefined) lines.push(`max_inflight_messages ${limits.maxInflight}`);
+  if (limits.maxPacketSize !== undefined) lines.push(`max_packet_size ${limits.maxPacketSize}`);
   if (limits.receiveMaximum !== undefined) lines.push(`max_inflight_messages ${limits.receiveMaximum}`);
   let wssPort: number | undefined;
   if (options.websockets && options.tls) {

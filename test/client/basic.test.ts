@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { connect, ConnectionRefusedError, InvalidOptionError, ClientClosedError } from '../../src/client/index.js';
 import { startMosquitto, type MosquittoInstance } from '../helpers/mosquitto.js';
 import { waitFor } from '../helpers/wait.js';
+import { CuttingProxy } from './proxy.js';
 
 const text = (b: Uint8Array): string => new TextDecoder().decode(b);
 
@@ -45,6 +46,38 @@ for (const protocolVersion of [3, 4, 5] as const) {
       await waitFor(() => received.length === n, 10_000, 'all messages');
       assert.deepEqual(received, Array.from({ length: n }, (_, i) => i));
       await client.end();
+    });
+
+    it('carries large payloads unchanged', async () => {
+      const client = await connect(`mqtt://127.0.0.1:${broker.port}`, { protocolVersion });
+      const big = new Uint8Array(200_000).map((_, i) => (i * 7) & 0xff);
+      let got: Uint8Array | undefined;
+      client.on('message', (_t, payload) => (got = payload));
+      await client.subscribe('large', { qos: 1 });
+      await client.publish('large', big, { qos: 1 });
+      await waitFor(() => got !== undefined, 5000, 'the large message');
+      assert.deepEqual(got, big);
+      await client.end();
+    });
+
+    it('sends the will when the connection breaks', async () => {
+      const watcher = await connect(`mqtt://127.0.0.1:${broker.port}`, { protocolVersion });
+      const wills: string[] = [];
+      watcher.on('message', (topic, payload, packet) =>
+        wills.push(`${topic} ${text(payload)} ${packet.properties?.contentType ?? '-'}`));
+      await watcher.subscribe('will/#', { qos: 1 });
+      const proxy = await new CuttingProxy(broker.port).start();
+      const client = await connect(`mqtt://127.0.0.1:${proxy.port}`, {
+        protocolVersion,
+        reconnect: false,
+        will: { topic: 'will/gone', payload: 'bye', qos: 1, ...(protocolVersion === 5 ? { properties: { contentType: 'text/plain' } } : {}) },
+      });
+      const ended = new Promise((resolve) => client.once('end', () => resolve(undefined)));
+      await proxy.stop();
+      await ended;
+      await waitFor(() => wills.length === 1, 5000, 'the will');
+      assert.deepEqual(wills, [`will/gone bye ${protocolVersion === 5 ? 'text/plain' : '-'}`]);
+      await watcher.end();
     });
 
     it('refuses MQTT 5 options on 3.x and rejects bad topics', async () => {

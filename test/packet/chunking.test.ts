@@ -76,3 +76,24 @@ describe('payload views', () => {
     assert.equal(parser.next(), null);
   });
 });
+
+describe('protocol level', () => {
+  it('a parsed CONNECT sets the level for the packets after it', () => {
+    for (const version of versions) {
+      const connect: Packet = { type: 'connect', protocolVersion: version, clientId: 'c', clean: true, keepalive: 0 };
+      const ack: Packet = version === 5 ? { type: 'puback', packetId: 1, reasonCode: 0x10 } : { type: 'puback', packetId: 1 };
+      const parser = new PacketParser();
+      parser.push(concat([encode(connect, version), encode(ack, version)]));
+      assert.equal(parser.next()?.type, 'connect');
+      assert.equal(parser.protocolVersion, version);
+      assert.deepEqual(parser.next(), ack);
+    }
+  });
+
+  it('a client sets the level before reading CONNACK', () => {
+    const parser = new PacketParser();
+    parser.protocolVersion = 5;
+    parser.push(new Uint8Array([0x20, 0x03, 0x00, 0x00, 0x00]));
+    assert.deepEqual(parser.next(), { type: 'connack', sessionPresent: false, reasonCode: 0 });
+  });
+});

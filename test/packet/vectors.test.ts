@@ -64,6 +64,12 @@ const vectors: Vector[] = [
     packet: { type: 'publish', topic: 'a/éb', payload: text('hi'), qos: 1, retain: true, dup: true, packetId: 10 },
   },
   {
+    name: 'PUBLISH whose topic starts with U+FEFF, which is kept',
+    version: 4,
+    bytes: '30 06 00 04 ef bb bf 74',
+    packet: { type: 'publish', topic: '\ufefft', payload: b(), qos: 0, retain: false, dup: false },
+  },
+  {
     name: 'PUBLISH QoS 2, empty payload',
     version: 4,
     bytes: '34 05 00 01 74 ff ff',

@@ -34,7 +34,8 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): vo
   let clientId = packet.clientId;
   connection.clientId = clientId;
   if (clientId.length === 0) {
-    if (version !== 5 && !packet.clean) return connection.refuse(0x85, 'empty client id needs clean session');
+    if (version === 3) return connection.refuse(0x85, 'MQTT 3.1 needs a client id');
+    if (version === 4 && !packet.clean) return connection.refuse(0x85, 'empty client id needs clean session');
     clientId = assignClientId();
     connection.clientId = clientId;
     connection.assignedClientId = version === 5;

@@ -40,6 +40,7 @@ function decide(connection: Connection, sub: Subscription): number | Promise<num
 function grant(sub: Subscription, verdict: boolean | number): number {
   if (verdict === true) return sub.qos;
   if (verdict === false) return 0x87;
+  if (verdict >= 0x80) return verdict;
   return verdict < sub.qos ? verdict : sub.qos;
 }
 

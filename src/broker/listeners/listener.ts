@@ -35,6 +35,11 @@ export interface ListenerOptions {
    * (default 5000) closes the connection.
    */
   proxyProtocol?: { trustedAddresses: string[]; headerTimeoutMs?: number };
+  /**
+   * Time from accept to a stream (PROXY header, TLS handshake, WebSocket upgrade), after which the connection is
+   * closed; default 10000. The HTTP server's own request timeouts do not apply: it is fed sockets, never bound.
+   */
+  setupTimeoutMs?: number;
   /** Largest MQTT packet accepted, also the WebSocket maxPayload. */
   maxPacketSize?: number;
 }

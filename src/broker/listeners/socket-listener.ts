@@ -6,11 +6,7 @@ import type { Listener, ListenerOptions, RefusedHandler } from './listener.js';
 import { readProxyHeader } from './proxy-header-reader.js';
 
 const DEFAULT_PROXY_HEADER_TIMEOUT_MS = 5000;
-/**
- * Time from accept to a stream: PROXY header, TLS handshake and WebSocket upgrade together. The HTTP server's own
- * request timeouts do not run on a server that is not bound itself.
- */
-const SETUP_TIMEOUT_MS = 10_000;
+const DEFAULT_SETUP_TIMEOUT_MS = 10_000;
 
 /** Sockets keep this listener so that an error before their owner attaches one is not an uncaught exception. */
 function ignoreError(): void {}
@@ -31,6 +27,8 @@ export abstract class SocketListener implements Listener {
    */
   private readonly pending = new Map<Socket, NodeJS.Timeout>();
   private readonly proxied = new WeakMap<Socket, ProxyAddress>();
+  /** Sockets refused or dropped by close(). */
+  private readonly dropped = new WeakSet<Socket>();
   private trusted: BlockList | undefined;
   private readonly proxyTimeoutMs: number;
   private onStream: ((stream: ByteStream) => void) | undefined;
@@ -88,6 +86,7 @@ export abstract class SocketListener implements Listener {
     server.close();
     for (const [socket, deadline] of this.pending) {
       clearTimeout(deadline);
+      this.dropped.add(socket);
       socket.destroy();
     }
     this.pending.clear();
@@ -120,9 +119,10 @@ export abstract class SocketListener implements Listener {
     const address = raw.remoteAddress ?? '';
     if (response) socket.end(response, () => socket.destroy());
     else socket.destroy();
-    // Reported once: a socket already refused, or dropped by close(), is no longer pending.
-    if (!this.pending.has(raw)) return;
     this.settled(raw);
+    // Reported once: a TLS failure may follow a refusal (or close()) that destroyed the socket underneath.
+    if (this.dropped.has(raw)) return;
+    this.dropped.add(raw);
     this.onRefused?.(address, reason);
   }
 
@@ -133,9 +133,10 @@ export abstract class SocketListener implements Listener {
       socket.destroy();
       return;
     }
+    const timeoutMs = this.options.setupTimeoutMs ?? DEFAULT_SETUP_TIMEOUT_MS;
     const deadline = setTimeout(() => {
-      this.refuse(socket, new Error(`connection not set up within ${SETUP_TIMEOUT_MS} ms`));
-    }, SETUP_TIMEOUT_MS);
+      this.refuse(socket, new Error(`connection not set up within ${timeoutMs} ms`));
+    }, timeoutMs);
     this.pending.set(socket, deadline);
     socket.once('close', () => this.settled(socket));
     if (!this.trusted) {

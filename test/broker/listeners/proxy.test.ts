@@ -67,37 +67,39 @@ test('PROXY over TCP: v2 TCP6 arriving in pieces, then v2 LOCAL', async () => {
   }
 });
 
-test('PROXY: refusals (bad signature, untrusted source, slow header) close the connection before any stream', async () => {
-  const strict = await startListener({ port: 0, proxyProtocol: { trustedAddresses: ['10.0.0.0/8', '::1'] } });
-  const open = await startListener({ port: 0, proxyProtocol: { trustedAddresses: ['127.0.0.0/8'], headerTimeoutMs: 200 } });
-  try {
-    const untrusted = new Receiver(await tcpConnect(strict.listener.port));
-    await untrusted.waitClosed('the untrusted connection to close');
-    assert.match(strict.refused[0]!.reason.message, /untrusted address 127\.0\.0\.1/);
+for (const protocol of ['mqtt', 'websockets'] as const) {
+  test(`PROXY on ${protocol}: bad signature, untrusted source and slow header close the connection before any stream`, async () => {
+    const strict = await startListener({ port: 0, protocol, proxyProtocol: { trustedAddresses: ['10.0.0.0/8', '::1'] } });
+    const open = await startListener({ port: 0, protocol, proxyProtocol: { trustedAddresses: ['127.0.0.0/8'], headerTimeoutMs: 200 } });
+    try {
+      const untrusted = new Receiver(await tcpConnect(strict.listener.port));
+      await untrusted.waitClosed('the untrusted connection to close');
+      assert.match(strict.refused[0]!.reason.message, /untrusted address 127\.0\.0\.1/);
 
-    const bad = new Receiver(await tcpConnect(open.listener.port));
-    bad.socket.write(CONNECT_V4);
-    await bad.waitClosed('a connection without a header to close');
+      const bad = new Receiver(await tcpConnect(open.listener.port));
+      bad.socket.write(CONNECT_V4);
+      await bad.waitClosed('a connection without a header to close');
 
-    const badV2 = new Receiver(await tcpConnect(open.listener.port));
-    badV2.socket.write(hex('0d0a0d0a000d0a515549540b 21 11 000c'));
-    await badV2.waitClosed('a connection with a bad v2 signature to close');
+      const badV2 = new Receiver(await tcpConnect(open.listener.port));
+      badV2.socket.write(hex('0d0a0d0a000d0a515549540b 21 11 000c'));
+      await badV2.waitClosed('a connection with a bad v2 signature to close');
 
-    const slow = new Receiver(await tcpConnect(open.listener.port));
-    slow.socket.write('PROXY TCP4 ');
-    await slow.waitClosed('a slow header to time out');
+      const slow = new Receiver(await tcpConnect(open.listener.port));
+      slow.socket.write('PROXY TCP4 ');
+      await slow.waitClosed('a slow header to time out');
 
-    await waitFor(() => open.refused.length === 3, 5000, 'three refusals');
-    const reasons = open.refused.map((r) => r.reason.message);
-    assert.match(reasons[0]!, /PROXY protocol header expected/);
-    assert.match(reasons[1]!, /bad PROXY protocol signature/);
-    assert.match(reasons[2]!, /no complete PROXY protocol header within 200 ms/);
-    assert.equal(open.sessions.length + strict.sessions.length, 0);
-  } finally {
-    await strict.close();
-    await open.close();
-  }
-});
+      await waitFor(() => open.refused.length === 3, 5000, 'three refusals');
+      const reasons = open.refused.map((r) => r.reason.message);
+      assert.match(reasons[0]!, /PROXY protocol header expected/);
+      assert.match(reasons[1]!, /bad PROXY protocol signature/);
+      assert.match(reasons[2]!, /no complete PROXY protocol header within 200 ms/);
+      assert.equal(open.sessions.length + strict.sessions.length, 0);
+    } finally {
+      await strict.close();
+      await open.close();
+    }
+  });
+}
 
 test('PROXY: a listener closing drops connections still sending their header', async () => {
   const running = await startListener({ port: 0, proxyProtocol: TRUSTED });
@@ -179,9 +181,9 @@ for (const secure of [false, true]) {
     const options: ListenerOptions = { port: 0, protocol: 'websockets', proxyProtocol: TRUSTED };
     if (secure) options.tls = { cert: certs.serverCert, key: certs.serverKey };
     const running = await startListener(options, 'mqtt');
-    const relays = [await startRelay(running.listener.port, V1_TCP4), await startRelay(running.listener.port, V2_TCP6)];
+    const relays = [V1_TCP4, V2_TCP6, V2_LOCAL].map((header) => startRelay(running.listener.port, header));
     try {
-      for (const [index, relay] of relays.entries()) {
+      for (const [index, relay] of (await Promise.all(relays)).entries()) {
         const ws = await openWebSocket(`${scheme}://localhost:${relay.port}/mqtt`);
         const replies: Buffer[] = [];
         ws.on('message', (data: Buffer) => replies.push(data));
@@ -190,16 +192,17 @@ for (const secure of [false, true]) {
         assert.deepEqual(new Uint8Array(replies[0]!), CONNACK_V4);
         const { stream } = await running.session(index);
         assert.equal(stream.peer.transport, scheme);
-        assert.equal(stream.peer.remoteAddress, index === 0 ? '203.0.113.7' : '2001:db8::7');
+        // LOCAL (the third) keeps the address of the connection, which comes from the relay.
+        assert.equal(stream.peer.remoteAddress, ['203.0.113.7', '2001:db8::7', '127.0.0.1'][index]);
         ws.close();
       }
       // Without a header, the start of the request is a bad signature.
       await assert.rejects(openWebSocket(`${scheme}://localhost:${running.listener.port}/mqtt`));
       await waitFor(() => running.refused.length === 1, 5000, 'the refusal');
       assert.match(running.refused[0]!.reason.message, /PROXY protocol header expected/);
-      assert.equal(running.sessions.length, 2);
+      assert.equal(running.sessions.length, 3);
     } finally {
-      for (const relay of relays) await relay.close();
+      for (const relay of await Promise.all(relays)) await relay.close();
       await running.close();
     }
   });

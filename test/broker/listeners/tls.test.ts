@@ -71,6 +71,24 @@ test('TLS: echo, transport tls, no certificate asked', async () => {
   }
 });
 
+test('TLS: version floor', async () => {
+  const running = await startListener({ port: 0, tls: serverTls({ minVersion: 'TLSv1.3' }) });
+  const floor12 = await startListener({ port: 0, tls: serverTls() });
+  try {
+    const tls12 = await connectTls(floor12.listener.port, { maxVersion: 'TLSv1.2' });
+    assert.ok(!(tls12 instanceof Error), String(tls12));
+    assert.equal(tls12.getProtocol(), 'TLSv1.2');
+    tls12.destroy();
+    const refused = await connectTls(running.listener.port, { maxVersion: 'TLSv1.2' });
+    assert.ok(refused instanceof Error);
+    await waitFor(() => running.refused.length === 1, 5000, 'the refusal');
+    assert.match(running.refused[0]!.reason.message, /protocol/i);
+  } finally {
+    await running.close();
+    await floor12.close();
+  }
+});
+
 test('TLS: required client certificate', async () => {
   const running = await startListener({ port: 0, tls: serverTls({ requireCertificate: true }) });
   try {

@@ -6,7 +6,7 @@ import WebSocket, { type ClientOptions } from 'ws';
 import type { ListenerOptions } from '../../../src/broker/listeners/index.js';
 import { makeCerts, type TestCerts } from '../../helpers/certs.js';
 import { waitFor } from '../../helpers/wait.js';
-import { CONNACK_V4, CONNECT_V4, PINGREQ, PINGRESP, startListener } from './harness.js';
+import { CONNACK_V4, CONNECT_V4, PINGREQ, PINGRESP, Receiver, startListener, tcpConnect } from './harness.js';
 
 let certs: TestCerts;
 before(async () => {
@@ -217,6 +217,19 @@ test('WSS: MQTT.js connects over wss; reloadTls applies to new connections', asy
     // A server certificate the client does not trust: reloaded, new connections fail verification.
     running.listener.reloadTls!({ cert: certs.clientCert, key: certs.clientKey });
     await assert.rejects(mqtt.connectAsync(url, { ca: certs.ca, reconnectPeriod: 0, connectTimeout: 3000 }));
+  } finally {
+    await running.close();
+  }
+});
+
+test('WS: a connection that never completes the upgrade is closed after setupTimeoutMs', async () => {
+  const running = await startListener({ port: 0, protocol: 'websockets', setupTimeoutMs: 200 });
+  try {
+    const idle = new Receiver(await tcpConnect(running.listener.port));
+    idle.socket.write('GET /mqtt HTTP/1.1\r\n');
+    await idle.waitClosed('the idle connection to close');
+    await waitFor(() => running.refused.length === 1, 5000, 'the refusal');
+    assert.match(running.refused[0]!.reason.message, /not set up within 200 ms/);
   } finally {
     await running.close();
   }

@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { MemoryStore } from '../../../src/broker/store/memory-store.js';
+import type { StoreOp } from '../../../src/broker/store/store.js';
+import type { PublishPacket } from '../../../src/packet/types.js';
+import { RawClient } from '../../helpers/raw-client.js';
+import { waitFor } from '../../helpers/wait.js';
+import { startBroker, text } from './fixture.js';
+import { runStoreContract } from './store-contract.js';
+
+runStoreContract('MemoryStore', () => new MemoryStore(), async (store) => store);
+
+/** A MemoryStore whose writes wait for `release()`, and that counts them. */
+class GatedStore extends MemoryStore {
+  writes = 0;
+  private gate: Promise<void> = Promise.resolve();
+  private open_: (() => void) | undefined;
+
+  hold(): void {
+    this.gate = new Promise((resolve) => (this.open_ = resolve));
+  }
+
+  release(): void {
+    this.open_?.();
+  }
+
+  override async write(ops: readonly StoreOp[]): Promise<void> {
+    this.writes++;
+    await this.gate;
+    return super.write(ops);
+  }
+}
+
+const publishes = (packets: readonly { type: string }[]): PublishPacket[] => packets.filter((p) => p.type === 'publish') as PublishPacket[];
+
+describe('persistence through the store', () => {
+  it('recovers sessions, queued messages and retained messages in a new broker on the same store', async () => {
+    const store = new MemoryStore();
+    const first = await startBroker({ store });
+    const sub = await first.connect({ protocolVersion: 5, clientId: 'keeper', properties: { sessionExpiryInterval: 300 } });
+    await sub.subscribe('keep/#', 1, { subscriptionIdentifiers: [4] });
+    sub.disconnect();
+    await sub.closedWithin();
+    const pub = await first.connect({ protocolVersion: 5 });
+    for (let i = 0; i < 5; i++) await pub.publish('keep/x', `m${i}`, 1);
+    await pub.publish('keep/retained', 'still here', 1, { retain: true });
+    await pub.publish('$SYS/not/stored', 'x', 0, { retain: true });
+    pub.destroy();
+    await first.close();
+
+    const second = await startBroker({ store });
+    try {
+      const { client, connack } = await RawClient.connect(second.port, { protocolVersion: 5, clientId: 'keeper', clean: false, properties: { sessionExpiryInterval: 300 } });
+      assert.equal(connack.sessionPresent, true);
+      const got = [];
+      for (let i = 0; i < 6; i++) got.push(await client.expect('publish'));
+      assert.deepEqual(got.map((p) => text(p.payload)), ['m0', 'm1', 'm2', 'm3', 'm4', 'still here']);
+      assert.deepEqual(got[0]!.properties?.subscriptionIdentifiers, [4]);
+      const late = await second.connect({ protocolVersion: 4 });
+      await late.subscribe('keep/retained', 0);
+      assert.equal(text((await late.expectPublish('keep/retained')).payload), 'still here');
+      client.destroy();
+      late.destroy();
+    } finally {
+      await second.close();
+    }
+    const states = await store.loadSessions();
+    assert.deepEqual(states.map((s) => s.session.clientId), ['keeper']);
+    assert.deepEqual(states[0]!.outgoing, []);
+  });
+
+  it('acknowledges a QoS 1/2 message only after the store has written it', async () => {
+    const store = new GatedStore();
+    const f = await startBroker({ store });
+    try {
+      const sub = await f.connect({ protocolVersion: 4, clientId: 'gated', clean: false });
+      await sub.subscribe('gate/#', 2);
+      sub.destroy();
+      await waitFor(() => f.broker.connectedClients === 0, 2000, 'disconnect');
+      const pub = await f.connect({ protocolVersion: 4 }, false);
+      store.hold();
+      pub.send({ type: 'publish', topic: 'gate/x', payload: new Uint8Array([1]), qos: 1, packetId: 1, retain: false, dup: false });
+      pub.send({ type: 'publish', topic: 'gate/x', payload: new Uint8Array([2]), qos: 2, packetId: 2, retain: false, dup: false });
+      const early = await pub.drain(150);
+      assert.deepEqual(early.map((p) => p.type), []);
+      store.release();
+      assert.equal((await pub.expect('puback')).packetId, 1);
+      assert.equal((await pub.expect('pubrec')).packetId, 2);
+      const stored = (await store.loadSessions()).find((s) => s.session.clientId === 'gated')!;
+      assert.equal(stored.outgoing.length, 2);
+      const { client } = await RawClient.connect(f.port, { protocolVersion: 4, clientId: 'gated', clean: false });
+      assert.equal(publishes(await client.drain(150)).length, 2);
+      client.destroy();
+      pub.destroy();
+    } finally {
+      await f.close();
+    }
+  });
+});
