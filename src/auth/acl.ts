@@ -101,61 +101,81 @@ export class ClientAcl {
   /**
    * May this client subscribe to `filter` (`$share/{group}/` prefix allowed)? True when some topic the filter
    * matches is readable. Decided exactly by trying one topic per class of equivalent topics: at each level a
-   * wildcard takes either a value some rule names at that level or a value none names.
+   * wildcard takes either a value that a rule still in play names at that level, or a value no rule names.
+   * Rules drop out of play as the topic grows; a branch with no read rule left is cut.
    */
   canSubscribe(filter: string): boolean {
     const shared = parseSharedFilter(filter);
     if (shared !== undefined && !('filter' in shared)) return false;
     const levels = (shared?.filter ?? filter).split('/');
-    const named: Array<Set<string>> = [];
-    let deepest = 0;
-    for (const list of this.lists) {
-      for (const rule of [...list.deny, ...list.read]) {
-        const parts = rule.split('/');
-        deepest = Math.max(deepest, parts.length);
-        parts.forEach((part, i) => {
-          if (part === '+' || part === '#') return;
-          (named[i] ??= new Set()).add(part);
-        });
-      }
-    }
+    const rules: InPlay[] = [];
+    this.lists.forEach((list, order) => {
+      for (const f of list.deny) rules.push({ filter: f, levels: f.split('/'), order, deny: true });
+      for (const f of list.read) rules.push({ filter: f, levels: f.split('/'), order, deny: false });
+    });
     // Topics longer than every rule behave alike, so one extra level covers them all.
-    const maxDepth = Math.max(deepest + 1, levels.length);
-    const choices = (i: number): string[] => {
-      const values = [OTHER_LEVEL];
-      // A wildcard in the first level never matches a `$` topic.
-      for (const value of named[i] ?? []) if (i > 0 || !value.startsWith('$')) values.push(value);
-      return values;
-    };
-    let tried = 0;
+    const maxDepth = Math.max(levels.length, ...rules.map((rule) => rule.levels.length + 1));
     const topic: string[] = [];
-    const extend = (next: number): boolean => {
-      for (const value of choices(topic.length)) {
-        topic.push(value);
-        const found = search(next);
-        topic.pop();
-        if (found) return true;
+    let tried = 0;
+    const readable = (live: readonly InPlay[]): boolean => {
+      const name = topic.join('/');
+      for (let order = 0; order < this.lists.length; order++) {
+        if (live.some((r) => r.order === order && r.deny && matches(r.filter, name))) return false;
+        if (live.some((r) => r.order === order && !r.deny && matches(r.filter, name))) return true;
       }
       return false;
     };
-    // i is the filter level being matched; under `#` it stays put while the topic grows.
-    const search = (i: number): boolean => {
-      if (++tried > MAX_CANDIDATES) return true;
-      const level = levels[i];
-      if (level === undefined) return this.canRead(topic.join('/'));
-      if (level === '#') {
-        // `a/#` also matches `a` itself; a lone `#` needs at least one level.
-        if (topic.length > 0 && this.canRead(topic.join('/'))) return true;
-        return topic.length < maxDepth && extend(i);
-      }
-      if (level === '+') return extend(i + 1);
-      topic.push(level);
-      const found = search(i + 1);
+    const descend = (value: string, next: number, live: readonly InPlay[]): boolean => {
+      const depth = topic.length;
+      topic.push(value);
+      const found = search(next, live.filter((rule) => stillInPlay(rule.levels, depth, value)));
       topic.pop();
       return found;
     };
-    return search(0);
+    const extend = (next: number, live: readonly InPlay[]): boolean => {
+      const depth = topic.length;
+      const values = new Set([OTHER_LEVEL]);
+      for (const { levels: parts } of live) {
+        const part = parts[depth];
+        // A wildcard in the first level never matches a `$` topic.
+        if (part !== undefined && part !== '+' && part !== '#' && (depth > 0 || !part.startsWith('$'))) values.add(part);
+      }
+      for (const value of values) if (descend(value, next, live)) return true;
+      return false;
+    };
+    // i is the filter level being matched; under `#` it stays put while the topic grows.
+    const search = (i: number, live: readonly InPlay[]): boolean => {
+      if (++tried > MAX_CANDIDATES) return true;
+      if (!live.some((rule) => !rule.deny)) return false;
+      const level = levels[i];
+      if (level === undefined) return readable(live);
+      if (level === '#') {
+        // `a/#` also matches `a` itself; a lone `#` needs at least one level.
+        if (topic.length > 0 && readable(live)) return true;
+        return topic.length < maxDepth && extend(i, live);
+      }
+      return level === '+' ? extend(i + 1, live) : descend(level, i + 1, live);
+    };
+    return search(0, rules);
   }
+}
+
+/** A rule during `canSubscribe`: which list it is in (`order`) and whether it denies. */
+interface InPlay {
+  filter: string;
+  levels: string[];
+  order: number;
+  deny: boolean;
+}
+
+/** Whether a rule that could match the topic so far still can once `value` is its level at `depth`. */
+function stillInPlay(rule: readonly string[], depth: number, value: string): boolean {
+  const last = rule.length - 1;
+  if (rule[last] === '#' && depth >= last) return depth > 0 || !value.startsWith('$');
+  const part = rule[depth];
+  if (part === undefined) return false;
+  if (part === '+') return depth > 0 || !value.startsWith('$');
+  return part === value;
 }
 
 /** An ACL file's rules, answering for any client. Hot paths should keep a `forClient` result per connection. */

@@ -4,7 +4,8 @@
  *
  * - With a password file, a client that gives a user name must be listed and give the right password (else
  *   0x86 Bad user name or password, return code 4 in 3.x). Clients without a user name are left to the
- *   listener's anonymous rule. Without a password file, user names are taken as given.
+ *   listener's anonymous rule. Without a password file user names are taken as given, unless there are SCRAM
+ *   credentials: then a user name needs SCRAM.
  * - With SCRAM credentials, MQTT 5 clients may authenticate with method `SCRAM-SHA-256` (also to
  *   re-authenticate); another method gets 0x8C.
  * - With an ACL file, publications (and Wills) need write access and subscriptions a filter under which something
@@ -37,6 +38,8 @@ interface Loaded {
   passwords: PasswordFile | undefined;
   acl: Acl | undefined;
   scram: Map<string, ScramCredential> | undefined;
+  /** The iteration count of the first SCRAM user, announced for unknown ones too. */
+  scramIterations: number | undefined;
 }
 
 async function loadAll(options: FileAuthOptions): Promise<Loaded> {
@@ -45,7 +48,7 @@ async function loadAll(options: FileAuthOptions): Promise<Loaded> {
     options.aclFile === undefined ? undefined : loadAclFile(options.aclFile),
     options.scramFile === undefined ? undefined : loadScramCredentials(options.scramFile),
   ]);
-  return { passwords, acl: rules && new Acl(rules), scram };
+  return { passwords, acl: rules && new Acl(rules), scram, scramIterations: scram?.values().next().value?.iterations };
 }
 
 export class FileAuth {
@@ -95,8 +98,14 @@ export class FileAuth {
 
   private async authenticate(context: AuthenticateContext): Promise<AuthenticateResult> {
     if (context.method !== undefined) return this.authenticateScram(context);
-    const { passwords } = this.loaded;
-    if (passwords === undefined || context.username === undefined) return { result: 'success' };
+    const { passwords, scram } = this.loaded;
+    if (context.username === undefined) return { result: 'success' };
+    if (passwords === undefined) {
+      // With only SCRAM credentials configured, a user name is accepted only once SCRAM has proved it.
+      return scram === undefined
+        ? { result: 'success' }
+        : { result: 'fail', reasonCode: BAD_USERNAME_OR_PASSWORD, reasonString: 'this listener needs SCRAM-SHA-256' };
+    }
     // Verified even without a password, so a missing one costs the same time as a wrong one.
     const ok = await passwords.verify(context.username, context.password ?? new Uint8Array(0));
     return ok && context.password !== undefined
@@ -115,6 +124,7 @@ export class FileAuth {
         const server = new ScramServer({
           lookup: (name) => credentials.get(name),
           ...(this.options.scramSecret ? { secret: this.options.scramSecret } : {}),
+          ...(this.loaded.scramIterations ? { decoyIterations: this.loaded.scramIterations } : {}),
         });
         context.state = server;
         return { result: 'continue', data: Buffer.from(await server.serverFirst(context.data)) };

@@ -156,25 +156,26 @@ export interface PasswordEntry {
   line: number;
 }
 
-/**
- * Stands in for unknown users so that they cost the same work as known ones (no user enumeration by timing).
- * Its hash is random: nothing verifies against it.
- */
-const decoy: PasswordHash = {
-  algorithm: DEFAULT_ALGORITHM,
-  iterations: DEFAULT_ITERATIONS,
-  salt: randomBytes(SALT_BYTES),
-  hash: randomBytes(HASH_BYTES),
-};
-
 /** A parsed password file: look-ups and constant-time verification. */
 export class PasswordFile {
   private readonly entries: ReadonlyMap<string, PasswordEntry>;
+  /**
+   * Stands in for unknown users so that they cost the same work as known ones (no user enumeration by timing):
+   * the first entry's algorithm and iteration count, with a random hash that nothing verifies against.
+   */
+  private readonly decoy: PasswordHash;
 
   constructor(entries: Iterable<PasswordEntry>) {
     const map = new Map<string, PasswordEntry>();
     for (const entry of entries) map.set(entry.username, entry);
     this.entries = map;
+    const model = map.values().next().value?.hash;
+    this.decoy = {
+      algorithm: model?.algorithm ?? DEFAULT_ALGORITHM,
+      iterations: model?.iterations ?? DEFAULT_ITERATIONS,
+      salt: randomBytes(SALT_BYTES),
+      hash: randomBytes(HASH_BYTES),
+    };
   }
 
   get size(): number {
@@ -196,14 +197,14 @@ export class PasswordFile {
   /** Whether `password` is right for `username`; an unknown user does the same work and gets false. */
   async verify(username: string, password: string | Uint8Array): Promise<boolean> {
     const entry = this.entries.get(username);
-    const expected = entry?.hash ?? decoy;
+    const expected = entry?.hash ?? this.decoy;
     return sameBytes(await derive(passwordBytes(password), expected), expected.hash) && entry !== undefined;
   }
 
   /** As `verify`, on the calling thread. */
   verifySync(username: string, password: string | Uint8Array): boolean {
     const entry = this.entries.get(username);
-    const expected = entry?.hash ?? decoy;
+    const expected = entry?.hash ?? this.decoy;
     return sameBytes(deriveSync(passwordBytes(password), expected), expected.hash) && entry !== undefined;
   }
 

@@ -242,6 +242,8 @@ export interface ScramServerOptions {
    * across connections and restarts. Random per process when absent.
    */
   secret?: Uint8Array;
+  /** Iteration count announced for unknown users; make it what real users have (default 4096). */
+  decoyIterations?: number;
 }
 
 const processSecret = randomBytes(32);
@@ -321,7 +323,7 @@ export class ScramServer {
   private decoy(username: string): ScramCredential {
     const secret = this.options.secret ?? processSecret;
     return {
-      iterations: DEFAULT_SCRAM_ITERATIONS,
+      iterations: this.options.decoyIterations ?? DEFAULT_SCRAM_ITERATIONS,
       salt: hmac(secret, `salt:${username}`).subarray(0, 16),
       storedKey: randomBytes(KEY_BYTES),
       serverKey: randomBytes(KEY_BYTES),

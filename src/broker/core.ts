@@ -277,7 +277,8 @@ export class BrokerCore {
       this.sessions.set(session.clientId, session);
       for (const sub of state.subscriptions) {
         const { topicFilter, group } = parseSubscription(session, sub.filter);
-        const record: SubscriptionRecord = { session, ...sub, topicFilter, group };
+        const identifiers = sub.identifier === undefined ? undefined : [sub.identifier];
+        const record: SubscriptionRecord = { session, ...sub, topicFilter, group, identifiers };
         session.subscriptions.set(sub.filter, record);
         this.router.add(record);
       }

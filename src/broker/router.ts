@@ -19,6 +19,8 @@ export interface SubscriptionRecord {
   readonly retainAsPublished: boolean;
   readonly retainHandling: 0 | 1 | 2;
   readonly identifier: number | undefined;
+  /** `[identifier]`, made once so that deliveries share it. */
+  readonly identifiers: number[] | undefined;
 }
 
 /**
@@ -72,8 +74,7 @@ class SharedGroup implements Reassigner {
     const member = this.pick(exclude);
     if (member === undefined) return false;
     const qos = message.qos < member.qos ? message.qos : member.qos;
-    const ids = member.identifier === undefined ? undefined : [member.identifier];
-    return member.session.outbox.deliver(message, qos, member.retainAsPublished && message.retain, ids, qos > 0 ? this : undefined);
+    return member.session.outbox.deliver(message, qos, member.retainAsPublished && message.retain, member.identifiers, qos > 0 ? this : undefined);
   }
 
   reassign(message: BrokerMessage, from: string): void {
@@ -100,16 +101,14 @@ export class LocalRouter implements Router {
       session.routeEpoch = this.epoch;
       session.routeQos = sub.qos;
       session.routeRetain = sub.retainAsPublished;
-      session.routeIds = sub.identifier === undefined ? undefined : [sub.identifier];
+      session.routeIds = sub.identifiers;
       this.targets.push(session);
       return;
     }
     if (sub.qos > session.routeQos) session.routeQos = sub.qos;
     if (sub.retainAsPublished) session.routeRetain = true;
-    if (sub.identifier !== undefined) {
-      if (session.routeIds === undefined) session.routeIds = [sub.identifier];
-      else session.routeIds.push(sub.identifier);
-    }
+    // Identifier arrays are shared with queued deliveries: build a new one rather than push.
+    if (sub.identifier !== undefined) session.routeIds = session.routeIds === undefined ? sub.identifiers : [...session.routeIds, sub.identifier];
   };
   private readonly visitGroup = (group: SharedGroup): void => {
     if (group.deliver(this.message!)) this.shared++;

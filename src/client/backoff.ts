@@ -18,7 +18,9 @@ export function reconnectDelay(options: Required<ReconnectOptions>, attempt: num
   return Math.round(base * (1 - options.jitter * Math.random()));
 }
 
-export function resolveReconnect(option: boolean | ReconnectOptions | undefined): Required<ReconnectOptions> | undefined {
+export function resolveReconnect(
+  option: boolean | ReconnectOptions | undefined,
+): Required<ReconnectOptions> | undefined {
   if (option === false) return undefined;
   const given = option === true || option === undefined ? {} : option;
   return {

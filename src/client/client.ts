@@ -1,6 +1,5 @@
 import { encode, encodePublishHead } from '../packet/encode.js';
 import { PacketError } from '../packet/errors.js';
-import { PacketParser } from '../packet/parser.js';
 import type {
   AuthPacket,
   ConnackPacket,
@@ -19,6 +18,7 @@ import { parseSharedFilter } from '../topic/shared.js';
 import { TopicError, validateTopicFilter, validateTopicName } from '../topic/validate.js';
 import type { ByteStream } from '../transport/stream.js';
 import { reconnectDelay, resolveReconnect, type ReconnectOptions } from './backoff.js';
+import { Connection } from './connection.js';
 import { Emitter } from './emitter.js';
 import {
   ClientClosedError,
@@ -46,6 +46,7 @@ import {
   type SubscribeOptions,
   type UnsubscribeOptions,
 } from './options.js';
+import { PendingResponses } from './responses.js';
 import { MemoryStore, type MessageStore, type StoredMessage } from './store.js';
 
 /** Opens the byte stream to the broker named by the URL (TCP, TLS, WebSocket, browser WebSocket). */
@@ -93,12 +94,6 @@ interface KnownSubscription {
   properties: Properties | undefined;
 }
 
-interface ResponseWaiter {
-  resolve: (packet: PublishPacket) => void;
-  reject: (error: Error) => void;
-  timer: ReturnType<typeof setTimeout>;
-}
-
 const MAX_PACKET_ID = 65535;
 /** Payloads from this size on are written as they are, after a separately encoded head. */
 const SPLIT_PAYLOAD = 4096;
@@ -118,56 +113,8 @@ function randomHex(bytes: number): string {
   return s;
 }
 
-function bytesKey(bytes: Uint8Array): string {
-  return String.fromCharCode(...bytes);
-}
-
 async function provide<T>(value: Provider<T>): Promise<T> {
   return typeof value === 'function' ? await (value as () => T | Promise<T>)() : value;
-}
-
-/** One network connection and what the broker told us for it. */
-class Connection {
-  stream: ByteStream | undefined;
-  readonly parser: PacketParser;
-  connected = false;
-  closed = false;
-  readonly handshake: Promise<ConnackPacket>;
-  settleHandshake!: { resolve: (connack: ConnackPacket) => void; reject: (error: Error) => void };
-  /** Encoded packets waiting for the end of the current task, to go out in one write. */
-  out: Uint8Array[] = [];
-  flushScheduled = false;
-  readonly flush: () => void;
-  drainWaiters: Array<() => void> = [];
-  writable = true;
-  // Limits from CONNACK.
-  sendQuota = MAX_PACKET_ID;
-  maxPacketSize = Infinity;
-  maxQoS: QoS = 2;
-  retainAvailable = true;
-  aliasMax = 0;
-  readonly aliasOut = new Map<string, number>();
-  readonly aliasIn = new Map<number, string>();
-  // Keepalive.
-  keepaliveTimer: ReturnType<typeof setInterval> | undefined;
-  sentSinceTick = false;
-  /** Keepalive half-periods since an unanswered PINGREQ; -1 when none is outstanding. */
-  pingTicks = -1;
-  reauth: { resolve: () => void; reject: (error: Error) => void } | undefined;
-  /** Acknowledgements of received messages, in arrival order, while some are held by `messages()` loops. */
-  readonly acks = new Fifo<DeferredAck>();
-  /** DISCONNECT was queued: nothing more may be written (MQTT-3.14.4-1). */
-  sealed = false;
-  readonly closedPromise: Promise<void>;
-  markClosed!: () => void;
-
-  constructor(version: ProtocolVersion, maxPacketSize: number | undefined, flush: (conn: Connection) => void) {
-    this.parser = new PacketParser(maxPacketSize === undefined ? { protocolVersion: version } : { protocolVersion: version, maxPacketSize });
-    this.handshake = new Promise((resolve, reject) => (this.settleHandshake = { resolve, reject }));
-    this.handshake.catch(ignore);
-    this.closedPromise = new Promise((resolve) => (this.markClosed = resolve));
-    this.flush = () => flush(this);
-  }
 }
 
 /**
@@ -205,10 +152,10 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
   /** SUBSCRIBE and UNSUBSCRIBE waiting for their acknowledgement, by packet id. */
   private readonly requests = new Map<number, PendingRequest>();
   private readonly subscriptions = new Map<string, KnownSubscription>();
-  /** Received QoS 2 packet ids not yet released: false while the application has not taken it, true once PUBREC went out. */
+  /** Received QoS 2 packet ids not yet released: false until the message was taken, true once PUBREC went out. */
   private readonly incomingQos2 = new Map<number, boolean>();
   private readonly iterators = new Set<MessageIterator>();
-  private readonly responses = new Map<string, ResponseWaiter>();
+  private readonly responses = new PendingResponses();
   private responseTopic: string | undefined;
   private responseSubscription: Promise<unknown> | undefined;
   private idleWaiters: Array<() => void> = [];
@@ -361,7 +308,8 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
     const split = payload.length >= SPLIT_PAYLOAD;
     let bytes: Uint8Array;
     try {
-      bytes = split ? encodePublishHead(packet, this.protocolVersion, payload.length) : encode(packet, this.protocolVersion);
+      const version = this.protocolVersion;
+      bytes = split ? encodePublishHead(packet, version, payload.length) : encode(packet, version);
     } catch (error) {
       return error instanceof PacketError ? new PublishError(error.reasonCode, error.message) : (error as Error);
     }
@@ -474,7 +422,8 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
     if (packet.type === 'subscribe') {
       packet.subscriptions.forEach((subscription, i) => {
         const code = reasonCodes[i] ?? 0x80;
-        if (code < 0x80) this.subscriptions.set(subscription.topicFilter, { subscription, properties: packet.properties });
+        if (code >= 0x80) return;
+        this.subscriptions.set(subscription.topicFilter, { subscription, properties: packet.properties });
       });
     } else {
       for (const filter of packet.topicFilters) this.subscriptions.delete(filter);
@@ -531,7 +480,7 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
     else if (ack.packet.qos === 2) this.acknowledge(ack.packet);
   }
 
-  /** Sends the acknowledgements that are due, stopping at the first message still held by an iterator (MQTT-4.6.0-2/3). */
+  /** Sends the acknowledgements that are due, up to the first message an iterator still holds (MQTT-4.6.0-2/3). */
   private flushAcks(conn: Connection): void {
     for (let head = conn.acks.peek(); head && head.refs === 0; head = conn.acks.peek()) {
       conn.acks.shift();
@@ -567,7 +516,7 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
       this.incomingQos2.set(id, false);
     }
     this.emit('message', packet.topic, packet.payload, packet);
-    if (this.responses.size > 0) this.matchResponse(packet);
+    if (this.responses.size > 0 && packet.topic === this.responseTopic) this.responses.resolve(packet);
     if (this.iterators.size === 0 && conn.acks.length === 0) {
       if (packet.qos > 0) this.acknowledge(packet);
       return;
@@ -609,38 +558,14 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
       this.responseSubscription = this.subscribe(this.responseTopic, { qos: 1 });
     }
     await this.responseSubscription;
-    const correlation = new Uint8Array(16);
-    globalThis.crypto.getRandomValues(correlation);
-    const key = bytesKey(correlation);
-    const timeout = options.timeout ?? 10_000;
-    const response = new Promise<PublishPacket>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.responses.delete(key);
-        reject(new TimeoutError(`no response within ${timeout} ms`));
-      }, timeout);
-      this.responses.set(key, { resolve, reject, timer });
-    });
-    const properties: Properties = { ...options.properties, responseTopic: this.responseTopic, correlationData: correlation };
+    const { correlationData, response } = this.responses.open(options.timeout ?? 10_000);
+    const properties: Properties = { ...options.properties, responseTopic: this.responseTopic, correlationData };
     try {
       await this.publish(topic, payload, { qos: options.qos ?? 1, retain: options.retain ?? false, properties });
     } catch (error) {
-      this.settleResponse(key)?.reject(error as Error);
+      this.responses.reject(correlationData, error as Error);
     }
     return response;
-  }
-
-  private matchResponse(packet: PublishPacket): void {
-    const correlation = packet.properties?.correlationData;
-    if (!correlation || packet.topic !== this.responseTopic) return;
-    this.settleResponse(bytesKey(correlation))?.resolve(packet);
-  }
-
-  private settleResponse(key: string): ResponseWaiter | undefined {
-    const waiter = this.responses.get(key);
-    if (!waiter) return undefined;
-    this.responses.delete(key);
-    clearTimeout(waiter.timer);
-    return waiter;
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -701,10 +626,15 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
       const options = this.options;
       // An id the broker assigned is kept for reconnects, so the session can resume.
       const given = options.clientId;
-      const idSource = given === undefined || (given === '' && this.clientId) ? this.clientId || `culex-${randomHex(8)}` : given;
+      const keep = given === undefined || (given === '' && this.clientId !== '');
+      const idSource = keep ? this.clientId || `culex-${randomHex(8)}` : given;
       // Racing the handshake makes a timeout (or end()) interrupt a hanging credential function or dial.
       const [clientId, username, password] = await Promise.race([
-        Promise.all([provide(idSource), provide(options.username), provide(options.password)]),
+        Promise.all([
+          provide(idSource),
+          provide(options.username ?? this.urlUsername()),
+          provide(options.password ?? this.urlPassword()),
+        ]),
         conn.handshake as Promise<never>,
       ]);
       const connect = encode(this.connectPacket(clientId, username, password), this.protocolVersion);
@@ -732,6 +662,15 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
     }
   }
 
+  /** Credentials written into the URL (`mqtt://user:secret@host`) stand in for the options. */
+  private urlUsername(): string | undefined {
+    return this.url.username ? decodeURIComponent(this.url.username) : undefined;
+  }
+
+  private urlPassword(): string | undefined {
+    return this.url.password ? decodeURIComponent(this.url.password) : undefined;
+  }
+
   private connectPacket(clientId: string, username: string | undefined, password: Payload | undefined): ConnectPacket {
     const options = this.options;
     if (this.protocolVersion < 5) {
@@ -753,7 +692,8 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
     if (password !== undefined) packet.password = toBytes(password);
     const will = options.will;
     if (will) {
-      packet.will = { topic: will.topic, payload: toBytes(will.payload), qos: will.qos ?? 0, retain: will.retain ?? false };
+      const { topic, qos = 0, retain = false } = will;
+      packet.will = { topic, payload: toBytes(will.payload), qos, retain };
       if (will.properties) packet.will.properties = will.properties;
     }
     if (this.protocolVersion === 5) {
@@ -883,10 +823,12 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
         this.sendPacket(conn, { type: 'pubrel', packetId: packet.packetId });
         return;
       }
-      case 'pubrel':
-        this.incomingQos2.delete(packet.packetId);
-        this.sendPacket(conn, { type: 'pubcomp', packetId: packet.packetId });
+      case 'pubrel': {
+        const pubcomp: Packet = { type: 'pubcomp', packetId: packet.packetId };
+        if (!this.incomingQos2.delete(packet.packetId) && this.protocolVersion === 5) pubcomp.reasonCode = 0x92;
+        this.sendPacket(conn, pubcomp);
         return;
+      }
       case 'suback':
       case 'unsuback':
         this.onSubscriptionAck(packet.packetId, packet.reasonCodes);
@@ -1159,7 +1101,7 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
     const requests = [...this.requests.values()];
     this.requests.clear();
     for (const request of requests) request.reject?.(error);
-    for (const key of [...this.responses.keys()]) this.settleResponse(key)?.reject(error);
+    this.responses.rejectAll(error);
     for (const iterator of [...this.iterators]) iterator.close();
     this.checkIdleNow();
     try {

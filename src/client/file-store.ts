@@ -10,7 +10,8 @@ export interface FileStoreOptions {
 
 // Binary fields go into JSON as base64 objects.
 function replacer(_key: string, value: unknown): unknown {
-  return value instanceof Uint8Array ? { $b: Buffer.from(value.buffer, value.byteOffset, value.length).toString('base64') } : value;
+  if (!(value instanceof Uint8Array)) return value;
+  return { $b: Buffer.from(value.buffer, value.byteOffset, value.length).toString('base64') };
 }
 
 function reviver(_key: string, value: unknown): unknown {

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import mqtt, { type IAuthPacket, type IConnackPacket, type MqttClient } from 'mqtt';
 import { Broker, silentLogger } from '../../src/broker/index.js';
+import type { AuthenticateContext } from '../../src/broker/hooks.js';
 import { FileAuth } from '../../src/auth/file-auth.js';
 import { formatHash, hashPassword } from '../../src/auth/password-file.js';
 import { deriveScramCredential, ScramClient } from '../../src/auth/scram.js';
@@ -210,4 +211,26 @@ test('reload picks up changed files and keeps the old rules when a file is broke
   writeFileSync(join(dir, 'acl2'), 'bogus line\n');
   await assert.rejects(reloading.reload(), /acl2:1: unknown directive 'bogus'/);
   assert.equal(reloading.canRead(info, 'alice/x'), true);
+});
+
+test('with only SCRAM credentials a plain user name login is refused, anonymous is left to the listener', async () => {
+  const scramOnly = await FileAuth.load({ scramFile: paths.scramFile });
+  const authenticate = scramOnly.hooks.authenticate!;
+  const context = (username: string | undefined): AuthenticateContext => ({
+    clientId: 'c',
+    username,
+    password: username === undefined ? undefined : Buffer.from('scram-alice'),
+    peer: { remoteAddress: '127.0.0.1', remotePort: 1, transport: 'tcp' },
+    listener: 'l',
+    protocolVersion: 5,
+    connect: { type: 'connect', protocolVersion: 5, clientId: 'c', clean: true, keepalive: 60 },
+    method: undefined,
+    data: undefined,
+    step: 0,
+    reauthenticate: false,
+    state: undefined,
+  });
+  assert.deepEqual(await authenticate(context('alice')), { result: 'fail', reasonCode: 0x86, reasonString: 'this listener needs SCRAM-SHA-256' });
+  assert.deepEqual(await authenticate(context(undefined)), { result: 'success' });
+  assert.equal(scramOnly.hooks.authorizePublish, undefined);
 });

@@ -75,6 +75,8 @@ test('an unknown user gets a stable made-up salt and fails like a wrong password
   const firstA = await a.serverFirst(RFC.clientFirst);
   assert.equal(firstA, await b.serverFirst(RFC.clientFirst));
   assert.match(firstA, /,i=4096$/);
+  const tuned = new ScramServer({ lookup: () => undefined, decoyIterations: 10_000 });
+  assert.match(await tuned.serverFirst(RFC.clientFirst), /,i=10000$/);
   const client = new ScramClient({ username: 'user', password: 'pencil', nonce: RFC.clientNonce });
   client.clientFirst();
   assert.throws(() => a.serverFinal(RFC.clientFinal), rejects('invalid-proof'));

@@ -46,6 +46,16 @@ describe('client-side protocol rules (scripted broker)', () => {
     await client.end({ force: true });
   });
 
+  it('takes credentials from the URL', async () => {
+    const index = broker.connections.length;
+    const connecting = connect(`mqtt://al%40ice:p%3Ass@127.0.0.1:${broker.port}`, { reconnect: false });
+    const c = await broker.connection(index);
+    const hello = await c.accept();
+    assert.equal(hello.username, 'al@ice');
+    assert.equal(new TextDecoder().decode(hello.password), 'p:ss');
+    await (await connecting).end({ force: true });
+  });
+
   it('sends nothing after DISCONNECT and closes (MQTT-3.14.4-1/2)', async () => {
     const index = broker.connections.length;
     const connecting = connect(broker.url, { reconnect: false });

@@ -73,6 +73,7 @@ function finish(connection: Connection, packet: SubscribePacket, codes: number[]
       retainAsPublished: sub.retainAsPublished ?? false,
       retainHandling: sub.retainHandling ?? 0,
       identifier,
+      identifiers: identifier === undefined ? undefined : [identifier],
     };
     const previous = session.subscriptions.get(filter);
     if (previous !== undefined) core.router.remove(previous);
@@ -85,9 +86,8 @@ function finish(connection: Connection, packet: SubscribePacket, codes: number[]
   const reasonCodes = connection.version === 5 ? codes : codes.map((code) => (code >= 0x80 ? 0x80 : code));
   connection.send({ type: 'suback', packetId: packet.packetId, reasonCodes });
   for (const record of withRetained) {
-    const ids = record.identifier === undefined ? undefined : [record.identifier];
     core.router.forEachRetained(record.topicFilter, (message) => {
-      session.outbox.deliver(message, message.qos < record.qos ? message.qos : record.qos, true, ids, undefined);
+      session.outbox.deliver(message, message.qos < record.qos ? message.qos : record.qos, true, record.identifiers, undefined);
     });
   }
 }

@@ -167,6 +167,29 @@ describe('CONNECT policy', () => {
     }
   });
 
+  it('applies hooks and limits per listener', async () => {
+    const f = await startBroker({
+      limits: { maxKeepalive: 100 },
+      listeners: [
+        { port: 0, hooks: { authorizeSubscribe: () => false } },
+        { port: 0, limits: { maxKeepalive: 20 } },
+      ],
+    });
+    try {
+      const [strict, loose] = f.broker.ports as [number, number];
+      const a = await RawClient.connect(strict, { protocolVersion: 5, keepalive: 0 });
+      assert.equal(a.connack.properties?.serverKeepAlive, 100);
+      assert.deepEqual(await a.client.subscribe('x', 0), [0x87]);
+      const b = await RawClient.connect(loose, { protocolVersion: 5, keepalive: 0 });
+      assert.equal(b.connack.properties?.serverKeepAlive, 20);
+      assert.deepEqual(await b.client.subscribe('x', 0), [0]);
+      a.client.destroy();
+      b.client.destroy();
+    } finally {
+      await f.close();
+    }
+  });
+
   it('holds packets sent behind CONNECT until an async authentication succeeds', async () => {
     const f = await startBroker({
       hooks: {

@@ -1,0 +1,120 @@
+/** The records stored under one client id, each with its size on disk (key plus value bytes). */
+export interface ClientRecords {
+  sessionSize: number;
+  subscriptions: Map<string, number>;
+  outgoing: Map<number, number>;
+  incoming: Map<number, number>;
+}
+
+interface MapUndo {
+  map: Map<unknown, unknown>;
+  key: unknown;
+  had: boolean;
+  previous: unknown;
+}
+
+/**
+ * Which records the store holds and their sizes, kept in memory so that deleting a session can name every key
+ * under it in the same atomic batch, and so that size limits are checked before anything reaches the disk.
+ * Changes made while a batch is prepared are logged and rolled back if the batch is refused or fails.
+ */
+export class RecordIndex {
+  readonly clients = new Map<string, ClientRecords>();
+  readonly retained = new Map<string, number>();
+  bytes = 0;
+  private undo: MapUndo[] = [];
+  private sessionUndo: Array<{ records: ClientRecords; size: number }> = [];
+  private bytesBefore = 0;
+
+  /** Starts logging changes for one batch. */
+  begin(): void {
+    this.undo.length = 0;
+    this.sessionUndo.length = 0;
+    this.bytesBefore = this.bytes;
+  }
+
+  /** Bytes the current batch adds (negative when it frees space). */
+  get growth(): number {
+    return this.bytes - this.bytesBefore;
+  }
+
+  /** Keeps the batch's changes. */
+  commit(): void {
+    this.undo.length = 0;
+    this.sessionUndo.length = 0;
+  }
+
+  /** Restores the state before `begin`. */
+  rollback(): void {
+    for (let i = this.undo.length - 1; i >= 0; i--) {
+      const u = this.undo[i]!;
+      if (u.had) u.map.set(u.key, u.previous);
+      else u.map.delete(u.key);
+    }
+    for (let i = this.sessionUndo.length - 1; i >= 0; i--) {
+      const u = this.sessionUndo[i]!;
+      u.records.sessionSize = u.size;
+    }
+    this.bytes = this.bytesBefore;
+    this.commit();
+  }
+
+  /** Records `key` of `map` as `size` bytes; returns whether it existed before. */
+  set<K>(map: Map<K, number>, key: K, size: number): boolean {
+    const previous = map.get(key);
+    this.log(map, key, previous);
+    map.set(key, size);
+    this.bytes += size - (previous ?? 0);
+    return previous !== undefined;
+  }
+
+  /** Removes `key` of `map`; returns whether it existed. */
+  remove<K>(map: Map<K, number>, key: K): boolean {
+    const previous = map.get(key);
+    if (previous === undefined) return false;
+    this.log(map, key, previous);
+    map.delete(key);
+    this.bytes -= previous;
+    return true;
+  }
+
+  setSession(records: ClientRecords, size: number): void {
+    this.sessionUndo.push({ records, size: records.sessionSize });
+    this.bytes += size - records.sessionSize;
+    records.sessionSize = size;
+  }
+
+  /** A new, empty client entry. */
+  addClient(clientId: string, sessionSize: number): ClientRecords {
+    const records: ClientRecords = { sessionSize: 0, subscriptions: new Map(), outgoing: new Map(), incoming: new Map() };
+    this.log(this.clients, clientId, this.clients.get(clientId));
+    this.clients.set(clientId, records);
+    this.setSession(records, sessionSize);
+    return records;
+  }
+
+  /** Removes a client entry and counts its records' bytes as freed. */
+  removeClient(clientId: string, records: ClientRecords): void {
+    this.log(this.clients, clientId, records);
+    this.clients.delete(clientId);
+    this.bytes -= records.sessionSize + sum(records.subscriptions) + sum(records.outgoing) + sum(records.incoming);
+  }
+
+  /** Forgets everything (before a rescan). */
+  clear(): void {
+    this.clients.clear();
+    this.retained.clear();
+    this.bytes = 0;
+    this.commit();
+  }
+
+  private log<K, V>(map: Map<K, V>, key: K, previous: V | undefined): void {
+    this.undo.push({ map: map as Map<unknown, unknown>, key, had: previous !== undefined, previous });
+  }
+}
+
+function sum(map: Map<unknown, number>): number {
+  let total = 0;
+  for (const size of map.values()) total += size;
+  return total;
+}

@@ -1,0 +1,52 @@
+import { PacketParser } from '../packet/parser.js';
+import type { ConnackPacket, ProtocolVersion, QoS } from '../packet/types.js';
+import type { ByteStream } from '../transport/stream.js';
+import { Fifo } from './fifo.js';
+import type { DeferredAck } from './message-iterator.js';
+
+function ignore(): void {}
+
+/** One network connection and what the broker told us for it. */
+export class Connection {
+  stream: ByteStream | undefined;
+  readonly parser: PacketParser;
+  connected = false;
+  closed = false;
+  readonly handshake: Promise<ConnackPacket>;
+  settleHandshake!: { resolve: (connack: ConnackPacket) => void; reject: (error: Error) => void };
+  /** Encoded packets waiting for the end of the current task, to go out in one write. */
+  out: Uint8Array[] = [];
+  flushScheduled = false;
+  readonly flush: () => void;
+  drainWaiters: Array<() => void> = [];
+  writable = true;
+  // Limits from CONNACK.
+  sendQuota = 65535;
+  maxPacketSize = Infinity;
+  maxQoS: QoS = 2;
+  retainAvailable = true;
+  aliasMax = 0;
+  readonly aliasOut = new Map<string, number>();
+  readonly aliasIn = new Map<number, string>();
+  // Keepalive.
+  keepaliveTimer: ReturnType<typeof setInterval> | undefined;
+  sentSinceTick = false;
+  /** Keepalive half-periods since an unanswered PINGREQ; -1 when none is outstanding. */
+  pingTicks = -1;
+  reauth: { resolve: () => void; reject: (error: Error) => void } | undefined;
+  /** Acknowledgements of received messages, in arrival order, while some are held by `messages()` loops. */
+  readonly acks = new Fifo<DeferredAck>();
+  /** DISCONNECT was queued: nothing more may be written (MQTT-3.14.4-1). */
+  sealed = false;
+  readonly closedPromise: Promise<void>;
+  markClosed!: () => void;
+
+  constructor(version: ProtocolVersion, maxPacketSize: number | undefined, flush: (conn: Connection) => void) {
+    this.parser = new PacketParser({ protocolVersion: version });
+    if (maxPacketSize !== undefined) this.parser.maxPacketSize = maxPacketSize;
+    this.handshake = new Promise((resolve, reject) => (this.settleHandshake = { resolve, reject }));
+    this.handshake.catch(ignore);
+    this.closedPromise = new Promise((resolve) => (this.markClosed = resolve));
+    this.flush = () => flush(this);
+  }
+}
