@@ -4,10 +4,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/system-deps.sh
 npx tsc -b
+npx tsc -p tsconfig.test.json
 mapfile -t files < <(find test -name '*.test.ts' | sort)
 if [ ${#files[@]} -eq 0 ]; then
   echo "no test files found under test/" >&2
   exit 1
 fi
 echo "running ${#files[@]} test files"
-exec node --import tsx --test --test-reporter=spec --test-concurrency=2 --test-timeout=300000 --test-force-exit "${files[@]}"
+exec node scripts/run-tests.mjs "${files[@]}"

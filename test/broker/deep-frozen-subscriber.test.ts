@@ -136,7 +136,7 @@ for (const kind of brokerKinds()) {
       sample();
       for (const r of readers) assert.deepEqual([r.qos0, r.qos1], [QOS0_COUNT, QOS1_COUNT]);
 
-      console.log(`# ${kind}: peak heap + array buffers of the test process ${(peak / 1048576).toFixed(1)} MiB (cap ${MEMORY_CAP / 1048576} MiB)`);
+      console.log(`${kind}: peak heap + array buffers of the test process ${(peak / 1048576).toFixed(1)} MiB (cap ${MEMORY_CAP / 1048576} MiB)`);
       if (kind === 'culex') assert.ok(peak < MEMORY_CAP, `memory peaked at ${(peak / 1048576).toFixed(1)} MiB`);
 
       const { client: watcher } = await RawClient.connect(broker.port, { protocolVersion: 5 });
@@ -148,7 +148,7 @@ for (const kind of brokerKinds()) {
         const p = await watcher.expect('publish', 5000).catch(() => undefined);
         if (p) dropped = Number(Buffer.from(p.payload).toString());
       }
-      console.log(`# ${kind}: $SYS/broker/publish/messages/dropped = ${dropped}`);
+      console.log(`${kind}: $SYS/broker/publish/messages/dropped = ${dropped}`);
       assert.ok(dropped > 0, 'no dropped messages counted in $SYS/broker/publish/messages/dropped');
       if (broker.broker) assert.ok(broker.broker.stats.publishDropped > 0);
 

@@ -24,7 +24,7 @@ function collect(client: MqttClient): IPublishPacket[] {
   return got;
 }
 
-for (const kind of brokerKinds()) {
+for (const kind of brokerKinds(['culex', 'culex-cli'])) {
   describe(`MQTT.js against ${kind}`, () => {
     let broker: BrokerUnderTest;
     let certs: TestCerts;
@@ -39,9 +39,11 @@ for (const kind of brokerKinds()) {
       await broker?.stop();
     });
 
+    const portOf = (transport: Transport): number | undefined =>
+      ({ mqtt: broker.port, mqtts: broker.tlsPort, ws: broker.wsPort, wss: broker.wssPort })[transport];
+
     function url(transport: Transport): string {
-      const port = { mqtt: broker.port, mqtts: broker.tlsPort, ws: broker.wsPort, wss: broker.wssPort }[transport];
-      assert.ok(port, `no ${transport} listener`);
+      const port = portOf(transport);
       return transport.startsWith('ws') ? `${transport}://localhost:${port}/mqtt` : `${transport}://localhost:${port}`;
     }
 
@@ -61,7 +63,8 @@ for (const kind of brokerKinds()) {
         const name = `${transport} v${version === 4 ? '3.1.1' : '5'}`;
         const base = `interop/mqttjs/${transport}-${version}`;
 
-        test(`${name}: QoS 0, 1 and 2 publishes arrive, and a retained one reaches a later subscriber`, async () => {
+        test(`${name}: QoS 0, 1 and 2 publishes arrive, and a retained one reaches a later subscriber`, async (t) => {
+          if (portOf(transport) === undefined) return t.skip(`no ${transport} listener`);
           const sub = await open(transport, version);
           const pub = await open(transport, version);
           const got = collect(sub);
@@ -91,7 +94,8 @@ for (const kind of brokerKinds()) {
         });
 
         if (version === 5) {
-          test(`${name}: MQTT 5 properties pass through unchanged`, async () => {
+          test(`${name}: MQTT 5 properties pass through unchanged`, async (t) => {
+            if (portOf(transport) === undefined) return t.skip(`no ${transport} listener`);
             const sub = await open(transport, 5);
             const pub = await open(transport, 5);
             const got = collect(sub);

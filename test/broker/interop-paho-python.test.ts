@@ -73,7 +73,7 @@ function publish(p: Peer, topic: string, message: string, qos: number, extra: st
   });
 }
 
-for (const kind of brokerKinds()) {
+for (const kind of brokerKinds(['culex', 'culex-cli'])) {
   describe(`Paho Python against ${kind}`, () => {
     let broker: BrokerUnderTest;
     before(async () => {
@@ -85,9 +85,11 @@ for (const kind of brokerKinds()) {
       for (const transport of ['tcp', 'websockets'] as const) {
         const name = `v${version === 4 ? '3.1.1' : '5'} ${transport}`;
         const peer = (): Peer => ({ port: transport === 'tcp' ? broker.port : (broker.wsPort ?? 0), transport, version });
+        const missing = (): boolean => transport === 'websockets' && broker.wsPort === undefined;
         const base = `interop/paho/${version}-${transport}`;
 
-        test(`${name}: QoS 0, 1 and 2 publishes arrive`, async () => {
+        test(`${name}: QoS 0, 1 and 2 publishes arrive`, async (t) => {
+          if (missing()) return t.skip('no WebSocket listener');
           const sub = await subscribe(peer(), `${base}/qos`, 2, 3);
           for (const qos of [0, 1, 2]) await publish(peer(), `${base}/qos`, `qos ${qos}`, qos);
           const got = await sub.done;
@@ -101,7 +103,8 @@ for (const kind of brokerKinds()) {
           );
         });
 
-        test(`${name}: a retained message reaches a later subscriber`, async () => {
+        test(`${name}: a retained message reaches a later subscriber`, async (t) => {
+          if (missing()) return t.skip('no WebSocket listener');
           await publish(peer(), `${base}/retained`, 'kept', 1, ['--retain']);
           const sub = await subscribe(peer(), `${base}/+`, 1, 1);
           const got = await sub.done;
@@ -113,7 +116,8 @@ for (const kind of brokerKinds()) {
         });
 
         if (version === 5) {
-          test(`${name}: MQTT 5 properties pass through unchanged`, async () => {
+          test(`${name}: MQTT 5 properties pass through unchanged`, async (t) => {
+            if (missing()) return t.skip('no WebSocket listener');
             const sub = await subscribe(peer(), `${base}/props`, 2, 1);
             await publish(peer(), `${base}/props`, 'request', 2, [
               '--user-property', 'a=1', '--user-property', 'a=2', '--user-property', 'b=x',

@@ -1,12 +1,16 @@
-// The broker a test talks to: Culex embedded in the test process, or a private Mosquitto to check a test itself.
-// `CULEX_TEST_BROKERS=culex,mosquitto` (default `culex`) picks which ones the parameterised tests run against.
+// The broker a test talks to: Culex embedded in the test process, the `culex broker` command (TCP only until
+// config files exist), or a private Mosquitto to check a test itself. `CULEX_TEST_BROKERS=culex,mosquitto`
+// overrides which ones the parameterised tests run against.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import type { TestCerts } from '../helpers/certs.js';
 import { startMosquitto } from '../helpers/mosquitto.js';
 import { freePort } from '../helpers/ports.js';
 import type { Broker } from '../../src/broker/index.js';
 import type { BrokerLimits, BrokerListenerOptions, BrokerOptions } from '../../src/broker/options.js';
 
-export type BrokerKind = 'culex' | 'mosquitto';
+export type BrokerKind = 'culex' | 'culex-cli' | 'mosquitto';
+const kinds: readonly BrokerKind[] = ['culex', 'culex-cli', 'mosquitto'];
 
 export interface StartOptions {
   /** Adds a TLS listener (client certificates requested, not required). */
@@ -33,16 +37,62 @@ export interface BrokerUnderTest {
   stop(): Promise<void>;
 }
 
-export function brokerKinds(): BrokerKind[] {
-  const names = (process.env.CULEX_TEST_BROKERS ?? 'culex').split(',').map((s) => s.trim());
+/** The brokers to run against: `CULEX_TEST_BROKERS` when set, else `defaults`. */
+export function brokerKinds(defaults: BrokerKind[] = ['culex']): BrokerKind[] {
+  const env = process.env.CULEX_TEST_BROKERS;
+  if (env === undefined || env === '') return defaults;
+  const names = env.split(',').map((s) => s.trim());
   for (const name of names) {
-    if (name !== 'culex' && name !== 'mosquitto') throw new Error(`unknown broker in CULEX_TEST_BROKERS: ${name}`);
+    if (!kinds.includes(name as BrokerKind)) throw new Error(`unknown broker in CULEX_TEST_BROKERS: ${name}`);
   }
   return names as BrokerKind[];
 }
 
 export function startBroker(kind: BrokerKind, options: StartOptions = {}): Promise<BrokerUnderTest> {
-  return kind === 'culex' ? startCulex(options) : startMosquittoTarget(options);
+  if (kind === 'culex') return startCulex(options);
+  if (kind === 'culex-cli') return startCulexCommand(options);
+  return startMosquittoTarget(options);
+}
+
+/** `culex broker --port P` in its own process; only the plain TCP listener and the keepalive cap apply. */
+async function startCulexCommand(options: StartOptions): Promise<BrokerUnderTest> {
+  const port = await freePort();
+  const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+  const args = ['--import', 'tsx', main, 'broker', '--host', '127.0.0.1', '--port', String(port), '--sys-interval', '0'];
+  if (options.limits?.maxKeepalive !== undefined) args.push('--max-keepalive', String(options.limits.maxKeepalive));
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`culex broker did not start within 20 s: ${output}`));
+    }, 20_000);
+    const onData = (d: Buffer): void => {
+      output += d.toString();
+      if (output.includes('listening on')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`culex broker exited (${code}) at start: ${output}`));
+    });
+  });
+  return {
+    kind: 'culex-cli',
+    port,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
 }
 
 async function startCulex(options: StartOptions): Promise<BrokerUnderTest> {

@@ -40,7 +40,7 @@ describe('client against the Culex broker', () => {
     const responder = await connect(url);
     responder.on('message', (_t, payload, packet) => {
       const { responseTopic, correlationData } = packet.properties ?? {};
-      if (responseTopic) void responder.publish(responseTopic, `re ${new TextDecoder().decode(payload)}`, { properties: { correlationData } });
+      if (responseTopic) responder.publish(responseTopic, `re ${new TextDecoder().decode(payload)}`, { properties: { correlationData } }).catch(() => undefined);
     });
     await responder.subscribe('svc', { qos: 1 });
     const client = await connect(url);

@@ -103,6 +103,12 @@ describe('MQTT 5 behaviour (scripted broker)', () => {
     c.send({ type: 'publish', topic: '', payload: enc('b'), qos: 0, retain: false, dup: false, properties: { topicAlias: 3 } });
     await waitFor(() => got.length === 2, 2000, 'aliased messages');
     assert.deepEqual(got, ['in/x=a', 'in/x=b']);
+    // A broker without Topic Alias Maximum gets no aliases.
+    const plain = await open({});
+    await plain.client.publish('alias/a', '1');
+    await plain.client.publish('alias/a', '2');
+    const unaliased = [await plain.c.next('publish'), await plain.c.next('publish')];
+    assert.deepEqual(unaliased.map((p) => [p.topic, p.properties?.topicAlias]), [['alias/a', undefined], ['alias/a', undefined]]);
   });
 
   it('uses the assigned client identifier and the server keep alive, also when reconnecting', async () => {
@@ -216,7 +222,7 @@ describe('MQTT 5 against Mosquitto', () => {
     responder.on('message', (_topic, payload, packet) => {
       const { responseTopic, correlationData } = packet.properties ?? {};
       if (responseTopic) {
-        void responder.publish(responseTopic, `pong ${text(payload)}`, { qos: 1, properties: { correlationData } });
+        responder.publish(responseTopic, `pong ${text(payload)}`, { qos: 1, properties: { correlationData } }).catch(() => undefined);
       }
     });
     await responder.subscribe('service', { qos: 1 });

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { statements, type Version } from './statements.js';
+import { declaresTest } from './test-names.js';
 
 /**
  * Keeps docs/compliance.md honest: every normative statement has exactly one row in the table for its version
@@ -60,25 +61,6 @@ function parseMap(text: string): { rows: Row[]; problems: string[] } {
   return { rows, problems };
 }
 
-const sourceCache = new Map<string, string | undefined>();
-function source(file: string): string | undefined {
-  if (!sourceCache.has(file)) {
-    const path = root + file;
-    sourceCache.set(file, existsSync(path) ? readFileSync(path, 'utf8') : undefined);
-  }
-  return sourceCache.get(file);
-}
-
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
-/** Whether the file declares a test or suite with this exact name (skipped and todo tests do not count). */
-function declares(text: string, name: string): boolean {
-  const quoted = ['\'', '"', '`'].map((q) => `${q}${escapeRegExp(name)}${q}`).join('|');
-  return new RegExp(`\\b(?:test|it|describe|suite)(?:\\.only)?\\s*\\(\\s*(?:${quoted})`).test(text);
-}
-
 /** Checks one "covered by" cell; returns its kind and any problems. */
 function checkCell(row: Row): { kind: 'covered' | 'n/a' | 'open'; problems: string[] } {
   const where = `${MAP}:${row.line} (${row.version} ${row.id})`;
@@ -98,9 +80,9 @@ function checkCell(row: Row): { kind: 'covered' | 'n/a' | 'open'; problems: stri
     }
     const file = m[1] as string;
     const name = m[2] as string;
-    const text = source(file);
-    if (text === undefined) problems.push(`${where}: ${file} does not exist`);
-    else if (!declares(text, name)) problems.push(`${where}: ${file} has no test named "${name}"`);
+    const found = declaresTest(root + file, name);
+    if (found === 'no file') problems.push(`${where}: ${file} does not exist`);
+    else if (!found) problems.push(`${where}: ${file} has no test named "${name}"`);
   }
   return { kind: 'covered', problems };
 }
@@ -199,4 +181,18 @@ test('the statement list has the standards\' counts and no repeated id', () => {
   const keys = statements.map((s) => `${s.version} ${s.id}`);
   assert.equal(new Set(keys).size, keys.length);
   for (const s of statements) assert.match(s.id, /^MQTT-\d+\.\d+\.\d+-\d+$/);
+});
+
+test('test names are found as literals or as names generated from a table of cases', () => {
+  const fixture = root + 'test/compliance/fixtures/named-tests.ts';
+  assert.equal(declaresTest(fixture, 'a literal name'), true);
+  assert.equal(declaresTest(fixture, 'a suite'), true);
+  assert.equal(declaresTest(fixture, 'case one → 0x81'), true);
+  assert.equal(declaresTest(fixture, 'from an array'), true);
+  assert.equal(declaresTest(fixture, 'a literal'), false);
+  assert.equal(declaresTest(fixture, 'a skipped test'), false);
+  assert.equal(declaresTest(fixture, 'a todo test'), false);
+  assert.equal(declaresTest(fixture, 'case two → 0x81'), false);
+  assert.equal(declaresTest(fixture, 'case one → 0x81 and more'), false);
+  assert.equal(declaresTest(root + 'test/compliance/fixtures/none.ts', 'x'), 'no file');
 });

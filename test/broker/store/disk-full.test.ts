@@ -1,0 +1,91 @@
+// The data directory on a 1 MiB tmpfs: once it is full, publishers get negative acknowledgements, the broker
+// stays up, nothing acknowledged is lost, and writes succeed again when space returns.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { LevelStore } from '../../../src/broker/store/level-store.js';
+import type { Logger } from '../../../src/broker/logger.js';
+import { silentLogger } from '../../../src/broker/logger.js';
+import { startBroker, text } from '../core/fixture.js';
+
+const mountPoint = mkdtempSync(join(tmpdir(), 'culex-disk-full-'));
+let mounted = false;
+let mountError = '';
+
+before(() => {
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mountPoint], { stdio: 'pipe' });
+    mounted = true;
+  } catch (err) {
+    mountError = (err as { stderr?: Buffer }).stderr?.toString().trim() || (err as Error).message;
+  }
+});
+
+after(() => {
+  if (mounted) execFileSync('umount', [mountPoint]);
+  rmSync(mountPoint, { recursive: true, force: true });
+});
+
+describe('disk full', () => {
+  it('refuses with negative acks, stays up, loses nothing acknowledged, recovers when space returns', async (t) => {
+    if (!mounted) {
+      t.skip(`cannot mount a tmpfs (needs root): ${mountError}`);
+      return;
+    }
+    const dir = join(mountPoint, 'data');
+    const errors: string[] = [];
+    const logger: Logger = { ...silentLogger, error: (message: string) => errors.push(message) };
+    let broker = await startBroker({ store: new LevelStore(dir), logger });
+    const acked: string[] = [];
+    try {
+      const session = { protocolVersion: 5 as const, clientId: 'offline', clean: false, properties: { sessionExpiryInterval: 600 } };
+      const sub = await broker.connect(session);
+      await sub.subscribe('fill/#', 1);
+      sub.disconnect();
+      await sub.closedWithin();
+
+      const pub = await broker.connect({ protocolVersion: 5, clientId: 'filler' });
+      const payload = 'x'.repeat(8 * 1024);
+      let refusedWith: number | undefined;
+      // 1 MiB holds fewer than 128 such messages: stop at the first refusal.
+      for (let i = 0; i < 400 && refusedWith === undefined; i++) {
+        const code = await pub.publish('fill/a', `${i}:${payload}`, 1);
+        if (code === 0) acked.push(String(i));
+        else refusedWith = code;
+      }
+      assert.ok(refusedWith === 0x80 || refusedWith === 0x97, `expected a negative PUBACK, got ${refusedWith}`);
+      assert.ok(acked.length > 10, `some messages stored before the disk filled (${acked.length})`);
+      assert.ok(errors.some((m) => /store write .* failed: .*No space left on device/.test(m)), `logged: ${errors.join(' | ')}`);
+
+      // Still serving: a new client connects and a QoS 0 message flows.
+      const probe = await broker.connect({ protocolVersion: 5 });
+      await probe.subscribe('probe', 0);
+      await probe.publish('probe', 'alive', 0);
+      assert.equal(text((await probe.expectPublish('probe')).payload), 'alive');
+      // Still full: refused again.
+      assert.notEqual(await pub.publish('fill/a', `more:${payload}`, 1), 0);
+
+      execFileSync('mount', ['-o', 'remount,size=8m', mountPoint]);
+      assert.equal(await pub.publish('fill/a', 'after space returned', 1), 0);
+      acked.push('after space returned');
+    } finally {
+      await broker.close();
+    }
+
+    broker = await startBroker({ store: new LevelStore(dir), logger });
+    try {
+      const sub = await broker.connect({ protocolVersion: 5, clientId: 'offline', clean: false, properties: { sessionExpiryInterval: 600 } });
+      const received = new Set<string>();
+      for (let i = 0; i < 1000 && received.size < acked.length; i++) {
+        const p = await sub.expect('publish', 5000);
+        received.add(text(p.payload).split(':')[0]!);
+      }
+      assert.deepEqual(acked.filter((id) => !received.has(id)), [], 'every acknowledged message arrives');
+    } finally {
+      await broker.close();
+    }
+  });
+});

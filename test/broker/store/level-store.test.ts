@@ -1,0 +1,204 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import type { BrokerMessage } from '../../../src/broker/message.js';
+import { LevelStore } from '../../../src/broker/store/level-store.js';
+import type { StoredSession, StoreOp } from '../../../src/broker/store/store.js';
+import { StoreError } from '../../../src/broker/store/store-errors.js';
+import { runStoreContract } from '../core/store-contract.js';
+
+const root = mkdtempSync(join(tmpdir(), 'culex-level-store-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+let dirs = 0;
+const newDir = (): string => join(root, `d${++dirs}`);
+
+const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
+const message = (topic: string, payload: string): BrokerMessage => ({
+  topic,
+  payload: enc(payload),
+  qos: 1,
+  retain: true,
+  properties: undefined,
+  expiresAt: undefined,
+  origin: 'p',
+});
+const session = (clientId: string): StoredSession => ({
+  clientId,
+  username: undefined,
+  protocolVersion: 4,
+  expiryInterval: 60,
+  disconnectedAt: undefined,
+  will: undefined,
+});
+
+async function opened(dir: string, options?: ConstructorParameters<typeof LevelStore>[1]): Promise<LevelStore> {
+  const store = new LevelStore(dir, options);
+  await store.open();
+  return store;
+}
+
+async function rejectsWith(promise: Promise<unknown>, code: StoreError['code'], pattern: RegExp): Promise<void> {
+  await assert.rejects(promise, (err: unknown) => {
+    assert.ok(err instanceof StoreError, `expected a StoreError, got ${String(err)}`);
+    assert.equal(err.code, code);
+    assert.match(err.message, pattern);
+    return true;
+  });
+}
+
+runStoreContract(
+  'LevelStore',
+  () => new LevelStore(newDir()),
+  async (store) => new LevelStore((store as LevelStore).dir),
+);
+
+describe('LevelStore data directory', () => {
+  it('reports what it recovered', async () => {
+    const dir = newDir();
+    const store = await opened(dir);
+    assert.deepEqual(
+      { ...store.recovered, milliseconds: 0 },
+      { sessions: 0, subscriptions: 0, outgoing: 0, incoming: 0, retained: 0, bytes: 0, orphans: 0, milliseconds: 0 },
+    );
+    await store.write([
+      { op: 'putSession', session: session('a') },
+      { op: 'putSubscription', clientId: 'a', subscription: { filter: 'x/#', qos: 2, noLocal: false, retainAsPublished: false, retainHandling: 0, identifier: undefined } },
+      { op: 'putIncoming', clientId: 'a', packetId: 3 },
+      { op: 'putRetained', message: message('r', 'v') },
+    ]);
+    const bytes = store.bytes;
+    await store.close();
+    const again = await opened(dir);
+    const { milliseconds: _ms, ...counts } = again.recovered!;
+    assert.deepEqual(counts, { sessions: 1, subscriptions: 1, outgoing: 0, incoming: 1, retained: 1, bytes, orphans: 0 });
+    await again.close();
+  });
+
+  it('refuses a data directory held by a live process, naming its pid', async () => {
+    const dir = newDir();
+    const store = await opened(dir);
+    await rejectsWith(new LevelStore(dir).open(), 'locked', new RegExp(`data directory .* is in use by pid ${process.pid}$`));
+    await store.close();
+    // Released on close: opens again.
+    await (await opened(dir)).close();
+  });
+
+  it('takes over the lock of a process that is gone', async () => {
+    const dir = newDir();
+    await (await opened(dir)).close();
+    const child = spawn(process.execPath, ['-e', '0']);
+    const deadPid = await new Promise<number>((resolve) => child.on('exit', () => resolve(child.pid!)));
+    writeFileSync(join(dir, 'culex.lock'), `${deadPid} 1\n`);
+    const store = await opened(dir);
+    assert.equal(readFileSync(join(dir, 'culex.lock'), 'utf8').split(' ')[0], String(process.pid));
+    await store.close();
+    assert.equal(existsSync(join(dir, 'culex.lock')), false);
+  });
+
+  it('refuses an unknown format version', async () => {
+    const dir = newDir();
+    await (await opened(dir)).close();
+    writeFileSync(join(dir, 'culex-store.json'), JSON.stringify({ store: 'culex', engine: 'leveldb', version: 99 }));
+    await rejectsWith(new LevelStore(dir).open(), 'format', /version 99; this culex reads leveldb version 1/);
+    // The refusal leaves the lock free.
+    assert.equal(existsSync(join(dir, 'culex.lock')), false);
+  });
+
+  it('refuses a damaged format file, naming it', async () => {
+    const dir = newDir();
+    await (await opened(dir)).close();
+    writeFileSync(join(dir, 'culex-store.json'), '{"store":');
+    await rejectsWith(new LevelStore(dir).open(), 'corrupt', /culex-store\.json is damaged/);
+  });
+
+  it('refuses database files without a format file instead of starting empty', async () => {
+    const dir = newDir();
+    const store = await opened(dir);
+    await store.write([{ op: 'putSession', session: session('kept') }]);
+    await store.close();
+    rmSync(join(dir, 'culex-store.json'));
+    await rejectsWith(new LevelStore(dir).open(), 'corrupt', /has database files but no culex-store\.json/);
+  });
+
+  it('refuses a database that lost its CURRENT file instead of starting empty', async () => {
+    const dir = newDir();
+    const store = await opened(dir);
+    await store.write([{ op: 'putSession', session: session('kept') }]);
+    await store.close();
+    rmSync(join(dir, 'level', 'CURRENT'));
+    await rejectsWith(new LevelStore(dir).open(), 'corrupt', /level is damaged: the CURRENT file is missing/);
+  });
+
+  it('refuses damaged records with an error naming the path', async () => {
+    const dir = newDir();
+    const store = await opened(dir);
+    const payload = 'P'.repeat(200);
+    await store.write([{ op: 'putRetained', message: message('damaged/topic', payload) }]);
+    await store.close();
+    // Flip payload bytes in whatever file holds the record (the log, or a table after compaction).
+    let flipped = false;
+    for (const name of readdirSync(join(dir, 'level'))) {
+      const path = join(dir, 'level', name);
+      const bytes = readFileSync(path);
+      const at = bytes.indexOf(payload);
+      if (at < 0) continue;
+      bytes.fill('Q', at + 50, at + 60);
+      writeFileSync(path, bytes);
+      flipped = true;
+    }
+    assert.ok(flipped, 'record bytes found on disk');
+    await assert.rejects(new LevelStore(dir).open(), (err: unknown) => {
+      assert.ok(err instanceof StoreError);
+      assert.equal(err.code, 'corrupt');
+      assert.ok(err.message.includes(join(dir, 'level')), err.message);
+      assert.match(err.message, /checksum mismatch/);
+      return true;
+    });
+    // Still refused on the next start, although LevelDB has moved past the damage by now.
+    await rejectsWith(new LevelStore(dir).open(), 'corrupt', /culex-store\.damaged/);
+    rmSync(join(dir, 'culex-store.damaged'));
+    await (await opened(dir)).close();
+  });
+
+  it('refuses a batch past the size limit, keeps the store as it was, and takes batches that free space', async () => {
+    const dir = newDir();
+    const store = await opened(dir, { maxBytes: 20_000 });
+    const big = (seq: number): StoreOp => ({
+      op: 'putOutgoing',
+      clientId: 'c',
+      outgoing: { seq, message: message('q', 'x'.repeat(4000)), qos: 1, retain: false, subscriptionIds: undefined, packetId: 0, state: 'queued' },
+    });
+    await store.write([{ op: 'putSession', session: session('c') }, big(1), big(2), big(3), big(4)]);
+    const before = store.bytes;
+    await rejectsWith(store.write([big(5), { op: 'deleteOutgoing', clientId: 'c', seq: 1 }, big(6)]), 'full', /is full: \d+ bytes needed, limit 20000/);
+    assert.equal(store.bytes, before);
+    // A batch that shrinks the store passes even while above the limit after it.
+    await store.write([{ op: 'deleteOutgoing', clientId: 'c', seq: 1 }, big(5)]);
+    const [state] = await store.loadSessions();
+    assert.deepEqual(state!.outgoing.map((o) => o.seq), [2, 3, 4, 5]);
+    await store.close();
+  });
+
+  it('refuses new retained topics past the retained limit', async () => {
+    const store = await opened(newDir(), { maxRetained: 2 });
+    await store.write([{ op: 'putRetained', message: message('r/1', 'a') }, { op: 'putRetained', message: message('r/2', 'b') }]);
+    await rejectsWith(store.write([{ op: 'putRetained', message: message('r/3', 'c') }]), 'full', /more than 2 retained messages/);
+    await store.write([{ op: 'putRetained', message: message('r/2', 'replaced') }, { op: 'deleteRetained', topic: 'r/1' }]);
+    await store.write([{ op: 'putRetained', message: message('r/3', 'c') }]);
+    assert.deepEqual((await store.loadRetained()).map((m) => m.topic).sort(), ['r/2', 'r/3']);
+    await store.close();
+  });
+
+  it('with fsync keeps everything as well', async () => {
+    const dir = newDir();
+    const store = await opened(dir, { fsync: true });
+    await store.write([{ op: 'putSession', session: session('s') }, { op: 'putIncoming', clientId: 's', packetId: 65535 }]);
+    await store.close();
+    const again = await opened(dir);
+    assert.deepEqual((await again.loadSessions())[0]!.incoming, [65535]);
+    await again.close();
+  });
+});
