@@ -95,6 +95,8 @@ interface KnownSubscription {
 }
 
 const MAX_PACKET_ID = 65535;
+/** Server References followed in a row by the first connect. */
+const MAX_REDIRECTS = 3;
 /** Payloads from this size on are written as they are, after a separately encoded head. */
 const SPLIT_PAYLOAD = 4096;
 const textEncoder = new TextEncoder();
@@ -199,7 +201,16 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
           this.waiting.push(outgoing);
         }
       }
-      await this.connectOnce();
+      // A refusal naming another server is followed a few times when asked to (Use another server / Server moved).
+      for (let redirects = 0; ; redirects++) {
+        try {
+          await this.connectOnce();
+          break;
+        } catch (error) {
+          const moved = error instanceof ConnectionRefusedError && error.serverReference !== undefined;
+          if (!moved || !this.options.followServerReference || redirects >= MAX_REDIRECTS) throw error;
+        }
+      }
     } catch (error) {
       await this.shutdown(error as Error);
       throw error;

@@ -1,5 +1,5 @@
 /** What both entry points (Node and browser) export besides `connect`. */
-export { MqttClient, type ClientEvents, type Dialer, type PublishAck } from './client.js';
+export { connectWith, MqttClient, type ClientEvents, type Dialer, type PublishAck } from './client.js';
 export {
   ClientClosedError,
   ConnectionLostError,

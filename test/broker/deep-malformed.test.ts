@@ -77,5 +77,30 @@ for (const kind of brokerKinds()) {
       await bare.closedWithin(15_000);
       await assertStillServing();
     });
+
+    test('hostile byte streams: random bytes before and after CONNECT never take the broker down', async () => {
+      // A fixed-seed generator, so a failure can be replayed.
+      let state = 0x9e3779b9;
+      const random = (): number => {
+        state = (state + 0x6d2b79f5) | 0;
+        let x = Math.imul(state ^ (state >>> 15), 1 | state);
+        x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+        return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+      };
+      const noise = (n: number): Uint8Array => Uint8Array.from({ length: n }, () => Math.floor(random() * 256));
+      for (let round = 0; round < 40; round++) {
+        const version = ([3, 4, 5] as const)[round % 3]!;
+        const client =
+          round % 2 === 0
+            ? await RawClient.open(broker.port, { version })
+            : (await RawClient.connect(broker.port, { protocolVersion: version })).client;
+        for (let i = 0; i < 8 && !client.closed; i++) client.sendRaw(noise(1 + Math.floor(random() * 512)));
+        // Noise can look like the start of a long packet: end the stream so the broker sees it cut.
+        client.socket.end();
+        await client.closedWithin(15_000);
+        client.destroy();
+      }
+      await assertStillServing();
+    });
   });
 }

@@ -1,6 +1,6 @@
 // Client-side normative statements that need a look at the bytes the client sends (scripted broker).
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
+import { createServer } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { WebSocketServer } from 'ws';
 import { connect, InvalidOptionError, type MqttClient } from '../../src/client/index.js';
@@ -179,7 +179,6 @@ describe('client conformance (scripted broker)', () => {
 describe('WebSocket subprotocol', () => {
   it('offers mqtt (MQTT-6.0.0-3)', async () => {
     const offered: string[][] = [];
-    const http = createServer();
     const wss = new WebSocketServer({
       noServer: true,
       handleProtocols: (protocols) => {
@@ -187,7 +186,7 @@ describe('WebSocket subprotocol', () => {
         return 'mqtt';
       },
     });
-    const server = (await import('node:http')).createServer();
+    const server = createServer();
     server.on('upgrade', (req, socket, head) => wss.handleUpgrade(req, socket, head, (ws) => {
       ws.on('message', (data: Buffer) => {
         const parser = new PacketParser();
@@ -203,7 +202,6 @@ describe('WebSocket subprotocol', () => {
     wss.close();
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
-    http.close();
     assert.deepEqual(offered, [['mqtt']]);
   });
 });

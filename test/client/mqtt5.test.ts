@@ -135,11 +135,18 @@ describe('MQTT 5 behaviour (scripted broker)', () => {
     assert.equal(error.serverReference, `127.0.0.1:${other.port}`);
     assert.equal(error.reasonString, 'go away');
 
+    // The first connect follows a refusal's reference when asked to.
+    const followIndex = broker.connections.length;
+    const following = connect(broker.url, { reconnect: false, followServerReference: true });
+    await (await broker.connection(followIndex)).accept({ reasonCode: 0x9d, properties: { serverReference: `127.0.0.1:${other.port}` } });
+    await (await other.connection(0)).accept();
+    clients.push(await following);
+
     const { c: c2, client } = await open({}, { followServerReference: true });
     const disconnects: number[] = [];
     client.on('disconnect', (p) => disconnects.push(p.reasonCode ?? 0));
     c2.send({ type: 'disconnect', reasonCode: 0x9d, properties: { serverReference: `127.0.0.1:${other.port}` } });
-    const moved = await other.connection(0);
+    const moved = await other.connection(1);
     await moved.accept();
     await waitFor(() => client.connected, 2000, 'connected to the other server');
     assert.deepEqual(disconnects, [0x9d]);
