@@ -153,6 +153,14 @@ export class Broker extends EventEmitter<BrokerEvents> {
     return session.outbox.deliver(m, m.qos, m.retain, undefined, undefined);
   }
 
+  /** Closes a client's connection (v5: DISCONNECT with `reasonCode`; its Will is sent); false when not connected. */
+  disconnectClient(clientId: string, reasonCode = 0x98): boolean {
+    const connection = this.core.sessions.get(clientId)?.connection;
+    if (connection === undefined) return false;
+    connection.disconnect(reasonCode, 'disconnected by the broker');
+    return true;
+  }
+
   /** Publishes the `$SYS` figures now (they also go out every `sysInterval` seconds). */
   updateSys(): void {
     this.sys.update();
@@ -172,7 +180,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
   private async recover(store: BrokerStore): Promise<void> {
     await store.open();
     const [retained, sessions] = await Promise.all([store.loadRetained(), store.loadSessions()]);
-    this.core.restore(retained, sessions, (_session, filter) => {
+    this.core.restore(retained, sessions, (filter) => {
       const shared = parseSharedFilter(filter);
       if (shared === undefined || shared instanceof TopicError) return { topicFilter: filter, group: undefined };
       return { topicFilter: shared.filter, group: shared.group };

@@ -22,6 +22,11 @@ export interface CoreSettings {
   limits: BrokerLimits;
 }
 
+/** `v3.1`, `v3.1.1` or `v5` for log lines. */
+export function protocolName(version: number): string {
+  return version === 3 ? 'v3.1' : version === 4 ? 'v3.1.1' : 'v5';
+}
+
 /** Longest delay setTimeout takes; longer timers are re-armed when they fire. */
 const MAX_TIMER = 0x7fffffff;
 
@@ -51,7 +56,12 @@ export class BrokerCore {
   }
 
   /** Serves MQTT on a stream from any transport. */
-  accept(stream: ByteStream, policy: ConnectionPolicy): Connection {
+  accept(stream: ByteStream, policy: ConnectionPolicy): Connection | undefined {
+    if (policy.hooks.acceptConnection?.(stream.peer, policy.listener) === false) {
+      this.logger.debug(`${policy.listener}: connection from ${stream.peer.remoteAddress} refused by hook`);
+      stream.destroy();
+      return undefined;
+    }
     const connection = new Connection(this, stream, policy);
     this.connections.add(connection);
     this.stats.connectionsTotal++;
@@ -143,8 +153,9 @@ export class BrokerCore {
     this.connections.delete(connection);
     if (wasOpen) {
       this.stats.clientsConnected--;
+      const peer = connection.stream.peer;
       this.logger.info(
-        `client disconnected: id=${connection.clientId} address=${connection.stream.peer.remoteAddress}:${connection.stream.peer.remotePort} listener=${connection.policy.listener} reason=${reason}`,
+        `client disconnected: id=${connection.clientId} address=${peer.remoteAddress}:${peer.remotePort} listener=${connection.policy.listener} protocol=${protocolName(connection.version)} username=${connection.username ?? '-'} keepalive=${connection.keepalive} reason=${reason}`,
       );
       if (connection.info !== undefined) this.events.emit('disconnected', connection.info, reason);
     } else if (connection.clientId !== '' || reason.startsWith('refused')) {
@@ -261,7 +272,11 @@ export class BrokerCore {
   // ---- recovery and shutdown
 
   /** Rebuilds sessions, subscriptions, queues and retained messages from a store. */
-  restore(retained: BrokerMessage[], sessions: StoredSessionState[], parseSubscription: (session: Session, filter: string) => { topicFilter: string; group: string | undefined }): void {
+  restore(
+    retained: BrokerMessage[],
+    sessions: StoredSessionState[],
+    parseSubscription: (filter: string) => { topicFilter: string; group: string | undefined },
+  ): void {
     const now = Date.now();
     for (const message of retained) {
       if (message.expiresAt === undefined || message.expiresAt > now) this.router.retain(message);
@@ -276,7 +291,7 @@ export class BrokerCore {
       session.outbox.persist = this.record;
       this.sessions.set(session.clientId, session);
       for (const sub of state.subscriptions) {
-        const { topicFilter, group } = parseSubscription(session, sub.filter);
+        const { topicFilter, group } = parseSubscription(sub.filter);
         const identifiers = sub.identifier === undefined ? undefined : [sub.identifier];
         const record: SubscriptionRecord = { session, ...sub, topicFilter, group, identifiers };
         session.subscriptions.set(sub.filter, record);

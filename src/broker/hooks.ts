@@ -91,6 +91,15 @@ export interface BrokerHooks {
    * a number >= 0x80 refuses with that reason code.
    */
   authorizeSubscribe?(request: SubscribeAuthorization): MaybeAsync<boolean | number>;
+  /**
+   * Synchronous, before any byte is read from a new connection (rate limits, ban lists): false closes it at once.
+   */
+  acceptConnection?(peer: PeerInfo, listener: string): boolean;
+  /**
+   * Synchronous, on the delivery path: may this client receive a message on this topic (read ACLs, including
+   * retained messages and `$SYS`)? Called per matching session and message, so keep it cheap.
+   */
+  authorizeRead?(client: ClientInfo, topic: string): boolean;
   /** Sees each client PUBLISH after authorisation; may accept, reject, rewrite or consume it. */
   onPublish?(client: ClientInfo, message: PublishMessage): MaybeAsync<PublishHookResult>;
 }

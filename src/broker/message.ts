@@ -62,9 +62,3 @@ export function remainingExpiry(message: BrokerMessage, now: number): number {
   const left = message.expiresAt - now;
   return left <= 0 ? 0 : Math.ceil(left / 1000);
 }
-
-/** The message with a new retain flag or QoS, sharing payload and properties. */
-export function withFlags(message: BrokerMessage, qos: QoS, retain: boolean): BrokerMessage {
-  if (message.qos === qos && message.retain === retain) return message;
-  return { ...message, qos, retain };
-}

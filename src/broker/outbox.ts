@@ -101,18 +101,16 @@ export class Outbox {
     shared: Reassigner | undefined,
   ): boolean {
     const target = this.target;
-    if (qos === 0) {
-      if (target === undefined) return false; // QoS 0 is not kept for offline sessions
-      if (!target.writable()) {
-        this.stats.publishDropped++;
-        return false;
+    if (target === undefined) {
+      if (qos === 0) return false; // QoS 0 is not kept for offline sessions
+    } else if (this.queued === 0 && target.writable()) {
+      if (qos === 0) return target.sendPublish(message, 0, retain, false, 0, subscriptionIds);
+      if (this.inflight.size < target.sendWindow) {
+        this.send(new Delivery(this.nextSeq++, message, qos, retain, subscriptionIds, shared), target);
+        return true;
       }
-      if (this.queued === 0) return target.sendPublish(message, 0, retain, false, 0, subscriptionIds);
-    } else if (target !== undefined && this.queued === 0 && this.inflight.size < target.sendWindow && target.writable()) {
-      const delivery = new Delivery(this.nextSeq++, message, qos, retain, subscriptionIds, shared);
-      this.send(delivery, target);
-      return true;
     }
+    // Behind the window, a full socket or earlier messages: wait in the bounded queue, or be dropped.
     if (this.queued >= this.limits.maxQueuedMessages || this.queuedBytes + message.payload.length > this.limits.maxQueuedBytes) {
       this.stats.publishDropped++;
       return false;

@@ -37,14 +37,16 @@ export interface Router {
   /** Stores (or, with an empty payload, clears) the retained message of its topic. */
   retain(message: BrokerMessage): void;
   hasRetained(topic: string): boolean;
-  /** Calls `visit` for every retained message whose topic matches the filter. */
-  forEachRetained(topicFilter: string, visit: (message: BrokerMessage) => void): void;
+  /** Calls `visit` for every retained message whose topic matches the filter (and passes `canRead`). */
+  forEachRetained(topicFilter: string, visit: (message: BrokerMessage) => void, canRead?: (topic: string) => boolean): void;
 }
 
 /** Members of one `$share/{group}/{filter}`; each message goes to one of them, in turn. */
 class SharedGroup implements Reassigner {
   readonly members: SubscriptionRecord[] = [];
   private next = 0;
+  /** Topic of the message being placed (for read checks in `pick`). */
+  private topic = '';
 
   constructor(readonly key: string) {}
 
@@ -58,6 +60,7 @@ class SharedGroup implements Reassigner {
     for (let i = 0; i < n; i++) {
       const member = members[(this.next + i) % n]!;
       if (member.session.clientId === exclude) continue;
+      if (member.session.canRead !== undefined && !member.session.canRead(this.topic)) continue;
       if (member.session.outbox.hasRoom()) {
         this.next = (this.next + i + 1) % n;
         return member;
@@ -71,6 +74,7 @@ class SharedGroup implements Reassigner {
   }
 
   deliver(message: BrokerMessage, exclude?: string): boolean {
+    this.topic = message.topic;
     const member = this.pick(exclude);
     if (member === undefined) return false;
     const qos = message.qos < member.qos ? message.qos : member.qos;
@@ -97,6 +101,7 @@ export class LocalRouter implements Router {
     const message = this.message!;
     const session = sub.session;
     if (sub.noLocal && message.origin === session.clientId) return;
+    if (session.canRead !== undefined && !session.canRead(message.topic)) return;
     if (session.routeEpoch !== this.epoch) {
       session.routeEpoch = this.epoch;
       session.routeQos = sub.qos;
@@ -203,14 +208,14 @@ export class LocalRouter implements Router {
     return this.retained.has(topic);
   }
 
-  forEachRetained(topicFilter: string, visit: (message: BrokerMessage) => void): void {
+  forEachRetained(topicFilter: string, visit: (message: BrokerMessage) => void, canRead?: (topic: string) => boolean): void {
     const now = Date.now();
     for (const message of this.retained.values()) {
       if (message.expiresAt !== undefined && message.expiresAt <= now) {
         this.retained.delete(message.topic);
         continue;
       }
-      if (matches(topicFilter, message.topic)) visit(message);
+      if (matches(topicFilter, message.topic) && (canRead === undefined || canRead(message.topic))) visit(message);
     }
   }
 }

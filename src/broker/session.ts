@@ -25,6 +25,8 @@ export class Session {
   expiryTimer: NodeJS.Timeout | undefined;
   /** A Will waiting for its delay; sent when the delay passes or the session ends, dropped if the client returns. */
   pendingWill: { will: Will; dueAt: number; timer: NodeJS.Timeout | undefined } | undefined;
+  /** The read check of the listener the client last connected through (undefined: everything readable). */
+  canRead: ((topic: string) => boolean) | undefined;
   /** True once the session has ended; a late event must not revive it. */
   ended = false;
 

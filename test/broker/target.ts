@@ -48,10 +48,27 @@ export function brokerKinds(defaults: BrokerKind[] = ['culex']): BrokerKind[] {
   return names as BrokerKind[];
 }
 
-export function startBroker(kind: BrokerKind, options: StartOptions = {}): Promise<BrokerUnderTest> {
-  if (kind === 'culex') return startCulex(options);
-  if (kind === 'culex-cli') return startCulexCommand(options);
-  return startMosquittoTarget(options);
+const running = new Set<BrokerUnderTest>();
+// `--test-force-exit` can end the process before `after` hooks run: broker processes still get their signal
+// (each `stop()` sends it synchronously before waiting).
+process.once('exit', () => {
+  for (const target of running) void target.stop();
+});
+
+export async function startBroker(kind: BrokerKind, options: StartOptions = {}): Promise<BrokerUnderTest> {
+  const target =
+    kind === 'culex'
+      ? await startCulex(options)
+      : kind === 'culex-cli'
+        ? await startCulexCommand(options)
+        : await startMosquittoTarget(options);
+  const stop = target.stop;
+  target.stop = () => {
+    running.delete(target);
+    return stop();
+  };
+  running.add(target);
+  return target;
 }
 
 /** `culex broker --port P` in its own process; only the plain TCP listener and the keepalive cap apply. */

@@ -4,7 +4,7 @@ import { connect, type ClientOptions } from '../../src/client/index.js';
 import { startBroker, type BrokerUnderTest } from '../broker/target.js';
 import { makeCerts, type TestCerts } from '../helpers/certs.js';
 import { waitFor } from '../helpers/wait.js';
-import { cutAtEveryOffset, offsets } from './cut-exchange.js';
+import { cutAtEveryOffset, offsets, streamThroughCuts } from './cut-exchange.js';
 
 async function roundTrip(url: string, options: ClientOptions): Promise<void> {
   const client = await connect(url, options);
@@ -67,5 +67,10 @@ describe('client against the Culex broker', () => {
   it('survives cuts at byte offsets: QoS 2 delivers exactly once', async () => {
     const list = offsets(100, 29);
     assert.equal(await cutAtEveryOffset(broker.port, 2, 5, list), list.length);
+  });
+
+  it('delivers a stream of QoS 2 messages exactly once through repeated cuts, MQTT 3.1.1 and 5', async () => {
+    await streamThroughCuts(broker.port, 4);
+    await streamThroughCuts(broker.port, 5);
   });
 });

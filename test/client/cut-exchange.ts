@@ -89,3 +89,51 @@ export async function cutAtEveryOffset(brokerPort: number, qos: 1 | 2, protocolV
   return checked;
 }
 
+
+/**
+ * Publishes a stream of QoS 2 messages to a subscription of the same client while its connection is cut eight
+ * times; a messages() loop must see each exactly once and every publish must complete.
+ */
+export async function streamThroughCuts(brokerPort: number, protocolVersion: 4 | 5): Promise<void> {
+  const proxy = await new CuttingProxy(brokerPort).start();
+  const client = await connect(`mqtt://127.0.0.1:${proxy.port}`, {
+    protocolVersion,
+    clientId: `stream-${protocolVersion}-${Math.random().toString(36).slice(2, 8)}`,
+    clean: false,
+    ...(protocolVersion === 5 ? { sessionExpiryInterval: 60 } : {}),
+    reconnect: { initialDelay: 5, maxDelay: 20, jitter: 0 },
+  });
+  let cutter: ReturnType<typeof setInterval> | undefined;
+  try {
+    await client.subscribe('stream', { qos: 2 });
+    const total = 400;
+    const counts = new Map<number, number>();
+    const reading = (async () => {
+      for await (const message of client.messages('stream')) {
+        const n = Number(new TextDecoder().decode(message.payload));
+        counts.set(n, (counts.get(n) ?? 0) + 1);
+        if (counts.size === total) break;
+      }
+    })();
+    let cuts = 0;
+    cutter = setInterval(() => {
+      if (cuts++ < 8) proxy.dropAll();
+    }, 40);
+    const sent: Array<Promise<unknown>> = [];
+    for (let i = 0; i < total; i++) {
+      sent.push(client.publish('stream', String(i), { qos: 2 }));
+      if (i % 50 === 49) await new Promise((r) => setTimeout(r, 15));
+    }
+    await Promise.all(sent);
+    await waitFor(() => counts.size === total, 10_000, 'every message of the stream');
+    await reading;
+    await new Promise((r) => setTimeout(r, 50));
+    assert.ok(cuts > 1, 'connections were cut');
+    for (let i = 0; i < total; i++) assert.equal(counts.get(i), 1, `message ${i}`);
+    await client.end();
+  } finally {
+    clearInterval(cutter);
+    await client.end({ force: true });
+    await proxy.stop();
+  }
+}

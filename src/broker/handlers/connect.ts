@@ -1,6 +1,7 @@
 import type { ConnectPacket, Properties } from '../../packet/types.js';
 import { validateTopicName } from '../../topic/validate.js';
 import type { Connection } from '../connection.js';
+import { protocolName } from '../core.js';
 import type { AuthenticateContext, AuthenticateResult } from '../hooks.js';
 import { NEVER_EXPIRES } from '../session.js';
 import { chain } from './chain.js';
@@ -46,7 +47,7 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): vo
   const will = packet.will;
   if (will !== undefined) {
     const error = validateTopicName(will.topic, limits.maxTopicLevels > 0 ? { maxLevels: limits.maxTopicLevels } : undefined);
-    if (error !== undefined) return connection.refuse(version === 5 ? 0x90 : 0x85, `will topic: ${error.message}`);
+    if (error !== undefined) return connection.protocolError(0x90, `will topic: ${error.message}`);
     if (will.retain && !connection.core.settings.retainAvailable) return connection.refuse(0x9a, 'retain not supported');
   }
 
@@ -97,9 +98,9 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): vo
 
 /** Applies one round's answer of the authenticate hook, for CONNECT and re-authentication alike. */
 export function authenticated(connection: Connection, result: AuthenticateResult): void | Promise<void> {
-  const context = connection.auth!;
+  const context = connection.auth;
+  if (connection.state === 'closed' || context === undefined) return;
   const reauth = context.reauthenticate;
-  if (connection.state === 'closed') return;
   if (result.result === 'continue') {
     if (context.method === undefined) return fail(connection, 0x8c, 'authentication needs an AUTH exchange but no method was given');
     context.step++;
@@ -185,9 +186,11 @@ function complete(connection: Connection): void {
   if (stats.clientsConnected > stats.clientsMaximum) stats.clientsMaximum = stats.clientsConnected;
   const info = connection.clientInfo();
   connection.info = info;
+  const authorizeRead = connection.policy.hooks.authorizeRead;
+  session.canRead = authorizeRead === undefined ? undefined : (topic) => authorizeRead(info, topic);
   const peer = connection.stream.peer;
   core.logger.info(
-    `client connected: id=${info.clientId} address=${peer.remoteAddress}:${peer.remotePort} listener=${info.listener} protocol=v${version === 3 ? '3.1' : version === 4 ? '3.1.1' : '5'} username=${info.username ?? '-'} keepalive=${info.keepalive} clean=${packet.clean} session-present=${present}`,
+    `client connected: id=${info.clientId} address=${peer.remoteAddress}:${peer.remotePort} listener=${info.listener} protocol=${protocolName(version)} username=${info.username ?? '-'} keepalive=${info.keepalive} clean=${packet.clean} session-present=${present}`,
   );
   core.emitConnected(info);
   session.outbox.resend();

@@ -88,6 +88,6 @@ function finish(connection: Connection, packet: SubscribePacket, codes: number[]
   for (const record of withRetained) {
     core.router.forEachRetained(record.topicFilter, (message) => {
       session.outbox.deliver(message, message.qos < record.qos ? message.qos : record.qos, true, record.identifiers, undefined);
-    });
+    }, session.canRead);
   }
 }

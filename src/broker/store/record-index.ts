@@ -25,9 +25,12 @@ export class RecordIndex {
   private undo: MapUndo[] = [];
   private sessionUndo: Array<{ records: ClientRecords; size: number }> = [];
   private bytesBefore = 0;
+  /** Changes are logged only between `begin` and `commit`/`rollback` (not while a scan rebuilds the index). */
+  private batching = false;
 
   /** Starts logging changes for one batch. */
   begin(): void {
+    this.batching = true;
     this.undo.length = 0;
     this.sessionUndo.length = 0;
     this.bytesBefore = this.bytes;
@@ -40,6 +43,7 @@ export class RecordIndex {
 
   /** Keeps the batch's changes. */
   commit(): void {
+    this.batching = false;
     this.undo.length = 0;
     this.sessionUndo.length = 0;
   }
@@ -79,7 +83,7 @@ export class RecordIndex {
   }
 
   setSession(records: ClientRecords, size: number): void {
-    this.sessionUndo.push({ records, size: records.sessionSize });
+    if (this.batching) this.sessionUndo.push({ records, size: records.sessionSize });
     this.bytes += size - records.sessionSize;
     records.sessionSize = size;
   }
@@ -109,7 +113,7 @@ export class RecordIndex {
   }
 
   private log<K, V>(map: Map<K, V>, key: K, previous: V | undefined): void {
-    this.undo.push({ map: map as Map<unknown, unknown>, key, had: previous !== undefined, previous });
+    if (this.batching) this.undo.push({ map: map as Map<unknown, unknown>, key, had: previous !== undefined, previous });
   }
 }
 

@@ -261,9 +261,30 @@ describe('CONNECT policy', () => {
       assert.equal(auth.reasonCode, 0);
       assert.deepEqual(seen, ['0:hello', '1:answer0', '2:answer1', 're0:again', 're1:x', 're2:answer1']);
 
+      client.send({ type: 'auth', reasonCode: 0x19, properties: { ...method, authenticationData: enc('again') } });
+      await client.expect('auth');
+      client.send({ type: 'auth', reasonCode: 0x18, properties: { ...method, authenticationData: enc('x') } });
+      await client.expect('auth');
+      client.send({ type: 'auth', reasonCode: 0x18, properties: { ...method, authenticationData: enc('wrong') } });
+      assert.equal((await client.expect('disconnect')).reasonCode, 0x86);
+      await client.closedWithin();
+
       const other = await RawClient.connect(f.port, { protocolVersion: 5, properties: { authenticationMethod: 'OTHER' } });
       assert.equal(other.connack.reasonCode, 0x8c);
       other.client.destroy();
+      client.destroy();
+    } finally {
+      await f.close();
+    }
+  });
+
+  it('takes the user name the authenticate hook gives (e.g. from a certificate)', async () => {
+    const f = await startBroker({ hooks: { authenticate: () => ({ result: 'success', username: 'from-hook' }) } });
+    try {
+      const seen: Array<string | undefined> = [];
+      f.broker.on('connected', (c) => seen.push(c.username));
+      const client = await f.connect({ protocolVersion: 4 });
+      assert.deepEqual(seen, ['from-hook']);
       client.destroy();
     } finally {
       await f.close();

@@ -337,4 +337,39 @@ describe('publish and subscribe hooks', () => {
       await f.close();
     }
   });
+
+  it('authorizeRead filters deliveries, retained messages and shared members; acceptConnection refuses sockets', async () => {
+    let refuse = false;
+    const f = await startBroker({
+      hooks: {
+        acceptConnection: () => !refuse,
+        authorizeRead: (client, topic) => client.username !== 'reader' || topic.startsWith('public/'),
+      },
+    });
+    try {
+      const pub = await f.connect({ protocolVersion: 4 });
+      await pub.publish('secret/r', 'hidden', 1, { retain: true });
+      await pub.publish('public/r', 'shown', 1, { retain: true });
+      const reader = await f.connect({ protocolVersion: 4, username: 'reader' });
+      await reader.subscribe('#', 1);
+      const retained = publishes(await reader.drain(150)).map((p) => p.topic);
+      assert.deepEqual(retained, ['public/r']);
+      const other = await f.connect({ protocolVersion: 4, username: 'other' });
+      await other.subscribe('$share/g/secret/#', 1);
+      await reader.subscribe('$share/g/secret/#', 1);
+      for (let i = 0; i < 4; i++) await pub.publish('secret/live', String(i), 1);
+      await pub.publish('public/live', 'x', 1);
+      assert.deepEqual(publishes(await reader.drain(150)).map((p) => p.topic), ['public/live']);
+      assert.equal(publishes(await other.drain(10)).length, 4);
+      await pub.publish('secret/r', '', 1, { retain: true });
+      await pub.publish('public/r', '', 1, { retain: true });
+      refuse = true;
+      const { RawClient } = await import('../../helpers/raw-client.js');
+      const refused = await RawClient.open(f.port);
+      await refused.closedWithin();
+      for (const c of [pub, reader, other]) c.destroy();
+    } finally {
+      await f.close();
+    }
+  });
 });

@@ -80,6 +80,26 @@ describe('sessions', () => {
     assert.equal((await c.expect('disconnect')).reasonCode, 0x82);
   });
 
+  it('3.1.1 persistent sessions expire after persistentClientExpiration', async () => {
+    const g = await startBroker({ limits: { persistentClientExpiration: 1 } });
+    try {
+      const { RawClient } = await import('../../helpers/raw-client.js');
+      const c = await g.connect({ protocolVersion: 4, clientId: 'pce', clean: false });
+      c.disconnect();
+      await c.closedWithin();
+      const soon = await RawClient.connect(g.port, { protocolVersion: 4, clientId: 'pce', clean: false });
+      assert.equal(soon.connack.sessionPresent, true);
+      soon.client.disconnect();
+      await soon.client.closedWithin();
+      await sleep(1300);
+      const late = await RawClient.connect(g.port, { protocolVersion: 4, clientId: 'pce', clean: false });
+      assert.equal(late.connack.sessionPresent, false);
+      late.client.destroy();
+    } finally {
+      await g.close();
+    }
+  });
+
   it('bounds the queue of an offline session and counts the drops', async () => {
     const g = await startBroker({ limits: { maxQueuedMessages: 5 } });
     try {

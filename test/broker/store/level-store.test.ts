@@ -4,8 +4,10 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { ClassicLevel } from 'classic-level';
 import type { BrokerMessage } from '../../../src/broker/message.js';
 import { LevelStore } from '../../../src/broker/store/level-store.js';
+import { sessionKey } from '../../../src/broker/store/record-codec.js';
 import type { StoredSession, StoreOp } from '../../../src/broker/store/store.js';
 import { StoreError } from '../../../src/broker/store/store-errors.js';
 import { runStoreContract } from '../core/store-contract.js';
@@ -161,6 +163,20 @@ describe('LevelStore data directory', () => {
     await rejectsWith(new LevelStore(dir).open(), 'corrupt', /culex-store\.damaged/);
     rmSync(join(dir, 'culex-store.damaged'));
     await (await opened(dir)).close();
+  });
+
+  it('refuses a record whose checksum fails, naming the path', async () => {
+    const dir = newDir();
+    const store = await opened(dir);
+    await store.write([{ op: 'putSession', session: session('tampered') }]);
+    await store.close();
+    const db = new ClassicLevel<Buffer, Buffer>(join(dir, 'level'), { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    await db.open();
+    const value = (await db.get(sessionKey('tampered')))!;
+    value[value.length - 1] ^= 0xff;
+    await db.put(sessionKey('tampered'), value);
+    await db.close();
+    await rejectsWith(new LevelStore(dir).open(), 'corrupt', new RegExp(`store data in ${join(dir, 'level')} is corrupt \\(record .*: checksum mismatch\\)`));
   });
 
   it('refuses a batch past the size limit, keeps the store as it was, and takes batches that free space', async () => {

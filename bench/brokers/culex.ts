@@ -1,0 +1,32 @@
+/** Culex as the harness runs it: an embedded Broker, $SYS off, silent, on ports chosen by the system. */
+import { readFileSync } from 'node:fs';
+import { Broker, silentLogger, type BrokerListenerOptions } from '../../src/broker/index.js';
+import { LevelStore } from '../../src/broker/store/level-store.js';
+import { announce, readConfig } from './broker-config.js';
+
+const config = readConfig();
+const listeners: BrokerListenerOptions[] = [{ host: '127.0.0.1', port: 0 }];
+if (config.tls) {
+  listeners.push({
+    host: '127.0.0.1',
+    port: 0,
+    tls: { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) },
+  });
+}
+if (config.websockets) listeners.push({ host: '127.0.0.1', port: 0, protocol: 'websockets', path: '/mqtt' });
+const broker = new Broker({
+  listeners,
+  sysInterval: 0,
+  logger: silentLogger,
+  store: config.dataDir === undefined ? undefined : new LevelStore(config.dataDir, { fsync: config.fsync ?? false }),
+});
+await broker.listen();
+const [port, ...rest] = broker.ports;
+announce(
+  {
+    port: port!,
+    tlsPort: config.tls ? rest.shift() : undefined,
+    wsPort: config.websockets ? rest.shift() : undefined,
+  },
+  () => broker.close(),
+);

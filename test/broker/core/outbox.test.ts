@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createMessage, type BrokerMessage } from '../../../src/broker/message.js';
+import { defaultLimits } from '../../../src/broker/options.js';
+import { Outbox, type DeliveryTarget } from '../../../src/broker/outbox.js';
+import { BrokerStats } from '../../../src/broker/stats.js';
+import type { QoS } from '../../../src/packet/types.js';
+
+/** Records what the outbox sends. */
+class FakeTarget implements DeliveryTarget {
+  sent: Array<{ payload: string; qos: QoS; packetId: number; dup: boolean }> = [];
+  released: number[] = [];
+  open = true;
+  constructor(readonly sendWindow: number) {}
+  writable(): boolean {
+    return this.open;
+  }
+  sendPublish(message: BrokerMessage, qos: QoS, _retain: boolean, dup: boolean, packetId: number): boolean {
+    if (message.expiresAt !== undefined && message.expiresAt <= Date.now()) return false;
+    this.sent.push({ payload: new TextDecoder().decode(message.payload), qos, packetId, dup });
+    return true;
+  }
+  sendPubrel(packetId: number): void {
+    this.released.push(packetId);
+  }
+}
+
+const msg = (payload: string, qos: QoS = 1, expiry?: number): BrokerMessage =>
+  createMessage({ topic: 't', payload, qos, properties: expiry === undefined ? undefined : { messageExpiryInterval: expiry } }, undefined);
+
+describe('outbox', () => {
+  it('keeps order and never reuses a packet id in flight over 100,000 messages acknowledged out of order', () => {
+    const stats = new BrokerStats();
+    const outbox = new Outbox('c', { ...defaultLimits, maxQueuedMessages: 100_000 }, stats);
+    for (let i = 0; i < 100_000; i++) assert.equal(outbox.deliver(msg(String(i)), 1, false, undefined, undefined), true);
+    const target = new FakeTarget(20);
+    outbox.target = target;
+    outbox.pump();
+    const inFlight = new Set<number>();
+    let next = 0;
+    let seed = 7;
+    while (target.sent.length > 0 || inFlight.size > 0) {
+      for (const s of target.sent.splice(0)) {
+        assert.equal(s.payload, String(next++));
+        assert.ok(!inFlight.has(s.packetId), `packet id ${s.packetId} reused while in flight`);
+        inFlight.add(s.packetId);
+      }
+      assert.ok(inFlight.size <= 20);
+      // Acknowledge a pseudo-random one of those in flight.
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      const ids = [...inFlight];
+      const id = ids[seed % ids.length]!;
+      inFlight.delete(id);
+      outbox.acknowledged(id);
+    }
+    assert.equal(next, 100_000);
+    assert.equal(stats.publishDropped, 0);
+  });
+
+  it('queues behind a full window or socket and drops the newest when the queue is full', () => {
+    const stats = new BrokerStats();
+    const outbox = new Outbox('c', { ...defaultLimits, maxQueuedMessages: 3 }, stats);
+    const target = new FakeTarget(1);
+    outbox.target = target;
+    outbox.deliver(msg('a'), 1, false, undefined, undefined);
+    outbox.deliver(msg('b'), 0, false, undefined, undefined); // QoS 0 is not held by the window
+    outbox.deliver(msg('c'), 1, false, undefined, undefined);
+    target.open = false;
+    outbox.deliver(msg('d'), 0, false, undefined, undefined);
+    outbox.deliver(msg('e'), 1, false, undefined, undefined);
+    assert.equal(outbox.deliver(msg('f'), 1, false, undefined, undefined), false);
+    assert.equal(stats.publishDropped, 1);
+    assert.deepEqual(target.sent.map((s) => s.payload), ['a', 'b']);
+    target.open = true;
+    outbox.acknowledged(target.sent[0]!.packetId);
+    assert.deepEqual(target.sent.map((s) => s.payload), ['a', 'b', 'c', 'd']);
+    outbox.acknowledged(target.sent[2]!.packetId);
+    assert.deepEqual(target.sent.map((s) => s.payload), ['a', 'b', 'c', 'd', 'e']);
+  });
+
+  it('resends with DUP in order after a reconnect, PUBREL for released QoS 2', () => {
+    const outbox = new Outbox('c', defaultLimits, new BrokerStats());
+    const first = new FakeTarget(10);
+    outbox.target = first;
+    outbox.deliver(msg('one'), 1, false, undefined, undefined);
+    outbox.deliver(msg('two'), 2, false, undefined, undefined);
+    outbox.deliver(msg('three'), 2, false, undefined, undefined);
+    const [, two] = first.sent;
+    assert.equal(outbox.received(two!.packetId, 0), true);
+    outbox.target = undefined;
+    const second = new FakeTarget(10);
+    outbox.target = second;
+    outbox.resend();
+    assert.deepEqual(second.sent.map((s) => [s.payload, s.dup]), [['one', true], ['three', true]]);
+    assert.deepEqual(second.released, [two!.packetId]);
+    outbox.completed(two!.packetId);
+    assert.equal(outbox.inflightCount, 2);
+  });
+
+  it('does not send expired messages', async () => {
+    const stats = new BrokerStats();
+    const outbox = new Outbox('c', defaultLimits, stats);
+    outbox.deliver(msg('short', 1, 0), 1, false, undefined, undefined);
+    outbox.deliver(msg('long', 1, 60), 1, false, undefined, undefined);
+    await new Promise((r) => setTimeout(r, 5));
+    const target = new FakeTarget(10);
+    outbox.target = target;
+    outbox.pump();
+    assert.deepEqual(target.sent.map((s) => s.payload), ['long']);
+    assert.equal(outbox.inflightCount, 1);
+  });
+
+  it('hands unacknowledged shared-subscription messages back when the session ends', () => {
+    const given: string[] = [];
+    const group = { reassign: (m: BrokerMessage) => given.push(new TextDecoder().decode(m.payload)) };
+    const outbox = new Outbox('c', defaultLimits, new BrokerStats());
+    const target = new FakeTarget(1);
+    outbox.target = target;
+    outbox.deliver(msg('in flight'), 1, false, undefined, group);
+    outbox.deliver(msg('queued'), 1, false, undefined, group);
+    outbox.deliver(msg('own'), 1, false, undefined, undefined);
+    outbox.release();
+    assert.deepEqual(given, ['in flight', 'queued']);
+    assert.equal(outbox.queued + outbox.inflightCount, 0);
+  });
+});
