@@ -16,7 +16,8 @@ function listen(server: Server): Promise<number> {
 
 const config = readConfig();
 const aedes = await Aedes.createBroker();
-const servers: Server[] = [createServer(aedes.handle)];
+// Nagle off, as Culex has it (and Mosquitto with set_tcp_nodelay true): small packets are not held back.
+const servers: Server[] = [createServer({ noDelay: true }, aedes.handle)];
 const ports: BrokerPorts = { port: await listen(servers[0]!) };
 if (config.tls) {
   const tlsServer = createTlsServer(
@@ -30,8 +31,8 @@ if (config.websockets) {
   const httpServer = createHttpServer();
   const wss = new WebSocketServer({ server: httpServer, perMessageDeflate: false });
   wss.on('connection', (socket, request) => aedes.handle(createWebSocketStream(socket), request));
-  servers.push(httpServer as unknown as Server);
-  ports.wsPort = await listen(httpServer as unknown as Server);
+  servers.push(httpServer);
+  ports.wsPort = await listen(httpServer);
 }
 announce(ports, async () => {
   for (const server of servers) server.close();

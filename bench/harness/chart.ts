@@ -20,7 +20,10 @@ const TOP = 56;
 const escape = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 export function chartSvg(groups: ChartGroup[], subtitle: string): string {
-  const shown = groups.filter((g) => g.bars.length > 0);
+  // A ratio of 0 or infinity (a broker that delivered nothing) cannot sit on a log scale: such bars are left out.
+  const shown = groups
+    .map((g) => ({ label: g.label, bars: g.bars.filter((b) => Number.isFinite(b.value) && b.value > 0) }))
+    .filter((g) => g.bars.length > 0);
   const values = shown.flatMap((g) => g.bars.map((b) => b.value));
   const lo = Math.log2(Math.min(1, ...values) / 1.3);
   const hi = Math.log2(Math.max(1, ...values) * 1.3);

@@ -213,10 +213,10 @@ async function main(): Promise<void> {
     results.topic = runScript('bench/topic.ts');
     process.stdout.write(`${results.topic}\n\n`);
   }
-  const report = new Report(results);
-  process.stdout.write(`${report.markdown()}\n`);
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, 'results.json'), JSON.stringify(results, null, 2));
+  const report = new Report(results);
+  process.stdout.write(`${report.markdown()}\n`);
   writeFileSync(join(outDir, 'benchmarks.svg'), chartSvg(report.chart, machine.date));
   if (writeDocs) writeDocsFiles(results, report);
 }

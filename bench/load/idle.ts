@@ -42,6 +42,7 @@ function dialWebSocket(port: number, path: string, i: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = tcpConnect(port, '127.0.0.1');
     let seen = Buffer.alloc(0);
+    let mqtt = Buffer.alloc(0);
     let upgraded = false;
     socket.once('error', reject);
     socket.once('close', () => reject(new Error(`websocket ${i} closed during the handshake`)));
@@ -59,9 +60,14 @@ function dialWebSocket(port: number, path: string, i: number): Promise<Socket> {
         seen = seen.subarray(end + 4);
         socket.write(maskedFrame(connectPacket(i)));
       }
-      // CONNACK: a 2-byte frame header then 4 bytes (0x20 0x02 flags code).
-      if (seen.length >= 6) {
-        if (seen[2] !== 0x20 || seen[5] !== 0) reject(new Error(`websocket ${i}: no CONNACK 0`));
+      // Server frames are unmasked and short here; a broker may split the CONNACK over several of them.
+      while (seen.length >= 2 && seen.length >= 2 + (seen[1]! & 0x7f)) {
+        const length = seen[1]! & 0x7f;
+        mqtt = Buffer.concat([mqtt, seen.subarray(2, 2 + length)]);
+        seen = seen.subarray(2 + length);
+      }
+      if (mqtt.length >= 4) {
+        if (mqtt[0] !== 0x20 || mqtt[3] !== 0) reject(new Error(`websocket ${i}: no CONNACK 0`));
         socket.removeAllListeners('data');
         socket.removeAllListeners('close');
         socket.off('error', reject);

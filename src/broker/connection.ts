@@ -1,6 +1,7 @@
 import { encode, encodePublishHead } from '../packet/encode.js';
 import { PacketError } from '../packet/errors.js';
 import { PacketParser } from '../packet/parser.js';
+import { CONNACK_CODES, DISCONNECT_CODES, PUBACK_CODES } from '../packet/reason-code-sets.js';
 import { reasonCodeName, toConnectReturnCode } from '../packet/reason-codes.js';
 import type { ConnectPacket, Packet, Properties, ProtocolVersion, QoS, Will } from '../packet/types.js';
 import type { ByteStream, StreamHandlers } from '../transport/stream.js';
@@ -232,6 +233,8 @@ export class Connection implements DeliveryTarget, AckTarget {
   /** Server-side DISCONNECT (v5) and close; the Will is sent. */
   disconnect(reasonCode: number, reason: string): void {
     if (this.state === 'closed') return;
+    // Codes from hooks may not be valid in a DISCONNECT.
+    if (DISCONNECT_CODES[reasonCode] !== 1) reasonCode = 0x80;
     if (this.version === 5 && this.state === 'open') {
       const properties: Properties | undefined = this.problemInformation && reasonCode !== 0 ? { reasonString: reason } : undefined;
       this.send({ type: 'disconnect', reasonCode, properties });
@@ -242,6 +245,7 @@ export class Connection implements DeliveryTarget, AckTarget {
   /** CONNACK with a failure code (mapped onto a 3.x return code), then close. */
   refuse(reasonCode: number, reason: string): void {
     if (this.state === 'closed') return;
+    if (reasonCode < 0x80 || CONNACK_CODES[reasonCode] !== 1) reasonCode = 0x80;
     if (this.version === 5) {
       const properties: Properties | undefined = this.problemInformation ? { reasonString: reason } : undefined;
       this.send({ type: 'connack', sessionPresent: false, reasonCode, properties });
@@ -405,6 +409,7 @@ export class Connection implements DeliveryTarget, AckTarget {
   /** PUBACK / PUBREC / PUBREL / PUBCOMP; the reason code only in v5, and only when not Success. */
   sendAck(kind: 'puback' | 'pubrec' | 'pubrel' | 'pubcomp', packetId: number, reasonCode: number, reasonString?: string): void {
     if (this.version === 5 && reasonCode !== 0) {
+      if ((kind === 'puback' || kind === 'pubrec') && PUBACK_CODES[reasonCode] !== 1) reasonCode = 0x80;
       const properties = reasonString !== undefined && this.problemInformation ? { reasonString } : undefined;
       this.send({ type: kind, packetId, reasonCode, properties });
     } else this.send({ type: kind, packetId });

@@ -37,13 +37,14 @@ export function createMessage(message: PublishMessage, origin: string | undefine
   const payload = typeof message.payload === 'string' ? encoder.encode(message.payload) : message.payload;
   let properties = message.properties;
   let expiresAt: number | undefined;
-  if (properties) {
-    const { topicAlias, subscriptionIdentifiers, messageExpiryInterval, ...rest } = properties;
-    if (messageExpiryInterval !== undefined) expiresAt = now + messageExpiryInterval * 1000;
-    if (topicAlias !== undefined || subscriptionIdentifiers !== undefined || messageExpiryInterval !== undefined) {
-      properties = rest;
+  if (properties !== undefined) {
+    const expiry = properties.messageExpiryInterval;
+    if (expiry !== undefined) expiresAt = now + expiry * 1000;
+    // Copy only when a per-connection property has to go; most messages keep the received object.
+    if (expiry !== undefined || properties.topicAlias !== undefined || properties.subscriptionIdentifiers !== undefined) {
+      const { topicAlias: _alias, subscriptionIdentifiers: _ids, messageExpiryInterval: _expiry, ...rest } = properties;
+      properties = Object.keys(rest).length === 0 ? undefined : rest;
     }
-    if (Object.keys(properties).length === 0) properties = undefined;
   }
   return {
     topic: message.topic,

@@ -165,17 +165,16 @@ export class LocalRouter implements Router {
   }
 
   route(message: BrokerMessage): number {
-    // A delivery never routes synchronously, but keep the scratch state safe if one ever does.
-    const outer = this.depth > 0 ? { message: this.message, targets: this.targets, shared: this.shared } : undefined;
+    // Deliveries never route synchronously; should one ever do, the outer route's scratch state is kept aside.
+    const outer = this.depth > 0 ? { message: this.message, targets: this.targets } : undefined;
+    if (outer !== undefined) this.targets = [];
     this.depth++;
     this.epoch++;
     this.message = message;
-    this.targets = outer === undefined ? this.targets : [];
-    this.shared = 0;
     try {
       this.index.match(message.topic, this.visitSubscription);
       const targets = this.targets;
-      let delivered = this.shared;
+      let delivered = 0;
       for (let i = 0; i < targets.length; i++) {
         const session = targets[i]!;
         const qos = message.qos < session.routeQos ? message.qos : session.routeQos;
@@ -191,11 +190,8 @@ export class LocalRouter implements Router {
       return delivered;
     } finally {
       this.depth--;
-      if (outer !== undefined) {
-        this.message = outer.message;
-        this.targets = outer.targets;
-        this.shared = outer.shared;
-      } else this.message = undefined;
+      this.message = outer?.message;
+      if (outer !== undefined) this.targets = outer.targets;
     }
   }
 

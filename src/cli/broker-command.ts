@@ -82,8 +82,16 @@ export async function run(args: string[]): Promise<number> {
     process.once('SIGINT', () => resolve('SIGINT'));
     process.once('SIGTERM', () => resolve('SIGTERM'));
   });
-  logger.info(`${signal}: stopping`);
+  logger.info(`${signal}: stopping (again to force)`);
+  const force = (): void => {
+    logger.warn('forced stop');
+    process.exit(1);
+  };
+  process.once('SIGINT', force);
+  process.once('SIGTERM', force);
   await broker.close();
+  process.off('SIGINT', force);
+  process.off('SIGTERM', force);
   logger.info('stopped');
   return 0;
 }

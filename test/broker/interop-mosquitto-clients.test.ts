@@ -1,4 +1,4 @@
-// mosquitto_pub / mosquitto_sub (MQTT 3.1.1 and 5, TCP and TLS) publish to and receive from the broker under test.
+// mosquitto_pub / mosquitto_sub (MQTT 3.1, 3.1.1 and 5, TCP and TLS) publish to and receive from the broker under test.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
@@ -15,7 +15,7 @@ interface Received {
 
 interface Connection {
   port: number;
-  version: 'mqttv311' | 'mqttv5';
+  version: 'mqttv31' | 'mqttv311' | 'mqttv5';
   tls?: TestCerts;
 }
 
@@ -108,7 +108,7 @@ for (const kind of brokerKinds(['culex', 'culex-cli'])) {
       return broker.tlsPort === undefined ? undefined : { port: broker.tlsPort, version, tls: certs };
     };
     const variants: Array<{ name: string; version: Connection['version']; transport: 'tcp' | 'tls' }> = [];
-    for (const version of ['mqttv311', 'mqttv5'] as const) {
+    for (const version of ['mqttv31', 'mqttv311', 'mqttv5'] as const) {
       for (const transport of ['tcp', 'tls'] as const) variants.push({ name: `${version} ${transport}`, version, transport });
     }
 

@@ -1,4 +1,4 @@
-// MQTT.js (MQTT 3.1.1 and 5 over TCP, TLS, WebSocket and secure WebSocket) publishes to and receives from the
+// MQTT.js (MQTT 3.1, 3.1.1 and 5 over TCP, TLS, WebSocket and secure WebSocket) publishes to and receives from the
 // broker under test.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -47,10 +47,11 @@ for (const kind of brokerKinds(['culex', 'culex-cli'])) {
       return transport.startsWith('ws') ? `${transport}://localhost:${port}/mqtt` : `${transport}://localhost:${port}`;
     }
 
-    async function open(transport: Transport, version: 4 | 5, extra: IClientOptions = {}): Promise<MqttClient> {
+    async function open(transport: Transport, version: 3 | 4 | 5, extra: IClientOptions = {}): Promise<MqttClient> {
       const secure = transport === 'mqtts' || transport === 'wss';
       const client = await connect(url(transport), {
         protocolVersion: version,
+        ...(version === 3 && { protocolId: 'MQIsdp' as const }),
         ...(secure && { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey }),
         ...extra,
       });
@@ -59,8 +60,8 @@ for (const kind of brokerKinds(['culex', 'culex-cli'])) {
     }
 
     for (const transport of ['mqtt', 'mqtts', 'ws', 'wss'] as const) {
-      for (const version of [4, 5] as const) {
-        const name = `${transport} v${version === 4 ? '3.1.1' : '5'}`;
+      for (const version of [3, 4, 5] as const) {
+        const name = `${transport} v${{ 3: '3.1', 4: '3.1.1', 5: '5' }[version]}`;
         const base = `interop/mqttjs/${transport}-${version}`;
 
         test(`${name}: QoS 0, 1 and 2 publishes arrive, and a retained one reaches a later subscriber`, async (t) => {

@@ -1,4 +1,4 @@
-// Paho Python 1.6 (MQTT 3.1.1 and 5, TCP and WebSocket) publishes to and receives from the broker under test.
+// Paho Python 1.6 (MQTT 3.1, 3.1.1 and 5, TCP and WebSocket) publishes to and receives from the broker under test.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -20,7 +20,7 @@ interface Received {
 interface Peer {
   port: number;
   transport: 'tcp' | 'websockets';
-  version: 4 | 5;
+  version: 3 | 4 | 5;
 }
 
 function peerArgs(p: Peer): string[] {
@@ -81,9 +81,9 @@ for (const kind of brokerKinds(['culex', 'culex-cli'])) {
     });
     after(() => broker?.stop());
 
-    for (const version of [4, 5] as const) {
+    for (const version of [3, 4, 5] as const) {
       for (const transport of ['tcp', 'websockets'] as const) {
-        const name = `v${version === 4 ? '3.1.1' : '5'} ${transport}`;
+        const name = `v${{ 3: '3.1', 4: '3.1.1', 5: '5' }[version]} ${transport}`;
         const peer = (): Peer => ({ port: transport === 'tcp' ? broker.port : (broker.wsPort ?? 0), transport, version });
         const missing = (): boolean => transport === 'websockets' && broker.wsPort === undefined;
         const base = `interop/paho/${version}-${transport}`;

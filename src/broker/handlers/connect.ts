@@ -1,3 +1,4 @@
+import { DISCONNECT_CODES } from '../../packet/reason-code-sets.js';
 import type { ConnectPacket, Properties } from '../../packet/types.js';
 import { validateTopicName } from '../../topic/validate.js';
 import type { Connection } from '../connection.js';
@@ -127,7 +128,8 @@ export function authenticated(connection: Connection, result: AuthenticateResult
 }
 
 function fail(connection: Connection, reasonCode: number, reason: string): void {
-  if (connection.auth?.reauthenticate) connection.disconnect(reasonCode, `re-authentication failed: ${reason}`);
+  // CONNACK-only codes (0x86 Bad user name or password, ...) become 0x87 in a DISCONNECT.
+  if (connection.auth?.reauthenticate) connection.disconnect(DISCONNECT_CODES[reasonCode] === 1 ? reasonCode : 0x87, `re-authentication failed: ${reason}`);
   else connection.refuse(reasonCode, reason);
 }
 

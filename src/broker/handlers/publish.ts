@@ -32,8 +32,10 @@ export function handlePublish(connection: Connection, packet: PublishPacket): vo
   if (packet.qos > 0) {
     const session = connection.session!;
     if (packet.qos === 2 && session.incomingQos2.has(packet.packetId!)) {
-      // A resent QoS 2 PUBLISH we already have: acknowledge again, deliver nothing.
-      connection.sendAck('pubrec', packet.packetId!, 0);
+      // A resent QoS 2 PUBLISH we already have: acknowledge again (once stored), deliver nothing.
+      const writer = core.writer;
+      if (writer !== undefined) writer.ackAfterCommit(connection, 'pubrec', packet.packetId!, 0);
+      else connection.sendAck('pubrec', packet.packetId!, 0);
       return;
     }
     if (connection.version === 5 && connection.inboundUnacked >= limits.receiveMaximum) {

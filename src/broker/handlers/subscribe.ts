@@ -1,3 +1,4 @@
+import { SUBACK_CODES } from '../../packet/reason-code-sets.js';
 import type { SubscribePacket, Subscription } from '../../packet/types.js';
 import { parseSharedFilter } from '../../topic/shared.js';
 import { TopicError, validateTopicFilter } from '../../topic/validate.js';
@@ -40,7 +41,7 @@ function decide(connection: Connection, sub: Subscription): number | Promise<num
 function grant(sub: Subscription, verdict: boolean | number): number {
   if (verdict === true) return sub.qos;
   if (verdict === false) return 0x87;
-  if (verdict >= 0x80) return verdict;
+  if (verdict >= 0x80) return SUBACK_CODES[verdict] === 1 ? verdict : 0x80;
   return verdict < sub.qos ? verdict : sub.qos;
 }
 

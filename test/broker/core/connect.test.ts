@@ -266,7 +266,7 @@ describe('CONNECT policy', () => {
       client.send({ type: 'auth', reasonCode: 0x18, properties: { ...method, authenticationData: enc('x') } });
       await client.expect('auth');
       client.send({ type: 'auth', reasonCode: 0x18, properties: { ...method, authenticationData: enc('wrong') } });
-      assert.equal((await client.expect('disconnect')).reasonCode, 0x86);
+      assert.equal((await client.expect('disconnect')).reasonCode, 0x87);
       await client.closedWithin();
 
       const other = await RawClient.connect(f.port, { protocolVersion: 5, properties: { authenticationMethod: 'OTHER' } });

@@ -100,6 +100,24 @@ describe('sessions', () => {
     }
   });
 
+  it('requireSameUsername false lets another user resume a session; deliverTo reaches offline sessions', async () => {
+    const g = await startBroker({ requireSameUsername: false });
+    try {
+      const { RawClient } = await import('../../helpers/raw-client.js');
+      const a = await g.connect({ protocolVersion: 4, clientId: 'shared-id', clean: false, username: 'alice' });
+      a.disconnect();
+      await a.closedWithin();
+      assert.equal(g.broker.deliverTo('shared-id', { topic: 'direct/x', payload: 'queued', qos: 1 }), true);
+      const b = await RawClient.connect(g.port, { protocolVersion: 4, clientId: 'shared-id', clean: false, username: 'bob' });
+      assert.equal(b.connack.reasonCode, 0);
+      assert.equal(b.connack.sessionPresent, true);
+      assert.equal(text((await b.client.expectPublish('direct/x')).payload), 'queued');
+      b.client.destroy();
+    } finally {
+      await g.close();
+    }
+  });
+
   it('bounds the queue of an offline session and counts the drops', async () => {
     const g = await startBroker({ limits: { maxQueuedMessages: 5 } });
     try {

@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """A Paho Python (1.6.x) peer for interoperability tests, driven by command-line options.
 
-  paho_client.py sub --port P --topic T [--qos Q] [--count N] [--timeout S] [--version 4|5] [--transport tcp|websockets]
-  paho_client.py pub --port P --topic T --message M [--qos Q] [--retain] [--count N] [--version 4|5] [...]
+  paho_client.py sub --port P --topic T [--qos Q] [--count N] [--timeout S] [--version 3|4|5] [--transport tcp|websockets]
+  paho_client.py pub --port P --topic T --message M [--qos Q] [--retain] [--count N] [--version 3|4|5] [...]
 
 v5 properties on publish: --user-property K=V (repeatable), --content-type, --response-topic,
 --correlation-data (hex), --payload-format 0|1, --message-expiry S.
@@ -29,7 +29,7 @@ def parse_args():
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--transport", choices=["tcp", "websockets"], default="tcp")
     p.add_argument("--ws-path", default="/mqtt")
-    p.add_argument("--version", type=int, choices=[4, 5], default=4)
+    p.add_argument("--version", type=int, choices=[3, 4, 5], default=4)
     p.add_argument("--client-id", default="")
     p.add_argument("--topic", required=True)
     p.add_argument("--qos", type=int, choices=[0, 1, 2], default=0)
@@ -98,7 +98,7 @@ def main():
     v5 = args.version == 5
     client = mqtt.Client(
         client_id=args.client_id,
-        protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
+        protocol={3: mqtt.MQTTv31, 4: mqtt.MQTTv311, 5: mqtt.MQTTv5}[args.version],
         transport=args.transport,
         **({} if v5 else {"clean_session": True}),
     )

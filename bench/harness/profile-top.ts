@@ -1,0 +1,54 @@
+/**
+ * The heaviest functions of a V8 CPU profile by self time:
+ * `node --import tsx bench/harness/profile-top.ts FILE.cpuprofile [N]` (made by `BENCH_PROFILE=dir npm run bench`).
+ */
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+}
+
+interface CpuProfile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+export interface Frame {
+  name: string;
+  selfMs: number;
+  share: number;
+}
+
+/** Self time per function (same name, file and line), heaviest first. */
+export function topFrames(profile: CpuProfile): Frame[] {
+  const frameOf = new Map<number, string>();
+  for (const node of profile.nodes) {
+    const { functionName, url, lineNumber } = node.callFrame;
+    const where = url ? ` ${basename(url)}:${lineNumber + 1}` : '';
+    frameOf.set(node.id, `${functionName || '(anonymous)'}${where}`);
+  }
+  const self = new Map<string, number>();
+  let total = 0;
+  for (let i = 0; i < profile.samples.length; i++) {
+    const us = profile.timeDeltas[i] ?? 0;
+    const name = frameOf.get(profile.samples[i]!) ?? '?';
+    self.set(name, (self.get(name) ?? 0) + us);
+    total += us;
+  }
+  return [...self.entries()]
+    .map(([name, us]) => ({ name, selfMs: us / 1000, share: total > 0 ? us / total : 0 }))
+    .sort((a, b) => b.selfMs - a.selfMs);
+}
+
+if (process.argv[1] && import.meta.url.endsWith(basename(process.argv[1]))) {
+  const file = process.argv[2];
+  if (file === undefined) {
+    process.stderr.write('usage: profile-top FILE.cpuprofile [N]\n');
+    process.exit(2);
+  }
+  const top = topFrames(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile).slice(0, Number(process.argv[3] ?? 30));
+  for (const f of top) process.stdout.write(`${(f.share * 100).toFixed(1).padStart(5)}%  ${f.selfMs.toFixed(0).padStart(7)} ms  ${f.name}\n`);
+}

@@ -1,0 +1,12 @@
+export {
+  DeviceRegistry,
+  RegistryError,
+  generateKey,
+  identityKey,
+  type AuthenticationType,
+  type DeviceAuthentication,
+  type DeviceIdentity,
+  type DeviceIdentityInput,
+} from './device-registry.js';
+export { MemoryKeyValueStore, type KeyValueOp, type KeyValueStore } from './kv-store.js';
+export { LevelKeyValueStore } from './level-kv-store.js';

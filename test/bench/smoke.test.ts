@@ -1,0 +1,53 @@
+/**
+ * The benchmark harness in its shortest form: one round, about a second per scenario, two scenarios, Culex and
+ * Mosquitto. Asserts only that it ran and produced numbers; timings are never asserted.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Results } from '../../bench/harness/results.js';
+
+test('npm run bench in smoke mode produces throughput and latency figures', { timeout: 120_000 }, async (t) => {
+  const out = mkdtempSync(join(tmpdir(), 'culex-bench-smoke-'));
+  t.after(() => rmSync(out, { recursive: true, force: true }));
+  const child = spawn('bash', ['scripts/bench.sh'], {
+    cwd: join(import.meta.dirname, '..', '..'),
+    env: {
+      ...process.env,
+      BENCH_ONLY: 'qos1,latency-qos0',
+      BENCH_BROKERS: 'culex,mosquitto',
+      BENCH_ROUNDS: '1',
+      BENCH_SECONDS: '1',
+      BENCH_WARMUP: '0.3',
+      BENCH_DOCS: '0',
+      BENCH_OUT: out,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 100_000);
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  clearTimeout(timer);
+  assert.equal(code, 0, `bench exited with ${code}:\n${stderr}`);
+  assert.match(stdout, /### Throughput/);
+  assert.match(stdout, /### Latency/);
+
+  const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as Results;
+  const byId = new Map(results.scenarios.map((s) => [s.id, s]));
+  for (const target of ['culex', 'mosquitto'] as const) {
+    const qos1 = byId.get('qos1')?.runs[target]?.[0];
+    assert.ok(qos1?.kind === 'throughput', `no QoS 1 result for ${target}: ${stderr}`);
+    assert.ok(qos1.rate > 0, `${target} QoS 1 rate ${qos1.rate}`);
+    const latency = byId.get('latency-qos0')?.runs[target]?.[0];
+    assert.ok(latency?.kind === 'latency', `no latency result for ${target}: ${stderr}`);
+    assert.ok(latency.samples > 0 && Number.isFinite(latency.p99), `${target} latency ${JSON.stringify(latency)}`);
+  }
+  assert.ok(results.machine.cores > 0);
+  assert.ok(readFileSync(join(out, 'benchmarks.svg'), 'utf8').startsWith('<svg'));
+});
