@@ -1,7 +1,7 @@
 /** The machine and versions a run was made on, for the report. */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 
 export interface Machine {
@@ -15,6 +15,8 @@ export interface Machine {
   date: string;
   openFiles: string;
   pinning: string;
+  /** 1-minute load average when the run started: other work on the machine skews figures. */
+  loadAverage: number;
 }
 
 function packageVersion(root: string, name: string): string {
@@ -37,6 +39,7 @@ export function describeMachine(root: string): Machine {
     mqttjs: packageVersion(root, 'mqtt'),
     date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
     openFiles: ulimit,
+    loadAverage: Math.round(loadavg()[0]! * 100) / 100,
     pinning: taskset ? 'brokers on core 0, load generator and client publishers on core 1 (taskset)' : 'none (taskset missing)',
   };
 }

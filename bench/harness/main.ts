@@ -10,6 +10,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ClientResult, ClientSpec } from '../client/publisher.js';
@@ -155,7 +156,8 @@ function docsSection(results: Results, tables: string): string {
     '',
     `Machine: ${m.cores} cores (\`nproc\`), ${m.cpuModel}, ${m.memoryGiB} GiB; Node ${m.node}, Mosquitto ${m.mosquitto}, ` +
       `Aedes ${m.aedes}, MQTT.js ${m.mqttjs}; ${m.date}. Command: \`${results.command}\`. \`ulimit -n\` ${m.openFiles}; ` +
-      `pinning: ${m.pinning}.`,
+      `pinning: ${m.pinning}. 1-minute load average ${m.loadAverage} at the start and ${results.loadAverageEnd ?? 'n/a'} ` +
+      `at the end (above 2 on this machine means other work competed for the same cores and figures are lower and noisier).`,
     '',
     `Each scenario ran against each broker in turn, ${results.rounds} round(s), every broker started fresh for every run ` +
       `(Culex embedded with \`sysInterval: 0\` and a silent logger, no store; Aedes ${m.aedes} with its in-memory ` +
@@ -213,6 +215,7 @@ async function main(): Promise<void> {
     results.topic = runScript('bench/topic.ts');
     process.stdout.write(`${results.topic}\n\n`);
   }
+  results.loadAverageEnd = Math.round(loadavg()[0]! * 100) / 100;
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, 'results.json'), JSON.stringify(results, null, 2));
   const report = new Report(results);

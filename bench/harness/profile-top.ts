@@ -1,5 +1,5 @@
 /**
- * The heaviest functions of a V8 CPU profile by self time:
+ * The heaviest functions of a V8 CPU profile by self time, as shares of the busy (not idle) time:
  * `node --import tsx bench/harness/profile-top.ts FILE.cpuprofile [N]` (made by `BENCH_PROFILE=dir npm run bench`).
  */
 import { readFileSync } from 'node:fs';
@@ -19,8 +19,12 @@ interface CpuProfile {
 export interface Frame {
   name: string;
   selfMs: number;
+  /** Share of the time the process was not idle. */
   share: number;
 }
+
+/** Pseudo-frames for time spent waiting, left out of the shares. */
+const WAITING = new Set(['(idle)', '(program)']);
 
 /** Self time per function (same name, file and line), heaviest first. */
 export function topFrames(profile: CpuProfile): Frame[] {
@@ -36,9 +40,10 @@ export function topFrames(profile: CpuProfile): Frame[] {
     const us = profile.timeDeltas[i] ?? 0;
     const name = frameOf.get(profile.samples[i]!) ?? '?';
     self.set(name, (self.get(name) ?? 0) + us);
-    total += us;
+    if (!WAITING.has(name)) total += us;
   }
   return [...self.entries()]
+    .filter(([name]) => !WAITING.has(name))
     .map(([name, us]) => ({ name, selfMs: us / 1000, share: total > 0 ? us / total : 0 }))
     .sort((a, b) => b.selfMs - a.selfMs);
 }

@@ -22,6 +22,8 @@ export interface ClientResults {
 
 export interface Results {
   machine: Machine;
+  /** 1-minute load average when the run ended. */
+  loadAverageEnd?: number;
   settings: Settings;
   rounds: number;
   command: string;

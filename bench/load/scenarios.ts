@@ -96,27 +96,28 @@ export async function throughput(spec: ThroughputSpec): Promise<ThroughputResult
   const pubConns = await openPublishers(spec.port, spec.publishers);
   const body = payload();
   const topicOf = (p: number): string => (fanIn ? `bench/${p}/data` : 'bench/fanout');
-  let sentTotal: () => number;
+  // Messages the publishers handed over: written (QoS 0) or acknowledged by the broker (QoS 1/2).
+  let handedOver: () => number;
   let stop: () => void;
-  let completed: () => boolean;
+  let publishersDone: () => boolean;
   if (spec.qos === 0) {
     const flooders = pubConns.map((conn, p) => {
       const ring = publishRing(FLOOD_BATCH, () => topicOf(p), 0, false, body);
       return new Flooder(conn, ring.bytes, FLOOD_BATCH);
     });
     flooders.forEach((f) => f.start());
-    sentTotal = () => flooders.reduce((sum, f) => sum + f.sent, 0);
+    handedOver = () => flooders.reduce((sum, f) => sum + f.sent, 0);
     stop = () => flooders.forEach((f) => f.stop());
-    completed = () => totalReceived(receivers) >= sentTotal() * spec.subscribers;
+    publishersDone = () => true;
   } else {
     const publishers = pubConns.map((conn, p) => {
       const ring = publishRing(RING_PACKETS, () => topicOf(p), spec.qos, false, body);
       return new WindowedPublisher(conn, ring, spec.window, Infinity);
     });
     publishers.forEach((p) => p.start());
-    sentTotal = () => publishers.reduce((sum, p) => sum + p.completed, 0);
+    handedOver = () => publishers.reduce((sum, p) => sum + p.completed, 0);
     stop = () => publishers.forEach((p) => p.stop());
-    completed = () => publishers.every((p) => p.inflight === 0);
+    publishersDone = () => publishers.every((p) => p.inflight === 0);
   }
   await sleep(spec.warmupSeconds * 1000);
   const cpu = new CpuMeter();
@@ -127,9 +128,10 @@ export async function throughput(spec: ThroughputSpec): Promise<ThroughputResult
   const elapsed = performance.now() - startedAt;
   const usage = cpu.stop();
   stop();
-  await settle(() => totalReceived(receivers), completed);
-  const expected = sentTotal() * spec.subscribers;
-  const loss = spec.qos === 0 && expected > 0 ? Math.max(0, 1 - totalReceived(receivers) / expected) : 0;
+  const expected = (): number => handedOver() * spec.subscribers;
+  await settle(() => totalReceived(receivers), () => publishersDone() && totalReceived(receivers) >= expected());
+  // For QoS 1/2 a loss is a message the broker acknowledged and then dropped (a full session queue, say).
+  const loss = expected() > 0 ? Math.max(0, 1 - totalReceived(receivers) / expected()) : 0;
   for (const c of [...pubConns, ...subConns]) c.close();
   return { kind: 'throughput', rate: (received / elapsed) * 1000, loss, ...usage };
 }

@@ -57,7 +57,10 @@ export interface ThroughputResult extends GeneratorCpu {
   kind: 'throughput';
   /** Messages per second counted at the subscribers during the window. */
   rate: number;
-  /** QoS 0: share of published messages (times subscribers) that never arrived; 0 for QoS 1/2. */
+  /**
+   * Share of the messages handed to the broker (written at QoS 0, acknowledged at QoS 1/2), times subscribers,
+   * that never arrived.
+   */
   loss: number;
 }
 

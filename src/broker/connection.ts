@@ -292,8 +292,19 @@ export class Connection implements DeliveryTarget, AckTarget {
 
   // ---- output
 
+  /**
+   * Encodes and buffers a packet. One above the client's Maximum Packet Size goes without its Reason String and
+   * User Properties, or not at all, as MQTT 5 says.
+   */
   send(packet: Packet): void {
-    this.write(encode(packet, this.version));
+    let bytes = encode(packet, this.version);
+    if (bytes.length > this.clientMaxPacketSize) {
+      if (!('properties' in packet) || packet.properties === undefined) return;
+      const { reasonString: _r, userProperties: _u, ...rest } = packet.properties;
+      bytes = encode({ ...packet, properties: rest } as Packet, this.version);
+      if (bytes.length > this.clientMaxPacketSize) return;
+    }
+    this.write(bytes);
   }
 
   private write(bytes: Uint8Array): void {
@@ -373,7 +384,12 @@ export class Connection implements DeliveryTarget, AckTarget {
       return false;
     }
     const payload = message.payload;
-    const head = encodePublishHead({ topic, qos, retain, dup, packetId: qos === 0 ? undefined : packetId, properties }, this.version, payload.length);
+    const topicBytes = topic.length === 0 ? undefined : (message.topicBytes ??= Buffer.from(topic));
+    const head = encodePublishHead(
+      { topic, topicBytes, qos, retain, dup, packetId: qos === 0 ? undefined : packetId, properties },
+      this.version,
+      payload.length,
+    );
     if (head.length + payload.length > this.clientMaxPacketSize) return false;
     if (newAlias !== 0) this.outAliases!.set(message.topic, newAlias);
     this.out.push(head, payload);
@@ -393,9 +409,15 @@ export class Connection implements DeliveryTarget, AckTarget {
     this.send({ type: 'pubrel', packetId });
   }
 
-  /** PUBACK / PUBREC once the store holds the message (or failed to). */
-  sendStoredAck(kind: 'puback' | 'pubrec', packetId: number, reasonCode: number, stored: boolean): void {
+  /** An acknowledgement whose state the store now holds (or failed to hold). */
+  sendStoredAck(kind: 'puback' | 'pubrec' | 'pubrel' | 'pubcomp', packetId: number, reasonCode: number, stored: boolean): void {
     if (this.state !== 'open') return;
+    if (kind === 'pubrel' || kind === 'pubcomp') {
+      // The exchange goes on either way; a failed write is already in the log.
+      if (kind === 'pubcomp') this.releaseInbound();
+      this.sendAck(kind, packetId, reasonCode);
+      return;
+    }
     if (!stored) {
       if (kind === 'pubrec') this.session?.incomingQos2.delete(packetId);
       // A 3.x client cannot be told; without an ack it sends again.

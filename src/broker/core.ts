@@ -10,7 +10,7 @@ import type { BrokerLimits, ConnectionPolicy } from './options.js';
 import type { Router, SubscriptionRecord } from './router.js';
 import { NEVER_EXPIRES, Session } from './session.js';
 import { BrokerStats } from './stats.js';
-import type { BrokerStore, StoreOp, StoredSessionState } from './store/store.js';
+import type { BrokerStore, StoredSessionState } from './store/store.js';
 import { StoreWriter } from './store/writer.js';
 
 /** Broker-wide settings the protocol handlers consult. */
@@ -39,7 +39,6 @@ export class BrokerCore {
   readonly connections = new Set<Connection>();
   readonly stats = new BrokerStats();
   readonly writer: StoreWriter | undefined;
-  private readonly record: ((op: StoreOp) => void) | undefined;
 
   constructor(
     readonly settings: CoreSettings,
@@ -48,11 +47,7 @@ export class BrokerCore {
     private readonly events: EventEmitter<BrokerEvents>,
     store: BrokerStore | undefined,
   ) {
-    if (store !== undefined) {
-      const writer = new StoreWriter(store, logger);
-      this.writer = writer;
-      this.record = (op) => writer.record(op);
-    }
+    if (store !== undefined) this.writer = new StoreWriter(store, logger);
   }
 
   /** Serves MQTT on a stream from any transport. */
@@ -121,20 +116,22 @@ export class BrokerCore {
 
   /** Persistent sessions record their changes in the store; others live only in memory. */
   updatePersistence(session: Session): void {
-    const persistent = this.record !== undefined && session.expiryInterval > 0;
+    const writer = this.writer;
+    if (writer === undefined) return;
+    const persistent = session.expiryInterval > 0;
     const wasPersistent = session.outbox.persist !== undefined;
-    session.outbox.persist = persistent ? this.record : undefined;
+    session.outbox.persist = persistent ? writer : undefined;
     if (persistent) {
-      this.record!({ op: 'putSession', session: session.toStored() });
+      writer.record({ op: 'putSession', session: session.toStored() });
       if (!wasPersistent) {
         for (const sub of session.subscriptions.values()) this.recordSubscription(session, sub);
       }
-    } else if (wasPersistent) this.record!({ op: 'deleteSession', clientId: session.clientId });
+    } else if (wasPersistent) writer.record({ op: 'deleteSession', clientId: session.clientId });
   }
 
   recordSubscription(session: Session, sub: SubscriptionRecord): void {
     if (session.outbox.persist === undefined) return;
-    session.outbox.persist({
+    session.outbox.persist.record({
       op: 'putSubscription',
       clientId: session.clientId,
       subscription: {
@@ -174,7 +171,7 @@ export class BrokerCore {
       return;
     }
     if (session.expiryInterval !== NEVER_EXPIRES) this.armExpiry(session, session.disconnectedAt + session.expiryInterval * 1000);
-    session.outbox.persist?.({ op: 'putSession', session: session.toStored() });
+    session.outbox.persist?.record({ op: 'putSession', session: session.toStored() });
   }
 
   private armExpiry(session: Session, dueAt: number): void {
@@ -202,7 +199,7 @@ export class BrokerCore {
         if (session.pendingWill !== pending) return;
         session.pendingWill = undefined;
         this.publishWill(session.clientId, will);
-        session.outbox.persist?.({ op: 'putSession', session: session.toStored() });
+        session.outbox.persist?.record({ op: 'putSession', session: session.toStored() });
       },
       Math.min(due - Date.now(), MAX_TIMER),
     );
@@ -236,7 +233,7 @@ export class BrokerCore {
     session.outbox.persist = undefined;
     session.outbox.release();
     if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
-    persist?.({ op: 'deleteSession', clientId: session.clientId });
+    persist?.record({ op: 'deleteSession', clientId: session.clientId });
   }
 
   // ---- messages
@@ -254,7 +251,7 @@ export class BrokerCore {
     if (message.payload.length === 0) {
       if (!router.hasRetained(message.topic)) return;
       router.retain(message);
-      this.record?.({ op: 'deleteRetained', topic: message.topic });
+      this.writer?.record({ op: 'deleteRetained', topic: message.topic });
       return;
     }
     const max = this.settings.limits.maxRetainedMessages;
@@ -266,7 +263,7 @@ export class BrokerCore {
     const own = message.payload.byteLength === message.payload.buffer.byteLength ? message : { ...message, payload: message.payload.slice() };
     router.retain(own);
     // `$SYS` figures are recomputed at start, not stored.
-    if (!message.topic.startsWith('$SYS/')) this.record?.({ op: 'putRetained', message: own });
+    if (!message.topic.startsWith('$SYS/')) this.writer?.record({ op: 'putRetained', message: own });
   }
 
   // ---- recovery and shutdown
@@ -280,7 +277,7 @@ export class BrokerCore {
     const now = Date.now();
     for (const message of retained) {
       if (message.expiresAt === undefined || message.expiresAt > now) this.router.retain(message);
-      else this.record?.({ op: 'deleteRetained', topic: message.topic });
+      else this.writer?.record({ op: 'deleteRetained', topic: message.topic });
     }
     for (const state of sessions) {
       const stored = state.session;
@@ -288,7 +285,7 @@ export class BrokerCore {
       const session = new Session(stored.clientId, stored.username, stored.protocolVersion, this.settings.limits, this.stats);
       session.expiryInterval = stored.expiryInterval;
       session.disconnectedAt = stored.disconnectedAt ?? now;
-      session.outbox.persist = this.record;
+      session.outbox.persist = this.writer;
       this.sessions.set(session.clientId, session);
       for (const sub of state.subscriptions) {
         const { topicFilter, group } = parseSubscription(sub.filter);

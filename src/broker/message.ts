@@ -28,6 +28,8 @@ export interface BrokerMessage {
   readonly expiresAt: number | undefined;
   /** Client id of the publisher (for No Local); undefined for messages the broker itself publishes. */
   readonly origin: string | undefined;
+  /** The topic in UTF-8, made on first send and shared by every subscriber's PUBLISH head. */
+  topicBytes?: Uint8Array;
 }
 
 const encoder = new TextEncoder();

@@ -2,7 +2,8 @@ import type { QoS } from '../packet/types.js';
 import type { BrokerMessage } from './message.js';
 import type { BrokerLimits } from './options.js';
 import type { BrokerStats } from './stats.js';
-import type { StoredOutgoing, StoreOp } from './store/store.js';
+import type { StoredOutgoing } from './store/store.js';
+import type { Committed, StoreWriter } from './store/writer.js';
 
 /** The connection side of delivery: what the outbox needs from the socket it is currently attached to. */
 export interface DeliveryTarget {
@@ -35,6 +36,8 @@ const RELEASED = 2;
 export class Delivery {
   packetId = 0;
   state: 0 | 1 | 2 = QUEUED;
+  /** A QoS 2 PUBLISH held until the store has its packet id (see Outbox.send). */
+  awaitingCommit = false;
   constructor(
     readonly seq: number,
     readonly message: BrokerMessage,
@@ -57,6 +60,18 @@ export class Delivery {
   }
 }
 
+/** Sends a held QoS 2 PUBLISH once the store has its packet id. */
+class HeldPublish implements Committed {
+  constructor(
+    private readonly outbox: Outbox,
+    private readonly delivery: Delivery,
+  ) {}
+
+  committed(): void {
+    this.outbox.sendHeld(this.delivery);
+  }
+}
+
 /**
  * A session's outgoing messages: a bounded FIFO queue and the in-flight window. Packet ids are assigned when a
  * message leaves the queue, so queued messages hold none. Order is kept: nothing overtakes the queue.
@@ -70,7 +85,7 @@ export class Outbox {
   private nextSeq = 1;
   target: DeliveryTarget | undefined;
   /** Set while the session is persistent and the broker has a store. */
-  persist: ((op: StoreOp) => void) | undefined;
+  persist: StoreWriter | undefined;
 
   constructor(
     private readonly clientId: string,
@@ -118,7 +133,7 @@ export class Outbox {
     const delivery = new Delivery(this.nextSeq++, message, qos, retain, subscriptionIds, shared);
     this.queue.push(delivery);
     this.queuedBytes += message.payload.length;
-    if (qos > 0) this.persist?.({ op: 'putOutgoing', clientId: this.clientId, outgoing: delivery.toStored() });
+    if (qos > 0) this.persist?.record({ op: 'putOutgoing', clientId: this.clientId, outgoing: delivery.toStored() });
     return true;
   }
 
@@ -150,11 +165,9 @@ export class Outbox {
     const target = this.target;
     if (target === undefined) return;
     for (const delivery of this.inflight.values()) {
+      if (delivery.awaitingCommit) continue; // goes out when its state is stored
       if (delivery.state === RELEASED) target.sendPubrel(delivery.packetId);
-      else if (!target.sendPublish(delivery.message, delivery.qos, delivery.retain, true, delivery.packetId, delivery.subscriptionIds)) {
-        this.complete(delivery);
-        this.stats.publishDropped++;
-      }
+      else this.transmit(delivery, target, true);
     }
   }
 
@@ -177,7 +190,7 @@ export class Outbox {
     }
     if (delivery.state !== RELEASED) {
       delivery.state = RELEASED;
-      this.persist?.({ op: 'putOutgoing', clientId: this.clientId, outgoing: delivery.toStored() });
+      this.persist?.record({ op: 'putOutgoing', clientId: this.clientId, outgoing: delivery.toStored() });
     }
     return true;
   }
@@ -219,22 +232,45 @@ export class Outbox {
     this.inflight.set(stored.packetId, delivery);
   }
 
+  /**
+   * Assigns a packet id and sends. For a persistent session a QoS 2 PUBLISH waits until its packet id is stored:
+   * after a crash it is then resent with the same id, which the client recognises, instead of under a new one,
+   * which it would deliver twice.
+   */
   private send(delivery: Delivery, target: DeliveryTarget): void {
     delivery.packetId = this.allocatePacketId();
     delivery.state = SENT;
     this.inflight.set(delivery.packetId, delivery);
-    if (target.sendPublish(delivery.message, delivery.qos, delivery.retain, false, delivery.packetId, delivery.subscriptionIds)) {
-      this.persist?.({ op: 'putOutgoing', clientId: this.clientId, outgoing: delivery.toStored() });
-    } else {
-      this.inflight.delete(delivery.packetId);
-      this.stats.publishDropped++;
-      this.persist?.({ op: 'deleteOutgoing', clientId: this.clientId, seq: delivery.seq });
+    const persist = this.persist;
+    if (persist !== undefined) {
+      persist.record({ op: 'putOutgoing', clientId: this.clientId, outgoing: delivery.toStored() });
+      if (delivery.qos === 2) {
+        delivery.awaitingCommit = true;
+        persist.afterCommit(new HeldPublish(this, delivery));
+        return;
+      }
     }
+    this.transmit(delivery, target, false);
+  }
+
+  /** Puts a sent-state delivery on the wire; one too large for the client (or expired) is dropped. */
+  transmit(delivery: Delivery, target: DeliveryTarget, dup: boolean): void {
+    if (target.sendPublish(delivery.message, delivery.qos, delivery.retain, dup, delivery.packetId, delivery.subscriptionIds)) return;
+    this.stats.publishDropped++;
+    this.complete(delivery);
+  }
+
+  /** A held QoS 2 PUBLISH whose packet id is now stored. */
+  sendHeld(delivery: Delivery): void {
+    delivery.awaitingCommit = false;
+    if (this.inflight.get(delivery.packetId) !== delivery || delivery.state !== SENT) return;
+    // Offline now: the reconnect resends it.
+    if (this.target !== undefined) this.transmit(delivery, this.target, false);
   }
 
   private complete(delivery: Delivery): void {
     this.inflight.delete(delivery.packetId);
-    this.persist?.({ op: 'deleteOutgoing', clientId: this.clientId, seq: delivery.seq });
+    this.persist?.record({ op: 'deleteOutgoing', clientId: this.clientId, seq: delivery.seq });
   }
 
   /** The next id not in flight; the window is far below 65535, so this ends quickly. */

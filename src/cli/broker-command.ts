@@ -2,19 +2,37 @@ import { parseArgs } from 'node:util';
 import { Broker } from '../broker/broker.js';
 import { stderrLogger } from '../broker/logger.js';
 import { defaultLimits, isLoopback } from '../broker/options.js';
+import { loadBrokerConfig, type BrokerConfig } from '../config/broker-config.js';
+import { setUpBroker } from '../config/broker-setup.js';
+import { describeSchema } from '../config/native-schema.js';
 
 const help = `usage: culex broker [options]
 
-Runs an MQTT 3.1/3.1.1/5.0 broker in the foreground until SIGINT or SIGTERM.
+Runs an MQTT 3.1/3.1.1/5.0 broker in the foreground until SIGINT or SIGTERM. SIGHUP re-reads the password, ACL
+and TLS certificate files.
 
-options:
-  -p, --port N            TCP port to listen on (default 1883)
-      --host H            address to listen on (default 127.0.0.1)
+options (given with -c, they override the file):
+  -c, --config FILE       configuration file: culex JSON, or a mosquitto.conf (detected by its form) (default none)
+  -p, --port N            TCP port to listen on (default 1883; with -c: the first listener's port)
+      --host H            address to listen on (default 127.0.0.1; with -c: the first listener's address)
       --allow-anonymous   accept clients without a user name (default: only on a loopback address)
       --max-keepalive S   longest keepalive in seconds; v5 clients get Server Keep Alive (default ${defaultLimits.maxKeepalive})
       --sys-interval S    seconds between $SYS updates, 0 = off (default 10)
+      --data-dir DIR      keep sessions, queued and retained messages in DIR (default none: memory only)
+      --memory            keep state in memory only, even if the file names a data directory (default)
+      --fsync             flush every store batch to the disk before acknowledging (default off)
   -v, --verbose           log debug lines too (default: info)
       --help              show this help
+
+configuration file (JSON; unknown keys are errors; relative file names are relative to the file):
+${describeSchema().join('\n')}
+
+mosquitto.conf: listener, port, bind_address, protocol, allow_anonymous, password_file, acl_file, cafile,
+capath, certfile, keyfile, crlfile, require_certificate, use_identity_as_username, tls_version, persistence,
+persistence_location, max_inflight_messages, max_queued_messages, max_queued_bytes, message_size_limit,
+max_packet_size, max_keepalive, max_topic_alias, retain_available, sys_interval, max_connections,
+per_listener_settings, persistent_client_expiration, include_dir; Mosquitto's defaults apply. Other directives
+are errors, except logging, user, pid_file and autosave settings, which have no effect.
 `;
 
 function integer(value: string | undefined, name: string, min: number, max: number): number | undefined {
@@ -24,18 +42,26 @@ function integer(value: string | undefined, name: string, min: number, max: numb
   return n;
 }
 
-/** `culex broker`: a broker on one TCP listener, stopped cleanly by a signal. */
+function emptyConfig(): BrokerConfig {
+  return { file: '', format: 'native', broker: {}, listeners: [], persistence: {}, notes: [] };
+}
+
+/** `culex broker`: a broker from flags and an optional configuration file, stopped cleanly by a signal. */
 export async function run(args: string[]): Promise<number> {
   let values;
   try {
     values = parseArgs({
       args,
       options: {
+        config: { type: 'string', short: 'c' },
         port: { type: 'string', short: 'p' },
         host: { type: 'string' },
         'allow-anonymous': { type: 'boolean' },
         'max-keepalive': { type: 'string' },
         'sys-interval': { type: 'string' },
+        'data-dir': { type: 'string' },
+        memory: { type: 'boolean' },
+        fsync: { type: 'boolean' },
         verbose: { type: 'boolean', short: 'v' },
         help: { type: 'boolean' },
       },
@@ -49,39 +75,74 @@ export async function run(args: string[]): Promise<number> {
     process.stdout.write(help);
     return 0;
   }
-  let port: number;
+  let port: number | undefined;
   let maxKeepalive: number | undefined;
   let sysInterval: number | undefined;
   try {
-    port = integer(values.port, 'port', 0, 65535) ?? 1883;
+    port = integer(values.port, 'port', 0, 65535);
     maxKeepalive = integer(values['max-keepalive'], 'max-keepalive', 1, 65535);
     sysInterval = integer(values['sys-interval'], 'sys-interval', 0, 86400);
+    if (values.memory && values['data-dir'] !== undefined) throw new Error('--memory and --data-dir exclude each other');
   } catch (err) {
     process.stderr.write(`culex broker: ${(err as Error).message}\n`);
     return 2;
   }
-  const host = values.host ?? '127.0.0.1';
-  const logger = stderrLogger(values.verbose ? 'debug' : 'info');
-  const broker = new Broker({
-    listeners: [{ host, port }],
-    allowAnonymous: values['allow-anonymous'] ? true : undefined,
-    limits: maxKeepalive === undefined ? undefined : { maxKeepalive },
-    sysInterval,
-    logger,
-  });
+  let config: BrokerConfig;
   try {
+    config = values.config === undefined ? emptyConfig() : await loadBrokerConfig(values.config);
+  } catch (err) {
+    process.stderr.write(`culex broker: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 2;
+  }
+
+  // Flags override the file.
+  const first = config.listeners[0];
+  if (port !== undefined || values.host !== undefined) {
+    if (first) {
+      if (port !== undefined) first.port = port;
+      if (values.host !== undefined) first.host = values.host;
+    } else config.listeners.push({ host: values.host ?? '127.0.0.1', port: port ?? 1883 });
+  }
+  if (values['allow-anonymous']) {
+    config.broker.allowAnonymous = true;
+    for (const listener of config.listeners) listener.allowAnonymous = true;
+  }
+  if (maxKeepalive !== undefined) config.broker.limits = { ...config.broker.limits, maxKeepalive };
+  if (sysInterval !== undefined) config.broker.sysInterval = sysInterval;
+  if (values['data-dir'] !== undefined) config.persistence.dataDir = values['data-dir'];
+  if (values.memory) delete config.persistence.dataDir;
+  if (values.fsync) config.persistence.fsync = true;
+
+  const logger = stderrLogger(values.verbose ? 'debug' : (config.logLevel ?? 'info'));
+  if (config.file) logger.info(`configuration ${config.file} (${config.format === 'mosquitto' ? 'mosquitto.conf' : 'culex JSON'})`);
+  for (const note of config.notes) logger.info(note);
+  let broker: Broker;
+  let setup;
+  try {
+    setup = await setUpBroker(config, logger);
+    broker = new Broker(setup.options);
     await broker.listen();
   } catch (err) {
     logger.error(`cannot start: ${err instanceof Error ? err.message : String(err)}`);
     return 1;
   }
-  if (!isLoopback(host) && !values['allow-anonymous']) {
+  if (config.persistence.dataDir !== undefined) logger.info(`state kept in ${config.persistence.dataDir}${config.persistence.fsync ? ' (fsync)' : ''}`);
+  const hosts = config.listeners.length > 0 ? config.listeners.map((l) => l.host) : ['127.0.0.1'];
+  if (hosts.some((h) => !isLoopback(h)) && !values['allow-anonymous'] && config.broker.allowAnonymous !== true) {
     logger.info('anonymous clients are refused on a non-loopback address; --allow-anonymous accepts them');
   }
+  const onHangup = (): void => {
+    setup.reload(broker).then(
+      () => logger.info('SIGHUP: password, ACL and TLS files re-read'),
+      (err: unknown) => logger.error(`SIGHUP: reload failed, previous files stay in force: ${err instanceof Error ? err.message : String(err)}`),
+    );
+  };
+  process.on('SIGHUP', onHangup);
   const signal = await new Promise<string>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'));
     process.once('SIGTERM', () => resolve('SIGTERM'));
   });
+  process.off('SIGHUP', onHangup);
   logger.info(`${signal}: stopping (again to force)`);
   const force = (): void => {
     logger.warn('forced stop');

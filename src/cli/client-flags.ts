@@ -6,6 +6,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConnectionRefusedError } from '../client/errors.js';
 import type { ClientOptions } from '../client/options.js';
+import { connectReturnCodeName, reasonCodeName } from '../packet/reason-codes.js';
 import type { ProtocolVersion, QoS } from '../packet/types.js';
 import { validateTopicName } from '../topic/validate.js';
 import { UsageError, type ArgReader } from './args.js';
@@ -339,10 +340,24 @@ export async function clientOptions(flags: ClientFlags, command: string): Promis
 export function describeFailure(error: unknown, url: URL): { message: string; exitCode: number } {
   const where = `${url.hostname}:${url.port || (url.protocol === 'mqtts:' || url.protocol === 'wss:' ? 8883 : 1883)}`;
   if (error instanceof ConnectionRefusedError) {
-    return { message: `${where} refused the connection: ${error.message.replace(/^connection refused /, '')}`, exitCode: error.reasonCode ?? 1 };
+    const code = error.reasonCode ?? 1;
+    const words = error.protocolVersion === 5 ? reasonCodeName(code) : connectReturnCodeName(code);
+    const packet = error.protocolVersion === 5 ? `reason code 0x${code.toString(16)}` : `return code ${code}`;
+    const why = error.reasonString ? `: ${error.reasonString}` : '';
+    return { message: `${where} refused the connection: ${words} (${packet})${why}`, exitCode: code };
   }
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   const text = error instanceof Error ? error.message : String(error);
+  const secure = url.protocol === 'mqtts:' || url.protocol === 'wss:';
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    return { message: `TLS verification of ${where} failed: the server certificate does not name '${url.hostname}' (--insecure skips this check)`, exitCode: 8 };
+  }
+  if (code && /CERT|SIGNATURE|ISSUER|SELF_SIGNED|VERIFY/.test(code)) {
+    return { message: `TLS verification of ${where} failed: ${text} (${code}); is --cafile the CA that signed the server certificate?`, exitCode: 8 };
+  }
+  if (code?.startsWith('ERR_SSL') || code?.startsWith('ERR_TLS') || (secure && (code === 'ECONNRESET' || /TLS|SSL/.test(text)))) {
+    return { message: `TLS handshake with ${where} failed: ${text}${code ? ` (${code})` : ''}; is it a TLS port?`, exitCode: 8 };
+  }
   switch (code) {
     case 'ECONNREFUSED':
       return { message: `cannot connect to ${where}: connection refused (is a broker listening there?)`, exitCode: 1 };
@@ -359,11 +374,8 @@ export function describeFailure(error: unknown, url: URL): { message: string; ex
     case 'ENETUNREACH':
       return { message: `cannot reach ${where}: ${code}`, exitCode: 1 };
   }
-  if (code && (/CERT|SIGNATURE|ISSUER|ALTNAME|SELF_SIGNED|VERIFY/.test(code) || code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS'))) {
-    return { message: `TLS with ${where} failed: ${text} (${code})`, exitCode: 8 };
-  }
   const name = error instanceof Error ? error.name : '';
-  if (name === 'TimeoutError') return { message: `timed out: ${text}`, exitCode: 27 };
+  if (name === 'TimeoutError') return { message: `timed out connecting to ${where}: ${text}`, exitCode: 27 };
   return { message: `${where}: ${text}`, exitCode: 1 };
 }
 

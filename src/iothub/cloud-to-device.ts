@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { KeyValueOp, KeyValueStore } from '../registry/kv-store.js';
-import { HubError } from './errors.js';
+import { CodedError } from '../registry/coded-error.js';
 import { KeyedSerializer } from './keyed-serializer.js';
 
 /** A cloud-to-device message waiting in a device's queue. */
@@ -67,10 +67,10 @@ function bodyBytes(body: unknown): Buffer {
 function checkProperties(properties: unknown): Record<string, string | null> {
   if (properties === undefined) return {};
   if (typeof properties !== 'object' || properties === null || Array.isArray(properties)) {
-    throw new HubError(400, 400004, 'ArgumentInvalid', 'properties must be an object of strings');
+    throw new CodedError(400, 400004, 'ArgumentInvalid', 'properties must be an object of strings');
   }
   for (const [key, value] of Object.entries(properties)) {
-    if (value !== null && typeof value !== 'string') throw new HubError(400, 400004, 'ArgumentInvalid', `property '${key}' must be a string or null`);
+    if (value !== null && typeof value !== 'string') throw new CodedError(400, 400004, 'ArgumentInvalid', `property '${key}' must be a string or null`);
   }
   return properties as Record<string, string | null>;
 }
@@ -125,7 +125,7 @@ export class CloudToDevice {
       const ops: KeyValueOp[] = [];
       this.expire(deviceId, queue, Date.now(), ops);
       if (queue.length >= this.options.maxQueuedPerDevice) {
-        throw new HubError(403, 403004, 'DeviceMaximumQueueDepthExceeded', `the queue of '${deviceId}' holds ${queue.length} messages, its maximum`);
+        throw new CodedError(403, 403004, 'DeviceMaximumQueueDepthExceeded', `the queue of '${deviceId}' holds ${queue.length} messages, its maximum`);
       }
       const message: CloudMessage = {
         deviceId,
@@ -138,11 +138,11 @@ export class CloudToDevice {
       for (const field of ['correlationId', 'userId', 'contentType', 'contentEncoding', 'expiryTimeUtc'] as const) {
         const value = input[field];
         if (value === undefined) continue;
-        if (typeof value !== 'string') throw new HubError(400, 400004, 'ArgumentInvalid', `${field} must be a string`);
+        if (typeof value !== 'string') throw new CodedError(400, 400004, 'ArgumentInvalid', `${field} must be a string`);
         message[field] = value;
       }
       if (message.expiryTimeUtc !== undefined && Number.isNaN(Date.parse(message.expiryTimeUtc))) {
-        throw new HubError(400, 400004, 'ArgumentInvalid', 'expiryTimeUtc must be an ISO 8601 time');
+        throw new CodedError(400, 400004, 'ArgumentInvalid', 'expiryTimeUtc must be an ISO 8601 time');
       }
       ops.push({ type: 'put', key: queueKey(message), value: message });
       await this.store.write(ops);
@@ -159,6 +159,11 @@ export class CloudToDevice {
       const queue = this.queues.get(deviceId);
       if (queue !== undefined) await this.drain(deviceId, queue);
     });
+  }
+
+  /** Resolves when no queue operation is running. */
+  idle(): Promise<void> {
+    return this.serializer.idle();
   }
 
   /** Drops expired messages of every device. */

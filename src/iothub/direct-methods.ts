@@ -1,4 +1,4 @@
-import { HubError } from './errors.js';
+import { CodedError } from '../registry/coded-error.js';
 
 /** What the caller of a direct method gets: the device's status code and its JSON answer. */
 export interface MethodResult {
@@ -38,13 +38,13 @@ export class DirectMethods {
     return new Promise<MethodResult>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(requestId);
-        reject(new HubError(504, 504101, 'GatewayTimeout', `'${clientId}' did not answer within ${timeoutMs / 1000} s`));
+        reject(new CodedError(504, 504101, 'GatewayTimeout', `'${clientId}' did not answer within ${timeoutMs / 1000} s`));
       }, timeoutMs);
       this.pending.set(requestId, { clientId, resolve, reject, timer });
       if (!send(requestId)) {
         clearTimeout(timer);
         this.pending.delete(requestId);
-        reject(new HubError(404, 404103, 'DeviceNotOnline', `'${clientId}' is not connected or not subscribed to methods`));
+        reject(new CodedError(404, 404103, 'DeviceNotOnline', `'${clientId}' is not connected or not subscribed to methods`));
       }
     });
   }
@@ -63,7 +63,7 @@ export class DirectMethods {
   cancelAll(): void {
     for (const call of this.pending.values()) {
       clearTimeout(call.timer);
-      call.reject(new HubError(503, 503001, 'ServiceUnavailable', 'the hub is stopping'));
+      call.reject(new CodedError(503, 503001, 'ServiceUnavailable', 'the hub is stopping'));
     }
     this.pending.clear();
   }

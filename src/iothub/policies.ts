@@ -1,7 +1,7 @@
 import { azureKeyBytes, createSasToken, parseSasToken, sasSignature } from '../credentials/azure-sas.js';
 import { textEqual } from '../credentials/signing.js';
 import { generateKey } from '../registry/device-registry.js';
-import { HubError } from './errors.js';
+import { CodedError } from '../registry/coded-error.js';
 
 export type PolicyRight = 'RegistryRead' | 'RegistryWrite' | 'ServiceConnect' | 'DeviceConnect';
 
@@ -30,8 +30,8 @@ export function createServiceToken(hubName: string, policy: SharedAccessPolicy, 
   return createSasToken({ resourceUri: hubName, key: policy.primaryKey, policyName: policy.keyName, expiry: Math.floor(now / 1000) + ttlSeconds });
 }
 
-function unauthorized(message: string): HubError {
-  return new HubError(401, 401002, 'IotHubUnauthorizedAccess', message);
+function unauthorized(message: string): CodedError {
+  return new CodedError(401, 401002, 'IotHubUnauthorizedAccess', message);
 }
 
 /**

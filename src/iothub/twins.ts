@@ -1,5 +1,5 @@
 import type { KeyValueStore } from '../registry/kv-store.js';
-import { HubError } from './errors.js';
+import { CodedError } from '../registry/coded-error.js';
 import { KeyedSerializer } from './keyed-serializer.js';
 
 export type TwinCollection = Record<string, unknown>;
@@ -124,11 +124,11 @@ export class TwinStore {
   ): Promise<{ twin: Twin; desiredPatch: Record<string, unknown> | undefined }> {
     const twin = this.require(key);
     if (ifMatch !== undefined && ifMatch !== '*' && ifMatch !== twin.etag) {
-      throw new HubError(412, 412002, 'PreconditionFailed', `If-Match '${ifMatch}' does not match the twin's etag '${twin.etag}'`);
+      throw new CodedError(412, 412002, 'PreconditionFailed', `If-Match '${ifMatch}' does not match the twin's etag '${twin.etag}'`);
     }
-    if (patch.tags !== undefined && !isObject(patch.tags)) throw new HubError(400, 400004, 'ArgumentInvalid', 'tags must be an object');
+    if (patch.tags !== undefined && !isObject(patch.tags)) throw new CodedError(400, 400004, 'ArgumentInvalid', 'tags must be an object');
     const desired = patch.properties?.desired;
-    if (desired !== undefined && !isObject(desired)) throw new HubError(400, 400004, 'ArgumentInvalid', 'properties.desired must be an object');
+    if (desired !== undefined && !isObject(desired)) throw new CodedError(400, 400004, 'ArgumentInvalid', 'properties.desired must be an object');
     const next = structuredClone(twin);
     const tagsChanged = patch.tags !== undefined && merge(next.tags, patch.tags as Record<string, unknown>);
     const desiredChanged = desired !== undefined && merge(next.properties.desired, desired);
@@ -143,7 +143,7 @@ export class TwinStore {
 
   private require(key: string): Twin {
     const twin = this.twins.get(key);
-    if (twin === undefined) throw new HubError(404, 404001, 'DeviceNotFound', `no twin for '${key}'`);
+    if (twin === undefined) throw new CodedError(404, 404001, 'DeviceNotFound', `no twin for '${key}'`);
     return twin;
   }
 

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { PeerInfo } from '../transport/stream.js';
+import { CodedError } from './coded-error.js';
 import type { KeyValueStore } from './kv-store.js';
 
 /**
@@ -41,18 +42,6 @@ export interface DeviceIdentityInput {
   authentication?: Partial<DeviceAuthentication>;
 }
 
-export class RegistryError extends Error {
-  constructor(
-    readonly status: number,
-    readonly errorCode: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'RegistryError';
-  }
-}
-
 /** Azure's id rule: up to 128 of letters, digits and `-.%_*?!(),:=@$'`. */
 const ID = /^[A-Za-z0-9\-.%_*?!(),:=@$']{1,128}$/;
 const PREFIX = 'identity/';
@@ -78,21 +67,21 @@ function checkAuthentication(input: Partial<DeviceAuthentication> | undefined): 
     for (const key of [primaryKey, secondaryKey]) {
       const bytes = Buffer.from(key, 'base64');
       if (bytes.length < 16 || bytes.length > 64 || bytes.toString('base64') !== key) {
-        throw new RegistryError(400, 400004, 'ArgumentInvalid', 'symmetric keys must be base64 of 16 to 64 bytes');
+        throw new CodedError(400, 400004, 'ArgumentInvalid', 'symmetric keys must be base64 of 16 to 64 bytes');
       }
     }
     return { type, symmetricKey: { primaryKey, secondaryKey } };
   }
   if (type === 'selfSigned') {
     const primary = input?.x509Thumbprint?.primaryThumbprint;
-    if (!primary) throw new RegistryError(400, 400004, 'ArgumentInvalid', 'selfSigned authentication needs x509Thumbprint.primaryThumbprint');
+    if (!primary) throw new CodedError(400, 400004, 'ArgumentInvalid', 'selfSigned authentication needs x509Thumbprint.primaryThumbprint');
     const secondary = input?.x509Thumbprint?.secondaryThumbprint;
     const x509Thumbprint: { primaryThumbprint: string; secondaryThumbprint?: string } = { primaryThumbprint: normalizeThumbprint(primary) };
     if (secondary) x509Thumbprint.secondaryThumbprint = normalizeThumbprint(secondary);
     return { type, x509Thumbprint };
   }
   if (type === 'certificateAuthority') return { type };
-  throw new RegistryError(400, 400004, 'ArgumentInvalid', `unknown authentication type '${String(type)}'`);
+  throw new CodedError(400, 400004, 'ArgumentInvalid', `unknown authentication type '${String(type)}'`);
 }
 
 /** The certificate's SHA-1 and SHA-256 thumbprints, lower-case hex. */
@@ -136,18 +125,18 @@ export class DeviceRegistry {
    * authentication type stay as they were unless the input names them. Returns the identity and whether it is new.
    */
   async put(input: DeviceIdentityInput, ifMatch?: string): Promise<{ identity: DeviceIdentity; created: boolean }> {
-    if (!ID.test(input.deviceId)) throw new RegistryError(400, 400004, 'ArgumentInvalid', `invalid device id '${input.deviceId}'`);
-    if (input.moduleId !== undefined && !ID.test(input.moduleId)) throw new RegistryError(400, 400004, 'ArgumentInvalid', `invalid module id '${input.moduleId}'`);
+    if (!ID.test(input.deviceId)) throw new CodedError(400, 400004, 'ArgumentInvalid', `invalid device id '${input.deviceId}'`);
+    if (input.moduleId !== undefined && !ID.test(input.moduleId)) throw new CodedError(400, 400004, 'ArgumentInvalid', `invalid module id '${input.moduleId}'`);
     if (input.moduleId !== undefined && this.get(input.deviceId) === undefined) {
-      throw new RegistryError(404, 404001, 'DeviceNotFound', `device '${input.deviceId}' does not exist`);
+      throw new CodedError(404, 404001, 'DeviceNotFound', `device '${input.deviceId}' does not exist`);
     }
     if (input.status !== undefined && input.status !== 'enabled' && input.status !== 'disabled') {
-      throw new RegistryError(400, 400004, 'ArgumentInvalid', "status must be 'enabled' or 'disabled'");
+      throw new CodedError(400, 400004, 'ArgumentInvalid', "status must be 'enabled' or 'disabled'");
     }
     const key = identityKey(input.deviceId, input.moduleId);
     const existing = this.identities.get(key);
     if (ifMatch !== undefined && ifMatch !== '*' && existing?.etag !== ifMatch) {
-      throw new RegistryError(412, 412002, 'PreconditionFailed', `etag does not match the current identity '${key}'`);
+      throw new CodedError(412, 412002, 'PreconditionFailed', `etag does not match the current identity '${key}'`);
     }
     const now = new Date().toISOString();
     const authentication =
@@ -174,10 +163,10 @@ export class DeviceRegistry {
     const key = identityKey(deviceId, moduleId);
     const existing = this.identities.get(key);
     if (existing === undefined) {
-      throw new RegistryError(404, moduleId ? 404010 : 404001, moduleId ? 'ModuleNotFound' : 'DeviceNotFound', `'${key}' does not exist`);
+      throw new CodedError(404, moduleId ? 404010 : 404001, moduleId ? 'ModuleNotFound' : 'DeviceNotFound', `'${key}' does not exist`);
     }
     if (ifMatch !== undefined && ifMatch !== '*' && existing.etag !== ifMatch) {
-      throw new RegistryError(412, 412002, 'PreconditionFailed', `etag does not match the current identity '${key}'`);
+      throw new CodedError(412, 412002, 'PreconditionFailed', `etag does not match the current identity '${key}'`);
     }
     const keys = moduleId ? [key] : [key, ...this.list({ deviceId }).map((m) => identityKey(m.deviceId, m.moduleId))];
     await this.store.write(keys.map((k) => ({ type: 'del' as const, key: PREFIX + k })));

@@ -1,6 +1,5 @@
 export {
   DeviceRegistry,
-  RegistryError,
   generateKey,
   identityKey,
   type AuthenticationType,
@@ -8,5 +7,6 @@ export {
   type DeviceIdentity,
   type DeviceIdentityInput,
 } from './device-registry.js';
+export { CodedError } from './coded-error.js';
 export { MemoryKeyValueStore, type KeyValueOp, type KeyValueStore } from './kv-store.js';
 export { LevelKeyValueStore } from './level-kv-store.js';

@@ -33,7 +33,7 @@ function runTool(cmd: string, args: string[], timeoutMs: number): Promise<{ code
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.once('error', reject);
-    child.once('exit', (code) => {
+    child.once('close', (code) => {
       clearTimeout(timer);
       resolve({ code, out });
     });
@@ -65,7 +65,7 @@ async function subscribe(
   });
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const done = new Promise<Received[]>((resolve) => {
-    child.once('exit', () => {
+    child.once('close', () => {
       signalReady();
       resolve(
         out

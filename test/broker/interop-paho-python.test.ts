@@ -45,7 +45,7 @@ async function subscribe(p: Peer, topic: string, qos: number, count: number): Pr
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
   const done = new Promise<Received[]>((resolve, reject) => {
-    child.once('exit', (code) => {
+    child.once('close', (code) => {
       clearTimeout(timer);
       signalReady();
       if (code !== 0) reject(new Error(`paho subscriber exited ${code}: ${err}${out}`));
@@ -65,7 +65,7 @@ function publish(p: Peer, topic: string, message: string, qos: number, extra: st
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    child.once('exit', (code) => {
+    child.once('close', (code) => {
       clearTimeout(timer);
       if (code === 0) resolve();
       else reject(new Error(`paho publisher exited ${code}: ${out}`));

@@ -85,7 +85,7 @@ function acknowledge(connection: Connection, packet: PublishPacket, reasonCode: 
   if (kind === 'pubrec') {
     const session = connection.session!;
     session.incomingQos2.add(packetId);
-    session.outbox.persist?.({ op: 'putIncoming', clientId: session.clientId, packetId });
+    session.outbox.persist?.record({ op: 'putIncoming', clientId: session.clientId, packetId });
   }
   const writer = connection.core.writer;
   if (writer !== undefined) writer.ackAfterCommit(connection, kind, packetId, reasonCode);

@@ -14,7 +14,7 @@ export function handleUnsubscribe(connection: Connection, packet: UnsubscribePac
     }
     session.subscriptions.delete(filter);
     core.router.remove(record);
-    session.outbox.persist?.({ op: 'deleteSubscription', clientId: session.clientId, filter });
+    session.outbox.persist?.record({ op: 'deleteSubscription', clientId: session.clientId, filter });
     reasonCodes.push(0);
   }
   connection.send({ type: 'unsuback', packetId: packet.packetId, reasonCodes: connection.version === 5 ? reasonCodes : [] });

@@ -96,4 +96,35 @@ describe('persistence through the store', () => {
       await f.close();
     }
   });
+
+  it('holds QoS 2 PUBLISH, PUBREL and PUBCOMP of persistent sessions until the store has their state', async () => {
+    const store = new GatedStore();
+    const f = await startBroker({ store });
+    try {
+      const sub = await f.connect({ protocolVersion: 5, clientId: 'q2sub', properties: { sessionExpiryInterval: 60 } }, false);
+      await sub.subscribe('q2/#', 2);
+      const pub = await f.connect({ protocolVersion: 5, clientId: 'q2pub', properties: { sessionExpiryInterval: 60 } }, false);
+      pub.send({ type: 'publish', topic: 'q2/x', payload: new Uint8Array([1]), qos: 2, packetId: 5, retain: false, dup: false });
+      assert.equal((await pub.expect('pubrec')).packetId, 5);
+
+      store.hold();
+      pub.send({ type: 'publish', topic: 'q2/x', payload: new Uint8Array([2]), qos: 2, packetId: 6, retain: false, dup: false });
+      pub.send({ type: 'pubrel', packetId: 5 });
+      const first = await sub.expectPublish('q2/x');
+      sub.send({ type: 'pubrec', packetId: first.packetId! });
+      // Nothing announcing unstored state gets out: no PUBREC 6, no PUBCOMP 5, no second PUBLISH, no PUBREL.
+      assert.deepEqual((await pub.drain(150)).map((p) => p.type), []);
+      assert.deepEqual((await sub.drain(10)).map((p) => p.type), []);
+      store.release();
+      assert.equal((await pub.expect('pubcomp')).packetId, 5);
+      assert.equal((await pub.expect('pubrec')).packetId, 6);
+      assert.equal((await sub.expect('pubrel')).packetId, first.packetId);
+      const second = await sub.expectPublish('q2/x');
+      assert.deepEqual([...second.payload], [2]);
+      sub.destroy();
+      pub.destroy();
+    } finally {
+      await f.close();
+    }
+  });
 });

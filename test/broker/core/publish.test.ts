@@ -212,6 +212,19 @@ describe('PUBLISH and SUBSCRIBE', () => {
     for (const c of [small, big, pub]) c.destroy();
   });
 
+  it('leaves out the Reason String when it would exceed the client Maximum Packet Size', async () => {
+    const roomy = await f.connect({ protocolVersion: 5 });
+    roomy.send({ type: 'publish', topic: 'x', payload: enc('x'), qos: 0, retain: false, dup: false, properties: { topicAlias: 99 } });
+    const full = await roomy.expect('disconnect');
+    assert.equal(full.reasonCode, 0x94);
+    assert.ok(full.properties?.reasonString);
+    const tight = await f.connect({ protocolVersion: 5, properties: { maximumPacketSize: 16 } });
+    tight.send({ type: 'publish', topic: 'x', payload: enc('x'), qos: 0, retain: false, dup: false, properties: { topicAlias: 99 } });
+    const bare = await tight.expect('disconnect');
+    assert.equal(bare.reasonCode, 0x94);
+    assert.equal(bare.properties?.reasonString, undefined);
+  });
+
   it('refuses a packet above maxPacketSize (v5 DISCONNECT 0x95)', async () => {
     const g = await startBroker({ limits: { maxPacketSize: 1000 } });
     try {

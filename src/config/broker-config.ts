@@ -1,0 +1,99 @@
+/**
+ * What a broker configuration file says, whatever its form (the native JSON file or a mosquitto.conf): broker
+ * options, listeners, the password/ACL files and persistence. File names stay names here: certificates and
+ * auth files are read when the broker starts and again on SIGHUP.
+ */
+import { readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { LogLevel } from '../broker/logger.js';
+import type { BrokerListenerOptions, BrokerOptions } from '../broker/options.js';
+import type { ListenerTlsOptions } from '../broker/listeners/listener.js';
+import type { FileAuthOptions } from '../auth/file-auth.js';
+import { ConfigError } from './config-error.js';
+import { parseMosquittoConfig } from './mosquitto-config.js';
+import { parseNativeConfig } from './native-config.js';
+
+/** A listener's TLS files and settings. */
+export interface TlsFiles {
+  certFile: string;
+  keyFile: string;
+  caFile?: string;
+  /** Directory of CA certificates (`*.pem`, `*.crt`), added to `caFile`'s. */
+  caPath?: string;
+  crlFile?: string;
+  requestCertificate?: boolean;
+  requireCertificate?: boolean;
+  minVersion?: 'TLSv1.2' | 'TLSv1.3';
+}
+
+export interface ConfiguredListener extends Omit<BrokerListenerOptions, 'tls' | 'hooks'> {
+  tlsFiles?: TlsFiles;
+  /** This listener's own password/ACL files (per-listener settings); else the broker-wide `auth` applies. */
+  auth?: FileAuthOptions;
+  /** The client certificate's Common Name becomes the user name; CONNECT's user name and password are ignored. */
+  useIdentityAsUsername?: boolean;
+}
+
+export interface PersistenceSettings {
+  /** Directory of the durable store; absent = memory only. */
+  dataDir?: string;
+  /** Flush every batch to the disk. */
+  fsync?: boolean;
+}
+
+export type ConfiguredBrokerOptions = Omit<BrokerOptions, 'listeners' | 'hooks' | 'store' | 'logger'>;
+
+export interface BrokerConfig {
+  file: string;
+  format: 'native' | 'mosquitto';
+  broker: ConfiguredBrokerOptions;
+  /** Empty: the broker's default listener. */
+  listeners: ConfiguredListener[];
+  /** Broker-wide password/ACL files. */
+  auth?: FileAuthOptions;
+  persistence: PersistenceSettings;
+  logLevel?: LogLevel;
+  /** Settings accepted but without effect in culex, for the start-up log. */
+  notes: string[];
+}
+
+/** A mosquitto.conf is lines of `directive value`; the native file is a JSON object. */
+export function detectFormat(text: string): 'native' | 'mosquitto' {
+  return text.trimStart().startsWith('{') ? 'native' : 'mosquitto';
+}
+
+/** Reads and checks a configuration file of either form. Throws ConfigError / ConfigErrors naming file and line. */
+export async function loadBrokerConfig(file: string): Promise<BrokerConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(file, 0, `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  return detectFormat(text) === 'native' ? parseNativeConfig(text, file) : parseMosquittoConfig(text, file);
+}
+
+/** Reads a listener's certificate, key, CA and CRL files (at start and on SIGHUP). */
+export async function readListenerTls(files: TlsFiles): Promise<ListenerTlsOptions> {
+  const read = async (path: string, what: string): Promise<Buffer> => {
+    try {
+      return await readFile(path);
+    } catch (err) {
+      throw new Error(`cannot read TLS ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  };
+  const tls: ListenerTlsOptions = { cert: await read(files.certFile, 'certificate'), key: await read(files.keyFile, 'key') };
+  const cas: Buffer[] = [];
+  if (files.caFile !== undefined) cas.push(await read(files.caFile, 'CA file'));
+  if (files.caPath !== undefined) {
+    for (const name of (await readdir(files.caPath)).sort()) {
+      if (/\.(pem|crt)$/.test(name)) cas.push(await read(join(files.caPath, name), 'CA file'));
+    }
+  }
+  if (cas.length > 0) tls.ca = Buffer.concat(cas.flatMap((ca) => [ca, Buffer.from('\n')]));
+  if (files.crlFile !== undefined) tls.crl = await read(files.crlFile, 'CRL');
+  if (files.requestCertificate !== undefined) tls.requestCertificate = files.requestCertificate;
+  if (files.requireCertificate !== undefined) tls.requireCertificate = files.requireCertificate;
+  if (files.minVersion !== undefined) tls.minVersion = files.minVersion;
+  return tls;
+}

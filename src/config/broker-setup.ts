@@ -1,0 +1,75 @@
+/**
+ * Turns a BrokerConfig into running BrokerOptions: reads TLS files, loads password/ACL files as hooks (broker-wide
+ * and per listener), makes a certificate's Common Name the user name where asked, opens the store; and re-reads
+ * the files on demand (SIGHUP) without dropping clients.
+ */
+import { FileAuth } from '../auth/file-auth.js';
+import type { Broker } from '../broker/broker.js';
+import type { AuthenticateContext, AuthenticateResult, BrokerHooks } from '../broker/hooks.js';
+import type { Logger } from '../broker/logger.js';
+import type { BrokerListenerOptions, BrokerOptions } from '../broker/options.js';
+import { readListenerTls, type BrokerConfig } from './broker-config.js';
+
+export interface BrokerSetup {
+  options: BrokerOptions;
+  /** Re-reads password, ACL and TLS files; on a failure the previous ones stay in force and it throws. */
+  reload(broker: Broker): Promise<void>;
+}
+
+/** Hooks of a FileAuth, with the per-delivery read check. */
+function authHooks(auth: FileAuth): BrokerHooks {
+  const hooks = auth.hooks;
+  hooks.authorizeRead = (client, topic) => auth.canRead(client, topic);
+  return hooks;
+}
+
+/** Mosquitto's `use_identity_as_username`: the certificate names the user; CONNECT's user name and password are not used. */
+function identityAsUsername(context: AuthenticateContext): AuthenticateResult {
+  const cn = context.peer.peerCertificate?.subject['CN'];
+  const name = Array.isArray(cn) ? cn[0] : cn;
+  if (!name) return { result: 'fail', reasonCode: 0x87, reasonString: 'a client certificate is needed' };
+  return { result: 'success', username: name };
+}
+
+export async function setUpBroker(config: BrokerConfig, logger: Logger): Promise<BrokerSetup> {
+  const auths: FileAuth[] = [];
+  const load = async (options: NonNullable<BrokerConfig['auth']>): Promise<FileAuth> => {
+    const auth = await FileAuth.load(options);
+    auths.push(auth);
+    return auth;
+  };
+  const options: BrokerOptions = { ...config.broker, logger };
+  if (config.auth) options.hooks = authHooks(await load(config.auth));
+  if (config.listeners.length > 0) {
+    options.listeners = await Promise.all(
+      config.listeners.map(async ({ tlsFiles, auth, useIdentityAsUsername, ...listener }): Promise<BrokerListenerOptions> => {
+        const result: BrokerListenerOptions = { ...listener };
+        if (tlsFiles) result.tls = await readListenerTls(tlsFiles);
+        let hooks: BrokerHooks | undefined;
+        if (auth) hooks = authHooks(await load(auth));
+        if (useIdentityAsUsername) hooks = { ...hooks, authenticate: identityAsUsername };
+        if (hooks) result.hooks = hooks;
+        return result;
+      }),
+    );
+  }
+  if (config.persistence.dataDir !== undefined) {
+    // Loaded only when asked for: the LevelDB binding is not needed by a memory-only broker.
+    const { LevelStore } = await import('../broker/store/level-store.js');
+    options.store = new LevelStore(config.persistence.dataDir, { fsync: config.persistence.fsync ?? false });
+  }
+  return {
+    options,
+    async reload(broker: Broker) {
+      await Promise.all(auths.map((auth) => auth.reload()));
+      const bound = broker.boundListeners;
+      await Promise.all(
+        config.listeners.map(async (listener, i) => {
+          if (!listener.tlsFiles) return;
+          const tls = await readListenerTls(listener.tlsFiles);
+          bound[i]?.reloadTls?.(tls);
+        }),
+      );
+    },
+  };
+}

@@ -1,0 +1,57 @@
+/** The native configuration file: JSON checked against `nativeSchema`, mapped onto BrokerConfig. */
+import type { FileAuthOptions } from '../auth/file-auth.js';
+import type { LogLevel } from '../broker/logger.js';
+import type { BrokerLimits } from '../broker/options.js';
+import type { BrokerConfig, ConfiguredBrokerOptions, ConfiguredListener, TlsFiles } from './broker-config.js';
+import { parseJsonSource } from './json-source.js';
+import { checkNode, nativeSchema } from './native-schema.js';
+
+/** What the schema lets through, typed. */
+interface NativeTls {
+  cert: string;
+  key: string;
+  ca?: string;
+  caPath?: string;
+  crl?: string;
+  requestCertificate?: boolean;
+  requireCertificate?: boolean;
+  minVersion?: 'TLSv1.2' | 'TLSv1.3';
+}
+
+type NativeListener = Omit<ConfiguredListener, 'tlsFiles'> & { tls?: NativeTls };
+
+interface NativeFile extends ConfiguredBrokerOptions {
+  $schema?: string;
+  listeners?: NativeListener[];
+  limits?: Partial<BrokerLimits>;
+  auth?: FileAuthOptions;
+  persistence?: { dataDir?: string; fsync?: boolean };
+  logLevel?: LogLevel;
+}
+
+function tlsFiles(tls: NativeTls): TlsFiles {
+  const files: TlsFiles = { certFile: tls.cert, keyFile: tls.key };
+  if (tls.ca !== undefined) files.caFile = tls.ca;
+  if (tls.caPath !== undefined) files.caPath = tls.caPath;
+  if (tls.crl !== undefined) files.crlFile = tls.crl;
+  if (tls.requestCertificate !== undefined) files.requestCertificate = tls.requestCertificate;
+  if (tls.requireCertificate !== undefined) files.requireCertificate = tls.requireCertificate;
+  if (tls.minVersion !== undefined) files.minVersion = tls.minVersion;
+  return files;
+}
+
+export function parseNativeConfig(text: string, file: string): BrokerConfig {
+  const parsed = checkNode(parseJsonSource(text, file), nativeSchema, file, '') as NativeFile;
+  const { $schema: _ignored, listeners = [], auth, persistence = {}, logLevel, ...broker } = parsed;
+  const config: BrokerConfig = {
+    file,
+    format: 'native',
+    broker,
+    listeners: listeners.map(({ tls, ...rest }) => (tls ? { ...rest, tlsFiles: tlsFiles(tls) } : rest)),
+    persistence,
+    notes: [],
+  };
+  if (auth) config.auth = auth;
+  if (logLevel) config.logLevel = logLevel;
+  return config;
+}

@@ -1,0 +1,201 @@
+/**
+ * The schema of the native configuration file (JSON), and the checker that turns a parsed file into plain values
+ * or a ConfigError naming the file, the line and the key. Its keys mirror BrokerOptions (src/broker/options.ts).
+ */
+import { isAbsolute, resolve } from 'node:path';
+import { defaultLimits, type BrokerLimits } from '../broker/options.js';
+import { ConfigError } from './config-error.js';
+import type { JsonNode } from './json-source.js';
+
+export type Schema = { doc: string } & (
+  | { type: 'boolean' }
+  | { type: 'integer'; min: number; max: number }
+  | { type: 'string'; enum?: readonly string[] }
+  /** A file or directory name, resolved against the configuration file's directory. */
+  | { type: 'path' }
+  | { type: 'array'; items: Schema }
+  | { type: 'object'; properties: Record<string, Schema>; required?: readonly string[] }
+);
+
+const U32 = 0xffffffff;
+const limitRanges: Record<keyof BrokerLimits, [number, number, string]> = {
+  maxConnections: [0, U32, 'connected clients at once; 0 = unlimited'],
+  maxPacketSize: [16, 268_435_460, 'largest packet accepted and sent, bytes'],
+  maxInflight: [1, 65535, 'QoS 1/2 messages in flight to a client'],
+  receiveMaximum: [1, 65535, 'QoS 1/2 messages a client may have unacknowledged towards us'],
+  maxQueuedMessages: [0, U32, 'messages queued per session'],
+  maxQueuedBytes: [0, Number.MAX_SAFE_INTEGER, 'payload bytes queued per session'],
+  maxSubscriptionsPerClient: [0, U32, 'subscriptions per client; 0 = unlimited'],
+  maxRetainedMessages: [0, U32, 'retained messages kept; 0 = unlimited'],
+  maxKeepalive: [1, 65535, 'longest keepalive allowed, seconds'],
+  maxTopicLevels: [0, 65535, 'levels in a topic; 0 = unlimited'],
+  topicAliasMaximum: [0, 65535, 'topic aliases a client may use towards us'],
+  connectTimeout: [1, 86400, 'seconds to send CONNECT and authenticate'],
+  writeStallTimeout: [1, 86400, 'seconds a socket may stay undrained'],
+  maxWriteBuffer: [1024, Number.MAX_SAFE_INTEGER, 'socket bytes above which QoS 0 is dropped and QoS 1/2 queued'],
+  maxClientIdLength: [1, 65535, 'longest client id, UTF-8 bytes'],
+  persistentClientExpiration: [0, U32, 'seconds a disconnected 3.x persistent session is kept; 0 = forever'],
+  maxSessionExpiryInterval: [0, U32, 'cap on a v5 Session Expiry Interval, seconds; 0 = no cap'],
+};
+
+const limits: Schema = {
+  type: 'object',
+  doc: 'broker limits (see src/broker/README.md)',
+  properties: Object.fromEntries(
+    Object.entries(limitRanges).map(([key, [min, max, doc]]) => [
+      key,
+      { type: 'integer', min, max, doc: `${doc} (default ${defaultLimits[key as keyof BrokerLimits]})` } satisfies Schema,
+    ]),
+  ),
+};
+
+const auth: Schema = {
+  type: 'object',
+  doc: 'Mosquitto-format password and ACL files, SCRAM-SHA-256 credentials (re-read on SIGHUP)',
+  properties: {
+    passwordFile: { type: 'path', doc: 'mosquitto_passwd / culex passwd file (default none)' },
+    aclFile: { type: 'path', doc: 'Mosquitto ACL file (default none: everything allowed)' },
+    scramFile: { type: 'path', doc: 'SCRAM-SHA-256 credential file (default none)' },
+  },
+};
+
+const listener: Schema = {
+  type: 'object',
+  doc: 'one listener',
+  required: ['port'],
+  properties: {
+    name: { type: 'string', doc: 'name in logs (default protocol://host:port)' },
+    protocol: { type: 'string', enum: ['mqtt', 'websockets'], doc: 'mqtt (TCP/TLS) or websockets (WS/WSS) (default mqtt)' },
+    host: { type: 'string', doc: 'address to bind (default 127.0.0.1)' },
+    port: { type: 'integer', min: 0, max: 65535, doc: 'port; 0 = any free port' },
+    path: { type: 'string', doc: 'WebSocket path (default /mqtt)' },
+    allowedOrigins: { type: 'array', items: { type: 'string', doc: 'an Origin' }, doc: 'WebSocket Origin values accepted (default any)' },
+    tls: {
+      type: 'object',
+      doc: 'TLS on this listener (files re-read on SIGHUP)',
+      required: ['cert', 'key'],
+      properties: {
+        cert: { type: 'path', doc: 'certificate chain (PEM)' },
+        key: { type: 'path', doc: 'private key (PEM)' },
+        ca: { type: 'path', doc: 'CA bundle client certificates must chain to (PEM)' },
+        caPath: { type: 'path', doc: 'directory of CA certificates (*.pem, *.crt)' },
+        crl: { type: 'path', doc: 'certificate revocation list (PEM)' },
+        requestCertificate: { type: 'boolean', doc: 'ask clients for a certificate (default false)' },
+        requireCertificate: { type: 'boolean', doc: 'refuse clients without a valid certificate (default false)' },
+        minVersion: { type: 'string', enum: ['TLSv1.2', 'TLSv1.3'], doc: 'oldest TLS version (default TLSv1.2)' },
+      },
+    },
+    proxyProtocol: {
+      type: 'object',
+      doc: 'PROXY protocol v1/v2, mandatory on this listener',
+      required: ['trustedAddresses'],
+      properties: {
+        trustedAddresses: { type: 'array', items: { type: 'string', doc: 'address or CIDR' }, doc: 'who may send the header' },
+        headerTimeoutMs: { type: 'integer', min: 1, max: 600_000, doc: 'ms to wait for the header (default 5000)' },
+      },
+    },
+    setupTimeoutMs: { type: 'integer', min: 1, max: 600_000, doc: 'ms from accept to a stream (default 10000)' },
+    maxPacketSize: { type: 'integer', min: 16, max: 268_435_460, doc: 'largest packet on this listener' },
+    allowAnonymous: { type: 'boolean', doc: 'accept clients without a user name (default: true on loopback only)' },
+    refuseExcessKeepalive: { type: 'boolean', doc: 'refuse 3.x keepalive 0 or above maxKeepalive (default false)' },
+    useIdentityAsUsername: { type: 'boolean', doc: "the client certificate's CN is the user name (default false)" },
+    limits,
+    auth,
+  },
+};
+
+export const nativeSchema: Schema = {
+  type: 'object',
+  doc: 'culex broker configuration',
+  properties: {
+    $schema: { type: 'string', doc: 'ignored; lets editors find a schema' },
+    listeners: { type: 'array', items: listener, doc: 'listeners (default one on 127.0.0.1:1883)' },
+    allowAnonymous: { type: 'boolean', doc: 'accept clients without a user name (default: true on loopback only)' },
+    refuseExcessKeepalive: { type: 'boolean', doc: 'refuse 3.x keepalive 0 or above maxKeepalive (default false)' },
+    limits,
+    retainAvailable: { type: 'boolean', doc: 'keep retained messages (default true)' },
+    sysInterval: { type: 'integer', min: 0, max: 86400, doc: 'seconds between $SYS updates; 0 = off (default 10)' },
+    requireSameUsername: { type: 'boolean', doc: 'resuming a session needs its user name (default true)' },
+    responseInformation: { type: 'string', doc: 'Response Information for v5 clients that ask (default none)' },
+    auth,
+    persistence: {
+      type: 'object',
+      doc: 'where state is kept (default: memory only)',
+      properties: {
+        dataDir: { type: 'path', doc: 'directory of the durable store (default none: memory only)' },
+        fsync: { type: 'boolean', doc: 'flush every batch to the disk (default false)' },
+      },
+    },
+    logLevel: { type: 'string', enum: ['error', 'warn', 'info', 'debug'], doc: 'log level (default info)' },
+  },
+};
+
+function typeName(node: JsonNode): string {
+  switch (node.type) {
+    case 'string':
+      return JSON.stringify(node.value);
+    case 'number':
+    case 'boolean':
+      return String(node.value);
+    default:
+      return `${node.type === 'array' ? 'an' : 'a'} ${node.type}`;
+  }
+}
+
+/** Checks `node` against `schema` and returns its plain value; `key` names it in errors (`listeners[0].port`). */
+export function checkNode(node: JsonNode, schema: Schema, file: string, key: string): unknown {
+  const bad = (expected: string): never => {
+    throw new ConfigError(file, node.line, `${key || 'the document'}: expected ${expected}, not ${typeName(node)}`);
+  };
+  switch (schema.type) {
+    case 'boolean':
+      return node.type === 'boolean' ? node.value : bad('true or false');
+    case 'integer':
+      if (node.type !== 'number' || !Number.isInteger(node.value) || node.value < schema.min || node.value > schema.max) {
+        return bad(`an integer from ${schema.min} to ${schema.max}`);
+      }
+      return node.value;
+    case 'string':
+      if (node.type !== 'string') return bad(schema.enum ? `one of ${schema.enum.map((e) => `"${e}"`).join(', ')}` : 'a string');
+      if (schema.enum && !schema.enum.includes(node.value)) return bad(`one of ${schema.enum.map((e) => `"${e}"`).join(', ')}`);
+      return node.value;
+    case 'path':
+      if (node.type !== 'string' || node.value === '') return bad('a file name');
+      return isAbsolute(node.value) ? node.value : resolve(file, '..', node.value);
+    case 'array':
+      if (node.type !== 'array') return bad('an array');
+      return node.items.map((item, i) => checkNode(item, schema.items, file, `${key}[${i}]`));
+    case 'object': {
+      if (node.type !== 'object') return bad('an object');
+      const out: Record<string, unknown> = {};
+      for (const entry of node.entries) {
+        const path = key ? `${key}.${entry.key}` : entry.key;
+        const sub = schema.properties[entry.key];
+        if (sub === undefined) {
+          throw new ConfigError(file, entry.line, `unknown key '${path}' (known here: ${Object.keys(schema.properties).join(', ')})`);
+        }
+        out[entry.key] = checkNode(entry.value, sub, file, path);
+      }
+      for (const required of schema.required ?? []) {
+        if (!(required in out)) throw new ConfigError(file, node.line, `${key || 'the document'}: '${required}' is required`);
+      }
+      return out;
+    }
+  }
+}
+
+/** The schema as indented `key: meaning` lines, for `culex broker --help`; a part seen before is not repeated. */
+export function describeSchema(schema: Schema = nativeSchema, indent = '  ', seen = new Set<Schema>()): string[] {
+  if (schema.type === 'array') return describeSchema(schema.items, indent, seen);
+  if (schema.type !== 'object') return [];
+  const lines: string[] = [];
+  for (const [key, sub] of Object.entries(schema.properties)) {
+    if (key === '$schema') continue;
+    const repeated = sub.type === 'object' && seen.has(sub);
+    lines.push(`${indent}${key}${sub.type === 'array' ? '[]' : ''}: ${sub.doc}${repeated ? ' (keys as above)' : ''}`);
+    if (repeated) continue;
+    seen.add(sub);
+    lines.push(...describeSchema(sub, `${indent}  `, seen));
+  }
+  return lines;
+}
