@@ -246,77 +246,106 @@ function culexJson(packet: PublishPacket, pretty: boolean): string {
   return pretty ? JSON.stringify(record, null, 2) : JSON.stringify(record);
 }
 
-function field(step: Extract<Step, { kind: 'field' }>, packet: PublishPacket, time: () => Stamp, options: OutputOptions,
-  warn: (message: string) => void): Buffer | string {
-  const p = packet.properties;
-  switch (step.spec) {
-    case '%': return '%';
-    case 'A': return p?.topicAlias !== undefined ? int(p.topicAlias, step) : blank(step.pad, step.width);
-    case 'C': return p?.contentType !== undefined ? str(p.contentType, step) : blank(' ', step.width);
-    case 'D': return p?.correlationData ? Buffer.from(p.correlationData) : '';
-    case 'E': return p?.messageExpiryInterval !== undefined ? int(p.messageExpiryInterval, step) : blank(step.pad, step.width);
-    case 'F': return p?.payloadFormatIndicator !== undefined ? int(p.payloadFormatIndicator ? 1 : 0, step) : blank(step.pad, step.width);
-    case 'I': {
-      const d = time().date;
-      return str(`${strftimeOne('F', d)}T${strftimeOne('T', d)}${utcOffset(d)}`, step);
-    }
-    case 'j':
-      return mosquittoJson(packet, time(), true, options.pretty) ?? '';
-    case 'J': {
-      const json = mosquittoJson(packet, time(), false, options.pretty);
-      if (json === undefined) warn(`payload is not valid JSON on topic ${packet.topic}`);
-      return json ?? '';
-    }
-    case 'l': return int(packet.payload.length, step);
-    case 'm': return int(packet.packetId ?? 0, step);
-    case 'P': return (p?.userProperties ?? []).map(([k, v]) => `${k}:${v}`).join(' ');
-    case 'p': return payloadField(packet.payload, 0, step);
-    case 'q': return String(packet.qos);
-    case 'R': return p?.responseTopic !== undefined ? str(p.responseTopic, step) : '';
-    case 'r': return packet.retain ? '1' : '0';
-    case 'S': {
-      const id = p?.subscriptionIdentifiers?.[0];
-      return id !== undefined ? int(id, step) : blank(step.pad, step.width);
-    }
-    case 't': return str(packet.topic, step);
-    case 'U': {
-      const t = time();
-      return `${Math.floor(t.date.getTime() / 1000)}.${String(t.nanoseconds).padStart(9, '0')}`;
-    }
-    case 'x': return payloadField(packet.payload, 1, step);
-    case 'X': return payloadField(packet.payload, 2, step);
-    default: return '';
-  }
-}
-
 /**
- * The bytes to print for one message, or undefined when nothing is printed (an empty payload in the default
- * mode, as mosquitto_sub does). `warn` reports a `%J` payload that is not JSON.
+ * Prints messages to `out` in one output mode. Built once per `culex sub`; each message is written without
+ * copying its payload (corked writes go out as one writev).
  */
-export function renderMessage(mode: OutputMode, packet: PublishPacket, options: OutputOptions,
-  warn: (message: string) => void): Buffer | undefined {
-  const payload = Buffer.from(packet.payload.buffer, packet.payload.byteOffset, packet.payload.length);
-  switch (mode.kind) {
-    case 'payload':
-      if (payload.length === 0) return undefined;
-      return options.eol ? Buffer.concat([payload, NEWLINE]) : payload;
-    case 'verbose':
-      if (payload.length === 0) return options.eol ? Buffer.from(`${packet.topic} (null)\n`) : undefined;
-      return Buffer.concat(options.eol ? [Buffer.from(`${packet.topic} `), payload, NEWLINE] : [Buffer.from(`${packet.topic} `), payload]);
-    case 'json':
-      return Buffer.from(culexJson(packet, options.pretty) + (options.eol ? '\n' : ''));
-    case 'format': {
-      let cached: Stamp | undefined;
-      const time = (): Stamp => (cached ??= stamp());
-      const parts: Array<Buffer | string> = [];
-      for (const step of mode.steps) {
-        if (step.kind === 'text') parts.push(step.bytes);
-        else if (step.kind === 'field') parts.push(field(step, packet, time, options, warn));
-        else if (step.spec === 'N') parts.push(String(time().nanoseconds).padStart(9, '0'));
-        else parts.push(strftimeOne(step.spec, time().date));
+export class MessagePrinter {
+  /** The time of the message being printed, taken at most once per message. */
+  private stamp: Stamp | undefined;
+
+  constructor(
+    private readonly mode: OutputMode,
+    private readonly options: OutputOptions,
+    private readonly out: NodeJS.WritableStream & { cork(): void; uncork(): void },
+    /** Reports a `%J` payload that is not JSON. */
+    private readonly warn: (message: string) => void,
+  ) {}
+
+  print(packet: PublishPacket): void {
+    const payload = Buffer.from(packet.payload.buffer, packet.payload.byteOffset, packet.payload.length);
+    const { out, options } = this;
+    switch (this.mode.kind) {
+      case 'payload':
+        // As mosquitto_sub: an empty payload prints nothing, not even the newline.
+        if (payload.length === 0) return;
+        out.cork();
+        out.write(payload);
+        if (options.eol) out.write(NEWLINE);
+        out.uncork();
+        return;
+      case 'verbose':
+        if (payload.length === 0) {
+          if (options.eol) out.write(`${packet.topic} (null)\n`);
+          return;
+        }
+        out.cork();
+        out.write(`${packet.topic} `);
+        out.write(payload);
+        if (options.eol) out.write(NEWLINE);
+        out.uncork();
+        return;
+      case 'json':
+        out.write(culexJson(packet, options.pretty) + (options.eol ? '\n' : ''));
+        return;
+      case 'format': {
+        this.stamp = undefined;
+        out.cork();
+        for (const step of this.mode.steps) {
+          if (step.kind === 'text') out.write(step.bytes);
+          else if (step.kind === 'field') out.write(this.field(step, packet));
+          else if (step.spec === 'N') out.write(String(this.time().nanoseconds).padStart(9, '0'));
+          else out.write(strftimeOne(step.spec, this.time().date));
+        }
+        if (options.eol) out.write(NEWLINE);
+        out.uncork();
       }
-      if (options.eol) parts.push(NEWLINE);
-      return Buffer.concat(parts.map((part) => (typeof part === 'string' ? Buffer.from(part) : part)));
+    }
+  }
+
+  private time(): Stamp {
+    return (this.stamp ??= stamp());
+  }
+
+  private field(step: Extract<Step, { kind: 'field' }>, packet: PublishPacket): Buffer | string {
+    const p = packet.properties;
+    switch (step.spec) {
+      case '%': return '%';
+      case 'A': return p?.topicAlias !== undefined ? int(p.topicAlias, step) : blank(step.pad, step.width);
+      case 'C': return p?.contentType !== undefined ? str(p.contentType, step) : blank(' ', step.width);
+      case 'D': return p?.correlationData ? Buffer.from(p.correlationData) : '';
+      case 'E': return p?.messageExpiryInterval !== undefined ? int(p.messageExpiryInterval, step) : blank(step.pad, step.width);
+      case 'F': return p?.payloadFormatIndicator !== undefined ? int(p.payloadFormatIndicator ? 1 : 0, step) : blank(step.pad, step.width);
+      case 'I': {
+        const d = this.time().date;
+        return str(`${strftimeOne('F', d)}T${strftimeOne('T', d)}${utcOffset(d)}`, step);
+      }
+      case 'j':
+        return mosquittoJson(packet, this.time(), true, this.options.pretty) ?? '';
+      case 'J': {
+        const json = mosquittoJson(packet, this.time(), false, this.options.pretty);
+        if (json === undefined) this.warn(`payload is not valid JSON on topic ${packet.topic}`);
+        return json ?? '';
+      }
+      case 'l': return int(packet.payload.length, step);
+      case 'm': return int(packet.packetId ?? 0, step);
+      case 'P': return (p?.userProperties ?? []).map(([k, v]) => `${k}:${v}`).join(' ');
+      case 'p': return payloadField(packet.payload, 0, step);
+      case 'q': return String(packet.qos);
+      case 'R': return p?.responseTopic !== undefined ? str(p.responseTopic, step) : '';
+      case 'r': return packet.retain ? '1' : '0';
+      case 'S': {
+        const id = p?.subscriptionIdentifiers?.[0];
+        return id !== undefined ? int(id, step) : blank(step.pad, step.width);
+      }
+      case 't': return str(packet.topic, step);
+      case 'U': {
+        const t = this.time();
+        return `${Math.floor(t.date.getTime() / 1000)}.${String(t.nanoseconds).padStart(9, '0')}`;
+      }
+      case 'x': return payloadField(packet.payload, 1, step);
+      case 'X': return payloadField(packet.payload, 2, step);
+      default: return '';
     }
   }
 }

@@ -21,7 +21,7 @@ import {
   type ClientFlags,
 } from './client-flags.js';
 import { cliDialer } from './dialer.js';
-import { checkFormat, compileFormat, renderMessage, type OutputMode, type OutputOptions } from './message-format.js';
+import { checkFormat, compileFormat, MessagePrinter, type OutputMode, type OutputOptions } from './message-format.js';
 
 const help = `usage: culex sub [options] -t FILTER [-t FILTER ...]
 
@@ -197,8 +197,9 @@ function session(client: MqttClient, flags: SubFlags): Promise<number> {
       }, flags.timeout * 1000);
     }
     const warn = (message: string): void => reportError('sub', flags.client, message);
-    const stdout = process.stdout;
-    stdout.on('error', () => finish(0));
+    const printer = new MessagePrinter(flags.mode, flags.output, process.stdout, warn);
+    // A closed pipe (`culex sub ... | head`) ends the run quietly.
+    process.stdout.on('error', () => finish(0));
     client.on('message', (_topic: string, _payload: Uint8Array, packet: PublishPacket) => {
       if (!processing) return;
       if (flags.retainedOnly && !packet.retain) {
@@ -208,10 +209,10 @@ function session(client: MqttClient, flags: SubFlags): Promise<number> {
       if (packet.retain && flags.noRetain) return;
       for (const out of flags.filterOut) if (matches(out, packet.topic)) return;
       if (flags.removeRetained && packet.retain) {
-        client.publish(packet.topic, new Uint8Array(0), { qos: 1, retain: true }).catch(warn);
+        client.publish(packet.topic, new Uint8Array(0), { qos: 1, retain: true })
+          .catch((err: Error) => warn(`cannot remove the retained message of '${packet.topic}': ${err.message}`));
       }
-      const bytes = renderMessage(flags.mode, packet, flags.output, warn);
-      if (bytes) stdout.write(bytes);
+      printer.print(packet);
       if (flags.count > 0 && ++received === flags.count) finish(0);
     });
     client.on('disconnect', (packet) => {

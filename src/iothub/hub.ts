@@ -110,7 +110,8 @@ export class IotHub {
       limits: { maxPacketSize: 256 * 1024 + 4096, ...options.broker?.limits },
       logger: this.logger,
       allowAnonymous: false,
-      listeners: listeners.map((listener) => ({ ...listener, allowAnonymous: false, hooks: this.endpoint.hooks })),
+      // Every listener speaks the device dialect: listener hooks of their own would override it.
+      listeners: listeners.map(({ hooks: _hooks, ...listener }) => ({ ...listener, allowAnonymous: false })),
       hooks: this.endpoint.hooks,
       ...(options.dataDir === undefined ? {} : { store: new LevelStore(join(options.dataDir, 'broker')) }),
     });

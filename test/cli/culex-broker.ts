@@ -1,8 +1,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { waitFor } from '../helpers/wait.js';
-
-const main = new URL('../../src/cli/main.ts', import.meta.url).pathname;
+import { culexArgv } from './run.js';
 
 export interface CulexBroker {
   /** Bound ports in listener order, from the start-up log. */
@@ -15,7 +14,8 @@ export interface CulexBroker {
 
 /** Runs `culex broker ARGS` until it logged `listeners` listening lines. */
 export async function startCulexBroker(args: string[], listeners: number): Promise<CulexBroker> {
-  const child = spawn(process.execPath, ['--import', 'tsx', main, 'broker', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const [node, ...argv] = await culexArgv(['broker', ...args]);
+  const child = spawn(node!, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.stderr.on('data', (d: Buffer) => (log += d));
   const exited = once(child, 'exit');

@@ -10,9 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { Broker, silentLogger } from '../../src/broker/index.js';
 import { connect, type MqttClient } from '../../src/client/index.js';
 import { waitFor } from '../helpers/wait.js';
-import { culex, run } from './run.js';
-
-const main = new URL('../../src/cli/main.ts', import.meta.url).pathname;
+import { culex, culexArgv, run } from './run.js';
 const LINES = 20_000;
 
 describe('culex pub on large input', () => {
@@ -56,7 +54,7 @@ describe('culex pub on large input', () => {
 
   it('shows count and rate on a terminal for -l and -f', async () => {
     const shell = (cmd: string) => run('script', ['-qec', cmd, '/dev/null']);
-    const base = `${process.execPath} --import tsx ${main} pub -p ${broker.port}`;
+    const base = (await culexArgv(['pub', '-p', String(broker.port)])).join(' ');
     const lines = await shell(`${base} -t big/tty-lines -l < ${linesFile}`);
     assert.equal(lines.code, 0, lines.stdout.toString());
     assert.match(lines.stdout.toString(), new RegExp(`${LINES} messages \\(\\d+ messages/s\\)`));

@@ -1,6 +1,35 @@
 import { spawn } from 'node:child_process';
+import { mkdirSync, unlinkSync } from 'node:fs';
+import { build } from 'esbuild';
 
-const main = new URL('../../src/cli/main.ts', import.meta.url).pathname;
+const root = new URL('../../', import.meta.url).pathname;
+
+let bundled: Promise<string> | undefined;
+
+/**
+ * `src/cli/main.ts` compiled once per test process into one file (esbuild, as tsx would, but once instead of at
+ * every start), so that each of the many CLI runs costs a Node start and little more. It lives in
+ * node_modules/.cache: the packages it imports resolve as they do for the sources, and like src/broker it sits two
+ * levels below package.json, where the broker reads its version.
+ */
+function culexEntry(): Promise<string> {
+  bundled ??= (async () => {
+    const dir = `${root}node_modules/.cache`;
+    mkdirSync(dir, { recursive: true });
+    const outfile = `${dir}/culex-cli-test-${process.pid}.mjs`;
+    await build({ entryPoints: [`${root}src/cli/main.ts`], bundle: true, platform: 'node', format: 'esm', target: 'node20',
+      packages: 'external', outfile, logLevel: 'error' });
+    process.once('exit', () => {
+      try {
+        unlinkSync(outfile);
+      } catch {
+        // Already gone.
+      }
+    });
+    return outfile;
+  })();
+  return bundled;
+}
 
 export interface RunResult {
   code: number | null;
@@ -34,8 +63,13 @@ export function run(command: string, args: readonly string[], options: RunOption
 }
 
 /** `culex <args>` from the sources. */
-export function culex(args: readonly string[], options?: RunOptions): Promise<RunResult> {
-  return run(process.execPath, ['--import', 'tsx', main, ...args], options);
+export async function culex(args: readonly string[], options?: RunOptions): Promise<RunResult> {
+  return run(process.execPath, [await culexEntry(), ...args], options);
+}
+
+/** The command line that runs culex, for a shell or a long-running child. */
+export async function culexArgv(args: readonly string[]): Promise<string[]> {
+  return [process.execPath, await culexEntry(), ...args];
 }
 
 /** The Mosquitto tool for `pub` / `sub`. */
