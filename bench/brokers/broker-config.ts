@@ -8,6 +8,8 @@ export interface NodeBrokerConfig {
   dataDir?: string;
   /** Culex only: fsync every store batch. */
   fsync?: boolean;
+  /** Culex only: limits overriding the defaults, to try a setting's effect (BENCH_CULEX_LIMITS). */
+  limits?: Record<string, number>;
 }
 
 export interface BrokerPorts {

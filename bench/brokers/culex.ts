@@ -18,6 +18,7 @@ const broker = new Broker({
   listeners,
   sysInterval: 0,
   logger: silentLogger,
+  limits: config.limits,
   store: config.dataDir === undefined ? undefined : new LevelStore(config.dataDir, { fsync: config.fsync ?? false }),
 });
 await broker.listen();

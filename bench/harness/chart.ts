@@ -11,7 +11,7 @@ const COLORS: Record<string, string> = {
   'Culex in memory': '#8a5cc2',
 };
 
-const LABEL_WIDTH = 330;
+const LABEL_WIDTH = 360;
 const PLOT_WIDTH = 520;
 const BAR = 14;
 const GAP = 10;

@@ -6,7 +6,8 @@
  * (default 3), BENCH_ONLY (comma-separated scenario ids, `client`, `codec`, `topic`), BENCH_BROKERS (comma-separated
  * targets), BENCH_IDLE (idle TCP connections, default 10000), BENCH_IDLE_TLS (TLS and WebSocket, default 2000),
  * BENCH_RETAINED (default 100000), BENCH_PROFILE (directory: CPU-profile every Culex broker run), BENCH_DOCS=0
- * (do not touch docs/), BENCH_OUT (results directory, default .bench-out).
+ * (do not touch docs/), BENCH_OUT (results directory, default .bench-out), BENCH_CULEX_LIMITS (JSON of Culex limits
+ * to try, e.g. '{"maxInflight":100}'; the report names them).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -50,6 +51,7 @@ const brokers = list('BENCH_BROKERS');
 const profileDir = env.BENCH_PROFILE ? resolve(env.BENCH_PROFILE) : undefined;
 const outDir = resolve(env.BENCH_OUT ?? join(root, '.bench-out'));
 const writeDocs = env.BENCH_DOCS !== '0';
+const culexLimits = env.BENCH_CULEX_LIMITS ? (JSON.parse(env.BENCH_CULEX_LIMITS) as Record<string, number>) : undefined;
 const selected = (id: string): boolean => only === undefined || only.has(id);
 
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
@@ -64,7 +66,7 @@ function runTimeoutMs(scenario: Scenario): number {
 async function runScenario(scenario: Scenario, bundles: Bundles): Promise<ScenarioResults> {
   const targets = scenario.targets.filter((t) => brokers === undefined || brokers.has(t));
   const result: ScenarioResults = { id: scenario.id, title: scenario.title, metric: scenario.metric, targets, runs: {}, errors: [] };
-  const options: StartOptions = {};
+  const options: StartOptions = culexLimits === undefined ? {} : { culexLimits };
   if (scenario.listeners?.tls) {
     const certs = await makeCerts();
     options.tls = { certFile: certs.serverCertFile, keyFile: certs.serverKeyFile, caFile: certs.caFile };
@@ -160,7 +162,8 @@ function docsSection(results: Results, tables: string): string {
       `at the end (above 2 on this machine means other work competed for the same cores and figures are lower and noisier).`,
     '',
     `Each scenario ran against each broker in turn, ${results.rounds} round(s), every broker started fresh for every run ` +
-      `(Culex embedded with \`sysInterval: 0\` and a silent logger, no store; Aedes ${m.aedes} with its in-memory ` +
+      `(Culex embedded with \`sysInterval: 0\` and a silent logger, no store` +
+      `${results.culexLimits ? `, limits ${JSON.stringify(results.culexLimits)}` : ', default limits'}; Aedes ${m.aedes} with its in-memory ` +
       `persistence on \`net.createServer(aedes.handle)\`; Mosquitto ${m.mosquitto} with \`persistence false\`). ` +
       `Throughput runs warm up ${s.warmupSeconds} s and measure ${s.seconds} s, counting at the subscribers; ` +
       `64-byte payloads, MQTT 3.1.1. The load generator is one Node process writing pre-encoded packets on raw sockets ` +
@@ -193,6 +196,7 @@ async function main(): Promise<void> {
     settings,
     rounds,
     command: env.BENCH_COMMAND ?? 'npm run bench',
+    culexLimits,
     scenarios: [],
     client: [],
   };

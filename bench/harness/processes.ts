@@ -28,6 +28,8 @@ export interface StartOptions {
   websockets?: boolean;
   /** Write a V8 CPU profile of a Node broker into this directory. */
   profileDir?: string;
+  /** Culex limits overriding its defaults. */
+  culexLimits?: Record<string, number>;
 }
 
 export interface RunningBroker extends BrokerPorts {
@@ -129,6 +131,7 @@ export async function startBroker(target: TargetName, bundles: Bundles, options:
   const base: NodeBrokerConfig = {};
   if (options.tls) base.tls = { certFile: options.tls.certFile, keyFile: options.tls.keyFile };
   if (options.websockets) base.websockets = true;
+  if (options.culexLimits && target.startsWith('culex')) base.limits = options.culexLimits;
   switch (target) {
     case 'mosquitto':
       return startMosquitto(false, options);

@@ -27,6 +27,8 @@ export interface Results {
   settings: Settings;
   rounds: number;
   command: string;
+  /** Culex limits that overrode the defaults in this run. */
+  culexLimits?: Record<string, number>;
   scenarios: ScenarioResults[];
   client: ClientResults[];
   /** Output of bench/codec.ts and bench/topic.ts. */

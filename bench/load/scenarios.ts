@@ -155,16 +155,12 @@ export async function latency(spec: LatencySpec): Promise<LatencyResult> {
   publisher.start();
   await sleep(spec.warmupSeconds * 1000);
   const cpu = new CpuMeter();
-  const sentBefore = publisher.sent;
-  const receivedBefore = receiver.received;
   receiver.recording = true;
   await sleep(spec.seconds * 1000);
   receiver.recording = false;
   const usage = cpu.stop();
-  const sentInWindow = publisher.sent - sentBefore;
   publisher.stop();
   await settle(() => receiver.received, () => receiver.received >= publisher.sent);
-  const receivedInWindow = receiver.received - receivedBefore;
   const samples = receiver.latencies.slice(0, receiver.latencyCount).sort();
   for (const c of [...conns, pubConn!]) c.close();
   return {
@@ -173,7 +169,7 @@ export async function latency(spec: LatencySpec): Promise<LatencyResult> {
     p99: percentile(samples, 0.99),
     p999: percentile(samples, 0.999),
     samples: samples.length,
-    loss: sentInWindow > 0 ? Math.max(0, 1 - receivedInWindow / sentInWindow) : 0,
+    loss: publisher.sent > 0 ? Math.max(0, 1 - receiver.received / publisher.sent) : 0,
     ...usage,
   };
 }

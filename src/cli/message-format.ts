@@ -173,36 +173,50 @@ function jsonTimestamp(time: Stamp): string {
   return `${strftimeOne('F', d)}T${strftimeOne('T', d)}.${String(Math.floor(time.nanoseconds / 1000)).padStart(6, '0')}Z${utcOffset(d)}`;
 }
 
-const propertyNames: Array<[keyof Properties, string]> = [
-  ['payloadFormatIndicator', 'payload-format-indicator'],
-  ['messageExpiryInterval', 'message-expiry-interval'],
-  ['contentType', 'content-type'],
-  ['responseTopic', 'response-topic'],
-  ['correlationData', 'correlation-data'],
-  ['subscriptionIdentifiers', 'subscription-identifier'],
-  ['topicAlias', 'topic-alias'],
-];
+/** Names of the properties mosquitto_sub puts in its JSON (it leaves the others out). */
+const propertyNames: Partial<Record<keyof Properties, string>> = {
+  payloadFormatIndicator: 'payload-format-indicator',
+  messageExpiryInterval: 'message-expiry-interval',
+  contentType: 'content-type',
+  responseTopic: 'response-topic',
+  correlationData: 'correlation-data',
+  subscriptionIdentifiers: 'subscription-identifier',
+  topicAlias: 'topic-alias',
+  userProperties: 'user-properties',
+};
 
-/** The `properties` object of mosquitto_sub's `%j` output. */
+/** The `properties` object of mosquitto_sub's `%j` output, in the order the packet carried them. */
 function jsonProperties(properties: Properties): Record<string, unknown> | undefined {
   const out: Record<string, unknown> = {};
   let any = false;
-  for (const [key, name] of propertyNames) {
+  for (const key of Object.keys(properties) as Array<keyof Properties>) {
+    const name = propertyNames[key];
     const value = properties[key];
-    if (value === undefined) continue;
+    if (name === undefined || value === undefined) continue;
     any = true;
     if (key === 'payloadFormatIndicator') out[name] = value ? 1 : 0;
     else if (key === 'correlationData') out[name] = Buffer.from(value as Uint8Array).toString();
     else if (key === 'subscriptionIdentifiers') out[name] = (value as number[])[0];
-    else out[name] = value;
-  }
-  if (properties.userProperties?.length) {
-    any = true;
-    const user: Record<string, string> = {};
-    for (const [k, v] of properties.userProperties) user[k] = v;
-    out['user-properties'] = user;
+    else if (key === 'userProperties') {
+      const user: Record<string, string> = {};
+      for (const [k, v] of value as Array<[string, string]>) user[k] = v;
+      out[name] = user;
+    } else out[name] = value;
   }
   return any ? out : undefined;
+}
+
+/** cJSON's formatted printing, which mosquitto_sub's `--pretty` uses: tabs, `"key":\tvalue`, arrays on one line. */
+function cjsonPretty(value: unknown, depth: number): string {
+  if (Array.isArray(value)) return `[${value.map((v) => cjsonPretty(v, depth + 1)).join(', ')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value);
+    const close = '\t'.repeat(depth);
+    if (entries.length === 0) return `{\n${close}}`;
+    const inner = '\t'.repeat(depth + 1);
+    return `{\n${entries.map(([k, v]) => `${inner}${JSON.stringify(k)}:\t${cjsonPretty(v, depth + 1)}`).join(',\n')}\n${close}}`;
+  }
+  return JSON.stringify(value);
 }
 
 /** `%j` (payload as a JSON string) and `%J` (payload taken as JSON); undefined when `%J` meets a non-JSON payload. */
@@ -219,6 +233,7 @@ function mosquittoJson(packet: PublishPacket, time: Stamp, escaped: boolean, pre
   if (properties) record['properties'] = properties;
   const text = Buffer.from(packet.payload.buffer, packet.payload.byteOffset, packet.payload.length).toString();
   if (packet.payload.length === 0) record['payload'] = null;
+  // cJSON takes the payload as a C string: it ends at the first NUL.
   else if (escaped) record['payload'] = text.split('\0', 1)[0];
   else {
     try {
@@ -227,7 +242,7 @@ function mosquittoJson(packet: PublishPacket, time: Stamp, escaped: boolean, pre
       return undefined;
     }
   }
-  return pretty ? JSON.stringify(record, null, '\t') : JSON.stringify(record);
+  return pretty ? cjsonPretty(record, 0) : JSON.stringify(record);
 }
 
 /** culex's own `--json` line: payload as text when it is UTF-8, otherwise base64. */

@@ -43,7 +43,7 @@ message:
 ${clientFlagsHelp}
 
 Exit status: 0 on success; the CONNACK code when the broker refuses the connection; the PUBACK/PUBREC reason
-code when it refuses a message; 1 for bad arguments or an unreachable broker; 27 on a timeout.
+code when it refuses a message (MQTT 5); 8 for a TLS failure; 1 for bad arguments or an unreachable broker.
 `;
 
 type Mode = { kind: 'message'; payload: Uint8Array } | { kind: 'file'; file: string } | { kind: 'stdin' } | { kind: 'lines' };
@@ -237,8 +237,9 @@ export async function run(args: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof PublishError) {
       const code = err.reasonCode ?? 1;
-      const words = code === 0x87 ? 'not authorised' : reasonCodeName(code);
-      reportError('pub', flags.client, `publish to '${flags.topic}' refused: ${words} (0x${code.toString(16)})${err.reasonString ? `: ${err.reasonString}` : ''}`);
+      const words = reasonCodeName(code);
+      const why = err.reasonString && err.reasonString.toLowerCase() !== words ? `: ${err.reasonString}` : '';
+      reportError('pub', flags.client, `publish to '${flags.topic}' refused: ${words} (0x${code.toString(16)})${why}`);
       exitCode = code;
     } else {
       const failure = describeFailure(err, url);

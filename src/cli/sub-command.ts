@@ -50,8 +50,9 @@ output:
   --pretty               indent JSON output
 ${clientFlagsHelp}
 
-Exit status: 0 on success; the CONNACK code when the broker refuses the connection; 135 (0x87) when every
-subscription is refused; 27 when -W expires; 1 for bad arguments or an unreachable broker.
+Exit status: 0 on success; the CONNACK code when the broker refuses the connection; the SUBACK code when it
+refuses every subscription (128 in MQTT 3.x, e.g. 135 "not authorized" in MQTT 5); 27 when -W expires; 8 for a
+TLS failure; 1 for bad arguments or an unreachable broker.
 `;
 
 interface SubFlags {
@@ -226,8 +227,9 @@ function session(client: MqttClient, flags: SubFlags): Promise<number> {
         if (flags.client.debug) process.stderr.write(`culex sub: subscribed: ${codes.join(', ')}\n`);
         if (codes.every((code) => code >= 0x80)) {
           const code = codes[0]!;
-          reportError('sub', flags.client, `all subscriptions refused: ${code === 0x87 ? 'not authorised' : reasonCodeName(code)} (0x${code.toString(16)})`);
-          finish(code === 0x80 ? 0x87 : code);
+          const words = flags.client.version === 5 ? reasonCodeName(code) : 'failure';
+          reportError('sub', flags.client, `the broker refused every subscription: ${words} (SUBACK 0x${code.toString(16)})`);
+          finish(code);
           return;
         }
         const unsubscribeOptions = flags.client.properties.unsubscribe && flags.client.version === 5

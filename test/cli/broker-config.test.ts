@@ -217,6 +217,27 @@ describe('culex broker -c', () => {
     }
   });
 
+  it('culex pub and sub exit with the code of a refused publish or subscription', async () => {
+    const config = join(dir, 'acl-only.json');
+    writeFileSync(config, JSON.stringify({ listeners: [{ port: 0 }], auth: { aclFile: join(dir, 'acl') }, sysInterval: 0 }));
+    const broker = await startCulexBroker(['-c', config], 1);
+    try {
+      const v5 = await culex(['pub', '-p', String(broker.ports[0]), '-V', '5', '-q', '1', '-t', 'public/anon', '-m', 'x']);
+      assert.equal(v5.code, 0x87);
+      assert.equal(v5.stderr, "culex pub: publish to 'public/anon' refused: not authorized (0x87)\n");
+      // MQTT 3.1.1 has no way to say no: the message is dropped, as with Mosquitto.
+      const v311 = await culex(['pub', '-p', String(broker.ports[0]), '-q', '1', '-t', 'public/anon', '-m', 'x']);
+      assert.equal(v311.code, 0, v311.stderr);
+      const sub5 = await culex(['sub', '-p', String(broker.ports[0]), '-V', '5', '-t', 'public/#']);
+      assert.equal(sub5.code, 0x87);
+      assert.equal(sub5.stderr, 'culex sub: the broker refused every subscription: not authorized (SUBACK 0x87)\n');
+      const sub311 = await culex(['sub', '-p', String(broker.ports[0]), '-t', 'public/#']);
+      assert.equal(sub311.code, 0x80, sub311.stderr);
+    } finally {
+      await broker.stop();
+    }
+  });
+
   it('reports configuration mistakes with file, line and key, and exits 2', async () => {
     const bad = join(dir, 'bad.conf');
     writeFileSync(bad, 'listener 1883\nautosave_interval 60\nbridge_cafile x\nmax_keepalive never\n');

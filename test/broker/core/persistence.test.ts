@@ -127,4 +127,34 @@ describe('persistence through the store', () => {
       await f.close();
     }
   });
+
+  it('does not acknowledge what the store failed to write (v5: PUBACK 0x80; 3.x: no PUBACK) and stays up', async () => {
+    class FailingStore extends MemoryStore {
+      failing = false;
+      override async write(ops: readonly StoreOp[]): Promise<void> {
+        if (this.failing) throw new Error('disk full');
+        return super.write(ops);
+      }
+    }
+    const store = new FailingStore();
+    const f = await startBroker({ store });
+    try {
+      const sub = await f.connect({ protocolVersion: 4, clientId: 'offline-sub', clean: false });
+      await sub.subscribe('full/#', 1);
+      sub.destroy();
+      await waitFor(() => f.broker.connectedClients === 0, 2000, 'disconnect');
+      const v5 = await f.connect({ protocolVersion: 5 });
+      const v4 = await f.connect({ protocolVersion: 4 }, false);
+      store.failing = true;
+      assert.equal(await v5.publish('full/x', 'a', 1), 0x80);
+      v4.send({ type: 'publish', topic: 'full/x', payload: new Uint8Array([1]), qos: 1, packetId: 3, retain: false, dup: false });
+      assert.deepEqual((await v4.drain(150)).map((p) => p.type), []);
+      store.failing = false;
+      assert.equal(await v5.publish('full/x', 'b', 1), 0);
+      v5.destroy();
+      v4.destroy();
+    } finally {
+      await f.close();
+    }
+  });
 });
