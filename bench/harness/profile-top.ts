@@ -26,6 +26,19 @@ export interface Frame {
 /** Pseudo-frames for time spent waiting, left out of the shares. */
 const WAITING = new Set(['(idle)', '(program)']);
 
+/** Total sampled time and the share of it spent running (not idle), for the header line. */
+export function busyShare(profile: CpuProfile): { totalMs: number; busy: number } {
+  const waiting = new Set(profile.nodes.filter((n) => WAITING.has(n.callFrame.functionName)).map((n) => n.id));
+  let total = 0;
+  let idle = 0;
+  for (let i = 0; i < profile.samples.length; i++) {
+    const us = profile.timeDeltas[i] ?? 0;
+    total += us;
+    if (waiting.has(profile.samples[i]!)) idle += us;
+  }
+  return { totalMs: total / 1000, busy: total > 0 ? 1 - idle / total : 0 };
+}
+
 /** Self time per function (same name, file and line), heaviest first. */
 export function topFrames(profile: CpuProfile): Frame[] {
   const frameOf = new Map<number, string>();
@@ -54,6 +67,9 @@ if (process.argv[1] && import.meta.url.endsWith(basename(process.argv[1]))) {
     process.stderr.write('usage: profile-top FILE.cpuprofile [N]\n');
     process.exit(2);
   }
-  const top = topFrames(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile).slice(0, Number(process.argv[3] ?? 30));
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+  const { totalMs, busy } = busyShare(profile);
+  process.stdout.write(`${totalMs.toFixed(0)} ms sampled, busy ${(busy * 100).toFixed(1)}%; self time as a share of busy time:\n`);
+  const top = topFrames(profile).slice(0, Number(process.argv[3] ?? 30));
   for (const f of top) process.stdout.write(`${(f.share * 100).toFixed(1).padStart(5)}%  ${f.selfMs.toFixed(0).padStart(7)} ms  ${f.name}\n`);
 }

@@ -9,7 +9,7 @@
  * - With SCRAM credentials, MQTT 5 clients may authenticate with method `SCRAM-SHA-256` (also to
  *   re-authenticate); another method gets 0x8C.
  * - With an ACL file, publications (and Wills) need write access and subscriptions a filter under which something
- *   is readable; each delivery still needs `canRead`, which the broker must ask per message (see `canRead`).
+ *   is readable, and each delivery (retained and queued messages included) read access.
  *
  * `reload()` re-reads the files (SIGHUP): connected clients keep their session and are judged by the new rules
  * from their next packet on. A file that fails to parse leaves the previous rules in place.
@@ -77,6 +77,7 @@ export class FileAuth {
     if (this.options.aclFile !== undefined) {
       hooks.authorizePublish = ({ client, topic }) => this.forClient(client)?.canWrite(topic) ?? true;
       hooks.authorizeSubscribe = ({ client, subscription }) => this.forClient(client)?.canSubscribe(subscription.topicFilter) ?? true;
+      hooks.authorizeRead = (client, topic) => this.canRead(client, topic);
     }
     return hooks;
   }

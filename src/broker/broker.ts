@@ -17,6 +17,7 @@ import {
   type BrokerOptions,
   type ListenerPolicy,
 } from './options.js';
+import type { DeliveryOutcome } from './outbox.js';
 import { LocalRouter, type Router } from './router.js';
 import type { BrokerStats } from './stats.js';
 import type { BrokerStore } from './store/store.js';
@@ -29,6 +30,8 @@ export interface BrokerEvents {
   connected: [client: ClientInfo];
   /** A connected client's connection ended; `reason` in words. */
   disconnected: [client: ClientInfo, reason: string];
+  /** A client's UNSUBSCRIBE removed these filters (as sent, `$share/...` included); not sent for filters it did not hold. */
+  unsubscribed: [client: ClientInfo, topicFilters: string[]];
   /** A message was routed: from a client (`client` set), a Will, `$SYS` or `broker.publish`. */
   message: [message: BrokerMessage, client: ClientInfo | undefined];
 }
@@ -44,6 +47,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
   private readonly sys: SysPublisher;
   private readonly store: BrokerStore | undefined;
   private started: Listener[] = [];
+  private storeOpened = false;
   private state: 'idle' | 'listening' | 'closing' | 'closed' = 'idle';
 
   constructor(
@@ -69,13 +73,16 @@ export class Broker extends EventEmitter<BrokerEvents> {
     this.sys = new SysPublisher(this.core, version, options.sysInterval ?? 10);
   }
 
-  /** Recovers state from the store, starts every listener (all or none), starts `$SYS`. */
+  /**
+   * Recovers state from the store, starts every listener (all or none), starts `$SYS`. On failure the broker is
+   * idle again if the store did not open (listen may be retried), closed otherwise.
+   */
   async listen(): Promise<void> {
     if (this.state !== 'idle') throw new Error('broker already started');
     this.state = 'listening';
-    if (this.store !== undefined) await this.recover(this.store);
     const configs: BrokerListenerOptions[] = this.options.listeners ?? [defaultListener];
     try {
+      if (this.store !== undefined) await this.recover(this.store);
       for (const config of configs) {
         const { allowAnonymous: _a, refuseExcessKeepalive: _r, limits: _l, hooks: _h, ...listenerOptions } = config;
         const listener = createListener({ ...listenerOptions, maxPacketSize: listenerOptions.maxPacketSize ?? { ...this.limits, ...config.limits }.maxPacketSize });
@@ -93,7 +100,12 @@ export class Broker extends EventEmitter<BrokerEvents> {
     } catch (err) {
       await Promise.all(this.started.map((l) => l.close()));
       this.started = [];
-      this.state = 'idle';
+      if (this.storeOpened) {
+        // Recovered state (sessions, timers, an open store) cannot be recovered a second time: close for good.
+        await this.core.shutdown();
+        await this.store!.close().catch(() => undefined);
+        this.state = 'closed';
+      } else this.state = 'idle';
       throw err;
     }
     this.sys.start();
@@ -145,12 +157,17 @@ export class Broker extends EventEmitter<BrokerEvents> {
     return this.core.dispatch(createMessage(message, undefined), undefined);
   }
 
-  /** Delivers to one session, subscribed or not; false when there is no such session or it dropped the message. */
-  deliverTo(clientId: string, message: PublishMessage): boolean {
+  /**
+   * Delivers to one session, subscribed or not; false when there is no such session or it dropped the message.
+   * When it returns true, `onSettled` (if given) is later told how the delivery ended: `acknowledged` (PUBACK or
+   * PUBCOMP; at QoS 0 once written to the connection), `rejected` (a v5 failure code) or `dropped` (expired,
+   * too large for the client, or the session ended). The callback does not survive a broker restart.
+   */
+  deliverTo(clientId: string, message: PublishMessage, onSettled?: (outcome: DeliveryOutcome) => void): boolean {
     const session = this.core.sessions.get(clientId);
     if (session === undefined) return false;
     const m = createMessage(message, undefined);
-    return session.outbox.deliver(m, m.qos, m.retain, undefined, undefined);
+    return session.outbox.deliver(m, m.qos, m.retain, undefined, undefined, onSettled);
   }
 
   /** Closes a client's connection (v5: DISCONNECT with `reasonCode`; its Will is sent); false when not connected. */
@@ -178,7 +195,13 @@ export class Broker extends EventEmitter<BrokerEvents> {
   }
 
   private async recover(store: BrokerStore): Promise<void> {
-    await store.open();
+    const found = await store.open();
+    this.storeOpened = true;
+    if (found) {
+      this.logger.info(
+        `store opened in ${found.milliseconds} ms: ${found.sessions} sessions, ${found.subscriptions} subscriptions, ${found.outgoing} outgoing and ${found.incoming} incoming messages, ${found.retained} retained messages, ${found.bytes} bytes, ${found.orphans} orphaned records removed`,
+      );
+    }
     const [retained, sessions] = await Promise.all([store.loadRetained(), store.loadSessions()]);
     this.core.restore(retained, sessions, (filter) => {
       const shared = parseSharedFilter(filter);

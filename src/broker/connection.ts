@@ -409,22 +409,10 @@ export class Connection implements DeliveryTarget, AckTarget {
     this.send({ type: 'pubrel', packetId });
   }
 
-  /** An acknowledgement whose state the store now holds (or failed to hold). */
-  sendStoredAck(kind: 'puback' | 'pubrec' | 'pubrel' | 'pubcomp', packetId: number, reasonCode: number, stored: boolean): void {
+  /** An acknowledgement whose state the store now holds (or will write again after a failure). */
+  sendStoredAck(kind: 'puback' | 'pubrec' | 'pubrel' | 'pubcomp', packetId: number, reasonCode: number): void {
     if (this.state !== 'open') return;
-    if (kind === 'pubrel' || kind === 'pubcomp') {
-      // The exchange goes on either way; a failed write is already in the log.
-      if (kind === 'pubcomp') this.releaseInbound();
-      this.sendAck(kind, packetId, reasonCode);
-      return;
-    }
-    if (!stored) {
-      if (kind === 'pubrec') this.session?.incomingQos2.delete(packetId);
-      // A 3.x client cannot be told; without an ack it sends again.
-      if (this.version !== 5) return;
-      reasonCode = 0x80;
-    }
-    if (kind === 'puback' || reasonCode >= 0x80) this.releaseInbound();
+    if (kind === 'puback' || kind === 'pubcomp' || reasonCode >= 0x80) this.releaseInbound();
     this.sendAck(kind, packetId, reasonCode);
   }
 

@@ -73,6 +73,10 @@ export class BrokerCore {
     this.events.emit('connected', info);
   }
 
+  emitUnsubscribed(info: ClientInfo, topicFilters: string[]): void {
+    if (topicFilters.length > 0 && this.events.listenerCount('unsubscribed') > 0) this.events.emit('unsubscribed', info, topicFilters);
+  }
+
   // ---- sessions
 
   /**

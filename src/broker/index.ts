@@ -10,6 +10,7 @@ export type {
 } from './hooks.js';
 export { stderrLogger, silentLogger, type Logger, type LogLevel } from './logger.js';
 export type { BrokerMessage, PublishMessage } from './message.js';
+export type { DeliveryOutcome } from './outbox.js';
 export {
   defaultLimits,
   type BrokerLimits,

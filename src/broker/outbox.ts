@@ -23,6 +23,14 @@ export interface DeliveryTarget {
   sendPubrel(packetId: number): void;
 }
 
+/**
+ * How a message handed over with a settle callback ended: `acknowledged` (PUBACK, PUBCOMP; at QoS 0, written to
+ * the connection), `rejected` (a v5 PUBACK/PUBREC with a failure code) or `dropped` (expired, too large for the
+ * client, or its session ended first).
+ */
+export type DeliveryOutcome = 'acknowledged' | 'rejected' | 'dropped';
+export type SettleCallback = (outcome: DeliveryOutcome) => void;
+
 /** Who gets a message back when the session holding it ends unacknowledged (shared subscriptions). */
 export interface Reassigner {
   reassign(message: BrokerMessage, from: string): void;
@@ -38,6 +46,8 @@ export class Delivery {
   state: 0 | 1 | 2 = QUEUED;
   /** A QoS 2 PUBLISH held until the store has its packet id (see Outbox.send). */
   awaitingCommit = false;
+  /** Told how the delivery ended (messages from `broker.deliverTo`); not kept across restarts. */
+  settle: SettleCallback | undefined = undefined;
   constructor(
     readonly seq: number,
     readonly message: BrokerMessage,
@@ -107,21 +117,28 @@ export class Outbox {
     return target !== undefined && this.queued === 0 && this.inflight.size < target.sendWindow && target.writable();
   }
 
-  /** Takes a message for this session; false when it was dropped. */
+  /** Takes a message for this session; false when it was dropped (then `settle` is not called). */
   deliver(
     message: BrokerMessage,
     qos: QoS,
     retain: boolean,
     subscriptionIds: number[] | undefined,
     shared: Reassigner | undefined,
+    settle?: SettleCallback,
   ): boolean {
     const target = this.target;
     if (target === undefined) {
       if (qos === 0) return false; // QoS 0 is not kept for offline sessions
     } else if (this.queued === 0 && target.writable()) {
-      if (qos === 0) return target.sendPublish(message, 0, retain, false, 0, subscriptionIds);
+      if (qos === 0) {
+        const sent = target.sendPublish(message, 0, retain, false, 0, subscriptionIds);
+        if (sent && settle !== undefined) settle('acknowledged');
+        return sent;
+      }
       if (this.inflight.size < target.sendWindow) {
-        this.send(new Delivery(this.nextSeq++, message, qos, retain, subscriptionIds, shared), target);
+        const delivery = new Delivery(this.nextSeq++, message, qos, retain, subscriptionIds, shared);
+        delivery.settle = settle;
+        this.send(delivery, target);
         return true;
       }
     }
@@ -131,6 +148,7 @@ export class Outbox {
       return false;
     }
     const delivery = new Delivery(this.nextSeq++, message, qos, retain, subscriptionIds, shared);
+    delivery.settle = settle;
     this.queue.push(delivery);
     this.queuedBytes += message.payload.length;
     if (qos > 0) this.persist?.record({ op: 'putOutgoing', clientId: this.clientId, outgoing: delivery.toStored() });
@@ -148,8 +166,11 @@ export class Outbox {
       queue[this.head] = undefined as unknown as Delivery;
       this.head++;
       this.queuedBytes -= delivery.message.payload.length;
-      if (delivery.qos === 0) target.sendPublish(delivery.message, 0, delivery.retain, false, 0, delivery.subscriptionIds);
-      else this.send(delivery, target);
+      if (delivery.qos > 0) this.send(delivery, target);
+      else {
+        const sent = target.sendPublish(delivery.message, 0, delivery.retain, false, 0, delivery.subscriptionIds);
+        delivery.settle?.(sent ? 'acknowledged' : 'dropped');
+      }
     }
     if (this.head === queue.length) {
       this.queue = [];
@@ -171,11 +192,11 @@ export class Outbox {
     }
   }
 
-  /** PUBACK. */
-  acknowledged(packetId: number): void {
+  /** PUBACK (a negative one, v5, ends the delivery all the same). */
+  acknowledged(packetId: number, reasonCode: number): void {
     const delivery = this.inflight.get(packetId);
     if (delivery === undefined || delivery.qos !== 1) return;
-    this.complete(delivery);
+    this.complete(delivery, reasonCode >= 0x80 ? 'rejected' : 'acknowledged');
     this.pump();
   }
 
@@ -184,7 +205,7 @@ export class Outbox {
     const delivery = this.inflight.get(packetId);
     if (delivery === undefined || delivery.qos !== 2) return false;
     if (reasonCode >= 0x80) {
-      this.complete(delivery);
+      this.complete(delivery, 'rejected');
       this.pump();
       return false;
     }
@@ -199,7 +220,7 @@ export class Outbox {
   completed(packetId: number): void {
     const delivery = this.inflight.get(packetId);
     if (delivery === undefined || delivery.state !== RELEASED) return;
-    this.complete(delivery);
+    this.complete(delivery, 'acknowledged');
     this.pump();
   }
 
@@ -207,10 +228,12 @@ export class Outbox {
   release(): void {
     for (const delivery of this.inflight.values()) {
       if (delivery.shared !== undefined && delivery.state === SENT) delivery.shared.reassign(delivery.message, this.clientId);
+      else delivery.settle?.('dropped');
     }
     for (let i = this.head; i < this.queue.length; i++) {
       const delivery = this.queue[i]!;
       if (delivery.shared !== undefined) delivery.shared.reassign(delivery.message, this.clientId);
+      else delivery.settle?.('dropped');
     }
     this.inflight.clear();
     this.queue = [];
@@ -257,7 +280,7 @@ export class Outbox {
   transmit(delivery: Delivery, target: DeliveryTarget, dup: boolean): void {
     if (target.sendPublish(delivery.message, delivery.qos, delivery.retain, dup, delivery.packetId, delivery.subscriptionIds)) return;
     this.stats.publishDropped++;
-    this.complete(delivery);
+    this.complete(delivery, 'dropped');
   }
 
   /** A held QoS 2 PUBLISH whose packet id is now stored. */
@@ -268,9 +291,10 @@ export class Outbox {
     if (this.target !== undefined) this.transmit(delivery, this.target, false);
   }
 
-  private complete(delivery: Delivery): void {
+  private complete(delivery: Delivery, outcome: DeliveryOutcome): void {
     this.inflight.delete(delivery.packetId);
     this.persist?.record({ op: 'deleteOutgoing', clientId: this.clientId, seq: delivery.seq });
+    delivery.settle?.(outcome);
   }
 
   /** The next id not in flight; the window is far below 65535, so this ends quickly. */

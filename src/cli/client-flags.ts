@@ -2,11 +2,9 @@
  * The connection flags `culex pub` and `culex sub` share, spelled as `mosquitto_pub`/`mosquitto_sub` 2.0 spell
  * them, and their translation into a broker URL and ClientOptions.
  */
-import { readFile, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
-import { ConnectionRefusedError } from '../client/errors.js';
+import { readFile } from 'node:fs/promises';
 import type { ClientOptions } from '../client/options.js';
-import { connectReturnCodeName, reasonCodeName } from '../packet/reason-codes.js';
+import { readCaPath } from '../config/ca-path.js';
 import type { ProtocolVersion, QoS } from '../packet/types.js';
 import { validateTopicName } from '../topic/validate.js';
 import { UsageError, type ArgReader } from './args.js';
@@ -287,14 +285,10 @@ async function readTlsFiles(flags: ClientFlags): Promise<Pick<ClientOptions, 'ca
   const ca: Buffer[] = [];
   if (flags.cafile !== undefined) ca.push(await read(flags.cafile, '--cafile'));
   if (flags.capath !== undefined) {
-    let names: string[];
     try {
-      names = await readdir(flags.capath);
+      ca.push(...(await readCaPath(flags.capath)));
     } catch (err) {
       throw new UsageError(`cannot read --capath '${flags.capath}': ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
-    for (const name of names.sort()) {
-      if (/\.(pem|crt)$/.test(name)) ca.push(await read(join(flags.capath, name), '--capath file'));
     }
   }
   const result: Pick<ClientOptions, 'ca' | 'cert' | 'key'> = {};
@@ -334,52 +328,4 @@ export async function clientOptions(flags: ClientFlags, command: string): Promis
     if (flags.version === 5 && flags.properties.will) options.will.properties = flags.properties.will;
   }
   return options;
-}
-
-/** The one-line error and the exit code for a failure, the codes matching those of the Mosquitto tools. */
-export function describeFailure(error: unknown, url: URL): { message: string; exitCode: number } {
-  const where = `${url.hostname}:${url.port || (url.protocol === 'mqtts:' || url.protocol === 'wss:' ? 8883 : 1883)}`;
-  if (error instanceof ConnectionRefusedError) {
-    const code = error.reasonCode ?? 1;
-    const words = error.protocolVersion === 5 ? reasonCodeName(code) : connectReturnCodeName(code);
-    const packet = error.protocolVersion === 5 ? `reason code 0x${code.toString(16)}` : `return code ${code}`;
-    const why = error.reasonString ? `: ${error.reasonString}` : '';
-    return { message: `${where} refused the connection: ${words} (${packet})${why}`, exitCode: code };
-  }
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  const text = error instanceof Error ? error.message : String(error);
-  const secure = url.protocol === 'mqtts:' || url.protocol === 'wss:';
-  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
-    return { message: `TLS verification of ${where} failed: the server certificate does not name '${url.hostname}' (--insecure skips this check)`, exitCode: 8 };
-  }
-  if (code && /CERT|SIGNATURE|ISSUER|SELF_SIGNED|VERIFY/.test(code)) {
-    return { message: `TLS verification of ${where} failed: ${text} (${code}); is --cafile the CA that signed the server certificate?`, exitCode: 8 };
-  }
-  if (code?.startsWith('ERR_SSL') || code?.startsWith('ERR_TLS') || (secure && (code === 'ECONNRESET' || /TLS|SSL/.test(text)))) {
-    return { message: `TLS handshake with ${where} failed: ${text}${code ? ` (${code})` : ''}; is it a TLS port?`, exitCode: 8 };
-  }
-  switch (code) {
-    case 'ECONNREFUSED':
-      return { message: `cannot connect to ${where}: connection refused (is a broker listening there?)`, exitCode: 1 };
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-    case 'EAI_FAIL':
-      return { message: `cannot resolve host '${url.hostname}' (DNS lookup failed: ${code})`, exitCode: 1 };
-    case 'ETIMEDOUT':
-      return { message: `timed out connecting to ${where}`, exitCode: 27 };
-    case 'ECONNRESET':
-    case 'EPIPE':
-      return { message: `connection to ${where} lost: ${code}`, exitCode: 7 };
-    case 'EHOSTUNREACH':
-    case 'ENETUNREACH':
-      return { message: `cannot reach ${where}: ${code}`, exitCode: 1 };
-  }
-  const name = error instanceof Error ? error.name : '';
-  if (name === 'TimeoutError') return { message: `timed out connecting to ${where}: ${text}`, exitCode: 27 };
-  return { message: `${where}: ${text}`, exitCode: 1 };
-}
-
-/** Writes a one-line error unless `--quiet`. */
-export function reportError(command: string, flags: Pick<ClientFlags, 'quiet'>, message: string): void {
-  if (!flags.quiet) process.stderr.write(`culex ${command}: ${message}\n`);
 }

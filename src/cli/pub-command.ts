@@ -3,25 +3,16 @@
  * line (`-l`), with the flags and exit codes of mosquitto_pub 2.0.
  */
 import { readFile } from 'node:fs/promises';
-import { connectWith, type MqttClient } from '../client/client.js';
+import type { MqttClient } from '../client/client.js';
 import { PublishError } from '../client/errors.js';
 import type { PublishOptions } from '../client/options.js';
 import { reasonCodeName } from '../packet/reason-codes.js';
 import type { QoS } from '../packet/types.js';
 import { validateTopicName } from '../topic/validate.js';
 import { ArgReader, UsageError } from './args.js';
-import {
-  brokerUrl,
-  checkClientFlags,
-  clientFlagsHelp,
-  clientOptions,
-  defaultClientFlags,
-  describeFailure,
-  readClientFlag,
-  reportError,
-  type ClientFlags,
-} from './client-flags.js';
-import { cliDialer } from './dialer.js';
+import { describeFailure, reportError } from './client-errors.js';
+import { brokerUrl, checkClientFlags, clientFlagsHelp, defaultClientFlags, readClientFlag, type ClientFlags } from './client-flags.js';
+import { connectClient, parseOrReport } from './connect-client.js';
 import { startProgress } from './progress.js';
 
 const help = `usage: culex pub [options] -t TOPIC {-m MESSAGE | -f FILE | -s | -l | -n}
@@ -199,35 +190,13 @@ async function publishRepeated(client: MqttClient, flags: PubFlags, payload: Uin
 }
 
 export async function run(args: string[]): Promise<number> {
-  let flags: PubFlags | 'help';
-  try {
-    flags = parse(args);
-  } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    process.stderr.write(`culex pub: ${err.message}\nrun 'culex pub --help' for usage\n`);
-    return 1;
-  }
-  if (flags === 'help') {
-    process.stdout.write(help);
-    return 0;
-  }
-  const url = brokerUrl(flags.client);
+  const flags = parseOrReport('pub', () => parse(args), help);
+  if (typeof flags === 'number') return flags;
   let payload: Uint8Array | undefined;
-  let client: MqttClient;
-  try {
+  const client = await connectClient('pub', flags.client, { reconnect: false }, async () => {
     payload = await singlePayload(flags.mode!);
-    const options = await clientOptions(flags.client, 'pub');
-    client = await connectWith(url, { ...options, reconnect: false }, cliDialer(flags.client));
-  } catch (err) {
-    if (err instanceof UsageError) {
-      reportError('pub', flags.client, err.message);
-      return 1;
-    }
-    const failure = describeFailure(err, url);
-    reportError('pub', flags.client, failure.message);
-    return failure.exitCode;
-  }
-  if (flags.client.debug) process.stderr.write(`culex pub: connected to ${url.href} as ${client.clientId}\n`);
+  });
+  if (typeof client === 'number') return client;
   const options: PublishOptions = { qos: flags.qos, retain: flags.retain };
   if (flags.client.version === 5 && flags.client.properties.publish) options.properties = flags.client.properties.publish;
   let exitCode = 0;
@@ -242,12 +211,12 @@ export async function run(args: string[]): Promise<number> {
       reportError('pub', flags.client, `publish to '${flags.topic}' refused: ${words} (0x${code.toString(16)})${why}`);
       exitCode = code;
     } else {
-      const failure = describeFailure(err, url);
+      const failure = describeFailure(err, brokerUrl(flags.client));
       reportError('pub', flags.client, failure.message);
       exitCode = failure.exitCode;
     }
   }
-  const end = flags.client.properties.disconnect;
-  await client.end(exitCode === 0 && end && flags.client.version === 5 ? { properties: end } : exitCode === 0 ? {} : { force: true });
+  const disconnect = flags.client.version === 5 ? flags.client.properties.disconnect : undefined;
+  await client.end(exitCode !== 0 ? { force: true } : disconnect ? { properties: disconnect } : {});
   return exitCode;
 }

@@ -2,25 +2,16 @@
  * `culex sub`: subscribes and prints messages, with the flags, output formats and exit codes of mosquitto_sub
  * 2.0, plus `--json` (one JSON object per message).
  */
-import { connectWith, type MqttClient } from '../client/client.js';
+import type { MqttClient } from '../client/client.js';
 import type { SubscribeOptions } from '../client/options.js';
 import { reasonCodeName } from '../packet/reason-codes.js';
 import type { PublishPacket, QoS } from '../packet/types.js';
 import { matches } from '../topic/match.js';
 import { validateTopicFilter } from '../topic/validate.js';
 import { ArgReader, UsageError } from './args.js';
-import {
-  brokerUrl,
-  checkClientFlags,
-  clientFlagsHelp,
-  clientOptions,
-  defaultClientFlags,
-  describeFailure,
-  readClientFlag,
-  reportError,
-  type ClientFlags,
-} from './client-flags.js';
-import { cliDialer } from './dialer.js';
+import { reportError } from './client-errors.js';
+import { checkClientFlags, clientFlagsHelp, defaultClientFlags, readClientFlag, type ClientFlags } from './client-flags.js';
+import { connectClient, parseOrReport } from './connect-client.js';
 import { checkFormat, compileFormat, MessagePrinter, type OutputMode, type OutputOptions } from './message-format.js';
 
 const help = `usage: culex sub [options] -t FILTER [-t FILTER ...]
@@ -222,8 +213,8 @@ function session(client: MqttClient, flags: SubFlags): Promise<number> {
     client.on('end', () => finish(7));
     const subscribeOptions: SubscribeOptions = { qos: flags.qos };
     if (flags.client.version === 5 && flags.client.properties.subscribe) subscribeOptions.properties = flags.client.properties.subscribe;
-    client.subscribe(flags.topics, subscribeOptions).then(
-      async (codes) => {
+    client.subscribe(flags.topics, subscribeOptions)
+      .then(async (codes) => {
         if (flags.client.debug) process.stderr.write(`culex sub: subscribed: ${codes.join(', ')}\n`);
         if (codes.every((code) => code >= 0x80)) {
           const code = codes[0]!;
@@ -236,44 +227,21 @@ function session(client: MqttClient, flags: SubFlags): Promise<number> {
           ? { properties: flags.client.properties.unsubscribe } : undefined;
         for (const topic of flags.unsubscribe) await client.unsubscribe(topic, unsubscribeOptions);
         if (flags.exitAfterSubscribe) finish(0);
-      },
-      (err: unknown) => {
+      })
+      .catch((err: unknown) => {
         reportError('sub', flags.client, `subscribe failed: ${err instanceof Error ? err.message : String(err)}`);
         finish(1);
-      },
-    );
+      });
   });
 }
 
 export async function run(args: string[]): Promise<number> {
-  let flags: SubFlags | 'help';
-  try {
-    flags = parse(args);
-  } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    process.stderr.write(`culex sub: ${err.message}\nrun 'culex sub --help' for usage\n`);
-    return 1;
-  }
-  if (flags === 'help') {
-    process.stdout.write(help);
-    return 0;
-  }
-  const url = brokerUrl(flags.client);
-  let client: MqttClient;
-  try {
-    client = await connectWith(url, await clientOptions(flags.client, 'sub'), cliDialer(flags.client));
-  } catch (err) {
-    if (err instanceof UsageError) {
-      reportError('sub', flags.client, err.message);
-      return 1;
-    }
-    const failure = describeFailure(err, url);
-    reportError('sub', flags.client, failure.message);
-    return failure.exitCode;
-  }
-  if (flags.client.debug) process.stderr.write(`culex sub: connected to ${url.href} as ${client.clientId}\n`);
+  const flags = parseOrReport('sub', () => parse(args), help);
+  if (typeof flags === 'number') return flags;
+  const client = await connectClient('sub', flags.client, {});
+  if (typeof client === 'number') return client;
   const code = await session(client, flags);
-  const end = flags.client.properties.disconnect;
-  await client.end(end && flags.client.version === 5 ? { properties: end } : {});
+  const disconnect = flags.client.version === 5 ? flags.client.properties.disconnect : undefined;
+  await client.end(disconnect ? { properties: disconnect } : {});
   return code;
 }

@@ -3,12 +3,12 @@
  * options, listeners, the password/ACL files and persistence. File names stay names here: certificates and
  * auth files are read when the broker starts and again on SIGHUP.
  */
-import { readFile, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import type { LogLevel } from '../broker/logger.js';
 import type { BrokerListenerOptions, BrokerOptions } from '../broker/options.js';
 import type { ListenerTlsOptions } from '../broker/listeners/listener.js';
 import type { FileAuthOptions } from '../auth/file-auth.js';
+import { readCaPath } from './ca-path.js';
 import { ConfigError } from './config-error.js';
 import { parseMosquittoConfig } from './mosquitto-config.js';
 import { parseNativeConfig } from './native-config.js';
@@ -86,8 +86,10 @@ export async function readListenerTls(files: TlsFiles): Promise<ListenerTlsOptio
   const cas: Buffer[] = [];
   if (files.caFile !== undefined) cas.push(await read(files.caFile, 'CA file'));
   if (files.caPath !== undefined) {
-    for (const name of (await readdir(files.caPath)).sort()) {
-      if (/\.(pem|crt)$/.test(name)) cas.push(await read(join(files.caPath, name), 'CA file'));
+    try {
+      cas.push(...(await readCaPath(files.caPath)));
+    } catch (err) {
+      throw new Error(`cannot read TLS CA directory ${files.caPath}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
   }
   if (cas.length > 0) tls.ca = Buffer.concat(cas.flatMap((ca) => [ca, Buffer.from('\n')]));

@@ -32,12 +32,15 @@ export interface CloudMessageInput {
   expiryTimeUtc?: string;
 }
 
-/** The outcome of a message: handed to the device (`Success`) or dropped unread (`Expired`, `Purged`). */
+/**
+ * The outcome of a message: acknowledged by the device (`Success`), refused by it (`Rejected`, an MQTT 5 PUBACK
+ * with a failure code) or dropped unread (`Expired`, `Purged`).
+ */
 export interface CloudMessageFeedback {
   deviceId: string;
   messageId: string;
   correlationId?: string;
-  statusCode: 'Success' | 'Expired' | 'Purged';
+  statusCode: 'Success' | 'Rejected' | 'Expired' | 'Purged';
   description: string;
   originalEnqueuedTimeUtc: string;
   enqueuedTimeUtc: string;
@@ -48,8 +51,11 @@ export interface CloudToDeviceOptions {
   maxQueuedPerDevice: number;
   /** Outcomes kept for the service to read, newest last. */
   maxFeedback: number;
-  /** Hands a message to the device; false when it cannot take it now (offline, not subscribed, session full). */
-  deliver(message: CloudMessage): boolean;
+  /**
+   * Hands a message to the device; false when it cannot take it now (offline, not subscribed, session full).
+   * After true, `settled` says how it ended: acknowledged, rejected, or dropped (to be handed over again).
+   */
+  deliver(message: CloudMessage, settled: (outcome: 'acknowledged' | 'rejected' | 'dropped') => void): boolean;
 }
 
 const QUEUE = 'c2d/';
@@ -76,12 +82,15 @@ function checkProperties(properties: unknown): Record<string, string | null> {
 }
 
 /**
- * Durable per-device queues of cloud-to-device messages. A message leaves its queue when the device's session
- * takes it (the broker then retransmits it at QoS 1 until the device acknowledges) or when it expires; either
- * outcome is kept as feedback.
+ * Durable per-device queues of cloud-to-device messages. A message stays in its queue while the device's session
+ * holds it (the broker retransmits it at QoS 1 until the device acknowledges) and leaves it when the device
+ * acknowledges or rejects it, or when it expires; the outcome is kept as feedback. A message the session drops
+ * unacknowledged (or one in flight when the hub stops) is handed over again later.
  */
 export class CloudToDevice {
   private readonly queues = new Map<string, CloudMessage[]>();
+  /** Messages handed to a device's session and not yet settled. */
+  private readonly handedOver = new WeakSet<CloudMessage>();
   private feedbackLog: CloudMessageFeedback[] = [];
   private nextSequence = 1;
   private nextFeedback = 1;
@@ -194,14 +203,31 @@ export class CloudToDevice {
     const ops: KeyValueOp[] = [];
     const now = Date.now();
     this.expire(deviceId, queue, now, ops);
-    let sent = 0;
-    while (sent < queue.length && this.options.deliver(queue[sent]!)) {
-      this.settle(queue[sent]!, 'Success', 'delivered to the device', ops);
-      sent++;
+    for (const message of queue) {
+      if (this.handedOver.has(message)) continue;
+      if (!this.options.deliver(message, (outcome) => this.delivered(message, outcome))) break;
+      this.handedOver.add(message);
     }
-    if (sent > 0) queue.splice(0, sent);
-    if (queue.length === 0) this.queues.delete(deviceId);
     await this.store.write(ops);
+  }
+
+  /** The device's session settled a message: it leaves the queue, or waits to be handed over again. */
+  private delivered(message: CloudMessage, outcome: 'acknowledged' | 'rejected' | 'dropped'): void {
+    this.handedOver.delete(message);
+    if (outcome === 'dropped') return;
+    const deviceId = message.deviceId;
+    // A failed write leaves the message in the stored queue: it is handed over again after a restart.
+    this.serializer.run(deviceId, async () => {
+      const queue = this.queues.get(deviceId);
+      const at = queue?.indexOf(message) ?? -1;
+      if (queue === undefined || at < 0) return; // expired or purged meanwhile
+      queue.splice(at, 1);
+      if (queue.length === 0) this.queues.delete(deviceId);
+      const ops: KeyValueOp[] = [];
+      if (outcome === 'acknowledged') this.settle(message, 'Success', 'acknowledged by the device', ops);
+      else this.settle(message, 'Rejected', 'rejected by the device', ops);
+      await this.store.write(ops);
+    }).catch(() => undefined);
   }
 
   private expire(deviceId: string, queue: CloudMessage[], now: number, ops: KeyValueOp[]): void {

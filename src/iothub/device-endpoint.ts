@@ -1,6 +1,7 @@
 import type { Broker } from '../broker/broker.js';
 import type { AuthenticateContext, AuthenticateResult, BrokerHooks, ClientInfo, PublishAuthorization, PublishHookResult, SubscribeAuthorization } from '../broker/hooks.js';
 import type { BrokerMessage, PublishMessage } from '../broker/message.js';
+import type { DeliveryOutcome } from '../broker/outbox.js';
 import { verifyAzure, type AzureKeySubject } from '../credentials/azure.js';
 import { passwordText } from '../credentials/verification.js';
 import type { DeviceRegistry } from '../registry/device-registry.js';
@@ -98,6 +99,7 @@ export class DeviceEndpoint {
     this.broker = broker;
     broker.on('connected', (info) => this.connected(info));
     broker.on('disconnected', (info, reason) => this.disconnected(info, reason));
+    broker.on('unsubscribed', (info, filters) => this.unsubscribed(info, filters));
     broker.on('message', (message, client) => {
       if (client === undefined && message.origin !== undefined) this.will(message.origin, message);
     });
@@ -121,8 +123,8 @@ export class DeviceEndpoint {
     await this.parts.store.write(clientIds.map((id) => ({ type: 'del' as const, key: SUBSCRIPTIONS + id })));
   }
 
-  /** Hands a cloud-to-device message to a connected device subscribed to its queue. */
-  deliverCloudMessage(message: CloudMessage): boolean {
+  /** Hands a cloud-to-device message to a connected device subscribed to its queue; `settled` hears how it ended. */
+  deliverCloudMessage(message: CloudMessage, settled: (outcome: DeliveryOutcome) => void): boolean {
     const live = this.live.get(message.deviceId);
     if (live === undefined || ((this.subscriptions.get(message.deviceId) ?? 0) & SUB_CLOUD_TO_DEVICE) === 0) return false;
     const bag: Array<[string, string | null]> = [['$.mid', message.messageId], ['$.to', `/devices/${message.deviceId}/messages/devicebound`]];
@@ -140,7 +142,7 @@ export class DeviceEndpoint {
     if (message.expiryTimeUtc !== undefined) {
       publish.properties = { messageExpiryInterval: Math.max(1, Math.ceil((Date.parse(message.expiryTimeUtc) - Date.now()) / 1000)) };
     }
-    return this.broker!.deliverTo(message.deviceId, publish);
+    return this.broker!.deliverTo(message.deviceId, publish, settled);
   }
 
   /** Pushes a desired-properties patch to a connected identity that subscribed to them. */
@@ -250,6 +252,16 @@ export class DeviceEndpoint {
     // Queued messages follow the SUBACK.
     if (flag === SUB_CLOUD_TO_DEVICE) setImmediate(() => this.inBackground(this.parts.cloudToDevice.flush(clientId), 'cloud-to-device delivery'));
     return 1;
+  }
+
+  /** An identity unsubscribed: it no longer gets what those filters asked for. */
+  private unsubscribed(client: ClientInfo, filters: string[]): void {
+    const ids = splitClientId(client.clientId);
+    const flags = this.subscriptions.get(client.clientId);
+    if (ids === undefined || flags === undefined) return;
+    let left = flags;
+    for (const filter of filters) left &= ~subscriptionFlag(filter, ids.deviceId, ids.moduleId);
+    if (left !== flags) this.saveFlags(client.clientId, left);
   }
 
   private saveFlags(clientId: string, flags: number): void {

@@ -83,7 +83,7 @@ export class IotHub {
     this.cloudToDevice = new CloudToDevice(this.store, {
       maxQueuedPerDevice: options.maxQueuedPerDevice ?? 50,
       maxFeedback: 1000,
-      deliver: (message) => this.endpoint.deliverCloudMessage(message),
+      deliver: (message, settled) => this.endpoint.deliverCloudMessage(message, settled),
     });
     this.endpoint = new DeviceEndpoint({
       hubName: options.hubName,

@@ -142,6 +142,35 @@ test('the same publications get through both brokers', async () => {
   assert.ok(seen[0]!.includes('alice/x p-alice') && !seen[0]!.includes('alice/secret p-alice'));
 });
 
+test('a denied topic under a readable subscription is held back, live and retained, as by Mosquitto', async () => {
+  const seen: string[][] = [];
+  for (const port of [mosquitto.port, broker.port]) {
+    const admin = await connect(port, { clientId: 'deny-admin', username: 'admin', password: 'pw-admin' }, 4);
+    assert.ok(typeof admin !== 'number');
+    await admin.publishAsync('alice/secret', 'retained', { qos: 1, retain: true });
+    await admin.publishAsync('alice/open', 'retained', { qos: 1, retain: true });
+    const alice = await connect(port, { clientId: 'deny-alice', username: 'alice', password: 'pw-alice' }, 5);
+    assert.ok(typeof alice !== 'number');
+    const received: string[] = [];
+    let done = false;
+    alice.on('message', (topic, payload) => {
+      if (topic === 'alice/done') done = true;
+      else received.push(`${topic} ${payload.toString()}`);
+    });
+    await alice.subscribeAsync('alice/#', { qos: 1 });
+    await admin.publishAsync('alice/secret', 'live', { qos: 1 });
+    await admin.publishAsync('alice/x', 'live', { qos: 1 });
+    await alice.publishAsync('alice/done', '', { qos: 1 });
+    await waitFor(() => done, 10_000, 'alice/done');
+    await alice.endAsync();
+    for (const topic of ['alice/secret', 'alice/open']) await admin.publishAsync(topic, '', { qos: 1, retain: true });
+    await admin.endAsync();
+    seen.push(received.sort());
+  }
+  assert.deepEqual(seen[0], ['alice/open retained', 'alice/x live']);
+  assert.deepEqual(seen[1], seen[0]);
+});
+
 test('a subscription with nothing readable under it is refused in SUBACK', async () => {
   const client = await connect(broker.port, { clientId: 's1', username: 'alice', password: 'pw-alice' }, 5);
   assert.ok(typeof client !== 'number');

@@ -204,6 +204,35 @@ describe('culex broker -c', () => {
     }
   });
 
+  it('persistence true keeps state in persistence_location across restarts; --memory overrides it', async () => {
+    const local = mkdtempSync(join(tmpdir(), 'culex-persistence-'));
+    const file = join(local, 'mosquitto.conf');
+    writeFileSync(file, `listener 0 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location ${join(local, 'data')}\nsys_interval 0\n`);
+    const first = await startCulexBroker(['-c', file], 1);
+    try {
+      assert.match(first.log(), new RegExp(`state kept in ${join(local, 'data')}`));
+      const pub = await culex(['pub', '-p', String(first.ports[0]), '-t', 'kept/1', '-m', 'survives', '-r', '-q', '1']);
+      assert.equal(pub.code, 0, pub.stderr);
+    } finally {
+      assert.equal(await first.stop(), 0);
+    }
+    const second = await startCulexBroker(['-c', file], 1);
+    try {
+      const sub = await culex(['sub', '-p', String(second.ports[0]), '-t', 'kept/#', '-C', '1', '-v']);
+      assert.equal(sub.stdout.toString(), 'kept/1 survives\n', sub.stderr);
+    } finally {
+      assert.equal(await second.stop(), 0);
+    }
+    const memory = await startCulexBroker(['-c', file, '--memory'], 1);
+    try {
+      const sub = await culex(['sub', '-p', String(memory.ports[0]), '-t', 'kept/#', '-W', '1', '-v']);
+      assert.equal(sub.code, 27);
+      assert.equal(sub.stdout.toString(), '');
+    } finally {
+      await memory.stop();
+    }
+  });
+
   it('flags override the file', async () => {
     const config = join(dir, 'override.json');
     writeFileSync(config, JSON.stringify({ listeners: [{ port: 1, host: '127.0.0.1' }], limits: { maxKeepalive: 100 }, sysInterval: 0 }));

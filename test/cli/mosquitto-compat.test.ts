@@ -4,7 +4,7 @@
  * prints one line naming the cause), but must be one line.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect, type MqttClient } from '../../src/client/index.js';
@@ -57,7 +57,9 @@ const subCases: SubCase[] = [
   { name: '-F escapes', args: ['-t', 'fx/a', '-C', '1', '-F', '\\t%t\\\\%p\\r\\0\\e\\a\\v|@@|%%'] },
   { name: '-F %j', args: ['-t', 'fx/a', '-t', 'fx/b', '-t', 'fx/json', '-C', '3', '-q', '1', '-F', '%j'], normalize: (s) => s.replace(/"tst":"[^"]*"/g, '"tst":""') },
   { name: '-F %J with one non-JSON payload', args: ['-t', 'fx/json', '-t', 'fx/a', '-C', '2', '-F', '%J'], normalize: (s) => s.replace(/"tst":"[^"]*"/g, '"tst":""') },
-  { name: '-F time sequences', args: ['-t', 'fx/a', '-C', '1', '-F', '%I|%U|@Y-@m-@dT@H:@M:@S@z|@N|@j@a@b'], normalize: (s) => digits(s).replace(/\|[A-Z][a-z]{2}[A-Z][a-z]{2}$/m, '|Xxx') },
+  { name: '-F %j --pretty with MQTT 5 properties', args: ['-V', '5', '-t', 'fx5/p', '-C', '1', '-F', '%j', '--pretty'], normalize: (s) => s.replace(/"tst":\t"[^"]*"/g, '"tst":""') },
+  { name: '-F %J --pretty', args: ['-t', 'fx/json', '-C', '1', '-F', '%J', '--pretty'], normalize: (s) => s.replace(/"tst":\t"[^"]*"/g, '"tst":""') },
+  { name: '-F time sequences', args: ['-t', 'fx/a', '-C', '1', '-F', '%I|%U|@Y-@m-@dT@H:@M:@S@z|@N|@j@a@b'], normalize: digits },
   { name: '-F MQTT 5 properties', args: ['-V', '5', '-t', 'fx5/p', '-C', '1', '-F', '%C|%P|%R|%D|%F|[%5A]|[%05E]|[%3S]'] },
   { name: '-F %S with a subscription identifier', args: ['-t', 'fx/a', '-C', '1', '-D', 'subscribe', 'subscription-identifier', '42', '-F', '%S %t'] },
   { name: '-V 5 -v', args: ['-V', '5', '-t', 'fx/#', '-C', '5', '-v'] },
@@ -67,11 +69,15 @@ const subCases: SubCase[] = [
   { name: '--retained-only with -W', args: ['-t', 'fx/a', '--retained-only', '-v', '-W', '1'] },
   { name: '-E exits after SUBACK', args: ['-t', 'nothing/here', '-E'] },
   { name: '-L URL with topic', args: ['-L', 'mqtt://127.0.0.1:{port}/fx/a', '-C', '1', '-v'] },
+  { name: '-U after subscribing', args: ['-t', 'fx/a', '-U', 'other/#', '-C', '1', '-v'] },
+  { name: '-I client id prefix', args: ['-t', 'fx/a', '-I', 'compat-prefix-', '-C', '1', '-v'] },
   { name: '-i, -k, -c', args: ['-t', 'fx/a', '-C', '1', '-i', 'compat-{tool}', '-k', '30', '-c', '-q', '1', '-v'] },
   { name: '-V 5 -x and user properties on CONNECT', args: ['-V', '5', '-t', 'fx/a', '-C', '1', '-i', 'compat5-{tool}', '-x', '60', '-D', 'connect', 'user-property', 'k', 'v', '-v'] },
   { name: 'will flags', args: ['-t', 'fx/a', '-C', '1', '--will-topic', 'wills/{tool}', '--will-payload', 'bye', '--will-qos', '1', '-v'] },
   { name: 'user name and password', args: ['-t', 'fx/a', '-C', '1', '-u', 'alice', '-P', 'secret', '-v'] },
   { name: 'TLS with --cafile', args: ['-h', 'localhost', '-p', '{tls}', '--cafile', '{cafile}', '-t', 'fx/a', '-C', '1', '-v'] },
+  { name: 'TLS with --capath', args: ['-h', 'localhost', '-p', '{tls}', '--capath', '{capath}', '-t', 'fx/a', '-C', '1', '-v'] },
+  { name: 'TLS with --tls-version tlsv1.3 and --insecure', args: ['-h', '127.0.0.1', '-p', '{tls}', '--cafile', '{cafile}', '--tls-version', 'tlsv1.3', '--insecure', '-t', 'fx/a', '-C', '1', '-v'] },
   { name: 'TLS with a client certificate', args: ['-h', 'localhost', '-p', '{tls}', '--cafile', '{cafile}', '--cert', '{cert}', '--key', '{key}', '-t', 'fx/b', '-C', '1', '-v'] },
 ];
 
@@ -141,7 +147,13 @@ describe('culex pub/sub against mosquitto_pub/sub on one Mosquitto', () => {
     const other = await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
       '-keyout', join(dir, 'wrong-ca.key'), '-subj', '/CN=Wrong CA', '-days', '1', '-out', wrongCa]);
     assert.equal(other.code, 0, other.stderr);
+    const capath = join(dir, 'capath');
+    mkdirSync(capath, { recursive: true });
+    copyFileSync(certs.caFile, join(capath, 'ca.pem'));
+    const rehash = await run('openssl', ['rehash', capath]);
+    assert.equal(rehash.code, 0, rehash.stderr);
     vars = {
+      capath,
       port: String(broker.port),
       tls: String(broker.tlsPort),
       cafile: certs.caFile,
@@ -256,6 +268,14 @@ describe('culex pub/sub against mosquitto_pub/sub on one Mosquitto', () => {
       const left = await mosquitto('sub', ['-p', vars.port!, '-t', `rr/${tool}/#`, '-W', '1', '-v']);
       assert.equal(left.stdout.toString(), `rr/${tool}/y y\n`, `${tool}: what is left`);
     }));
+  });
+
+  it('--quiet prints no error, as mosquitto_pub --quiet', async () => {
+    const args = ['-p', vars.closed!, '-t', 'a', '-m', 'x', '--quiet'];
+    const [m, x] = await Promise.all([mosquitto('pub', args), culex(['pub', ...args])]);
+    assert.equal(x.code, m.code);
+    assert.equal(x.stderr, m.stderr);
+    assert.equal(x.stderr, '');
   });
 
   it('--json prints one object per message', async () => {

@@ -7,10 +7,12 @@ import { dirname, join } from 'node:path';
  * run time, as a template literal or a variable (tests generated from a table of cases), matches when its
  * fixed parts match and each computed part is a number or a string literal that opens a case in the file or
  * a module it imports relatively: the first item of an array, a call's first argument or a `name:` property.
- * Skipped and todo tests do not count.
+ * Skipped and todo tests do not count; a test declared with a `{ todo: ... }` option (one that shows a known
+ * bug) is reported as 'todo'.
  */
 
-type Declaration = { literal: string } | { pattern: RegExp };
+/** A declared name; `todo` when the test carries a `{ todo: ... }` option (it runs, but its failure is expected). */
+type Declaration = ({ literal: string } | { pattern: RegExp }) & { todo: boolean };
 
 interface TestFile {
   declarations: Declaration[];
@@ -45,11 +47,12 @@ function declarations(text: string): Declaration[] {
     const quote = text[start];
     if (quote === "'" || quote === '"') {
       const end = closing(text, start + 1, quote);
-      out.push({ literal: unescape(text.slice(start + 1, end)) });
+      out.push({ literal: unescape(text.slice(start + 1, end)), todo: todoOption(text, end + 1) });
     } else if (quote === '`') {
-      out.push({ pattern: templatePattern(text, start + 1) });
+      const { pattern, end } = templatePattern(text, start + 1);
+      out.push({ pattern, todo: todoOption(text, end + 1) });
     } else {
-      out.push({ pattern: /^(.+)$/s });
+      out.push({ pattern: /^(.+)$/s, todo: false });
     }
   }
   return out;
@@ -70,8 +73,16 @@ function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-/** A template literal as an anchored pattern: fixed parts literally, each `${...}` as a captured group. */
-function templatePattern(text: string, from: number): RegExp {
+/** Whether the name that ends before `from` is followed by an options object with a `todo` key. */
+function todoOption(text: string, from: number): boolean {
+  return /^\s*,\s*\{[^{}]*\btodo\s*:/.test(text.slice(from, from + 400));
+}
+
+/**
+ * A template literal as an anchored pattern: fixed parts literally, each `${...}` as a captured group; `end` is
+ * the index of its closing backquote.
+ */
+function templatePattern(text: string, from: number): { pattern: RegExp; end: number } {
   let source = '^';
   let fixed = '';
   let i = from;
@@ -94,7 +105,7 @@ function templatePattern(text: string, from: number): RegExp {
       i++;
     }
   }
-  return new RegExp(`${source}${escapeRegExp(fixed)}$`, 's');
+  return { pattern: new RegExp(`${source}${escapeRegExp(fixed)}$`, 's'), end: i };
 }
 
 /** Whether a computed part of a test name is a number or a case name written in one of the sources. */
@@ -106,13 +117,18 @@ function grounded(part: string, texts: string[]): boolean {
   return texts.some((t) => opener.test(t));
 }
 
-/** Whether the test file at `path` declares a test or suite called `name`. */
-export function declaresTest(path: string, name: string): boolean | 'no file' {
+/**
+ * Whether the test file at `path` declares a test or suite called `name`: true, false, or 'todo' when the only
+ * such tests are marked todo.
+ */
+export function declaresTest(path: string, name: string): boolean | 'todo' | 'no file' {
   const file = load(path);
   if (file === undefined) return 'no file';
-  return file.declarations.some((d) => {
+  const found = file.declarations.filter((d) => {
     if ('literal' in d) return d.literal === name;
     const m = d.pattern.exec(name);
     return m !== null && m.slice(1).every((part) => grounded(part, file.texts));
   });
+  if (found.length === 0) return false;
+  return found.every((d) => d.todo) ? 'todo' : true;
 }

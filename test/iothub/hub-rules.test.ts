@@ -148,6 +148,9 @@ describe('IoT hub rules', () => {
     assert.deepEqual(device.received.map((p) => p.payload.toString()), ['m0', 'm1', 'm2']);
     assert.equal(device.received[0]!.qos, 1);
     assert.equal(device.received[0]!.topic, 'devices/c2d/messages/devicebound/%24.mid=q0&%24.to=%2Fdevices%2Fc2d%2Fmessages%2Fdevicebound&n=0&flag');
+    // Acknowledged messages leave the queue with a Success outcome.
+    const succeeded = (): number => fixture.hub.cloudToDevice.feedback({ deviceId: 'c2d' }).filter((f) => f.statusCode === 'Success').length;
+    await waitFor(() => succeeded() === 3, 5000, 'Success outcomes');
     device.client.end(true);
     await waitFor(() => !fixture.hub.isConnected('c2d'), 5000, 'offline');
     const results = [];
@@ -155,6 +158,36 @@ describe('IoT hub rules', () => {
     assert.equal(results.filter((r) => r.status === 201).length, 50);
     assert.equal(results[50]!.status, 403);
     assert.equal(results[50]!.body.errorCode, 403004);
+  });
+
+  test('cloud-to-device: Success only when the device acknowledges; a dropped message is handed over again', async () => {
+    await add('c2d-ack');
+    const outcome = (): string | undefined => fixture.hub.cloudToDevice.feedback({ messageId: 'ack-1' })[0]?.statusCode;
+    // A clean session that never acknowledges: the message stays queued, and returns when the session ends.
+    const silent = await connect('c2d-ack', keys.get('c2d-ack')!, { clean: true });
+    // MQTT.js sends PUBACK when handleMessage calls back: this one never does.
+    silent.client.handleMessage = () => undefined;
+    await silent.client.subscribeAsync('devices/c2d-ack/messages/devicebound/#', { qos: 1 });
+    await fixture.api('POST', '/devices/c2d-ack/messages/devicebound', { body: 'once', messageId: 'ack-1' });
+    await waitFor(() => silent.received.length === 1, 5000, 'delivery to the silent device');
+    assert.equal(outcome(), undefined);
+    assert.equal(fixture.hub.cloudToDevice.queued('c2d-ack').length, 1);
+    silent.client.end(true);
+    await waitFor(() => !fixture.hub.isConnected('c2d-ack'), 5000, 'offline');
+
+    const device = await connect('c2d-ack', keys.get('c2d-ack')!, { clean: true });
+    await device.client.subscribeAsync('devices/c2d-ack/messages/devicebound/#', { qos: 1 });
+    await waitFor(() => outcome() === 'Success', 5000, 'Success after the acknowledgement');
+    assert.deepEqual(device.received.map((p) => p.payload.toString()), ['once']);
+    assert.equal(fixture.hub.cloudToDevice.queued('c2d-ack').length, 0);
+
+    // Unsubscribed: new messages wait in the queue instead of going to the connection.
+    await device.client.unsubscribeAsync('devices/c2d-ack/messages/devicebound/#');
+    await fixture.api('POST', '/devices/c2d-ack/messages/devicebound', { body: 'later', messageId: 'ack-2' });
+    await fixture.hub.cloudToDevice.idle();
+    assert.equal(fixture.hub.cloudToDevice.queued('c2d-ack').length, 1);
+    await device.client.subscribeAsync('devices/c2d-ack/messages/devicebound/#', { qos: 1 });
+    await waitFor(() => device.received.length === 2, 5000, 'queued message after subscribing again');
   });
 
   test('X.509 identities: by thumbprint and by CA-signed common name', async () => {

@@ -159,7 +159,12 @@ for (const transport of ['mqtts', 'wss'] as const) {
       assert.equal(msg.correlationId, 'corr-1');
       assert.equal(msg.properties.getValue('color'), 'blue');
       assert.equal(msg.properties.getValue('a b/c'), 'x&y=z');
-      const feedback = await fixture.api('GET', '/messages/feedback?messageId=c2d-1');
+      // Success once the device's PUBACK is in.
+      let feedback = await fixture.api('GET', '/messages/feedback?messageId=c2d-1');
+      for (let i = 0; i < 50 && feedback.body.length === 0; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        feedback = await fixture.api('GET', '/messages/feedback?messageId=c2d-1');
+      }
       assert.equal(feedback.body[0].statusCode, 'Success');
     });
 

@@ -3,7 +3,7 @@ import type { Connection } from '../connection.js';
 
 /** PUBACK for a QoS 1 message we sent; a negative one (v5) discards it all the same. */
 export function handlePuback(connection: Connection, packet: PubackPacket): void {
-  connection.session!.outbox.acknowledged(packet.packetId);
+  connection.session!.outbox.acknowledged(packet.packetId, packet.reasonCode ?? 0);
 }
 
 /**

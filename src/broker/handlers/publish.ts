@@ -42,7 +42,22 @@ export function handlePublish(connection: Connection, packet: PublishPacket): vo
       return connection.protocolError(0x93, 'receive maximum exceeded');
     }
     connection.inboundUnacked++;
+    // While the store fails, a message is routed only once the changes before it are written: one the broker
+    // then refuses was never delivered, so the publisher sending it again makes no duplicate.
+    const failing = core.writer?.failing;
+    if (failing !== undefined) {
+      return core.writer!.whenWritable().then((stored) => {
+        if (stored) return admit(connection, packet, topic);
+        return refuseUnstored(connection, packet, failing);
+      });
+    }
   }
+  return admit(connection, packet, topic);
+}
+
+/** The authorisation and publish hooks, then routing. */
+function admit(connection: Connection, packet: PublishPacket, topic: string): void | Promise<void> {
+  if (connection.state !== 'open') return;
   const hooks = connection.policy.hooks;
   if (hooks.authorizePublish === undefined && hooks.onPublish === undefined) return route(connection, packet, topic, undefined);
   const allowed = hooks.authorizePublish?.({ client: connection.info!, topic, qos: packet.qos, retain: packet.retain, will: false }) ?? true;
@@ -89,7 +104,14 @@ function acknowledge(connection: Connection, packet: PublishPacket, reasonCode: 
   }
   const writer = connection.core.writer;
   if (writer !== undefined) writer.ackAfterCommit(connection, kind, packetId, reasonCode);
-  else connection.sendStoredAck(kind, packetId, reasonCode, true);
+  else connection.sendStoredAck(kind, packetId, reasonCode);
+}
+
+/** The store cannot take the message: v5 hears why; a 3.x client gets no answer and sends it again later. */
+function refuseUnstored(connection: Connection, packet: PublishPacket, reasonCode: number): void {
+  connection.core.logger.debug(`${connection.describe()}: PUBLISH to ${packet.topic} refused: store unavailable`);
+  connection.releaseInbound();
+  if (connection.version === 5) connection.sendAck(packet.qos === 1 ? 'puback' : 'pubrec', packet.packetId!, reasonCode, 'store unavailable');
 }
 
 /** Refused: v5 hears the reason code; 3.x gets a plain acknowledgement and the message is dropped. */

@@ -6,6 +6,7 @@ export function handleUnsubscribe(connection: Connection, packet: UnsubscribePac
   const core = connection.core;
   const session = connection.session!;
   const reasonCodes: number[] = [];
+  const removed: string[] = [];
   for (const filter of packet.topicFilters) {
     const record = session.subscriptions.get(filter);
     if (record === undefined) {
@@ -16,6 +17,8 @@ export function handleUnsubscribe(connection: Connection, packet: UnsubscribePac
     core.router.remove(record);
     session.outbox.persist?.record({ op: 'deleteSubscription', clientId: session.clientId, filter });
     reasonCodes.push(0);
+    removed.push(filter);
   }
   connection.send({ type: 'unsuback', packetId: packet.packetId, reasonCodes: connection.version === 5 ? reasonCodes : [] });
+  core.emitUnsubscribed(connection.info!, removed);
 }

@@ -32,7 +32,9 @@ import {
   subscriptionKey,
 } from './record-codec.js';
 import { RecordIndex, type ClientRecords } from './record-index.js';
-import type { BrokerStore, StoredSessionState, StoreOp } from './store.js';
+import type { BrokerStore, RecoveryStats, StoredSessionState, StoreOp } from './store.js';
+
+export type { RecoveryStats } from './store.js';
 import { StoreError } from './store-errors.js';
 import { readFormat, STORE_FORMAT_VERSION, writeFormat } from './store-format.js';
 
@@ -43,20 +45,6 @@ export interface LevelStoreOptions {
   maxBytes?: number;
   /** Most retained messages kept; 0 = unlimited. Default 1,000,000. */
   maxRetained?: number;
-}
-
-/** What start-up found in the data directory. */
-export interface RecoveryStats {
-  sessions: number;
-  subscriptions: number;
-  outgoing: number;
-  incoming: number;
-  retained: number;
-  /** Total size of the records, bytes. */
-  bytes: number;
-  /** Records of sessions that no longer exist, removed at start-up. */
-  orphans: number;
-  milliseconds: number;
 }
 
 type Db = ClassicLevel<Buffer, Buffer>;
@@ -116,7 +104,7 @@ export class LevelStore implements BrokerStore {
   }
 
   /** Locks the data directory, checks its format and recovers it; the counts are in `recovered` afterwards. */
-  async open(): Promise<void> {
+  async open(): Promise<RecoveryStats> {
     const started = performance.now();
     try {
       mkdirSync(this.dir, { recursive: true });
@@ -166,6 +154,7 @@ export class LevelStore implements BrokerStore {
         orphans: scan.orphans.length,
         milliseconds: Math.round(performance.now() - started),
       };
+      return this.recovered;
     } catch (err) {
       await this.db?.close().catch(() => undefined);
       this.db = undefined;

@@ -8,8 +8,11 @@ import type { BrokerMessage } from '../message.js';
  * A store must pass the contract suite in test/broker/core/store-contract.ts.
  */
 export interface BrokerStore {
-  /** Opens (and recovers) the store; called once by `broker.listen()` before any other method. */
-  open(): Promise<void>;
+  /**
+   * Opens (and recovers) the store; called once by `broker.listen()` before any other method. What it found
+   * may be returned for the start-up log.
+   */
+  open(): Promise<RecoveryStats | void>;
   /** Applies the operations in order, all or none; resolves when they are as durable as the store promises. */
   write(ops: readonly StoreOp[]): Promise<void>;
   /** Every retained message, expired ones included (the broker drops those). */
@@ -18,6 +21,20 @@ export interface BrokerStore {
   loadSessions(): Promise<StoredSessionState[]>;
   /** Flushes and releases the store. */
   close(): Promise<void>;
+}
+
+/** What start-up found in the store. */
+export interface RecoveryStats {
+  sessions: number;
+  subscriptions: number;
+  outgoing: number;
+  incoming: number;
+  retained: number;
+  /** Total size of the records, bytes. */
+  bytes: number;
+  /** Records of sessions that no longer exist, removed at start-up. */
+  orphans: number;
+  milliseconds: number;
 }
 
 export interface StoredSession {

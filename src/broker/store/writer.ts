@@ -1,15 +1,16 @@
 import type { Logger } from '../logger.js';
+import { StoreError } from './store-errors.js';
 import type { BrokerStore, StoreOp } from './store.js';
 
 /** Work that must wait until everything recorded before it is stored (an acknowledgement, a QoS 2 send). */
 export interface Committed {
-  /** `stored` is false when the batch failed to write. */
+  /** `stored` is false when the write failed (its changes are then kept and written again later). */
   committed(stored: boolean): void;
 }
 
 /** Something that sends a protocol answer once the state it announces is stored. */
 export interface AckTarget {
-  sendStoredAck(kind: 'puback' | 'pubrec' | 'pubrel' | 'pubcomp', packetId: number, reasonCode: number, stored: boolean): void;
+  sendStoredAck(kind: 'puback' | 'pubrec' | 'pubrel' | 'pubcomp', packetId: number, reasonCode: number): void;
 }
 
 class PendingAck implements Committed {
@@ -20,23 +21,42 @@ class PendingAck implements Committed {
     private readonly reasonCode: number,
   ) {}
 
-  committed(stored: boolean): void {
-    this.target.sendStoredAck(this.kind, this.packetId, this.reasonCode, stored);
+  /**
+   * Sent even when the write failed: the message was routed already and its changes will be written again, so
+   * a refusal would make the publisher send it a second time to subscribers that have it.
+   */
+  committed(): void {
+    this.target.sendStoredAck(this.kind, this.packetId, this.reasonCode);
   }
 }
+
+/** Seconds between attempts to write changes again after a failed write, when nothing else triggers one. */
+const RETRY_MS = 1000;
 
 /**
  * Groups the broker's state changes into batches: everything recorded in one tick, or while the previous batch
  * is being written, goes to the store in one `write` (group commit). Work that announces state to a client
  * (PUBACK, PUBREC, PUBREL, PUBCOMP, a QoS 2 PUBLISH) waits for the batch holding that state.
+ *
+ * A failed batch is not lost: its changes go back in front of the newer ones and are written again (on the
+ * next flush a waiting job asks for, or after RETRY_MS), and `failing` stays set until a write succeeds, so
+ * that new client messages can be refused before they are routed (see `whenWritable`).
  */
 export class StoreWriter {
   private ops: StoreOp[] = [];
   private waiting: Committed[] = [];
   private scheduled = false;
   private writing: Promise<void> | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private failures = 0;
+  /** Set from a failed write until a write succeeds; the reason code to refuse new messages with meanwhile. */
+  failing: 0x80 | 0x97 | undefined;
   private readonly flushNow = (): void => {
     this.scheduled = false;
+    this.flush();
+  };
+  private readonly retry = (): void => {
+    this.retryTimer = undefined;
     this.flush();
   };
 
@@ -47,7 +67,8 @@ export class StoreWriter {
 
   record(op: StoreOp): void {
     this.ops.push(op);
-    this.schedule();
+    // While the store fails, writes are attempted on demand and by the retry timer, not for every change.
+    if (this.failing === undefined) this.schedule();
   }
 
   /** Runs `job` after everything recorded so far is stored (at once when nothing is pending). */
@@ -62,15 +83,31 @@ export class StoreWriter {
 
   /** Sends the acknowledgement after everything recorded so far is stored. */
   ackAfterCommit(target: AckTarget, kind: 'puback' | 'pubrec' | 'pubrel' | 'pubcomp', packetId: number, reasonCode: number): void {
-    if (this.ops.length === 0 && this.writing === undefined) target.sendStoredAck(kind, packetId, reasonCode, true);
+    if (this.ops.length === 0 && this.writing === undefined) target.sendStoredAck(kind, packetId, reasonCode);
     else this.afterCommit(new PendingAck(target, kind, packetId, reasonCode));
   }
 
-  /** Resolves when everything recorded so far has been written. */
+  /**
+   * While the store fails: resolves true once the changes waiting to be written again are stored, false when
+   * that attempt fails too. Used before routing a client's QoS 1/2 message, so that one the broker has to
+   * refuse was never delivered.
+   */
+  whenWritable(): Promise<boolean> {
+    return new Promise((resolve) => this.afterCommit({ committed: resolve }));
+  }
+
+  /** Resolves when everything recorded so far has been written, or a write failed during the wait. */
   async drain(): Promise<void> {
-    while (this.writing !== undefined || this.ops.length > 0 || this.waiting.length > 0) {
+    const failures = this.failures;
+    while ((this.writing !== undefined || this.ops.length > 0 || this.waiting.length > 0) && this.failures === failures) {
       if (this.writing === undefined) this.flush();
       await this.writing;
+    }
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    if (this.failures !== failures && this.ops.length > 0) {
+      this.logger.error(`${this.ops.length} changes could not be stored`);
+      this.ops = [];
     }
   }
 
@@ -87,17 +124,32 @@ export class StoreWriter {
     this.ops = [];
     this.waiting = [];
     this.writing = (ops.length === 0 ? Promise.resolve() : this.store.write(ops)).then(
-      () => this.committed(waiting, true),
-      (err: unknown) => {
-        this.logger.error(`store write of ${ops.length} changes failed: ${err instanceof Error ? err.message : String(err)}`);
-        this.committed(waiting, false);
-      },
+      () => this.committed(waiting),
+      (err: unknown) => this.failed(ops, waiting, err),
     );
   }
 
-  private committed(waiting: Committed[], stored: boolean): void {
+  private committed(waiting: Committed[]): void {
     this.writing = undefined;
-    for (const job of waiting) job.committed(stored);
+    if (this.failing !== undefined) {
+      this.failing = undefined;
+      clearTimeout(this.retryTimer);
+      this.retryTimer = undefined;
+      this.logger.warn('store writes succeed again');
+    }
+    for (const job of waiting) job.committed(true);
     if (this.ops.length > 0 || this.waiting.length > 0) this.schedule();
+  }
+
+  private failed(ops: StoreOp[], waiting: Committed[], err: unknown): void {
+    this.writing = undefined;
+    this.failures++;
+    this.logger.error(`store write of ${ops.length} changes failed: ${err instanceof Error ? err.message : String(err)}`);
+    this.failing = err instanceof StoreError && err.code === 'full' ? 0x97 : 0x80;
+    // Written again in front of what came since, so the store still sees every change in order.
+    this.ops = this.ops.length === 0 ? ops : ops.concat(this.ops);
+    for (const job of waiting) job.committed(false);
+    if (this.waiting.length > 0) this.schedule();
+    else if (this.retryTimer === undefined) this.retryTimer = setTimeout(this.retry, RETRY_MS).unref();
   }
 }

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MemoryStore } from '../../../src/broker/store/memory-store.js';
-import type { StoreOp } from '../../../src/broker/store/store.js';
+import { Broker } from '../../../src/broker/broker.js';
+import { silentLogger } from '../../../src/broker/logger.js';
+import type { RecoveryStats, StoreOp } from '../../../src/broker/store/store.js';
 import type { PublishPacket } from '../../../src/packet/types.js';
 import { RawClient } from '../../helpers/raw-client.js';
 import { waitFor } from '../../helpers/wait.js';
@@ -128,7 +130,7 @@ describe('persistence through the store', () => {
     }
   });
 
-  it('does not acknowledge what the store failed to write (v5: PUBACK 0x80; 3.x: no PUBACK) and stays up', async () => {
+  it('a failed write: what was routed is acknowledged and written again, later messages wait for the store or are refused unrouted', async () => {
     class FailingStore extends MemoryStore {
       failing = false;
       override async write(ops: readonly StoreOp[]): Promise<void> {
@@ -137,24 +139,96 @@ describe('persistence through the store', () => {
       }
     }
     const store = new FailingStore();
-    const f = await startBroker({ store });
+    const errors: string[] = [];
+    const logger = { ...silentLogger, error: (message: string) => errors.push(message) };
+    let f = await startBroker({ store, logger });
     try {
-      const sub = await f.connect({ protocolVersion: 4, clientId: 'offline-sub', clean: false });
-      await sub.subscribe('full/#', 1);
-      sub.destroy();
+      const offline = await f.connect({ protocolVersion: 4, clientId: 'offline-sub', clean: false });
+      await offline.subscribe('full/#', 1);
+      offline.destroy();
       await waitFor(() => f.broker.connectedClients === 0, 2000, 'disconnect');
+      const live = await f.connect({ protocolVersion: 5, clientId: 'live' });
+      await live.subscribe('full/#', 2);
       const v5 = await f.connect({ protocolVersion: 5 });
       const v4 = await f.connect({ protocolVersion: 4 }, false);
       store.failing = true;
-      assert.equal(await v5.publish('full/x', 'a', 1), 0x80);
-      v4.send({ type: 'publish', topic: 'full/x', payload: new Uint8Array([1]), qos: 1, packetId: 3, retain: false, dup: false });
+      // Routed before the write failed: acknowledged, and its changes stay queued for the store.
+      assert.equal(await v5.publish('full/x', 'a', 1), 0);
+      assert.ok(errors.some((m) => /store write of \d+ changes failed: disk full/.test(m)), errors.join(' | '));
+      // While the store fails, nothing new is routed: v5 hears 0x80, 3.x hears nothing.
+      assert.equal(await v5.publish('full/x', 'b', 2), 0x80);
+      v4.send({ type: 'publish', topic: 'full/x', payload: new Uint8Array([99]), qos: 1, packetId: 3, retain: false, dup: false });
       assert.deepEqual((await v4.drain(150)).map((p) => p.type), []);
       store.failing = false;
-      assert.equal(await v5.publish('full/x', 'b', 1), 0);
+      // Sent again after the refusal: delivered once.
+      assert.equal(await v5.publish('full/x', 'b', 2), 0);
+      const got: string[] = [];
+      for (const packet of publishes(await live.drain(200))) got.push(text(packet.payload));
+      assert.deepEqual(got, ['a', 'b']);
       v5.destroy();
       v4.destroy();
+      live.destroy();
     } finally {
       await f.close();
+    }
+    // The failed batch was written later: the offline session has both messages, once each.
+    f = await startBroker({ store });
+    try {
+      const { client } = await RawClient.connect(f.port, { protocolVersion: 4, clientId: 'offline-sub', clean: false });
+      assert.deepEqual(publishes(await client.drain(200)).map((p) => text(p.payload)), ['a', 'b']);
+      client.destroy();
+    } finally {
+      await f.close();
+    }
+  });
+
+  it('a resent QoS 2 PUBLISH (DUP) gets PUBREC only once the original is stored, and is delivered once', async () => {
+    const store = new GatedStore();
+    const f = await startBroker({ store });
+    try {
+      const sub = await f.connect({ protocolVersion: 5, clientId: 'dup-sub' });
+      await sub.subscribe('dup/#', 2);
+      const pub = await f.connect({ protocolVersion: 5, clientId: 'dup-pub', properties: { sessionExpiryInterval: 60 } }, false);
+      store.hold();
+      const packet = { type: 'publish', topic: 'dup/x', payload: new Uint8Array([7]), qos: 2, packetId: 7, retain: false } as const;
+      pub.send({ ...packet, dup: false });
+      pub.send({ ...packet, dup: true });
+      assert.deepEqual((await pub.drain(150)).map((p) => p.type), []);
+      store.release();
+      assert.equal((await pub.expect('pubrec')).packetId, 7);
+      assert.equal((await pub.expect('pubrec')).packetId, 7);
+      pub.send({ type: 'pubrel', packetId: 7 });
+      assert.equal((await pub.expect('pubcomp')).packetId, 7);
+      assert.equal(publishes(await sub.drain(150)).length, 1);
+      sub.destroy();
+      pub.destroy();
+    } finally {
+      await f.close();
+    }
+  });
+
+  it('listen(): a store that fails to open leaves the broker idle (listen can be retried); recovery counts are logged', async () => {
+    class FlakyOpenStore extends MemoryStore {
+      opens = 0;
+      override async open(): Promise<RecoveryStats> {
+        if (this.opens++ === 0) throw new Error('locked by another process');
+        return { sessions: 2, subscriptions: 3, outgoing: 4, incoming: 1, retained: 5, bytes: 600, orphans: 0, milliseconds: 7 };
+      }
+    }
+    const infos: string[] = [];
+    const logger = { ...silentLogger, info: (message: string) => infos.push(message) };
+    const broker = new Broker({ listeners: [{ port: 0 }], sysInterval: 0, logger, store: new FlakyOpenStore() });
+    await assert.rejects(broker.listen(), /locked by another process/);
+    assert.throws(() => broker.port, /not listening/);
+    await broker.listen();
+    try {
+      assert.ok(broker.port > 0);
+      assert.ok(
+        infos.some((m) => m.includes('2 sessions, 3 subscriptions, 4 outgoing and 1 incoming messages, 5 retained messages, 600 bytes')),
+        infos.join(' | '),
+      );
+    } finally {
+      await broker.close();
     }
   });
 });

@@ -363,10 +363,8 @@ describe('kill tests', () => {
   it(`SIGKILL while publishing and recovering loses nothing acknowledged (${PER_QOS} messages per QoS)`, () =>
     runScenario({ perQos: PER_QOS, packetIds: 65535, killWhileDraining: false }, 'publishing'));
 
-  // Known broker faults (state sent to a client before the store has it; see docs/architecture.md, persistence).
-  const todo = 'the broker sends PUBCOMP, PUBREL and PUBLISH before the store has the matching state';
-  it('SIGKILL with packet ids reused by the publisher loses nothing acknowledged', { todo }, () =>
+  it('SIGKILL with packet ids reused by the publisher loses nothing acknowledged', () =>
     runScenario({ perQos: 500, packetIds: 200, killWhileDraining: false }, 'reused-ids'));
-  it('SIGKILL while a QoS 2 subscriber takes its queue delivers each QoS 2 message once', { todo }, () =>
+  it('SIGKILL while a QoS 2 subscriber takes its queue delivers each QoS 2 message once', () =>
     runScenario({ perQos: 500, packetIds: 65535, killWhileDraining: true }, 'draining'));
 });
