@@ -61,8 +61,10 @@ export class Connection implements DeliveryTarget, AckTarget {
   sendWindow: number;
   clientMaxPacketSize = PROTOCOL_MAX_PACKET;
   problemInformation = true;
-  /** Our outgoing topic aliases (topic → alias), while the client accepts aliases. */
+  /** Our outgoing topic aliases (topic → alias), least recently used first, while the client accepts aliases. */
   outAliases: Map<string, number> | undefined;
+  /** The topic whose alias was used last (already at the end of `outAliases`). */
+  private lastAliasTopic: string | undefined;
   clientAliasMaximum = 0;
   /** The client's incoming topic aliases. */
   inAliases: Map<number, string> | undefined;
@@ -356,6 +358,7 @@ export class Connection implements DeliveryTarget, AckTarget {
     let properties: Properties | undefined;
     let topic = message.topic;
     let newAlias = 0;
+    let evictedTopic: string | undefined;
     if (this.version === 5) {
       properties = message.properties;
       let expiry = 0;
@@ -370,8 +373,18 @@ export class Connection implements DeliveryTarget, AckTarget {
         if (known !== undefined) {
           alias = known;
           topic = '';
+          // Keep the map in least-recently-used order (its insertion order) for when it is full.
+          if (this.lastAliasTopic !== message.topic) {
+            aliases.delete(message.topic);
+            aliases.set(message.topic, known);
+            this.lastAliasTopic = message.topic;
+          }
         } else if (aliases.size < this.clientAliasMaximum) {
           alias = newAlias = aliases.size + 1;
+        } else {
+          // Full: the least recently used alias is bound to this topic (topic and alias sent together).
+          evictedTopic = aliases.keys().next().value!;
+          alias = newAlias = aliases.get(evictedTopic)!;
         }
       }
       if (subscriptionIds !== undefined || expiry !== 0 || alias !== 0) {
@@ -391,7 +404,11 @@ export class Connection implements DeliveryTarget, AckTarget {
       payload.length,
     );
     if (head.length + payload.length > this.clientMaxPacketSize) return false;
-    if (newAlias !== 0) this.outAliases!.set(message.topic, newAlias);
+    if (newAlias !== 0) {
+      if (evictedTopic !== undefined) this.outAliases!.delete(evictedTopic);
+      this.outAliases!.set(message.topic, newAlias);
+      this.lastAliasTopic = message.topic;
+    }
     this.out.push(head, payload);
     this.outBytes += head.length + payload.length;
     const stats = this.core.stats;

@@ -307,6 +307,11 @@ export async function clientOptions(flags: ClientFlags, command: string): Promis
     keepalive: flags.keepalive,
     ...(await readTlsFiles(flags)),
   };
+  if (flags.insecure) options.checkHostname = false;
+  if (flags.tlsVersion !== undefined) {
+    options.minVersion = flags.tlsVersion;
+    options.maxVersion = flags.tlsVersion;
+  }
   if (flags.username !== undefined) options.username = flags.username;
   // As with the Mosquitto tools, a password without a user name is not sent.
   if (flags.password !== undefined && flags.username !== undefined) options.password = flags.password;

@@ -3,11 +3,11 @@
  * the flags say or print why not. Either way the caller gets a client or the exit code.
  */
 import { connectWith, type MqttClient } from '../client/client.js';
+import { nodeDialer } from '../client/node-dialer.js';
 import type { ClientOptions } from '../client/options.js';
 import { UsageError } from './args.js';
 import { describeFailure, reportError } from './client-errors.js';
 import { brokerUrl, clientOptions, type ClientFlags } from './client-flags.js';
-import { cliDialer } from './dialer.js';
 
 /** Parses the arguments: the flags, 'help', or the exit code after a usage error was printed. */
 export function parseOrReport<T>(command: string, parse: () => T | 'help', help: string): T | number {
@@ -32,7 +32,7 @@ export async function connectClient(command: string, flags: ClientFlags, overrid
   const url = brokerUrl(flags);
   try {
     await prepare?.();
-    const client = await connectWith(url, { ...(await clientOptions(flags, command)), ...overrides }, cliDialer(flags));
+    const client = await connectWith(url, { ...(await clientOptions(flags, command)), ...overrides }, nodeDialer);
     if (flags.debug) process.stderr.write(`culex ${command}: connected to ${url.href} as ${client.clientId}\n`);
     return client;
   } catch (err) {

@@ -14,6 +14,7 @@ export {
 } from './errors.js';
 export type { ReconnectOptions } from './backoff.js';
 export type {
+  TlsVersion,
   AuthResponse,
   ClientOptions,
   EndOptions,

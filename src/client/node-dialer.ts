@@ -8,6 +8,10 @@ import { webSocketUrl } from './websocket-url.js';
 
 const isIp = /^[\d.]+$|:/;
 
+function acceptAnyHostname(): undefined {
+  return undefined;
+}
+
 function tlsOptions(url: URL, options: ClientOptions): ConnectionOptions {
   const tls: ConnectionOptions = {};
   if (options.ca !== undefined) tls.ca = options.ca as ConnectionOptions['ca'];
@@ -15,6 +19,9 @@ function tlsOptions(url: URL, options: ClientOptions): ConnectionOptions {
   if (options.key !== undefined) tls.key = options.key as ConnectionOptions['key'];
   if (options.passphrase !== undefined) tls.passphrase = options.passphrase;
   if (options.rejectUnauthorized !== undefined) tls.rejectUnauthorized = options.rejectUnauthorized;
+  if (options.checkHostname === false) tls.checkServerIdentity = acceptAnyHostname;
+  if (options.minVersion !== undefined) tls.minVersion = options.minVersion;
+  if (options.maxVersion !== undefined) tls.maxVersion = options.maxVersion;
   if (options.ALPNProtocols) tls.ALPNProtocols = options.ALPNProtocols;
   const host = hostOf(url);
   const servername = options.servername ?? (isIp.test(host) ? undefined : host);

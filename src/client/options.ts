@@ -33,8 +33,15 @@ export interface TlsOptions {
   servername?: string;
   /** `false` accepts any server certificate (testing only). Default true. */
   rejectUnauthorized?: boolean;
+  /** `false` skips only the host-name check; the chain is still verified (mosquitto_pub's `--insecure`). Default true. */
+  checkHostname?: boolean;
+  /** Lowest and highest TLS versions to negotiate. */
+  minVersion?: TlsVersion;
+  maxVersion?: TlsVersion;
   ALPNProtocols?: string[];
 }
+
+export type TlsVersion = 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
 
 export interface WebSocketOptions {
   /** Path when the URL has none. Default `/mqtt`. */

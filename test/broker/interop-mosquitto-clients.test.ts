@@ -57,13 +57,16 @@ async function subscribe(
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';
+  let errors = '';
   let signalReady: () => void = () => {};
   const ready = new Promise<void>((resolve) => (signalReady = resolve));
   child.stdout.on('data', (d: Buffer) => {
     out += d.toString();
     if (out.includes('received SUBACK')) signalReady();
   });
-  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  // Kept apart from stdout so that nothing lands inside a JSON line.
+  child.stderr.on('data', (d: Buffer) => (errors += d.toString()));
+  // 'close', not 'exit': only then has every byte of stdout been read.
   const done = new Promise<Received[]>((resolve) => {
     child.once('close', () => {
       signalReady();
@@ -78,7 +81,7 @@ async function subscribe(
   const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
   void done.then(() => clearTimeout(timer));
   await ready;
-  assert.ok(out.includes('received SUBACK'), `mosquitto_sub did not subscribe: ${out}`);
+  assert.ok(out.includes('received SUBACK'), `mosquitto_sub did not subscribe: ${out}${errors}`);
   return { done };
 }
 

@@ -128,7 +128,7 @@ describe('culex broker -c', () => {
     const m = spawn('/usr/sbin/mosquitto', ['-c', file], { stdio: ['ignore', 'ignore', 'pipe'] });
     let mosquittoLog = '';
     m.stderr.on('data', (d: Buffer) => (mosquittoLog += d));
-    let fromMosquitto;
+    let fromMosquitto: Awaited<ReturnType<typeof probe>>;
     try {
       await waitFor(() => mosquittoLog.includes('running'), 10_000, 'mosquitto to start');
       fromMosquitto = await probe(ports, certs);
@@ -137,7 +137,7 @@ describe('culex broker -c', () => {
       await once(m, 'exit');
     }
     const broker = await startCulexBroker(['-c', file], 3);
-    let fromCulex;
+    let fromCulex: Awaited<ReturnType<typeof probe>>;
     try {
       assert.match(broker.log(), /mosquitto\.conf:2: user has no effect in culex/);
       fromCulex = await probe(ports, certs);

@@ -190,9 +190,37 @@ describe('PUBLISH and SUBSCRIBE', () => {
     for (const t of ['out/a', 'out/a', 'out/b', 'out/a']) await pub.publish(t, t, 0);
     const got = [];
     for (let i = 0; i < 4; i++) got.push(await sub.expect('publish'));
+    // At the maximum, the least recently used alias is bound again to the new topic.
     assert.deepEqual(
       got.map((p) => [p.topic, p.properties?.topicAlias]),
-      [['out/a', 1], ['', 1], ['out/b', undefined], ['', 1]],
+      [['out/a', 1], ['', 1], ['out/b', 1], ['out/a', 1]],
+    );
+    sub.destroy();
+    pub.destroy();
+  });
+
+  it('reuses the least recently used outgoing alias when the client maximum is reached', async () => {
+    const sub = await f.connect({ protocolVersion: 5, properties: { topicAliasMaximum: 2 } });
+    await sub.subscribe('lru/#', 1);
+    const pub = await f.connect({ protocolVersion: 4 });
+    const sent = ['lru/a', 'lru/b', 'lru/a', 'lru/c', 'lru/a', 'lru/c', 'lru/b', 'lru/a', 'lru/b'];
+    for (const t of sent) await pub.publish(t, t, 1);
+    const got = [];
+    for (let i = 0; i < sent.length; i++) got.push(await sub.expect('publish'));
+    // What the client sees, resolved as a client resolves aliases, is what was published.
+    const bound = new Map<number, string>();
+    const resolved = got.map((p) => {
+      const alias = p.properties?.topicAlias;
+      assert.ok(alias !== undefined && alias >= 1 && alias <= 2, `alias ${alias}`);
+      if (p.topic.length > 0) bound.set(alias, p.topic);
+      return bound.get(alias);
+    });
+    assert.deepEqual(resolved, sent);
+    assert.deepEqual(resolved, got.map((p) => Buffer.from(p.payload).toString()));
+    // b was least recently used when c came, c when b came back, a stayed bound throughout.
+    assert.deepEqual(
+      got.map((p) => [p.topic, p.properties?.topicAlias]),
+      [['lru/a', 1], ['lru/b', 2], ['', 1], ['lru/c', 2], ['', 1], ['', 2], ['lru/b', 1], ['lru/a', 2], ['', 1]],
     );
     sub.destroy();
     pub.destroy();
