@@ -6,6 +6,9 @@ import { loadBrokerConfig, type BrokerConfig } from '../config/broker-config.js'
 import { setUpBroker } from '../config/broker-setup.js';
 import { describeSchema } from '../config/native-schema.js';
 
+/** Where `culex broker` keeps its state when neither a flag nor a configuration file says. */
+const defaultDataDir = 'culex-data';
+
 const help = `usage: culex broker [options]
 
 Runs an MQTT 3.1/3.1.1/5.0 broker in the foreground until SIGINT or SIGTERM. SIGHUP re-reads the password, ACL
@@ -18,8 +21,9 @@ options (given with -c, they override the file):
       --allow-anonymous   accept clients without a user name (default: only on a loopback address)
       --max-keepalive S   longest keepalive in seconds; v5 clients get Server Keep Alive (default ${defaultLimits.maxKeepalive})
       --sys-interval S    seconds between $SYS updates, 0 = off (default 10)
-      --data-dir DIR      keep sessions, queued and retained messages in DIR (default none: memory only)
-      --memory            keep state in memory only, even if the file names a data directory (default)
+      --data-dir DIR      keep sessions, queued and retained messages in DIR (default ./culex-data without -c;
+                          with -c: the file's persistence settings)
+      --memory            keep state in memory only, even if the file names a data directory
       --fsync             flush every store batch to the disk before acknowledging (default off)
   -v, --verbose           log debug lines too (default: info)
       --help              show this help
@@ -110,6 +114,8 @@ export async function run(args: string[]): Promise<number> {
   if (maxKeepalive !== undefined) config.broker.limits = { ...config.broker.limits, maxKeepalive };
   if (sysInterval !== undefined) config.broker.sysInterval = sysInterval;
   if (values['data-dir'] !== undefined) config.persistence.dataDir = values['data-dir'];
+  // Without a configuration file every acknowledged message is kept by default; a file says where, if anywhere.
+  else if (values.config === undefined) config.persistence.dataDir = defaultDataDir;
   if (values.memory) delete config.persistence.dataDir;
   if (values.fsync) config.persistence.fsync = true;
 

@@ -75,7 +75,7 @@ export async function startBroker(kind: BrokerKind, options: StartOptions = {}):
 async function startCulexCommand(options: StartOptions): Promise<BrokerUnderTest> {
   const port = await freePort();
   const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
-  const args = ['--import', 'tsx', main, 'broker', '--host', '127.0.0.1', '--port', String(port), '--sys-interval', '0'];
+  const args = ['--import', 'tsx', main, 'broker', '--memory', '--host', '127.0.0.1', '--port', String(port), '--sys-interval', '0'];
   if (options.limits?.maxKeepalive !== undefined) args.push('--max-keepalive', String(options.limits.maxKeepalive));
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';

@@ -5,24 +5,25 @@ import { after, before, describe, it } from 'node:test';
 import { MemoryStore } from '../../src/broker/store/memory-store.js';
 import type { StoreOp } from '../../src/broker/store/store.js';
 import { encode } from '../../src/packet/index.js';
-import type { Packet, PublishPacket, Will } from '../../src/packet/types.js';
+import type { PublishPacket } from '../../src/packet/types.js';
 import { sleep, startBroker, text, type Fixture } from '../broker/core/fixture.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { waitFor } from '../helpers/wait.js';
+import {
+  downgrade,
+  dupNotCopied,
+  fanOut,
+  literalUnsubscribe,
+  message,
+  pingPong,
+  publishes,
+  resubscribe,
+  shortClientIds,
+  unsubscribeCompletes,
+  will,
+  willRetain,
+} from './scenarios.js';
 
-const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
-const publishes = (packets: readonly Packet[]): PublishPacket[] => packets.filter((p) => p.type === 'publish') as PublishPacket[];
-const message = (topic: string, payload: string, qos: 0 | 1 | 2, packetId?: number, extra: Partial<PublishPacket> = {}): PublishPacket => ({
-  type: 'publish',
-  topic,
-  payload: enc(payload),
-  qos,
-  retain: false,
-  dup: false,
-  ...(packetId !== undefined && { packetId }),
-  ...extra,
-});
-const will = (topic: string, extra: Partial<Will> = {}): Will => ({ topic, payload: enc(`will:${topic}`), qos: 1, retain: false, ...extra });
 
 /** Opens a socket, writes `bytes` and collects every byte the broker sends until it closes. */
 async function rawExchange(port: number, bytes: Uint8Array): Promise<Buffer> {
@@ -70,11 +71,7 @@ describe('MQTT 3.1.1 CONNECT and CONNACK', () => {
   });
 
   it('v311/MQTT-3.1.3-5: client ids of 1 to 23 letters and digits are accepted', async () => {
-    for (const clientId of ['a', 'Z9', '0123456789abcdefghijKLM']) {
-      const { client, connack } = await RawClient.connect(f.port, { protocolVersion: 4, clientId });
-      assert.equal(connack.reasonCode, 0, clientId);
-      client.destroy();
-    }
+    await shortClientIds(f, 4);
   });
 
   it('v311/MQTT-3.1.3-6: empty client ids with clean session 1 get distinct sessions', async () => {
@@ -119,12 +116,7 @@ describe('MQTT 3.1.1 CONNECT and CONNACK', () => {
   });
 
   it('v311/MQTT-3.12.4-1: PINGREQ is answered by PINGRESP', async () => {
-    const c = await f.connect({ protocolVersion: 4 });
-    for (let i = 0; i < 3; i++) {
-      c.send({ type: 'pingreq' });
-      await c.expect('pingresp');
-    }
-    c.destroy();
+    await pingPong(f, 4);
   });
 
   it('v311/MQTT-3.14.1-1: a DISCONNECT with reserved flags set closes the connection', async () => {
@@ -259,17 +251,7 @@ describe('MQTT 3.1.1 Wills', () => {
   });
 
   it('v311/MQTT-3.1.2-16, v311/MQTT-3.1.2-17: Will Retain 0 is published non-retained, Will Retain 1 retained', async () => {
-    const plain = await f.connect({ protocolVersion: 4, will: will('will/plain', { retain: false }) });
-    const kept = await f.connect({ protocolVersion: 4, will: will('will/kept', { retain: true }) });
-    plain.destroy();
-    kept.destroy();
-    await watcher.expectPublish('will/plain');
-    await watcher.expectPublish('will/kept');
-    const late = await f.connect({ protocolVersion: 4 });
-    await late.subscribe([{ topicFilter: 'will/plain', qos: 1 }, { topicFilter: 'will/kept', qos: 1 }]);
-    assert.deepEqual(publishes(await late.drain(200)).map((p) => [p.topic, p.retain]), [['will/kept', true]]);
-    await late.publish('will/kept', '', 0, { retain: true });
-    late.destroy();
+    await willRetain(f, 4, watcher);
   });
 });
 
@@ -332,14 +314,7 @@ describe('MQTT 3.1.1 PUBLISH and the QoS flows', () => {
   });
 
   it('v311/MQTT-3.3.1-3: the DUP flag of a forwarded message does not copy the incoming one', async () => {
-    const sub = await f.connect({ protocolVersion: 4 });
-    await sub.subscribe('dup/#', 1);
-    const pub = await f.connect({ protocolVersion: 4 }, false);
-    pub.send(message('dup/x', 'resent by its publisher', 1, 5, { dup: true }));
-    await pub.expect('puback');
-    assert.equal((await sub.expectPublish('dup/x')).dup, false);
-    sub.destroy();
-    pub.destroy();
+    await dupNotCopied(f, 4);
   });
 
   it('v311/MQTT-3.3.2-2: a PUBLISH to a topic name with wildcards closes the connection', async () => {
@@ -351,14 +326,7 @@ describe('MQTT 3.1.1 PUBLISH and the QoS flows', () => {
   });
 
   it('v311/MQTT-3.3.2-3, v311/MQTT-4.5.0-1: every matching session gets the message, under the topic name the publisher used', async () => {
-    const subs = await Promise.all([f.connect({ protocolVersion: 4 }), f.connect({ protocolVersion: 4 }), f.connect({ protocolVersion: 3 }), f.connect({ protocolVersion: 4 })]);
-    const filters = ['spread/+/leaf', 'spread/#', '+/a/leaf', 'spread/b/leaf'];
-    for (let i = 0; i < subs.length; i++) await subs[i]!.subscribe(filters[i]!, 1);
-    const pub = await f.connect({ protocolVersion: 4 });
-    await pub.publish('spread/a/leaf', 'all', 1);
-    for (const s of subs.slice(0, 3)) assert.equal((await s.expect('publish')).topic, 'spread/a/leaf');
-    assert.deepEqual(publishes(await subs[3]!.drain(150)), []);
-    for (const s of [...subs, pub]) s.destroy();
+    await fanOut(f, 4);
   });
 
   it('v311/MQTT-3.3.5-1: overlapping subscriptions get the message at the highest of their QoS', async () => {
@@ -487,38 +455,11 @@ describe('MQTT 3.1.1 SUBSCRIBE and UNSUBSCRIBE', () => {
   });
 
   it('v311/MQTT-3.8.4-6: a message goes out at the lower of its QoS and the granted QoS', async () => {
-    const sub = await f.connect({ protocolVersion: 4 });
-    await sub.subscribe([{ topicFilter: 'min/0', qos: 0 }, { topicFilter: 'min/1', qos: 1 }, { topicFilter: 'min/2', qos: 2 }]);
-    const pub = await f.connect({ protocolVersion: 4 });
-    const seen: string[] = [];
-    for (const granted of [0, 1, 2]) {
-      for (const qos of [0, 1, 2] as const) {
-        await pub.publish(`min/${granted}`, `${qos}`, qos);
-        const got = await sub.expectPublish(`min/${granted}`);
-        seen.push(`${granted}${text(got.payload)}→${got.qos}`);
-      }
-    }
-    assert.deepEqual(seen, ['00→0', '01→0', '02→0', '10→0', '11→1', '12→1', '20→0', '21→1', '22→2']);
-    sub.destroy();
-    pub.destroy();
+    await downgrade(f, 4);
   });
 
   it('v311/MQTT-3.8.4-3: subscribing again to the same filter replaces the subscription and resends retained messages', async () => {
-    const pub = await f.connect({ protocolVersion: 4 });
-    await pub.publish('again/r', 'retained', 1, { retain: true });
-    const sub = await f.connect({ protocolVersion: 4 });
-    await sub.subscribe('again/#', 0);
-    assert.equal((await sub.expectPublish('again/r')).qos, 0);
-    await sub.subscribe('again/#', 1);
-    const resent = await sub.expectPublish('again/r');
-    assert.equal(resent.retain, true);
-    assert.equal(resent.qos, 1);
-    await pub.publish('again/live', 'after', 1);
-    assert.equal((await sub.expectPublish('again/live')).qos, 1);
-    assert.deepEqual(publishes(await sub.drain(150)), [], 'one subscription, so one copy');
-    await pub.publish('again/r', '', 1, { retain: true });
-    sub.destroy();
-    pub.destroy();
+    await resubscribe(f, 4);
   });
 
   it('v311/MQTT-3.10.4-4, v311/MQTT-3.10.4-5, v311/MQTT-2.3.1-7, v311/MQTT-3.10.4-6: one UNSUBACK with the packet id, also when nothing was removed', async () => {
@@ -538,31 +479,11 @@ describe('MQTT 3.1.1 SUBSCRIBE and UNSUBSCRIBE', () => {
   });
 
   it('v311/MQTT-3.10.4-1: UNSUBSCRIBE compares filters character by character, without wildcard matching', async () => {
-    const sub = await f.connect({ protocolVersion: 4 });
-    await sub.subscribe([{ topicFilter: 'lit/+', qos: 0 }, { topicFilter: 'lit/b', qos: 0 }]);
-    await sub.unsubscribe(['lit/#', 'lit/b']);
-    const pub = await f.connect({ protocolVersion: 4 });
-    await pub.publish('lit/b', 'via lit/+', 0);
-    assert.equal(text((await sub.expectPublish('lit/b')).payload), 'via lit/+');
-    assert.deepEqual(publishes(await sub.drain(100)), [], 'lit/b itself is gone');
-    sub.destroy();
-    pub.destroy();
+    await literalUnsubscribe(f, 4);
   });
 
   it('v311/MQTT-3.10.4-2, v311/MQTT-3.10.4-3: after UNSUBSCRIBE nothing new is sent, and deliveries already started are completed', async () => {
-    const sub = await f.connect({ protocolVersion: 4 }, false);
-    await sub.subscribe('stop/#', 2);
-    const pub = await f.connect({ protocolVersion: 4 });
-    await pub.publish('stop/x', 'started', 2);
-    const started = await sub.expectPublish('stop/x');
-    await sub.unsubscribe(['stop/#']);
-    sub.send({ type: 'pubrec', packetId: started.packetId! });
-    assert.equal((await sub.expect('pubrel')).packetId, started.packetId);
-    sub.send({ type: 'pubcomp', packetId: started.packetId! });
-    await pub.publish('stop/x', 'later', 2);
-    assert.deepEqual(publishes(await sub.drain(200)), []);
-    sub.destroy();
-    pub.destroy();
+    await unsubscribeCompletes(f, 4);
   });
 });
 

@@ -4,13 +4,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { AuthenticateContext } from '../../src/broker/hooks.js';
 import { encode } from '../../src/packet/index.js';
-import type { Packet, PublishPacket, Will } from '../../src/packet/types.js';
 import { sleep, startBroker, text, type Fixture } from '../broker/core/fixture.js';
 import { RawClient } from '../helpers/raw-client.js';
+import { enc, publishes, shortClientIds, will, willRetain } from './scenarios.js';
 
-const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
-const publishes = (packets: readonly Packet[]): PublishPacket[] => packets.filter((p) => p.type === 'publish') as PublishPacket[];
-const will = (topic: string, extra: Partial<Will> = {}): Will => ({ topic, payload: enc(`will:${topic}`), qos: 1, retain: false, ...extra });
 
 /** The CONNACK return codes MQTT 5.0 defines (section 3.2.2.2). */
 const CONNACK_CODES = new Set([0x00, 0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8a, 0x8c, 0x90, 0x95, 0x97, 0x99, 0x9a, 0x9b, 0x9c, 0x9d, 0x9f]);
@@ -113,11 +110,7 @@ describe('MQTT 5.0 CONNECT and CONNACK', () => {
   });
 
   it('v5/MQTT-3.1.3-5: client ids of 1 to 23 letters and digits are accepted', async () => {
-    for (const clientId of ['a', 'Z9', '0123456789abcdefghijKLM']) {
-      const { client, connack } = await RawClient.connect(f.port, { protocolVersion: 5, clientId });
-      assert.equal(connack.reasonCode, 0, clientId);
-      client.destroy();
-    }
+    await shortClientIds(f, 5);
   });
 
   it('v5/MQTT-3.1.3-6, v5/MQTT-3.1.3-7, v5/MQTT-3.2.2-16: an empty client id gets a unique id, returned as Assigned Client Identifier', async () => {
@@ -272,18 +265,7 @@ describe('MQTT 5.0 Wills', () => {
   });
 
   it('v5/MQTT-3.1.2-14, v5/MQTT-3.1.2-15: Will Retain 0 is published non-retained, Will Retain 1 retained', async () => {
-    const plain = await f.connect({ protocolVersion: 5, will: will('will/plain', { retain: false }) });
-    const kept = await f.connect({ protocolVersion: 5, will: will('will/kept', { retain: true }) });
-    plain.destroy();
-    kept.destroy();
-    await watcher.expectPublish('will/plain');
-    await watcher.expectPublish('will/kept');
-    const late = await f.connect({ protocolVersion: 5 });
-    await late.subscribe([{ topicFilter: 'will/plain', qos: 1 }, { topicFilter: 'will/kept', qos: 1 }]);
-    const retained = publishes(await late.drain(200));
-    assert.deepEqual(retained.map((p) => [p.topic, p.retain]), [['will/kept', true]]);
-    await late.publish('will/kept', '', 0, { retain: true });
-    late.destroy();
+    await willRetain(f, 5, watcher);
   });
 
   it('v5/MQTT-3.1.3-10: Will User Properties are published in their order', async () => {

@@ -3,23 +3,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { encode } from '../../src/packet/index.js';
-import type { Packet, PublishPacket } from '../../src/packet/types.js';
 import { sleep, startBroker, text, type Fixture } from '../broker/core/fixture.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { waitFor } from '../helpers/wait.js';
+import { dupNotCopied, fanOut, message, publishes } from './scenarios.js';
 
-const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
-const publishes = (packets: readonly Packet[]): PublishPacket[] => packets.filter((p) => p.type === 'publish') as PublishPacket[];
-const message = (topic: string, payload: string, qos: 0 | 1 | 2, packetId?: number, extra: Partial<PublishPacket> = {}): PublishPacket => ({
-  type: 'publish',
-  topic,
-  payload: enc(payload),
-  qos,
-  retain: false,
-  dup: false,
-  ...(packetId !== undefined && { packetId }),
-  ...extra,
-});
 
 /** PUBACK / PUBREC reason codes MQTT 5.0 defines (sections 3.4.2.1 and 3.5.2.1). */
 const PUBLISH_ACK_CODES = new Set([0x00, 0x10, 0x80, 0x83, 0x87, 0x90, 0x91, 0x97, 0x99]);
@@ -220,30 +208,11 @@ describe('MQTT 5.0 PUBLISH', () => {
   });
 
   it('v5/MQTT-3.3.1-3: the DUP flag of a forwarded message does not copy the incoming one', async () => {
-    const sub = await f.connect({ protocolVersion: 5 });
-    await sub.subscribe('dup/#', 1);
-    const pub = await f.connect({ protocolVersion: 5 }, false);
-    pub.send(message('dup/x', 'resent by its publisher', 1, 5, { dup: true }));
-    await pub.expect('puback');
-    assert.equal((await sub.expectPublish('dup/x')).dup, false);
-    sub.destroy();
-    pub.destroy();
+    await dupNotCopied(f, 5);
   });
 
   it('v5/MQTT-3.3.2-3, v5/MQTT-4.5.0-1: every matching session gets the message, under the topic name the publisher used', async () => {
-    const subs = await Promise.all([
-      f.connect({ protocolVersion: 5 }),
-      f.connect({ protocolVersion: 5 }),
-      f.connect({ protocolVersion: 4 }),
-      f.connect({ protocolVersion: 5 }),
-    ]);
-    const filters = ['spread/+/leaf', 'spread/#', '+/a/leaf', 'spread/b/leaf'];
-    for (let i = 0; i < subs.length; i++) await subs[i]!.subscribe(filters[i]!, 1);
-    const pub = await f.connect({ protocolVersion: 5 });
-    await pub.publish('spread/a/leaf', 'all', 1);
-    for (const s of subs.slice(0, 3)) assert.equal((await s.expect('publish')).topic, 'spread/a/leaf');
-    assert.deepEqual(publishes(await subs[3]!.drain(150)), []);
-    for (const s of [...subs, pub]) s.destroy();
+    await fanOut(f, 5);
   });
 
   it('v5/MQTT-3.3.1-5, v5/MQTT-3.3.1-6, v5/MQTT-3.3.1-7, v5/MQTT-3.3.1-8: a retained PUBLISH replaces the retained message, an empty one deletes it and is not kept, a non-retained one leaves it', async () => {

@@ -3,12 +3,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { encode } from '../../src/packet/index.js';
-import type { Packet, PublishPacket } from '../../src/packet/types.js';
-import { startBroker, text, type Fixture } from '../broker/core/fixture.js';
+import { startBroker, type Fixture } from '../broker/core/fixture.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { waitFor } from '../helpers/wait.js';
+import { downgrade, literalUnsubscribe, pingPong, publishes, resubscribe, unsubscribeCompletes } from './scenarios.js';
 
-const publishes = (packets: readonly Packet[]): PublishPacket[] => packets.filter((p) => p.type === 'publish') as PublishPacket[];
 
 /** SUBACK and UNSUBACK reason codes MQTT 5.0 defines (sections 3.9.3 and 3.11.3). */
 const SUBACK_CODES = new Set([0x00, 0x01, 0x02, 0x80, 0x83, 0x87, 0x8f, 0x91, 0x97, 0x9e, 0xa1, 0xa2]);
@@ -43,42 +42,11 @@ describe('MQTT 5.0 SUBSCRIBE and SUBACK', () => {
   });
 
   it('v5/MQTT-3.8.4-8: a message goes out at the lower of its QoS and the granted QoS', async () => {
-    const sub = await f.connect({ protocolVersion: 5 });
-    await sub.subscribe([{ topicFilter: 'min/0', qos: 0 }, { topicFilter: 'min/1', qos: 1 }, { topicFilter: 'min/2', qos: 2 }]);
-    const pub = await f.connect({ protocolVersion: 5 });
-    const seen: string[] = [];
-    for (const granted of [0, 1, 2]) {
-      for (const qos of [0, 1, 2] as const) {
-        await pub.publish(`min/${granted}`, `${qos}`, qos);
-        const got = await sub.expectPublish(`min/${granted}`);
-        seen.push(`${granted}${text(got.payload)}→${got.qos}`);
-      }
-    }
-    assert.deepEqual(seen, ['00→0', '01→0', '02→0', '10→0', '11→1', '12→1', '20→0', '21→1', '22→2']);
-    sub.destroy();
-    pub.destroy();
+    await downgrade(f, 5);
   });
 
   it('v5/MQTT-3.8.4-3, v5/MQTT-3.8.4-4: subscribing again to the same filter replaces the subscription, resends retained messages and loses nothing', async () => {
-    const pub = await f.connect({ protocolVersion: 5 });
-    await pub.publish('again/r', 'retained', 1, { retain: true });
-    const sub = await f.connect({ protocolVersion: 5 });
-    await sub.subscribe('again/#', 0);
-    assert.equal((await sub.expectPublish('again/r')).qos, 0);
-    await pub.publish('again/live', 'before', 1);
-    assert.equal((await sub.expectPublish('again/live')).qos, 0);
-    // Same filter, new QoS: one subscription at QoS 1, and the retained message comes again.
-    await sub.subscribe('again/#', 1);
-    const resent = await sub.expectPublish('again/r');
-    assert.equal(resent.retain, true);
-    await pub.publish('again/live', 'after', 1);
-    const after = await sub.expectPublish('again/live');
-    assert.equal(after.qos, 1);
-    assert.equal(text(after.payload), 'after');
-    assert.deepEqual(publishes(await sub.drain(150)), [], 'one subscription, so one copy');
-    await pub.publish('again/r', '', 1, { retain: true });
-    sub.destroy();
-    pub.destroy();
+    await resubscribe(f, 5);
   });
 
   it('v5/MQTT-3.9.2-1, v5/MQTT-3.9.2-2: SUBACK stays within the client Maximum Packet Size, without Reason String or User Properties', async () => {
@@ -107,12 +75,7 @@ describe('MQTT 5.0 SUBSCRIBE and SUBACK', () => {
   });
 
   it('v5/MQTT-3.12.4-1: PINGREQ is answered by PINGRESP', async () => {
-    const c = await f.connect({ protocolVersion: 5 });
-    for (let i = 0; i < 3; i++) {
-      c.send({ type: 'pingreq' });
-      await c.expect('pingresp');
-    }
-    c.destroy();
+    await pingPong(f, 5);
   });
 
   it('v5/MQTT-3.15.1-1: an AUTH with reserved flags set is malformed and closes the connection', async () => {
@@ -147,30 +110,11 @@ describe('MQTT 5.0 UNSUBSCRIBE and UNSUBACK', () => {
   });
 
   it('v5/MQTT-3.10.4-1: UNSUBSCRIBE compares filters character by character, without wildcard matching', async () => {
-    const sub = await f.connect({ protocolVersion: 5 });
-    await sub.subscribe([{ topicFilter: 'lit/+', qos: 0 }, { topicFilter: 'lit/b', qos: 0 }]);
-    assert.deepEqual(await sub.unsubscribe(['lit/#', 'lit/b']), [0x11, 0]);
-    const pub = await f.connect({ protocolVersion: 5 });
-    await pub.publish('lit/b', 'via lit/+', 0);
-    assert.equal(text((await sub.expectPublish('lit/b')).payload), 'via lit/+');
-    sub.destroy();
-    pub.destroy();
+    assert.deepEqual(await literalUnsubscribe(f, 5), [0x11, 0]);
   });
 
   it('v5/MQTT-3.10.4-2, v5/MQTT-3.10.4-3: after UNSUBSCRIBE nothing new is sent, and deliveries already started are completed', async () => {
-    const sub = await f.connect({ protocolVersion: 5 }, false);
-    await sub.subscribe('stop/#', 2);
-    const pub = await f.connect({ protocolVersion: 5 });
-    await pub.publish('stop/x', 'started', 2);
-    const started = await sub.expectPublish('stop/x');
-    assert.deepEqual(await sub.unsubscribe(['stop/#']), [0]);
-    sub.send({ type: 'pubrec', packetId: started.packetId! });
-    assert.equal((await sub.expect('pubrel')).packetId, started.packetId);
-    sub.send({ type: 'pubcomp', packetId: started.packetId! });
-    await pub.publish('stop/x', 'later', 2);
-    assert.deepEqual(publishes(await sub.drain(200)), []);
-    sub.destroy();
-    pub.destroy();
+    await unsubscribeCompletes(f, 5);
   });
 
   it('v5/MQTT-3.11.2-1, v5/MQTT-3.11.2-2: UNSUBACK stays within the client Maximum Packet Size, without Reason String or User Properties', async () => {

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { DISCONNECT_CODES } from '../../packet/reason-code-sets.js';
 import type { ConnectPacket, Properties } from '../../packet/types.js';
 import { validateTopicName } from '../../topic/validate.js';
@@ -50,6 +51,7 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): vo
     const error = validateTopicName(will.topic, limits.maxTopicLevels > 0 ? { maxLevels: limits.maxTopicLevels } : undefined);
     if (error !== undefined) return connection.protocolError(0x90, `will topic: ${error.message}`);
     if (will.retain && !connection.core.settings.retainAvailable) return connection.refuse(0x9a, 'retain not supported');
+    if (will.properties?.payloadFormatIndicator === true && !isUtf8(will.payload)) return connection.refuse(0x99, 'will payload is not valid UTF-8');
   }
 
   let keepalive = packet.keepalive;

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { PublishPacket } from '../../packet/types.js';
 import { validateTopicName } from '../../topic/validate.js';
 import type { Connection } from '../connection.js';
@@ -29,6 +30,9 @@ export function handlePublish(connection: Connection, packet: PublishPacket): vo
   const error = validateTopicName(topic, limits.maxTopicLevels > 0 ? { maxLevels: limits.maxTopicLevels } : undefined);
   if (error !== undefined) return connection.protocolError(0x90, error.message);
   if (packet.retain && !core.settings.retainAvailable) return connection.protocolError(0x9a, 'retain not supported');
+  // Payload Format Indicator 1 promises UTF-8: checked (natively, only for such messages) before anyone gets it.
+  const badPayload = packet.properties?.payloadFormatIndicator === true && !isUtf8(packet.payload);
+  if (badPayload && packet.qos === 0) return connection.protocolError(0x99, 'payload is not valid UTF-8');
   if (packet.qos > 0) {
     const session = connection.session!;
     if (packet.qos === 2 && session.incomingQos2.has(packet.packetId!)) {
@@ -42,6 +46,7 @@ export function handlePublish(connection: Connection, packet: PublishPacket): vo
       return connection.protocolError(0x93, 'receive maximum exceeded');
     }
     connection.inboundUnacked++;
+    if (badPayload) return reject(connection, packet, 0x99, 'payload is not valid UTF-8');
     // While the store fails, a message is routed only once the changes before it are written: one the broker
     // then refuses was never delivered, so the publisher sending it again makes no duplicate.
     const failing = core.writer?.failing;

@@ -1,14 +1,25 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { RawClient } from '../../helpers/raw-client.js';
 import { waitFor } from '../../helpers/wait.js';
 
 const main = new URL('../../../src/cli/main.ts', import.meta.url).pathname;
+/** The built command (the test command builds before testing), for runs in another working directory. */
+const bin = new URL('../../../bin/culex.js', import.meta.url).pathname;
 
-function culex(args: string[]) {
-  const child = spawn(process.execPath, ['--import', 'tsx', main, 'broker', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** `culex broker ARGS`; state stays in memory unless the arguments say otherwise. */
+function culex(args: string[], options: { cwd?: string; memory?: boolean } = {}) {
+  const command = options.cwd ? [bin] : ['--import', 'tsx', main];
+  const memory = options.memory ?? !args.includes('--help');
+  const child = spawn(process.execPath, [...command, 'broker', ...(memory ? ['--memory'] : []), ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: options.cwd,
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d));
@@ -69,6 +80,24 @@ describe('culex broker', () => {
     } finally {
       run.child.kill('SIGTERM');
       await once(run.child, 'exit');
+    }
+  });
+
+  it('keeps its state in ./culex-data by default and refuses a second broker on the same directory', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'culex-cwd-'));
+    const first = culex(['--port', '0', '--sys-interval', '0'], { cwd, memory: false });
+    try {
+      await waitFor(() => /listening on mqtt:/.test(first.err()), 20000, 'the listening line');
+      assert.match(first.err(), /state kept in culex-data/);
+      assert.ok(existsSync(join(cwd, 'culex-data')), 'no ./culex-data directory');
+      const second = culex(['--port', '0', '--sys-interval', '0'], { cwd, memory: false });
+      const [code] = await once(second.child, 'exit');
+      assert.notEqual(code, 0);
+      assert.match(second.err(), /data directory .*culex-data is in use by pid \d+/);
+    } finally {
+      first.child.kill('SIGTERM');
+      await once(first.child, 'exit');
+      rmSync(cwd, { recursive: true, force: true });
     }
   });
 });

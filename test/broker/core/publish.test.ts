@@ -199,6 +199,32 @@ describe('PUBLISH and SUBSCRIBE', () => {
     pub.destroy();
   });
 
+  it('Payload Format Indicator 1 with a payload that is not UTF-8: PUBACK/PUBREC 0x99, DISCONNECT 0x99 at QoS 0, CONNACK 0x99 for a Will', async () => {
+    const sub = await f.connect({ protocolVersion: 5 });
+    await sub.subscribe('pfi/#', 1);
+    const pub = await f.connect({ protocolVersion: 5 });
+    const bad = new Uint8Array([0x61, 0xff, 0xfe]);
+    const utf8 = { payloadFormatIndicator: true };
+    assert.equal(await pub.publish('pfi/a', bad, 1, { properties: utf8 }), 0x99);
+    assert.equal(await pub.publish('pfi/a', bad, 2, { properties: utf8 }), 0x99);
+    assert.equal(await pub.publish('pfi/a', bad, 1), 0); // no indicator: bytes are bytes
+    assert.equal(await pub.publish('pfi/a', 'héllo ✓', 1, { properties: utf8 }), 0);
+    const got = [await sub.expectPublish('pfi/a'), await sub.expectPublish('pfi/a')];
+    assert.deepEqual(got.map((p) => [[...p.payload].length, p.properties?.payloadFormatIndicator]), [[3, undefined], [Buffer.byteLength('héllo ✓'), true]]);
+    pub.send({ type: 'publish', topic: 'pfi/a', payload: bad, qos: 0, retain: false, dup: false, properties: utf8 });
+    const disconnect = await pub.expect('disconnect');
+    assert.equal(disconnect.reasonCode, 0x99);
+    assert.deepEqual(await sub.drain(100), []);
+    const { RawClient } = await import('../../helpers/raw-client.js');
+    const { client, connack } = await RawClient.connect(f.port, {
+      protocolVersion: 5,
+      will: { topic: 'pfi/will', payload: bad, qos: 0, retain: false, properties: utf8 },
+    });
+    assert.equal(connack.reasonCode, 0x99);
+    client.destroy();
+    sub.destroy();
+  });
+
   it('reuses the least recently used outgoing alias when the client maximum is reached', async () => {
     const sub = await f.connect({ protocolVersion: 5, properties: { topicAliasMaximum: 2 } });
     await sub.subscribe('lru/#', 1);
