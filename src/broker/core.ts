@@ -298,7 +298,9 @@ export class BrokerCore {
         session.subscriptions.set(sub.filter, record);
         this.router.add(record);
       }
-      for (const outgoing of state.outgoing) session.outbox.restore(outgoing);
+      for (const outgoing of state.outgoing) {
+        session.outbox.restore(outgoing, outgoing.shared === undefined ? undefined : this.router.sharedGroup?.(outgoing.shared));
+      }
       for (const id of state.incoming) session.incomingQos2.add(id);
       if (stored.will !== undefined) this.scheduleWill(session, stored.will.will, stored.will.dueAt);
       if (dueAt <= now) {

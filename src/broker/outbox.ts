@@ -33,6 +33,8 @@ export type SettleCallback = (outcome: DeliveryOutcome) => void;
 
 /** Who gets a message back when the session holding it ends unacknowledged (shared subscriptions). */
 export interface Reassigner {
+  /** The shared subscription, `$share/{group}/{filter}`: kept with stored messages to find the group again. */
+  readonly filter: string;
   reassign(message: BrokerMessage, from: string): void;
 }
 
@@ -58,7 +60,7 @@ export class Delivery {
   ) {}
 
   toStored(): StoredOutgoing {
-    return {
+    const stored: StoredOutgoing = {
       seq: this.seq,
       message: this.message,
       qos: this.qos,
@@ -67,6 +69,8 @@ export class Delivery {
       packetId: this.packetId,
       state: this.state === QUEUED ? 'queued' : this.state === SENT ? 'publish' : 'pubrel',
     };
+    if (this.shared !== undefined) stored.shared = this.shared.filter;
+    return stored;
   }
 }
 
@@ -241,9 +245,9 @@ export class Outbox {
     this.queuedBytes = 0;
   }
 
-  /** Puts back what a store recovered. */
-  restore(stored: StoredOutgoing): void {
-    const delivery = new Delivery(stored.seq, stored.message, stored.qos, stored.retain, stored.subscriptionIds, undefined);
+  /** Puts back what a store recovered; `shared` is the group of a message sent under a shared subscription. */
+  restore(stored: StoredOutgoing, shared: Reassigner | undefined): void {
+    const delivery = new Delivery(stored.seq, stored.message, stored.qos, stored.retain, stored.subscriptionIds, shared);
     if (stored.seq >= this.nextSeq) this.nextSeq = stored.seq + 1;
     if (stored.state === 'queued' || stored.packetId === 0) {
       this.queue.push(delivery);

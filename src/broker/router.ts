@@ -37,6 +37,8 @@ export interface Router {
   /** Stores (or, with an empty payload, clears) the retained message of its topic. */
   retain(message: BrokerMessage): void;
   hasRetained(topic: string): boolean;
+  /** The group of a shared subscription (`$share/{group}/{filter}`), for messages recovered from a store. */
+  sharedGroup?(filter: string): Reassigner | undefined;
   /** Calls `visit` for every retained message whose topic matches the filter (and passes `canRead`). */
   forEachRetained(topicFilter: string, visit: (message: BrokerMessage) => void, canRead?: (topic: string) => boolean): void;
 }
@@ -47,8 +49,14 @@ class SharedGroup implements Reassigner {
   private next = 0;
   /** Topic of the message being placed (for read checks in `pick`). */
   private topic = '';
+  readonly filter: string;
 
-  constructor(readonly key: string) {}
+  constructor(
+    readonly key: string,
+    topicFilter: string,
+  ) {
+    this.filter = `${key}/${topicFilter}`;
+  }
 
   /** Picks a member: the next one with room, else the next one online, else the next one. */
   pick(exclude?: string): SubscriptionRecord | undefined {
@@ -91,6 +99,8 @@ export class LocalRouter implements Router {
   private readonly index = new SubscriptionIndex<SubscriptionRecord>();
   private readonly groups = new SubscriptionIndex<SharedGroup>();
   private readonly retained = new Map<string, BrokerMessage>();
+  /** Groups by their `$share/{group}/{filter}`. */
+  private readonly groupsByFilter = new Map<string, SharedGroup>();
   private count = 0;
   // Per-route scratch state: sessions collect their merged match (epoch, QoS, ids) on themselves.
   private epoch = 0;
@@ -137,8 +147,9 @@ export class LocalRouter implements Router {
     const key = `$share/${sub.group}`;
     let group = this.groups.get(sub.topicFilter, key);
     if (group === undefined) {
-      group = new SharedGroup(key);
+      group = new SharedGroup(key, sub.topicFilter);
       this.groups.add(sub.topicFilter, key, group);
+      this.groupsByFilter.set(group.filter, group);
     }
     const at = group.members.findIndex((m) => m.session.clientId === clientId);
     if (at >= 0) group.members[at] = sub;
@@ -161,7 +172,10 @@ export class LocalRouter implements Router {
     if (at < 0) return;
     group.members.splice(at, 1);
     this.count--;
-    if (group.members.length === 0) this.groups.remove(sub.topicFilter, key);
+    if (group.members.length === 0) {
+      this.groups.remove(sub.topicFilter, key);
+      this.groupsByFilter.delete(group.filter);
+    }
   }
 
   route(message: BrokerMessage): number {
@@ -193,6 +207,10 @@ export class LocalRouter implements Router {
       this.message = outer?.message;
       if (outer !== undefined) this.targets = outer.targets;
     }
+  }
+
+  sharedGroup(filter: string): SharedGroup | undefined {
+    return this.groupsByFilter.get(filter);
   }
 
   retain(message: BrokerMessage): void {

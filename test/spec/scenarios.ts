@@ -20,6 +20,16 @@ export function will(topic: string, extra: Partial<Will> = {}): Will {
   return { topic, payload: enc(`will:${topic}`), qos: 1, retain: false, ...extra };
 }
 
+/** Opens a socket, writes `bytes` and collects every byte the broker sends until it closes the connection. */
+export async function rawExchange(port: number, bytes: Uint8Array): Promise<Buffer> {
+  const client = await RawClient.open(port);
+  const chunks: Buffer[] = [];
+  client.socket.on('data', (c: Buffer) => chunks.push(c));
+  client.sendRaw(bytes);
+  await client.closedWithin(3000).finally(() => client.destroy());
+  return Buffer.concat(chunks);
+}
+
 /** Client ids of 1 to 23 letters and digits are accepted. */
 export async function shortClientIds(f: Fixture, version: Level): Promise<void> {
   for (const clientId of ['a', 'Z9', '0123456789abcdefghijKLM']) {

@@ -17,6 +17,7 @@ import {
   message,
   pingPong,
   publishes,
+  rawExchange,
   resubscribe,
   shortClientIds,
   unsubscribeCompletes,
@@ -24,16 +25,6 @@ import {
   willRetain,
 } from './scenarios.js';
 
-
-/** Opens a socket, writes `bytes` and collects every byte the broker sends until it closes. */
-async function rawExchange(port: number, bytes: Uint8Array): Promise<Buffer> {
-  const client = await RawClient.open(port);
-  const chunks: Buffer[] = [];
-  client.socket.on('data', (c: Buffer) => chunks.push(c));
-  client.sendRaw(bytes);
-  await client.closedWithin(3000).finally(() => client.destroy());
-  return Buffer.concat(chunks);
-}
 
 describe('MQTT 3.1.1 CONNECT and CONNACK', () => {
   let f: Fixture;

@@ -6,21 +6,11 @@ import type { AuthenticateContext } from '../../src/broker/hooks.js';
 import { encode } from '../../src/packet/index.js';
 import { sleep, startBroker, text, type Fixture } from '../broker/core/fixture.js';
 import { RawClient } from '../helpers/raw-client.js';
-import { enc, publishes, shortClientIds, will, willRetain } from './scenarios.js';
+import { enc, publishes, rawExchange, shortClientIds, will, willRetain } from './scenarios.js';
 
 
 /** The CONNACK return codes MQTT 5.0 defines (section 3.2.2.2). */
 const CONNACK_CODES = new Set([0x00, 0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8a, 0x8c, 0x90, 0x95, 0x97, 0x99, 0x9a, 0x9b, 0x9c, 0x9d, 0x9f]);
-
-/** Opens a socket, writes `bytes` and collects every byte the broker sends until it closes. */
-async function rawExchange(port: number, bytes: Uint8Array, timeoutMs = 3000): Promise<Buffer> {
-  const client = await RawClient.open(port, { version: 5 });
-  const chunks: Buffer[] = [];
-  client.socket.on('data', (c: Buffer) => chunks.push(c));
-  client.sendRaw(bytes);
-  await client.closedWithin(timeoutMs).finally(() => client.destroy());
-  return Buffer.concat(chunks);
-}
 
 describe('MQTT 5.0 CONNECT and CONNACK', () => {
   let f: Fixture;

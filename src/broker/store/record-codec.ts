@@ -155,13 +155,15 @@ export function encodeRetained(m: BrokerMessage): Buffer {
 export function encodeOutgoing(o: StoredOutgoing): Buffer {
   const body = messageBody(o.message);
   const ids = o.subscriptionIds ?? [];
-  const head = 4 + ids.length * 4;
+  const head = 4 + ids.length * 4 + (o.shared === undefined ? 0 : stringSize(o.shared));
   const value = allocValue(head + body.length);
   let pos = CRC_SIZE;
-  value[pos++] = o.qos | (o.retain ? 4 : 0) | (STATES.indexOf(o.state) << 3);
+  // Bit 5: a shared subscription's filter follows the identifiers (records without it read as before).
+  value[pos++] = o.qos | (o.retain ? 4 : 0) | (STATES.indexOf(o.state) << 3) | (o.shared === undefined ? 0 : 32);
   pos = value.writeUInt16BE(o.packetId, pos);
   value[pos++] = o.subscriptionIds === undefined ? 0xff : ids.length;
   for (const id of ids) pos = value.writeUInt32BE(id, pos);
+  if (o.shared !== undefined) pos = writeString(value, pos, o.shared);
   body.copy(value, pos);
   return seal(value);
 }
@@ -274,8 +276,11 @@ export function decodeOutgoing(seq: number, value: Buffer): StoredOutgoing {
       subscriptionIds = [];
       for (let i = 0; i < count; i++) subscriptionIds.push(r.u32());
     }
+    const shared = (flags & 32) !== 0 ? r.string() : undefined;
     const message = readMessage(r);
-    return { seq, message, qos: qosOf(flags), retain: (flags & 4) !== 0, subscriptionIds, packetId, state };
+    const stored: StoredOutgoing = { seq, message, qos: qosOf(flags), retain: (flags & 4) !== 0, subscriptionIds, packetId, state };
+    if (shared !== undefined) stored.shared = shared;
+    return stored;
   });
 }
 

@@ -78,6 +78,11 @@ export interface StoredOutgoing {
   packetId: number;
   /** `queued`, `publish` (sent, awaiting PUBACK/PUBREC), `pubrel` (PUBREL sent, awaiting PUBCOMP). */
   state: 'queued' | 'publish' | 'pubrel';
+  /**
+   * The shared subscription (`$share/{group}/{filter}`) the message came through, if any: when the session ends
+   * before the message is acknowledged, another member of that group gets it.
+   */
+  shared?: string;
 }
 
 export interface StoredSessionState {

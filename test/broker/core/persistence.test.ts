@@ -231,4 +231,37 @@ describe('persistence through the store', () => {
       await broker.close();
     }
   });
+
+  it('recovered messages of a shared subscription keep their group: a member ending its session hands them on', async () => {
+    const store = new MemoryStore();
+    const persistent = (clientId: string) => ({ protocolVersion: 5 as const, clientId, clean: false, properties: { sessionExpiryInterval: 300 } });
+    let f = await startBroker({ store });
+    try {
+      for (const id of ['member-a', 'member-b']) {
+        const member = await f.connect(persistent(id));
+        await member.subscribe('$share/g/jobs/#', 1);
+        member.disconnect();
+        await member.closedWithin();
+      }
+      const pub = await f.connect({ protocolVersion: 5 });
+      for (let i = 0; i < 4; i++) assert.equal(await pub.publish('jobs/x', `j${i}`, 1), 0);
+      pub.destroy();
+    } finally {
+      await f.close();
+    }
+    assert.deepEqual((await store.loadSessions()).map((s) => s.outgoing.map((o) => o.shared)), [['$share/g/jobs/#', '$share/g/jobs/#'], ['$share/g/jobs/#', '$share/g/jobs/#']]);
+    f = await startBroker({ store });
+    try {
+      // member-a comes back with a clean start: its session, and the two jobs it held, are handed to member-b.
+      const a = await f.connect({ protocolVersion: 5, clientId: 'member-a', clean: true });
+      a.disconnect();
+      await a.closedWithin();
+      const b = await f.connect(persistent('member-b'));
+      const jobs = publishes(await b.drain(200)).map((p) => text(p.payload)).sort();
+      assert.deepEqual(jobs, ['j0', 'j1', 'j2', 'j3']);
+      b.destroy();
+    } finally {
+      await f.close();
+    }
+  });
 });

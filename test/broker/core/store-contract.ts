@@ -64,7 +64,7 @@ export function runStoreContract(
         { op: 'putSubscription', clientId: 'c1', subscription: { filter: '$share/g/b', qos: 2, noLocal: false, retainAsPublished: false, retainHandling: 0, identifier: undefined } },
         { op: 'putOutgoing', clientId: 'c1', outgoing: outgoing(3, 'third') },
         { op: 'putOutgoing', clientId: 'c1', outgoing: outgoing(1, 'first', { packetId: 9, state: 'publish', subscriptionIds: [7] }) },
-        { op: 'putOutgoing', clientId: 'c1', outgoing: outgoing(2, 'second', { qos: 2, packetId: 10, state: 'pubrel' }) },
+        { op: 'putOutgoing', clientId: 'c1', outgoing: outgoing(2, 'second', { qos: 2, packetId: 10, state: 'pubrel', shared: '$share/g/q/#' }) },
         { op: 'putIncoming', clientId: 'c1', packetId: 5 },
         { op: 'putIncoming', clientId: 'c1', packetId: 6 },
       );
@@ -83,6 +83,7 @@ export function runStoreContract(
         [3, 'third', 0, 'queued'],
       ]);
       assert.deepEqual(state!.outgoing[0]!.subscriptionIds, [7]);
+      assert.deepEqual(state!.outgoing.map((o) => o.shared), [undefined, '$share/g/q/#', undefined]);
       assert.deepEqual([...state!.incoming].sort(), [5, 6]);
       await store.close();
     });

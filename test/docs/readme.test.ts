@@ -1,0 +1,64 @@
+/** The README's promises that can be checked mechanically: its commands and its configuration examples. */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { loadBrokerConfig } from '../../src/config/broker-config.js';
+
+const root = new URL('../../', import.meta.url).pathname;
+const readme = readFileSync(join(root, 'README.md'), 'utf8');
+
+/** The contents of the README's fenced blocks marked `language`. */
+function fencedBlocks(language: string): string[] {
+  const blocks: string[] = [];
+  let open: { language: string; lines: string[] } | undefined;
+  for (const line of readme.split('\n')) {
+    if (!line.startsWith('```')) {
+      open?.lines.push(line);
+    } else if (open) {
+      if (open.language === language) blocks.push(open.lines.join('\n'));
+      open = undefined;
+    } else {
+      open = { language: line.slice(3).trim(), lines: [] };
+    }
+  }
+  return blocks;
+}
+
+describe('README', () => {
+  it('gives the test command that CI runs', () => {
+    const ci = readFileSync(join(root, '.ci/run'), 'utf8');
+    const testCommand = fencedBlocks('sh').map((b) => b.split('\n').find((l) => l.includes('npm test'))).find(Boolean);
+    assert.ok(testCommand, 'no test command in the README');
+    assert.ok(ci.split('\n').includes(testCommand!.trim()), `.ci/run does not run '${testCommand}'`);
+  });
+
+  it('starts the broker with npm start, which runs culex broker', () => {
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    assert.match(readme, /npm install --no-audit --no-fund && npm run build && npm start/);
+    assert.equal(pkg.scripts.start, 'node bin/culex.js broker');
+  });
+
+  it('has a hardened mosquitto.conf and JSON configuration that culex broker accepts', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'culex-readme-'));
+    try {
+      const [conf] = fencedBlocks('conf').filter((b) => b.includes('allow_anonymous false'));
+      assert.ok(conf, 'no mosquitto.conf example');
+      writeFileSync(join(dir, 'mosquitto.conf'), conf!);
+      const fromConf = await loadBrokerConfig(join(dir, 'mosquitto.conf'));
+      assert.equal(fromConf.format, 'mosquitto');
+      assert.equal(fromConf.listeners.length, 2);
+      assert.ok(fromConf.listeners.every((l) => l.allowAnonymous !== true));
+
+      const [json] = fencedBlocks('json');
+      assert.ok(json, 'no JSON example');
+      writeFileSync(join(dir, 'culex.json'), json!);
+      const fromJson = await loadBrokerConfig(join(dir, 'culex.json'));
+      assert.equal(fromJson.format, 'native');
+      assert.equal(fromJson.listeners.length, 2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
