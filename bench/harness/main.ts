@@ -69,7 +69,7 @@ async function runScenario(scenario: Scenario, bundles: Bundles): Promise<Scenar
   const options: StartOptions = culexLimits === undefined ? {} : { culexLimits };
   if (scenario.listeners?.tls) {
     const certs = await makeCerts();
-    options.tls = { certFile: certs.serverCertFile, keyFile: certs.serverKeyFile, caFile: certs.caFile };
+    options.tls = { certFile: certs.serverCertFile, keyFile: certs.serverKeyFile };
   }
   if (scenario.listeners?.websockets) options.websockets = true;
   for (let round = 1; round <= rounds; round++) {

@@ -24,7 +24,7 @@ export function pinned(core: number, argv: string[]): string[] {
 export type TargetName = 'culex' | 'aedes' | 'mosquitto' | 'culex-store' | 'culex-fsync' | 'mosquitto-persist';
 
 export interface StartOptions {
-  tls?: { certFile: string; keyFile: string; caFile: string };
+  tls?: { certFile: string; keyFile: string };
   websockets?: boolean;
   /** Write a V8 CPU profile of a Node broker into this directory. */
   profileDir?: string;

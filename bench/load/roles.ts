@@ -218,14 +218,13 @@ export class PacedPublisher implements FrameReceiver {
   private timer: NodeJS.Timeout | undefined;
   private startedAt = 0;
   private readonly payloadAt: number;
-  private readonly replies = new Replies();
 
   constructor(
     private readonly conn: RawConnection,
-    /** One encoded PUBLISH whose payload ends the packet and is at least 8 bytes. */
+    /** One encoded QoS 0 or 1 PUBLISH whose payload ends the packet and is at least 8 bytes. */
     private readonly template: Buffer,
     payloadLength: number,
-    private readonly qos: QoS,
+    private readonly qos: 0 | 1,
     private readonly rate: number,
   ) {
     this.payloadAt = template.length - payloadLength;
@@ -242,13 +241,10 @@ export class PacedPublisher implements FrameReceiver {
     clearInterval(this.timer);
   }
 
-  onFrame(first: number, buf: Buffer, start: number): void {
-    if (first >> 4 === PUBREC) this.replies.add(0x62, buf.readUInt16BE(start));
-  }
+  /** PUBACKs need no answer, and at this rate the window never fills: nothing to do. */
+  onFrame(): void {}
 
-  onChunkEnd(): void {
-    this.replies.flush(this.conn);
-  }
+  onChunkEnd(): void {}
 
   private tick(): void {
     const due = Math.min(1000, Math.floor(((performance.now() - this.startedAt) * this.rate) / 1000) - this.sent);

@@ -68,6 +68,9 @@ export class Connection implements DeliveryTarget, AckTarget {
   clientAliasMaximum = 0;
   /** The client's incoming topic aliases. */
   inAliases: Map<number, string> | undefined;
+  /** The topic of this client's last routed message and its UTF-8 bytes (see handlers/publish.ts). */
+  lastTopic: string | undefined;
+  lastTopicBytes: Uint8Array | undefined;
   /** QoS 1/2 PUBLISH received and not yet acknowledged (our Receive Maximum applies). */
   inboundUnacked = 0;
   readonly parser: PacketParser;

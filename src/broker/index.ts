@@ -23,6 +23,7 @@ export type { BrokerStats } from './stats.js';
 export { MemoryStore } from './store/memory-store.js';
 export type {
   BrokerStore,
+  RecoveryStats,
   StoreOp,
   StoredOutgoing,
   StoredSession,

@@ -176,6 +176,7 @@ export class Outbox {
         delivery.settle?.(sent ? 'acknowledged' : 'dropped');
       }
     }
+    if (this.head === 0) return;
     if (this.head === queue.length) {
       this.queue = [];
       this.head = 0;

@@ -43,6 +43,15 @@ export interface Router {
   forEachRetained(topicFilter: string, visit: (message: BrokerMessage) => void, canRead?: (topic: string) => boolean): void;
 }
 
+/** What matches one topic: plain subscriptions and shared groups. */
+interface Matches {
+  subscriptions: SubscriptionRecord[];
+  groups: SharedGroup[];
+}
+
+/** Topics whose matches are remembered; past this many the memory starts over. */
+const MATCH_CACHE_SIZE = 8192;
+
 /** Members of one `$share/{group}/{filter}`; each message goes to one of them, in turn. */
 class SharedGroup implements Reassigner {
   readonly members: SubscriptionRecord[] = [];
@@ -102,10 +111,24 @@ export class LocalRouter implements Router {
   /** Groups by their `$share/{group}/{filter}`. */
   private readonly groupsByFilter = new Map<string, SharedGroup>();
   private count = 0;
+  /**
+   * Matches by topic: publishers repeat topics, and a lookup is cheaper than walking the trie (which splits the
+   * topic). Any subscription change clears it.
+   */
+  private readonly matchCache = new Map<string, Matches>();
+  private collecting: Matches | undefined;
+  private readonly collectSubscription = (sub: SubscriptionRecord): void => {
+    this.collecting!.subscriptions.push(sub);
+  };
+  private readonly collectGroup = (group: SharedGroup): void => {
+    this.collecting!.groups.push(group);
+  };
   // Per-route scratch state: sessions collect their merged match (epoch, QoS, ids) on themselves.
   private epoch = 0;
   private message: BrokerMessage | undefined;
-  private targets: Session[] = [];
+  /** Sessions matched by the current route, the first `targetCount` of them (reused: no per-message array). */
+  private targets: Array<Session | undefined> = [];
+  private targetCount = 0;
   private depth = 0;
   private readonly visitSubscription = (sub: SubscriptionRecord): void => {
     const message = this.message!;
@@ -117,7 +140,7 @@ export class LocalRouter implements Router {
       session.routeQos = sub.qos;
       session.routeRetain = sub.retainAsPublished;
       session.routeIds = sub.identifiers;
-      this.targets.push(session);
+      this.targets[this.targetCount++] = session;
       return;
     }
     if (sub.qos > session.routeQos) session.routeQos = sub.qos;
@@ -125,10 +148,6 @@ export class LocalRouter implements Router {
     // Identifier arrays are shared with queued deliveries: build a new one rather than push.
     if (sub.identifier !== undefined) session.routeIds = session.routeIds === undefined ? sub.identifiers : [...session.routeIds, sub.identifier];
   };
-  private readonly visitGroup = (group: SharedGroup): void => {
-    if (group.deliver(this.message!)) this.shared++;
-  };
-  private shared = 0;
 
   get subscriptionCount(): number {
     return this.count;
@@ -139,6 +158,7 @@ export class LocalRouter implements Router {
   }
 
   add(sub: SubscriptionRecord): void {
+    this.matchCache.clear();
     const clientId = sub.session.clientId;
     if (sub.group === undefined) {
       if (this.index.add(sub.topicFilter, clientId, sub)) this.count++;
@@ -160,6 +180,7 @@ export class LocalRouter implements Router {
   }
 
   remove(sub: SubscriptionRecord): void {
+    this.matchCache.clear();
     const clientId = sub.session.clientId;
     if (sub.group === undefined) {
       if (this.index.remove(sub.topicFilter, clientId)) this.count--;
@@ -180,33 +201,53 @@ export class LocalRouter implements Router {
 
   route(message: BrokerMessage): number {
     // Deliveries never route synchronously; should one ever do, the outer route's scratch state is kept aside.
-    const outer = this.depth > 0 ? { message: this.message, targets: this.targets } : undefined;
-    if (outer !== undefined) this.targets = [];
+    const outer = this.depth > 0 ? { message: this.message, targets: this.targets, count: this.targetCount } : undefined;
+    if (outer !== undefined) {
+      this.targets = [];
+      this.targetCount = 0;
+    }
     this.depth++;
     this.epoch++;
     this.message = message;
     try {
-      this.index.match(message.topic, this.visitSubscription);
+      const matched = this.matches(message.topic);
+      const subscriptions = matched.subscriptions;
+      for (let i = 0; i < subscriptions.length; i++) this.visitSubscription(subscriptions[i]!);
       const targets = this.targets;
+      const count = this.targetCount;
+      this.targetCount = 0;
       let delivered = 0;
-      for (let i = 0; i < targets.length; i++) {
+      for (let i = 0; i < count; i++) {
         const session = targets[i]!;
+        targets[i] = undefined;
         const qos = message.qos < session.routeQos ? message.qos : session.routeQos;
         if (session.outbox.deliver(message, qos, session.routeRetain && message.retain, session.routeIds, undefined)) delivered++;
         session.routeIds = undefined;
       }
-      targets.length = 0;
-      if (this.groups.size > 0) {
-        this.shared = 0;
-        this.groups.match(message.topic, this.visitGroup);
-        delivered += this.shared;
-      }
+      const groups = matched.groups;
+      for (let i = 0; i < groups.length; i++) if (groups[i]!.deliver(message)) delivered++;
       return delivered;
     } finally {
       this.depth--;
       this.message = outer?.message;
-      if (outer !== undefined) this.targets = outer.targets;
+      if (outer !== undefined) {
+        this.targets = outer.targets;
+        this.targetCount = outer.count;
+      }
     }
+  }
+
+  private matches(topic: string): Matches {
+    let matched = this.matchCache.get(topic);
+    if (matched !== undefined) return matched;
+    matched = { subscriptions: [], groups: [] };
+    this.collecting = matched;
+    this.index.match(topic, this.collectSubscription);
+    if (this.groups.size > 0) this.groups.match(topic, this.collectGroup);
+    this.collecting = undefined;
+    if (this.matchCache.size >= MATCH_CACHE_SIZE) this.matchCache.clear();
+    this.matchCache.set(topic, matched);
+    return matched;
   }
 
   sharedGroup(filter: string): SharedGroup | undefined {

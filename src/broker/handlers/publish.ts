@@ -94,7 +94,13 @@ function route(connection: Connection, packet: PublishPacket, topic: string, rep
     replacement ?? { topic, payload: packet.payload, qos: packet.qos, retain: packet.retain, properties: packet.properties },
     connection.clientId,
   );
+  // Publishers mostly repeat their topic: its UTF-8 form, made by the first PUBLISH sent on, is kept for the next.
+  if (message.topic === connection.lastTopic) message.topicBytes = connection.lastTopicBytes;
   const delivered = connection.core.dispatch(message, connection.info);
+  if (message.topicBytes !== undefined) {
+    connection.lastTopic = message.topic;
+    connection.lastTopicBytes = message.topicBytes;
+  }
   acknowledge(connection, packet, delivered === 0 ? 0x10 : 0);
 }
 
