@@ -25,7 +25,8 @@ export function chartSvg(groups: ChartGroup[], subtitle: string): string {
     .map((g) => ({ label: g.label, bars: g.bars.filter((b) => Number.isFinite(b.value) && b.value > 0) }))
     .filter((g) => g.bars.length > 0);
   const values = shown.flatMap((g) => g.bars.map((b) => b.value));
-  const lo = Math.log2(Math.min(1, ...values) / 1.3);
+  // Extra room on the left for the value labels of bars below 1x.
+  const lo = Math.log2(Math.min(1, ...values) / 1.8);
   const hi = Math.log2(Math.max(1, ...values) * 1.3);
   const x = (v: number): number => LABEL_WIDTH + ((Math.log2(v) - lo) / (hi - lo)) * PLOT_WIDTH;
   const rows = shown.reduce((n, g) => n + g.bars.length, 0);

@@ -7,7 +7,7 @@
  * targets), BENCH_IDLE (idle TCP connections, default 10000), BENCH_IDLE_TLS (TLS and WebSocket, default 2000),
  * BENCH_RETAINED (default 100000), BENCH_PROFILE (directory: CPU-profile every Culex broker run), BENCH_DOCS=0
  * (do not touch docs/), BENCH_OUT (results directory, default .bench-out), BENCH_CULEX_LIMITS (JSON of Culex limits
- * to try, e.g. '{"maxInflight":100}'; the report names them).
+ * to try, e.g. '{"maxInflight":100}'; the report names them), BENCH_FROM (a results.json: only rewrite the report).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -164,7 +164,8 @@ function docsSection(results: Results, tables: string): string {
     `Each scenario ran against each broker in turn, ${results.rounds} round(s), every broker started fresh for every run ` +
       `(Culex embedded with \`sysInterval: 0\` and a silent logger, no store` +
       `${results.culexLimits ? `, limits ${JSON.stringify(results.culexLimits)}` : ', default limits'}; Aedes ${m.aedes} with its in-memory ` +
-      `persistence on \`net.createServer(aedes.handle)\`; Mosquitto ${m.mosquitto} with \`persistence false\`). ` +
+      `persistence on \`net.createServer({ noDelay: true }, aedes.handle)\`; Mosquitto ${m.mosquitto} with ` +
+      `\`persistence false\` and \`set_tcp_nodelay true\`). ` +
       `Throughput runs warm up ${s.warmupSeconds} s and measure ${s.seconds} s, counting at the subscribers; ` +
       `64-byte payloads, MQTT 3.1.1. The load generator is one Node process writing pre-encoded packets on raw sockets ` +
       `in batches; a note says when it used more than 90% of its core (the figure may then be the generator's limit).`,
@@ -187,7 +188,19 @@ function writeDocsFiles(results: Results, report: Report): void {
   log(`wrote docs/benchmarks.md and docs/benchmarks.svg`);
 }
 
+function report(results: Results): void {
+  const report = new Report(results);
+  process.stdout.write(`${report.markdown()}\n`);
+  writeFileSync(join(outDir, 'benchmarks.svg'), chartSvg(report.chart, results.machine.date));
+  if (writeDocs) writeDocsFiles(results, report);
+}
+
 async function main(): Promise<void> {
+  mkdirSync(outDir, { recursive: true });
+  if (env.BENCH_FROM) {
+    report(JSON.parse(readFileSync(env.BENCH_FROM, 'utf8')) as Results);
+    return;
+  }
   const machine = describeMachine(root);
   log(`ulimit -n: ${machine.openFiles}; ${machine.pinning}`);
   const bundles = await bundle(root);
@@ -220,12 +233,8 @@ async function main(): Promise<void> {
     process.stdout.write(`${results.topic}\n\n`);
   }
   results.loadAverageEnd = Math.round(loadavg()[0]! * 100) / 100;
-  mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, 'results.json'), JSON.stringify(results, null, 2));
-  const report = new Report(results);
-  process.stdout.write(`${report.markdown()}\n`);
-  writeFileSync(join(outDir, 'benchmarks.svg'), chartSvg(report.chart, machine.date));
-  if (writeDocs) writeDocsFiles(results, report);
+  report(results);
 }
 
 await main();

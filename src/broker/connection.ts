@@ -23,6 +23,8 @@ import type { AckTarget } from './store/writer.js';
 
 /** Largest packet a client that states no Maximum Packet Size can take (the protocol's own limit). */
 const PROTOCOL_MAX_PACKET = 268435455 + 5;
+/** First byte (type and fixed flags) of the acknowledgements. */
+const ACK_FIRST_BYTE = { puback: 0x40, pubrec: 0x50, pubrel: 0x62, pubcomp: 0x70 } as const;
 /** How long a closing connection may take to flush its last bytes before it is destroyed. */
 const LINGER_MS = 2000;
 
@@ -426,7 +428,7 @@ export class Connection implements DeliveryTarget, AckTarget {
   }
 
   sendPubrel(packetId: number): void {
-    this.send({ type: 'pubrel', packetId });
+    this.sendAck('pubrel', packetId, 0);
   }
 
   /** An acknowledgement whose state the store now holds (or will write again after a failure). */
@@ -442,7 +444,15 @@ export class Connection implements DeliveryTarget, AckTarget {
       if ((kind === 'puback' || kind === 'pubrec') && PUBACK_CODES[reasonCode] !== 1) reasonCode = 0x80;
       const properties = reasonString !== undefined && this.problemInformation ? { reasonString } : undefined;
       this.send({ type: kind, packetId, reasonCode, properties });
-    } else this.send({ type: kind, packetId });
+      return;
+    }
+    // The four bytes every version shares (one per QoS 1/2 message: no packet object, no encoder pass).
+    const bytes = Buffer.allocUnsafe(4);
+    bytes[0] = ACK_FIRST_BYTE[kind];
+    bytes[1] = 2;
+    bytes[2] = packetId >>> 8;
+    bytes[3] = packetId & 0xff;
+    this.write(bytes);
   }
 
   /** One inbound QoS 1/2 message is done (PUBACK, failed PUBREC or PUBCOMP sent). */

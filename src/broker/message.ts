@@ -35,28 +35,31 @@ export interface BrokerMessage {
 const encoder = new TextEncoder();
 
 /** Builds the broker's form of a message: expiry made absolute, per-connection properties removed. */
-export function createMessage(message: PublishMessage, origin: string | undefined, now = Date.now()): BrokerMessage {
+export function createMessage(message: PublishMessage, origin: string | undefined): BrokerMessage {
   const payload = typeof message.payload === 'string' ? encoder.encode(message.payload) : message.payload;
-  let properties = message.properties;
+  return brokerMessage(message.topic, payload, message.qos ?? 0, message.retain ?? false, message.properties, origin);
+}
+
+/** `createMessage` from the fields of a received PUBLISH, without an intermediate object. */
+export function brokerMessage(
+  topic: string,
+  payload: Uint8Array,
+  qos: QoS,
+  retain: boolean,
+  properties: Properties | undefined,
+  origin: string | undefined,
+): BrokerMessage {
   let expiresAt: number | undefined;
   if (properties !== undefined) {
     const expiry = properties.messageExpiryInterval;
-    if (expiry !== undefined) expiresAt = now + expiry * 1000;
+    if (expiry !== undefined) expiresAt = Date.now() + expiry * 1000;
     // Copy only when a per-connection property has to go; most messages keep the received object.
     if (expiry !== undefined || properties.topicAlias !== undefined || properties.subscriptionIdentifiers !== undefined) {
       const { topicAlias: _alias, subscriptionIdentifiers: _ids, messageExpiryInterval: _expiry, ...rest } = properties;
       properties = Object.keys(rest).length === 0 ? undefined : rest;
     }
   }
-  return {
-    topic: message.topic,
-    payload,
-    qos: message.qos ?? 0,
-    retain: message.retain ?? false,
-    properties,
-    expiresAt,
-    origin,
-  };
+  return { topic, payload, qos, retain, properties, expiresAt, origin };
 }
 
 /** Seconds of life left, rounded up, for the Message Expiry Interval sent on; 0 when expired. */

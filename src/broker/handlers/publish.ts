@@ -3,7 +3,7 @@ import type { PublishPacket } from '../../packet/types.js';
 import { validateTopicName } from '../../topic/validate.js';
 import type { Connection } from '../connection.js';
 import type { PublishHookResult } from '../hooks.js';
-import { createMessage, type PublishMessage } from '../message.js';
+import { brokerMessage, createMessage, type PublishMessage } from '../message.js';
 import { chain } from './chain.js';
 
 /**
@@ -90,10 +90,10 @@ function applyHookResult(connection: Connection, packet: PublishPacket, topic: s
 function route(connection: Connection, packet: PublishPacket, topic: string, replacement: PublishMessage | undefined): void {
   // Clients may not publish into the broker's own statistics.
   if (topic.startsWith('$SYS/')) return reject(connection, packet, 0x87, '$SYS topics are read-only');
-  const message = createMessage(
-    replacement ?? { topic, payload: packet.payload, qos: packet.qos, retain: packet.retain, properties: packet.properties },
-    connection.clientId,
-  );
+  const message =
+    replacement === undefined
+      ? brokerMessage(topic, packet.payload, packet.qos, packet.retain, packet.properties, connection.clientId)
+      : createMessage(replacement, connection.clientId);
   // Publishers mostly repeat their topic: its UTF-8 form, made by the first PUBLISH sent on, is kept for the next.
   if (message.topic === connection.lastTopic) message.topicBytes = connection.lastTopicBytes;
   const delivered = connection.core.dispatch(message, connection.info);
