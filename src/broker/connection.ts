@@ -367,9 +367,10 @@ export class Connection implements DeliveryTarget, AckTarget {
     if (this.version === 5) {
       properties = message.properties;
       let expiry = 0;
+      // Once sent, a message is not expired: a resend (DUP) goes out even after its expiry.
       if (message.expiresAt !== undefined) {
         expiry = remainingExpiry(message, Date.now());
-        if (expiry === 0) return false;
+        if (expiry === 0 && !dup) return false;
       }
       let alias = 0;
       const aliases = this.outAliases;
@@ -398,7 +399,7 @@ export class Connection implements DeliveryTarget, AckTarget {
         if (expiry !== 0) properties.messageExpiryInterval = expiry;
         if (alias !== 0) properties.topicAlias = alias;
       }
-    } else if (message.expiresAt !== undefined && message.expiresAt <= Date.now()) {
+    } else if (message.expiresAt !== undefined && !dup && message.expiresAt <= Date.now()) {
       return false;
     }
     const payload = message.payload;

@@ -229,10 +229,13 @@ export class Outbox {
     this.pump();
   }
 
-  /** The session ended: shared-subscription messages not yet completed go to another member of their group. */
+  /**
+   * The session ended: shared-subscription messages go to another member of their group, those queued and QoS 1
+   * ones sent but unacknowledged; a QoS 2 message already sent goes to no one else (MQTT 5, 4.8.2).
+   */
   release(): void {
     for (const delivery of this.inflight.values()) {
-      if (delivery.shared !== undefined && delivery.state === SENT) delivery.shared.reassign(delivery.message, this.clientId);
+      if (delivery.shared !== undefined && delivery.state === SENT && delivery.qos === 1) delivery.shared.reassign(delivery.message, this.clientId);
       else delivery.settle?.('dropped');
     }
     for (let i = this.head; i < this.queue.length; i++) {

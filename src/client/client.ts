@@ -99,6 +99,8 @@ const MAX_PACKET_ID = 65535;
 const MAX_REDIRECTS = 3;
 /** Payloads from this size on are written as they are, after a separately encoded head. */
 const SPLIT_PAYLOAD = 4096;
+/** Held QoS 1/2 PUBLISHes are written once they number at least 1/COALESCE of those sent and unanswered. */
+const COALESCE = Number(process.env.COALESCE ?? 4);
 const textEncoder = new TextEncoder();
 const RESOLVED: Promise<PublishAck> = Promise.resolve(undefined);
 function ignore(): void {}
@@ -326,8 +328,9 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
     }
     const size = split ? bytes.length + payload.length : bytes.length;
     if (size > conn.maxPacketSize) return new PacketTooLargeError(size, conn.maxPacketSize);
-    this.write(conn, bytes);
-    if (split) this.write(conn, payload);
+    const hold = message.qos > 0;
+    this.write(conn, bytes, hold);
+    if (split) this.write(conn, payload, hold);
     return undefined;
   }
 
@@ -663,7 +666,7 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
         close: (error) => this.fail(conn, error ?? new ConnectionLostError('connection closed by the broker')),
       });
       this.clientId = clientId;
-      this.write(conn, connect);
+      this.write(conn, connect, false);
       return await conn.handshake;
     } catch (error) {
       this.fail(conn, error as Error);
@@ -788,7 +791,11 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
         this.protocolViolation(conn, code, (error as Error).message);
         return;
       }
-      if (packet === null) return;
+      if (packet === null) {
+        // Answers that arrived may release publishes held for a batch.
+        if (conn.held > 0) this.scheduleFlush(conn);
+        return;
+      }
       conn.pingTicks = -1;
       this.handle(conn, packet);
       if (conn.closed) return;
@@ -980,24 +987,41 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
   // Writing
 
   private sendPacket(conn: Connection, packet: Packet): void {
-    this.write(conn, encode(packet, this.protocolVersion));
+    this.write(conn, encode(packet, this.protocolVersion), false);
   }
 
-  /** Queues encoded bytes; everything queued in one task goes out in a single write. */
-  private write(conn: Connection, bytes: Uint8Array): void {
+  /**
+   * Queues encoded bytes; everything queued in one task goes out in a single write. `publish` marks a QoS 1/2
+   * PUBLISH (or its payload), which may wait for a bigger batch (see flushConnection).
+   */
+  private write(conn: Connection, bytes: Uint8Array, publish: boolean): void {
     if (conn.sealed) return;
     conn.out.push(bytes);
-    if (!conn.flushScheduled) {
-      conn.flushScheduled = true;
-      queueMicrotask(conn.flush);
-    }
+    if (publish) conn.held++;
+    else conn.urgent = true;
+    this.scheduleFlush(conn);
   }
 
+  private scheduleFlush(conn: Connection): void {
+    if (conn.flushScheduled) return;
+    conn.flushScheduled = true;
+    queueMicrotask(conn.flush);
+  }
+
+  /**
+   * Writes what was queued. QoS 1/2 PUBLISHes wait while they are few next to those already sent and unanswered:
+   * those answers are on their way, and each arriving read releases a bigger batch. One system call then carries
+   * many publishes instead of one or two, which is most of the CPU a publish costs under load. A publish goes at
+   * once when nothing is awaiting an answer, so a lone publish is never delayed.
+   */
   private readonly flushConnection = (conn: Connection): void => {
     conn.flushScheduled = false;
     const chunks = conn.out;
     if (chunks.length === 0) return;
+    if (!conn.urgent && conn.held * COALESCE < this.inflight.size - conn.held) return;
     conn.out = [];
+    conn.held = 0;
+    conn.urgent = false;
     if (conn.closed || !conn.stream) return;
     conn.sentSinceTick = true;
     conn.writable = conn.stream.write(chunks);

@@ -16,6 +16,10 @@ export class Connection {
   settleHandshake!: { resolve: (connack: ConnackPacket) => void; reject: (error: Error) => void };
   /** Encoded packets waiting for the end of the current task, to go out in one write. */
   out: Uint8Array[] = [];
+  /** QoS 1/2 PUBLISHes in `out`: they may wait for a bigger batch. */
+  held = 0;
+  /** `out` holds a packet that goes at the next flush (anything but a QoS 1/2 PUBLISH). */
+  urgent = false;
   flushScheduled = false;
   readonly flush: () => void;
   drainWaiters: Array<() => void> = [];

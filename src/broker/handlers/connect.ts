@@ -52,6 +52,8 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): vo
     if (error !== undefined) return connection.protocolError(0x90, `will topic: ${error.message}`);
     if (will.retain && !connection.core.settings.retainAvailable) return connection.refuse(0x9a, 'retain not supported');
     if (will.properties?.payloadFormatIndicator === true && !isUtf8(will.payload)) return connection.refuse(0x99, 'will payload is not valid UTF-8');
+    const responseTopic = will.properties?.responseTopic;
+    if (responseTopic !== undefined && validateTopicName(responseTopic) !== undefined) return connection.protocolError(0x82, 'will response topic is not a valid topic name');
   }
 
   let keepalive = packet.keepalive;

@@ -30,6 +30,10 @@ export function handlePublish(connection: Connection, packet: PublishPacket): vo
   const error = validateTopicName(topic, limits.maxTopicLevels > 0 ? { maxLevels: limits.maxTopicLevels } : undefined);
   if (error !== undefined) return connection.protocolError(0x90, error.message);
   if (packet.retain && !core.settings.retainAvailable) return connection.protocolError(0x9a, 'retain not supported');
+  const responseTopic = packet.properties?.responseTopic;
+  if (responseTopic !== undefined && validateTopicName(responseTopic) !== undefined) {
+    return connection.protocolError(0x82, 'response topic is not a valid topic name');
+  }
   // Payload Format Indicator 1 promises UTF-8: checked (natively, only for such messages) before anyone gets it.
   const badPayload = packet.properties?.payloadFormatIndicator === true && !isUtf8(packet.payload);
   if (badPayload && packet.qos === 0) return connection.protocolError(0x99, 'payload is not valid UTF-8');
@@ -118,11 +122,15 @@ function acknowledge(connection: Connection, packet: PublishPacket, reasonCode: 
   else connection.sendStoredAck(kind, packetId, reasonCode);
 }
 
-/** The store cannot take the message: v5 hears why; a 3.x client gets no answer and sends it again later. */
+/**
+ * The store cannot take the message: v5 hears why; a 3.x client cannot be told, so its connection is closed
+ * (a transient error, MQTT 3.1.1 4.8) and it sends the message again when it reconnects.
+ */
 function refuseUnstored(connection: Connection, packet: PublishPacket, reasonCode: number): void {
   connection.core.logger.debug(`${connection.describe()}: PUBLISH to ${packet.topic} refused: store unavailable`);
   connection.releaseInbound();
   if (connection.version === 5) connection.sendAck(packet.qos === 1 ? 'puback' : 'pubrec', packet.packetId!, reasonCode, 'store unavailable');
+  else connection.teardown('store unavailable', true);
 }
 
 /** Refused: v5 hears the reason code; 3.x gets a plain acknowledgement and the message is dropped. */

@@ -251,4 +251,20 @@ describe('shared subscriptions', () => {
     pub.destroy();
     survivor.destroy();
   });
+
+  it('gives another member the queued messages of an ended session, but not a QoS 2 message already sent', async () => {
+    const pub = await f.connect({ protocolVersion: 5 });
+    const dying = await f.connect({ protocolVersion: 5, clientId: 'dying-q2', properties: { receiveMaximum: 1 } }, false);
+    await dying.subscribe('$share/q/q2/#', 2);
+    for (let i = 0; i < 3; i++) await pub.publish('q2/x', String(i), 2);
+    // One in flight (receive maximum 1), two queued behind it.
+    assert.deepEqual(publishes(await dying.drain(150)).map((p) => text(p.payload)), ['0']);
+    const survivor = await f.connect({ protocolVersion: 5 });
+    await survivor.subscribe('$share/q/q2/#', 2);
+    dying.destroy();
+    const got = publishes(await survivor.drain(300)).map((p) => text(p.payload));
+    assert.deepEqual(got.sort(), ['1', '2']);
+    pub.destroy();
+    survivor.destroy();
+  });
 });
