@@ -100,10 +100,18 @@ const MAX_REDIRECTS = 3;
 /** Payloads from this size on are written as they are, after a separately encoded head. */
 const SPLIT_PAYLOAD = 4096;
 /** Held QoS 1/2 PUBLISHes are written once they number at least 1/COALESCE of those sent and unanswered. */
-const COALESCE = Number(process.env.COALESCE ?? 4);
+const COALESCE = 4;
 const textEncoder = new TextEncoder();
 const RESOLVED: Promise<PublishAck> = Promise.resolve(undefined);
 function ignore(): void {}
+
+// `new Promise(captureSettlers)` leaves its settle functions here: a publish costs no executor closure.
+let capturedResolve: ((ack: PublishAck) => void) | undefined;
+let capturedReject: ((error: Error) => void) | undefined;
+function captureSettlers(resolve: (ack: PublishAck) => void, reject: (error: Error) => void): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
+}
 
 function toBytes(payload: Payload): Uint8Array {
   return typeof payload === 'string' ? textEncoder.encode(payload) : payload;
@@ -258,14 +266,14 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
     }
     const direct = sendNow && this.inflight.size < conn.sendQuota;
     if (!direct && this.waiting.length >= this.queueLimit) return Promise.reject(new QueueFullError(this.queueLimit));
-    return new Promise<PublishAck>((resolve, reject) => {
-      const outgoing: Outgoing = { message, resolve, reject };
-      if (direct) this.transmit(conn, outgoing);
-      else {
-        if (qos > 0) this.storePut(message as StoredMessage);
-        this.waiting.push(outgoing);
-      }
-    });
+    const settled = new Promise<PublishAck>(captureSettlers);
+    const outgoing: Outgoing = { message, resolve: capturedResolve, reject: capturedReject };
+    if (direct) this.transmit(conn, outgoing);
+    else {
+      if (qos > 0) this.storePut(message as StoredMessage);
+      this.waiting.push(outgoing);
+    }
+    return settled;
   }
 
   /** Sends a queued or new publish: checks the broker's limits, gives QoS 1/2 a packet id and records it in flight. */

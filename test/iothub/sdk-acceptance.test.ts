@@ -161,7 +161,7 @@ for (const transport of ['mqtts', 'wss'] as const) {
       assert.equal(msg.properties.getValue('a b/c'), 'x&y=z');
       // Success once the device's PUBACK is in.
       let feedback = await fixture.api('GET', '/messages/feedback?messageId=c2d-1');
-      for (let i = 0; i < 50 && feedback.body.length === 0; i++) {
+      for (let i = 0; i < 50 && (feedback.body as unknown as unknown[]).length === 0; i++) {
         await new Promise((resolve) => setTimeout(resolve, 100));
         feedback = await fixture.api('GET', '/messages/feedback?messageId=c2d-1');
       }
