@@ -5,6 +5,7 @@ import { CONNACK_CODES, DISCONNECT_CODES, PUBACK_CODES } from '../packet/reason-
 import { reasonCodeName, toConnectReturnCode } from '../packet/reason-codes.js';
 import type { ConnectPacket, Packet, Properties, ProtocolVersion, QoS, Will } from '../packet/types.js';
 import type { ByteStream, StreamHandlers } from '../transport/stream.js';
+import { coalesce } from './coalesce.js';
 import type { BrokerCore } from './core.js';
 import { handleAuth } from './handlers/auth.js';
 import { handleConnect } from './handlers/connect.js';
@@ -17,6 +18,7 @@ import { handleUnsubscribe } from './handlers/unsubscribe.js';
 import type { AuthenticateContext, ClientInfo } from './hooks.js';
 import { remainingExpiry, type BrokerMessage } from './message.js';
 import type { ConnectionPolicy } from './options.js';
+import type { Holdable } from './flow.js';
 import type { DeliveryTarget } from './outbox.js';
 import type { Session } from './session.js';
 import type { AckTarget } from './store/writer.js';
@@ -39,7 +41,7 @@ export type ConnectionState = 'connect' | 'auth' | 'open' | 'closed';
  * handler that waits (for a hook) holds the packets behind it, so nothing overtakes authentication or routing.
  * Outgoing bytes are collected and written once per tick.
  */
-export class Connection implements DeliveryTarget, AckTarget {
+export class Connection implements DeliveryTarget, AckTarget, Holdable {
   state: ConnectionState = 'connect';
   version: ProtocolVersion = 4;
   clientId = '';
@@ -80,32 +82,12 @@ export class Connection implements DeliveryTarget, AckTarget {
   private outBytes = 0;
   private flushScheduled = false;
   private busy = false;
+  /** Subscribers' queues holding this publisher back (flow.ts); input stops while any does. */
+  private held = 0;
   private lastReceived = Date.now();
   private connectTimer: NodeJS.Timeout | undefined;
   private keepaliveTimer: NodeJS.Timeout | undefined;
   private stallTimer: NodeJS.Timeout | undefined;
-  private readonly flushNow = (): void => this.flush();
-  private readonly resumeAfterHandler = (): void => {
-    this.busy = false;
-    if (this.state !== 'closed') {
-      this.stream.resume();
-      this.processPackets();
-    }
-  };
-  private readonly handlerFailed = (err: unknown): void => {
-    this.busy = false;
-    this.core.logger.error(`${this.describe()}: hook failed: ${err instanceof Error ? err.message : String(err)}`);
-    if (this.state === 'open') this.disconnect(0x80, 'internal error');
-    else this.refuse(0x80, 'internal error');
-  };
-  private readonly keepaliveCheck = (): void => {
-    this.keepaliveTimer = undefined;
-    if (this.state !== 'open') return;
-    const limit = this.keepalive * 1500;
-    const idle = Date.now() - this.lastReceived;
-    if (idle >= limit) this.disconnect(0x8d, 'keep alive timeout');
-    else this.keepaliveTimer = setTimeout(this.keepaliveCheck, limit - idle);
-  };
 
   constructor(
     readonly core: BrokerCore,
@@ -117,16 +99,8 @@ export class Connection implements DeliveryTarget, AckTarget {
   }
 
   start(): void {
-    const handlers: StreamHandlers = {
-      data: (chunk) => this.onData(chunk),
-      drain: () => this.onDrain(),
-      close: (error) => this.teardown(error ? `connection error: ${error.message}` : 'connection closed', true),
-    };
-    this.connectTimer = setTimeout(() => {
-      this.connectTimer = undefined;
-      if (this.state === 'connect' || this.state === 'auth') this.abort('no CONNECT in time');
-    }, this.policy.limits.connectTimeout * 1000);
-    this.stream.start(handlers);
+    this.connectTimer = setTimeout(connectDeadline, this.policy.limits.connectTimeout * 1000, this);
+    this.stream.start(new StreamEvents(this));
   }
 
   /** `client-id (address:port)` for log lines. */
@@ -137,16 +111,16 @@ export class Connection implements DeliveryTarget, AckTarget {
 
   // ---- input
 
-  private onData(chunk: Uint8Array): void {
+  onData(chunk: Uint8Array): void {
     if (this.state === 'closed') return;
     this.core.stats.bytesReceived += chunk.length;
     this.lastReceived = Date.now();
     this.parser.push(chunk);
-    if (!this.busy) this.processPackets();
+    if (!this.busy && this.held === 0) this.processPackets();
   }
 
   private processPackets(): void {
-    while (!this.busy && this.state !== 'closed') {
+    while (!this.busy && this.held === 0 && this.state !== 'closed') {
       let packet: Packet | null;
       try {
         packet = this.parser.next();
@@ -166,9 +140,61 @@ export class Connection implements DeliveryTarget, AckTarget {
       if (pending !== undefined) {
         this.busy = true;
         this.stream.pause();
-        pending.then(this.resumeAfterHandler, this.handlerFailed);
+        // Closures per waiting handler only (hooks, the store), not per connection.
+        pending.then(
+          () => this.resumeAfterHandler(),
+          (err: unknown) => this.handlerFailed(err),
+        );
       }
     }
+  }
+
+  private resumeAfterHandler(): void {
+    this.busy = false;
+    if (this.state !== 'closed' && this.held === 0) {
+      this.stream.resume();
+      this.processPackets();
+    }
+  }
+
+  private handlerFailed(err: unknown): void {
+    this.busy = false;
+    this.core.logger.error(`${this.describe()}: hook failed: ${err instanceof Error ? err.message : String(err)}`);
+    if (this.state === 'open') this.disconnect(0x80, 'internal error');
+    else this.refuse(0x80, 'internal error');
+  }
+
+  /** The keepalive timer fired: close a client silent for 1.5 keepalive periods, else wait for the rest. */
+  checkKeepalive(): void {
+    this.keepaliveTimer = undefined;
+    if (this.state !== 'open') return;
+    const limit = this.keepalive * 1500;
+    // While held back we do not read, so silence proves nothing.
+    const idle = this.held > 0 ? 0 : Date.now() - this.lastReceived;
+    if (idle >= limit) this.disconnect(0x8d, 'keep alive timeout');
+    else this.keepaliveTimer = setTimeout(keepaliveDue, limit - idle, this);
+  }
+
+  /** The connect timer fired. */
+  connectTimedOut(): void {
+    this.connectTimer = undefined;
+    if (this.state === 'connect' || this.state === 'auth') this.abort('no CONNECT in time');
+  }
+
+  hold(): void {
+    if (this.held++ === 0 && !this.busy) this.stream.pause();
+  }
+
+  release(): void {
+    if (this.held === 0 || --this.held > 0) return;
+    this.lastReceived = Date.now();
+    // Released from inside a subscriber's pump: go on reading after it, not within it.
+    queueMicrotask(() => {
+      if (this.held === 0 && !this.busy && this.state !== 'closed') {
+        this.stream.resume();
+        this.processPackets();
+      }
+    });
   }
 
   private handle(packet: Packet): void | Promise<void> {
@@ -320,14 +346,16 @@ export class Connection implements DeliveryTarget, AckTarget {
     this.core.stats.messagesSent++;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      queueMicrotask(this.flushNow);
+      this.core.scheduleFlush(this);
     }
   }
 
-  private flush(): void {
+  /** Writes what was buffered since the last flush (the core calls it once per tick for every writer). */
+  flush(): void {
     this.flushScheduled = false;
     if (this.out.length === 0) return;
-    const chunks = this.out;
+    const out = this.out;
+    const chunks = out.length === 1 ? out : coalesce(out, this.outBytes);
     this.core.stats.bytesSent += this.outBytes;
     this.out = [];
     this.outBytes = 0;
@@ -338,7 +366,7 @@ export class Connection implements DeliveryTarget, AckTarget {
     }
   }
 
-  private onDrain(): void {
+  onDrain(): void {
     clearTimeout(this.stallTimer);
     this.stallTimer = undefined;
     if (this.state === 'open') this.session?.outbox.pump();
@@ -423,7 +451,7 @@ export class Connection implements DeliveryTarget, AckTarget {
     stats.publishBytesSent += payload.length;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      queueMicrotask(this.flushNow);
+      this.core.scheduleFlush(this);
     }
     return true;
   }
@@ -479,6 +507,31 @@ export class Connection implements DeliveryTarget, AckTarget {
     this.state = 'open';
     clearTimeout(this.connectTimer);
     this.connectTimer = undefined;
-    if (this.keepalive > 0) this.keepaliveTimer = setTimeout(this.keepaliveCheck, this.keepalive * 1500);
+    if (this.keepalive > 0) this.keepaliveTimer = setTimeout(keepaliveDue, this.keepalive * 1500, this);
+  }
+}
+
+// Timer callbacks and stream events on the prototype, not closures per connection (idle connections are many).
+function connectDeadline(connection: Connection): void {
+  connection.connectTimedOut();
+}
+
+function keepaliveDue(connection: Connection): void {
+  connection.checkKeepalive();
+}
+
+class StreamEvents implements StreamHandlers {
+  constructor(private readonly connection: Connection) {}
+
+  data(chunk: Uint8Array): void {
+    this.connection.onData(chunk);
+  }
+
+  drain(): void {
+    this.connection.onDrain();
+  }
+
+  close(error?: Error): void {
+    this.connection.teardown(error ? `connection error: ${error.message}` : 'connection closed', true);
   }
 }

@@ -3,6 +3,7 @@ import type { BrokerEvents } from './broker.js';
 import type { Will } from '../packet/types.js';
 import type { ByteStream } from '../transport/stream.js';
 import { Connection } from './connection.js';
+import { PublishContext } from './flow.js';
 import type { ClientInfo } from './hooks.js';
 import type { Logger } from './logger.js';
 import { createMessage, type BrokerMessage } from './message.js';
@@ -38,6 +39,19 @@ export class BrokerCore {
   readonly sessions = new Map<string, Session>();
   readonly connections = new Set<Connection>();
   readonly stats = new BrokerStats();
+  /** Connections with bytes to write this tick, flushed together in one microtask. */
+  private readonly flushQueue: Connection[] = [];
+  private readonly flushAll = (): void => {
+    const queue = this.flushQueue;
+    // A flush may queue another connection: the loop reads the length each time round.
+    try {
+      for (let i = 0; i < queue.length; i++) queue[i]!.flush();
+    } finally {
+      queue.length = 0;
+    }
+  };
+  /** The connection whose PUBLISH is being routed, for back-pressure (flow.ts). */
+  readonly publishing = new PublishContext();
   readonly writer: StoreWriter | undefined;
 
   constructor(
@@ -62,6 +76,11 @@ export class BrokerCore {
     this.stats.connectionsTotal++;
     connection.start();
     return connection;
+  }
+
+  /** Has `connection.flush()` called at the end of this tick. */
+  scheduleFlush(connection: Connection): void {
+    if (this.flushQueue.push(connection) === 1) queueMicrotask(this.flushAll);
   }
 
   /** Clients past CONNACK. */
@@ -97,7 +116,7 @@ export class BrokerCore {
     }
     const present = session !== undefined;
     if (session === undefined) {
-      session = new Session(clientId, connection.username, connection.version, connection.policy.limits, this.stats);
+      session = new Session(clientId, connection.username, connection.version, connection.policy.limits, this.stats, this.publishing);
       this.sessions.set(clientId, session);
     } else {
       clearTimeout(session.expiryTimer);
@@ -167,7 +186,7 @@ export class BrokerCore {
     const session = connection.session;
     if (session === undefined || session.connection !== connection) return;
     session.connection = undefined;
-    session.outbox.target = undefined;
+    session.outbox.detach();
     session.disconnectedAt = Date.now();
     if (will !== undefined && wasOpen) this.scheduleWill(session, will);
     if (session.expiryInterval === 0) {
@@ -286,7 +305,7 @@ export class BrokerCore {
     for (const state of sessions) {
       const stored = state.session;
       const dueAt = stored.expiryInterval === NEVER_EXPIRES ? Infinity : (stored.disconnectedAt ?? now) + stored.expiryInterval * 1000;
-      const session = new Session(stored.clientId, stored.username, stored.protocolVersion, this.settings.limits, this.stats);
+      const session = new Session(stored.clientId, stored.username, stored.protocolVersion, this.settings.limits, this.stats, this.publishing);
       session.expiryInterval = stored.expiryInterval;
       session.disconnectedAt = stored.disconnectedAt ?? now;
       session.outbox.persist = this.writer;
@@ -301,7 +320,7 @@ export class BrokerCore {
       for (const outgoing of state.outgoing) {
         session.outbox.restore(outgoing, outgoing.shared === undefined ? undefined : this.router.sharedGroup?.(outgoing.shared));
       }
-      for (const id of state.incoming) session.incomingQos2.add(id);
+      for (const id of state.incoming) session.addIncoming(id);
       if (stored.will !== undefined) this.scheduleWill(session, stored.will.will, stored.will.dueAt);
       if (dueAt <= now) {
         this.stats.clientsExpired++;

@@ -12,7 +12,7 @@ export interface BrokerLimits {
   maxConnections: number;
   /** Largest packet accepted from and sent to a client, in bytes. Default 1 MiB. */
   maxPacketSize: number;
-  /** QoS 1/2 messages sent to a client and not yet acknowledged (further bounded by its Receive Maximum). Default 20. */
+  /** QoS 1/2 messages sent to a client and not yet acknowledged (further bounded by its Receive Maximum). Default 100. */
   maxInflight: number;
   /** QoS 1/2 messages a client may have unacknowledged towards us (our Receive Maximum). Default 100. */
   receiveMaximum: number;
@@ -47,7 +47,7 @@ export interface BrokerLimits {
 export const defaultLimits: Readonly<BrokerLimits> = Object.freeze({
   maxConnections: 0,
   maxPacketSize: 1024 * 1024,
-  maxInflight: 20,
+  maxInflight: 100,
   receiveMaximum: 100,
   maxQueuedMessages: 1000,
   maxQueuedBytes: 16 * 1024 * 1024,

@@ -1,4 +1,5 @@
 import type { QoS } from '../packet/types.js';
+import { HOLD_LIMIT_MS, type Holdable, type PublishContext } from './flow.js';
 import type { BrokerMessage } from './message.js';
 import type { BrokerLimits } from './options.js';
 import type { BrokerStats } from './stats.js';
@@ -37,6 +38,9 @@ export interface Reassigner {
   readonly filter: string;
   reassign(message: BrokerMessage, from: string): void;
 }
+
+/** Never added to: read-only stand-in for an empty in-flight map. */
+const NO_DELIVERIES = new Map<number, never>();
 
 const QUEUED = 0;
 const SENT = 1;
@@ -93,18 +97,28 @@ class HeldPublish implements Committed {
 export class Outbox {
   private queue: Delivery[] = [];
   private head = 0;
-  private readonly inflight = new Map<number, Delivery>();
+  /** Sessions that never get QoS 1/2 share an empty map; the first `set` gives the outbox its own (see flying). */
+  private inflight: Map<number, Delivery> = NO_DELIVERIES;
   private queuedBytes = 0;
   private nextPacketId = 1;
   private nextSeq = 1;
   target: DeliveryTarget | undefined;
   /** Set while the session is persistent and the broker has a store. */
   persist: StoreWriter | undefined;
+  /** Publishers held until the queue drains below half its limits (see flow.ts). */
+  private holders: Holdable[] | undefined;
+  private holdTimer: NodeJS.Timeout | undefined;
+  /** Counts messages leaving the queue or the window: how a hold tells a slow subscriber from a stuck one. */
+  private progress = 0;
+  /** Over its limits without progress for HOLD_LIMIT_MS: overflow is dropped until the subscriber moves again. */
+  private stuck = false;
 
   constructor(
     private readonly clientId: string,
     private readonly limits: BrokerLimits,
     private readonly stats: BrokerStats,
+    /** Where the publisher of the message being routed is found; without it overflow is always dropped. */
+    private readonly context?: PublishContext,
   ) {}
 
   get queued(): number {
@@ -146,10 +160,15 @@ export class Outbox {
         return true;
       }
     }
-    // Behind the window, a full socket or earlier messages: wait in the bounded queue, or be dropped.
+    // Behind the window, a full socket or earlier messages: wait in the bounded queue. At its limits a connected
+    // subscriber that is still taking messages holds the publisher back and keeps the message; otherwise drop.
     if (this.queued >= this.limits.maxQueuedMessages || this.queuedBytes + message.payload.length > this.limits.maxQueuedBytes) {
-      this.stats.publishDropped++;
-      return false;
+      const publisher = this.context?.publisher;
+      if (target === undefined || this.stuck || publisher === undefined) {
+        this.stats.publishDropped++;
+        return false;
+      }
+      this.holdBack(publisher);
     }
     const delivery = new Delivery(this.nextSeq++, message, qos, retain, subscriptionIds, shared);
     delivery.settle = settle;
@@ -164,6 +183,7 @@ export class Outbox {
     const target = this.target;
     if (target === undefined) return;
     const queue = this.queue;
+    const start = this.head;
     while (this.head < queue.length && target.writable()) {
       const delivery = queue[this.head]!;
       if (delivery.qos > 0 && this.inflight.size >= target.sendWindow) break;
@@ -176,7 +196,11 @@ export class Outbox {
         delivery.settle?.(sent ? 'acknowledged' : 'dropped');
       }
     }
-    if (this.head === 0) return;
+    if (this.head === start) return;
+    this.moved();
+    if (this.holders !== undefined && this.queued * 2 <= this.limits.maxQueuedMessages && this.queuedBytes * 2 <= this.limits.maxQueuedBytes) {
+      this.releaseHolders();
+    }
     if (this.head === queue.length) {
       this.queue = [];
       this.head = 0;
@@ -247,6 +271,14 @@ export class Outbox {
     this.queue = [];
     this.head = 0;
     this.queuedBytes = 0;
+    this.releaseHolders();
+  }
+
+  /** The connection went away: held publishers go on (offline, overflow is dropped), the next one starts afresh. */
+  detach(): void {
+    this.target = undefined;
+    this.stuck = false;
+    this.releaseHolders();
   }
 
   /** Puts back what a store recovered; `shared` is the group of a message sent under a shared subscription. */
@@ -260,7 +292,7 @@ export class Outbox {
     }
     delivery.packetId = stored.packetId;
     delivery.state = stored.state === 'pubrel' ? RELEASED : SENT;
-    this.inflight.set(stored.packetId, delivery);
+    this.flying().set(stored.packetId, delivery);
   }
 
   /**
@@ -271,7 +303,7 @@ export class Outbox {
   private send(delivery: Delivery, target: DeliveryTarget): void {
     delivery.packetId = this.allocatePacketId();
     delivery.state = SENT;
-    this.inflight.set(delivery.packetId, delivery);
+    this.flying().set(delivery.packetId, delivery);
     const persist = this.persist;
     if (persist !== undefined) {
       persist.record({ op: 'putOutgoing', clientId: this.clientId, outgoing: delivery.toStored() });
@@ -300,9 +332,52 @@ export class Outbox {
   }
 
   private complete(delivery: Delivery, outcome: DeliveryOutcome): void {
+    this.moved();
     this.inflight.delete(delivery.packetId);
     this.persist?.record({ op: 'deleteOutgoing', clientId: this.clientId, seq: delivery.seq });
     delivery.settle?.(outcome);
+  }
+
+  /** Stops the publisher reading until the queue drains, or until it is found stuck. */
+  private holdBack(publisher: Holdable): void {
+    const holders = (this.holders ??= []);
+    if (holders.includes(publisher)) return;
+    publisher.hold();
+    holders.push(publisher);
+    if (this.holdTimer === undefined) this.watchProgress();
+  }
+
+  private watchProgress(): void {
+    const seen = this.progress;
+    this.holdTimer = setTimeout(() => {
+      this.holdTimer = undefined;
+      if (this.holders === undefined) return;
+      if (this.progress !== seen) this.watchProgress();
+      else {
+        this.stuck = true;
+        this.releaseHolders();
+      }
+    }, HOLD_LIMIT_MS);
+  }
+
+  private moved(): void {
+    this.progress++;
+    this.stuck = false;
+  }
+
+  private releaseHolders(): void {
+    const holders = this.holders;
+    if (holders === undefined) return;
+    this.holders = undefined;
+    clearTimeout(this.holdTimer);
+    this.holdTimer = undefined;
+    for (const publisher of holders) publisher.release();
+  }
+
+  /** The in-flight map to add to. */
+  private flying(): Map<number, Delivery> {
+    if (this.inflight === NO_DELIVERIES) this.inflight = new Map();
+    return this.inflight;
   }
 
   /** The next id not in flight; the window is far below 65535, so this ends quickly. */

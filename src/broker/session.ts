@@ -1,5 +1,6 @@
 import type { ProtocolVersion, QoS, Will } from '../packet/types.js';
 import type { Connection } from './connection.js';
+import type { PublishContext } from './flow.js';
 import type { BrokerLimits } from './options.js';
 import { Outbox } from './outbox.js';
 import type { SubscriptionRecord } from './router.js';
@@ -16,8 +17,8 @@ export const NEVER_EXPIRES = 0xffffffff;
 export class Session {
   readonly subscriptions = new Map<string, SubscriptionRecord>();
   readonly outbox: Outbox;
-  /** QoS 2 packet ids received and not yet released by PUBREL. */
-  readonly incomingQos2 = new Set<number>();
+  /** QoS 2 packet ids received and not yet released by PUBREL; made on first use (most sessions never need it). */
+  private incomingQos2: Set<number> | undefined;
   connection: Connection | undefined;
   /** Seconds the session lives after its connection closes; NEVER_EXPIRES for never. */
   expiryInterval = 0;
@@ -42,8 +43,22 @@ export class Session {
     public protocolVersion: ProtocolVersion,
     limits: BrokerLimits,
     stats: BrokerStats,
+    context?: PublishContext,
   ) {
-    this.outbox = new Outbox(clientId, limits, stats);
+    this.outbox = new Outbox(clientId, limits, stats, context);
+  }
+
+  hasIncoming(packetId: number): boolean {
+    return this.incomingQos2 !== undefined && this.incomingQos2.has(packetId);
+  }
+
+  addIncoming(packetId: number): void {
+    (this.incomingQos2 ??= new Set()).add(packetId);
+  }
+
+  /** False when the id was not held. */
+  deleteIncoming(packetId: number): boolean {
+    return this.incomingQos2 !== undefined && this.incomingQos2.delete(packetId);
   }
 
   get online(): boolean {

@@ -101,6 +101,8 @@ const MAX_REDIRECTS = 3;
 const SPLIT_PAYLOAD = 4096;
 /** Held QoS 1/2 PUBLISHes are written once they number at least 1/COALESCE of those sent and unanswered. */
 const COALESCE = 4;
+/** The longest a QoS 1/2 PUBLISH is held for a batch, in ms (Node's shortest timer). */
+const HOLD_MS = 1;
 const textEncoder = new TextEncoder();
 const RESOLVED: Promise<PublishAck> = Promise.resolve(undefined);
 function ignore(): void {}
@@ -922,6 +924,7 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
     conn.closed = true;
     conn.markClosed();
     if (conn.keepaliveTimer !== undefined) clearInterval(conn.keepaliveTimer);
+    if (conn.holdTimer !== undefined) clearTimeout(conn.holdTimer);
     conn.stream?.destroy();
     conn.settleHandshake.reject(error);
     conn.reauth?.reject(error);
@@ -1020,13 +1023,21 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
    * Writes what was queued. QoS 1/2 PUBLISHes wait while they are few next to those already sent and unanswered:
    * those answers are on their way, and each arriving read releases a bigger batch. One system call then carries
    * many publishes instead of one or two, which is most of the CPU a publish costs under load. A publish goes at
-   * once when nothing is awaiting an answer, so a lone publish is never delayed.
+   * once when nothing is awaiting an answer, so a lone publish is never delayed, and a held one goes after HOLD_MS
+   * at the latest (a slow or distant broker's answers do not hold it back for a round trip).
    */
   private readonly flushConnection = (conn: Connection): void => {
     conn.flushScheduled = false;
     const chunks = conn.out;
     if (chunks.length === 0) return;
-    if (!conn.urgent && conn.held * COALESCE < this.inflight.size - conn.held) return;
+    if (!conn.urgent && conn.held * COALESCE < this.inflight.size - conn.held) {
+      conn.holdTimer ??= setTimeout(conn.release, HOLD_MS);
+      return;
+    }
+    if (conn.holdTimer !== undefined) {
+      clearTimeout(conn.holdTimer);
+      conn.holdTimer = undefined;
+    }
     conn.out = [];
     conn.held = 0;
     conn.urgent = false;

@@ -22,6 +22,9 @@ export class Connection {
   urgent = false;
   flushScheduled = false;
   readonly flush: () => void;
+  /** Writes held publishes whatever the answers: armed while some are held, so none waits longer than that. */
+  holdTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly release: () => void;
   drainWaiters: Array<() => void> = [];
   writable = true;
   // Limits from CONNACK.
@@ -52,5 +55,11 @@ export class Connection {
     this.handshake.catch(ignore);
     this.closedPromise = new Promise((resolve) => (this.markClosed = resolve));
     this.flush = () => flush(this);
+    this.release = () => {
+      this.holdTimer = undefined;
+      if (this.out.length === 0) return;
+      this.urgent = true;
+      flush(this);
+    };
   }
 }

@@ -39,7 +39,7 @@ export function handlePublish(connection: Connection, packet: PublishPacket): vo
   if (badPayload && packet.qos === 0) return connection.protocolError(0x99, 'payload is not valid UTF-8');
   if (packet.qos > 0) {
     const session = connection.session!;
-    if (packet.qos === 2 && session.incomingQos2.has(packet.packetId!)) {
+    if (packet.qos === 2 && session.hasIncoming(packet.packetId!)) {
       // A resent QoS 2 PUBLISH we already have: acknowledge again (once stored), deliver nothing.
       const writer = core.writer;
       if (writer !== undefined) writer.ackAfterCommit(connection, 'pubrec', packet.packetId!, 0);
@@ -100,7 +100,15 @@ function route(connection: Connection, packet: PublishPacket, topic: string, rep
       : createMessage(replacement, connection.clientId);
   // Publishers mostly repeat their topic: its UTF-8 form, made by the first PUBLISH sent on, is kept for the next.
   if (message.topic === connection.lastTopic) message.topicBytes = connection.lastTopicBytes;
-  const delivered = connection.core.dispatch(message, connection.info);
+  const core = connection.core;
+  // A subscriber whose queue this message overflows holds this connection back (flow.ts).
+  core.publishing.publisher = connection;
+  let delivered: number;
+  try {
+    delivered = core.dispatch(message, connection.info);
+  } finally {
+    core.publishing.publisher = undefined;
+  }
   if (message.topicBytes !== undefined) {
     connection.lastTopic = message.topic;
     connection.lastTopicBytes = message.topicBytes;
@@ -114,7 +122,7 @@ function acknowledge(connection: Connection, packet: PublishPacket, reasonCode: 
   const kind = packet.qos === 1 ? 'puback' : 'pubrec';
   if (kind === 'pubrec') {
     const session = connection.session!;
-    session.incomingQos2.add(packetId);
+    session.addIncoming(packetId);
     session.outbox.persist?.record({ op: 'putIncoming', clientId: session.clientId, packetId });
   }
   const writer = connection.core.writer;
@@ -144,6 +152,6 @@ function reject(connection: Connection, packet: PublishPacket, reasonCode: numbe
     return;
   }
   if (packet.qos === 1) connection.releaseInbound();
-  else connection.session!.incomingQos2.add(packetId);
+  else connection.session!.addIncoming(packetId);
   connection.sendAck(packet.qos === 1 ? 'puback' : 'pubrec', packetId, 0);
 }

@@ -9,7 +9,7 @@ import type { Connection } from '../connection.js';
 export function handlePubrel(connection: Connection, packet: PubrelPacket): void {
   const session = connection.session!;
   const packetId = packet.packetId;
-  if (!session.incomingQos2.delete(packetId)) {
+  if (!session.deleteIncoming(packetId)) {
     connection.sendAck('pubcomp', packetId, 0x92);
     return;
   }

@@ -1,0 +1,100 @@
+// Back-pressure from a slow subscriber to its publishers: with small queues and a subscriber that reads and
+// acknowledges slowly, nothing the broker acknowledged (or, at QoS 0, read) is lost.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { PublishPacket } from '../../../src/packet/types.js';
+import type { RawClient } from '../../helpers/raw-client.js';
+import { sleep, startBroker, type Fixture } from './fixture.js';
+
+const QOS1_COUNT = 3000;
+const QOS0_COUNT = 20_000;
+const PUBLISH_WINDOW = 100;
+const payload = new Uint8Array(256);
+
+/** Reads PUBLISHes in order of their 4-byte sequence number, acknowledging five at a time and pausing now and then. */
+async function readSlowly(client: RawClient, topic: string, count: number): Promise<number> {
+  let next = 0;
+  const unacked: number[] = [];
+  while (next < count) {
+    const p: PublishPacket = await client.expectPublish(topic, 10_000);
+    const seq = new DataView(p.payload.buffer, p.payload.byteOffset, 4).getUint32(0);
+    assert.equal(seq, next, `message ${seq} arrived where ${next} was due`);
+    next++;
+    if (p.qos === 1) unacked.push(p.packetId!);
+    if (next % 50 === 0) {
+      client.socket.pause();
+      await sleep(5);
+      client.socket.resume();
+    }
+    if (unacked.length === 5) for (const id of unacked.splice(0)) client.send({ type: 'puback', packetId: id });
+  }
+  for (const id of unacked.splice(0)) client.send({ type: 'puback', packetId: id });
+  return next;
+}
+
+describe('flow control', () => {
+  let fx: Fixture;
+  before(async () => {
+    fx = await startBroker({ limits: { maxQueuedMessages: 50, maxInflight: 10, maxWriteBuffer: 4096 } });
+  });
+  after(() => fx.close());
+
+  it('a slow QoS 1 subscriber gets every acknowledged message', async () => {
+    const sub = await fx.connect({ clientId: 'flow-sub-1' }, false);
+    await sub.subscribe('flow/q1', 1);
+    const pub = await fx.connect({ clientId: 'flow-pub-1' });
+    const reading = readSlowly(sub, 'flow/q1', QOS1_COUNT);
+    const view = new DataView(payload.buffer);
+    let acked = 0;
+    for (let seq = 0; seq < QOS1_COUNT; seq++) {
+      if (seq - acked >= PUBLISH_WINDOW) {
+        await pub.expect('puback', 10_000);
+        acked++;
+      }
+      view.setUint32(0, seq);
+      pub.send({ type: 'publish', topic: 'flow/q1', payload, qos: 1, retain: false, dup: false, packetId: (seq % 60_000) + 1 });
+    }
+    while (acked < QOS1_COUNT) {
+      await pub.expect('puback', 10_000);
+      acked++;
+    }
+    assert.equal(await reading, QOS1_COUNT);
+    assert.equal(fx.broker.stats.publishDropped, 0);
+  });
+
+  it('a slow QoS 0 subscriber gets every message four publishers flood it with', async () => {
+    const sub = await fx.connect({ clientId: 'flow-sub-0' });
+    await sub.subscribe('flow/q0/#', 0);
+    const pubs = await Promise.all([0, 1, 2, 3].map((i) => fx.connect({ clientId: `flow-pub-0-${i}` })));
+    const perPublisher = QOS0_COUNT / pubs.length;
+    const counts = [0, 0, 0, 0];
+    let received = 0;
+    const reading = (async () => {
+      while (received < QOS0_COUNT) {
+        const p = await sub.expect('publish', 10_000);
+        const i = Number(p.topic.slice('flow/q0/'.length));
+        const seq = new DataView(p.payload.buffer, p.payload.byteOffset, 4).getUint32(0);
+        assert.equal(seq, counts[i], `publisher ${i}: message ${seq} arrived where ${counts[i]} was due`);
+        counts[i]!++;
+        received++;
+        if (received % 500 === 0) {
+          sub.socket.pause();
+          await sleep(5);
+          sub.socket.resume();
+        }
+      }
+    })();
+    // Each publisher writes everything at once: the broker must stop reading it rather than drop.
+    pubs.forEach((pub, i) => {
+      const body = new Uint8Array(payload.length);
+      const view = new DataView(body.buffer);
+      for (let seq = 0; seq < perPublisher; seq++) {
+        view.setUint32(0, seq);
+        pub.send({ type: 'publish', topic: `flow/q0/${i}`, payload: body, qos: 0, retain: false, dup: false });
+      }
+    });
+    await reading;
+    assert.deepEqual(counts, [perPublisher, perPublisher, perPublisher, perPublisher]);
+    assert.equal(fx.broker.stats.publishDropped, 0);
+  });
+});
