@@ -11,7 +11,7 @@ const allowed: Record<string, string[]> = {
   topic: [],
   transport: [],
   credentials: [],
-  client: ['packet', 'topic', 'transport'],
+  client: ['packet', 'topic', 'transport', 'auth'],
   broker: ['packet', 'topic', 'transport'],
   auth: ['broker', 'topic'],
   config: ['broker', 'auth'],

@@ -16,7 +16,10 @@ export interface BrokerLimits {
   maxInflight: number;
   /** QoS 1/2 messages a client may have unacknowledged towards us (our Receive Maximum). Default 100. */
   receiveMaximum: number;
-  /** Messages queued per session beyond the in-flight window; newer ones are dropped and counted. Default 1000. */
+  /**
+   * Messages queued per session beyond the in-flight window. At the limit a connected subscriber holds back the
+   * publishers feeding it (flow.ts); for an offline or stuck one newer messages are dropped and counted. Default 1000.
+   */
   maxQueuedMessages: number;
   /** Payload bytes queued per session. Default 16 MiB. */
   maxQueuedBytes: number;
@@ -34,7 +37,7 @@ export interface BrokerLimits {
   connectTimeout: number;
   /** Seconds a client's socket may stay undrained before it is disconnected. Default 30. */
   writeStallTimeout: number;
-  /** Bytes waiting in a client's socket above which QoS 0 messages are dropped and QoS 1/2 queued. Default 1 MiB. */
+  /** Bytes waiting in a client's socket above which its messages wait in the session queue. Default 1 MiB. */
   maxWriteBuffer: number;
   /** Longest client id accepted, in UTF-8 bytes. Default 65535. */
   maxClientIdLength: number;

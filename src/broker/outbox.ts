@@ -8,7 +8,7 @@ import type { Committed, StoreWriter } from './store/writer.js';
 
 /** The connection side of delivery: what the outbox needs from the socket it is currently attached to. */
 export interface DeliveryTarget {
-  /** False when the socket buffer is above the cap: QoS 0 is dropped, QoS 1/2 waits in the queue. */
+  /** False when the socket buffer is above the cap: new messages wait in the queue. */
   writable(): boolean;
   /** Most QoS 1/2 messages unacknowledged at once: min(maxInflight, the client's Receive Maximum). */
   readonly sendWindow: number;
@@ -164,7 +164,8 @@ export class Outbox {
     // subscriber that is still taking messages holds the publisher back and keeps the message; otherwise drop.
     if (this.queued >= this.limits.maxQueuedMessages || this.queuedBytes + message.payload.length > this.limits.maxQueuedBytes) {
       const publisher = this.context?.publisher;
-      if (target === undefined || this.stuck || publisher === undefined) {
+      // A client publishing to itself is not held: it would stop reading its own acknowledgements.
+      if (target === undefined || this.stuck || publisher === undefined || publisher === (target as object)) {
         this.stats.publishDropped++;
         return false;
       }

@@ -338,9 +338,7 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
     }
     const size = split ? bytes.length + payload.length : bytes.length;
     if (size > conn.maxPacketSize) return new PacketTooLargeError(size, conn.maxPacketSize);
-    const hold = message.qos > 0;
-    this.write(conn, bytes, hold);
-    if (split) this.write(conn, payload, hold);
+    this.write(conn, bytes, message.qos > 0, split ? payload : undefined);
     return undefined;
   }
 
@@ -1002,12 +1000,13 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
   }
 
   /**
-   * Queues encoded bytes; everything queued in one task goes out in a single write. `publish` marks a QoS 1/2
-   * PUBLISH (or its payload), which may wait for a bigger batch (see flushConnection).
+   * Queues one encoded packet (`tail`: its payload, when written apart); everything queued in one task goes out in
+   * a single write. `publish` marks a QoS 1/2 PUBLISH, which may wait for a bigger batch (see flushConnection).
    */
-  private write(conn: Connection, bytes: Uint8Array, publish: boolean): void {
+  private write(conn: Connection, bytes: Uint8Array, publish: boolean, tail?: Uint8Array): void {
     if (conn.sealed) return;
     conn.out.push(bytes);
+    if (tail) conn.out.push(tail);
     if (publish) conn.held++;
     else conn.urgent = true;
     this.scheduleFlush(conn);
@@ -1022,7 +1021,7 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
   /**
    * Writes what was queued. QoS 1/2 PUBLISHes wait while they are few next to those already sent and unanswered:
    * those answers are on their way, and each arriving read releases a bigger batch. One system call then carries
-   * many publishes instead of one or two, which is most of the CPU a publish costs under load. A publish goes at
+   * dozens of publishes instead of one or two (docs/benchmarks.md, "Client optimisations"). A publish goes at
    * once when nothing is awaiting an answer, so a lone publish is never delayed, and a held one goes after HOLD_MS
    * at the latest (a slow or distant broker's answers do not hold it back for a round trip).
    */

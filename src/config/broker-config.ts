@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import type { LogLevel } from '../broker/logger.js';
 import type { BrokerListenerOptions, BrokerOptions } from '../broker/options.js';
 import type { ListenerTlsOptions } from '../broker/listeners/listener.js';
+import type { ConnectionGuardOptions } from '../auth/connection-guard.js';
 import type { FileAuthOptions } from '../auth/file-auth.js';
 import { readCaPath } from './ca-path.js';
 import { ConfigError } from './config-error.js';
@@ -32,6 +33,8 @@ export interface ConfiguredListener extends Omit<BrokerListenerOptions, 'tls' | 
   auth?: FileAuthOptions;
   /** The client certificate's Common Name becomes the user name; CONNECT's user name and password are ignored. */
   useIdentityAsUsername?: boolean;
+  /** The client certificate's whole subject (RFC 2253 form, as Mosquitto writes it) becomes the user name. */
+  useSubjectAsUsername?: boolean;
 }
 
 export interface PersistenceSettings {
@@ -52,6 +55,8 @@ export interface BrokerConfig {
   /** Broker-wide password/ACL files. */
   auth?: FileAuthOptions;
   persistence: PersistenceSettings;
+  /** Per-address connection rate and failed-authentication delay; defaults from `defaultConnectionGuard`. */
+  security?: Partial<ConnectionGuardOptions>;
   logLevel?: LogLevel;
   /** Settings accepted but without effect in culex, for the start-up log. */
   notes: string[];

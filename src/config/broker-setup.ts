@@ -1,8 +1,11 @@
 /**
  * Turns a BrokerConfig into running BrokerOptions: reads TLS files, loads password/ACL files as hooks (broker-wide
- * and per listener), makes a certificate's Common Name the user name where asked, opens the store; and re-reads
- * the files on demand (SIGHUP) without dropping clients.
+ * and per listener), makes a certificate's Common Name or subject the user name where asked, adds the per-address
+ * connection rate limit and failed-authentication delay, opens the store; and re-reads the files on demand
+ * (SIGHUP) without dropping clients.
  */
+import { X509Certificate } from 'node:crypto';
+import { ConnectionGuard } from '../auth/connection-guard.js';
 import { FileAuth } from '../auth/file-auth.js';
 import type { Broker } from '../broker/broker.js';
 import type { AuthenticateContext, AuthenticateResult, BrokerHooks } from '../broker/hooks.js';
@@ -31,6 +34,18 @@ function identityAsUsername(context: AuthenticateContext): AuthenticateResult {
   return { result: 'success', username: name };
 }
 
+/**
+ * Mosquitto's `use_subject_as_username`: the subject as OpenSSL prints it with XN_FLAG_RFC2253, i.e. the RDNs in
+ * reverse order joined by commas, values escaped per RFC 2253 (`CN=client,O=Example,C=GB`).
+ */
+export function subjectAsUsername(context: AuthenticateContext): AuthenticateResult {
+  const raw = context.peer.peerCertificate?.raw;
+  if (!raw) return { result: 'fail', reasonCode: 0x87, reasonString: 'a client certificate is needed' };
+  // Node prints one RDN per line in certificate order, escaped as RFC 2253 asks.
+  const lines = new X509Certificate(raw).subject.split('\n').filter((line) => line !== '');
+  return { result: 'success', username: lines.reverse().join(',') };
+}
+
 export async function setUpBroker(config: BrokerConfig, logger: Logger): Promise<BrokerSetup> {
   const auths: FileAuth[] = [];
   const load = async (options: NonNullable<BrokerConfig['auth']>): Promise<FileAuth> => {
@@ -39,16 +54,18 @@ export async function setUpBroker(config: BrokerConfig, logger: Logger): Promise
     return auth;
   };
   const options: BrokerOptions = { ...config.broker, logger };
-  if (config.auth) options.hooks = authHooks(await load(config.auth));
+  const guard = new ConnectionGuard(config.security);
+  options.hooks = guard.guard(config.auth ? authHooks(await load(config.auth)) : {});
   if (config.listeners.length > 0) {
     options.listeners = await Promise.all(
-      config.listeners.map(async ({ tlsFiles, auth, useIdentityAsUsername, ...listener }): Promise<BrokerListenerOptions> => {
+      config.listeners.map(async ({ tlsFiles, auth, useIdentityAsUsername, useSubjectAsUsername, ...listener }): Promise<BrokerListenerOptions> => {
         const result: BrokerListenerOptions = { ...listener };
         if (tlsFiles) result.tls = await readListenerTls(tlsFiles);
         let hooks: BrokerHooks | undefined;
         if (auth) hooks = authHooks(await load(auth));
         if (useIdentityAsUsername) hooks = { ...hooks, authenticate: identityAsUsername };
-        if (hooks) result.hooks = hooks;
+        if (useSubjectAsUsername) hooks = { ...hooks, authenticate: subjectAsUsername };
+        if (hooks) result.hooks = guard.guard(hooks);
         return result;
       }),
     );

@@ -224,6 +224,12 @@ export function parseMosquittoConfig(text: string, file: string): BrokerConfig {
         if (l && v !== undefined) l.useIdentityAsUsername = v;
         break;
       }
+      case 'use_subject_as_username': {
+        const l = listener();
+        const v = bool();
+        if (l && v !== undefined) l.useSubjectAsUsername = v;
+        break;
+      }
       case 'tls_version': {
         const l = listener();
         const v = one();
@@ -317,6 +323,9 @@ export function parseMosquittoConfig(text: string, file: string): BrokerConfig {
     }
     if (l.useIdentityAsUsername && !l.tlsFiles?.requireCertificate) {
       errors.push(new ConfigError(file, 0, `listener ${l.port}: use_identity_as_username needs require_certificate true`));
+    }
+    if (l.useSubjectAsUsername && !l.tlsFiles?.requireCertificate) {
+      errors.push(new ConfigError(file, 0, `listener ${l.port}: use_subject_as_username needs require_certificate true`));
     }
   }
   if (errors.length === 1) throw errors[0]!;

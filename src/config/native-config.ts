@@ -26,6 +26,7 @@ interface NativeFile extends ConfiguredBrokerOptions {
   limits?: Partial<BrokerLimits>;
   auth?: FileAuthOptions;
   persistence?: { dataDir?: string; fsync?: boolean };
+  security?: BrokerConfig['security'];
   logLevel?: LogLevel;
 }
 
@@ -42,7 +43,7 @@ function tlsFiles(tls: NativeTls): TlsFiles {
 
 export function parseNativeConfig(text: string, file: string): BrokerConfig {
   const parsed = checkNode(parseJsonSource(text, file), nativeSchema, file, '') as NativeFile;
-  const { $schema: _ignored, listeners = [], auth, persistence = {}, logLevel, ...broker } = parsed;
+  const { $schema: _ignored, listeners = [], auth, persistence = {}, security, logLevel, ...broker } = parsed;
   const config: BrokerConfig = {
     file,
     format: 'native',
@@ -52,6 +53,7 @@ export function parseNativeConfig(text: string, file: string): BrokerConfig {
     notes: [],
   };
   if (auth) config.auth = auth;
+  if (security) config.security = security;
   if (logLevel) config.logLevel = logLevel;
   return config;
 }

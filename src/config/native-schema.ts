@@ -3,6 +3,7 @@
  * or a ConfigError naming the file, the line and the key. Its keys mirror BrokerOptions (src/broker/options.ts).
  */
 import { isAbsolute, resolve } from 'node:path';
+import { defaultConnectionGuard } from '../auth/connection-guard.js';
 import { defaultLimits, type BrokerLimits } from '../broker/options.js';
 import { ConfigError } from './config-error.js';
 import type { JsonNode } from './json-source.js';
@@ -99,6 +100,10 @@ const listener: Schema = {
     allowAnonymous: { type: 'boolean', doc: 'accept clients without a user name (default: true on loopback only)' },
     refuseExcessKeepalive: { type: 'boolean', doc: 'refuse 3.x keepalive 0 or above maxKeepalive (default false)' },
     useIdentityAsUsername: { type: 'boolean', doc: "the client certificate's CN is the user name (default false)" },
+    useSubjectAsUsername: {
+      type: 'boolean',
+      doc: "the client certificate's subject, RFC 2253 form (CN=...,O=...), is the user name (default false)",
+    },
     limits,
     auth,
   },
@@ -118,6 +123,32 @@ export const nativeSchema: Schema = {
     requireSameUsername: { type: 'boolean', doc: 'resuming a session needs its user name (default true)' },
     responseInformation: { type: 'string', doc: 'Response Information for v5 clients that ask (default none)' },
     auth,
+    security: {
+      type: 'object',
+      doc: 'slowing down hostile peers (on by default)',
+      properties: {
+        connectionRate: {
+          type: 'integer', min: 0, max: 1_000_000,
+          doc: `new connections per second per address; 0 = unlimited (default ${defaultConnectionGuard.connectionRate})`,
+        },
+        connectionBurst: {
+          type: 'integer', min: 1, max: 1_000_000,
+          doc: `connections an address may open at once (default ${defaultConnectionGuard.connectionBurst})`,
+        },
+        authFailureDelay: {
+          type: 'integer', min: 0, max: 60_000,
+          doc: `ms before a failed authentication is answered, doubling per consecutive failure; 0 = off (default ${defaultConnectionGuard.authFailureDelay})`,
+        },
+        authFailureDelayMax: {
+          type: 'integer', min: 0, max: 600_000,
+          doc: `cap on that delay, ms (default ${defaultConnectionGuard.authFailureDelayMax})`,
+        },
+        exemptLoopback: {
+          type: 'boolean',
+          doc: `loopback peers are neither limited nor delayed (default ${defaultConnectionGuard.exemptLoopback})`,
+        },
+      },
+    },
     persistence: {
       type: 'object',
       doc: 'where state is kept (default: memory only)',

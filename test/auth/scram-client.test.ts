@@ -1,0 +1,110 @@
+/** SCRAM-SHA-256 between our client and our broker (FileAuth with a SCRAM credential file). */
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { FileAuth } from '../../src/auth/file-auth.js';
+import { deriveScramCredential, ScramError } from '../../src/auth/scram.js';
+import { formatScramCredential } from '../../src/auth/scram-credentials.js';
+import { Broker, silentLogger } from '../../src/broker/index.js';
+import type { AuthenticateResult, BrokerHooks } from '../../src/broker/hooks.js';
+import { connect, ConnectionRefusedError, connectScram, scramSha256 } from '../../src/client/index.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'culex-scram-client-'));
+const scramFile = join(dir, 'scram');
+
+/** A broker serving the credential file; `tamper` may change each authentication result before it is sent. */
+async function startBroker(tamper?: (result: AuthenticateResult) => AuthenticateResult): Promise<{ broker: Broker; url: string }> {
+  const auth = await FileAuth.load({ scramFile });
+  const hooks: BrokerHooks = auth.hooks;
+  const inner = hooks.authenticate!;
+  if (tamper) hooks.authenticate = async (context) => tamper(await inner(context));
+  const broker = new Broker({ logger: silentLogger, hooks, listeners: [{ host: '127.0.0.1', port: 0 }] });
+  await broker.listen();
+  return { broker, url: `mqtt://127.0.0.1:${broker.boundListeners[0]!.port}` };
+}
+
+describe('SCRAM-SHA-256 in the client', () => {
+  let broker: Broker;
+  let url: string;
+  before(async () => {
+    writeFileSync(scramFile, `${formatScramCredential('alice', await deriveScramCredential('alice-secret'))}\n`);
+    ({ broker, url } = await startBroker());
+  });
+  after(() => broker.close());
+
+  it('connects with the right password and verifies the server', async () => {
+    const client = await connectScram(url, { username: 'alice', password: 'alice-secret', clientId: 'scram-ok', reconnect: false });
+    try {
+      assert.equal(client.connack?.reasonCode, 0);
+      await client.subscribe('scram/t', { qos: 1 });
+      const got = new Promise<string>((resolve) => client.on('message', (_t, payload) => resolve(Buffer.from(payload).toString())));
+      await client.publish('scram/t', 'hello', { qos: 1 });
+      assert.equal(await got, 'hello');
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('is refused with a wrong password', async () => {
+    await assert.rejects(
+      connectScram(url, { username: 'alice', password: 'wrong', clientId: 'scram-bad', reconnect: false }),
+      (error: unknown) => error instanceof ConnectionRefusedError && [0x86, 0x87].includes(error.reasonCode as number),
+    );
+    await assert.rejects(
+      connectScram(url, { username: 'mallory', password: 'x', clientId: 'scram-unknown', reconnect: false }),
+      (error: unknown) => error instanceof ConnectionRefusedError,
+    );
+  });
+
+  it('re-authenticates on a live connection', async () => {
+    const auth = scramSha256({ username: 'alice', password: 'alice-secret' });
+    const client = await connect(url, {
+      clientId: 'scram-reauth',
+      reconnect: false,
+      protocolVersion: 5,
+      authenticationMethod: auth.authenticationMethod,
+      authenticationData: auth.authenticationData,
+      onAuth: auth.onAuth,
+    });
+    try {
+      auth.verifyServerFinal(client.connack?.properties?.authenticationData);
+      await client.reauthenticate(auth.restart());
+      await client.reauthenticate(auth.restart());
+      // Still connected and usable.
+      await client.publish('scram/after', 'x', { qos: 1 });
+    } finally {
+      await client.end();
+    }
+  });
+
+  describe('a broker that does not know the credential', () => {
+    const flip = (result: AuthenticateResult): AuthenticateResult => {
+      if (result.result !== 'success' || !result.data) return result;
+      // server-final is `v=<base64 signature>`: change one signature character.
+      const text = Buffer.from(result.data).toString();
+      const last = text.at(-2) === 'A' ? 'B' : 'A';
+      return { ...result, data: Buffer.from(`${text.slice(0, -2)}${last}${text.slice(-1)}`) };
+    };
+    const strip = (result: AuthenticateResult): AuthenticateResult =>
+      result.result === 'success' ? { result: 'success', ...(result.username ? { username: result.username } : {}) } : result;
+
+    for (const [name, tamper] of [['a tampered server signature', flip], ['a missing server-final', strip]] as const) {
+      it(`makes connect reject on ${name}`, async () => {
+        const bad = await startBroker(tamper);
+        try {
+          await assert.rejects(
+            connectScram(bad.url, { username: 'alice', password: 'alice-secret', clientId: 'scram-tampered', reconnect: false }),
+            (error: unknown) => error instanceof ScramError && /server/.test(error.message),
+          );
+          // The client left: no session of it stays connected.
+          for (let i = 0; i < 50 && bad.broker.stats.clientsConnected > 0; i++) await new Promise((r) => setTimeout(r, 20));
+          assert.equal(bad.broker.stats.clientsConnected, 0);
+        } finally {
+          await bad.broker.close();
+        }
+      });
+    }
+  });
+});
