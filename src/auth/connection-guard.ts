@@ -7,7 +7,8 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AuthenticateContext, AuthenticateResult, BrokerHooks } from '../broker/hooks.js';
-import type { PeerInfo } from '../transport/stream.js';
+
+type PeerInfo = Parameters<NonNullable<BrokerHooks['acceptConnection']>>[0];
 
 export interface ConnectionGuardOptions {
   /** New connections per second per address, refilled continuously; 0 = unlimited. */

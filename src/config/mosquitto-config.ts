@@ -25,6 +25,7 @@ const mosquittoLimits: Partial<BrokerLimits> = {
   maxPacketSize: 268_435_455,
   maxQueuedBytes: Number.MAX_SAFE_INTEGER,
   receiveMaximum: 20,
+  maxInflight: 20,
 };
 
 /** Room for the fixed header, topic and properties when `message_size_limit` (a payload size) becomes a packet size. */

@@ -33,7 +33,7 @@ const limitRanges: Record<keyof BrokerLimits, [number, number, string]> = {
   topicAliasMaximum: [0, 65535, 'topic aliases a client may use towards us'],
   connectTimeout: [1, 86400, 'seconds to send CONNECT and authenticate'],
   writeStallTimeout: [1, 86400, 'seconds a socket may stay undrained'],
-  maxWriteBuffer: [1024, Number.MAX_SAFE_INTEGER, 'socket bytes above which QoS 0 is dropped and QoS 1/2 queued'],
+  maxWriteBuffer: [1024, Number.MAX_SAFE_INTEGER, 'socket bytes above which a client\'s messages wait in its session queue'],
   maxClientIdLength: [1, 65535, 'longest client id, UTF-8 bytes'],
   persistentClientExpiration: [0, U32, 'seconds a disconnected 3.x persistent session is kept; 0 = forever'],
   maxSessionExpiryInterval: [0, U32, 'cap on a v5 Session Expiry Interval, seconds; 0 = no cap'],

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Broker } from '../../src/broker/broker.js';
+import { Broker, silentLogger } from '../../src/broker/index.js';
 import { connect, type MqttClient } from '../../src/client/index.js';
 import { loadBrokerConfig } from '../../src/config/broker-config.js';
 import { setUpBroker } from '../../src/config/broker-setup.js';
@@ -12,7 +12,6 @@ import { startMosquitto, type MosquittoInstance } from '../helpers/mosquitto.js'
 import { freePort } from '../helpers/ports.js';
 import { waitFor } from '../helpers/wait.js';
 
-const silent = { debug() {}, info() {}, warn() {}, error() {} };
 // A comma inside a value shows the RFC 2253 escaping; the order is reversed from the certificate's.
 const subject = 'CN=sensor-1,O=Culex\\,Tests,C=GB';
 
@@ -72,7 +71,7 @@ describe('use_subject_as_username', () => {
       ].join('\n'));
       const config = await loadBrokerConfig(file);
       assert.equal(config.listeners[0]!.useSubjectAsUsername, true);
-      broker = new Broker((await setUpBroker(config, silent)).options);
+      broker = new Broker((await setUpBroker(config, silentLogger)).options);
       await broker.listen();
     });
     after(() => broker.close());

@@ -34,8 +34,8 @@ const broker = new Broker({
 });
 const disconnects: Record<string, number> = {};
 broker.on('disconnected', (_client, reason) => {
-  // Reasons may carry details (ids, numbers): count by their leading words.
-  const key = reason.replace(/[:(].*$/, '').trim();
+  // Reasons carry details (numbers, flags, names): count them with those blanked.
+  const key = reason.replace(/"[^"]*"|'[^']*'/g, '…').replace(/0x[0-9a-f]+|\d+/gi, 'N');
   disconnects[key] = (disconnects[key] ?? 0) + 1;
 });
 await broker.listen();

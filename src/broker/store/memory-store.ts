@@ -1,5 +1,6 @@
 import type { BrokerMessage } from '../message.js';
 import type {
+  RecoveryStats,
   BrokerStore,
   StoreOp,
   StoredOutgoing,
@@ -23,7 +24,8 @@ export class MemoryStore implements BrokerStore {
   private readonly sessions = new Map<string, SessionRecord>();
   private readonly retained = new Map<string, BrokerMessage>();
 
-  async open(): Promise<void> {}
+  /** Nothing to recover: a new memory store is empty. */
+  async open(): Promise<RecoveryStats | void> {}
 
   async close(): Promise<void> {}
 

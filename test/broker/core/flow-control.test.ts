@@ -2,6 +2,7 @@
 // acknowledges slowly, nothing the broker acknowledged (or, at QoS 0, read) is lost.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { HOLD_LIMIT_MS } from '../../../src/broker/flow.js';
 import type { PublishPacket } from '../../../src/packet/types.js';
 import type { RawClient } from '../../helpers/raw-client.js';
 import { sleep, startBroker, type Fixture } from './fixture.js';
@@ -96,5 +97,15 @@ describe('flow control', () => {
     await reading;
     assert.deepEqual(counts, [perPublisher, perPublisher, perPublisher, perPublisher]);
     assert.equal(fx.broker.stats.publishDropped, 0);
+  });
+
+  it('a client publishing to its own full queue is not held (it must go on reading its acknowledgements)', async () => {
+    const client = await fx.connect({ clientId: 'flow-self' });
+    await client.subscribe('flow/self', 1);
+    const dropped = fx.broker.stats.publishDropped;
+    for (let i = 1; i <= 300; i++) client.send({ type: 'publish', topic: 'flow/self', payload, qos: 1, retain: false, dup: false, packetId: i });
+    // Each PUBACK is awaited for less than the hold limit: a held client would only go on after the stuck check.
+    for (let i = 0; i < 300; i++) await client.expect('puback', HOLD_LIMIT_MS - 500);
+    assert.ok(fx.broker.stats.publishDropped > dropped, 'its own overflow is dropped as before');
   });
 });

@@ -52,7 +52,7 @@ describe('outbox', () => {
       const ids = [...inFlight];
       const id = ids[seed % ids.length]!;
       inFlight.delete(id);
-      outbox.acknowledged(id);
+      outbox.acknowledged(id, 0);
     }
     assert.equal(next, 100_000);
     assert.equal(stats.publishDropped, 0);
@@ -73,9 +73,9 @@ describe('outbox', () => {
     assert.equal(stats.publishDropped, 1);
     assert.deepEqual(target.sent.map((s) => s.payload), ['a', 'b']);
     target.open = true;
-    outbox.acknowledged(target.sent[0]!.packetId);
+    outbox.acknowledged(target.sent[0]!.packetId, 0);
     assert.deepEqual(target.sent.map((s) => s.payload), ['a', 'b', 'c', 'd']);
-    outbox.acknowledged(target.sent[2]!.packetId);
+    outbox.acknowledged(target.sent[2]!.packetId, 0);
     assert.deepEqual(target.sent.map((s) => s.payload), ['a', 'b', 'c', 'd', 'e']);
   });
 
@@ -113,7 +113,7 @@ describe('outbox', () => {
 
   it('hands unacknowledged shared-subscription messages back when the session ends', () => {
     const given: string[] = [];
-    const group = { reassign: (m: BrokerMessage) => given.push(new TextDecoder().decode(m.payload)) };
+    const group = { filter: '$share/g/t', reassign: (m: BrokerMessage) => void given.push(new TextDecoder().decode(m.payload)) };
     const outbox = new Outbox('c', defaultLimits, new BrokerStats());
     const target = new FakeTarget(1);
     outbox.target = target;
@@ -137,10 +137,10 @@ describe('outbox', () => {
     assert.equal(stats.publishDropped, 0);
     assert.equal(publisher.holds, 1, 'held once however many messages it adds');
     // Acknowledging one at a time: released once at most 2 (half of 4) are queued.
-    for (let i = 0; i < 4; i++) outbox.acknowledged(target.sent[i]!.packetId);
+    for (let i = 0; i < 4; i++) outbox.acknowledged(target.sent[i]!.packetId, 0);
     assert.equal(outbox.queued, 3);
     assert.equal(publisher.releases, 0);
-    outbox.acknowledged(target.sent[4]!.packetId);
+    outbox.acknowledged(target.sent[4]!.packetId, 0);
     assert.equal(outbox.queued, 2);
     assert.equal(publisher.releases, 1);
     // Offline: overflow is dropped again.
@@ -165,7 +165,7 @@ describe('outbox', () => {
     assert.equal(outbox.deliver(msg('dropped'), 1, false, undefined, undefined), false);
     assert.equal(stats.publishDropped, 1);
     // Moving again (an acknowledgement), it holds publishers again rather than drop.
-    outbox.acknowledged(target.sent[0]!.packetId);
+    outbox.acknowledged(target.sent[0]!.packetId, 0);
     assert.equal(outbox.deliver(msg('kept'), 1, false, undefined, undefined), true);
     assert.equal(publisher.holds, 2);
     outbox.release();
