@@ -4,8 +4,11 @@ import type { BrokerStore, StoreOp } from './store.js';
 
 /** Work that must wait until everything recorded before it is stored (an acknowledgement, a QoS 2 send). */
 export interface Committed {
-  /** `stored` is false when the write failed (its changes are then kept and written again later). */
-  committed(stored: boolean): void;
+  /**
+   * `stored` is false when the write failed (its changes are then kept and written again later). Returning
+   * `false` then keeps the job waiting for the write that succeeds.
+   */
+  committed(stored: boolean): boolean | void;
 }
 
 /** Something that sends a protocol answer once the state it announces is stored. */
@@ -22,11 +25,14 @@ class PendingAck implements Committed {
   ) {}
 
   /**
-   * Sent even when the write failed: the message was routed already and its changes will be written again, so
-   * a refusal would make the publisher send it a second time to subscribers that have it.
+   * Held while the write fails: an acknowledgement promises the state is stored. The message was routed already,
+   * so it is not refused either (the publisher would send it again to subscribers that have it): it is
+   * acknowledged once its changes are written again, or never if the connection ends first.
    */
-  committed(): void {
+  committed(stored: boolean): boolean {
+    if (!stored) return false;
     this.target.sendStoredAck(this.kind, this.packetId, this.reasonCode);
+    return true;
   }
 }
 
@@ -38,9 +44,9 @@ const RETRY_MS = 1000;
  * is being written, goes to the store in one `write` (group commit). Work that announces state to a client
  * (PUBACK, PUBREC, PUBREL, PUBCOMP, a QoS 2 PUBLISH) waits for the batch holding that state.
  *
- * A failed batch is not lost: its changes go back in front of the newer ones and are written again (on the
- * next flush a waiting job asks for, or after RETRY_MS), and `failing` stays set until a write succeeds, so
- * that new client messages can be refused before they are routed (see `whenWritable`).
+ * A failed batch is not lost: its changes go back in front of the newer ones and are written again (when a new
+ * message asks, or after RETRY_MS), its acknowledgements wait for that write, and `failing` stays set until a
+ * write succeeds, so that new client messages can be refused before they are routed (see `whenWritable`).
  */
 export class StoreWriter {
   private ops: StoreOp[] = [];
@@ -148,8 +154,9 @@ export class StoreWriter {
     this.failing = err instanceof StoreError && err.code === 'full' ? 0x97 : 0x80;
     // Written again in front of what came since, so the store still sees every change in order.
     this.ops = this.ops.length === 0 ? ops : ops.concat(this.ops);
-    for (const job of waiting) job.committed(false);
-    if (this.waiting.length > 0) this.schedule();
-    else if (this.retryTimer === undefined) this.retryTimer = setTimeout(this.retry, RETRY_MS).unref();
+    const held = waiting.filter((job) => job.committed(false) === false);
+    if (held.length > 0) this.waiting = held.concat(this.waiting);
+    // Retried by the timer, or sooner when a new message asks (`whenWritable`), never in a loop.
+    if (this.retryTimer === undefined) this.retryTimer = setTimeout(this.retry, RETRY_MS).unref();
   }
 }

@@ -130,7 +130,7 @@ describe('persistence through the store', () => {
     }
   });
 
-  it('a failed write: what was routed is acknowledged and written again, later messages wait for the store or are refused unrouted', async () => {
+  it('a failed write: what was routed is acknowledged once written again, later messages wait for the store or are refused unrouted', async () => {
     class FailingStore extends MemoryStore {
       failing = false;
       override async write(ops: readonly StoreOp[]): Promise<void> {
@@ -152,18 +152,21 @@ describe('persistence through the store', () => {
       const v5 = await f.connect({ protocolVersion: 5 });
       const v4 = await f.connect({ protocolVersion: 4 }, false);
       store.failing = true;
-      // Routed before the write failed: acknowledged, and its changes stay queued for the store.
-      assert.equal(await v5.publish('full/x', 'a', 1), 0);
-      assert.ok(errors.some((m) => /store write of \d+ changes failed: disk full/.test(m)), errors.join(' | '));
+      // Routed before the write failed: its changes stay queued for the store, its PUBACK waits for them.
+      v5.send({ type: 'publish', topic: 'full/x', payload: new TextEncoder().encode('a'), qos: 1, packetId: 900, retain: false, dup: false });
+      await waitFor(() => errors.some((m) => /store write of \d+ changes failed: disk full/.test(m)), 2000, 'the failed write');
+      const ackA = (): boolean => v5.pending().some((p) => p.type === 'puback' && p.packetId === 900);
       // While the store fails, nothing new is routed: v5 hears 0x80; a 3.x client, which cannot be told, is
       // disconnected (a transient error) and sends the message again on its next connection.
       assert.equal(await v5.publish('full/x', 'b', 2), 0x80);
+      assert.ok(!ackA(), 'acknowledged before it was stored');
       v4.send({ type: 'publish', topic: 'full/x', payload: new Uint8Array([99]), qos: 1, packetId: 3, retain: false, dup: false });
       await v4.closedWithin(2000);
       assert.deepEqual(v4.pending().map((p) => p.type), []);
       store.failing = false;
-      // Sent again after the refusal: delivered once.
+      // Sent again after the refusal: delivered once; the first message is acknowledged now that it is stored.
       assert.equal(await v5.publish('full/x', 'b', 2), 0);
+      await waitFor(ackA, 2000, 'the PUBACK of the first message once it is stored');
       const got: string[] = [];
       for (const packet of publishes(await live.drain(200))) got.push(text(packet.payload));
       assert.deepEqual(got, ['a', 'b']);

@@ -10,6 +10,7 @@ import { LevelStore } from '../../../src/broker/store/level-store.js';
 import type { Logger } from '../../../src/broker/logger.js';
 import { silentLogger } from '../../../src/broker/logger.js';
 import { startBroker, text } from '../core/fixture.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const mountPoint = mkdtempSync(join(tmpdir(), 'culex-disk-full-'));
 let mounted = false;
@@ -50,9 +51,20 @@ describe('disk full', () => {
       const pub = await broker.connect({ protocolVersion: 5, clientId: 'filler' });
       const payload = 'x'.repeat(8 * 1024);
       let refusedWith: number | undefined;
+      // The message whose write hits the full disk was routed already: its PUBACK waits until it is stored.
+      let held: { id: string; packetId: number } | undefined;
       // 1 MiB holds fewer than 128 such messages: stop at the first refusal.
       for (let i = 0; i < 400 && refusedWith === undefined; i++) {
-        const code = await pub.publish('fill/a', `${i}:${payload}`, 1);
+        const packetId = 1000 + i;
+        pub.send({ type: 'publish', topic: 'fill/a', payload: new TextEncoder().encode(`${i}:${payload}`), qos: 1, packetId, retain: false, dup: false });
+        let ack;
+        try {
+          ack = await pub.expect('puback', 1500);
+        } catch {
+          held = { id: String(i), packetId };
+          continue;
+        }
+        const code = ack.reasonCode ?? 0;
         if (code === 0) acked.push(String(i));
         else refusedWith = code;
       }
@@ -71,6 +83,11 @@ describe('disk full', () => {
       execFileSync('mount', ['-o', 'remount,size=8m', mountPoint]);
       assert.equal(await pub.publish('fill/a', 'after space returned', 1), 0);
       acked.push('after space returned');
+      if (held !== undefined) {
+        const { id, packetId } = held;
+        await waitFor(() => pub.pending().some((p) => p.type === 'puback' && p.packetId === packetId && (p.reasonCode ?? 0) === 0), 5000, `the held PUBACK ${packetId}`);
+        acked.push(id);
+      }
     } finally {
       await broker.close();
     }
