@@ -1,7 +1,7 @@
 /**
  * Slows down hostile peers: a token bucket of new connections per source address (`acceptConnection`), and a
- * delay before a failed authentication is answered that doubles with each consecutive failure from the same
- * address, so passwords cannot be guessed at line speed. Both tables are bounded: an entry goes once it carries
+ * delay before a failed authentication is answered (`onAuthFailure`) that doubles with each consecutive failure
+ * from the same address, so passwords cannot be guessed at line speed. Both tables are bounded: an entry goes once it carries
  * no information (a full bucket, a failure streak gone quiet), and the least recently seen go first when a table
  * is full.
  */
@@ -117,28 +117,40 @@ export class ConnectionGuard {
     return delay;
   }
 
-  /** An `authenticate` hook that answers failures of `inner` late, by the address's current delay. */
+  /**
+   * The `onAuthFailure` hook: waits the address's current delay, then lengthens it. Every failed authentication
+   * passes here, the broker's own refusals (anonymous, unsupported method) as well as an authenticate hook's.
+   */
+  async onAuthFailure(peer: PeerInfo): Promise<void> {
+    const address = peer.remoteAddress;
+    if (this.options.authFailureDelay <= 0 || this.exempt(address)) return;
+    this.counts.delayed++;
+    await sleep(this.recordFailure(address));
+  }
+
+  /** An `authenticate` hook like `inner` that also ends the address's failure streak when a login succeeds. */
   wrapAuthenticate(inner: Authenticate): Authenticate {
     return async (context: AuthenticateContext): Promise<AuthenticateResult> => {
       const result = await inner(context);
-      const address = context.peer.remoteAddress;
-      if (this.options.authFailureDelay <= 0 || this.exempt(address)) return result;
-      if (result.result === 'success') this.failures.delete(address);
-      else if (result.result === 'fail') {
-        this.counts.delayed++;
-        await sleep(this.recordFailure(address));
-      }
+      if (result.result === 'success') this.failures.delete(context.peer.remoteAddress);
       return result;
     };
   }
 
-  /** `hooks` with the rate limit added and its `authenticate` (if any) wrapped. */
+  /** `hooks` with the rate limit and the failure delay added, and its `authenticate` (if any) wrapped. */
   guard(hooks: BrokerHooks = {}): BrokerHooks {
     const guarded: BrokerHooks = { ...hooks };
     const inner = hooks.acceptConnection;
     guarded.acceptConnection = inner
       ? (peer, listener) => this.acceptConnection(peer) && inner(peer, listener)
       : (peer) => this.acceptConnection(peer);
+    const onFailure = hooks.onAuthFailure;
+    guarded.onAuthFailure = onFailure
+      ? async (peer) => {
+          await onFailure.call(hooks, peer);
+          await this.onAuthFailure(peer);
+        }
+      : (peer) => this.onAuthFailure(peer);
     if (hooks.authenticate) guarded.authenticate = this.wrapAuthenticate(hooks.authenticate.bind(hooks));
     return guarded;
   }

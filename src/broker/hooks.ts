@@ -102,4 +102,9 @@ export interface BrokerHooks {
   authorizeRead?(client: ClientInfo, topic: string): boolean;
   /** Sees each client PUBLISH after authorisation; may accept, reject, rewrite or consume it. */
   onPublish?(client: ClientInfo, message: PublishMessage): MaybeAsync<PublishHookResult>;
+  /**
+   * Awaited before the refusal of any failed authentication is sent (the authenticate hook's, the anonymous rule's,
+   * an unsupported Authentication Method's, a failed re-authentication's): a place to delay or count failures.
+   */
+  onAuthFailure?(peer: PeerInfo): MaybeAsync<void>;
 }

@@ -32,11 +32,12 @@ configuration file (JSON; unknown keys are errors; relative file names are relat
 ${describeSchema().join('\n')}
 
 mosquitto.conf: listener, port, bind_address, protocol, allow_anonymous, password_file, acl_file, cafile,
-capath, certfile, keyfile, crlfile, require_certificate, use_identity_as_username, tls_version, persistence,
-persistence_location, max_inflight_messages, max_queued_messages, max_queued_bytes, message_size_limit,
-max_packet_size, max_keepalive, max_topic_alias, retain_available, sys_interval, max_connections,
-per_listener_settings, persistent_client_expiration, include_dir; Mosquitto's defaults apply. Other directives
-are errors, except logging, user, pid_file and autosave settings, which have no effect.
+capath, certfile, keyfile, crlfile, require_certificate, use_identity_as_username, use_subject_as_username,
+tls_version, persistence, persistence_location, max_inflight_messages, max_queued_messages, max_queued_bytes,
+message_size_limit, max_packet_size, max_keepalive, max_topic_alias, retain_available, sys_interval,
+max_connections, per_listener_settings, persistent_client_expiration, include_dir; Mosquitto's defaults apply.
+Other directives are errors, except these, which have no effect: log_* settings, connection_messages,
+websockets_log_level, user, pid_file, persistence_file, autosave_interval, autosave_on_changes, set_tcp_nodelay.
 `;
 
 function integer(value: string | undefined, name: string, min: number, max: number): number | undefined {

@@ -151,6 +151,8 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
   private readonly queueLimit: number;
 
   private conn: Connection | undefined;
+  /** The connection whose CONNACK `onAuthSuccess` is checking: its later packets wait. */
+  private verifying: Connection | undefined;
   private ending: Promise<void> | undefined;
   private ended = false;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
@@ -613,9 +615,7 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
   private async onAuth(conn: Connection, packet: AuthPacket): Promise<void> {
     const method = this.options.authenticationMethod;
     if (packet.reasonCode === 0x00) {
-      const reauth = conn.reauth;
-      conn.reauth = undefined;
-      reauth?.resolve();
+      await this.onReauthSuccess(conn, packet);
       return;
     }
     if (packet.reasonCode !== 0x18 || !method || !this.options.onAuth ||
@@ -633,6 +633,40 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
       this.emitError(error as Error);
       this.protocolViolation(conn, 0x87, 'authentication callback failed');
     }
+  }
+
+  /** AUTH Success ends a re-authentication: it completes once `onAuthSuccess` accepts its data. */
+  private async onReauthSuccess(conn: Connection, packet: AuthPacket): Promise<void> {
+    if (!conn.reauth) return;
+    try {
+      await this.options.onAuthSuccess?.(packet.properties?.authenticationData);
+    } catch (error) {
+      // A closed connection has already rejected the re-authentication.
+      if (conn.closed) return;
+      const reauth = conn.reauth;
+      conn.reauth = undefined;
+      reauth?.reject(error as Error);
+      this.abandon(conn, 0x87, error as Error, true);
+      return;
+    }
+    const reauth = conn.reauth;
+    conn.reauth = undefined;
+    if (!conn.closed) reauth?.resolve();
+  }
+
+  /** Accepts a successful CONNACK of an authenticated connect once `onAuthSuccess` has checked its data. */
+  private async verifyConnack(conn: Connection, connack: ConnackPacket, verify: NonNullable<ClientOptions['onAuthSuccess']>): Promise<void> {
+    try {
+      await verify(connack.properties?.authenticationData);
+    } catch (error) {
+      this.abandon(conn, 0x87, error as Error, true);
+      return;
+    } finally {
+      if (this.verifying === conn) this.verifying = undefined;
+    }
+    if (conn.closed) return;
+    this.accept(conn, connack);
+    this.readPackets(conn);
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -745,6 +779,19 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
       this.protocolViolation(conn, 0x82, 'session present after a clean start', true);
       return;
     }
+    const verify = this.options.onAuthSuccess;
+    if (verify && this.options.authenticationMethod !== undefined) {
+      // Packets after the CONNACK wait until the broker has proved itself.
+      this.verifying = conn;
+      void this.verifyConnack(conn, connack, verify);
+      return;
+    }
+    this.accept(conn, connack);
+  }
+
+  /** The broker accepted us: take its limits, resume or restart the session, and go online. */
+  private accept(conn: Connection, connack: ConnackPacket): void {
+    const properties = connack.properties;
     conn.connected = true;
     this.connack = connack;
     if (properties) {
@@ -788,8 +835,13 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
 
   private onData(conn: Connection, chunk: Uint8Array): void {
     if (conn.closed) return;
+    conn.parser.push(chunk);
+    if (this.verifying !== conn) this.readPackets(conn);
+  }
+
+  /** Handles the packets parsed so far, stopping while a CONNACK's authentication is being checked. */
+  private readPackets(conn: Connection): void {
     const parser = conn.parser;
-    parser.push(chunk);
     for (;;) {
       let packet: Packet | null;
       try {
@@ -806,7 +858,7 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
       }
       conn.pingTicks = -1;
       this.handle(conn, packet);
-      if (conn.closed) return;
+      if (conn.closed || this.verifying === conn) return;
     }
   }
 
@@ -908,12 +960,17 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
 
   /** Closes the connection after a protocol error by the broker, telling it why (MQTT 5) once it accepted us. */
   private protocolViolation(conn: Connection, reasonCode: number, message: string, accepted = conn.connected): void {
+    this.abandon(conn, reasonCode, new ConnectionLostError(message, reasonCode), accepted);
+  }
+
+  /** Leaves the broker with `error`, sending DISCONNECT with `reasonCode` first (MQTT 5) if it accepted us. */
+  private abandon(conn: Connection, reasonCode: number, error: Error, accepted: boolean): void {
     if (accepted && this.protocolVersion === 5) {
       this.sendPacket(conn, { type: 'disconnect', reasonCode });
       conn.sealed = true;
       conn.flush();
     }
-    this.fail(conn, new ConnectionLostError(message, reasonCode));
+    this.fail(conn, error);
   }
 
   /** Ends one connection (once); if it was established, the client goes offline and reconnects or ends. */

@@ -78,6 +78,12 @@ export interface ClientOptions extends TlsOptions {
   authenticationData?: Uint8Array;
   /** Answers each AUTH challenge (Continue authentication) from the broker, at connect and re-authentication. */
   onAuth?: (challenge: AuthPacket) => AuthResponse | Promise<AuthResponse>;
+  /**
+   * Checks the Authentication Data that ends a successful exchange: the CONNACK's at connect, the AUTH Success's at
+   * re-authentication (e.g. the server's proof in SCRAM). Throwing (or rejecting) fails that connect, or rejects
+   * `reauthenticate` and disconnects with 0x87 (Not authorized). At connect, no packet is sent or handled before it returns.
+   */
+  onAuthSuccess?: (authenticationData: Uint8Array | undefined) => void | Promise<void>;
   /** Follow a Server Reference given with CONNACK or DISCONNECT (Use another server / Server moved). Default false. */
   followServerReference?: boolean;
   /** Automatically assign MQTT 5 topic aliases to outgoing topics, up to the broker's maximum. Default true. */
@@ -151,7 +157,7 @@ export function checkClientOptions(options: ClientOptions): void {
   if (options.properties) refuse('properties');
   if (options.sessionExpiryInterval !== undefined) refuse('sessionExpiryInterval');
   if (options.will?.properties) refuse('will.properties');
-  if (options.authenticationMethod !== undefined || options.onAuth) refuse('enhanced authentication');
+  if (options.authenticationMethod !== undefined || options.onAuth || options.onAuthSuccess) refuse('enhanced authentication');
 }
 
 export function checkPublishOptions(version: ProtocolVersion, options: PublishOptions | undefined): void {

@@ -1,8 +1,7 @@
 /**
  * SCRAM-SHA-256 (RFC 7677) over MQTT 5 enhanced authentication, for the Node client: `scramSha256` gives the
- * client options that send the client-first message in CONNECT and answer the server-first challenge, and
- * `connectScram` connects with them and refuses a broker that cannot prove it knows the credential (a wrong or
- * missing server signature in CONNACK).
+ * client options that send the client-first message in CONNECT, answer the server-first challenge and verify the
+ * server's signature (at connect and at each re-authentication), and `connectScram` connects with them.
  */
 import type { AuthPacket } from '../packet/types.js';
 import { SCRAM_SHA_256, ScramClient, ScramError, makeNonce } from '../auth/scram.js';
@@ -21,8 +20,8 @@ export interface ScramSha256Auth {
   readonly authenticationData: Uint8Array;
   /** Answers the server-first message with the client-final message (the proof). */
   onAuth(challenge: AuthPacket): Promise<AuthResponse>;
-  /** Throws a ScramError unless `serverFinal` carries the server's correct signature. */
-  verifyServerFinal(serverFinal: Uint8Array | undefined): void;
+  /** Throws a ScramError unless the server-final message carries the server's correct signature. */
+  onAuthSuccess(serverFinal: Uint8Array | undefined): void;
   /** Starts a new exchange for `client.reauthenticate(...)`: returns its client-first message. */
   restart(): Uint8Array;
 }
@@ -30,8 +29,9 @@ export interface ScramSha256Auth {
 const encoder = new TextEncoder();
 
 export function scramSha256({ username, password }: ScramSha256Options): ScramSha256Auth {
-  let nonce = makeNonce();
-  let scram = new ScramClient({ username, password, nonce });
+  // Every CONNECT carries the same client-first message, so an exchange at connect always starts from this nonce.
+  const connectNonce = makeNonce();
+  let scram = new ScramClient({ username, password, nonce: connectNonce });
   const authenticationData = encoder.encode(scram.clientFirst());
   /** Whether `scram` has sent its client-first and waits for the server-first. */
   let awaitingServerFirst = true;
@@ -41,7 +41,7 @@ export function scramSha256({ username, password }: ScramSha256Options): ScramSh
     async onAuth(challenge) {
       if (!awaitingServerFirst) {
         // A reconnect sent the CONNECT's client-first again: start over from it.
-        scram = new ScramClient({ username, password, nonce });
+        scram = new ScramClient({ username, password, nonce: connectNonce });
         scram.clientFirst();
       }
       awaitingServerFirst = false;
@@ -49,13 +49,13 @@ export function scramSha256({ username, password }: ScramSha256Options): ScramSh
       if (!serverFirst) throw new ScramError('other-error', 'the broker sent no server-first message');
       return { authenticationData: encoder.encode(await scram.clientFinal(serverFirst)) };
     },
-    verifyServerFinal(serverFinal) {
+    onAuthSuccess(serverFinal) {
       if (!serverFinal) throw new ScramError('other-error', 'the broker sent no server-final message: it did not prove it knows the credential');
+      // The client's own state refuses a success that skipped the challenge or repeats a finished exchange.
       scram.verifyServerFinal(serverFinal);
     },
     restart() {
-      nonce = makeNonce();
-      scram = new ScramClient({ username, password, nonce });
+      scram = new ScramClient({ username, password, nonce: makeNonce() });
       awaitingServerFirst = true;
       return encoder.encode(scram.clientFirst());
     },
@@ -63,34 +63,22 @@ export function scramSha256({ username, password }: ScramSha256Options): ScramSh
 }
 
 /**
- * Connects with SCRAM-SHA-256 and checks the server signature of every CONNACK: the first connect rejects with
- * a ScramError when it is wrong or missing; after a reconnect such a broker is left at once (the client ends).
+ * Connects with SCRAM-SHA-256. A broker that cannot prove it knows the credential (a wrong or missing server
+ * signature) fails the connect with a ScramError; on a reconnect, that attempt fails and the client tries again.
+ * For re-authentication, use `scramSha256` with `connect` and call `client.reauthenticate(auth.restart())`.
  */
-export async function connectScram(
+export function connectScram(
   url: string | URL,
-  options: Omit<ClientOptions, 'authenticationMethod' | 'authenticationData' | 'onAuth' | 'username' | 'password'> & ScramSha256Options,
+  options: Omit<ClientOptions, 'authenticationMethod' | 'authenticationData' | 'onAuth' | 'onAuthSuccess' | 'username' | 'password'> & ScramSha256Options,
 ): Promise<MqttClient> {
   const { username, password, ...rest } = options;
   const auth = scramSha256({ username, password });
-  const client = await connectWith(url, {
+  return connectWith(url, {
     ...rest,
     protocolVersion: 5,
     authenticationMethod: auth.authenticationMethod,
     authenticationData: auth.authenticationData,
     onAuth: auth.onAuth,
+    onAuthSuccess: auth.onAuthSuccess,
   }, nodeDialer);
-  try {
-    auth.verifyServerFinal(client.connack?.properties?.authenticationData);
-  } catch (error) {
-    await client.end({ force: true, reasonCode: 0x87 });
-    throw error;
-  }
-  client.on('connect', (connack) => {
-    try {
-      auth.verifyServerFinal(connack.properties?.authenticationData);
-    } catch {
-      void client.end({ force: true, reasonCode: 0x87 });
-    }
-  });
-  return client;
 }

@@ -44,23 +44,53 @@ describe('ConnectionGuard', () => {
   it('doubles the failure delay up to the cap, resets on success and after quiet time', async () => {
     let now = 0;
     const guard = new ConnectionGuard({ authFailureDelay: 1, authFailureDelayMax: 8, failureMemoryMs: 1000, exemptLoopback: false }, () => now);
-    let answer: AuthenticateResult = { result: 'fail' };
-    const authenticate = guard.wrapAuthenticate(() => answer);
+    const authenticate = guard.wrapAuthenticate(() => ({ result: 'success' }));
+    const a = peer('10.0.0.1');
     const delays: number[] = [];
     for (let i = 0; i < 6; i++) {
       delays.push(guard.failureDelay('10.0.0.1'));
-      await authenticate(context('10.0.0.1'));
+      await guard.onAuthFailure(a);
     }
     assert.deepEqual(delays, [1, 2, 4, 8, 8, 8]);
     assert.equal(guard.failureDelay('10.0.0.2'), 1, 'per address');
     now += 1000;
     assert.equal(guard.failureDelay('10.0.0.1'), 1, 'forgotten after quiet time');
-    await authenticate(context('10.0.0.1'));
+    await guard.onAuthFailure(a);
     assert.equal(guard.failureDelay('10.0.0.1'), 2);
-    answer = { result: 'success' };
     await authenticate(context('10.0.0.1'));
     assert.equal(guard.failureDelay('10.0.0.1'), 1, 'reset by a success');
     assert.equal(guard.counts.delayed, 7);
+  });
+
+  it('delays the broker\'s own refusals too: anonymous clients without an authenticate hook', async () => {
+    const guard = new ConnectionGuard({ connectionRate: 0, authFailureDelay: 5, authFailureDelayMax: 40, exemptLoopback: false });
+    const seen: string[] = [];
+    const broker = new Broker({
+      logger: silentLogger,
+      listeners: [{ host: '127.0.0.1', port: 0, allowAnonymous: false }],
+      hooks: guard.guard({ onAuthFailure: (p) => void seen.push(p.remoteAddress) }),
+    });
+    await broker.listen();
+    const url = `mqtt://127.0.0.1:${broker.boundListeners[0]!.port}`;
+    try {
+      const refused = (e: unknown): boolean => e instanceof ConnectionRefusedError;
+      const waits: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        waits.push(guard.failureDelay('127.0.0.1'));
+        await assert.rejects(connect(url, { reconnect: false, protocolVersion: i === 2 ? 5 : 4 }), refused);
+      }
+      // An Authentication Method the broker has no hook for is an authentication failure as well.
+      waits.push(guard.failureDelay('127.0.0.1'));
+      await assert.rejects(
+        connect(url, { reconnect: false, username: 'u', authenticationMethod: 'SCRAM-SHA-256' }),
+        (e: unknown) => e instanceof ConnectionRefusedError && e.reasonCode === 0x8c,
+      );
+      assert.deepEqual(waits, [5, 10, 20, 40], 'each refusal from the address waits longer than the one before');
+      assert.equal(guard.counts.delayed, 4);
+      assert.deepEqual(seen, ['127.0.0.1', '127.0.0.1', '127.0.0.1', '127.0.0.1'], 'a hook given to guard() still runs');
+    } finally {
+      await broker.close();
+    }
   });
 
   it('on a real broker: refuses connections over the rate and delays failed logins', async () => {

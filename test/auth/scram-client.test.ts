@@ -9,7 +9,7 @@ import { deriveScramCredential, ScramError } from '../../src/auth/scram.js';
 import { formatScramCredential } from '../../src/auth/scram-credentials.js';
 import { Broker, silentLogger } from '../../src/broker/index.js';
 import type { AuthenticateResult, BrokerHooks } from '../../src/broker/hooks.js';
-import { connect, ConnectionRefusedError, connectScram, scramSha256 } from '../../src/client/index.js';
+import { connect, ConnectionRefusedError, connectScram, InvalidOptionError, scramSha256, type ScramSha256Auth } from '../../src/client/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'culex-scram-client-'));
 const scramFile = join(dir, 'scram');
@@ -23,6 +23,18 @@ async function startBroker(tamper?: (result: AuthenticateResult) => Authenticate
   const broker = new Broker({ logger: silentLogger, hooks, listeners: [{ host: '127.0.0.1', port: 0 }] });
   await broker.listen();
   return { broker, url: `mqtt://127.0.0.1:${broker.boundListeners[0]!.port}` };
+}
+
+/** The client options that authenticate with `auth`. */
+function scramOptions(auth: ScramSha256Auth) {
+  const { authenticationMethod, authenticationData, onAuth, onAuthSuccess } = auth;
+  return { protocolVersion: 5 as const, authenticationMethod, authenticationData, onAuth, onAuthSuccess };
+}
+
+/** The client left: no session of it stays connected. */
+async function leftBroker(broker: Broker): Promise<void> {
+  for (let i = 0; i < 50 && broker.stats.clientsConnected > 0; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(broker.stats.clientsConnected, 0);
 }
 
 describe('SCRAM-SHA-256 in the client', () => {
@@ -58,18 +70,10 @@ describe('SCRAM-SHA-256 in the client', () => {
     );
   });
 
-  it('re-authenticates on a live connection', async () => {
+  it('re-authenticates on a live connection, verifying the server each time', async () => {
     const auth = scramSha256({ username: 'alice', password: 'alice-secret' });
-    const client = await connect(url, {
-      clientId: 'scram-reauth',
-      reconnect: false,
-      protocolVersion: 5,
-      authenticationMethod: auth.authenticationMethod,
-      authenticationData: auth.authenticationData,
-      onAuth: auth.onAuth,
-    });
+    const client = await connect(url, { clientId: 'scram-reauth', reconnect: false, ...scramOptions(auth) });
     try {
-      auth.verifyServerFinal(client.connack?.properties?.authenticationData);
       await client.reauthenticate(auth.restart());
       await client.reauthenticate(auth.restart());
       // Still connected and usable.
@@ -77,6 +81,10 @@ describe('SCRAM-SHA-256 in the client', () => {
     } finally {
       await client.end();
     }
+  });
+
+  it('refuses onAuthSuccess on MQTT 3.1.1', async () => {
+    await assert.rejects(connect(url, { protocolVersion: 4, onAuthSuccess: () => {} }), InvalidOptionError);
   });
 
   describe('a broker that does not know the credential', () => {
@@ -90,6 +98,23 @@ describe('SCRAM-SHA-256 in the client', () => {
     const strip = (result: AuthenticateResult): AuthenticateResult =>
       result.result === 'success' ? { result: 'success', ...(result.username ? { username: result.username } : {}) } : result;
 
+    it('makes re-authentication reject and the client leave on a tampered server signature', async () => {
+      let successes = 0;
+      // The connect's exchange is left intact; the first re-authentication's server-final is changed.
+      const bad = await startBroker((result) => (result.result === 'success' && ++successes === 2 ? flip(result) : result));
+      const auth = scramSha256({ username: 'alice', password: 'alice-secret' });
+      try {
+        const client = await connect(bad.url, { clientId: 'scram-reauth-tampered', reconnect: false, ...scramOptions(auth) });
+        const closed = new Promise<Error | undefined>((resolve) => client.once('close', resolve));
+        await assert.rejects(client.reauthenticate(auth.restart()), (error: unknown) => error instanceof ScramError && /server signature/.test(error.message));
+        assert.ok((await closed) instanceof ScramError);
+        await leftBroker(bad.broker);
+        await client.end();
+      } finally {
+        await bad.broker.close();
+      }
+    });
+
     for (const [name, tamper] of [['a tampered server signature', flip], ['a missing server-final', strip]] as const) {
       it(`makes connect reject on ${name}`, async () => {
         const bad = await startBroker(tamper);
@@ -98,9 +123,7 @@ describe('SCRAM-SHA-256 in the client', () => {
             connectScram(bad.url, { username: 'alice', password: 'alice-secret', clientId: 'scram-tampered', reconnect: false }),
             (error: unknown) => error instanceof ScramError && /server/.test(error.message),
           );
-          // The client left: no session of it stays connected.
-          for (let i = 0; i < 50 && bad.broker.stats.clientsConnected > 0; i++) await new Promise((r) => setTimeout(r, 20));
-          assert.equal(bad.broker.stats.clientsConnected, 0);
+          await leftBroker(bad.broker);
         } finally {
           await bad.broker.close();
         }

@@ -1,7 +1,10 @@
-// The broker a test talks to: Culex embedded in the test process, the `culex broker` command (TCP only until
-// config files exist), or a private Mosquitto to check a test itself. `CULEX_TEST_BROKERS=culex,mosquitto`
+// The broker a test talks to: Culex embedded in the test process, the `culex broker` command with a JSON
+// configuration file, or a private Mosquitto to check a test itself. `CULEX_TEST_BROKERS=culex,mosquitto`
 // overrides which ones the parameterised tests run against.
 import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestCerts } from '../helpers/certs.js';
 import { startMosquitto } from '../helpers/mosquitto.js';
@@ -71,45 +74,68 @@ export async function startBroker(kind: BrokerKind, options: StartOptions = {}):
   return target;
 }
 
-/** `culex broker --port P` in its own process; only the plain TCP listener and the keepalive cap apply. */
+/**
+ * `culex broker -c FILE --memory` in its own process, with a JSON configuration giving the listeners the embedded
+ * broker gets and the limits; hooks and refused subscriptions do not apply.
+ */
 async function startCulexCommand(options: StartOptions): Promise<BrokerUnderTest> {
   const port = await freePort();
+  const listeners: Record<string, unknown>[] = [{ host: '127.0.0.1', port }];
+  const target: BrokerUnderTest = { kind: 'culex-cli', port, stop: async () => undefined };
+  const certs = options.tls;
+  const tls = certs && { cert: certs.serverCertFile, key: certs.serverKeyFile, ca: certs.caFile, requestCertificate: true };
+  if (tls) {
+    target.tlsPort = await freePort();
+    listeners.push({ host: '127.0.0.1', port: target.tlsPort, tls });
+  }
+  if (options.websockets) {
+    target.wsPort = await freePort();
+    listeners.push({ protocol: 'websockets', host: '127.0.0.1', port: target.wsPort });
+    if (tls) {
+      target.wssPort = await freePort();
+      listeners.push({ protocol: 'websockets', host: '127.0.0.1', port: target.wssPort, tls });
+    }
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'culex-cli-broker-'));
+  const configFile = join(dir, 'broker.json');
+  await writeFile(configFile, JSON.stringify({ listeners, sysInterval: 0, ...(options.limits && { limits: options.limits }) }));
   const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
-  const args = ['--import', 'tsx', main, 'broker', '--memory', '--host', '127.0.0.1', '--port', String(port), '--sys-interval', '0'];
-  if (options.limits?.maxKeepalive !== undefined) args.push('--max-keepalive', String(options.limits.maxKeepalive));
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', main, 'broker', '-c', configFile, '--memory'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`culex broker did not start within 20 s: ${output}`));
-    }, 20_000);
-    const onData = (d: Buffer): void => {
-      output += d.toString();
-      if (output.includes('listening on')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`culex broker exited (${code}) at start: ${output}`));
-    });
-  });
-  return {
-    kind: 'culex-cli',
-    port,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
       await exited;
       clearTimeout(timer);
-    },
+    }
+    await rm(dir, { recursive: true, force: true });
   };
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`culex broker did not start within 20 s: ${output}`)), 20_000);
+      const onData = (d: Buffer): void => {
+        output += d.toString();
+        // One line per listener once it is bound.
+        if (output.split('listening on').length > listeners.length) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      child.stdout.on('data', onData);
+      child.stderr.on('data', onData);
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`culex broker exited (${code}) at start: ${output}`));
+      });
+    });
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  target.stop = stop;
+  return target;
 }
 
 async function startCulex(options: StartOptions): Promise<BrokerUnderTest> {

@@ -188,6 +188,39 @@ describe('MQTT 5 behaviour (scripted broker)', () => {
     assert.deepEqual(seen, ['challenge 1', 'challenge 2']);
   });
 
+  it('checks the success data with onAuthSuccess before handling anything after CONNACK', async () => {
+    const method = { authenticationMethod: 'TEST-1' };
+    const events: string[] = [];
+    const options = {
+      reconnect: false,
+      ...method,
+      onAuthSuccess: async (data: Uint8Array | undefined) => {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        events.push(`checked ${text(data)}`);
+        if (text(data) !== 'proof') throw new Error('wrong proof');
+      },
+    } as const;
+
+    let index = broker.connections.length;
+    const connecting = connect(broker.url, options);
+    let c = await broker.connection(index);
+    await c.next('connect');
+    c.send({ type: 'connack', sessionPresent: false, reasonCode: 0, properties: { ...method, authenticationData: enc('proof') } });
+    c.send({ type: 'publish', topic: 'early', payload: enc('x'), qos: 0, retain: false, dup: false });
+    const client = await connecting;
+    clients.push(client);
+    await new Promise<void>((resolve) => client.on('message', (topic) => (events.push(`message ${topic}`), resolve())));
+    assert.deepEqual(events, ['checked proof', 'message early']);
+
+    index = broker.connections.length;
+    const refused = connect(broker.url, options);
+    c = await broker.connection(index);
+    await c.next('connect');
+    c.send({ type: 'connack', sessionPresent: false, reasonCode: 0, properties: { ...method, authenticationData: enc('forged') } });
+    await assert.rejects(refused, /wrong proof/);
+    assert.equal((await c.next('disconnect')).reasonCode, 0x87);
+  });
+
   it('messages(): acknowledges QoS 1/2 when the loop takes the message', async () => {
     const { c, client } = await open({});
     const iterator = client.messages('it/#');

@@ -78,8 +78,8 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): vo
   const method = properties?.authenticationMethod;
   const hook = connection.policy.hooks.authenticate;
   if (hook === undefined) {
-    if (method !== undefined) return connection.refuse(0x8c, `authentication method ${method} not supported`);
-    if (packet.username === undefined && !connection.policy.allowAnonymous) return connection.refuse(0x87, 'anonymous clients not allowed');
+    if (method !== undefined) return fail(connection, 0x8c, `authentication method ${method} not supported`);
+    if (packet.username === undefined && !connection.policy.allowAnonymous) return fail(connection, 0x87, 'anonymous clients not allowed');
     return authorizeWill(connection, packet.username);
   }
   const context: AuthenticateContext = {
@@ -131,7 +131,14 @@ export function authenticated(connection: Connection, result: AuthenticateResult
   return authorizeWill(connection, username);
 }
 
-function fail(connection: Connection, reasonCode: number, reason: string): void {
+/** A failed authentication: the `onAuthFailure` hook first (it may delay the answer), then the refusal. */
+function fail(connection: Connection, reasonCode: number, reason: string): void | Promise<void> {
+  const hook = connection.policy.hooks.onAuthFailure;
+  if (hook === undefined) return refuseAuthentication(connection, reasonCode, reason);
+  return chain(hook(connection.stream.peer), () => refuseAuthentication(connection, reasonCode, reason));
+}
+
+function refuseAuthentication(connection: Connection, reasonCode: number, reason: string): void {
   // CONNACK-only codes (0x86 Bad user name or password, ...) become 0x87 in a DISCONNECT.
   if (connection.auth?.reauthenticate) connection.disconnect(DISCONNECT_CODES[reasonCode] === 1 ? reasonCode : 0x87, `re-authentication failed: ${reason}`);
   else connection.refuse(reasonCode, reason);
