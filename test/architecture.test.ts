@@ -17,7 +17,8 @@ const allowed: Record<string, string[]> = {
   config: ['broker', 'auth'],
   registry: ['transport'],
   iothub: ['broker', 'registry', 'credentials', 'transport'],
-  cli: ['auth', 'broker', 'client', 'config', 'credentials', 'iothub', 'packet', 'registry', 'topic', 'transport'],
+  dialects: ['broker', 'credentials', 'packet', 'topic', 'transport'],
+  cli: ['auth', 'broker', 'client', 'config', 'credentials', 'dialects', 'iothub', 'packet', 'registry', 'topic', 'transport'],
 };
 
 /** Parts that run in browsers as they are: no Node built-ins. */

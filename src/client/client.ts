@@ -666,7 +666,8 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
     }
     if (conn.closed) return;
     this.accept(conn, connack);
-    this.readPackets(conn);
+    // A `connect` listener may have closed it already.
+    if (!conn.closed) this.readPackets(conn);
   }
 
   // ---------------------------------------------------------------------------------------------------------------

@@ -190,33 +190,38 @@ describe('MQTT 5 behaviour (scripted broker)', () => {
 
   it('checks the success data with onAuthSuccess before handling anything after CONNACK', async () => {
     const method = { authenticationMethod: 'TEST-1' };
-    const events: string[] = [];
+    const checked: string[] = [];
+    let release = (): void => undefined;
     const options = {
       reconnect: false,
       ...method,
       onAuthSuccess: async (data: Uint8Array | undefined) => {
-        await new Promise((resolve) => setTimeout(resolve, 20));
-        events.push(`checked ${text(data)}`);
+        checked.push(text(data));
+        await new Promise<void>((resolve) => (release = resolve));
         if (text(data) !== 'proof') throw new Error('wrong proof');
       },
-    } as const;
+    };
 
     let index = broker.connections.length;
     const connecting = connect(broker.url, options);
     let c = await broker.connection(index);
     await c.next('connect');
     c.send({ type: 'connack', sessionPresent: false, reasonCode: 0, properties: { ...method, authenticationData: enc('proof') } });
-    c.send({ type: 'publish', topic: 'early', payload: enc('x'), qos: 0, retain: false, dup: false });
-    const client = await connecting;
-    clients.push(client);
-    await new Promise<void>((resolve) => client.on('message', (topic) => (events.push(`message ${topic}`), resolve())));
-    assert.deepEqual(events, ['checked proof', 'message early']);
+    c.send({ type: 'publish', topic: 'early', payload: enc('x'), qos: 1, retain: false, dup: false, packetId: 1 });
+    // The PUBLISH waits while the proof is being checked, and is handled once it passed.
+    await nothingMore(c, 'puback');
+    assert.deepEqual(checked, ['proof']);
+    release();
+    clients.push(await connecting);
+    assert.equal((await c.next('puback')).packetId, 1);
 
     index = broker.connections.length;
     const refused = connect(broker.url, options);
     c = await broker.connection(index);
     await c.next('connect');
     c.send({ type: 'connack', sessionPresent: false, reasonCode: 0, properties: { ...method, authenticationData: enc('forged') } });
+    await waitFor(() => checked.length === 2, 2000, 'the second check');
+    release();
     await assert.rejects(refused, /wrong proof/);
     assert.equal((await c.next('disconnect')).reasonCode, 0x87);
   });
