@@ -3,6 +3,8 @@
 # Writes docs/benchmarks.md and docs/benchmarks.svg; see bench/harness/main.ts for the BENCH_* variables.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Mosquitto (a peer under test) and taskset come from Debian packages.
+bash scripts/system-deps.sh
 # 10,000 idle connections need as many descriptors on each side: raise the soft limit to the hard one.
 ulimit -n "$(ulimit -Hn)"
 echo "ulimit -n: $(ulimit -n)" >&2
