@@ -49,6 +49,11 @@ export interface LevelStoreOptions {
 
 type Db = ClassicLevel<Buffer, Buffer>;
 type BatchOp = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
+/** Where the last put of a record sits in the batch being prepared, and whether the batch created the record. */
+interface LastPut {
+  at: number;
+  created: boolean;
+}
 
 const DB_DIR = 'level';
 /** Written when LevelDB reported dropping damaged data, so that later starts keep refusing until someone looks. */
@@ -88,6 +93,15 @@ export class LevelStore implements BrokerStore {
   private tail: Promise<void> = Promise.resolve();
   /** The start-up scan, handed out by the loads until the first write. */
   private startScan: Scan | undefined;
+  /**
+   * While a batch is prepared: the last put of each record in it, by index map and key. Only the last operation
+   * on a key decides what the disk holds, so a later put or delete of the record drops that put, and the delete
+   * of a record the batch created (absent before it) is dropped as well.
+   */
+  private readonly lastPuts = new Map<Map<unknown, number>, Map<unknown, LastPut>>();
+  /** Operations of the batch being prepared that later ones in it made needless. */
+  private annulledNow = 0;
+  private annulledTotal = 0;
 
   constructor(dir: string, options: LevelStoreOptions = {}) {
     this.dir = dir;
@@ -96,6 +110,11 @@ export class LevelStore implements BrokerStore {
     this.sync = options.fsync ?? false;
     this.maxBytes = options.maxBytes ?? 1024 * 1024 * 1024;
     this.maxRetained = options.maxRetained ?? 1_000_000;
+  }
+
+  /** Operations left out of written batches because later ones in the same batch made them needless. */
+  get annulled(): number {
+    return this.annulledTotal;
   }
 
   /** Total size of the stored records, bytes. */
@@ -198,14 +217,18 @@ export class LevelStore implements BrokerStore {
     this.startScan = undefined;
     const index = this.index;
     index.begin();
-    const batch: BatchOp[] = [];
+    const batch: Array<BatchOp | undefined> = [];
     const retainedBefore = index.retained.size;
+    this.annulledNow = 0;
     try {
       for (const op of ops) this.prepare(op, batch);
     } catch (err) {
       index.rollback();
       throw err instanceof StoreError ? err : new StoreError('io', `cannot encode a store change: ${(err as Error).message}`, { cause: err });
+    } finally {
+      this.lastPuts.clear();
     }
+    const written = this.annulledNow === 0 ? (batch as BatchOp[]) : batch.filter(isOp);
     if (this.maxBytes > 0 && index.growth > 0 && index.bytes > this.maxBytes) {
       const needed = index.bytes;
       index.rollback();
@@ -215,22 +238,24 @@ export class LevelStore implements BrokerStore {
       index.rollback();
       throw new StoreError('full', `store in ${this.dir} is full: more than ${this.maxRetained} retained messages`);
     }
-    if (batch.length === 0) {
+    if (written.length === 0) {
       index.commit();
+      this.annulledTotal += this.annulledNow;
       return;
     }
     try {
-      await writeBatch(db, batch, this.sync);
+      await writeBatch(db, written, this.sync);
     } catch (err) {
       index.rollback();
       this.needsReopen = true;
       throw new StoreError('io', `store write in ${this.dbPath} failed: ${describe(err)}`, { cause: err });
     }
     index.commit();
+    this.annulledTotal += this.annulledNow;
   }
 
   /** Adds the LevelDB operations for one change to `batch` and records it in the index. */
-  private prepare(op: StoreOp, batch: BatchOp[]): void {
+  private prepare(op: StoreOp, batch: Array<BatchOp | undefined>): void {
     const index = this.index;
     switch (op.op) {
       case 'putSession': {
@@ -257,13 +282,12 @@ export class LevelStore implements BrokerStore {
         if (records === undefined) return;
         const key = subscriptionKey(op.clientId, op.subscription.filter);
         const value = encodeSubscription(op.subscription);
-        index.set(records.subscriptions, op.subscription.filter, key.length + value.length);
-        batch.push({ type: 'put', key, value });
+        this.put(records.subscriptions, op.subscription.filter, key, value, batch);
         return;
       }
       case 'deleteSubscription': {
         const records = index.clients.get(op.clientId);
-        if (records !== undefined && index.remove(records.subscriptions, op.filter)) {
+        if (records !== undefined && this.remove(records.subscriptions, op.filter, batch)) {
           batch.push({ type: 'del', key: subscriptionKey(op.clientId, op.filter) });
         }
         return;
@@ -273,13 +297,12 @@ export class LevelStore implements BrokerStore {
         if (records === undefined) return;
         const key = outgoingKey(op.clientId, op.outgoing.seq);
         const value = encodeOutgoing(op.outgoing);
-        index.set(records.outgoing, op.outgoing.seq, key.length + value.length);
-        batch.push({ type: 'put', key, value });
+        this.put(records.outgoing, op.outgoing.seq, key, value, batch);
         return;
       }
       case 'deleteOutgoing': {
         const records = index.clients.get(op.clientId);
-        if (records !== undefined && index.remove(records.outgoing, op.seq)) {
+        if (records !== undefined && this.remove(records.outgoing, op.seq, batch)) {
           batch.push({ type: 'del', key: outgoingKey(op.clientId, op.seq) });
         }
         return;
@@ -289,13 +312,12 @@ export class LevelStore implements BrokerStore {
         if (records === undefined) return;
         const key = incomingKey(op.clientId, op.packetId);
         const value = encodeIncoming();
-        index.set(records.incoming, op.packetId, key.length + value.length);
-        batch.push({ type: 'put', key, value });
+        this.put(records.incoming, op.packetId, key, value, batch);
         return;
       }
       case 'deleteIncoming': {
         const records = index.clients.get(op.clientId);
-        if (records !== undefined && index.remove(records.incoming, op.packetId)) {
+        if (records !== undefined && this.remove(records.incoming, op.packetId, batch)) {
           batch.push({ type: 'del', key: incomingKey(op.clientId, op.packetId) });
         }
         return;
@@ -303,14 +325,43 @@ export class LevelStore implements BrokerStore {
       case 'putRetained': {
         const key = retainedKey(op.message.topic);
         const value = encodeRetained(op.message);
-        index.set(index.retained, op.message.topic, key.length + value.length);
-        batch.push({ type: 'put', key, value });
+        this.put(index.retained, op.message.topic, key, value, batch);
         return;
       }
       case 'deleteRetained':
-        if (index.remove(index.retained, op.topic)) batch.push({ type: 'del', key: retainedKey(op.topic) });
+        if (this.remove(index.retained, op.topic, batch)) batch.push({ type: 'del', key: retainedKey(op.topic) });
         return;
     }
+  }
+
+  /** Adds a record's put to `batch` and the index, in place of an earlier put of it in the batch. */
+  private put<K>(map: Map<K, number>, id: K, key: Buffer, value: Buffer, batch: Array<BatchOp | undefined>): void {
+    const existed = this.index.set(map, id, key.length + value.length);
+    let puts = this.lastPuts.get(map as Map<unknown, number>);
+    if (puts === undefined) this.lastPuts.set(map as Map<unknown, number>, (puts = new Map()));
+    const last = puts.get(id);
+    if (last === undefined) puts.set(id, { at: batch.length, created: !existed });
+    else {
+      batch[last.at] = undefined;
+      this.annulledNow++;
+      last.at = batch.length;
+    }
+    batch.push({ type: 'put', key, value });
+  }
+
+  /**
+   * Removes a record from the index and its put from `batch`; true when its deletion has to be written, false
+   * when the store did not hold it before this batch.
+   */
+  private remove<K>(map: Map<K, number>, id: K, batch: Array<BatchOp | undefined>): boolean {
+    if (!this.index.remove(map, id)) return false;
+    const puts = this.lastPuts.get(map as Map<unknown, number>);
+    const last = puts?.get(id);
+    if (last === undefined) return true;
+    batch[last.at] = undefined;
+    puts!.delete(id);
+    this.annulledNow += last.created ? 2 : 1;
+    return !last.created;
   }
 
   /** After a disk error: LevelDB stays failed until reopened; the rescan makes the index match the disk again. */
@@ -484,6 +535,10 @@ export class LevelStore implements BrokerStore {
 function writeBatch(db: Db, batch: BatchOp[], sync: boolean): Promise<void> {
   const raw = (db as unknown as { _batch?: (ops: BatchOp[], options: { sync: boolean }) => Promise<void> })._batch;
   return raw !== undefined && db.status === 'open' ? raw.call(db, batch, { sync }) : db.batch(batch, { sync });
+}
+
+function isOp(op: BatchOp | undefined): op is BatchOp {
+  return op !== undefined;
 }
 
 /** The most specific message of a classic-level error (its cause holds LevelDB's own words). */
