@@ -1,9 +1,8 @@
 // MQTT 3.1.1 server statements: CONNECT and CONNACK, sessions and Wills, PUBLISH and the QoS flows, retained
 // messages, SUBSCRIBE and UNSUBSCRIBE, PINGREQ, DISCONNECT and error handling, against an embedded broker.
 import assert from 'node:assert/strict';
+import { FailingStore } from '../helpers/failing-store.js';
 import { after, before, describe, it } from 'node:test';
-import { MemoryStore } from '../../src/broker/store/memory-store.js';
-import type { StoreOp } from '../../src/broker/store/store.js';
 import { encode } from '../../src/packet/index.js';
 import type { PublishPacket } from '../../src/packet/types.js';
 import { sleep, startBroker, text, type Fixture } from '../broker/core/fixture.js';
@@ -482,13 +481,6 @@ describe('MQTT 3.1.1 error handling', () => {
   // The broker finds the store failing when the batch holding the first message fails: that message was already
   // routed, so its PUBACK waits for the write to succeed; the next PUBLISH meets the known failure and closes.
   it('v311/MQTT-4.8.0-2: a transient error handling a PUBLISH (the store failing) closes the connection', async () => {
-    class FailingStore extends MemoryStore {
-      failing = false;
-      override async write(ops: readonly StoreOp[]): Promise<void> {
-        if (this.failing) throw new Error('disk full');
-        return super.write(ops);
-      }
-    }
     const store = new FailingStore();
     const f = await startBroker({ store });
     try {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { FailingStore } from '../../helpers/failing-store.js';
 import { describe, it } from 'node:test';
 import { MemoryStore } from '../../../src/broker/store/memory-store.js';
 import { Broker } from '../../../src/broker/broker.js';
@@ -131,13 +132,6 @@ describe('persistence through the store', () => {
   });
 
   it('a failed write: what was routed is acknowledged once written again, later messages wait for the store or are refused unrouted', async () => {
-    class FailingStore extends MemoryStore {
-      failing = false;
-      override async write(ops: readonly StoreOp[]): Promise<void> {
-        if (this.failing) throw new Error('disk full');
-        return super.write(ops);
-      }
-    }
     const store = new FailingStore();
     const errors: string[] = [];
     const logger = { ...silentLogger, error: (message: string) => errors.push(message) };
