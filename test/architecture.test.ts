@@ -13,7 +13,7 @@ const allowed: Record<string, string[]> = {
   credentials: [],
   client: ['packet', 'topic', 'transport', 'auth'],
   broker: ['packet', 'topic', 'transport'],
-  auth: ['broker', 'topic'],
+  auth: ['broker', 'credentials', 'topic'],
   config: ['broker', 'auth'],
   registry: ['transport'],
   iothub: ['broker', 'registry', 'credentials', 'transport'],

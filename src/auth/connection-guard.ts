@@ -7,6 +7,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AuthenticateContext, AuthenticateResult, BrokerHooks } from '../broker/hooks.js';
+import { isLoopback } from '../broker/options.js';
 
 type PeerInfo = Parameters<NonNullable<BrokerHooks['acceptConnection']>>[0];
 
@@ -47,9 +48,6 @@ interface FailureStreak {
 
 type Authenticate = NonNullable<BrokerHooks['authenticate']>;
 
-export function isLoopbackAddress(address: string): boolean {
-  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
-}
 
 /**
  * Removes entries idle longer than `maxIdleMs` from the front of an insertion-ordered map (entries are re-inserted
@@ -74,7 +72,7 @@ export class ConnectionGuard {
   }
 
   private exempt(address: string): boolean {
-    return this.options.exemptLoopback && isLoopbackAddress(address);
+    return this.options.exemptLoopback && isLoopback(address);
   }
 
   /** The `acceptConnection` hook: false when the address has used up its bucket. */

@@ -5,9 +5,10 @@
  * salt and hash in padded base64, the hash 64 bytes. Lines starting with `#` and blank lines are skipped, as
  * the Mosquitto broker does.
  */
-import { createHash, pbkdf2, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, pbkdf2, pbkdf2Sync, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
+import { bytesEqual } from '../credentials/signing.js';
 
 const pbkdf2Async = promisify(pbkdf2);
 
@@ -198,14 +199,14 @@ export class PasswordFile {
   async verify(username: string, password: string | Uint8Array): Promise<boolean> {
     const entry = this.entries.get(username);
     const expected = entry?.hash ?? this.decoy;
-    return sameBytes(await derive(passwordBytes(password), expected), expected.hash) && entry !== undefined;
+    return bytesEqual(await derive(passwordBytes(password), expected), expected.hash) && entry !== undefined;
   }
 
   /** As `verify`, on the calling thread. */
   verifySync(username: string, password: string | Uint8Array): boolean {
     const entry = this.entries.get(username);
     const expected = entry?.hash ?? this.decoy;
-    return sameBytes(deriveSync(passwordBytes(password), expected), expected.hash) && entry !== undefined;
+    return bytesEqual(deriveSync(passwordBytes(password), expected), expected.hash) && entry !== undefined;
   }
 
   /** The file's text: one `username:hash` line per user, in insertion order. */
@@ -220,9 +221,6 @@ export class PasswordFile {
   }
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && timingSafeEqual(a, b);
-}
 
 /**
  * Parses a password file's text. Unlike the Mosquitto broker, which logs and drops bad entries, a malformed

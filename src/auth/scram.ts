@@ -11,8 +11,9 @@
  * Proofs and signatures are compared in constant time. A server asked about an unknown user answers with a
  * stable made-up salt and fails at the proof, so the exchange does not reveal which users exist.
  */
-import { createHash, createHmac, pbkdf2, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, pbkdf2, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
+import { bytesEqual } from '../credentials/signing.js';
 
 const pbkdf2Async = promisify(pbkdf2);
 
@@ -60,7 +61,6 @@ export interface ScramCredential {
 
 const hmac = (key: Uint8Array, text: string | Uint8Array): Buffer => createHmac('sha256', key).update(text).digest();
 const sha256 = (data: Uint8Array): Buffer => createHash('sha256').update(data).digest();
-const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && timingSafeEqual(a, b);
 
 function xor(a: Uint8Array, b: Uint8Array): Buffer {
   const out = Buffer.allocUnsafe(a.length);
@@ -221,7 +221,7 @@ export class ScramClient {
     const final = text(serverFinal);
     if (final.startsWith('e=')) throw new ScramError('other-error', `server refused: ${final.slice(2).split(',')[0]}`);
     const signature = decodeBase64(attributes(final, ['v'], 'server-final message').get('v')!, 'server signature');
-    if (!sameBytes(signature, this.expectedSignature!)) {
+    if (!bytesEqual(signature, this.expectedSignature!)) {
       throw new ScramError('invalid-proof', 'server signature is wrong: the server does not know the credential');
     }
     this.state = 'done';
@@ -312,7 +312,7 @@ export class ScramServer {
     const signature = hmac(credential.storedKey, authMessage);
     const clientKey = proof.length === signature.length ? xor(proof, signature) : Buffer.alloc(signature.length);
     // Unknown users do the same work and fail here, like a wrong password.
-    if (!(sameBytes(sha256(clientKey), credential.storedKey) && this.known)) {
+    if (!(bytesEqual(sha256(clientKey), credential.storedKey) && this.known)) {
       throw new ScramError('invalid-proof', 'proof is wrong');
     }
     this.state = 'done';
