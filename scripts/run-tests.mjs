@@ -12,11 +12,19 @@ let passed = 0;
 let failed = 0;
 let skipped = 0;
 const brokenFiles = [];
+const failures = [];
 const startedAt = Date.now();
 
 function count(output, label) {
   const match = output.match(new RegExp(`^[^\\n]*\\b${label} (\\d+)$`, 'm'));
   return match ? Number(match[1]) : 0;
+}
+
+/** The reporter's own list of failing tests with their errors, or the end of the output when there is none. */
+function summarise(output) {
+  const at = output.lastIndexOf('✖ failing tests:');
+  const part = at >= 0 ? output.slice(at) : output.slice(-3000);
+  return part.split('\n').slice(0, 60).join('\n');
 }
 
 function runFile(file) {
@@ -42,6 +50,7 @@ function runFile(file) {
       const ok = code === 0 && fail === 0 && tests > 0;
       if (!ok) {
         brokenFiles.push(file);
+        failures.push(`--- ${file}\n${summarise(output)}`);
         if (fail === 0) failed += 1; // a file that crashed, hung or ran nothing counts as one failure
       }
       const seconds = ((Date.now() - began) / 1000).toFixed(1);
@@ -60,6 +69,8 @@ await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, as
   for (let file = queue.shift(); file; file = queue.shift()) await runFile(file);
 }));
 const minutes = ((Date.now() - startedAt) / 60_000).toFixed(1);
+// Repeated at the end, where a log cut to its last lines still shows why.
+if (failures.length > 0) console.log(`\n${failures.join('\n')}`);
 if (brokenFiles.length > 0) console.log(`\nfiles with failures: ${brokenFiles.join(' ')}`);
 console.log(`\n${files.length} test files in ${minutes} min`);
 console.log(`tests: ${passed} passed, ${failed} failed, ${skipped} skipped`);

@@ -818,14 +818,21 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
       }
     } else {
       // A new session: nothing the broker had is left. Subscribe again and send unfinished messages as new ones.
+      // A message the broker answered with PUBREC is already its own: only its packet id is left to release.
       this.incomingQos2.clear();
-      this.inflight.clear();
+      const again: Outgoing[] = [];
       for (const outgoing of resend) {
+        if (outgoing.message.released) {
+          this.storeDelete(outgoing.message.id);
+          outgoing.resolve?.(undefined);
+          continue;
+        }
         delete outgoing.message.packetId;
-        delete outgoing.message.released;
         this.storePut(outgoing.message as StoredMessage);
+        again.push(outgoing);
       }
-      this.waiting.unshiftAll(resend);
+      this.inflight.clear();
+      this.waiting.unshiftAll(again);
       if (this.options.resubscribe !== false) this.resubscribe(conn);
     }
     for (const request of this.requests.values()) if (!request.internal) this.sendPacket(conn, request.packet);
@@ -938,7 +945,9 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
     this.inflight.delete(ack.packetId);
     this.storeDelete(message.id);
     const code = ack.reasonCode ?? 0;
-    if (code >= 0x80) outgoing.reject?.(new PublishError(code, ack.properties?.reasonString));
+    // PUBCOMP 0x92 answers a PUBREL resent after the broker had already released the id: after PUBREC the
+    // message was the broker's, so the publish succeeded all the same.
+    if (code >= 0x80 && ack.type !== 'pubcomp') outgoing.reject?.(new PublishError(code, ack.properties?.reasonString));
     else outgoing.resolve?.(ack.type === 'pubrec' ? undefined : ack);
     this.pump();
   }

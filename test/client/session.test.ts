@@ -68,6 +68,38 @@ describe('session resumption (scripted broker)', () => {
     await client.end({ force: true });
   });
 
+  it('completes a QoS 2 publish after PUBREC when the resent PUBREL finds the id already released, or the session gone', async () => {
+    const base = broker.connections.length;
+    const connecting = connect(broker.url, { protocolVersion: 5, clean: false, clientId: 'rel92', reconnect: fast });
+    const c0 = await broker.connection(base);
+    await c0.accept();
+    client = await connecting;
+    const first = client.publish('t', 'a', { qos: 2 });
+    const second = client.publish('t', 'b', { qos: 2 });
+    const p1 = await c0.next('publish');
+    const p2 = await c0.next('publish');
+    c0.send({ type: 'pubrec', packetId: p1.packetId! });
+    c0.send({ type: 'pubrec', packetId: p2.packetId! });
+    await c0.next('pubrel');
+    await c0.next('pubrel');
+    c0.close();
+    // The broker released the first id before the cut, so the resent PUBREL is unknown to it.
+    const c1 = await broker.connection(base + 1);
+    await c1.accept({ sessionPresent: true });
+    const rel = await c1.next('pubrel');
+    assert.equal(rel.packetId, p1.packetId);
+    c1.send({ type: 'pubcomp', packetId: rel.packetId, reasonCode: 0x92 });
+    assert.equal((await first)?.reasonCode, 0x92);
+    await c1.next('pubrel');
+    c1.close();
+    // Without a session the second message is not sent again: the broker had it at PUBREC.
+    const c2 = await broker.connection(base + 2);
+    await c2.accept({ sessionPresent: false });
+    assert.equal(await second, undefined);
+    await assert.rejects(c2.next('publish', 200), /timed out/);
+    await client.end({ force: true });
+  });
+
   it('delivers an incoming QoS 2 message once across a reconnect', async () => {
     const base = broker.connections.length;
     const connecting = connect(broker.url, { protocolVersion: 4, clean: false, clientId: 'once', reconnect: fast });
