@@ -47,6 +47,7 @@ import {
   type UnsubscribeOptions,
 } from './options.js';
 import { PendingResponses } from './responses.js';
+import { MAX_TIMER_MS, renewalDelay } from './renewal.js';
 import { MemoryStore, type MessageStore, type StoredMessage } from './store.js';
 
 /** Opens the byte stream to the broker named by the URL (TCP, TLS, WebSocket, browser WebSocket). */
@@ -806,6 +807,7 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
       if (properties.assignedClientIdentifier !== undefined) this.clientId = properties.assignedClientIdentifier;
     }
     this.startKeepalive(conn, properties?.serverKeepAlive ?? this.options.keepalive ?? 60);
+    this.scheduleRenewal(conn, this.options.credentialsExpireAt?.());
 
     for (const [id, request] of this.requests) if (request.internal) this.requests.delete(id);
     const resend = [...this.inflight.values()].sort((a, b) => a.message.id - b.message.id);
@@ -990,6 +992,7 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
     conn.markClosed();
     if (conn.keepaliveTimer !== undefined) clearInterval(conn.keepaliveTimer);
     if (conn.holdTimer !== undefined) clearTimeout(conn.holdTimer);
+    if (conn.renewTimer !== undefined) clearTimeout(conn.renewTimer);
     conn.stream?.destroy();
     conn.settleHandshake.reject(error);
     conn.reauth?.reject(error);
@@ -1002,12 +1005,18 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
     this.emit('offline');
     this.checkIdle();
     if (this.ending) return;
-    if (this.reconnectOptions) this.scheduleReconnect();
+    if (conn.renewing) this.reconnect();
+    else if (this.reconnectOptions) this.scheduleReconnect();
     else void this.shutdown(new ClientClosedError('connection lost', error));
   }
 
   private scheduleReconnect(): void {
-    const options = this.reconnectOptions!;
+    const options = this.reconnectOptions;
+    if (!options) {
+      // Only a renewal reconnects a client made with `reconnect: false`; when that fails, the client ends.
+      void this.shutdown(new ClientClosedError('reconnecting with renewed credentials failed', this.lastError));
+      return;
+    }
     if (this.reconnectAttempt >= options.maxAttempts) {
       void this.shutdown(new ClientClosedError('gave up reconnecting', this.lastError));
       return;
@@ -1036,6 +1045,32 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
 
   private emitError(error: Error): void {
     if (this.listenerCount('error') > 0) this.emit('error', error);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Credential renewal
+
+  private scheduleRenewal(conn: Connection, expiresAt: number | undefined): void {
+    const delay = renewalDelay(expiresAt, Date.now(), this.options.renewBefore);
+    if (delay === undefined) return;
+    // A renewal further away than a timer can wait is reached in steps.
+    const step = Math.min(delay, MAX_TIMER_MS);
+    conn.renewTimer = setTimeout(() => {
+      conn.renewTimer = undefined;
+      if (step < delay) this.scheduleRenewal(conn, expiresAt);
+      else this.renew(conn);
+    }, step);
+    conn.renewTimer.unref?.();
+  }
+
+  /** Leaves the broker cleanly (DISCONNECT, so no will) and connects again at once with fresh credentials. */
+  private renew(conn: Connection): void {
+    if (conn !== this.conn || !conn.connected || this.ending) return;
+    conn.renewing = true;
+    this.sendPacket(conn, { type: 'disconnect', reasonCode: 0 });
+    conn.sealed = true;
+    conn.flush();
+    this.fail(conn, new ConnectionLostError('reconnecting to renew credentials', 0));
   }
 
   // ---------------------------------------------------------------------------------------------------------------

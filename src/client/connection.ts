@@ -35,6 +35,10 @@ export class Connection {
   aliasMax = 0;
   readonly aliasOut = new Map<string, number>();
   readonly aliasIn = new Map<number, string>();
+  /** Reconnects with fresh credentials before the current ones expire (`credentialsExpireAt`). */
+  renewTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The client is leaving on purpose to renew its credentials: reconnect at once. */
+  renewing = false;
   // Keepalive.
   keepaliveTimer: ReturnType<typeof setInterval> | undefined;
   sentSinceTick = false;

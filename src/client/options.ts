@@ -65,6 +65,14 @@ export interface ClientOptions extends TlsOptions {
   keepalive?: number;
   username?: Provider<string | undefined>;
   password?: Provider<Payload | undefined>;
+  /**
+   * Epoch ms at which the credentials of the latest connect stop being valid (a SAS token's expiry), asked after
+   * each CONNACK. Before that moment the client leaves the broker and connects again at once, calling `clientId`,
+   * `username` and `password` anew; in-flight messages are resent, as after any reconnect.
+   */
+  credentialsExpireAt?: () => number | undefined;
+  /** How long before `credentialsExpireAt` to renew, ms. Default a quarter of the lifetime left at connect, at most 15 minutes. */
+  renewBefore?: number;
   will?: WillOptions;
   /** From dialing to CONNACK, ms. Default 30000. */
   connectTimeout?: number;
@@ -149,6 +157,9 @@ export function checkClientOptions(options: ClientOptions): void {
   }
   if (options.keepalive !== undefined && !(options.keepalive >= 0 && options.keepalive <= 65535)) {
     throw new InvalidOptionError('keepalive must be between 0 and 65535 seconds');
+  }
+  if (options.renewBefore !== undefined && !(options.renewBefore >= 0 && Number.isFinite(options.renewBefore))) {
+    throw new InvalidOptionError('renewBefore must be a number of milliseconds, 0 or more');
   }
   if (options.will && options.will.qos !== undefined && ![0, 1, 2].includes(options.will.qos)) {
     throw new InvalidOptionError('will.qos must be 0, 1 or 2');

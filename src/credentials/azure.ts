@@ -94,6 +94,47 @@ export function azureCredentials(options: AzureCredentialOptions): AzureCredenti
   return credentials;
 }
 
+/** What `connect` needs for an Azure identity, with tokens signed afresh at every connect. */
+export interface AzureConnectOptions {
+  url: string;
+  clientId: string;
+  username: string;
+  /** Signs a new token (from now, for `ttl`) at each call; a fixed SAS token or X.509 identity gives a fixed value. */
+  password?: string | (() => string);
+  /** Expiry of the token the last `password` call signed: the client renews the connection before it. */
+  credentialsExpireAt?: () => number | undefined;
+  websocket: { path: string };
+}
+
+/**
+ * Options to spread into `connect` for a device or module: with a key, each (re)connect signs a new token and the
+ * client reconnects with a fresh one before the current one expires, as Azure's device SDKs do. A connection string
+ * holding only a SAS token cannot be renewed: the hub disconnects the device when that token expires.
+ */
+export function azureConnectOptions(options: Omit<AzureCredentialOptions, 'expiry' | 'now'>): AzureConnectOptions {
+  const first = azureCredentials(options);
+  const result: AzureConnectOptions = {
+    url: first.url,
+    clientId: first.clientId,
+    username: first.username,
+    websocket: { path: first.websocketPath },
+  };
+  const renewable = options.key !== undefined || (options.connectionString !== undefined && first.password !== undefined &&
+    parseAzureConnectionString(options.connectionString).sharedAccessKey !== undefined);
+  if (!renewable) {
+    if (first.password !== undefined) result.password = first.password;
+    return result;
+  }
+  let expiresAt = first.expiresAt;
+  result.password = () => {
+    const signed = azureCredentials(options);
+    expiresAt = signed.expiresAt;
+    return signed.password!;
+  };
+  result.credentialsExpireAt = () => expiresAt;
+  return result;
+}
+
 /** Whose key signs a token: the device or module itself, or a shared access policy (`skn`). */
 export type AzureKeySubject = { kind: 'device'; deviceId: string; moduleId?: string } | { kind: 'policy'; policyName: string };
 

@@ -11,11 +11,13 @@ export type {
 export { type AzureConnectionString, parseAzureConnectionString } from './azure-connection-string.js';
 export { type ParsedSasToken, type SasTokenOptions, createSasToken, encodeUriComponentStrict, parseSasToken } from './azure-sas.js';
 export {
+  type AzureConnectOptions,
   type AzureCredentialOptions,
   type AzureCredentials,
   type AzureIdentity,
   type AzureKeySubject,
   type AzureVerifyOptions,
+  azureConnectOptions,
   azureCredentials,
   verifyAzure,
 } from './azure.js';
