@@ -687,15 +687,16 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
       const keep = given === undefined || (given === '' && this.clientId !== '');
       const idSource = keep ? this.clientId || `culex-${randomHex(8)}` : given;
       // Racing the handshake makes a timeout (or end()) interrupt a hanging credential function or dial.
-      const [clientId, username, password] = await Promise.race([
+      const [clientId, username, password, authenticationData] = await Promise.race([
         Promise.all([
           provide(idSource),
           provide(options.username ?? this.urlUsername()),
           provide(options.password ?? this.urlPassword()),
+          provide(options.authenticationData),
         ]),
         conn.handshake as Promise<never>,
       ]);
-      const connect = encode(this.connectPacket(clientId, username, password), this.protocolVersion);
+      const connect = encode(this.connectPacket(clientId, username, password, authenticationData), this.protocolVersion);
       const dialing = this.dial(this.url, options);
       dialing.then((late) => conn.closed && late.destroy(), ignore);
       const stream = await Promise.race([dialing, conn.handshake as Promise<never>]);
@@ -729,7 +730,12 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
     return this.url.password ? decodeURIComponent(this.url.password) : undefined;
   }
 
-  private connectPacket(clientId: string, username: string | undefined, password: Payload | undefined): ConnectPacket {
+  private connectPacket(
+    clientId: string,
+    username: string | undefined,
+    password: Payload | undefined,
+    authenticationData: Uint8Array | undefined,
+  ): ConnectPacket {
     const options = this.options;
     if (this.protocolVersion < 5) {
       if (clientId === '' && (this.protocolVersion === 3 || options.clean === false)) {
@@ -759,7 +765,7 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
       if (options.sessionExpiryInterval !== undefined) properties.sessionExpiryInterval = options.sessionExpiryInterval;
       if (options.authenticationMethod !== undefined) {
         properties.authenticationMethod = options.authenticationMethod;
-        if (options.authenticationData) properties.authenticationData = options.authenticationData;
+        if (authenticationData) properties.authenticationData = authenticationData;
       }
       if (Object.keys(properties).length > 0) packet.properties = properties;
     }

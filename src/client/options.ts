@@ -82,8 +82,8 @@ export interface ClientOptions extends TlsOptions {
   properties?: Properties;
   /** MQTT 5 enhanced authentication: the method named in CONNECT. */
   authenticationMethod?: string;
-  /** Initial authentication data sent in CONNECT. */
-  authenticationData?: Uint8Array;
+  /** Initial authentication data sent in CONNECT; a function is called at every connect (a fresh nonce each time). */
+  authenticationData?: Provider<Uint8Array | undefined>;
   /** Answers each AUTH challenge (Continue authentication) from the broker, at connect and re-authentication. */
   onAuth?: (challenge: AuthPacket) => AuthResponse | Promise<AuthResponse>;
   /**

@@ -16,8 +16,8 @@ export interface ScramSha256Options {
 
 export interface ScramSha256Auth {
   readonly authenticationMethod: typeof SCRAM_SHA_256;
-  /** The client-first message, sent in CONNECT (and again on each reconnect). */
-  readonly authenticationData: Uint8Array;
+  /** Starts an exchange with a fresh nonce and gives its client-first message, sent in CONNECT at every connect. */
+  readonly authenticationData: () => Uint8Array;
   /** Answers the server-first message with the client-final message (the proof). */
   onAuth(challenge: AuthPacket): Promise<AuthResponse>;
   /** Throws a ScramError unless the server-final message carries the server's correct signature. */
@@ -29,36 +29,28 @@ export interface ScramSha256Auth {
 const encoder = new TextEncoder();
 
 export function scramSha256({ username, password }: ScramSha256Options): ScramSha256Auth {
-  // Every CONNECT carries the same client-first message, so an exchange at connect always starts from this nonce.
-  const connectNonce = makeNonce();
-  let scram = new ScramClient({ username, password, nonce: connectNonce });
-  const authenticationData = encoder.encode(scram.clientFirst());
-  /** Whether `scram` has sent its client-first and waits for the server-first. */
-  let awaitingServerFirst = true;
+  let scram: ScramClient | undefined;
+  const restart = (): Uint8Array => {
+    scram = new ScramClient({ username, password, nonce: makeNonce() });
+    return encoder.encode(scram.clientFirst());
+  };
   return {
     authenticationMethod: SCRAM_SHA_256,
-    authenticationData,
+    authenticationData: restart,
     async onAuth(challenge) {
-      if (!awaitingServerFirst) {
-        // A reconnect sent the CONNECT's client-first again: start over from it.
-        scram = new ScramClient({ username, password, nonce: connectNonce });
-        scram.clientFirst();
-      }
-      awaitingServerFirst = false;
       const serverFirst = challenge.properties?.authenticationData;
       if (!serverFirst) throw new ScramError('other-error', 'the broker sent no server-first message');
+      if (!scram) throw new ScramError('other-error', 'a challenge before any client-first message');
+      // The client's own state refuses a second challenge within one exchange.
       return { authenticationData: encoder.encode(await scram.clientFinal(serverFirst)) };
     },
     onAuthSuccess(serverFinal) {
       if (!serverFinal) throw new ScramError('other-error', 'the broker sent no server-final message: it did not prove it knows the credential');
+      if (!scram) throw new ScramError('other-error', 'a success before any client-first message');
       // The client's own state refuses a success that skipped the challenge or repeats a finished exchange.
       scram.verifyServerFinal(serverFinal);
     },
-    restart() {
-      scram = new ScramClient({ username, password, nonce: makeNonce() });
-      awaitingServerFirst = true;
-      return encoder.encode(scram.clientFirst());
-    },
+    restart,
   };
 }
 

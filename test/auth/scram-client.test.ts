@@ -10,6 +10,7 @@ import { formatScramCredential } from '../../src/auth/scram-credentials.js';
 import { Broker, silentLogger } from '../../src/broker/index.js';
 import type { AuthenticateResult, BrokerHooks } from '../../src/broker/hooks.js';
 import { connect, ConnectionRefusedError, connectScram, InvalidOptionError, scramSha256, type ScramSha256Auth } from '../../src/client/index.js';
+import { waitFor } from '../helpers/wait.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'culex-scram-client-'));
 const scramFile = join(dir, 'scram');
@@ -56,6 +57,33 @@ describe('SCRAM-SHA-256 in the client', () => {
       assert.equal(await got, 'hello');
     } finally {
       await client.end();
+    }
+  });
+
+  it('starts every connect with a fresh nonce, here across credential renewals', async () => {
+    const auth = scramSha256({ username: 'alice', password: 'alice-secret' });
+    const firsts: string[] = [];
+    const client = await connect(url, {
+      protocolVersion: 5,
+      clientId: 'scram-renew',
+      authenticationMethod: auth.authenticationMethod,
+      authenticationData: () => {
+        const first = auth.authenticationData();
+        firsts.push(Buffer.from(first).toString());
+        return first;
+      },
+      onAuth: auth.onAuth,
+      onAuthSuccess: auth.onAuthSuccess,
+      // Renew 100 ms after each connect: every reconnect runs a whole SCRAM exchange again.
+      credentialsExpireAt: () => Date.now() + 1200,
+      renewBefore: 1100,
+    });
+    try {
+      await waitFor(() => firsts.length >= 3, 5000, 'three connects');
+      await waitFor(() => client.connected, 5000, 'connected again');
+      assert.equal(new Set(firsts).size, firsts.length, firsts.join(' | '));
+    } finally {
+      await client.end({ force: true });
     }
   });
 
