@@ -118,10 +118,11 @@ describe('SCRAM-SHA-256 in the client', () => {
   describe('a broker that does not know the credential', () => {
     const flip = (result: AuthenticateResult): AuthenticateResult => {
       if (result.result !== 'success' || !result.data) return result;
-      // server-final is `v=<base64 signature>`: change one signature character.
+      // server-final is `v=<base64 signature>`: change the signature's first character, whose six bits are all data
+      // (the last one before `=` also holds padding bits that decoders ignore, so changing it may change nothing).
       const text = Buffer.from(result.data).toString();
-      const last = text.at(-2) === 'A' ? 'B' : 'A';
-      return { ...result, data: Buffer.from(`${text.slice(0, -2)}${last}${text.slice(-1)}`) };
+      const first = text[2] === 'A' ? 'B' : 'A';
+      return { ...result, data: Buffer.from(`v=${first}${text.slice(3)}`) };
     };
     const strip = (result: AuthenticateResult): AuthenticateResult =>
       result.result === 'success' ? { result: 'success', ...(result.username ? { username: result.username } : {}) } : result;
