@@ -14,7 +14,7 @@ const allowed: Record<string, string[]> = {
   client: ['packet', 'topic', 'transport', 'auth'],
   broker: ['packet', 'topic', 'transport'],
   auth: ['broker', 'credentials', 'topic'],
-  config: ['broker', 'auth'],
+  config: ['broker', 'auth', 'credentials', 'dialects'],
   registry: ['transport'],
   iothub: ['broker', 'registry', 'credentials', 'transport'],
   dialects: ['broker', 'credentials', 'packet', 'topic', 'transport'],

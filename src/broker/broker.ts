@@ -170,11 +170,14 @@ export class Broker extends EventEmitter<BrokerEvents> {
     return session.outbox.deliver(m, m.qos, m.retain, undefined, undefined, onSettled);
   }
 
-  /** Closes a client's connection (v5: DISCONNECT with `reasonCode`; its Will is sent); false when not connected. */
-  disconnectClient(clientId: string, reasonCode = 0x98): boolean {
+  /**
+   * Closes a client's connection (v5: DISCONNECT with `reasonCode` and `reason` as its Reason String; its Will is
+   * sent); false when not connected.
+   */
+  disconnectClient(clientId: string, reasonCode = 0x98, reason = 'disconnected by the broker'): boolean {
     const connection = this.core.sessions.get(clientId)?.connection;
     if (connection === undefined) return false;
-    connection.disconnect(reasonCode, 'disconnected by the broker');
+    connection.disconnect(reasonCode, reason);
     return true;
   }
 

@@ -2,8 +2,10 @@ import { parseArgs } from 'node:util';
 import { Broker } from '../broker/broker.js';
 import { stderrLogger } from '../broker/logger.js';
 import { defaultLimits, isLoopback } from '../broker/options.js';
-import { loadBrokerConfig, type BrokerConfig } from '../config/broker-config.js';
-import { setUpBroker } from '../config/broker-setup.js';
+import { dialectTypes, loadBrokerConfig, type BrokerConfig, type DialectSettings } from '../config/broker-config.js';
+import { setUpBroker, type BrokerSetup } from '../config/broker-setup.js';
+import { ConfigError, ConfigErrors } from '../config/config-error.js';
+import { secretsSchema } from '../config/device-secrets.js';
 import { describeSchema } from '../config/native-schema.js';
 
 /** Where `culex broker` keeps its state when neither a flag nor a configuration file says. */
@@ -11,8 +13,8 @@ const defaultDataDir = 'culex-data';
 
 const help = `usage: culex broker [options]
 
-Runs an MQTT 3.1/3.1.1/5.0 broker in the foreground until SIGINT or SIGTERM. SIGHUP re-reads the password, ACL
-and TLS certificate files.
+Runs an MQTT 3.1/3.1.1/5.0 broker in the foreground until SIGINT or SIGTERM. SIGHUP re-reads the password, ACL,
+device secrets and TLS certificate files.
 
 options (given with -c, they override the file):
   -c, --config FILE       configuration file: culex JSON, or a mosquitto.conf (detected by its form) (default none)
@@ -25,11 +27,18 @@ options (given with -c, they override the file):
                           with -c: the file's persistence settings)
       --memory            keep state in memory only, even if the file names a data directory
       --fsync             flush every store batch to the disk before acknowledging (default off)
+      --dialect TYPE      serve ${dialectTypes.join(', ')} devices on every listener without its own auth or
+                          dialect, instead of the file's broker-wide auth (default none)
+      --secrets FILE      the device secrets file of --dialect (described below)
   -v, --verbose           log debug lines too (default: info)
       --help              show this help
 
 configuration file (JSON; unknown keys are errors; relative file names are relative to the file):
 ${describeSchema().join('\n')}
+
+device secrets file (JSON; an identity listed more than once has each of its secrets tried; relative file names
+are relative to the file):
+${describeSchema(secretsSchema).join('\n')}
 
 mosquitto.conf: listener, port, bind_address, protocol, allow_anonymous, password_file, acl_file, cafile,
 capath, certfile, keyfile, crlfile, require_certificate, use_identity_as_username, use_subject_as_username,
@@ -45,6 +54,15 @@ function integer(value: string | undefined, name: string, min: number, max: numb
   const n = Number(value);
   if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be an integer from ${min} to ${max}, not '${value}'`);
   return n;
+}
+
+/** `--dialect TYPE --secrets FILE`, which go together. */
+function dialectFlag(type: string | undefined, secretsFile: string | undefined): DialectSettings | undefined {
+  if (type === undefined && secretsFile === undefined) return undefined;
+  if (type === undefined || secretsFile === undefined) throw new Error('--dialect and --secrets go together');
+  const known = dialectTypes.find((t) => t === type);
+  if (known === undefined) throw new Error(`unknown dialect '${type}' (known: ${dialectTypes.join(', ')})`);
+  return { type: known, secretsFile };
 }
 
 function emptyConfig(): BrokerConfig {
@@ -67,6 +85,8 @@ export async function run(args: string[]): Promise<number> {
         'data-dir': { type: 'string' },
         memory: { type: 'boolean' },
         fsync: { type: 'boolean' },
+        dialect: { type: 'string' },
+        secrets: { type: 'string' },
         verbose: { type: 'boolean', short: 'v' },
         help: { type: 'boolean' },
       },
@@ -83,11 +103,13 @@ export async function run(args: string[]): Promise<number> {
   let port: number | undefined;
   let maxKeepalive: number | undefined;
   let sysInterval: number | undefined;
+  let dialect: DialectSettings | undefined;
   try {
     port = integer(values.port, 'port', 0, 65535);
     maxKeepalive = integer(values['max-keepalive'], 'max-keepalive', 1, 65535);
     sysInterval = integer(values['sys-interval'], 'sys-interval', 0, 86400);
     if (values.memory && values['data-dir'] !== undefined) throw new Error('--memory and --data-dir exclude each other');
+    dialect = dialectFlag(values.dialect, values.secrets);
   } catch (err) {
     process.stderr.write(`culex broker: ${(err as Error).message}\n`);
     return 2;
@@ -119,17 +141,27 @@ export async function run(args: string[]): Promise<number> {
   else if (values.config === undefined) config.persistence.dataDir = defaultDataDir;
   if (values.memory) delete config.persistence.dataDir;
   if (values.fsync) config.persistence.fsync = true;
+  if (dialect) {
+    config.dialect = dialect;
+    delete config.auth;
+  }
 
   const logger = stderrLogger(values.verbose ? 'debug' : (config.logLevel ?? 'info'));
   if (config.file) logger.info(`configuration ${config.file} (${config.format === 'mosquitto' ? 'mosquitto.conf' : 'culex JSON'})`);
   for (const note of config.notes) logger.info(note);
   let broker: Broker;
-  let setup;
+  let setup: BrokerSetup;
   try {
     setup = await setUpBroker(config, logger);
     broker = new Broker(setup.options);
+    setup.attach(broker);
     await broker.listen();
   } catch (err) {
+    // A mistake in a secrets file is a configuration mistake, reported as those of the configuration file are.
+    if (err instanceof ConfigError || err instanceof ConfigErrors) {
+      process.stderr.write(`culex broker: ${err.message}\n`);
+      return 2;
+    }
     logger.error(`cannot start: ${err instanceof Error ? err.message : String(err)}`);
     return 1;
   }

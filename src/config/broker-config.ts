@@ -1,6 +1,6 @@
 /**
  * What a broker configuration file says, whatever its form (the native JSON file or a mosquitto.conf): broker
- * options, listeners, the password/ACL files and persistence. File names stay names here: certificates and
+ * options, listeners, the password/ACL files or cloud dialects and persistence. File names stay names here: certificates and
  * auth files are read when the broker starts and again on SIGHUP.
  */
 import { readFile } from 'node:fs/promises';
@@ -9,6 +9,7 @@ import type { BrokerListenerOptions, BrokerOptions } from '../broker/options.js'
 import type { ListenerTlsOptions } from '../broker/listeners/listener.js';
 import type { ConnectionGuardOptions } from '../auth/connection-guard.js';
 import type { FileAuthOptions } from '../auth/file-auth.js';
+import type { AliyunIotProfileOptions, AliyunMqProfileOptions, TencentProfileOptions } from '../dialects/index.js';
 import { readCaPath } from './ca-path.js';
 import { ConfigError } from './config-error.js';
 import { parseMosquittoConfig } from './mosquitto-config.js';
@@ -27,6 +28,15 @@ export interface TlsFiles {
   minVersion?: 'TLSv1.2' | 'TLSv1.3';
 }
 
+/** A cloud platform's devices served instead of password files: where their secrets are, the profile's settings. */
+export type DialectSettings = { secretsFile: string } & (
+  | ({ type: 'tencent' } & Pick<TencentProfileOptions, 'methods' | 'expiryGraceMs' | 'productIdLength' | 'confineTopics'>)
+  | ({ type: 'aliyun-mq' } & Pick<AliyunMqProfileOptions, 'instanceId' | 'expiryNoticeMs'>)
+  | ({ type: 'aliyun-iot' } & Pick<AliyunIotProfileOptions, 'signMethods' | 'acceptSdkSha1Quirk' | 'maxTimestampSkewMs'>)
+);
+
+export const dialectTypes: ReadonlyArray<DialectSettings['type']> = ['tencent', 'aliyun-mq', 'aliyun-iot'];
+
 export interface ConfiguredListener extends Omit<BrokerListenerOptions, 'tls' | 'hooks'> {
   tlsFiles?: TlsFiles;
   /** This listener's own password/ACL files (per-listener settings); else the broker-wide `auth` applies. */
@@ -35,6 +45,8 @@ export interface ConfiguredListener extends Omit<BrokerListenerOptions, 'tls' | 
   useIdentityAsUsername?: boolean;
   /** The client certificate's whole subject (RFC 2253 form, as Mosquitto writes it) becomes the user name. */
   useSubjectAsUsername?: boolean;
+  /** This listener's cloud dialect, instead of any password/ACL files. */
+  dialect?: DialectSettings;
 }
 
 export interface PersistenceSettings {
@@ -54,6 +66,8 @@ export interface BrokerConfig {
   listeners: ConfiguredListener[];
   /** Broker-wide password/ACL files. */
   auth?: FileAuthOptions;
+  /** Broker-wide cloud dialect (excludes `auth`), for listeners without their own auth or dialect. */
+  dialect?: DialectSettings;
   persistence: PersistenceSettings;
   /** Per-address connection rate and failed-authentication delay; defaults from `defaultConnectionGuard`. */
   security?: Partial<ConnectionGuardOptions>;

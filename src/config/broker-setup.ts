@@ -1,8 +1,8 @@
 /**
- * Turns a BrokerConfig into running BrokerOptions: reads TLS files, loads password/ACL files as hooks (broker-wide
- * and per listener), makes a certificate's Common Name or subject the user name where asked, adds the per-address
- * connection rate limit and failed-authentication delay, opens the store; and re-reads the files on demand
- * (SIGHUP) without dropping clients.
+ * Turns a BrokerConfig into running BrokerOptions: reads TLS files, loads password/ACL files or a cloud dialect's
+ * device secrets as hooks (broker-wide and per listener), makes a certificate's Common Name or subject the user name
+ * where asked, adds the per-address connection rate limit and failed-authentication delay, opens the store; and
+ * re-reads the files on demand (SIGHUP) without dropping clients.
  */
 import { X509Certificate } from 'node:crypto';
 import { ConnectionGuard } from '../auth/connection-guard.js';
@@ -11,12 +11,46 @@ import type { Broker } from '../broker/broker.js';
 import type { AuthenticateContext, AuthenticateResult, BrokerHooks } from '../broker/hooks.js';
 import type { Logger } from '../broker/logger.js';
 import type { BrokerListenerOptions, BrokerOptions } from '../broker/options.js';
-import { readListenerTls, type BrokerConfig } from './broker-config.js';
+import { type DialectProfile, aliyunIotProfile, aliyunMqProfile, tencentProfile } from '../dialects/index.js';
+import { readListenerTls, type BrokerConfig, type DialectSettings } from './broker-config.js';
+import { DeviceSecrets } from './device-secrets.js';
 
 export interface BrokerSetup {
   options: BrokerOptions;
-  /** Re-reads password, ACL and TLS files; on a failure the previous ones stay in force and it throws. */
+  /** Hands the broker to the dialect profiles that send messages themselves; call it before `listen()`. */
+  attach(broker: Broker): void;
+  /** Re-reads password, ACL, device secrets and TLS files; on a failure the previous ones stay in force and it throws. */
   reload(broker: Broker): Promise<void>;
+}
+
+/**
+ * The broker-wide hooks a listener's own access control must not inherit when either side is a dialect: a
+ * dialect's topic services and topic rules mean nothing to password-file users, and ACL rules nothing to devices.
+ */
+const noAccessControl: BrokerHooks = {
+  authenticate: undefined,
+  authorizePublish: undefined,
+  authorizeSubscribe: undefined,
+  authorizeRead: undefined,
+  onPublish: undefined,
+};
+
+/** A dialect's profile, its devices looked up in the secrets file as it was last read. */
+function dialectProfile(settings: DialectSettings, secrets: DeviceSecrets): BrokerHooks & Partial<DialectProfile> {
+  switch (settings.type) {
+    case 'tencent': {
+      const { type: _type, secretsFile: _file, ...options } = settings;
+      return tencentProfile({ ...options, secrets: secrets.tencentKeys });
+    }
+    case 'aliyun-mq': {
+      const { type: _type, secretsFile: _file, ...options } = settings;
+      return aliyunMqProfile({ ...options, secrets: secrets.aliyunMqSecrets, tokens: secrets.aliyunMqTokens });
+    }
+    case 'aliyun-iot': {
+      const { type: _type, secretsFile: _file, ...options } = settings;
+      return aliyunIotProfile({ ...options, secrets: secrets.aliyunIotSecrets });
+    }
+  }
 }
 
 /** Hooks of a FileAuth, with the per-delivery read check. */
@@ -53,18 +87,35 @@ export async function setUpBroker(config: BrokerConfig, logger: Logger): Promise
     auths.push(auth);
     return auth;
   };
+  // One reading per secrets file, however many dialects use it.
+  const secretFiles = new Map<string, Promise<DeviceSecrets>>();
+  const profiles: Array<Partial<DialectProfile>> = [];
+  const serve = async (dialect: DialectSettings): Promise<BrokerHooks> => {
+    let loading = secretFiles.get(dialect.secretsFile);
+    if (loading === undefined) {
+      loading = DeviceSecrets.load(dialect.secretsFile);
+      secretFiles.set(dialect.secretsFile, loading);
+      logger.info(`device secrets ${dialect.secretsFile}: ${(await loading).summary}`);
+    }
+    const profile = dialectProfile(dialect, await loading);
+    profiles.push(profile);
+    return profile;
+  };
   const options: BrokerOptions = { ...config.broker, logger };
   const guard = new ConnectionGuard(config.security);
-  options.hooks = guard.guard(config.auth ? authHooks(await load(config.auth)) : {});
+  if (config.dialect) options.hooks = guard.guard(await serve(config.dialect));
+  else options.hooks = guard.guard(config.auth ? authHooks(await load(config.auth)) : {});
   if (config.listeners.length > 0) {
     options.listeners = await Promise.all(
-      config.listeners.map(async ({ tlsFiles, auth, useIdentityAsUsername, useSubjectAsUsername, ...listener }): Promise<BrokerListenerOptions> => {
+      config.listeners.map(async ({ tlsFiles, auth, dialect, useIdentityAsUsername, useSubjectAsUsername, ...listener }): Promise<BrokerListenerOptions> => {
         const result: BrokerListenerOptions = { ...listener };
         if (tlsFiles) result.tls = await readListenerTls(tlsFiles);
         let hooks: BrokerHooks | undefined;
+        if (dialect) hooks = await serve(dialect);
         if (auth) hooks = authHooks(await load(auth));
         if (useIdentityAsUsername) hooks = { ...hooks, authenticate: identityAsUsername };
         if (useSubjectAsUsername) hooks = { ...hooks, authenticate: subjectAsUsername };
+        if (hooks && (dialect || config.dialect)) hooks = { ...noAccessControl, ...hooks };
         if (hooks) result.hooks = guard.guard(hooks);
         return result;
       }),
@@ -77,8 +128,16 @@ export async function setUpBroker(config: BrokerConfig, logger: Logger): Promise
   }
   return {
     options,
+    attach(broker: Broker) {
+      for (const profile of profiles) profile.attach?.(broker);
+    },
     async reload(broker: Broker) {
-      await Promise.all(auths.map((auth) => auth.reload()));
+      const rereadSecrets = async (loading: Promise<DeviceSecrets>): Promise<void> => {
+        const secrets = await loading;
+        await secrets.reload();
+        logger.info(`device secrets ${secrets.file} re-read: ${secrets.summary}`);
+      };
+      await Promise.all([...auths.map((auth) => auth.reload()), ...[...secretFiles.values()].map(rereadSecrets)]);
       const bound = broker.boundListeners;
       await Promise.all(
         config.listeners.map(async (listener, i) => {

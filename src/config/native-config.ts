@@ -2,7 +2,7 @@
 import type { FileAuthOptions } from '../auth/file-auth.js';
 import type { LogLevel } from '../broker/logger.js';
 import type { BrokerLimits } from '../broker/options.js';
-import type { BrokerConfig, ConfiguredBrokerOptions, ConfiguredListener, TlsFiles } from './broker-config.js';
+import type { BrokerConfig, ConfiguredBrokerOptions, ConfiguredListener, DialectSettings, TlsFiles } from './broker-config.js';
 import { parseJsonSource } from './json-source.js';
 import { checkNode, nativeSchema } from './native-schema.js';
 
@@ -25,6 +25,7 @@ interface NativeFile extends ConfiguredBrokerOptions {
   listeners?: NativeListener[];
   limits?: Partial<BrokerLimits>;
   auth?: FileAuthOptions;
+  dialect?: DialectSettings;
   persistence?: { dataDir?: string; fsync?: boolean };
   security?: BrokerConfig['security'];
   logLevel?: LogLevel;
@@ -43,7 +44,7 @@ function tlsFiles(tls: NativeTls): TlsFiles {
 
 export function parseNativeConfig(text: string, file: string): BrokerConfig {
   const parsed = checkNode(parseJsonSource(text, file), nativeSchema, file, '') as NativeFile;
-  const { $schema: _ignored, listeners = [], auth, persistence = {}, security, logLevel, ...broker } = parsed;
+  const { $schema: _ignored, listeners = [], auth, dialect, persistence = {}, security, logLevel, ...broker } = parsed;
   const config: BrokerConfig = {
     file,
     format: 'native',
@@ -53,6 +54,7 @@ export function parseNativeConfig(text: string, file: string): BrokerConfig {
     notes: [],
   };
   if (auth) config.auth = auth;
+  if (dialect) config.dialect = dialect;
   if (security) config.security = security;
   if (logLevel) config.logLevel = logLevel;
   return config;

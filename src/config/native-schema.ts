@@ -14,11 +14,27 @@ export type Schema = { doc: string } & (
   | { type: 'string'; enum?: readonly string[] }
   /** A file or directory name, resolved against the configuration file's directory. */
   | { type: 'path' }
+  /** A point in time: ISO 8601 text or epoch milliseconds; checked into epoch milliseconds. */
+  | { type: 'instant' }
   | { type: 'array'; items: Schema }
-  | { type: 'object'; properties: Record<string, Schema>; required?: readonly string[] }
+  | ObjectSchema
+  /** An object whose `type` key picks which of the `variants` it is checked against. */
+  | { type: 'variant'; variants: Record<string, ObjectSchema> }
 );
 
+export interface ObjectSchema {
+  type: 'object';
+  doc: string;
+  properties: Record<string, Schema>;
+  /** Keys that must be present; a list names alternatives of which one must be. */
+  required?: ReadonlyArray<string | readonly string[]>;
+  /** Groups of keys of which at most one may be present. */
+  exclusive?: ReadonlyArray<readonly string[]>;
+}
+
 const U32 = 0xffffffff;
+/** A date, or a date and time with a zone (a time without one would depend on the machine's). */
+const ISO_8601 = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2}))?$/;
 const limitRanges: Record<keyof BrokerLimits, [number, number, string]> = {
   maxConnections: [0, U32, 'connected clients at once; 0 = unlimited'],
   maxPacketSize: [16, 268_435_460, 'largest packet accepted and sent, bytes'],
@@ -60,10 +76,58 @@ const auth: Schema = {
   },
 };
 
+/** One cloud dialect: its `type`, the secrets file its devices are checked against, and its own settings. */
+function dialectVariant(type: string, doc: string, properties: Record<string, Schema>): ObjectSchema {
+  return {
+    type: 'object',
+    doc,
+    required: ['type', 'secretsFile'],
+    properties: {
+      type: { type: 'string', enum: [type], doc: type },
+      secretsFile: { type: 'path', doc: 'device secrets file (JSON, described below; re-read on SIGHUP)' },
+      ...properties,
+    },
+  };
+}
+
+const dialect: Schema = {
+  type: 'variant',
+  doc: "a cloud platform's devices, checked against a secrets file, instead of auth (broker-wide: on listeners without their own) (default none)",
+  variants: {
+    tencent: dialectVariant('tencent', 'Tencent IoT Hub / IoT Explorer: key and certificate devices, $sys/operation time', {
+      methods: {
+        type: 'array',
+        items: { type: 'string', enum: ['hmacsha1', 'hmacsha256', 'rsa-sha256'], doc: 'a sign method' },
+        doc: 'sign methods accepted (default all three)',
+      },
+      expiryGraceMs: { type: 'integer', min: 0, max: U32, doc: 'ms past its expiry a credential is still accepted (default 300000)' },
+      productIdLength: { type: 'integer', min: 1, max: 64, doc: 'characters of product id at the start of the client id (default 10)' },
+      confineTopics: { type: 'boolean', doc: 'keep each device to its own topics, as the platform does (default true)' },
+    }),
+    'aliyun-mq': dialectVariant('aliyun-mq', 'Alibaba Cloud MQ for IoT: Signature and Token mode, P2P, $SYS/uploadToken', {
+      instanceId: { type: 'string', doc: 'the one instance served (default any)' },
+      expiryNoticeMs: { type: 'integer', min: 0, max: U32, doc: 'ms before a token expires that $SYS/tokenExpireNotice is sent (default 300000)' },
+    }),
+    'aliyun-iot': dialectVariant('aliyun-iot', 'Alibaba Cloud IoT Platform: Link SDK devices, each kept to its own topics', {
+      signMethods: {
+        type: 'array',
+        items: { type: 'string', enum: ['hmacmd5', 'hmacsha1', 'hmacsha256'], doc: 'a sign method' },
+        doc: 'sign methods accepted (default all three)',
+      },
+      acceptSdkSha1Quirk: {
+        type: 'boolean',
+        doc: "accept the HMAC-SHA1 password the vendor's Node SDK 1.2.8 announces as hmacsha256 (default false)",
+      },
+      maxTimestampSkewMs: { type: 'integer', min: 0, max: U32, doc: 'refuse a timestamp further than this from now, ms (default unchecked)' },
+    }),
+  },
+};
+
 const listener: Schema = {
   type: 'object',
   doc: 'one listener',
   required: ['port'],
+  exclusive: [['auth', 'dialect'], ['useIdentityAsUsername', 'dialect'], ['useSubjectAsUsername', 'dialect']],
   properties: {
     name: { type: 'string', doc: 'name in logs (default protocol://host:port)' },
     protocol: { type: 'string', enum: ['mqtt', 'websockets'], doc: 'mqtt (TCP/TLS) or websockets (WS/WSS) (default mqtt)' },
@@ -106,12 +170,14 @@ const listener: Schema = {
     },
     limits,
     auth,
+    dialect,
   },
 };
 
 export const nativeSchema: Schema = {
   type: 'object',
   doc: 'culex broker configuration',
+  exclusive: [['auth', 'dialect']],
   properties: {
     $schema: { type: 'string', doc: 'ignored; lets editors find a schema' },
     listeners: { type: 'array', items: listener, doc: 'listeners (default one on 127.0.0.1:1883)' },
@@ -123,6 +189,7 @@ export const nativeSchema: Schema = {
     requireSameUsername: { type: 'boolean', doc: 'resuming a session needs its user name (default true)' },
     responseInformation: { type: 'string', doc: 'Response Information for v5 clients that ask (default none)' },
     auth,
+    dialect,
     security: {
       type: 'object',
       doc: 'slowing down hostile peers (on by default)',
@@ -193,6 +260,11 @@ export function checkNode(node: JsonNode, schema: Schema, file: string, key: str
     case 'path':
       if (node.type !== 'string' || node.value === '') return bad('a file name');
       return isAbsolute(node.value) ? node.value : resolve(file, '..', node.value);
+    case 'instant': {
+      if (node.type === 'number' && Number.isSafeInteger(node.value) && node.value >= 0) return node.value;
+      const ms = node.type === 'string' && ISO_8601.test(node.value) ? Date.parse(node.value) : NaN;
+      return Number.isNaN(ms) ? bad('an ISO 8601 date (time with Z or an offset) or epoch milliseconds') : ms;
+    }
     case 'array':
       if (node.type !== 'array') return bad('an array');
       return node.items.map((item, i) => checkNode(item, schema.items, file, `${key}[${i}]`));
@@ -207,10 +279,29 @@ export function checkNode(node: JsonNode, schema: Schema, file: string, key: str
         }
         out[entry.key] = checkNode(entry.value, sub, file, path);
       }
+      const quoted = (keys: readonly string[], joint: string): string => keys.map((k) => `'${k}'`).join(joint);
       for (const required of schema.required ?? []) {
-        if (!(required in out)) throw new ConfigError(file, node.line, `${key || 'the document'}: '${required}' is required`);
+        const alternatives = typeof required === 'string' ? [required] : required;
+        if (!alternatives.some((k) => Object.hasOwn(out, k))) {
+          throw new ConfigError(file, node.line, `${key || 'the document'}: ${quoted(alternatives, ' or ')} is required`);
+        }
+      }
+      for (const group of schema.exclusive ?? []) {
+        const present = group.filter((k) => Object.hasOwn(out, k));
+        if (present.length > 1) throw new ConfigError(file, node.line, `${key || 'the document'}: ${quoted(present, ' and ')} exclude each other`);
       }
       return out;
+    }
+    case 'variant': {
+      if (node.type !== 'object') return bad('an object');
+      const names = Object.keys(schema.variants);
+      const tag = node.entries.find((entry) => entry.key === 'type')?.value;
+      const expected = `one of ${names.map((name) => `"${name}"`).join(', ')}`;
+      if (tag === undefined) throw new ConfigError(file, node.line, `${key || 'the document'}: 'type' is required (${expected})`);
+      if (tag.type !== 'string' || !Object.hasOwn(schema.variants, tag.value)) {
+        throw new ConfigError(file, tag.line, `${key ? `${key}.` : ''}type: expected ${expected}, not ${typeName(tag)}`);
+      }
+      return checkNode(node, schema.variants[tag.value]!, file, key);
     }
   }
 }
@@ -218,11 +309,17 @@ export function checkNode(node: JsonNode, schema: Schema, file: string, key: str
 /** The schema as indented `key: meaning` lines, for `culex broker --help`; a part seen before is not repeated. */
 export function describeSchema(schema: Schema = nativeSchema, indent = '  ', seen = new Set<Schema>()): string[] {
   if (schema.type === 'array') return describeSchema(schema.items, indent, seen);
+  if (schema.type === 'variant') {
+    return Object.entries(schema.variants).flatMap(([name, variant]) => {
+      const { type: _tag, ...properties } = variant.properties;
+      return [`${indent}type "${name}": ${variant.doc}`, ...describeSchema({ ...variant, properties }, `${indent}  `, seen)];
+    });
+  }
   if (schema.type !== 'object') return [];
   const lines: string[] = [];
   for (const [key, sub] of Object.entries(schema.properties)) {
     if (key === '$schema') continue;
-    const repeated = sub.type === 'object' && seen.has(sub);
+    const repeated = (sub.type === 'object' || sub.type === 'variant') && seen.has(sub);
     lines.push(`${indent}${key}${sub.type === 'array' ? '[]' : ''}: ${sub.doc}${repeated ? ' (keys as above)' : ''}`);
     if (repeated) continue;
     seen.add(sub);

@@ -79,7 +79,7 @@ export function parseAliyunMqP2pTopic(topic: string): { parentTopic: string; tar
 export interface AliyunMqTokenGrant {
   /** The type it was issued for; a token presented as another type is refused. */
   type?: AliyunMqTokenType;
-  /** Epoch ms. */
+  /** Epoch ms; `aliyunMqProfile` warns a connection holding the token before, and disconnects it then. */
   expiresAt?: number;
 }
 
@@ -106,6 +106,8 @@ export interface AliyunMqIdentity {
   /** Token mode: what the tokens allow. */
   canRead?: boolean;
   canWrite?: boolean;
+  /** Token mode: each token's type and, when its grant has one, its expiry (epoch ms). */
+  tokens?: { type: AliyunMqTokenType; expiresAt?: number }[];
 }
 
 function parseTokens(password: string): AliyunMqToken[] | string {
@@ -148,18 +150,21 @@ export async function verifyAliyunMq(credentials: ConnectCredentials, options: A
   if (typeof tokens === 'string') return refuse('malformed', tokens);
   const now = options.now ?? Date.now();
   let expiresAt: number | undefined;
+  const held: { type: AliyunMqTokenType; expiresAt?: number }[] = [];
   for (const { type, token } of tokens) {
     const grant = await options.tokens(token, { accessKeyId, instanceId, type });
     if (grant === undefined) return refuse('bad-signature', `${type} token is not valid`);
     if (grant.type !== undefined && grant.type !== type) return refuse('identity-mismatch', `${type} token was issued as ${grant.type}`);
-    if (grant.expiresAt !== undefined) {
+    if (grant.expiresAt === undefined) held.push({ type });
+    else {
       if (grant.expiresAt <= now) return refuse('expired', `${type} token expired at ${new Date(grant.expiresAt).toISOString()}`);
       expiresAt = Math.min(expiresAt ?? Infinity, grant.expiresAt);
+      held.push({ type, expiresAt: grant.expiresAt });
     }
   }
   const canRead = tokens.some((t) => t.type !== 'W');
   const canWrite = tokens.some((t) => t.type !== 'R');
-  const accepted: Verification<AliyunMqIdentity> = { ok: true, identity: { mode, ...identity, canRead, canWrite } };
+  const accepted: Verification<AliyunMqIdentity> = { ok: true, identity: { mode, ...identity, canRead, canWrite, tokens: held } };
   if (expiresAt !== undefined) accepted.expiresAt = expiresAt;
   return accepted;
 }

@@ -1,6 +1,6 @@
 import type { AuthenticateContext, AuthenticateResult, BrokerHooks, ClientInfo } from '../broker/hooks.js';
 import { type AliyunIotVerifyOptions, verifyAliyunIot } from '../credentials/aliyun-iot.js';
-import { refusal } from './profile.js';
+import { refusal, unsafeTopicName } from './profile.js';
 
 /**
  * Alibaba Cloud IoT Platform devices: Link SDK credentials checked against the device secrets, and each device
@@ -26,16 +26,13 @@ function ownsTopic(client: ClientInfo, topic: string): boolean {
   );
 }
 
-/** Names that would let a device's own prefix reach into other devices' topics. */
-const UNSAFE_NAME = /[/+#]/;
-
 export function aliyunIotProfile(options: AliyunIotProfileOptions): BrokerHooks {
   return {
     async authenticate(context: AuthenticateContext): Promise<AuthenticateResult> {
       const verdict = await verifyAliyunIot(context, options);
       if (!verdict.ok) return refusal(verdict);
       const { productKey, deviceName } = verdict.identity;
-      if (UNSAFE_NAME.test(productKey) || UNSAFE_NAME.test(deviceName)) {
+      if (unsafeTopicName(productKey, deviceName)) {
         return { result: 'fail', reasonCode: 0x87, reasonString: 'product key or device name holds / + or #' };
       }
       return { result: 'success', username: `${deviceName}&${productKey}` };

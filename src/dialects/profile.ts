@@ -11,8 +11,11 @@ export function refusal(refused: Refused): AuthenticateResult {
   return { result: 'fail', reasonCode: badCredentials ? 0x86 : 0x87, reasonString: refused.reason };
 }
 
-/** What a profile needs from the broker it serves: `deliverTo` for the messages it sends itself, its events. */
-export type ProfileBroker = Pick<Broker, 'deliverTo' | 'on'>;
+/**
+ * What a profile needs from the broker it serves: `deliverTo` for the messages it sends itself, `disconnectClient` to
+ * end a connection whose credentials ran out, its events.
+ */
+export type ProfileBroker = Pick<Broker, 'deliverTo' | 'disconnectClient' | 'on'>;
 
 /** Broker hooks plus `attach(broker)`, called once the broker exists, for profiles that send messages themselves. */
 export interface DialectProfile {
@@ -23,4 +26,9 @@ export interface DialectProfile {
 export function attachedBroker(broker: ProfileBroker | undefined, profile: string): ProfileBroker {
   if (broker === undefined) throw new Error(`${profile}: call profile.attach(broker) before serving clients`);
   return broker;
+}
+
+/** A name holding `/`, `+` or `#` would let a device's own topic prefix reach into other devices' topics. */
+export function unsafeTopicName(...names: string[]): boolean {
+  return names.some((name) => /[/+#]/.test(name));
 }

@@ -43,7 +43,7 @@ test('Signature mode round trip, with a rotated secret list', async () => {
   assert.equal(result.expiresAt, undefined);
 });
 
-test('Token mode: every token checked, permissions and earliest expiry reported', async () => {
+test("Token mode: every token checked, permissions, each token's expiry and the earliest reported", async () => {
   const tokens = [
     { type: 'R', token: '123' },
     { type: 'W', token: 'abcd' },
@@ -54,6 +54,10 @@ test('Token mode: every token checked, permissions and earliest expiry reported'
   assert.equal(result.identity.canRead, true);
   assert.equal(result.identity.canWrite, true);
   assert.equal(result.expiresAt, NOW + 30_000);
+  assert.deepEqual(result.identity.tokens, [
+    { type: 'R', expiresAt: NOW + 60_000 },
+    { type: 'W', expiresAt: NOW + 30_000 },
+  ]);
   const readOnly = await verifyAliyunMq(aliyunMqCredentials({ ...base, tokens: [{ type: 'R', token: '123' }] }), options);
   assert.ok(readOnly.ok && readOnly.identity.canWrite === false, 'read-only token');
 });
