@@ -14,16 +14,12 @@ export interface Bundles {
   clientPublisher: string;
 }
 
-export async function bundle(root: string): Promise<Bundles> {
+/** Bundles each entry (name → file relative to the root) to `.bench-out/bundle/<name>.mjs` and returns those paths. */
+export async function bundleEntries<Name extends string>(root: string, entries: Record<Name, string>): Promise<Record<Name, string>> {
   const outdir = join(root, '.bench-out', 'bundle');
-  const entries = {
-    culex: 'bench/brokers/culex.ts',
-    aedes: 'bench/brokers/aedes.ts',
-    generator: 'bench/load/generator.ts',
-    clientPublisher: 'bench/client/publisher.ts',
-  };
+  const names = Object.keys(entries) as Name[];
   await build({
-    entryPoints: Object.fromEntries(Object.entries(entries).map(([name, file]) => [name, join(root, file)])),
+    entryPoints: Object.fromEntries(names.map((name) => [name, join(root, entries[name])])),
     outdir,
     outExtension: { '.js': '.mjs' },
     bundle: true,
@@ -34,10 +30,14 @@ export async function bundle(root: string): Promise<Bundles> {
     sourcemap: 'linked',
     logLevel: 'error',
   });
-  return {
-    culex: join(outdir, 'culex.mjs'),
-    aedes: join(outdir, 'aedes.mjs'),
-    generator: join(outdir, 'generator.mjs'),
-    clientPublisher: join(outdir, 'clientPublisher.mjs'),
-  };
+  return Object.fromEntries(names.map((name) => [name, join(outdir, `${name}.mjs`)])) as Record<Name, string>;
+}
+
+export function bundle(root: string): Promise<Bundles> {
+  return bundleEntries(root, {
+    culex: 'bench/brokers/culex.ts',
+    aedes: 'bench/brokers/aedes.ts',
+    generator: 'bench/load/generator.ts',
+    clientPublisher: 'bench/client/publisher.ts',
+  });
 }

@@ -11,21 +11,21 @@ export interface ChartGroup {
   bars: Array<{ against: string; value: number }>;
 }
 
-const int = (n: number): string => Math.round(n).toLocaleString('en-US');
+export const int = (n: number): string => Math.round(n).toLocaleString('en-US');
 const fixed = (digits: number) => (n: number): string => n.toFixed(digits);
-const percent = (n: number): string => `${(n * 100).toFixed(n < 0.01 ? 2 : 1)}%`;
+export const percent = (n: number): string => `${(n * 100).toFixed(n < 0.01 ? 2 : 1)}%`;
 
-function range(s: Summary | undefined, format: (n: number) => string): string {
+export function range(s: Summary | undefined, format: (n: number) => string): string {
   if (s === undefined) return 'n/a';
   return s.min === s.max ? format(s.median) : `${format(s.median)} (${format(s.min)}–${format(s.max)})`;
 }
 
-function ratio(a: Summary | undefined, b: Summary | undefined): number | undefined {
+export function ratio(a: Summary | undefined, b: Summary | undefined): number | undefined {
   if (a === undefined || b === undefined || b.median === 0) return undefined;
   return a.median / b.median;
 }
 
-const times = (r: number | undefined): string => (r === undefined ? 'n/a' : `${r.toFixed(2)}x`);
+export const times = (r: number | undefined): string => (r === undefined ? 'n/a' : `${r.toFixed(2)}x`);
 
 function runsOf<T extends LoadResult>(sc: ScenarioResults, target: TargetName): T[] {
   return (sc.runs[target] ?? []) as T[];
@@ -39,7 +39,7 @@ function saturated(sc: ScenarioResults, target: TargetName): boolean {
   return runsOf(sc, target).some((r) => r.saturated);
 }
 
-function table(header: string[], rows: string[][]): string {
+export function table(header: string[], rows: string[][]): string {
   const align = header.map((_, i) => (i === 0 ? '---' : '---:'));
   return [header, align, ...rows].map((cells) => `| ${cells.join(' | ')} |`).join('\n');
 }

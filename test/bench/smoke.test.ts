@@ -1,6 +1,6 @@
 /**
- * The benchmark harness in its shortest form: one round, about a second per scenario, two scenarios, Culex and
- * Mosquitto. Asserts only that it ran and produced numbers; timings are never asserted.
+ * The benchmark harness and the independent-generator check in their shortest forms: one round, about a second
+ * per scenario, Culex and Mosquitto. Asserts only that they ran and produced numbers; timings are never asserted.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Results } from '../../bench/harness/results.js';
+import type { IndependentResult } from '../../bench/independent/spec.js';
 
 test('npm run bench in smoke mode produces throughput and latency figures', { timeout: 120_000 }, async (t) => {
   const out = mkdtempSync(join(tmpdir(), 'culex-bench-smoke-'));
@@ -50,4 +51,34 @@ test('npm run bench in smoke mode produces throughput and latency figures', { ti
   }
   assert.ok(results.machine.cores > 0);
   assert.ok(readFileSync(join(out, 'benchmarks.svg'), 'utf8').startsWith('<svg'));
+});
+
+test('the independent check with the Mosquitto clients counts what the subscriber received', { timeout: 120_000 }, async (t) => {
+  const out = mkdtempSync(join(tmpdir(), 'culex-bench-independent-'));
+  t.after(() => rmSync(out, { recursive: true, force: true }));
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/independent/main.ts'], {
+    cwd: join(import.meta.dirname, '..', '..'),
+    env: { ...process.env, BENCH_ONLY: 'qos1', BENCH_BROKERS: 'culex,mosquitto', BENCH_ROUNDS: '1', BENCH_MESSAGES: '500', BENCH_OUT: out },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 100_000);
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  clearTimeout(timer);
+  assert.equal(code, 0, `independent check exited with ${code}:\n${stderr}`);
+  assert.match(stdout, /Culex ÷ Mosquitto/);
+
+  const results = JSON.parse(readFileSync(join(out, 'independent.json'), 'utf8')) as {
+    scenarios: Array<{ id: string; runs: Record<string, IndependentResult[]> }>;
+  };
+  const qos1 = results.scenarios.find((s) => s.id === 'qos1');
+  for (const target of ['culex', 'mosquitto']) {
+    const run = qos1?.runs[target]?.[0];
+    assert.ok(run !== undefined, `no QoS 1 result for ${target}: ${stderr}`);
+    assert.equal(run.expected, 500);
+    assert.ok(run.received > 0 && run.rate > 0, `${target}: ${JSON.stringify(run)}`);
+  }
 });
