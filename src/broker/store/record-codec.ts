@@ -1,6 +1,8 @@
 // Binary keys and values of the embedded store. Keys sort by record kind, then client id, then the record's own
 // key, so one ordered scan yields each session's records together and its outgoing messages in `seq` order.
 // Values start with a CRC-32 of the rest, so damaged data is reported instead of being read as something else.
+// The encoders leave it zero: the store fills it in (`seal`) when a value goes to LevelDB, so that values a later
+// change makes needless before that (most of them) are never summed; the write-ahead log has its own checksums.
 import { crc32 } from 'node:zlib';
 import { propertiesSize, readProperties, writeProperties } from '../../packet/properties.js';
 import type { Properties, ProtocolVersion, QoS } from '../../packet/types.js';
@@ -26,14 +28,24 @@ export class RecordError extends Error {}
 
 // ---- keys
 
+/** The UTF-8 form of the last client id keyed: a batch mostly holds runs of records of one client. */
+let lastClientId = '';
+let lastClientIdBytes = new Uint8Array(0);
+
 function clientKey(kind: number, clientId: string, extra: number): { key: Buffer; pos: number } {
-  const idLength = Buffer.byteLength(clientId);
-  if (idLength > 0xffff) throw new RecordError('client id longer than 65535 bytes');
-  const key = Buffer.allocUnsafe(3 + idLength + extra);
+  if (clientId !== lastClientId) {
+    const bytes = Buffer.from(clientId);
+    if (bytes.length > 0xffff) throw new RecordError('client id longer than 65535 bytes');
+    lastClientId = clientId;
+    lastClientIdBytes = bytes;
+  }
+  const id = lastClientIdBytes;
+  const key = Buffer.allocUnsafe(3 + id.length + extra);
   key[0] = kind;
-  key.writeUInt16BE(idLength, 1);
-  key.write(clientId, 3);
-  return { key, pos: 3 + idLength };
+  key[1] = id.length >>> 8;
+  key[2] = id.length & 0xff;
+  key.set(id, 3);
+  return { key, pos: 3 + id.length };
 }
 
 export function sessionKey(clientId: string): Buffer {
@@ -102,12 +114,15 @@ export function parseKey(key: Buffer): ParsedKey {
 
 // ---- values: writing
 
-/** Room for the CRC, then `size` bytes of body. */
+/** Room for the CRC (zero until sealed), then `size` bytes of body. */
 function allocValue(size: number): Buffer {
-  return Buffer.allocUnsafe(CRC_SIZE + size);
+  const value = Buffer.allocUnsafe(CRC_SIZE + size);
+  value.writeUInt32BE(0, 0);
+  return value;
 }
 
-function seal(value: Buffer): Buffer {
+/** Fills in the CRC of an encoded value. */
+export function seal(value: Buffer): Buffer {
   value.writeUInt32BE(crc32(value.subarray(CRC_SIZE)), 0);
   return value;
 }
@@ -121,51 +136,55 @@ function vbiLength(n: number): number {
 }
 
 /**
- * A message's body: flags, expiry, origin, topic, properties, payload. Cached per message object because one
- * message queued for many sessions is stored once per session and should be encoded once.
+ * The last message encoded, the value encoded around its body (flags, expiry, origin, topic, properties, payload)
+ * and where the body starts in it. One message queued for many sessions makes one record per session, one after
+ * another, and is encoded once for all; one entry is enough for that, and cheaper than a map keyed by message.
  */
-const messageBodies = new WeakMap<BrokerMessage, Buffer>();
+let lastMessage: BrokerMessage | undefined;
+let lastValue: Buffer = Buffer.alloc(0);
+let lastBodyStart = 0;
 
-function messageBody(m: BrokerMessage): Buffer {
-  let body = messageBodies.get(m);
-  if (body !== undefined) return body;
+/** A value of `head` bytes (after the CRC) followed by the message's body; the head is for the caller to fill. */
+function valueWithBody(m: BrokerMessage, head: number): Buffer {
+  if (m === lastMessage) {
+    const value = allocValue(head + lastValue.length - lastBodyStart);
+    lastValue.copy(value, CRC_SIZE + head, lastBodyStart);
+    return value;
+  }
   const topicSize = stringSize(m.topic);
   const originSize = m.origin === undefined ? 0 : stringSize(m.origin);
   const pSize = propsSize(m.properties, PUBLISH);
   const size = 1 + (m.expiresAt === undefined ? 0 : 8) + originSize + topicSize + vbiLength(pSize) + pSize + m.payload.length;
-  body = Buffer.allocUnsafe(size);
-  body[0] = m.qos | (m.retain ? 4 : 0) | (m.expiresAt === undefined ? 0 : 8) | (m.origin === undefined ? 0 : 16);
-  let pos = 1;
-  if (m.expiresAt !== undefined) pos = body.writeDoubleBE(m.expiresAt, pos);
-  if (m.origin !== undefined) pos = writeString(body, pos, m.origin, originSize - 2);
-  pos = writeString(body, pos, m.topic, topicSize - 2);
-  pos = writeProperties(body, pos, m.properties, pSize);
-  body.set(m.payload, pos);
-  messageBodies.set(m, body);
-  return body;
+  const value = allocValue(head + size);
+  const start = CRC_SIZE + head;
+  value[start] = m.qos | (m.retain ? 4 : 0) | (m.expiresAt === undefined ? 0 : 8) | (m.origin === undefined ? 0 : 16);
+  let pos = start + 1;
+  if (m.expiresAt !== undefined) pos = value.writeDoubleBE(m.expiresAt, pos);
+  if (m.origin !== undefined) pos = writeString(value, pos, m.origin, originSize - 2);
+  pos = writeString(value, pos, m.topic, topicSize - 2);
+  pos = writeProperties(value, pos, m.properties, pSize);
+  value.set(m.payload, pos);
+  lastMessage = m;
+  lastValue = value;
+  lastBodyStart = start;
+  return value;
 }
 
 export function encodeRetained(m: BrokerMessage): Buffer {
-  const body = messageBody(m);
-  const value = allocValue(body.length);
-  body.copy(value, CRC_SIZE);
-  return seal(value);
+  return valueWithBody(m, 0);
 }
 
 export function encodeOutgoing(o: StoredOutgoing): Buffer {
-  const body = messageBody(o.message);
   const ids = o.subscriptionIds ?? [];
-  const head = 4 + ids.length * 4 + (o.shared === undefined ? 0 : stringSize(o.shared));
-  const value = allocValue(head + body.length);
+  const value = valueWithBody(o.message, 4 + ids.length * 4 + (o.shared === undefined ? 0 : stringSize(o.shared)));
   let pos = CRC_SIZE;
   // Bit 5: a shared subscription's filter follows the identifiers (records without it read as before).
   value[pos++] = o.qos | (o.retain ? 4 : 0) | (STATES.indexOf(o.state) << 3) | (o.shared === undefined ? 0 : 32);
   pos = value.writeUInt16BE(o.packetId, pos);
   value[pos++] = o.subscriptionIds === undefined ? 0xff : ids.length;
   for (const id of ids) pos = value.writeUInt32BE(id, pos);
-  if (o.shared !== undefined) pos = writeString(value, pos, o.shared);
-  body.copy(value, pos);
-  return seal(value);
+  if (o.shared !== undefined) writeString(value, pos, o.shared);
+  return value;
 }
 
 export function encodeSession(s: StoredSession): Buffer {
@@ -192,7 +211,7 @@ export function encodeSession(s: StoredSession): Buffer {
     pos = value.writeUInt32BE(w.will.payload.length, pos);
     value.set(w.will.payload, pos);
   }
-  return seal(value);
+  return value;
 }
 
 export function encodeSubscription(s: StoredSubscription): Buffer {
@@ -200,7 +219,7 @@ export function encodeSubscription(s: StoredSubscription): Buffer {
   value[CRC_SIZE] =
     s.qos | (s.noLocal ? 4 : 0) | (s.retainAsPublished ? 8 : 0) | (s.retainHandling << 4) | (s.identifier === undefined ? 0 : 64);
   if (s.identifier !== undefined) value.writeUInt32BE(s.identifier, CRC_SIZE + 1);
-  return seal(value);
+  return value;
 }
 
 const emptyValue = seal(allocValue(0));
