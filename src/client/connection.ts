@@ -18,13 +18,18 @@ export class Connection {
   out: Uint8Array[] = [];
   /** QoS 1/2 PUBLISHes in `out`: they may wait for a bigger batch. */
   held = 0;
-  /** `out` holds a packet that goes at the next flush (anything but a QoS 1/2 PUBLISH). */
+  /** The next flush holds nothing back: `out` has a packet other than a QoS 1/2 PUBLISH, or answers came late. */
   urgent = false;
   flushScheduled = false;
   readonly flush: () => void;
   /** Writes held publishes whatever the answers: armed while some are held, so none waits longer than that. */
   holdTimer: ReturnType<typeof setTimeout> | undefined;
   readonly release: () => void;
+  /** Reading is paused until it fires, while answers to our publishes gather (see `MqttClient.gatherAnswers`). */
+  readTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Reading resumed after such a pause and nothing was read since. */
+  resumed = false;
+  readonly resumeReading: () => void;
   drainWaiters: Array<() => void> = [];
   writable = true;
   // Limits from CONNACK.
@@ -64,6 +69,11 @@ export class Connection {
       if (this.out.length === 0) return;
       this.urgent = true;
       flush(this);
+    };
+    this.resumeReading = () => {
+      this.readTimer = undefined;
+      this.resumed = true;
+      if (!this.closed) this.stream?.resume();
     };
   }
 }

@@ -1,6 +1,6 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
-import { SocketStream } from './socket-stream.js';
+import { ReusedReadBuffer, SocketStream, socketPeer } from './socket-stream.js';
 
 /** Resolves with the socket once `readyEvent` fired, or rejects with the first error. */
 function whenReady(socket: Socket, readyEvent: 'connect' | 'secureConnect'): Promise<Socket> {
@@ -21,8 +21,9 @@ function whenReady(socket: Socket, readyEvent: 'connect' | 'secureConnect'): Pro
 
 /** Opens a TCP connection to an MQTT broker. */
 export async function dialTcp(host: string, port: number): Promise<SocketStream> {
-  const socket = await whenReady(netConnect({ host, port }), 'connect');
-  return new SocketStream(socket);
+  const reads = new ReusedReadBuffer();
+  const socket = await whenReady(netConnect({ host, port, onread: reads.option }), 'connect');
+  return new SocketStream(socket, socketPeer(socket), undefined, reads);
 }
 
 /** Opens a TLS connection to an MQTT broker; the handshake (and certificate check) completes first. */

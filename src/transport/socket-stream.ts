@@ -1,4 +1,4 @@
-import type { Socket } from 'node:net';
+import type { OnReadOpts, Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import type { ByteStream, PeerInfo, StreamHandlers } from './stream.js';
 
@@ -23,6 +23,39 @@ export function socketPeer(socket: Socket, proxied?: { address: string; port: nu
   return peer;
 }
 
+/** Size of the buffer a socket made with `ReusedReadBuffer` reads into: as much as libuv reads at once. */
+const READ_BUFFER_SIZE = 64 * 1024;
+
+/**
+ * The `onread` option of `net.connect`: the socket reads into one buffer, reused for every read, and each read is
+ * handed on as a small copy. That skips Node's per-read allocation and its Readable stream machinery, and it makes
+ * `pause()` stop reading at once (a plain socket keeps reading until 16 KiB wait in its readable buffer), which
+ * lets a client leave answers in the kernel to read them in one go.
+ */
+export class ReusedReadBuffer {
+  /** Reads delivered before the SocketStream took over. */
+  private early: Uint8Array[] = [];
+  private deliver: ((chunk: Uint8Array) => void) | undefined;
+  readonly option: OnReadOpts = {
+    buffer: Buffer.allocUnsafe(READ_BUFFER_SIZE),
+    callback: (size: number, buffer: Uint8Array): boolean => {
+      // A copy: the parser keeps views of what it was given (payloads, partial packets); small ones share a pool.
+      const chunk = Buffer.from(buffer.subarray(0, size));
+      if (this.deliver) this.deliver(chunk);
+      else this.early.push(chunk);
+      return true;
+    },
+  };
+
+  /** Sends every read, including those that came before, to `deliver`. */
+  attach(deliver: (chunk: Uint8Array) => void): Uint8Array[] {
+    this.deliver = deliver;
+    const early = this.early;
+    this.early = [];
+    return early;
+  }
+}
+
 /** A ByteStream over a TCP or TLS socket; several chunks go out in one writev through cork/uncork. */
 export class SocketStream implements ByteStream {
   private handlers: StreamHandlers | undefined;
@@ -36,6 +69,8 @@ export class SocketStream implements ByteStream {
     readonly peer: PeerInfo = socketPeer(socket),
     /** Bytes already read from the socket (e.g. after a PROXY header) that belong to the stream. */
     head?: Uint8Array,
+    /** The socket was made with this buffer's `onread` option: reads arrive through it, not as 'data' events. */
+    private readonly reads?: ReusedReadBuffer,
   ) {
     socket.setNoDelay(true);
     if (head && head.length > 0) this.pending = [head];
@@ -49,7 +84,12 @@ export class SocketStream implements ByteStream {
   start(handlers: StreamHandlers): void {
     this.handlers = handlers;
     const socket = this.socket;
-    socket.on('data', (chunk: Uint8Array) => handlers.data(chunk));
+    if (this.reads) {
+      const early = this.reads.attach((chunk) => handlers.data(chunk));
+      if (early.length > 0) (this.pending ??= []).push(...early);
+    } else {
+      socket.on('data', (chunk: Uint8Array) => handlers.data(chunk));
+    }
     socket.on('drain', () => handlers.drain());
     socket.on('end', () => {
       // A half-closed peer is gone for MQTT purposes.
@@ -77,6 +117,10 @@ export class SocketStream implements ByteStream {
     for (const chunk of chunks) ok = socket.write(chunk);
     socket.uncork();
     return ok;
+  }
+
+  get pausesAtOnce(): boolean {
+    return this.reads !== undefined;
   }
 
   get bufferedAmount(): number {

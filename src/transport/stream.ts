@@ -39,6 +39,8 @@ export interface ByteStream {
   readonly bufferedAmount: number;
   /** Stops reading from the peer (back-pressure on input). */
   pause(): void;
+  /** `pause()` stops reading from the operating system at once, not only once a read buffer has filled. */
+  readonly pausesAtOnce?: boolean;
   resume(): void;
   /** Orderly close after buffered data has been written. */
   end(): void;
