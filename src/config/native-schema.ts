@@ -97,8 +97,8 @@ const dialect: Schema = {
     tencent: dialectVariant('tencent', 'Tencent IoT Hub / IoT Explorer: key and certificate devices, $sys/operation time', {
       methods: {
         type: 'array',
-        items: { type: 'string', enum: ['hmacsha1', 'hmacsha256', 'rsa-sha256'], doc: 'a sign method' },
-        doc: 'sign methods accepted (default all three)',
+        items: { type: 'string', enum: ['hmacsha1', 'hmacsha256', 'rsa-sha256', 'certificate'], doc: 'a sign method, or certificate (TLS client certificate)' },
+        doc: 'methods accepted (default all four)',
       },
       expiryGraceMs: { type: 'integer', min: 0, max: U32, doc: 'ms past its expiry a credential is still accepted (default 300000)' },
       productIdLength: { type: 'integer', min: 1, max: 64, doc: 'characters of product id at the start of the client id (default 10)' },

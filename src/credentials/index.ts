@@ -26,12 +26,14 @@ export {
   type TencentCredentials,
   type TencentDeviceKey,
   type TencentIdentity,
+  type TencentAuthMethod,
   type TencentSignMethod,
   type TencentTransport,
   type TencentVerifyOptions,
   tencentCredentials,
   tencentExpiryMs,
   verifyTencent,
+  verifyTencentCertificate,
 } from './tencent.js';
 export {
   type AliyunMqCredentialOptions,

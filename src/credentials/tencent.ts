@@ -1,8 +1,9 @@
-import { KeyObject, createPrivateKey, createPublicKey, randomBytes, sign, verify } from 'node:crypto';
+import { KeyObject, X509Certificate, createPrivateKey, createPublicKey, randomBytes, sign, verify } from 'node:crypto';
 import { bytesEqual, decodeBase64, decodeHex, hmac } from './signing.js';
 import {
   type ConnectCredentials,
   type DeviceCredentials,
+  type Refused,
   type SecretLookup,
   type Verification,
   passwordText,
@@ -17,6 +18,8 @@ import {
  */
 
 export type TencentSignMethod = 'hmacsha1' | 'hmacsha256' | 'rsa-sha256';
+/** How a device proved itself: a signed password, or a TLS client certificate. */
+export type TencentAuthMethod = TencentSignMethod | 'certificate';
 export type TencentTransport = 'tcp' | 'tls' | 'ws' | 'wss';
 
 const METHODS: readonly TencentSignMethod[] = ['hmacsha1', 'hmacsha256', 'rsa-sha256'];
@@ -110,8 +113,8 @@ export interface TencentVerifyOptions {
   keys: SecretLookup<{ productId: string; deviceName: string }, TencentDeviceKey>;
   /** Length of the product id at the start of the client id; Tencent product ids have 10 characters. */
   productIdLength?: number;
-  /** Methods accepted; default all three. */
-  methods?: readonly TencentSignMethod[];
+  /** Methods accepted: the password's sign methods and `certificate` (TLS client certificate); default all four. */
+  methods?: readonly TencentAuthMethod[];
   /**
    * How long past its expiry a credential is still accepted, ms; default 300 000. The vendor's Python SDK sends
    * its current clock as the "expiry", so only clearly past expiries can be refused.
@@ -126,7 +129,7 @@ export interface TencentIdentity {
   deviceName: string;
   sdkappid: string;
   connid: string;
-  method: TencentSignMethod;
+  method: TencentAuthMethod;
   /** Epoch ms of the expiry field, absent for "never" sentinels (C SDK `LONG_MAX`). */
   expiry?: number;
 }
@@ -152,15 +155,11 @@ function signatureMatches(key: TencentDeviceKey, method: TencentSignMethod, user
   return secret !== undefined && bytesEqual(hmac(method === 'hmacsha1' ? 'sha1' : 'sha256', secret, username), signature);
 }
 
-/**
- * Verifies a CONNECT: the signature is recomputed over the whole username as received, hex of either case is
- * accepted, any sdkappid and connid are accepted, and the expiry may be seconds, milliseconds or a "never" sentinel.
- * Expiry is checked at connect only (Tencent does not end connections when it passes). Verification leaves
- * MQTT/TLS certificate devices, whose password is ignored, to the TLS layer.
- */
-export async function verifyTencent(credentials: ConnectCredentials, options: TencentVerifyOptions): Promise<Verification<TencentIdentity>> {
+/** The identity a username names, or why it names none. */
+type NamedDevice = Omit<TencentIdentity, 'method' | 'expiry'> & { expiryField: string };
+
+function parseIdentity(credentials: ConnectCredentials, pidLength: number): NamedDevice | Refused {
   const { clientId, username } = credentials;
-  const pidLength = options.productIdLength ?? 10;
   if (clientId.length <= pidLength) return refuse('malformed', `client id '${clientId}' is not {productId}{deviceName}`);
   if (username === undefined) return refuse('malformed', 'username is missing');
   const fields = username.split(';');
@@ -168,7 +167,30 @@ export async function verifyTencent(credentials: ConnectCredentials, options: Te
   const [userClientId, sdkappid, connid, expiryField] = fields as [string, string, string, string];
   if (userClientId !== clientId) return refuse('identity-mismatch', `username names '${userClientId}', client id is '${clientId}'`);
   if (!/^\d{1,20}$/.test(expiryField)) return refuse('malformed', `expiry '${expiryField}' is not a number`);
+  return { productId: clientId.slice(0, pidLength), deviceName: clientId.slice(pidLength), sdkappid, connid, expiryField };
+}
 
+/** The identity, once its credential checked out and unless its expiry is clearly past. */
+function accept(device: NamedDevice, method: TencentIdentity['method'], options: TencentVerifyOptions): Verification<TencentIdentity> {
+  const { expiryField, ...named } = device;
+  const expiry = tencentExpiryMs(expiryField);
+  if (expiry !== undefined && expiry + (options.expiryGraceMs ?? 300_000) <= (options.now ?? Date.now())) {
+    return refuse('expired', `credential expired at ${new Date(expiry).toISOString()}`);
+  }
+  const identity: TencentIdentity = { ...named, method };
+  if (expiry !== undefined) identity.expiry = expiry;
+  return { ok: true, identity };
+}
+
+/**
+ * Verifies a CONNECT: the signature is recomputed over the whole username as received, hex of either case is
+ * accepted, any sdkappid and connid are accepted, and the expiry may be seconds, milliseconds or a "never" sentinel.
+ * Expiry is checked at connect only (Tencent does not end connections when it passes). Certificate devices on
+ * MQTT/TLS, whose password is ignored, go through `verifyTencentCertificate`.
+ */
+export async function verifyTencent(credentials: ConnectCredentials, options: TencentVerifyOptions): Promise<Verification<TencentIdentity>> {
+  const device = parseIdentity(credentials, options.productIdLength ?? 10);
+  if ('ok' in device) return device;
   const password = passwordText(credentials.password);
   const cut = password?.lastIndexOf(';') ?? -1;
   if (password === undefined || cut < 0) return refuse('malformed', 'password is not {signature};{method}');
@@ -178,17 +200,39 @@ export async function verifyTencent(credentials: ConnectCredentials, options: Te
   const signature = decodeHex(password.slice(0, cut));
   if (signature === undefined) return refuse('malformed', 'signature is not hex');
 
-  const productId = clientId.slice(0, pidLength);
-  const deviceName = clientId.slice(pidLength);
+  const { productId, deviceName } = device;
   const keys = await secretsOf(options.keys, { productId, deviceName });
   if (keys.length === 0) return refuse('unknown-identity', `no key for device '${productId}/${deviceName}'`);
-  if (!keys.some((key) => signatureMatches(key, method, username, signature))) return refuse('bad-signature', `${method} signature does not match`);
-
-  const expiry = tencentExpiryMs(expiryField);
-  if (expiry !== undefined && expiry + (options.expiryGraceMs ?? 300_000) <= (options.now ?? Date.now())) {
-    return refuse('expired', `credential expired at ${new Date(expiry).toISOString()}`);
+  if (!keys.some((key) => signatureMatches(key, method, credentials.username!, signature))) {
+    return refuse('bad-signature', `${method} signature does not match`);
   }
-  const identity: TencentIdentity = { productId, deviceName, sdkappid, connid, method };
-  if (expiry !== undefined) identity.expiry = expiry;
-  return { ok: true, identity };
+  return accept(device, method, options);
+}
+
+/**
+ * Verifies a certificate device on MQTT/TLS (the vendor's docs: "password: any value"): the username names the
+ * device as for key devices, and the client certificate the TLS handshake proved the device holds must carry a
+ * public key registered for it (`{ publicKey }`: the key or the device certificate, PEM).
+ */
+export async function verifyTencentCertificate(
+  credentials: ConnectCredentials,
+  certificate: Uint8Array,
+  options: TencentVerifyOptions,
+): Promise<Verification<TencentIdentity>> {
+  const device = parseIdentity(credentials, options.productIdLength ?? 10);
+  if ('ok' in device) return device;
+  if (options.methods && !options.methods.includes('certificate')) return refuse('unsupported', 'certificate devices are not enabled');
+  let presented: KeyObject;
+  try {
+    presented = new X509Certificate(Buffer.from(certificate)).publicKey;
+  } catch {
+    return refuse('malformed', 'the client certificate cannot be read');
+  }
+  const { productId, deviceName } = device;
+  const keys = await secretsOf(options.keys, { productId, deviceName });
+  if (keys.length === 0) return refuse('unknown-identity', `no key for device '${productId}/${deviceName}'`);
+  if (!keys.some((key) => 'publicKey' in key && publicKeyOf(key.publicKey).equals(presented))) {
+    return refuse('bad-signature', 'the client certificate does not carry the device\'s public key');
+  }
+  return accept(device, 'certificate', options);
 }

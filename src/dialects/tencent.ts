@@ -1,12 +1,14 @@
 import type { AuthenticateContext, AuthenticateResult, BrokerHooks, ClientInfo, PublishHookResult } from '../broker/hooks.js';
 import type { PublishMessage } from '../broker/message.js';
-import { type TencentDeviceKey, type TencentVerifyOptions, verifyTencent } from '../credentials/tencent.js';
-import type { SecretLookup } from '../credentials/verification.js';
+import { type TencentDeviceKey, type TencentVerifyOptions, verifyTencent, verifyTencentCertificate } from '../credentials/tencent.js';
+import { type SecretLookup, passwordText } from '../credentials/verification.js';
 import { PerConnection } from './per-connection.js';
 import { type ProfileBroker, type DialectProfile, attachedBroker, refusal, unsafeTopicName } from './profile.js';
 
 /**
- * Tencent IoT Hub / IoT Explorer devices: HMAC or RSA credentials checked against the device keys, the platform's
+ * Tencent IoT Hub / IoT Explorer devices: HMAC or RSA credentials checked against the device keys (or, on a TLS
+ * listener that asks for client certificates, a certificate carrying the device's registered public key, whatever
+ * the password), the platform's
  * time service (`$sys/operation/{productId}/{deviceName}` answered on `$sys/operation/result/{productId}/{deviceName}`)
  * and, unless `confineTopics` is false, each device confined to its own topics, as on the platform: custom topics
  * `{productId}/{deviceName}/...` and the platform's `$` families with the device's `{productId}/{deviceName}` right
@@ -94,7 +96,13 @@ export function tencentProfile(options: TencentProfileOptions): BrokerHooks & Di
       devices.attach(target);
     },
     async authenticate(context: AuthenticateContext): Promise<AuthenticateResult> {
-      const verdict = await verifyTencent(context, { ...verifyOptions, keys: secrets });
+      // A certificate device sends any password: the TLS client certificate speaks for it.
+      const certificate = context.peer.peerCertificate?.raw;
+      const signed = /^[0-9a-f]+;[a-z0-9-]+$/i.test(passwordText(context.password) ?? '');
+      const options = { ...verifyOptions, keys: secrets };
+      const verdict = certificate !== undefined && !signed
+        ? await verifyTencentCertificate(context, certificate, options)
+        : await verifyTencent(context, options);
       if (!verdict.ok) return refusal(verdict);
       const { productId, deviceName } = verdict.identity;
       if (confineTopics && unsafeTopicName(productId, deviceName)) {

@@ -3,12 +3,14 @@
 // 3.1.1 and 3.1 (an application on a listener without the profile watches what gets through).
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { Broker, silentLogger } from '../../src/broker/index.js';
 import { ConnectionRefusedError, MqttClient, PublishError, connect } from '../../src/client/index.js';
 import { nodeDialer } from '../../src/client/node-dialer.js';
 import { type TencentCredentialOptions, type TencentDeviceKey, tencentCredentials } from '../../src/credentials/index.js';
 import { tencentProfile } from '../../src/dialects/index.js';
+import { issueCertificate, makeCerts, type TestCerts } from '../helpers/certs.js';
 import { waitFor } from '../helpers/wait.js';
 
 const PRODUCT = 'ABCDEFGHIJ';
@@ -246,5 +248,53 @@ describe('tencent profile', () => {
     await second.start();
     assert.ok(resumed, 'session present');
     await waitFor(() => got.includes('while away'), 5000, 'the message queued while away');
+  });
+});
+
+describe('tencent profile: certificate devices on MQTT/TLS', () => {
+  let broker: Broker;
+  let certs: TestCerts;
+  let other: { certFile: string; keyFile: string };
+
+  before(async () => {
+    certs = await makeCerts();
+    other = await issueCertificate(certs, 'tencent-other', '/CN=other-device', 'extendedKeyUsage=clientAuth\n');
+    const secrets = ({ productId, deviceName }: { productId: string; deviceName: string }): TencentDeviceKey | undefined =>
+      productId === PRODUCT && deviceName === 'cert1' ? { publicKey: certs.clientCert } : undefined;
+    broker = new Broker({
+      listeners: [{
+        host: '127.0.0.1',
+        port: 0,
+        tls: { cert: certs.serverCert, key: certs.serverKey, ca: certs.ca, requestCertificate: true, requireCertificate: true },
+        hooks: tencentProfile({ secrets }),
+      }],
+      sysInterval: 0,
+      logger: silentLogger,
+    });
+    await broker.listen();
+  });
+  after(() => broker.close());
+
+  const device = (cert: Buffer, key: Buffer) => {
+    const { clientId, username } = tencentCredentials({ productId: PRODUCT, deviceName: 'cert1', deviceSecret: SECRET });
+    // The vendor's docs: with a device certificate the password may be any value.
+    return connect(`mqtts://localhost:${broker.port}`, {
+      clientId, username, password: 'any value', protocolVersion: 4, reconnect: false, ca: certs.ca, cert, key,
+    });
+  };
+
+  test("a device whose certificate carries its registered public key connects and stays within its topics", async () => {
+    const client = await device(certs.clientCert, certs.clientKey);
+    try {
+      assert.deepEqual(await client.subscribe(`${PRODUCT}/cert1/control`, { qos: 1 }), [1]);
+      assert.deepEqual(await client.subscribe(`${PRODUCT}/dev1/control`, { qos: 1 }), [0x80]);
+    } finally {
+      await client.end({ force: true });
+    }
+  });
+
+  test("another device's certificate, valid for the CA, is refused", async () => {
+    await assert.rejects(device(readFileSync(other.certFile), readFileSync(other.keyFile)),
+      (error: unknown) => error instanceof ConnectionRefusedError && error.reasonCode === 4);
   });
 });
