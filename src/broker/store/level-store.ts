@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import type { BrokerMessage } from '../message.js';
 import { DataDirLock } from './data-dir-lock.js';
+import { LogRecordBuilder } from './log-record.js';
 import {
   checkIncoming,
   decodeFormat,
@@ -12,25 +13,32 @@ import {
   decodeSubscription,
   encodeFormat,
   encodeIncoming,
-  encodeOutgoing,
-  encodeRetained,
   encodeSession,
   encodeSubscription,
   FORMAT_KEY,
-  incomingKey,
+  incomingKeySize,
   KIND_INCOMING,
   KIND_META,
   KIND_OUTGOING,
   KIND_RETAINED,
   KIND_SESSION,
   KIND_SUBSCRIPTION,
-  outgoingKey,
+  outgoingKeySize,
+  outgoingSize,
   parseKey,
   RecordError,
-  retainedKey,
+  retainedKeySize,
+  retainedSize,
   seal,
-  sessionKey,
-  subscriptionKey,
+  sessionKeySize,
+  subscriptionKeySize,
+  writeIncomingKey,
+  writeOutgoing,
+  writeOutgoingKey,
+  writeRetained,
+  writeRetainedKey,
+  writeSessionKey,
+  writeSubscriptionKey,
 } from './record-codec.js';
 import { RecordIndex, type ClientRecords } from './record-index.js';
 import type { BrokerStore, RecoveryStats, StoredSessionState, StoreOp } from './store.js';
@@ -51,32 +59,31 @@ export interface LevelStoreOptions {
 
 type Db = ClassicLevel<Buffer, Buffer>;
 /**
- * A LevelDB operation, with the index map and id of its record (none for session records and the deletes of a
- * session's records), so that a later operation on the record can leave it out.
+ * A logged operation waiting for LevelDB: where its key and value lie in the log record that carries it, and the
+ * index map and id of its record (none for session records and the deletes of a session's records), so that a
+ * later operation on the record can leave it out. Its LevelDB form is made only if it is not left out.
  */
-type BatchOp = PutOp | DelOp;
-interface PutOp {
-  type: 'put';
-  key: Buffer;
-  value: Buffer;
+interface LoggedOp {
+  put: boolean;
+  /** The log record, set once it is appended. */
+  record: Buffer;
+  /** Offset of the key in `record`; a put's value follows 4 bytes after the key. */
+  at: number;
+  keyLength: number;
+  valueLength: number;
   map: IndexMap | undefined;
   id: unknown;
-  /** The record was absent before this put: when this is the first put of it waiting for LevelDB, a delete cancels both. */
+  /**
+   * The record was absent from LevelDB before this put (for the last put of a record waiting for LevelDB: before
+   * the first one): a delete cancels the put, and itself.
+   */
   created: boolean;
-}
-interface DelOp {
-  type: 'del';
-  key: Buffer;
-  map: IndexMap | undefined;
-  id: unknown;
+  /** Its place in `pending`. */
+  slot: number;
 }
 type IndexMap = Map<unknown, number>;
-/** Where the last put of a record sits among the operations waiting for LevelDB, and whether they created it. */
-interface LastPut {
-  at: number;
-  created: boolean;
-}
 
+const NO_RECORD = Buffer.alloc(0);
 const DB_DIR = 'level';
 const LOG_DIR = 'log';
 /**
@@ -138,11 +145,13 @@ export class LevelStore implements BrokerStore {
    * last operation on a key decides what the disk holds, so a later put or delete of the record drops that put,
    * and the delete of a record created while they waited (absent from LevelDB) is dropped as well.
    */
-  private readonly pendingPuts = new Map<IndexMap, Map<unknown, LastPut>>();
+  private readonly pendingPuts = new Map<IndexMap, Map<unknown, LoggedOp>>();
   /** Logged operations LevelDB does not have yet, in order; left-out ones are holes. */
-  private pending: Array<BatchOp | undefined> = [];
+  private pending: Array<LoggedOp | undefined> = [];
   /** A LevelDB batch that failed, written again in front of `pending`. */
-  private failedBatch: BatchOp[] | undefined;
+  private failedBatch: LogOp[] | undefined;
+  /** Where each batch's log record is built. */
+  private readonly builder = new LogRecordBuilder();
   private levelWrite: Promise<void> | undefined;
   private levelTimer: NodeJS.Timeout | undefined;
   /** Why LevelDB last failed, until a LevelDB write succeeds. */
@@ -287,35 +296,40 @@ export class LevelStore implements BrokerStore {
     if (this.db === undefined || log === undefined) throw new StoreError('io', `store in ${this.dir} is not open`);
     this.startScan = undefined;
     const index = this.index;
+    const builder = this.builder;
     index.begin();
-    const batch: BatchOp[] = [];
+    builder.begin();
+    const batch: LoggedOp[] = [];
     const retainedBefore = index.retained.size;
     try {
       for (const op of ops) this.prepare(op, batch);
     } catch (err) {
-      index.rollback();
+      this.refuse();
       throw err instanceof StoreError ? err : new StoreError('io', `cannot encode a store change: ${(err as Error).message}`, { cause: err });
     }
     if (this.maxBytes > 0 && index.growth > 0 && index.bytes > this.maxBytes) {
       const needed = index.bytes;
-      index.rollback();
+      this.refuse();
       throw new StoreError('full', `store in ${this.dir} is full: ${needed} bytes needed, limit ${this.maxBytes}`);
     }
     if (this.maxRetained > 0 && index.retained.size > this.maxRetained && index.retained.size > retainedBefore) {
-      index.rollback();
+      this.refuse();
       throw new StoreError('full', `store in ${this.dir} is full: more than ${this.maxRetained} retained messages`);
     }
     if (batch.length === 0) {
       index.commit();
+      builder.discard();
       return;
     }
+    const record = builder.finish();
     try {
-      log.append(batch);
+      log.append(record);
     } catch (err) {
       index.rollback();
       throw err instanceof StoreError ? err : new StoreError('io', `store write in ${log.dir} failed: ${describe(err)}`, { cause: err });
     }
     index.commit();
+    for (const op of batch) op.record = record;
     this.merge(batch);
     this.scheduleLevelWrite();
     // The record is in the operating system's hands; with fsync it must be on the disk before the write resolves.
@@ -323,94 +337,145 @@ export class LevelStore implements BrokerStore {
     if (this.sync) await log.syncNow();
   }
 
-  /** Adds the LevelDB operations for one change to `batch` and records it in the index. */
-  private prepare(op: StoreOp, batch: BatchOp[]): void {
+  /** Undoes the batch being prepared. */
+  private refuse(): void {
+    this.index.rollback();
+    this.builder.discard();
+  }
+
+  /** Writes the logged operations for one change into the log record, adds them to `batch` and records them in the index. */
+  private prepare(op: StoreOp, batch: LoggedOp[]): void {
     const index = this.index;
+    const builder = this.builder;
     switch (op.op) {
       case 'putSession': {
-        const key = sessionKey(op.session.clientId);
+        const clientId = op.session.clientId;
+        const keyLength = sessionKeySize(clientId);
         const value = encodeSession(op.session);
-        const records = index.clients.get(op.session.clientId);
-        if (records === undefined) index.addClient(op.session.clientId, key.length + value.length);
-        else index.setSession(records, key.length + value.length);
-        batch.push({ type: 'put', key, value, map: undefined, id: undefined, created: false });
+        const records = index.clients.get(clientId);
+        if (records === undefined) index.addClient(clientId, keyLength + value.length);
+        else index.setSession(records, keyLength + value.length);
+        const at = this.logPut(batch, keyLength, value.length, undefined, undefined, false);
+        writeSessionKey(builder.buf, at, clientId);
+        value.copy(builder.buf, at + keyLength + 4);
         return;
       }
       case 'deleteSession': {
-        const records = index.clients.get(op.clientId);
+        const clientId = op.clientId;
+        const records = index.clients.get(clientId);
         if (records === undefined) return;
-        batch.push(del(sessionKey(op.clientId)));
-        for (const filter of records.subscriptions.keys()) batch.push(del(subscriptionKey(op.clientId, filter)));
-        for (const seq of records.outgoing.keys()) batch.push(del(outgoingKey(op.clientId, seq)));
-        for (const id of records.incoming.keys()) batch.push(del(incomingKey(op.clientId, id)));
-        index.removeClient(op.clientId, records);
+        // Each key is written once its delete is added (`builder.buf` read after: adding may move the record).
+        let at = this.logDelete(batch, sessionKeySize(clientId));
+        writeSessionKey(builder.buf, at, clientId);
+        for (const filter of records.subscriptions.keys()) {
+          at = this.logDelete(batch, subscriptionKeySize(clientId, filter));
+          writeSubscriptionKey(builder.buf, at, clientId, filter);
+        }
+        for (const seq of records.outgoing.keys()) {
+          at = this.logDelete(batch, outgoingKeySize(clientId));
+          writeOutgoingKey(builder.buf, at, clientId, seq);
+        }
+        for (const id of records.incoming.keys()) {
+          at = this.logDelete(batch, incomingKeySize(clientId));
+          writeIncomingKey(builder.buf, at, clientId, id);
+        }
+        index.removeClient(clientId, records);
         return;
       }
       case 'putSubscription': {
         const records = index.clients.get(op.clientId);
         if (records === undefined) return;
-        const key = subscriptionKey(op.clientId, op.subscription.filter);
+        const filter = op.subscription.filter;
+        const keyLength = subscriptionKeySize(op.clientId, filter);
         const value = encodeSubscription(op.subscription);
-        this.put(records.subscriptions, op.subscription.filter, key, value, batch);
+        const created = !index.set(records.subscriptions, filter, keyLength + value.length);
+        const at = this.logPut(batch, keyLength, value.length, records.subscriptions, filter, created);
+        writeSubscriptionKey(builder.buf, at, op.clientId, filter);
+        value.copy(builder.buf, at + keyLength + 4);
         return;
       }
       case 'deleteSubscription': {
         const records = index.clients.get(op.clientId);
         if (records !== undefined && index.remove(records.subscriptions, op.filter)) {
-          batch.push(del(subscriptionKey(op.clientId, op.filter), records.subscriptions, op.filter));
+          const at = this.logDelete(batch, subscriptionKeySize(op.clientId, op.filter), records.subscriptions, op.filter);
+          writeSubscriptionKey(builder.buf, at, op.clientId, op.filter);
         }
         return;
       }
       case 'putOutgoing': {
         const records = index.clients.get(op.clientId);
         if (records === undefined) return;
-        const key = outgoingKey(op.clientId, op.outgoing.seq);
-        const value = encodeOutgoing(op.outgoing);
-        this.put(records.outgoing, op.outgoing.seq, key, value, batch);
+        const seq = op.outgoing.seq;
+        const keyLength = outgoingKeySize(op.clientId);
+        const valueLength = outgoingSize(op.outgoing);
+        const created = !index.set(records.outgoing, seq, keyLength + valueLength);
+        const at = this.logPut(batch, keyLength, valueLength, records.outgoing, seq, created);
+        writeOutgoingKey(builder.buf, at, op.clientId, seq);
+        writeOutgoing(builder.buf, at + keyLength + 4, op.outgoing);
         return;
       }
       case 'deleteOutgoing': {
         const records = index.clients.get(op.clientId);
         if (records !== undefined && index.remove(records.outgoing, op.seq)) {
-          batch.push(del(outgoingKey(op.clientId, op.seq), records.outgoing, op.seq));
+          const at = this.logDelete(batch, outgoingKeySize(op.clientId), records.outgoing, op.seq);
+          writeOutgoingKey(builder.buf, at, op.clientId, op.seq);
         }
         return;
       }
       case 'putIncoming': {
         const records = index.clients.get(op.clientId);
         if (records === undefined) return;
-        const key = incomingKey(op.clientId, op.packetId);
+        const keyLength = incomingKeySize(op.clientId);
         const value = encodeIncoming();
-        this.put(records.incoming, op.packetId, key, value, batch);
+        const created = !index.set(records.incoming, op.packetId, keyLength + value.length);
+        const at = this.logPut(batch, keyLength, value.length, records.incoming, op.packetId, created);
+        writeIncomingKey(builder.buf, at, op.clientId, op.packetId);
+        value.copy(builder.buf, at + keyLength + 4);
         return;
       }
       case 'deleteIncoming': {
         const records = index.clients.get(op.clientId);
         if (records !== undefined && index.remove(records.incoming, op.packetId)) {
-          batch.push(del(incomingKey(op.clientId, op.packetId), records.incoming, op.packetId));
+          const at = this.logDelete(batch, incomingKeySize(op.clientId), records.incoming, op.packetId);
+          writeIncomingKey(builder.buf, at, op.clientId, op.packetId);
         }
         return;
       }
       case 'putRetained': {
-        const key = retainedKey(op.message.topic);
-        const value = encodeRetained(op.message);
-        this.put(index.retained, op.message.topic, key, value, batch);
+        const topic = op.message.topic;
+        const keyLength = retainedKeySize(topic);
+        const valueLength = retainedSize(op.message);
+        const created = !index.set(index.retained, topic, keyLength + valueLength);
+        const at = this.logPut(batch, keyLength, valueLength, index.retained, topic, created);
+        writeRetainedKey(builder.buf, at, topic);
+        writeRetained(builder.buf, at + keyLength + 4, op.message);
         return;
       }
       case 'deleteRetained':
-        if (index.remove(index.retained, op.topic)) batch.push(del(retainedKey(op.topic), index.retained, op.topic));
+        if (index.remove(index.retained, op.topic)) {
+          const at = this.logDelete(batch, retainedKeySize(op.topic), index.retained, op.topic);
+          writeRetainedKey(builder.buf, at, op.topic);
+        }
         return;
     }
   }
 
-  /** Adds a record's put to `batch` and the index. */
-  private put<K>(map: Map<K, number>, id: K, key: Buffer, value: Buffer, batch: BatchOp[]): void {
-    const existed = this.index.set(map, id, key.length + value.length);
-    batch.push({ type: 'put', key, value, map: map as IndexMap, id, created: !existed });
+  /** Adds a put to the log record and `batch`; returns where its key goes in the builder's buffer. */
+  private logPut(batch: LoggedOp[], keyLength: number, valueLength: number, map: IndexMap | undefined, id: unknown, created: boolean): number {
+    const at = this.builder.put(keyLength, valueLength);
+    batch.push({ put: true, record: NO_RECORD, at: this.builder.offset(at), keyLength, valueLength, map, id, created, slot: 0 });
+    return at;
+  }
+
+  /** Adds a delete to the log record and `batch`; returns where its key goes in the builder's buffer. */
+  private logDelete<K>(batch: LoggedOp[], keyLength: number, map?: Map<K, number>, id?: K): number {
+    const at = this.builder.del(keyLength);
+    batch.push({ put: false, record: NO_RECORD, at: this.builder.offset(at), keyLength, valueLength: 0, map: map as IndexMap | undefined, id, created: false, slot: 0 });
+    return at;
   }
 
   /** Adds a logged batch to the operations waiting for LevelDB, leaving out those it makes needless. */
-  private merge(batch: readonly BatchOp[]): void {
+  private merge(batch: readonly LoggedOp[]): void {
     const pending = this.pending;
     for (const op of batch) {
       const map = op.map;
@@ -418,15 +483,15 @@ export class LevelStore implements BrokerStore {
         let puts = this.pendingPuts.get(map);
         if (puts === undefined) this.pendingPuts.set(map, (puts = new Map()));
         const last = puts.get(op.id);
-        if (op.type === 'put') {
-          if (last === undefined) puts.set(op.id, { at: pending.length, created: op.created });
-          else {
-            pending[last.at] = undefined;
+        if (op.put) {
+          if (last !== undefined) {
+            pending[last.slot] = undefined;
             this.annulledTotal++;
-            last.at = pending.length;
+            op.created = last.created;
           }
+          puts.set(op.id, op);
         } else if (last !== undefined) {
-          pending[last.at] = undefined;
+          pending[last.slot] = undefined;
           puts.delete(op.id);
           this.annulledTotal++;
           // Created since LevelDB last got a batch: it never held the record, so the delete is left out too.
@@ -436,6 +501,7 @@ export class LevelStore implements BrokerStore {
           }
         }
       }
+      op.slot = pending.length;
       pending.push(op);
     }
   }
@@ -455,12 +521,8 @@ export class LevelStore implements BrokerStore {
   private startLevelWrite(): Promise<void> {
     clearTimeout(this.levelTimer);
     this.levelTimer = undefined;
-    const ops: BatchOp[] = this.failedBatch ?? [];
-    for (const op of this.pending) {
-      if (op === undefined) continue;
-      if (op.type === 'put') seal(op.value);
-      ops.push(op);
-    }
+    const ops: LogOp[] = this.failedBatch ?? [];
+    for (const op of this.pending) if (op !== undefined) ops.push(levelOp(op));
     this.pending = [];
     this.pendingPuts.clear();
     const upTo = this.log?.appended ?? 0;
@@ -471,7 +533,7 @@ export class LevelStore implements BrokerStore {
     return this.levelWrite;
   }
 
-  private async writeLevel(ops: BatchOp[], upTo: number): Promise<void> {
+  private async writeLevel(ops: LogOp[], upTo: number): Promise<void> {
     try {
       if (this.needsReopen) await this.reopen();
       const db = this.db;
@@ -682,8 +744,12 @@ function writeBatch(db: Db, batch: LogOp[], sync: boolean): Promise<void> {
   return raw !== undefined && db.status === 'open' ? raw.call(db, batch, { sync }) : db.batch(batch, { sync });
 }
 
-function del(key: Buffer, map?: IndexMap, id?: unknown): DelOp {
-  return { type: 'del', key, map, id };
+/** The LevelDB form of a logged operation: views of the log record, the value sealed. */
+function levelOp(op: LoggedOp): LogOp {
+  const key = op.record.subarray(op.at, op.at + op.keyLength);
+  if (!op.put) return { type: 'del', key };
+  const start = op.at + op.keyLength + 4;
+  return { type: 'put', key, value: seal(op.record.subarray(start, start + op.valueLength)) };
 }
 
 /** The most specific message of a classic-level error (its cause holds LevelDB's own words). */

@@ -27,57 +27,85 @@ const STATES: readonly StoredOutgoing['state'][] = ['queued', 'publish', 'pubrel
 export class RecordError extends Error {}
 
 // ---- keys
+// Keys are written in place (into the write-ahead log record that carries them): `...KeySize` gives the length to
+// reserve, `write...Key` fills it in.
 
 /** The UTF-8 form of the last client id keyed: a batch mostly holds runs of records of one client. */
 let lastClientId = '';
 let lastClientIdBytes = new Uint8Array(0);
 
-function clientKey(kind: number, clientId: string, extra: number): { key: Buffer; pos: number } {
+function clientIdBytes(clientId: string): Uint8Array {
   if (clientId !== lastClientId) {
     const bytes = Buffer.from(clientId);
     if (bytes.length > 0xffff) throw new RecordError('client id longer than 65535 bytes');
     lastClientId = clientId;
     lastClientIdBytes = bytes;
   }
-  const id = lastClientIdBytes;
-  const key = Buffer.allocUnsafe(3 + id.length + extra);
-  key[0] = kind;
-  key[1] = id.length >>> 8;
-  key[2] = id.length & 0xff;
-  key.set(id, 3);
-  return { key, pos: 3 + id.length };
+  return lastClientIdBytes;
+}
+
+function clientKeySize(clientId: string, extra: number): number {
+  return 3 + clientIdBytes(clientId).length + extra;
+}
+
+/** Writes the kind and client id; returns where the record's own key goes. */
+function writeClientKey(buf: Buffer, pos: number, kind: number, clientId: string): number {
+  const id = clientIdBytes(clientId);
+  buf[pos] = kind;
+  buf[pos + 1] = id.length >>> 8;
+  buf[pos + 2] = id.length & 0xff;
+  buf.set(id, pos + 3);
+  return pos + 3 + id.length;
+}
+
+export function sessionKeySize(clientId: string): number {
+  return clientKeySize(clientId, 0);
+}
+
+export function writeSessionKey(buf: Buffer, pos: number, clientId: string): void {
+  writeClientKey(buf, pos, KIND_SESSION, clientId);
 }
 
 export function sessionKey(clientId: string): Buffer {
-  return clientKey(KIND_SESSION, clientId, 0).key;
-}
-
-export function subscriptionKey(clientId: string, filter: string): Buffer {
-  const filterLength = Buffer.byteLength(filter);
-  const { key, pos } = clientKey(KIND_SUBSCRIPTION, clientId, filterLength);
-  key.write(filter, pos);
+  const key = Buffer.allocUnsafe(sessionKeySize(clientId));
+  writeSessionKey(key, 0, clientId);
   return key;
 }
 
-export function outgoingKey(clientId: string, seq: number): Buffer {
-  const { key, pos } = clientKey(KIND_OUTGOING, clientId, 8);
+export function subscriptionKeySize(clientId: string, filter: string): number {
+  return clientKeySize(clientId, Buffer.byteLength(filter));
+}
+
+export function writeSubscriptionKey(buf: Buffer, pos: number, clientId: string, filter: string): void {
+  buf.write(filter, writeClientKey(buf, pos, KIND_SUBSCRIPTION, clientId));
+}
+
+export function outgoingKeySize(clientId: string): number {
+  return clientKeySize(clientId, 8);
+}
+
+export function writeOutgoingKey(buf: Buffer, pos: number, clientId: string, seq: number): void {
+  const at = writeClientKey(buf, pos, KIND_OUTGOING, clientId);
   // Big-endian so that byte order is numeric order; seq is a non-negative safe integer.
-  key.writeUInt32BE(Math.floor(seq / 0x1_0000_0000), pos);
-  key.writeUInt32BE(seq >>> 0, pos + 4);
-  return key;
+  buf.writeUInt32BE(Math.floor(seq / 0x1_0000_0000), at);
+  buf.writeUInt32BE(seq >>> 0, at + 4);
 }
 
-export function incomingKey(clientId: string, packetId: number): Buffer {
-  const { key, pos } = clientKey(KIND_INCOMING, clientId, 2);
-  key.writeUInt16BE(packetId, pos);
-  return key;
+export function incomingKeySize(clientId: string): number {
+  return clientKeySize(clientId, 2);
 }
 
-export function retainedKey(topic: string): Buffer {
-  const key = Buffer.allocUnsafe(1 + Buffer.byteLength(topic));
-  key[0] = KIND_RETAINED;
-  key.write(topic, 1);
-  return key;
+export function writeIncomingKey(buf: Buffer, pos: number, clientId: string, packetId: number): void {
+  buf.writeUInt16BE(packetId, writeClientKey(buf, pos, KIND_INCOMING, clientId));
+}
+
+export function retainedKeySize(topic: string): number {
+  return 1 + Buffer.byteLength(topic);
+}
+
+export function writeRetainedKey(buf: Buffer, pos: number, topic: string): void {
+  buf[pos] = KIND_RETAINED;
+  buf.write(topic, pos + 1);
 }
 
 /** The parts of a session record's key: client id and what follows it. */
@@ -136,55 +164,81 @@ function vbiLength(n: number): number {
 }
 
 /**
- * The last message encoded, the value encoded around its body (flags, expiry, origin, topic, properties, payload)
- * and where the body starts in it. One message queued for many sessions makes one record per session, one after
- * another, and is encoded once for all; one entry is enough for that, and cheaper than a map keyed by message.
+ * The last message written and its body (flags, expiry, origin, topic, properties, payload) where it was written.
+ * One message queued for many sessions makes one record per session, one after another, and is encoded once for
+ * all; one entry is enough for that, and cheaper than a map keyed by message.
  */
 let lastMessage: BrokerMessage | undefined;
-let lastValue: Buffer = Buffer.alloc(0);
-let lastBodyStart = 0;
+let lastBody: Buffer = Buffer.alloc(0);
+/** The message last sized and the sizes of its parts, for the write that follows. */
+let sized: BrokerMessage | undefined;
+let sizedTopic = 0;
+let sizedOrigin = 0;
+let sizedProperties = 0;
+let sizedBody = 0;
 
-/** A value of `head` bytes (after the CRC) followed by the message's body; the head is for the caller to fill. */
-function valueWithBody(m: BrokerMessage, head: number): Buffer {
-  if (m === lastMessage) {
-    const value = allocValue(head + lastValue.length - lastBodyStart);
-    lastValue.copy(value, CRC_SIZE + head, lastBodyStart);
-    return value;
+function bodySize(m: BrokerMessage): number {
+  if (m === lastMessage) return lastBody.length;
+  if (m !== sized) {
+    sizedTopic = stringSize(m.topic);
+    sizedOrigin = m.origin === undefined ? 0 : stringSize(m.origin);
+    sizedProperties = propsSize(m.properties, PUBLISH);
+    sizedBody =
+      1 + (m.expiresAt === undefined ? 0 : 8) + sizedOrigin + sizedTopic + vbiLength(sizedProperties) + sizedProperties + m.payload.length;
+    sized = m;
   }
-  const topicSize = stringSize(m.topic);
-  const originSize = m.origin === undefined ? 0 : stringSize(m.origin);
-  const pSize = propsSize(m.properties, PUBLISH);
-  const size = 1 + (m.expiresAt === undefined ? 0 : 8) + originSize + topicSize + vbiLength(pSize) + pSize + m.payload.length;
-  const value = allocValue(head + size);
-  const start = CRC_SIZE + head;
-  value[start] = m.qos | (m.retain ? 4 : 0) | (m.expiresAt === undefined ? 0 : 8) | (m.origin === undefined ? 0 : 16);
-  let pos = start + 1;
-  if (m.expiresAt !== undefined) pos = value.writeDoubleBE(m.expiresAt, pos);
-  if (m.origin !== undefined) pos = writeString(value, pos, m.origin, originSize - 2);
-  pos = writeString(value, pos, m.topic, topicSize - 2);
-  pos = writeProperties(value, pos, m.properties, pSize);
-  value.set(m.payload, pos);
+  return sizedBody;
+}
+
+/**
+ * Writes the message's body at `pos`. The bytes written must not be written over afterwards: the next value of
+ * the same message copies them.
+ */
+function writeBody(buf: Buffer, pos: number, m: BrokerMessage): void {
+  if (m === lastMessage) {
+    lastBody.copy(buf, pos);
+    return;
+  }
+  const size = bodySize(m);
+  buf[pos] = m.qos | (m.retain ? 4 : 0) | (m.expiresAt === undefined ? 0 : 8) | (m.origin === undefined ? 0 : 16);
+  let at = pos + 1;
+  if (m.expiresAt !== undefined) at = buf.writeDoubleBE(m.expiresAt, at);
+  if (m.origin !== undefined) at = writeString(buf, at, m.origin, sizedOrigin - 2);
+  at = writeString(buf, at, m.topic, sizedTopic - 2);
+  at = writeProperties(buf, at, m.properties, sizedProperties);
+  buf.set(m.payload, at);
   lastMessage = m;
-  lastValue = value;
-  lastBodyStart = start;
-  return value;
+  lastBody = buf.subarray(pos, pos + size);
 }
 
-export function encodeRetained(m: BrokerMessage): Buffer {
-  return valueWithBody(m, 0);
+// Values of retained and outgoing records are written in place, like keys (their CRC left zero); the rarer
+// records are encoded into values of their own.
+
+export function retainedSize(m: BrokerMessage): number {
+  return CRC_SIZE + bodySize(m);
 }
 
-export function encodeOutgoing(o: StoredOutgoing): Buffer {
-  const ids = o.subscriptionIds ?? [];
-  const value = valueWithBody(o.message, 4 + ids.length * 4 + (o.shared === undefined ? 0 : stringSize(o.shared)));
-  let pos = CRC_SIZE;
+export function writeRetained(buf: Buffer, pos: number, m: BrokerMessage): void {
+  buf.writeUInt32BE(0, pos);
+  writeBody(buf, pos + CRC_SIZE, m);
+}
+
+export function outgoingSize(o: StoredOutgoing): number {
+  const ids = o.subscriptionIds === undefined ? 0 : o.subscriptionIds.length;
+  return CRC_SIZE + 4 + ids * 4 + (o.shared === undefined ? 0 : stringSize(o.shared)) + bodySize(o.message);
+}
+
+export function writeOutgoing(buf: Buffer, pos: number, o: StoredOutgoing): void {
+  buf.writeUInt32BE(0, pos);
+  let at = pos + CRC_SIZE;
   // Bit 5: a shared subscription's filter follows the identifiers (records without it read as before).
-  value[pos++] = o.qos | (o.retain ? 4 : 0) | (STATES.indexOf(o.state) << 3) | (o.shared === undefined ? 0 : 32);
-  pos = value.writeUInt16BE(o.packetId, pos);
-  value[pos++] = o.subscriptionIds === undefined ? 0xff : ids.length;
-  for (const id of ids) pos = value.writeUInt32BE(id, pos);
-  if (o.shared !== undefined) writeString(value, pos, o.shared);
-  return value;
+  buf[at++] = o.qos | (o.retain ? 4 : 0) | (STATES.indexOf(o.state) << 3) | (o.shared === undefined ? 0 : 32);
+  at = buf.writeUInt16BE(o.packetId, at);
+  const ids = o.subscriptionIds;
+  buf[at++] = ids === undefined ? 0xff : ids.length;
+  if (ids !== undefined) for (const id of ids) at = buf.writeUInt32BE(id, at);
+  if (o.shared !== undefined) at = writeString(buf, at, o.shared);
+  writeBody(buf, at, o.message);
 }
 
 export function encodeSession(s: StoredSession): Buffer {

@@ -9,6 +9,7 @@
 import { closeSync, fdatasync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
+import { DEL, PUT, RECORD_HEADER } from './log-record.js';
 import { StoreError } from './store-errors.js';
 
 /** One LevelDB operation as the log records and replays it. */
@@ -18,9 +19,6 @@ export type LogOp = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del';
 export const LOG_FORMAT_VERSION = 1;
 const MAGIC = 0x43584c47; // 'CXLG'
 const SEGMENT_HEADER = 8;
-const RECORD_HEADER = 8;
-const PUT = 1;
-const DEL = 2;
 /** A segment is closed and a new one started once it passes this size, so that confirmed ones can be deleted. */
 const SEGMENT_BYTES = 8 * 1024 * 1024;
 const SEGMENT_NAME = /^(\d{16})\.log$/;
@@ -46,8 +44,6 @@ export class WriteAheadLog {
   /** Records appended since the log was opened; `release(n)` refers to these numbers. */
   appended = 0;
   private readonly segments: Segment[] = [];
-  /** Where records are encoded: written synchronously, so one buffer serves every append (fewer large allocations). */
-  private scratch = Buffer.allocUnsafe(64 * 1024);
   /** A failed append whose partial bytes could not be cut off yet; appends wait until they are. */
   private torn: { segment: Segment; size: number } | undefined;
 
@@ -69,14 +65,11 @@ export class WriteAheadLog {
   }
 
   /**
-   * Appends `ops` as one record, with one `write`: once it returns, the record survives the process being killed.
-   * A failure leaves the log as it was and throws a StoreError (`io`).
+   * Appends a record (built by a LogRecordBuilder) with one `write`: once it returns, the record survives the
+   * process being killed. A failure leaves the log as it was and throws a StoreError (`io`).
    */
-  append(ops: readonly LogOp[]): void {
+  append(record: Buffer): void {
     if (this.torn !== undefined) this.cutTorn();
-    const size = recordSize(ops);
-    if (size > this.scratch.length) this.scratch = Buffer.allocUnsafe(2 ** Math.ceil(Math.log2(size)));
-    const record = encodeRecord(ops, this.scratch.subarray(0, size));
     let segment = this.segments.at(-1);
     if (segment === undefined || segment.size >= SEGMENT_BYTES) segment = this.startSegment();
     let written = 0;
@@ -193,32 +186,6 @@ function syncDirectory(dir: string): void {
   } finally {
     closeSync(fd);
   }
-}
-
-function recordSize(ops: readonly LogOp[]): number {
-  let size = RECORD_HEADER;
-  for (const op of ops) {
-    size += 5 + op.key.length + (op.type === 'put' ? 4 + op.value.length : 0);
-  }
-  return size;
-}
-
-/** Encodes the operations into `record`, which has exactly their size. */
-function encodeRecord(ops: readonly LogOp[], record: Buffer): Buffer {
-  let pos = RECORD_HEADER;
-  for (const op of ops) {
-    record[pos] = op.type === 'put' ? PUT : DEL;
-    record.writeUInt32BE(op.key.length, pos + 1);
-    pos += 5 + op.key.copy(record, pos + 5);
-    if (op.type === 'put') {
-      record.writeUInt32BE(op.value.length, pos);
-      pos += 4 + op.value.copy(record, pos + 4);
-    }
-  }
-  const payload = record.subarray(RECORD_HEADER);
-  record.writeUInt32BE(payload.length, 0);
-  record.writeUInt32BE(crc32(payload), 4);
-  return record;
 }
 
 /**

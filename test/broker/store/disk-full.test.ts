@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { LevelStore } from '../../../src/broker/store/level-store.js';
 import { StoreError } from '../../../src/broker/store/store-errors.js';
-import { readLog, WriteAheadLog, type LogOp } from '../../../src/broker/store/write-ahead-log.js';
+import { LogRecordBuilder } from '../../../src/broker/store/log-record.js';
+import { readLog, WriteAheadLog } from '../../../src/broker/store/write-ahead-log.js';
 import type { Logger } from '../../../src/broker/logger.js';
 import { silentLogger } from '../../../src/broker/logger.js';
 import { startBroker, text } from '../core/fixture.js';
@@ -121,13 +122,22 @@ describe('disk full', () => {
     try {
       const dir = join(point, 'log');
       const log = new WriteAheadLog(dir, false, 1);
-      const op = (i: number): LogOp => ({ type: 'put', key: Buffer.from(`k${i}`), value: Buffer.alloc(10_000, i) });
+      const builder = new LogRecordBuilder();
+      // A record of one put: key `k{i}`, 10,000 bytes of value.
+      const record = (i: number): Buffer => {
+        const key = `k${i}`;
+        builder.begin();
+        const at = builder.put(key.length, 10_000);
+        builder.buf.write(key, at);
+        builder.buf.fill(i, at + key.length + 4, at + key.length + 4 + 10_000);
+        return builder.finish();
+      };
       let size = 8;
       let appended = 0;
       let error: unknown;
       for (let i = 0; i < 100 && error === undefined; i++) {
         try {
-          log.append([op(i)]);
+          log.append(record(i));
           appended++;
           size += 8 + 9 + `k${i}`.length + 10_000;
         } catch (err) {
@@ -141,7 +151,7 @@ describe('disk full', () => {
       assert.equal(statSync(segment).size, size, 'nothing of the refused record stays');
 
       execFileSync('mount', ['-o', 'remount,size=1m', point]);
-      log.append([op(999)]);
+      log.append(record(999));
       log.close(false);
       const { batches } = readLog(dir);
       assert.equal(batches.length, appended + 1);
