@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { WebSocketServer } from 'ws';
-import { connect, InvalidOptionError, type MqttClient } from '../../src/client/index.js';
+import { connect, InvalidOptionError } from '../../src/client/index.js';
 import { encode, PacketParser, type Packet } from '../../src/packet/index.js';
 import { FakeBroker } from './fake-broker.js';
 
@@ -12,24 +12,14 @@ const text = (b: Uint8Array | undefined): string => new TextDecoder().decode(b);
 
 describe('client conformance (scripted broker)', () => {
   let broker: FakeBroker;
-  const clients: MqttClient[] = [];
   before(async () => {
     broker = await new FakeBroker().start();
   });
   after(async () => {
-    for (const client of clients) await client.end({ force: true });
     await broker.stop();
   });
 
-  async function open(options: Parameters<typeof connect>[1], connack: Parameters<FakeBroker['connections'][0]['accept']>[0] = {}) {
-    const index = broker.connections.length;
-    const connecting = connect(broker.url, { reconnect: false, ...options });
-    const c = await broker.connection(index);
-    const hello = await c.accept(connack);
-    const client = await connecting;
-    clients.push(client);
-    return { c, client, hello };
-  }
+  const open = (...args: Parameters<FakeBroker['open']>) => broker.open(...args);
 
   it('sends CONNECT first, with the will, user name and password fields exactly as configured', async () => {
     for (const protocolVersion of [3, 4, 5] as const) {
@@ -119,7 +109,7 @@ describe('client conformance (scripted broker)', () => {
     const c0 = await broker.connection(index);
     await c0.accept();
     const client = await connecting;
-    clients.push(client);
+    broker.track(client);
     for (let i = 0; i < 3; i++) client.publish('o', `m${i}`, { qos: 2 }).catch(() => undefined);
     const sent = [await c0.next('publish'), await c0.next('publish'), await c0.next('publish')];
     for (const i of [2, 0, 1]) c0.send({ type: 'pubrec', packetId: sent[i]!.packetId! });
@@ -153,7 +143,7 @@ describe('client conformance (scripted broker)', () => {
     assert.equal(reply.properties?.authenticationMethod, 'M');
     assert.deepEqual(c.received.map((p) => p.type), ['connect', 'auth']);
     c.send({ type: 'connack', sessionPresent: false, reasonCode: 0, properties: { authenticationMethod: 'M' } });
-    clients.push(await connecting);
+    broker.track(await connecting);
 
     const { c: plain, client } = await open({});
     await assert.rejects(client.reauthenticate(), InvalidOptionError);

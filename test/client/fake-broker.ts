@@ -1,5 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import { encode, PacketParser, type ConnackPacket, type Packet } from '../../src/packet/index.js';
+import { connect, type ClientOptions, type MqttClient } from '../../src/client/index.js';
+import { encode, PacketParser, type ConnackPacket, type ConnectPacket, type Packet } from '../../src/packet/index.js';
 
 /** One client connection to the scripted broker: read what the client sent, answer by hand. */
 export class FakeConnection {
@@ -70,6 +71,8 @@ export class FakeConnection {
 export class FakeBroker {
   port = 0;
   readonly connections: FakeConnection[] = [];
+  /** Clients made by `open` or given to `track`, ended by `stop`. */
+  private readonly clients: MqttClient[] = [];
   private readonly server: Server;
   private waiter: (() => void) | undefined;
 
@@ -107,7 +110,27 @@ export class FakeBroker {
     return this.connections[index]!;
   }
 
+  /**
+   * Connects a client (no reconnect unless `options` asks) and answers its CONNECT with `connack`; the client is
+   * ended when the broker stops.
+   */
+  async open(options: ClientOptions = {}, connack: Partial<ConnackPacket> = {}): Promise<{ c: FakeConnection; client: MqttClient; hello: ConnectPacket }> {
+    const index = this.connections.length;
+    const connecting = connect(this.url, { reconnect: false, ...options });
+    const c = await this.connection(index);
+    const hello = await c.accept(connack);
+    const client = this.track(await connecting);
+    return { c, client, hello };
+  }
+
+  /** Ends `client` when the broker stops. */
+  track(client: MqttClient): MqttClient {
+    this.clients.push(client);
+    return client;
+  }
+
   async stop(): Promise<void> {
+    for (const client of this.clients) await client.end({ force: true });
     for (const c of this.connections) c.close();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { connect, type MqttClient } from '../../src/client/index.js';
 import { FakeBroker } from './fake-broker.js';
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -11,21 +10,15 @@ const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(reso
  */
 describe('gathering answers to many publishes', () => {
   let broker: FakeBroker;
-  const clients: MqttClient[] = [];
   before(async () => {
     broker = await new FakeBroker().start();
   });
   after(async () => {
-    for (const client of clients) await client.end({ force: true });
     await broker.stop();
   });
 
   it('settles every publish and takes a message when the answers come one by one', async () => {
-    const connecting = connect(broker.url, { protocolVersion: 4, reconnect: false, keepalive: 0 });
-    const conn = await broker.connection(broker.connections.length);
-    await conn.accept();
-    const client = await connecting;
-    clients.push(client);
+    const { c: conn, client } = await broker.open({ protocolVersion: 4, keepalive: 0 });
     const received: string[] = [];
     client.on('message', (topic) => received.push(topic));
     const count = 150;
@@ -51,11 +44,7 @@ describe('gathering answers to many publishes', () => {
   });
 
   it('closes when the broker goes away while reading is paused, failing what is left', async () => {
-    const connecting = connect(broker.url, { protocolVersion: 4, reconnect: false, keepalive: 0 });
-    const conn = await broker.connection(broker.connections.length);
-    await conn.accept();
-    const client = await connecting;
-    clients.push(client);
+    const { c: conn, client } = await broker.open({ protocolVersion: 4, keepalive: 0 });
     const count = 150;
     const settled = Array.from({ length: count }, (_, i) => client.publish('gather/out', String(i), { qos: 1 }));
     const first = await conn.next('publish');

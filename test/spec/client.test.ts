@@ -1,19 +1,17 @@
 // Client statements not shown elsewhere, checked on the packets the client sends to a scripted broker.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { connect, type MqttClient } from '../../src/client/index.js';
+import { connect } from '../../src/client/index.js';
 import { FakeBroker } from '../client/fake-broker.js';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 
 describe('client statements (scripted broker)', () => {
   let broker: FakeBroker;
-  const clients: MqttClient[] = [];
   before(async () => {
     broker = await new FakeBroker().start();
   });
   after(async () => {
-    for (const client of clients) await client.end({ force: true });
     await broker.stop();
   });
 
@@ -28,7 +26,7 @@ describe('client statements (scripted broker)', () => {
     assert.equal((await c.next('connect')).properties?.authenticationMethod, 'TOY-1');
     c.send({ type: 'connack', sessionPresent: false, reasonCode: 0, properties: { authenticationMethod: 'TOY-1' } });
     const client = await connecting;
-    clients.push(client);
+    broker.track(client);
     const reauth = client.reauthenticate(enc('again'));
     const start = await c.next('auth');
     assert.equal(start.reasonCode, 0x19);
@@ -42,12 +40,7 @@ describe('client statements (scripted broker)', () => {
   });
 
   it('v311/MQTT-2.3.1-2: at MQTT 3.1.1 each QoS 1/2 PUBLISH, SUBSCRIBE and UNSUBSCRIBE gets a non-zero packet id not in use', async () => {
-    const index = broker.connections.length;
-    const connecting = connect(broker.url, { protocolVersion: 4, reconnect: false });
-    const c = await broker.connection(index);
-    await c.accept();
-    const client = await connecting;
-    clients.push(client);
+    const { c, client } = await broker.open({ protocolVersion: 4 });
     const pending = [
       ...Array.from({ length: 20 }, (_, i) => client.publish('ids', String(i), { qos: i % 2 === 0 ? 1 : 2 })),
       client.subscribe('a', { qos: 1 }),
