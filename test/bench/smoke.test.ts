@@ -11,21 +11,11 @@ import assert from 'node:assert/strict';
 import type { Results } from '../../bench/harness/results.js';
 import type { IndependentResult } from '../../bench/independent/spec.js';
 
-test('npm run bench in smoke mode produces throughput and latency figures', { timeout: 120_000 }, async (t) => {
-  const out = mkdtempSync(join(tmpdir(), 'culex-bench-smoke-'));
-  t.after(() => rmSync(out, { recursive: true, force: true }));
-  const child = spawn('bash', ['scripts/bench.sh'], {
+/** Runs a bench entry from the project root with `env` added; killed after 100 s. */
+async function run(command: string, args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(command, args, {
     cwd: join(import.meta.dirname, '..', '..'),
-    env: {
-      ...process.env,
-      BENCH_ONLY: 'qos1,latency-qos0',
-      BENCH_BROKERS: 'culex,mosquitto',
-      BENCH_ROUNDS: '1',
-      BENCH_SECONDS: '1',
-      BENCH_WARMUP: '0.3',
-      BENCH_DOCS: '0',
-      BENCH_OUT: out,
-    },
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -35,6 +25,21 @@ test('npm run bench in smoke mode produces throughput and latency figures', { ti
   const timer = setTimeout(() => child.kill('SIGKILL'), 100_000);
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   clearTimeout(timer);
+  return { code, stdout, stderr };
+}
+
+test('npm run bench in smoke mode produces throughput and latency figures', { timeout: 120_000 }, async (t) => {
+  const out = mkdtempSync(join(tmpdir(), 'culex-bench-smoke-'));
+  t.after(() => rmSync(out, { recursive: true, force: true }));
+  const { code, stdout, stderr } = await run('bash', ['scripts/bench.sh'], {
+    BENCH_ONLY: 'qos1,latency-qos0',
+    BENCH_BROKERS: 'culex,mosquitto',
+    BENCH_ROUNDS: '1',
+    BENCH_SECONDS: '1',
+    BENCH_WARMUP: '0.3',
+    BENCH_DOCS: '0',
+    BENCH_OUT: out,
+  });
   assert.equal(code, 0, `bench exited with ${code}:\n${stderr}`);
   assert.match(stdout, /### Throughput/);
   assert.match(stdout, /### Latency/);
@@ -56,18 +61,9 @@ test('npm run bench in smoke mode produces throughput and latency figures', { ti
 test('the independent check with the Mosquitto clients counts what the subscriber received', { timeout: 120_000 }, async (t) => {
   const out = mkdtempSync(join(tmpdir(), 'culex-bench-independent-'));
   t.after(() => rmSync(out, { recursive: true, force: true }));
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/independent/main.ts'], {
-    cwd: join(import.meta.dirname, '..', '..'),
-    env: { ...process.env, BENCH_ONLY: 'qos1', BENCH_BROKERS: 'culex,mosquitto', BENCH_ROUNDS: '1', BENCH_MESSAGES: '500', BENCH_OUT: out },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const { code, stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'bench/independent/main.ts'], {
+    BENCH_ONLY: 'qos1', BENCH_BROKERS: 'culex,mosquitto', BENCH_ROUNDS: '1', BENCH_MESSAGES: '500', BENCH_OUT: out,
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 100_000);
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  clearTimeout(timer);
   assert.equal(code, 0, `independent check exited with ${code}:\n${stderr}`);
   assert.match(stdout, /Culex ÷ Mosquitto/);
 
