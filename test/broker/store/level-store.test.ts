@@ -10,6 +10,7 @@ import { LevelStore } from '../../../src/broker/store/level-store.js';
 import { sessionKey } from '../../../src/broker/store/record-codec.js';
 import type { StoredSession, StoreOp } from '../../../src/broker/store/store.js';
 import { StoreError } from '../../../src/broker/store/store-errors.js';
+import { rejectsWith } from './rejects-with.js';
 import { runStoreContract } from '../core/store-contract.js';
 
 const root = mkdtempSync(join(tmpdir(), 'culex-level-store-'));
@@ -40,15 +41,6 @@ async function opened(dir: string, options?: ConstructorParameters<typeof LevelS
   const store = new LevelStore(dir, options);
   await store.open();
   return store;
-}
-
-async function rejectsWith(promise: Promise<unknown>, code: StoreError['code'], pattern: RegExp): Promise<void> {
-  await assert.rejects(promise, (err: unknown) => {
-    assert.ok(err instanceof StoreError, `expected a StoreError, got ${String(err)}`);
-    assert.equal(err.code, code);
-    assert.match(err.message, pattern);
-    return true;
-  });
 }
 
 runStoreContract(

@@ -11,7 +11,7 @@ import { ClassicLevel } from 'classic-level';
 import type { BrokerMessage } from '../../../src/broker/message.js';
 import { LevelStore } from '../../../src/broker/store/level-store.js';
 import { KIND_OUTGOING } from '../../../src/broker/store/record-codec.js';
-import { StoreError } from '../../../src/broker/store/store-errors.js';
+import { rejectsWith } from './rejects-with.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = mkdtempSync(join(tmpdir(), 'culex-log-'));
@@ -57,15 +57,6 @@ async function storedSeqs(dir: string): Promise<number[]> {
 }
 
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i + 1);
-
-async function rejectsWith(promise: Promise<unknown>, code: StoreError['code'], pattern: RegExp): Promise<void> {
-  await assert.rejects(promise, (err: unknown) => {
-    assert.ok(err instanceof StoreError, `expected a StoreError, got ${String(err)}`);
-    assert.equal(err.code, code);
-    assert.match(err.message, pattern);
-    return true;
-  });
-}
 
 describe('LevelStore write-ahead log', () => {
   it('replays what a killed process logged, then deletes the log', async () => {
