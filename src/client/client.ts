@@ -1015,13 +1015,16 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
     this.abandon(conn, reasonCode, new ConnectionLostError(message, reasonCode), accepted);
   }
 
+  /** Writes DISCONNECT at once; nothing may follow it on this connection (MQTT-3.14.4-1). */
+  private sendDisconnect(conn: Connection, disconnect: DisconnectPacket): void {
+    this.sendPacket(conn, disconnect);
+    conn.sealed = true;
+    conn.flush();
+  }
+
   /** Leaves the broker with `error`, sending DISCONNECT with `reasonCode` first (MQTT 5) if it accepted us. */
   private abandon(conn: Connection, reasonCode: number, error: Error, accepted: boolean): void {
-    if (accepted && this.protocolVersion === 5) {
-      this.sendPacket(conn, { type: 'disconnect', reasonCode });
-      conn.sealed = true;
-      conn.flush();
-    }
+    if (accepted && this.protocolVersion === 5) this.sendDisconnect(conn, { type: 'disconnect', reasonCode });
     this.fail(conn, error);
   }
 
@@ -1108,9 +1111,7 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
   private renew(conn: Connection): void {
     if (conn !== this.conn || !conn.connected || this.ending) return;
     conn.renewing = true;
-    this.sendPacket(conn, { type: 'disconnect', reasonCode: 0 });
-    conn.sealed = true;
-    conn.flush();
+    this.sendDisconnect(conn, { type: 'disconnect', reasonCode: 0 });
     this.fail(conn, new ConnectionLostError('reconnecting to renew credentials', 0));
   }
 
@@ -1254,9 +1255,7 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
           if (options.reasonCode !== undefined) disconnect.reasonCode = options.reasonCode;
           if (options.properties) disconnect.properties = options.properties;
         }
-        this.sendPacket(conn, disconnect);
-        conn.sealed = true;
-        conn.flush();
+        this.sendDisconnect(conn, disconnect);
         conn.stream?.end();
         // The broker closes after DISCONNECT; do not wait for it long.
         let timer: ReturnType<typeof setTimeout> | undefined;

@@ -119,9 +119,9 @@ export function azureConnectOptions(options: Omit<AzureCredentialOptions, 'expir
     username: first.username,
     websocket: { path: first.websocketPath },
   };
-  const renewable = options.key !== undefined || (options.connectionString !== undefined && first.password !== undefined &&
-    parseAzureConnectionString(options.connectionString).sharedAccessKey !== undefined);
-  if (!renewable) {
+  // Only a key can sign new tokens; a connection string's own SAS token is fixed.
+  const key = options.key ?? (options.connectionString === undefined ? undefined : parseAzureConnectionString(options.connectionString).sharedAccessKey);
+  if (key === undefined) {
     if (first.password !== undefined) result.password = first.password;
     return result;
   }
