@@ -149,6 +149,8 @@ export async function run(args: string[]): Promise<number> {
   const logger = stderrLogger(values.verbose ? 'debug' : (config.logLevel ?? 'info'));
   if (config.file) logger.info(`configuration ${config.file} (${config.format === 'mosquitto' ? 'mosquitto.conf' : 'culex JSON'})`);
   for (const note of config.notes) logger.info(note);
+  // Before the listeners open: whoever waits for the listening line has seen where the state goes.
+  if (config.persistence.dataDir !== undefined) logger.info(`state kept in ${config.persistence.dataDir}${config.persistence.fsync ? ' (fsync)' : ''}`);
   let broker: Broker;
   let setup: BrokerSetup;
   try {
@@ -165,7 +167,6 @@ export async function run(args: string[]): Promise<number> {
     logger.error(`cannot start: ${err instanceof Error ? err.message : String(err)}`);
     return 1;
   }
-  if (config.persistence.dataDir !== undefined) logger.info(`state kept in ${config.persistence.dataDir}${config.persistence.fsync ? ' (fsync)' : ''}`);
   const hosts = config.listeners.length > 0 ? config.listeners.map((l) => l.host) : ['127.0.0.1'];
   if (hosts.some((h) => !isLoopback(h)) && !values['allow-anonymous'] && config.broker.allowAnonymous !== true) {
     logger.info('anonymous clients are refused on a non-loopback address; --allow-anonymous accepts them');
