@@ -251,7 +251,8 @@ export class RawClient {
     this.wake();
   }
 
-  private acknowledge(packet: Packet): void {
+  /** Sends the acknowledgement `autoAck` would send for `packet` (PUBACK, PUBREC or PUBCOMP), if it needs one. */
+  acknowledge(packet: Packet): void {
     if (packet.type === 'publish' && packet.packetId !== undefined) {
       this.send({ type: packet.qos === 1 ? 'puback' : 'pubrec', packetId: packet.packetId });
     } else if (packet.type === 'pubrel') {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import type { BrokerMessage } from '../message.js';
 import { DataDirLock } from './data-dir-lock.js';
+import { LogRecordBuilder } from './log-record.js';
 import {
   checkIncoming,
   decodeFormat,
@@ -12,24 +13,32 @@ import {
   decodeSubscription,
   encodeFormat,
   encodeIncoming,
-  encodeOutgoing,
-  encodeRetained,
   encodeSession,
   encodeSubscription,
   FORMAT_KEY,
-  incomingKey,
+  incomingKeySize,
   KIND_INCOMING,
   KIND_META,
   KIND_OUTGOING,
   KIND_RETAINED,
   KIND_SESSION,
   KIND_SUBSCRIPTION,
-  outgoingKey,
+  outgoingKeySize,
+  outgoingSize,
   parseKey,
   RecordError,
-  retainedKey,
-  sessionKey,
-  subscriptionKey,
+  retainedKeySize,
+  retainedSize,
+  seal,
+  sessionKeySize,
+  subscriptionKeySize,
+  writeIncomingKey,
+  writeOutgoing,
+  writeOutgoingKey,
+  writeRetained,
+  writeRetainedKey,
+  writeSessionKey,
+  writeSubscriptionKey,
 } from './record-codec.js';
 import { RecordIndex, type ClientRecords } from './record-index.js';
 import type { BrokerStore, RecoveryStats, StoredSessionState, StoreOp } from './store.js';
@@ -37,6 +46,7 @@ import type { BrokerStore, RecoveryStats, StoredSessionState, StoreOp } from './
 export type { RecoveryStats } from './store.js';
 import { StoreError } from './store-errors.js';
 import { readFormat, STORE_FORMAT_VERSION, writeFormat } from './store-format.js';
+import { readLog, removeSegments, WriteAheadLog, type LogOp } from './write-ahead-log.js';
 
 export interface LevelStoreOptions {
   /** Flush every batch to the disk before `write` resolves (power-loss safety). Default false: handed to the OS. */
@@ -48,17 +58,50 @@ export interface LevelStoreOptions {
 }
 
 type Db = ClassicLevel<Buffer, Buffer>;
-type BatchOp = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
-/** Where the last put of a record sits in the batch being prepared, and whether the batch created the record. */
-interface LastPut {
+/**
+ * A logged operation waiting for LevelDB: where its key and value lie in the log record that carries it, and the
+ * index map and id of its record (none for session records and the deletes of a session's records), so that a
+ * later operation on the record can leave it out. Its LevelDB form is made only if it is not left out.
+ */
+interface LoggedOp {
+  put: boolean;
+  /** The log record, set once it is appended. */
+  record: Buffer;
+  /** Offset of the key in `record`; a put's value follows 4 bytes after the key. */
   at: number;
+  keyLength: number;
+  valueLength: number;
+  map: IndexMap | undefined;
+  id: unknown;
+  /**
+   * The record was absent from LevelDB before this put (for the last put of a record waiting for LevelDB: before
+   * the first one): a delete cancels the put, and itself.
+   */
   created: boolean;
+  /** Its place in `pending`. */
+  slot: number;
 }
+type IndexMap = Map<unknown, number>;
 
+const NO_RECORD = Buffer.alloc(0);
 const DB_DIR = 'level';
+const LOG_DIR = 'log';
+/**
+ * How long logged operations wait before going to LevelDB: long enough for most deliveries to be acknowledged
+ * even by a subscriber that lags behind a busy broker (measured: 20 ms left a fifth of the operations to write).
+ */
+const LEVEL_DELAY_MS = 50;
+/** Logged operations waiting for LevelDB that make it write at once (bounds the memory they hold). */
+const LEVEL_BATCH_OPS = 50_000;
+/** Log bytes LevelDB may lag behind before writes wait for it. */
+const MAX_BACKLOG = 64 * 1024 * 1024;
+/** Delay before LevelDB is tried again after it failed, when no write asks sooner. */
+const LEVEL_RETRY_MS = 1000;
 /** Written when LevelDB reported dropping damaged data, so that later starts keep refusing until someone looks. */
 const DAMAGED_FILE = 'culex-store.damaged';
 const SCAN_CHUNK = 1024;
+/** Operations per LevelDB batch when the log is replayed at start-up. */
+const REPLAY_CHUNK = 10_000;
 
 /** What one scan of the database yields. */
 interface Scan {
@@ -69,12 +112,14 @@ interface Scan {
 }
 
 /**
- * The broker's durable store on LevelDB (classic-level), in a data directory holding a lock file, a format file
- * and the database. Each `write` is one atomic LevelDB batch (group commit: the broker collects the changes of a
- * tick into one call); when it resolves the batch is in the operating system's hands, so it survives the broker
- * process being killed, and with `fsync` it is on the disk. Size limits are checked in memory before the write;
- * a disk error fails the write, and the next write reopens the database so the broker carries on once space
- * returns.
+ * The broker's durable store on LevelDB (classic-level), in a data directory holding a lock file, a format file,
+ * the database and a write-ahead log. Each `write` (group commit: the broker collects the changes of a tick into
+ * one call) is appended to the log as one record with one `write(2)`; when it resolves the batch is in the
+ * operating system's hands, so it survives the broker process being killed, and with `fsync` it is on the disk.
+ * LevelDB gets the logged operations a little later, many batches in one, leaving out those that later ones made
+ * needless (most deliveries are acknowledged before they reach it); log segments are deleted once LevelDB holds
+ * them and replayed at start-up otherwise. Size limits are checked in memory before the write; a disk error
+ * fails the write, and the next write reopens the database so the broker carries on once space returns.
  */
 export class LevelStore implements BrokerStore {
   readonly dir: string;
@@ -87,32 +132,47 @@ export class LevelStore implements BrokerStore {
   private readonly maxRetained: number;
   private readonly index = new RecordIndex();
   private db: Db | undefined;
-  /** Set after a failed write: LevelDB refuses all writes after a disk error until it is reopened. */
+  private readonly logDir: string;
+  private log: WriteAheadLog | undefined;
+  /** Set after a failed LevelDB write: LevelDB refuses all writes after a disk error until it is reopened. */
   private needsReopen = false;
   /** Serialises writes (the broker sends one at a time; this keeps the index right if a caller does not). */
   private tail: Promise<void> = Promise.resolve();
   /** The start-up scan, handed out by the loads until the first write. */
   private startScan: Scan | undefined;
   /**
-   * While a batch is prepared: the last put of each record in it, by index map and key. Only the last operation
-   * on a key decides what the disk holds, so a later put or delete of the record drops that put, and the delete
-   * of a record the batch created (absent before it) is dropped as well.
+   * The last put of each record among the logged operations waiting for LevelDB, by index map and key. Only the
+   * last operation on a key decides what the disk holds, so a later put or delete of the record drops that put,
+   * and the delete of a record created while they waited (absent from LevelDB) is dropped as well.
    */
-  private readonly lastPuts = new Map<Map<unknown, number>, Map<unknown, LastPut>>();
-  /** Operations of the batch being prepared that later ones in it made needless. */
-  private annulledNow = 0;
+  private readonly pendingPuts = new Map<IndexMap, Map<unknown, LoggedOp>>();
+  /** Logged operations LevelDB does not have yet, in order; left-out ones are holes. */
+  private pending: Array<LoggedOp | undefined> = [];
+  /** A LevelDB batch that failed, written again in front of `pending`. */
+  private failedBatch: LogOp[] | undefined;
+  /** Where each batch's log record is built. */
+  private readonly builder = new LogRecordBuilder();
+  private levelWrite: Promise<void> | undefined;
+  private levelTimer: NodeJS.Timeout | undefined;
+  /** Why LevelDB last failed, until a LevelDB write succeeds. */
+  private levelError: StoreError | undefined;
   private annulledTotal = 0;
+  private readonly levelTick = (): void => {
+    this.levelTimer = undefined;
+    this.startLevelWrite().catch(() => undefined);
+  };
 
   constructor(dir: string, options: LevelStoreOptions = {}) {
     this.dir = dir;
     this.dbPath = join(dir, DB_DIR);
+    this.logDir = join(dir, LOG_DIR);
     this.lock = new DataDirLock(dir);
     this.sync = options.fsync ?? false;
     this.maxBytes = options.maxBytes ?? 1024 * 1024 * 1024;
     this.maxRetained = options.maxRetained ?? 1_000_000;
   }
 
-  /** Operations left out of written batches because later ones in the same batch made them needless. */
+  /** Logged operations left out of LevelDB batches because later ones, logged before LevelDB got them, made them needless. */
   get annulled(): number {
     return this.annulledTotal;
   }
@@ -146,6 +206,7 @@ export class LevelStore implements BrokerStore {
         throw new StoreError('corrupt', `store data in ${this.dbPath} is damaged: the CURRENT file is missing; refusing to start with an empty store`);
       }
       this.db = await this.openDb(fresh);
+      this.log = await this.replayLog(this.db);
       const scan = await this.scan(this.db);
       if (!scan.formatFound) {
         if (scan.sessions.size > 0 || scan.retained.length > 0) {
@@ -175,6 +236,8 @@ export class LevelStore implements BrokerStore {
       };
       return this.recovered;
     } catch (err) {
+      this.log?.close(false);
+      this.log = undefined;
       await this.db?.close().catch(() => undefined);
       this.db = undefined;
       this.lock.release();
@@ -196,12 +259,27 @@ export class LevelStore implements BrokerStore {
     return [...(await this.loadScan()).sessions.values()];
   }
 
+  /** Resolves once LevelDB holds everything logged; rejects with a StoreError when LevelDB fails. */
+  async flushed(): Promise<void> {
+    while (this.levelWrite !== undefined || this.pending.length > 0 || this.failedBatch !== undefined) {
+      await (this.levelWrite ?? this.startLevelWrite());
+    }
+  }
+
+  /** Hands what is logged to LevelDB; the log is deleted when LevelDB took it, or replayed at the next start. */
   async close(): Promise<void> {
     await this.tail;
+    let flushed = false;
+    if (this.db !== undefined) flushed = await this.flushed().then(() => true, () => false);
+    // A failed LevelDB write leaves a retry scheduled.
+    clearTimeout(this.levelTimer);
+    this.levelTimer = undefined;
     const db = this.db;
     this.db = undefined;
     this.startScan = undefined;
     try {
+      this.log?.close(flushed);
+      this.log = undefined;
       await db?.close();
     } finally {
       this.lock.release();
@@ -211,166 +289,294 @@ export class LevelStore implements BrokerStore {
   // ---- writing
 
   private async writeNow(ops: readonly StoreOp[]): Promise<void> {
-    if (this.needsReopen) await this.reopen();
-    const db = this.db;
-    if (db === undefined) throw new StoreError('io', `store in ${this.dir} is not open`);
+    // While LevelDB fails, or lags far behind, writes wait for it: the log does not grow without bound, and a
+    // disk error refuses new messages instead of being noticed only by the background writes.
+    if (this.levelError !== undefined || (this.log !== undefined && this.log.backlog > MAX_BACKLOG)) await this.flushed();
+    const log = this.log;
+    if (this.db === undefined || log === undefined) throw new StoreError('io', `store in ${this.dir} is not open`);
     this.startScan = undefined;
     const index = this.index;
+    const builder = this.builder;
     index.begin();
-    const batch: Array<BatchOp | undefined> = [];
+    builder.begin();
+    const batch: LoggedOp[] = [];
     const retainedBefore = index.retained.size;
-    this.annulledNow = 0;
     try {
       for (const op of ops) this.prepare(op, batch);
     } catch (err) {
-      index.rollback();
+      this.refuse();
       throw err instanceof StoreError ? err : new StoreError('io', `cannot encode a store change: ${(err as Error).message}`, { cause: err });
-    } finally {
-      this.lastPuts.clear();
     }
-    const written = this.annulledNow === 0 ? (batch as BatchOp[]) : batch.filter(isOp);
     if (this.maxBytes > 0 && index.growth > 0 && index.bytes > this.maxBytes) {
       const needed = index.bytes;
-      index.rollback();
+      this.refuse();
       throw new StoreError('full', `store in ${this.dir} is full: ${needed} bytes needed, limit ${this.maxBytes}`);
     }
     if (this.maxRetained > 0 && index.retained.size > this.maxRetained && index.retained.size > retainedBefore) {
-      index.rollback();
+      this.refuse();
       throw new StoreError('full', `store in ${this.dir} is full: more than ${this.maxRetained} retained messages`);
     }
-    if (written.length === 0) {
+    if (batch.length === 0) {
       index.commit();
-      this.annulledTotal += this.annulledNow;
+      builder.discard();
       return;
     }
+    const record = builder.finish();
     try {
-      await writeBatch(db, written, this.sync);
+      log.append(record);
     } catch (err) {
       index.rollback();
-      this.needsReopen = true;
-      throw new StoreError('io', `store write in ${this.dbPath} failed: ${describe(err)}`, { cause: err });
+      throw err instanceof StoreError ? err : new StoreError('io', `store write in ${log.dir} failed: ${describe(err)}`, { cause: err });
     }
     index.commit();
-    this.annulledTotal += this.annulledNow;
+    for (const op of batch) op.record = record;
+    this.merge(batch);
+    this.scheduleLevelWrite();
+    // The record is in the operating system's hands; with fsync it must be on the disk before the write resolves.
+    // Should the flush fail, the write is refused although its changes stay: written again, they change nothing.
+    if (this.sync) await log.syncNow();
   }
 
-  /** Adds the LevelDB operations for one change to `batch` and records it in the index. */
-  private prepare(op: StoreOp, batch: Array<BatchOp | undefined>): void {
+  /** Undoes the batch being prepared. */
+  private refuse(): void {
+    this.index.rollback();
+    this.builder.discard();
+  }
+
+  /** Writes the logged operations for one change into the log record, adds them to `batch` and records them in the index. */
+  private prepare(op: StoreOp, batch: LoggedOp[]): void {
     const index = this.index;
+    const builder = this.builder;
     switch (op.op) {
       case 'putSession': {
-        const key = sessionKey(op.session.clientId);
+        const clientId = op.session.clientId;
+        const keyLength = sessionKeySize(clientId);
         const value = encodeSession(op.session);
-        const records = index.clients.get(op.session.clientId);
-        if (records === undefined) index.addClient(op.session.clientId, key.length + value.length);
-        else index.setSession(records, key.length + value.length);
-        batch.push({ type: 'put', key, value });
+        const records = index.clients.get(clientId);
+        if (records === undefined) index.addClient(clientId, keyLength + value.length);
+        else index.setSession(records, keyLength + value.length);
+        const at = this.logPut(batch, keyLength, value.length, undefined, undefined, false);
+        writeSessionKey(builder.buf, at, clientId);
+        value.copy(builder.buf, at + keyLength + 4);
         return;
       }
       case 'deleteSession': {
-        const records = index.clients.get(op.clientId);
+        const clientId = op.clientId;
+        const records = index.clients.get(clientId);
         if (records === undefined) return;
-        batch.push({ type: 'del', key: sessionKey(op.clientId) });
-        for (const filter of records.subscriptions.keys()) batch.push({ type: 'del', key: subscriptionKey(op.clientId, filter) });
-        for (const seq of records.outgoing.keys()) batch.push({ type: 'del', key: outgoingKey(op.clientId, seq) });
-        for (const id of records.incoming.keys()) batch.push({ type: 'del', key: incomingKey(op.clientId, id) });
-        index.removeClient(op.clientId, records);
+        // Each key is written once its delete is added (`builder.buf` read after: adding may move the record).
+        let at = this.logDelete(batch, sessionKeySize(clientId));
+        writeSessionKey(builder.buf, at, clientId);
+        for (const filter of records.subscriptions.keys()) {
+          at = this.logDelete(batch, subscriptionKeySize(clientId, filter));
+          writeSubscriptionKey(builder.buf, at, clientId, filter);
+        }
+        for (const seq of records.outgoing.keys()) {
+          at = this.logDelete(batch, outgoingKeySize(clientId));
+          writeOutgoingKey(builder.buf, at, clientId, seq);
+        }
+        for (const id of records.incoming.keys()) {
+          at = this.logDelete(batch, incomingKeySize(clientId));
+          writeIncomingKey(builder.buf, at, clientId, id);
+        }
+        index.removeClient(clientId, records);
         return;
       }
       case 'putSubscription': {
         const records = index.clients.get(op.clientId);
         if (records === undefined) return;
-        const key = subscriptionKey(op.clientId, op.subscription.filter);
+        const filter = op.subscription.filter;
+        const keyLength = subscriptionKeySize(op.clientId, filter);
         const value = encodeSubscription(op.subscription);
-        this.put(records.subscriptions, op.subscription.filter, key, value, batch);
+        const created = !index.set(records.subscriptions, filter, keyLength + value.length);
+        const at = this.logPut(batch, keyLength, value.length, records.subscriptions, filter, created);
+        writeSubscriptionKey(builder.buf, at, op.clientId, filter);
+        value.copy(builder.buf, at + keyLength + 4);
         return;
       }
       case 'deleteSubscription': {
         const records = index.clients.get(op.clientId);
-        if (records !== undefined && this.remove(records.subscriptions, op.filter, batch)) {
-          batch.push({ type: 'del', key: subscriptionKey(op.clientId, op.filter) });
+        if (records !== undefined && index.remove(records.subscriptions, op.filter)) {
+          const at = this.logDelete(batch, subscriptionKeySize(op.clientId, op.filter), records.subscriptions, op.filter);
+          writeSubscriptionKey(builder.buf, at, op.clientId, op.filter);
         }
         return;
       }
       case 'putOutgoing': {
         const records = index.clients.get(op.clientId);
         if (records === undefined) return;
-        const key = outgoingKey(op.clientId, op.outgoing.seq);
-        const value = encodeOutgoing(op.outgoing);
-        this.put(records.outgoing, op.outgoing.seq, key, value, batch);
+        const seq = op.outgoing.seq;
+        const keyLength = outgoingKeySize(op.clientId);
+        const valueLength = outgoingSize(op.outgoing);
+        const created = !index.set(records.outgoing, seq, keyLength + valueLength);
+        const at = this.logPut(batch, keyLength, valueLength, records.outgoing, seq, created);
+        writeOutgoingKey(builder.buf, at, op.clientId, seq);
+        writeOutgoing(builder.buf, at + keyLength + 4, op.outgoing);
         return;
       }
       case 'deleteOutgoing': {
         const records = index.clients.get(op.clientId);
-        if (records !== undefined && this.remove(records.outgoing, op.seq, batch)) {
-          batch.push({ type: 'del', key: outgoingKey(op.clientId, op.seq) });
+        if (records !== undefined && index.remove(records.outgoing, op.seq)) {
+          const at = this.logDelete(batch, outgoingKeySize(op.clientId), records.outgoing, op.seq);
+          writeOutgoingKey(builder.buf, at, op.clientId, op.seq);
         }
         return;
       }
       case 'putIncoming': {
         const records = index.clients.get(op.clientId);
         if (records === undefined) return;
-        const key = incomingKey(op.clientId, op.packetId);
+        const keyLength = incomingKeySize(op.clientId);
         const value = encodeIncoming();
-        this.put(records.incoming, op.packetId, key, value, batch);
+        const created = !index.set(records.incoming, op.packetId, keyLength + value.length);
+        const at = this.logPut(batch, keyLength, value.length, records.incoming, op.packetId, created);
+        writeIncomingKey(builder.buf, at, op.clientId, op.packetId);
+        value.copy(builder.buf, at + keyLength + 4);
         return;
       }
       case 'deleteIncoming': {
         const records = index.clients.get(op.clientId);
-        if (records !== undefined && this.remove(records.incoming, op.packetId, batch)) {
-          batch.push({ type: 'del', key: incomingKey(op.clientId, op.packetId) });
+        if (records !== undefined && index.remove(records.incoming, op.packetId)) {
+          const at = this.logDelete(batch, incomingKeySize(op.clientId), records.incoming, op.packetId);
+          writeIncomingKey(builder.buf, at, op.clientId, op.packetId);
         }
         return;
       }
       case 'putRetained': {
-        const key = retainedKey(op.message.topic);
-        const value = encodeRetained(op.message);
-        this.put(index.retained, op.message.topic, key, value, batch);
+        const topic = op.message.topic;
+        const keyLength = retainedKeySize(topic);
+        const valueLength = retainedSize(op.message);
+        const created = !index.set(index.retained, topic, keyLength + valueLength);
+        const at = this.logPut(batch, keyLength, valueLength, index.retained, topic, created);
+        writeRetainedKey(builder.buf, at, topic);
+        writeRetained(builder.buf, at + keyLength + 4, op.message);
         return;
       }
       case 'deleteRetained':
-        if (this.remove(index.retained, op.topic, batch)) batch.push({ type: 'del', key: retainedKey(op.topic) });
+        if (index.remove(index.retained, op.topic)) {
+          const at = this.logDelete(batch, retainedKeySize(op.topic), index.retained, op.topic);
+          writeRetainedKey(builder.buf, at, op.topic);
+        }
         return;
     }
   }
 
-  /** Adds a record's put to `batch` and the index, in place of an earlier put of it in the batch. */
-  private put<K>(map: Map<K, number>, id: K, key: Buffer, value: Buffer, batch: Array<BatchOp | undefined>): void {
-    const existed = this.index.set(map, id, key.length + value.length);
-    let puts = this.lastPuts.get(map as Map<unknown, number>);
-    if (puts === undefined) this.lastPuts.set(map as Map<unknown, number>, (puts = new Map()));
-    const last = puts.get(id);
-    if (last === undefined) puts.set(id, { at: batch.length, created: !existed });
-    else {
-      batch[last.at] = undefined;
-      this.annulledNow++;
-      last.at = batch.length;
+  /** Adds a put to the log record and `batch`; returns where its key goes in the builder's buffer. */
+  private logPut(batch: LoggedOp[], keyLength: number, valueLength: number, map: IndexMap | undefined, id: unknown, created: boolean): number {
+    const at = this.builder.put(keyLength, valueLength);
+    batch.push({ put: true, record: NO_RECORD, at: this.builder.offset(at), keyLength, valueLength, map, id, created, slot: 0 });
+    return at;
+  }
+
+  /** Adds a delete to the log record and `batch`; returns where its key goes in the builder's buffer. */
+  private logDelete<K>(batch: LoggedOp[], keyLength: number, map?: Map<K, number>, id?: K): number {
+    const at = this.builder.del(keyLength);
+    batch.push({ put: false, record: NO_RECORD, at: this.builder.offset(at), keyLength, valueLength: 0, map: map as IndexMap | undefined, id, created: false, slot: 0 });
+    return at;
+  }
+
+  /** Adds a logged batch to the operations waiting for LevelDB, leaving out those it makes needless. */
+  private merge(batch: readonly LoggedOp[]): void {
+    const pending = this.pending;
+    for (const op of batch) {
+      const map = op.map;
+      if (map !== undefined) {
+        let puts = this.pendingPuts.get(map);
+        if (puts === undefined) this.pendingPuts.set(map, (puts = new Map()));
+        const last = puts.get(op.id);
+        if (op.put) {
+          if (last !== undefined) {
+            pending[last.slot] = undefined;
+            this.annulledTotal++;
+            op.created = last.created;
+          }
+          puts.set(op.id, op);
+        } else if (last !== undefined) {
+          pending[last.slot] = undefined;
+          puts.delete(op.id);
+          this.annulledTotal++;
+          // Created since LevelDB last got a batch: it never held the record, so the delete is left out too.
+          if (last.created) {
+            this.annulledTotal++;
+            continue;
+          }
+        }
+      }
+      op.slot = pending.length;
+      pending.push(op);
     }
-    batch.push({ type: 'put', key, value });
+  }
+
+  private scheduleLevelWrite(): void {
+    if (this.levelWrite !== undefined) return;
+    if (this.pending.length >= LEVEL_BATCH_OPS) {
+      this.startLevelWrite().catch(() => undefined);
+      return;
+    }
+    if (this.levelTimer !== undefined) return;
+    this.levelTimer = setTimeout(this.levelTick, this.levelError === undefined ? LEVEL_DELAY_MS : LEVEL_RETRY_MS);
+    this.levelTimer.unref();
+  }
+
+  /** Writes the logged operations waiting for LevelDB as one batch, after a batch that failed before. */
+  private startLevelWrite(): Promise<void> {
+    clearTimeout(this.levelTimer);
+    this.levelTimer = undefined;
+    const ops: LogOp[] = this.failedBatch ?? [];
+    for (const op of this.pending) if (op !== undefined) ops.push(levelOp(op));
+    this.pending = [];
+    this.pendingPuts.clear();
+    const upTo = this.log?.appended ?? 0;
+    this.levelWrite = this.writeLevel(ops, upTo).finally(() => {
+      this.levelWrite = undefined;
+      if (this.pending.length > 0 || this.failedBatch !== undefined) this.scheduleLevelWrite();
+    });
+    return this.levelWrite;
+  }
+
+  private async writeLevel(ops: LogOp[], upTo: number): Promise<void> {
+    try {
+      if (this.needsReopen) await this.reopen();
+      const db = this.db;
+      if (db === undefined) throw new Error('the database is closed');
+      if (ops.length > 0) await writeBatch(db, ops, this.sync);
+    } catch (err) {
+      this.failedBatch = ops;
+      this.needsReopen = true;
+      this.levelError = err instanceof StoreError ? err : new StoreError('io', `store write in ${this.dbPath} failed: ${describe(err)}`, { cause: err });
+      throw this.levelError;
+    }
+    this.failedBatch = undefined;
+    this.levelError = undefined;
+    this.log?.release(upTo);
+  }
+
+  /** Writes what the log holds over LevelDB (again, where it has some of it: in order, the operations are idempotent) and deletes it. */
+  private async replayLog(db: Db): Promise<WriteAheadLog> {
+    const logged = readLog(this.logDir);
+    const ops = logged.batches.flat();
+    for (const op of ops) if (op.type === 'put') seal(op.value);
+    try {
+      for (let i = 0; i < ops.length; i += REPLAY_CHUNK) {
+        const last = i + REPLAY_CHUNK >= ops.length;
+        // On the disk before the log is deleted.
+        await writeBatch(db, ops.slice(i, i + REPLAY_CHUNK), last);
+      }
+    } catch (err) {
+      throw new StoreError('io', `cannot replay the store log into ${this.dbPath}: ${describe(err)}`, { cause: err });
+    }
+    removeSegments(this.logDir, logged.paths);
+    return new WriteAheadLog(this.logDir, this.sync, logged.next);
   }
 
   /**
-   * Removes a record from the index and its put from `batch`; true when its deletion has to be written, false
-   * when the store did not hold it before this batch.
+   * After a disk error: LevelDB stays failed until reopened. The index still matches the log, and the failed
+   * batch is written again, so nothing needs to be read back.
    */
-  private remove<K>(map: Map<K, number>, id: K, batch: Array<BatchOp | undefined>): boolean {
-    if (!this.index.remove(map, id)) return false;
-    const puts = this.lastPuts.get(map as Map<unknown, number>);
-    const last = puts?.get(id);
-    if (last === undefined) return true;
-    batch[last.at] = undefined;
-    puts!.delete(id);
-    this.annulledNow += last.created ? 2 : 1;
-    return !last.created;
-  }
-
-  /** After a disk error: LevelDB stays failed until reopened; the rescan makes the index match the disk again. */
   private async reopen(): Promise<void> {
     await this.db?.close().catch(() => undefined);
     this.db = undefined;
     try {
       this.db = await this.openDb(false);
-      await this.scan(this.db);
       this.needsReopen = false;
     } catch (err) {
       await this.db?.close().catch(() => undefined);
@@ -432,9 +638,10 @@ export class LevelStore implements BrokerStore {
   }
 
   private async loadScan(): Promise<Scan> {
-    const db = this.db;
-    if (db === undefined) throw new StoreError('io', `store in ${this.dir} is not open`);
-    return this.startScan ?? (await this.scan(db));
+    if (this.db === undefined) throw new StoreError('io', `store in ${this.dir} is not open`);
+    if (this.startScan !== undefined) return this.startScan;
+    await this.flushed();
+    return this.scan(this.db);
   }
 
   /** Reads every record, rebuilding the index; a record that does not decode stops it with an error. */
@@ -532,13 +739,17 @@ export class LevelStore implements BrokerStore {
  * abstract-level contract) takes them as they are; the public `batch` first copies, checks and re-encodes every
  * operation, which measured as 40% of a write's time. The public method is the fallback.
  */
-function writeBatch(db: Db, batch: BatchOp[], sync: boolean): Promise<void> {
-  const raw = (db as unknown as { _batch?: (ops: BatchOp[], options: { sync: boolean }) => Promise<void> })._batch;
+function writeBatch(db: Db, batch: LogOp[], sync: boolean): Promise<void> {
+  const raw = (db as unknown as { _batch?: (ops: LogOp[], options: { sync: boolean }) => Promise<void> })._batch;
   return raw !== undefined && db.status === 'open' ? raw.call(db, batch, { sync }) : db.batch(batch, { sync });
 }
 
-function isOp(op: BatchOp | undefined): op is BatchOp {
-  return op !== undefined;
+/** The LevelDB form of a logged operation: views of the log record, the value sealed. */
+function levelOp(op: LoggedOp): LogOp {
+  const key = op.record.subarray(op.at, op.at + op.keyLength);
+  if (!op.put) return { type: 'del', key };
+  const start = op.at + op.keyLength + 4;
+  return { type: 'put', key, value: seal(op.record.subarray(start, start + op.valueLength)) };
 }
 
 /** The most specific message of a classic-level error (its cause holds LevelDB's own words). */

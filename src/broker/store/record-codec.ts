@@ -1,6 +1,8 @@
 // Binary keys and values of the embedded store. Keys sort by record kind, then client id, then the record's own
 // key, so one ordered scan yields each session's records together and its outgoing messages in `seq` order.
 // Values start with a CRC-32 of the rest, so damaged data is reported instead of being read as something else.
+// The encoders leave it zero: the store fills it in (`seal`) when a value goes to LevelDB, so that values a later
+// change makes needless before that (most of them) are never summed; the write-ahead log has its own checksums.
 import { crc32 } from 'node:zlib';
 import { propertiesSize, readProperties, writeProperties } from '../../packet/properties.js';
 import type { Properties, ProtocolVersion, QoS } from '../../packet/types.js';
@@ -25,47 +27,85 @@ const STATES: readonly StoredOutgoing['state'][] = ['queued', 'publish', 'pubrel
 export class RecordError extends Error {}
 
 // ---- keys
+// Keys are written in place (into the write-ahead log record that carries them): `...KeySize` gives the length to
+// reserve, `write...Key` fills it in.
 
-function clientKey(kind: number, clientId: string, extra: number): { key: Buffer; pos: number } {
-  const idLength = Buffer.byteLength(clientId);
-  if (idLength > 0xffff) throw new RecordError('client id longer than 65535 bytes');
-  const key = Buffer.allocUnsafe(3 + idLength + extra);
-  key[0] = kind;
-  key.writeUInt16BE(idLength, 1);
-  key.write(clientId, 3);
-  return { key, pos: 3 + idLength };
+/** The UTF-8 form of the last client id keyed: a batch mostly holds runs of records of one client. */
+let lastClientId = '';
+let lastClientIdBytes = new Uint8Array(0);
+
+function clientIdBytes(clientId: string): Uint8Array {
+  if (clientId !== lastClientId) {
+    const bytes = Buffer.from(clientId);
+    if (bytes.length > 0xffff) throw new RecordError('client id longer than 65535 bytes');
+    lastClientId = clientId;
+    lastClientIdBytes = bytes;
+  }
+  return lastClientIdBytes;
+}
+
+function clientKeySize(clientId: string, extra: number): number {
+  return 3 + clientIdBytes(clientId).length + extra;
+}
+
+/** Writes the kind and client id; returns where the record's own key goes. */
+function writeClientKey(buf: Buffer, pos: number, kind: number, clientId: string): number {
+  const id = clientIdBytes(clientId);
+  buf[pos] = kind;
+  buf[pos + 1] = id.length >>> 8;
+  buf[pos + 2] = id.length & 0xff;
+  buf.set(id, pos + 3);
+  return pos + 3 + id.length;
+}
+
+export function sessionKeySize(clientId: string): number {
+  return clientKeySize(clientId, 0);
+}
+
+export function writeSessionKey(buf: Buffer, pos: number, clientId: string): void {
+  writeClientKey(buf, pos, KIND_SESSION, clientId);
 }
 
 export function sessionKey(clientId: string): Buffer {
-  return clientKey(KIND_SESSION, clientId, 0).key;
-}
-
-export function subscriptionKey(clientId: string, filter: string): Buffer {
-  const filterLength = Buffer.byteLength(filter);
-  const { key, pos } = clientKey(KIND_SUBSCRIPTION, clientId, filterLength);
-  key.write(filter, pos);
+  const key = Buffer.allocUnsafe(sessionKeySize(clientId));
+  writeSessionKey(key, 0, clientId);
   return key;
 }
 
-export function outgoingKey(clientId: string, seq: number): Buffer {
-  const { key, pos } = clientKey(KIND_OUTGOING, clientId, 8);
+export function subscriptionKeySize(clientId: string, filter: string): number {
+  return clientKeySize(clientId, Buffer.byteLength(filter));
+}
+
+export function writeSubscriptionKey(buf: Buffer, pos: number, clientId: string, filter: string): void {
+  buf.write(filter, writeClientKey(buf, pos, KIND_SUBSCRIPTION, clientId));
+}
+
+export function outgoingKeySize(clientId: string): number {
+  return clientKeySize(clientId, 8);
+}
+
+export function writeOutgoingKey(buf: Buffer, pos: number, clientId: string, seq: number): void {
+  const at = writeClientKey(buf, pos, KIND_OUTGOING, clientId);
   // Big-endian so that byte order is numeric order; seq is a non-negative safe integer.
-  key.writeUInt32BE(Math.floor(seq / 0x1_0000_0000), pos);
-  key.writeUInt32BE(seq >>> 0, pos + 4);
-  return key;
+  buf.writeUInt32BE(Math.floor(seq / 0x1_0000_0000), at);
+  buf.writeUInt32BE(seq >>> 0, at + 4);
 }
 
-export function incomingKey(clientId: string, packetId: number): Buffer {
-  const { key, pos } = clientKey(KIND_INCOMING, clientId, 2);
-  key.writeUInt16BE(packetId, pos);
-  return key;
+export function incomingKeySize(clientId: string): number {
+  return clientKeySize(clientId, 2);
 }
 
-export function retainedKey(topic: string): Buffer {
-  const key = Buffer.allocUnsafe(1 + Buffer.byteLength(topic));
-  key[0] = KIND_RETAINED;
-  key.write(topic, 1);
-  return key;
+export function writeIncomingKey(buf: Buffer, pos: number, clientId: string, packetId: number): void {
+  buf.writeUInt16BE(packetId, writeClientKey(buf, pos, KIND_INCOMING, clientId));
+}
+
+export function retainedKeySize(topic: string): number {
+  return 1 + Buffer.byteLength(topic);
+}
+
+export function writeRetainedKey(buf: Buffer, pos: number, topic: string): void {
+  buf[pos] = KIND_RETAINED;
+  buf.write(topic, pos + 1);
 }
 
 /** The parts of a session record's key: client id and what follows it. */
@@ -102,12 +142,15 @@ export function parseKey(key: Buffer): ParsedKey {
 
 // ---- values: writing
 
-/** Room for the CRC, then `size` bytes of body. */
+/** Room for the CRC (zero until sealed), then `size` bytes of body. */
 function allocValue(size: number): Buffer {
-  return Buffer.allocUnsafe(CRC_SIZE + size);
+  const value = Buffer.allocUnsafe(CRC_SIZE + size);
+  value.writeUInt32BE(0, 0);
+  return value;
 }
 
-function seal(value: Buffer): Buffer {
+/** Fills in the CRC of an encoded value. */
+export function seal(value: Buffer): Buffer {
   value.writeUInt32BE(crc32(value.subarray(CRC_SIZE)), 0);
   return value;
 }
@@ -121,51 +164,81 @@ function vbiLength(n: number): number {
 }
 
 /**
- * A message's body: flags, expiry, origin, topic, properties, payload. Cached per message object because one
- * message queued for many sessions is stored once per session and should be encoded once.
+ * The last message written and its body (flags, expiry, origin, topic, properties, payload) where it was written.
+ * One message queued for many sessions makes one record per session, one after another, and is encoded once for
+ * all; one entry is enough for that, and cheaper than a map keyed by message.
  */
-const messageBodies = new WeakMap<BrokerMessage, Buffer>();
+let lastMessage: BrokerMessage | undefined;
+let lastBody: Buffer = Buffer.alloc(0);
+/** The message last sized and the sizes of its parts, for the write that follows. */
+let sized: BrokerMessage | undefined;
+let sizedTopic = 0;
+let sizedOrigin = 0;
+let sizedProperties = 0;
+let sizedBody = 0;
 
-function messageBody(m: BrokerMessage): Buffer {
-  let body = messageBodies.get(m);
-  if (body !== undefined) return body;
-  const topicSize = stringSize(m.topic);
-  const originSize = m.origin === undefined ? 0 : stringSize(m.origin);
-  const pSize = propsSize(m.properties, PUBLISH);
-  const size = 1 + (m.expiresAt === undefined ? 0 : 8) + originSize + topicSize + vbiLength(pSize) + pSize + m.payload.length;
-  body = Buffer.allocUnsafe(size);
-  body[0] = m.qos | (m.retain ? 4 : 0) | (m.expiresAt === undefined ? 0 : 8) | (m.origin === undefined ? 0 : 16);
-  let pos = 1;
-  if (m.expiresAt !== undefined) pos = body.writeDoubleBE(m.expiresAt, pos);
-  if (m.origin !== undefined) pos = writeString(body, pos, m.origin, originSize - 2);
-  pos = writeString(body, pos, m.topic, topicSize - 2);
-  pos = writeProperties(body, pos, m.properties, pSize);
-  body.set(m.payload, pos);
-  messageBodies.set(m, body);
-  return body;
+function bodySize(m: BrokerMessage): number {
+  if (m === lastMessage) return lastBody.length;
+  if (m !== sized) {
+    sizedTopic = stringSize(m.topic);
+    sizedOrigin = m.origin === undefined ? 0 : stringSize(m.origin);
+    sizedProperties = propsSize(m.properties, PUBLISH);
+    sizedBody =
+      1 + (m.expiresAt === undefined ? 0 : 8) + sizedOrigin + sizedTopic + vbiLength(sizedProperties) + sizedProperties + m.payload.length;
+    sized = m;
+  }
+  return sizedBody;
 }
 
-export function encodeRetained(m: BrokerMessage): Buffer {
-  const body = messageBody(m);
-  const value = allocValue(body.length);
-  body.copy(value, CRC_SIZE);
-  return seal(value);
+/**
+ * Writes the message's body at `pos`. The bytes written must not be written over afterwards: the next value of
+ * the same message copies them.
+ */
+function writeBody(buf: Buffer, pos: number, m: BrokerMessage): void {
+  if (m === lastMessage) {
+    lastBody.copy(buf, pos);
+    return;
+  }
+  const size = bodySize(m);
+  buf[pos] = m.qos | (m.retain ? 4 : 0) | (m.expiresAt === undefined ? 0 : 8) | (m.origin === undefined ? 0 : 16);
+  let at = pos + 1;
+  if (m.expiresAt !== undefined) at = buf.writeDoubleBE(m.expiresAt, at);
+  if (m.origin !== undefined) at = writeString(buf, at, m.origin, sizedOrigin - 2);
+  at = writeString(buf, at, m.topic, sizedTopic - 2);
+  at = writeProperties(buf, at, m.properties, sizedProperties);
+  buf.set(m.payload, at);
+  lastMessage = m;
+  lastBody = buf.subarray(pos, pos + size);
 }
 
-export function encodeOutgoing(o: StoredOutgoing): Buffer {
-  const body = messageBody(o.message);
-  const ids = o.subscriptionIds ?? [];
-  const head = 4 + ids.length * 4 + (o.shared === undefined ? 0 : stringSize(o.shared));
-  const value = allocValue(head + body.length);
-  let pos = CRC_SIZE;
+// Values of retained and outgoing records are written in place, like keys (their CRC left zero); the rarer
+// records are encoded into values of their own.
+
+export function retainedSize(m: BrokerMessage): number {
+  return CRC_SIZE + bodySize(m);
+}
+
+export function writeRetained(buf: Buffer, pos: number, m: BrokerMessage): void {
+  buf.writeUInt32BE(0, pos);
+  writeBody(buf, pos + CRC_SIZE, m);
+}
+
+export function outgoingSize(o: StoredOutgoing): number {
+  const ids = o.subscriptionIds === undefined ? 0 : o.subscriptionIds.length;
+  return CRC_SIZE + 4 + ids * 4 + (o.shared === undefined ? 0 : stringSize(o.shared)) + bodySize(o.message);
+}
+
+export function writeOutgoing(buf: Buffer, pos: number, o: StoredOutgoing): void {
+  buf.writeUInt32BE(0, pos);
+  let at = pos + CRC_SIZE;
   // Bit 5: a shared subscription's filter follows the identifiers (records without it read as before).
-  value[pos++] = o.qos | (o.retain ? 4 : 0) | (STATES.indexOf(o.state) << 3) | (o.shared === undefined ? 0 : 32);
-  pos = value.writeUInt16BE(o.packetId, pos);
-  value[pos++] = o.subscriptionIds === undefined ? 0xff : ids.length;
-  for (const id of ids) pos = value.writeUInt32BE(id, pos);
-  if (o.shared !== undefined) pos = writeString(value, pos, o.shared);
-  body.copy(value, pos);
-  return seal(value);
+  buf[at++] = o.qos | (o.retain ? 4 : 0) | (STATES.indexOf(o.state) << 3) | (o.shared === undefined ? 0 : 32);
+  at = buf.writeUInt16BE(o.packetId, at);
+  const ids = o.subscriptionIds;
+  buf[at++] = ids === undefined ? 0xff : ids.length;
+  if (ids !== undefined) for (const id of ids) at = buf.writeUInt32BE(id, at);
+  if (o.shared !== undefined) at = writeString(buf, at, o.shared);
+  writeBody(buf, at, o.message);
 }
 
 export function encodeSession(s: StoredSession): Buffer {
@@ -192,7 +265,7 @@ export function encodeSession(s: StoredSession): Buffer {
     pos = value.writeUInt32BE(w.will.payload.length, pos);
     value.set(w.will.payload, pos);
   }
-  return seal(value);
+  return value;
 }
 
 export function encodeSubscription(s: StoredSubscription): Buffer {
@@ -200,7 +273,7 @@ export function encodeSubscription(s: StoredSubscription): Buffer {
   value[CRC_SIZE] =
     s.qos | (s.noLocal ? 4 : 0) | (s.retainAsPublished ? 8 : 0) | (s.retainHandling << 4) | (s.identifier === undefined ? 0 : 64);
   if (s.identifier !== undefined) value.writeUInt32BE(s.identifier, CRC_SIZE + 1);
-  return seal(value);
+  return value;
 }
 
 const emptyValue = seal(allocValue(0));

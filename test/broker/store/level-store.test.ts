@@ -10,6 +10,7 @@ import { LevelStore } from '../../../src/broker/store/level-store.js';
 import { sessionKey } from '../../../src/broker/store/record-codec.js';
 import type { StoredSession, StoreOp } from '../../../src/broker/store/store.js';
 import { StoreError } from '../../../src/broker/store/store-errors.js';
+import { rejectsWith } from './rejects-with.js';
 import { runStoreContract } from '../core/store-contract.js';
 
 const root = mkdtempSync(join(tmpdir(), 'culex-level-store-'));
@@ -40,15 +41,6 @@ async function opened(dir: string, options?: ConstructorParameters<typeof LevelS
   const store = new LevelStore(dir, options);
   await store.open();
   return store;
-}
-
-async function rejectsWith(promise: Promise<unknown>, code: StoreError['code'], pattern: RegExp): Promise<void> {
-  await assert.rejects(promise, (err: unknown) => {
-    assert.ok(err instanceof StoreError, `expected a StoreError, got ${String(err)}`);
-    assert.equal(err.code, code);
-    assert.match(err.message, pattern);
-    return true;
-  });
 }
 
 runStoreContract(
@@ -216,5 +208,37 @@ describe('LevelStore data directory', () => {
     const again = await opened(dir);
     assert.deepEqual((await again.loadSessions())[0]!.incoming, [65535]);
     await again.close();
+  });
+
+  it('stores batches larger than the buffer log records are built in, the deletes of a session included', async () => {
+    // 14 batches of 5,000 records of about 110 bytes, then one batch deleting all 70,000 (about 1.2 MB of
+    // operations): past 1 MiB, so records move to a new buffer while they are built.
+    const dir = newDir();
+    const store = await opened(dir);
+    await store.write([{ op: 'putSession', session: session('big') }]);
+    let seq = 0;
+    for (let batch = 0; batch < 14; batch++) {
+      const ops: StoreOp[] = [];
+      for (let i = 0; i < 5000; i++) {
+        seq++;
+        const outgoing = { seq, message: message('t/big', `m${seq}`.padEnd(64, '.')), qos: 1 as const, retain: false, subscriptionIds: undefined, packetId: 0, state: 'queued' as const };
+        ops.push({ op: 'putOutgoing', clientId: 'big', outgoing });
+      }
+      await store.write(ops);
+    }
+    await store.close();
+    const reopened = await opened(dir);
+    const outgoing = (await reopened.loadSessions())[0]!.outgoing;
+    assert.equal(outgoing.length, 70_000);
+    for (const i of [0, 34_999, 69_999]) {
+      assert.equal(outgoing[i]!.seq, i + 1);
+      assert.equal(new TextDecoder().decode(outgoing[i]!.message.payload), `m${i + 1}`.padEnd(64, '.'));
+    }
+    await reopened.write([{ op: 'deleteSession', clientId: 'big' }]);
+    await reopened.close();
+    const emptied = await opened(dir);
+    assert.deepEqual(await emptied.loadSessions(), []);
+    assert.equal(emptied.recovered!.orphans, 0);
+    await emptied.close();
   });
 });
