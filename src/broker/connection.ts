@@ -22,6 +22,7 @@ import type { Holdable } from './flow.js';
 import type { DeliveryTarget } from './outbox.js';
 import type { Session } from './session.js';
 import type { AckTarget } from './store/writer.js';
+import { atTickEnd } from '../transport/tick-end.js';
 
 /** Largest packet a client that states no Maximum Packet Size can take (the protocol's own limit). */
 const PROTOCOL_MAX_PACKET = 268435455 + 5;
@@ -189,7 +190,7 @@ export class Connection implements DeliveryTarget, AckTarget, Holdable {
     if (this.held === 0 || --this.held > 0) return;
     this.lastReceived = Date.now();
     // Released from inside a subscriber's pump: go on reading after it, not within it.
-    queueMicrotask(() => {
+    atTickEnd(() => {
       if (this.held === 0 && !this.busy && this.state !== 'closed') {
         this.stream.resume();
         this.processPackets();

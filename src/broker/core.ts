@@ -13,6 +13,7 @@ import { NEVER_EXPIRES, Session } from './session.js';
 import { BrokerStats } from './stats.js';
 import type { BrokerStore, StoredSessionState } from './store/store.js';
 import { StoreWriter } from './store/writer.js';
+import { atTickEnd } from '../transport/tick-end.js';
 
 /** Broker-wide settings the protocol handlers consult. */
 export interface CoreSettings {
@@ -80,7 +81,7 @@ export class BrokerCore {
 
   /** Has `connection.flush()` called at the end of this tick. */
   scheduleFlush(connection: Connection): void {
-    if (this.flushQueue.push(connection) === 1) queueMicrotask(this.flushAll);
+    if (this.flushQueue.push(connection) === 1) atTickEnd(this.flushAll);
   }
 
   /** Clients past CONNACK. */

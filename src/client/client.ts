@@ -49,6 +49,7 @@ import {
 import { PendingResponses } from './responses.js';
 import { MAX_TIMER_MS, renewalDelay } from './renewal.js';
 import { MemoryStore, type MessageStore, type StoredMessage } from './store.js';
+import { atTickEnd } from '../transport/tick-end.js';
 
 /** Opens the byte stream to the broker named by the URL (TCP, TLS, WebSocket, browser WebSocket). */
 export type Dialer = (url: URL, options: ClientOptions) => Promise<ByteStream>;
@@ -1159,7 +1160,7 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
   private scheduleFlush(conn: Connection): void {
     if (conn.flushScheduled) return;
     conn.flushScheduled = true;
-    queueMicrotask(conn.flush);
+    atTickEnd(conn.flush);
   }
 
   /**

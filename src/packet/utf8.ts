@@ -90,20 +90,46 @@ export function writeAscii(buf: Uint8Array, pos: number, s: string): boolean {
  * Surrogate code points have no well-formed UTF-8 encoding, so the strict check rejects them too.
  */
 export function readUtf8(buf: Uint8Array, start: number, end: number): string {
-  if (end - start < SHORT) {
-    let s = '';
+  const n = end - start;
+  if (n > CACHED_BYTES) {
     for (let i = start; i < end; i++) {
       const b = buf[i]!;
       if (b === 0 || b >= 0x80) return readNonAscii(buf, start, end);
-      s += String.fromCharCode(b);
     }
-    return s;
+    return nodeLatin1Slice !== undefined ? nodeLatin1Slice.call(buf, start, end) : textDecoder.decode(buf.subarray(start, end));
   }
+  // Short ASCII strings (topics, client ids, user names) come back again and again: a hash of the bytes, taken
+  // while checking them, finds an earlier string with the same bytes, and a hit allocates nothing.
+  let hash = n;
   for (let i = start; i < end; i++) {
     const b = buf[i]!;
     if (b === 0 || b >= 0x80) return readNonAscii(buf, start, end);
+    hash = Math.imul(hash ^ b, 0x01000193);
   }
-  return nodeLatin1Slice !== undefined ? nodeLatin1Slice.call(buf, start, end) : textDecoder.decode(buf.subarray(start, end));
+  const slot = (hash ^ (hash >>> 15)) & (CACHE_SLOTS - 1);
+  const at = slot * CACHED_BYTES;
+  const cached = cachedStrings[slot];
+  if (cached !== undefined && cached.length === n) {
+    let i = 0;
+    while (i < n && cachedBytes[at + i] === buf[start + i]) i++;
+    if (i === n) return cached;
+  }
+  // One string built at once: adding characters one by one would allocate a string per character.
+  const s = n === 0 ? '' : nodeLatin1Slice !== undefined ? nodeLatin1Slice.call(buf, start, end) : asciiString(buf, start, end);
+  for (let i = 0; i < n; i++) cachedBytes[at + i] = buf[start + i]!;
+  cachedStrings[slot] = s;
+  return s;
+}
+
+/** Strings up to this many bytes are kept in the cache of `readUtf8`... */
+const CACHED_BYTES = 64;
+/** ...in this many slots (a power of two): 16 KiB of bytes. */
+const CACHE_SLOTS = 256;
+const cachedStrings: Array<string | undefined> = new Array<string | undefined>(CACHE_SLOTS).fill(undefined);
+const cachedBytes = new Uint8Array(CACHE_SLOTS * CACHED_BYTES);
+
+function asciiString(buf: Uint8Array, start: number, end: number): string {
+  return String.fromCharCode.apply(null, buf.subarray(start, end) as unknown as number[]);
 }
 
 function readNonAscii(buf: Uint8Array, start: number, end: number): string {

@@ -1,6 +1,7 @@
 import type { Logger } from '../logger.js';
 import { StoreError } from './store-errors.js';
 import type { BrokerStore, StoreOp } from './store.js';
+import { atTickEnd } from '../../transport/tick-end.js';
 
 /** Work that must wait until everything recorded before it is stored (an acknowledgement, a QoS 2 send). */
 export interface Committed {
@@ -120,7 +121,7 @@ export class StoreWriter {
   private schedule(): void {
     if (this.scheduled || this.writing !== undefined) return;
     this.scheduled = true;
-    queueMicrotask(this.flushNow);
+    atTickEnd(this.flushNow);
   }
 
   private flush(): void {
