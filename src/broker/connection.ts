@@ -1,11 +1,11 @@
-import { encode, encodePublishHead } from '../packet/encode.js';
+import { encode, encodePublishHead, type PublishHead } from '../packet/encode.js';
 import { PacketError } from '../packet/errors.js';
 import { PacketParser } from '../packet/parser.js';
 import { CONNACK_CODES, DISCONNECT_CODES, PUBACK_CODES } from '../packet/reason-code-sets.js';
 import { reasonCodeName, toConnectReturnCode } from '../packet/reason-codes.js';
 import type { ConnectPacket, Packet, Properties, ProtocolVersion, QoS, Will } from '../packet/types.js';
 import type { ByteStream, StreamHandlers } from '../transport/stream.js';
-import { coalesce } from './coalesce.js';
+import { ACK_SIZE, ackChunk, coalesce, type OutChunk } from './coalesce.js';
 import type { BrokerCore } from './core.js';
 import { handleAuth } from './handlers/auth.js';
 import { handleConnect } from './handlers/connect.js';
@@ -30,6 +30,10 @@ const PROTOCOL_MAX_PACKET = 268435455 + 5;
 const ACK_FIRST_BYTE = { puback: 0x40, pubrec: 0x50, pubrel: 0x62, pubcomp: 0x70 } as const;
 /** How long a closing connection may take to flush its last bytes before it is destroyed. */
 const LINGER_MS = 2000;
+/** A connection's output list is emptied and kept after a flush up to this length, replaced beyond it. */
+const KEPT_OUT_LIST = 64;
+/** Filled in for every PUBLISH head encoded (encodePublishHead keeps none of it), so no object per delivery. */
+const headFields: PublishHead = { topic: '', topicBytes: undefined, qos: 0, retain: false, dup: false, packetId: undefined, properties: undefined };
 
 /**
  * `connect`: waiting for CONNECT; `auth`: an AUTH exchange is under way before CONNACK; `open`: CONNACK sent;
@@ -79,7 +83,7 @@ export class Connection implements DeliveryTarget, AckTarget, Holdable {
   /** QoS 1/2 PUBLISH received and not yet acknowledged (our Receive Maximum applies). */
   inboundUnacked = 0;
   readonly parser: PacketParser;
-  private out: Uint8Array[] = [];
+  private out: OutChunk[] = [];
   private outBytes = 0;
   private flushScheduled = false;
   private busy = false;
@@ -291,7 +295,7 @@ export class Connection implements DeliveryTarget, AckTarget, Holdable {
 
   /** CONNACK 0x01 as 3.1.1 encodes it: the answer to an unknown protocol level. */
   private refuseRaw(reasonCode: number, reason: string): void {
-    this.write(new Uint8Array([0x20, 0x02, 0x00, 0x01]));
+    this.write(new Uint8Array([0x20, 0x02, 0x00, 0x01]), 4);
     this.teardown(`refused: ${reason} (0x${reasonCode.toString(16)})`, false);
   }
 
@@ -338,12 +342,12 @@ export class Connection implements DeliveryTarget, AckTarget, Holdable {
       bytes = encode({ ...packet, properties: rest } as Packet, this.version);
       if (bytes.length > this.clientMaxPacketSize) return;
     }
-    this.write(bytes);
+    this.write(bytes, bytes.length);
   }
 
-  private write(bytes: Uint8Array): void {
-    this.out.push(bytes);
-    this.outBytes += bytes.length;
+  private write(chunk: OutChunk, length: number): void {
+    this.out.push(chunk);
+    this.outBytes += length;
     this.core.stats.messagesSent++;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -354,11 +358,14 @@ export class Connection implements DeliveryTarget, AckTarget, Holdable {
   /** Writes what was buffered since the last flush (the core calls it once per tick for every writer). */
   flush(): void {
     this.flushScheduled = false;
-    if (this.out.length === 0) return;
     const out = this.out;
-    const chunks = out.length === 1 ? out : coalesce(out, this.outBytes);
+    if (out.length === 0) return;
+    const first = out[0]!;
+    const chunks = out.length === 1 && typeof first !== 'number' ? [first] : coalesce(out, this.outBytes);
     this.core.stats.bytesSent += this.outBytes;
-    this.out = [];
+    // The list is kept for the next batch unless a burst grew it: a connection holds little while idle.
+    if (out.length > KEPT_OUT_LIST) this.out = [];
+    else out.length = 0;
     this.outBytes = 0;
     if (!this.stream.write(chunks) && this.state !== 'closed' && this.stallTimer === undefined) {
       this.stallTimer = setTimeout(() => {
@@ -433,11 +440,16 @@ export class Connection implements DeliveryTarget, AckTarget, Holdable {
     }
     const payload = message.payload;
     const topicBytes = topic.length === 0 ? undefined : (message.topicBytes ??= Buffer.from(topic));
-    const head = encodePublishHead(
-      { topic, topicBytes, qos, retain, dup, packetId: qos === 0 ? undefined : packetId, properties },
-      this.version,
-      payload.length,
-    );
+    const fields = headFields;
+    fields.topic = topic;
+    fields.topicBytes = topicBytes;
+    fields.qos = qos;
+    fields.retain = retain;
+    fields.dup = dup;
+    fields.packetId = qos === 0 ? undefined : packetId;
+    fields.properties = properties;
+    const head = encodePublishHead(fields, this.version, payload.length);
+    fields.properties = undefined;
     if (head.length + payload.length > this.clientMaxPacketSize) return false;
     if (newAlias !== 0) {
       if (evictedTopic !== undefined) this.outAliases!.delete(evictedTopic);
@@ -476,13 +488,9 @@ export class Connection implements DeliveryTarget, AckTarget, Holdable {
       this.send({ type: kind, packetId, reasonCode, properties });
       return;
     }
-    // The four bytes every version shares (one per QoS 1/2 message: no packet object, no encoder pass).
-    const bytes = Buffer.allocUnsafe(4);
-    bytes[0] = ACK_FIRST_BYTE[kind];
-    bytes[1] = 2;
-    bytes[2] = packetId >>> 8;
-    bytes[3] = packetId & 0xff;
-    this.write(bytes);
+    // The four bytes every version shares (one per QoS 1/2 message): no packet object, no encoder pass, and no
+    // buffer of its own until the batch is joined.
+    this.write(ackChunk(ACK_FIRST_BYTE[kind], packetId), ACK_SIZE);
   }
 
   /** One inbound QoS 1/2 message is done (PUBACK, failed PUBREC or PUBCOMP sent). */
