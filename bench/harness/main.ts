@@ -3,7 +3,8 @@
  * matching. Each scenario runs against each broker in turn, round after round, every broker started fresh.
  *
  * Environment: BENCH_SECONDS (measured seconds per run, default 3), BENCH_WARMUP (default 1), BENCH_ROUNDS
- * (default 3), BENCH_ONLY (comma-separated scenario ids, `client`, `codec`, `topic`), BENCH_BROKERS (comma-separated
+ * (default 3), BENCH_LATENCY_SECONDS and BENCH_LATENCY_ROUNDS (latency runs: default twice BENCH_SECONDS, and
+ * BENCH_ROUNDS + 2), BENCH_ONLY (comma-separated scenario ids, `client`, `codec`, `topic`), BENCH_BROKERS (comma-separated
  * targets), BENCH_IDLE (idle TCP connections, default 10000), BENCH_IDLE_TLS (TLS and WebSocket, default 2000),
  * BENCH_RETAINED (default 100000), BENCH_PROFILE (directory: CPU-profile every Culex broker run), BENCH_DOCS=0
  * (do not touch docs/), BENCH_OUT (results directory, default .bench-out), BENCH_CULEX_LIMITS (JSON of Culex limits
@@ -44,8 +45,14 @@ const settings: Settings = {
   idleTlsConnections: number('BENCH_IDLE_TLS', 2_000),
   retainedMessages: number('BENCH_RETAINED', 100_000),
   latencyRate: 5_000,
+  latencySeconds: number('BENCH_LATENCY_SECONDS', 2 * number('BENCH_SECONDS', 3)),
 };
 const rounds = number('BENCH_ROUNDS', 3);
+/**
+ * The latency scenarios run longer and in more rounds: a p99 over 15,000 samples moved by a factor of three from
+ * round to round on these machines for every broker, and the median of more, longer rounds moves less.
+ */
+const latencyRounds = number('BENCH_LATENCY_ROUNDS', rounds + 2);
 const only = list('BENCH_ONLY');
 const brokers = list('BENCH_BROKERS');
 const profileDir = env.BENCH_PROFILE ? resolve(env.BENCH_PROFILE) : undefined;
@@ -60,7 +67,7 @@ const log = (line: string): void => void process.stderr.write(`${line}\n`);
 function runTimeoutMs(scenario: Scenario): number {
   if (scenario.metric === 'memory') return 180_000;
   if (scenario.id === 'retained') return 300_000;
-  return (settings.warmupSeconds + settings.seconds) * 1000 + 60_000;
+  return (settings.warmupSeconds + Math.max(settings.seconds, settings.latencySeconds)) * 1000 + 60_000;
 }
 
 async function runScenario(scenario: Scenario, bundles: Bundles): Promise<ScenarioResults> {
@@ -72,7 +79,8 @@ async function runScenario(scenario: Scenario, bundles: Bundles): Promise<Scenar
     options.tls = { certFile: certs.serverCertFile, keyFile: certs.serverKeyFile };
   }
   if (scenario.listeners?.websockets) options.websockets = true;
-  for (let round = 1; round <= rounds; round++) {
+  const scenarioRounds = scenario.metric === 'latency' ? latencyRounds : rounds;
+  for (let round = 1; round <= scenarioRounds; round++) {
     for (const target of targets) {
       const profiled = profileDir !== undefined && target.startsWith('culex');
       if (profiled) mkdirSync(join(profileDir!, scenario.id), { recursive: true });
@@ -167,6 +175,7 @@ function docsSection(results: Results, tables: string): string {
       `persistence on \`net.createServer({ noDelay: true }, aedes.handle)\`; Mosquitto ${m.mosquitto} with ` +
       `\`persistence false\` and \`set_tcp_nodelay true\`). ` +
       `Throughput runs warm up ${s.warmupSeconds} s and measure ${s.seconds} s, counting at the subscribers; ` +
+      `latency runs measure ${s.latencySeconds} s in ${results.latencyRounds ?? results.rounds} round(s); ` +
       `64-byte payloads, MQTT 3.1.1. The load generator is one Node process writing pre-encoded packets on raw sockets ` +
       `in batches; a note says when it used more than 90% of its core (the figure may then be the generator's limit).`,
     '',
@@ -208,6 +217,7 @@ async function main(): Promise<void> {
     machine,
     settings,
     rounds,
+    latencyRounds,
     command: env.BENCH_COMMAND ?? 'npm run bench',
     culexLimits,
     scenarios: [],

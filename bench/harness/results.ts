@@ -26,6 +26,8 @@ export interface Results {
   loadAverageEnd?: number;
   settings: Settings;
   rounds: number;
+  /** Rounds of the latency scenarios (absent in results from before they had their own). */
+  latencyRounds?: number;
   command: string;
   /** Culex limits that overrode the defaults in this run. */
   culexLimits?: Record<string, number>;

@@ -9,6 +9,8 @@ export interface Settings {
   idleTlsConnections: number;
   retainedMessages: number;
   latencyRate: number;
+  /** Measured seconds of a latency run. */
+  latencySeconds: number;
 }
 
 export interface Scenario {
@@ -65,14 +67,14 @@ export const scenarios: Scenario[] = [
     title: 'Latency, QoS 0 at a fixed rate',
     metric: 'latency',
     targets: MAIN,
-    spec: (b, s) => ({ kind: 'latency', port: b.port, qos: 0, rate: s.latencyRate, warmupSeconds: s.warmupSeconds, seconds: s.seconds }),
+    spec: (b, s) => ({ kind: 'latency', port: b.port, qos: 0, rate: s.latencyRate, warmupSeconds: s.warmupSeconds, seconds: s.latencySeconds }),
   },
   {
     id: 'latency-qos1',
     title: 'Latency, QoS 1 at a fixed rate',
     metric: 'latency',
     targets: MAIN,
-    spec: (b, s) => ({ kind: 'latency', port: b.port, qos: 1, rate: s.latencyRate, warmupSeconds: s.warmupSeconds, seconds: s.seconds }),
+    spec: (b, s) => ({ kind: 'latency', port: b.port, qos: 1, rate: s.latencyRate, warmupSeconds: s.warmupSeconds, seconds: s.latencySeconds }),
   },
   {
     id: 'idle-tcp',

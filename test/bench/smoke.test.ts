@@ -35,6 +35,7 @@ test('npm run bench in smoke mode produces throughput and latency figures', { ti
     BENCH_ONLY: 'qos1,latency-qos0',
     BENCH_BROKERS: 'culex,mosquitto',
     BENCH_ROUNDS: '1',
+    BENCH_LATENCY_ROUNDS: '1',
     BENCH_SECONDS: '1',
     BENCH_WARMUP: '0.3',
     BENCH_DOCS: '0',
