@@ -2,6 +2,7 @@
 // and value straight into the record it appends, and LevelDB later gets views of those same bytes: an operation
 // is encoded once and copied nowhere, and carries no buffers of its own.
 import { crc32 } from 'node:zlib';
+import { writeU32 } from '../../packet/wire.js';
 
 /** Payload length u32 BE, CRC-32 of the payload u32 BE. */
 export const RECORD_HEADER = 8;
@@ -35,8 +36,8 @@ export class LogRecordBuilder {
     const buf = this.room(9 + keyLength + valueLength);
     const pos = this.pos;
     buf[pos] = PUT;
-    buf.writeUInt32BE(keyLength, pos + 1);
-    buf.writeUInt32BE(valueLength, pos + 5 + keyLength);
+    writeU32(buf, pos + 1, keyLength);
+    writeU32(buf, pos + 5 + keyLength, valueLength);
     this.pos = pos + 9 + keyLength + valueLength;
     return pos + 5;
   }
@@ -46,7 +47,7 @@ export class LogRecordBuilder {
     const buf = this.room(5 + keyLength);
     const pos = this.pos;
     buf[pos] = DEL;
-    buf.writeUInt32BE(keyLength, pos + 1);
+    writeU32(buf, pos + 1, keyLength);
     this.pos = pos + 5 + keyLength;
     return pos + 5;
   }

@@ -6,7 +6,7 @@
 import { crc32 } from 'node:zlib';
 import { propertiesSize, readProperties, writeProperties } from '../../packet/properties.js';
 import type { Properties, ProtocolVersion, QoS } from '../../packet/types.js';
-import { PUBLISH, Reader, stringSize, WILL, writeString } from '../../packet/wire.js';
+import { PUBLISH, Reader, stringSize, WILL, writeString, writeU16, writeU32 } from '../../packet/wire.js';
 import type { BrokerMessage } from '../message.js';
 import type { StoredOutgoing, StoredSession, StoredSubscription, StoredWill } from './store.js';
 
@@ -87,8 +87,7 @@ export function outgoingKeySize(clientId: string): number {
 export function writeOutgoingKey(buf: Buffer, pos: number, clientId: string, seq: number): void {
   const at = writeClientKey(buf, pos, KIND_OUTGOING, clientId);
   // Big-endian so that byte order is numeric order; seq is a non-negative safe integer.
-  buf.writeUInt32BE(Math.floor(seq / 0x1_0000_0000), at);
-  buf.writeUInt32BE(seq >>> 0, at + 4);
+  writeU32(buf, writeU32(buf, at, Math.floor(seq / 0x1_0000_0000)), seq >>> 0);
 }
 
 export function incomingKeySize(clientId: string): number {
@@ -96,7 +95,7 @@ export function incomingKeySize(clientId: string): number {
 }
 
 export function writeIncomingKey(buf: Buffer, pos: number, clientId: string, packetId: number): void {
-  buf.writeUInt16BE(packetId, writeClientKey(buf, pos, KIND_INCOMING, clientId));
+  writeU16(buf, writeClientKey(buf, pos, KIND_INCOMING, clientId), packetId);
 }
 
 export function retainedKeySize(topic: string): number {
@@ -169,7 +168,10 @@ function vbiLength(n: number): number {
  * all; one entry is enough for that, and cheaper than a map keyed by message.
  */
 let lastMessage: BrokerMessage | undefined;
-let lastBody: Buffer = Buffer.alloc(0);
+/** Where the last body lies (a position in a buffer, not a view of it: no object per message). */
+let lastBodyIn: Buffer = Buffer.alloc(0);
+let lastBodyAt = 0;
+let lastBodyLength = 0;
 /** The message last sized and the sizes of its parts, for the write that follows. */
 let sized: BrokerMessage | undefined;
 let sizedTopic = 0;
@@ -178,7 +180,7 @@ let sizedProperties = 0;
 let sizedBody = 0;
 
 function bodySize(m: BrokerMessage): number {
-  if (m === lastMessage) return lastBody.length;
+  if (m === lastMessage) return lastBodyLength;
   if (m !== sized) {
     sizedTopic = stringSize(m.topic);
     sizedOrigin = m.origin === undefined ? 0 : stringSize(m.origin);
@@ -196,7 +198,7 @@ function bodySize(m: BrokerMessage): number {
  */
 function writeBody(buf: Buffer, pos: number, m: BrokerMessage): void {
   if (m === lastMessage) {
-    lastBody.copy(buf, pos);
+    lastBodyIn.copy(buf, pos, lastBodyAt, lastBodyAt + lastBodyLength);
     return;
   }
   const size = bodySize(m);
@@ -208,7 +210,9 @@ function writeBody(buf: Buffer, pos: number, m: BrokerMessage): void {
   at = writeProperties(buf, at, m.properties, sizedProperties);
   buf.set(m.payload, at);
   lastMessage = m;
-  lastBody = buf.subarray(pos, pos + size);
+  lastBodyIn = buf;
+  lastBodyAt = pos;
+  lastBodyLength = size;
 }
 
 // Values of retained and outgoing records are written in place, like keys (their CRC left zero); the rarer
@@ -219,7 +223,7 @@ export function retainedSize(m: BrokerMessage): number {
 }
 
 export function writeRetained(buf: Buffer, pos: number, m: BrokerMessage): void {
-  buf.writeUInt32BE(0, pos);
+  writeU32(buf, pos, 0);
   writeBody(buf, pos + CRC_SIZE, m);
 }
 
@@ -229,14 +233,13 @@ export function outgoingSize(o: StoredOutgoing): number {
 }
 
 export function writeOutgoing(buf: Buffer, pos: number, o: StoredOutgoing): void {
-  buf.writeUInt32BE(0, pos);
-  let at = pos + CRC_SIZE;
+  let at = writeU32(buf, pos, 0);
   // Bit 5: a shared subscription's filter follows the identifiers (records without it read as before).
   buf[at++] = o.qos | (o.retain ? 4 : 0) | (STATES.indexOf(o.state) << 3) | (o.shared === undefined ? 0 : 32);
-  at = buf.writeUInt16BE(o.packetId, at);
+  at = writeU16(buf, at, o.packetId);
   const ids = o.subscriptionIds;
   buf[at++] = ids === undefined ? 0xff : ids.length;
-  if (ids !== undefined) for (const id of ids) at = buf.writeUInt32BE(id, at);
+  if (ids !== undefined) for (const id of ids) at = writeU32(buf, at, id);
   if (o.shared !== undefined) at = writeString(buf, at, o.shared);
   writeBody(buf, at, o.message);
 }

@@ -6,13 +6,6 @@ export interface ClientRecords {
   incoming: Map<number, number>;
 }
 
-interface MapUndo {
-  map: Map<unknown, unknown>;
-  key: unknown;
-  had: boolean;
-  previous: unknown;
-}
-
 /**
  * Which records the store holds and their sizes, kept in memory so that deleting a session can name every key
  * under it in the same atomic batch, and so that size limits are checked before anything reaches the disk.
@@ -22,7 +15,11 @@ export class RecordIndex {
   readonly clients = new Map<string, ClientRecords>();
   readonly retained = new Map<string, number>();
   bytes = 0;
-  private undo: MapUndo[] = [];
+  /**
+   * The undo log of map changes, three entries per change (map, key, previous value, undefined when the key was
+   * absent): one flat array, kept between batches, so that logging allocates nothing per change.
+   */
+  private readonly undo: unknown[] = [];
   private sessionUndo: Array<{ records: ClientRecords; size: number }> = [];
   private bytesBefore = 0;
   /** Changes are logged only between `begin` and `commit`/`rollback` (not while a scan rebuilds the index). */
@@ -50,10 +47,12 @@ export class RecordIndex {
 
   /** Restores the state before `begin`. */
   rollback(): void {
-    for (let i = this.undo.length - 1; i >= 0; i--) {
-      const u = this.undo[i]!;
-      if (u.had) u.map.set(u.key, u.previous);
-      else u.map.delete(u.key);
+    const undo = this.undo;
+    for (let i = undo.length - 3; i >= 0; i -= 3) {
+      const map = undo[i] as Map<unknown, unknown>;
+      const previous = undo[i + 2];
+      if (previous !== undefined) map.set(undo[i + 1], previous);
+      else map.delete(undo[i + 1]);
     }
     for (let i = this.sessionUndo.length - 1; i >= 0; i--) {
       const u = this.sessionUndo[i]!;
@@ -113,7 +112,7 @@ export class RecordIndex {
   }
 
   private log<K, V>(map: Map<K, V>, key: K, previous: V | undefined): void {
-    if (this.batching) this.undo.push({ map: map as Map<unknown, unknown>, key, had: previous !== undefined, previous });
+    if (this.batching) this.undo.push(map, key, previous);
   }
 }
 
