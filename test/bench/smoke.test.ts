@@ -1,6 +1,7 @@
 /**
- * The benchmark harness and the independent-generator check in their shortest forms: one round, about a second
- * per scenario, Culex and Mosquitto. Asserts only that they ran and produced numbers; timings are never asserted.
+ * The benchmark harness, the independent-generator check and the allocation profile in their shortest forms: one
+ * round, about a second per scenario, Culex and Mosquitto. Asserts only that they ran and produced numbers; timings
+ * are never asserted.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -78,4 +79,11 @@ test('the independent check with the Mosquitto clients counts what the subscribe
     assert.equal(run.expected, 500);
     assert.ok(run.received > 0 && run.rate > 0, `${target}: ${JSON.stringify(run)}`);
   }
+});
+
+test('the allocation profile of the broker names its allocation sites', { timeout: 60_000 }, async () => {
+  const { code, stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'bench/alloc/main.ts', '1', '1'], {});
+  assert.equal(code, 0, `allocation profile exited with ${code}:\n${stderr}`);
+  assert.match(stdout, /^QoS 1, 5000 msg\/s for 1 s: [\d.]+ MB allocated, about \d+ bytes per message/);
+  assert.match(stdout, /broker\/connection\.ts/);
 });
