@@ -5,6 +5,7 @@ import { CONNACK_CODES, DISCONNECT_CODES, PUBACK_CODES } from '../packet/reason-
 import { reasonCodeName, toConnectReturnCode } from '../packet/reason-codes.js';
 import type { ConnectPacket, Packet, Properties, ProtocolVersion, QoS, Will } from '../packet/types.js';
 import type { ByteStream, StreamHandlers } from '../transport/stream.js';
+import { atTickEnd } from '../transport/tick-end.js';
 import { ACK_SIZE, ackChunk, coalesce, type OutChunk } from './coalesce.js';
 import type { BrokerCore } from './core.js';
 import { handleAuth } from './handlers/auth.js';
@@ -22,7 +23,6 @@ import type { Holdable } from './flow.js';
 import type { DeliveryTarget } from './outbox.js';
 import type { Session } from './session.js';
 import type { AckTarget } from './store/writer.js';
-import { atTickEnd } from '../transport/tick-end.js';
 
 /** Largest packet a client that states no Maximum Packet Size can take (the protocol's own limit). */
 const PROTOCOL_MAX_PACKET = 268435455 + 5;

@@ -96,7 +96,7 @@ export function readUtf8(buf: Uint8Array, start: number, end: number): string {
       const b = buf[i]!;
       if (b === 0 || b >= 0x80) return readNonAscii(buf, start, end);
     }
-    return nodeLatin1Slice !== undefined ? nodeLatin1Slice.call(buf, start, end) : textDecoder.decode(buf.subarray(start, end));
+    return asciiSlice(buf, start, end);
   }
   // Short ASCII strings (topics, client ids, user names) come back again and again: a hash of the bytes, taken
   // while checking them, finds an earlier string with the same bytes, and a hit allocates nothing.
@@ -115,7 +115,7 @@ export function readUtf8(buf: Uint8Array, start: number, end: number): string {
     if (i === n) return cached;
   }
   // One string built at once: adding characters one by one would allocate a string per character.
-  const s = n === 0 ? '' : nodeLatin1Slice !== undefined ? nodeLatin1Slice.call(buf, start, end) : asciiString(buf, start, end);
+  const s = asciiSlice(buf, start, end);
   for (let i = 0; i < n; i++) cachedBytes[at + i] = buf[start + i]!;
   cachedStrings[slot] = s;
   return s;
@@ -128,8 +128,9 @@ const CACHE_SLOTS = 256;
 const cachedStrings: Array<string | undefined> = new Array<string | undefined>(CACHE_SLOTS).fill(undefined);
 const cachedBytes = new Uint8Array(CACHE_SLOTS * CACHED_BYTES);
 
-function asciiString(buf: Uint8Array, start: number, end: number): string {
-  return String.fromCharCode.apply(null, buf.subarray(start, end) as unknown as number[]);
+/** `buf[start..end)`, known to be ASCII, as a string built at once. */
+function asciiSlice(buf: Uint8Array, start: number, end: number): string {
+  return nodeLatin1Slice !== undefined ? nodeLatin1Slice.call(buf, start, end) : textDecoder.decode(buf.subarray(start, end));
 }
 
 function readNonAscii(buf: Uint8Array, start: number, end: number): string {
