@@ -345,6 +345,23 @@ export class Connection implements DeliveryTarget, AckTarget, Holdable {
     this.write(bytes, bytes.length);
   }
 
+  /**
+   * The accepting CONNACK, which must be the first packet the client gets (MQTT-3.2.0-1) and must fit its Maximum
+   * Packet Size: informational properties go first, then all of them; false when even the bare packet is too large.
+   */
+  sendConnack(sessionPresent: boolean, properties: Properties | undefined): boolean {
+    const packet: Packet = { type: 'connack', sessionPresent, reasonCode: 0, properties };
+    let bytes = encode(packet, this.version);
+    if (bytes.length > this.clientMaxPacketSize && properties !== undefined) {
+      const { reasonString: _r, userProperties: _u, responseInformation: _i, serverReference: _s, ...essential } = properties;
+      bytes = encode({ ...packet, properties: essential }, this.version);
+      if (bytes.length > this.clientMaxPacketSize) bytes = encode({ ...packet, properties: undefined }, this.version);
+    }
+    if (bytes.length > this.clientMaxPacketSize) return false;
+    this.write(bytes, bytes.length);
+    return true;
+  }
+
   private write(chunk: OutChunk, length: number): void {
     this.out.push(chunk);
     this.outBytes += length;

@@ -258,7 +258,8 @@ function encodeConnack(p: ConnackPacket, version: ProtocolVersion): Uint8Array {
   if (p.sessionPresent && p.reasonCode !== 0) fail('session present on a refused connection');
   const propsSize = v5Properties(p.properties, CONNACK, version, 'CONNACK');
   const buf = allocate(0x20, 2 + fieldSize(propsSize));
-  buf[headerEnd] = p.sessionPresent ? 1 : 0;
+  // MQTT 3.1 has no Session Present flag: the byte is reserved there, so it stays 0.
+  buf[headerEnd] = p.sessionPresent && version !== 3 ? 1 : 0;
   buf[headerEnd + 1] = p.reasonCode;
   if (propsSize >= 0) writeProperties(buf, headerEnd + 2, p.properties, propsSize);
   return buf;

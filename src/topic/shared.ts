@@ -28,3 +28,10 @@ export function parseSharedFilter(filter: string, limits?: TopicLimits): SharedF
   if (error) return error;
   return { group, filter: inner };
 }
+
+/** Checks a filter as SUBSCRIBE and UNSUBSCRIBE carry it, shared (`$share/{group}/{filter}`) or not. */
+export function validateSubscriptionFilter(filter: string, limits?: TopicLimits): TopicError | undefined {
+  const shared = parseSharedFilter(filter, limits);
+  if (shared instanceof TopicError) return shared;
+  return shared === undefined ? validateTopicFilter(filter, limits) : undefined;
+}

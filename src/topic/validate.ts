@@ -8,11 +8,16 @@ export const TOPIC_FILTER_INVALID = 0x8f;
 /** MQTT 5 reason code 0x90 Topic Name Invalid. */
 export const TOPIC_NAME_INVALID = 0x90;
 
-/** Why a topic name or filter was refused: the reason code to answer with and words for a log or reason string. */
+/**
+ * Why a topic name or filter was refused: the reason code to answer with and words for a log or reason string.
+ * `malformed` is false only for a well-formed topic that a configured limit refuses: MQTT 5 keeps 0x8F/0x90 for
+ * those, and a malformed one makes the whole packet a Malformed Packet.
+ */
 export class TopicError {
   constructor(
     readonly reasonCode: typeof TOPIC_FILTER_INVALID | typeof TOPIC_NAME_INVALID,
     readonly message: string,
+    readonly malformed = true,
   ) {}
 
   toString(): string {
@@ -88,7 +93,7 @@ function scan(s: string, isFilter: boolean, maxLevels: number | undefined): Topi
   }
   if (bytes > MAX_TOPIC_BYTES) return new TopicError(code, `${what} is ${bytes} UTF-8 bytes, more than ${MAX_TOPIC_BYTES}`);
   if (maxLevels !== undefined && levels > maxLevels) {
-    return new TopicError(code, `${what} has ${levels} levels, more than the limit of ${maxLevels}`);
+    return new TopicError(code, `${what} has ${levels} levels, more than the limit of ${maxLevels}`, false);
   }
   return undefined;
 }

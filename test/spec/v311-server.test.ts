@@ -444,6 +444,22 @@ describe('MQTT 3.1.1 SUBSCRIBE and UNSUBSCRIBE', () => {
     c.destroy();
   });
 
+  it('v311/MQTT-4.7.1-2, v311/MQTT-4.7.1-3, v311/MQTT-4.7.3-1, v311/MQTT-4.8.0-1: a SUBSCRIBE or UNSUBSCRIBE with a malformed or empty topic filter closes the connection unanswered', async () => {
+    const cases: Array<(c: RawClient) => void> = [
+      (c) => c.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 's/ok', qos: 0 }, { topicFilter: 'ab/+e', qos: 0 }] }),
+      (c) => c.send({ type: 'subscribe', packetId: 2, subscriptions: [{ topicFilter: '', qos: 0 }] }),
+      (c) => c.send({ type: 'subscribe', packetId: 3, subscriptions: [{ topicFilter: 'a/#/b', qos: 1 }] }),
+      (c) => c.send({ type: 'unsubscribe', packetId: 4, topicFilters: ['ab/+e'] }),
+      (c) => c.send({ type: 'unsubscribe', packetId: 5, topicFilters: ['s/ok', ''] }),
+    ];
+    for (const send of cases) {
+      const c = await f.connect({ protocolVersion: 4 });
+      send(c);
+      await c.closedWithin();
+      assert.deepEqual(c.pending(), []);
+    }
+  });
+
   it('v311/MQTT-3.8.4-6: a message goes out at the lower of its QoS and the granted QoS', async () => {
     await downgrade(f, 4);
   });

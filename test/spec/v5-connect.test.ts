@@ -180,6 +180,21 @@ describe('MQTT 5.0 CONNECT and CONNACK', () => {
     tight.client.destroy();
   });
 
+  it('v5/MQTT-3.2.0-1, v5/MQTT-3.1.2-24: an accepting CONNACK too large for the client goes without its optional properties, and closes when even that cannot fit', async () => {
+    // The full CONNACK states Receive Maximum, Topic Alias Maximum, an assigned client id and more: over 40 bytes.
+    const tight = await RawClient.connect(f.port, { protocolVersion: 5, clientId: '', properties: { maximumPacketSize: 16 } });
+    assert.equal(tight.connack.reasonCode, 0);
+    assert.ok(encode(tight.connack, 5).length <= 16);
+    tight.client.send({ type: 'pingreq' });
+    await tight.client.expect('pingresp');
+    tight.client.destroy();
+    // Five bytes is the smallest v5 CONNACK; a client that cannot take it gets nothing and is closed.
+    const tiny = await RawClient.open(f.port, { version: 5 });
+    tiny.send({ type: 'connect', protocolVersion: 5, clientId: 'tiny', clean: true, keepalive: 0, properties: { maximumPacketSize: 4 } });
+    await tiny.closedWithin();
+    assert.deepEqual(tiny.pending(), []);
+  });
+
   it('v5/MQTT-3.1.2-28: Response Information only when the client asks for it', async () => {
     const plain = await RawClient.connect(f.port, { protocolVersion: 5 });
     assert.equal(plain.connack.properties?.responseInformation, undefined);

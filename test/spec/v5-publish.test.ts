@@ -37,6 +37,17 @@ describe('MQTT 5.0 PUBLISH', () => {
     c.destroy();
   });
 
+  it('v5/MQTT-3.3.4-6: a PUBLISH from a client carrying a Subscription Identifier is a Protocol Error (DISCONNECT 0x82)', async () => {
+    const sub = await f.connect({ protocolVersion: 5 });
+    await sub.subscribe('subid/#', 1);
+    const c = await f.connect({ protocolVersion: 5 }, false);
+    c.send({ type: 'publish', topic: 'subid/x', payload: new Uint8Array([1]), qos: 1, packetId: 7, retain: false, dup: false, properties: { subscriptionIdentifiers: [5] } });
+    assert.equal((await c.expect('disconnect')).reasonCode, 0x82);
+    await c.closedWithin();
+    assert.deepEqual(publishes(await sub.drain(150)), []);
+    sub.destroy();
+  });
+
   it('v5/MQTT-2.2.1-4, v5/MQTT-4.3.2-1, v5/MQTT-4.3.2-2, v5/MQTT-4.3.3-1, v5/MQTT-4.3.3-2: the broker sends QoS 1/2 with non-zero ids not in use and DUP 0', async () => {
     const sub = await f.connect({ protocolVersion: 5 }, false);
     await sub.subscribe('ids/#', 2);

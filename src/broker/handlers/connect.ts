@@ -1,3 +1,4 @@
+import { ReasonCode } from '../../packet/reason-codes.js';
 import { isUtf8 } from 'node:buffer';
 import { DISCONNECT_CODES } from '../../packet/reason-code-sets.js';
 import type { ConnectPacket, Properties } from '../../packet/types.js';
@@ -49,7 +50,7 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): vo
   const will = packet.will;
   if (will !== undefined) {
     const error = validateTopicName(will.topic, limits.maxTopicLevels > 0 ? { maxLevels: limits.maxTopicLevels } : undefined);
-    if (error !== undefined) return connection.protocolError(0x90, `will topic: ${error.message}`);
+    if (error !== undefined) return connection.protocolError(error.malformed ? ReasonCode.MalformedPacket : ReasonCode.TopicNameInvalid, `will topic: ${error.message}`);
     if (will.retain && !connection.core.settings.retainAvailable) return connection.refuse(0x9a, 'retain not supported');
     if (will.properties?.payloadFormatIndicator === true && !isUtf8(will.payload)) return connection.refuse(0x99, 'will payload is not valid UTF-8');
     const responseTopic = will.properties?.responseTopic;
@@ -192,7 +193,10 @@ function complete(connection: Connection): void {
       if (connection.authData !== undefined) properties.authenticationData = connection.authData;
     }
   }
-  connection.send({ type: 'connack', sessionPresent: present, reasonCode: 0, properties });
+  if (!connection.sendConnack(present, properties)) {
+    connection.abort(`no CONNACK fits the client's Maximum Packet Size of ${connection.clientMaxPacketSize} bytes`);
+    return;
+  }
   connection.opened();
   const stats = core.stats;
   stats.clientsConnected++;

@@ -1,3 +1,4 @@
+import { ReasonCode } from '../../packet/reason-codes.js';
 import { isUtf8 } from 'node:buffer';
 import type { PublishPacket } from '../../packet/types.js';
 import { validateTopicName } from '../../topic/validate.js';
@@ -17,7 +18,10 @@ export function handlePublish(connection: Connection, packet: PublishPacket): vo
   stats.publishBytesReceived += packet.payload.length;
   const limits = connection.policy.limits;
   let topic = packet.topic;
-  const alias = packet.properties?.topicAlias;
+  const properties = packet.properties;
+  // Subscription identifiers are the server's to add on delivery (MQTT-3.3.4-6).
+  if (properties?.subscriptionIdentifiers !== undefined) return connection.protocolError(0x82, 'PUBLISH from a client carries a subscription identifier');
+  const alias = properties?.topicAlias;
   if (alias !== undefined) {
     if (alias === 0 || alias > limits.topicAliasMaximum) return connection.protocolError(0x94, `topic alias ${alias} out of range`);
     if (topic.length > 0) (connection.inAliases ??= new Map()).set(alias, topic);
@@ -28,7 +32,8 @@ export function handlePublish(connection: Connection, packet: PublishPacket): vo
     }
   }
   const error = validateTopicName(topic, limits.maxTopicLevels > 0 ? { maxLevels: limits.maxTopicLevels } : undefined);
-  if (error !== undefined) return connection.protocolError(0x90, error.message);
+  // 0x90 is for well-formed names the server refuses; a malformed one makes the packet malformed.
+  if (error !== undefined) return connection.protocolError(error.malformed ? ReasonCode.MalformedPacket : ReasonCode.TopicNameInvalid, error.message);
   if (packet.retain && !core.settings.retainAvailable) return connection.protocolError(0x9a, 'retain not supported');
   const responseTopic = packet.properties?.responseTopic;
   if (responseTopic !== undefined && validateTopicName(responseTopic) !== undefined) {

@@ -1,7 +1,8 @@
 import { SUBACK_CODES } from '../../packet/reason-code-sets.js';
 import type { SubscribePacket, Subscription } from '../../packet/types.js';
-import { parseSharedFilter } from '../../topic/shared.js';
-import { TopicError, validateTopicFilter } from '../../topic/validate.js';
+import { parseSharedFilter, validateSubscriptionFilter } from '../../topic/shared.js';
+import { TopicError } from '../../topic/validate.js';
+import { ReasonCode } from '../../packet/reason-codes.js';
 import type { Connection } from '../connection.js';
 import type { SubscriptionRecord } from '../router.js';
 
@@ -10,12 +11,19 @@ import type { SubscriptionRecord } from '../router.js';
  * SUBACK goes out, and matching retained messages follow it.
  */
 export function handleSubscribe(connection: Connection, packet: SubscribePacket): void | Promise<void> {
+  const limits = connection.policy.limits;
+  const topicLimits = limits.maxTopicLevels > 0 ? { maxLevels: limits.maxTopicLevels } : undefined;
+  const checks: Array<TopicError | undefined> = [];
   for (const sub of packet.subscriptions) {
+    const check = validateSubscriptionFilter(sub.topicFilter, topicLimits);
+    // A malformed filter makes the packet malformed (MQTT-4.7.1-1/2, MQTT-4.7.3-1): closed, not answered.
+    if (check?.malformed) return connection.protocolError(ReasonCode.MalformedPacket, `SUBSCRIBE: ${check.message}`);
     if (sub.noLocal && sub.topicFilter.startsWith('$share/')) {
-      return connection.protocolError(0x82, 'No Local on a shared subscription');
+      return connection.protocolError(ReasonCode.ProtocolError, 'No Local on a shared subscription');
     }
+    checks.push(check);
   }
-  const codes: Array<number | Promise<number>> = packet.subscriptions.map((sub) => decide(connection, sub));
+  const codes: Array<number | Promise<number>> = packet.subscriptions.map((sub, i) => decide(connection, sub, checks[i]));
   if (codes.some((code) => code instanceof Promise)) {
     return Promise.all(codes).then((settled) => finish(connection, packet, settled));
   }
@@ -23,15 +31,8 @@ export function handleSubscribe(connection: Connection, packet: SubscribePacket)
 }
 
 /** Granted QoS (0-2) or an MQTT 5 failure reason code. */
-function decide(connection: Connection, sub: Subscription): number | Promise<number> {
-  const limits = connection.policy.limits;
-  const topicLimits = limits.maxTopicLevels > 0 ? { maxLevels: limits.maxTopicLevels } : undefined;
-  const shared = parseSharedFilter(sub.topicFilter, topicLimits);
-  if (shared instanceof TopicError) return shared.reasonCode;
-  if (shared === undefined) {
-    const error = validateTopicFilter(sub.topicFilter, topicLimits);
-    if (error !== undefined) return error.reasonCode;
-  }
+function decide(connection: Connection, sub: Subscription, check: TopicError | undefined): number | Promise<number> {
+  if (check !== undefined) return check.reasonCode;
   const hook = connection.policy.hooks.authorizeSubscribe;
   if (hook === undefined) return sub.qos;
   const verdict = hook({ client: connection.info!, subscription: sub });

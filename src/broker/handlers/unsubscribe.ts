@@ -1,8 +1,15 @@
+import { ReasonCode } from '../../packet/reason-codes.js';
+import { validateSubscriptionFilter } from '../../topic/shared.js';
 import type { UnsubscribePacket } from '../../packet/types.js';
 import type { Connection } from '../connection.js';
 
 /** UNSUBSCRIBE: removes each filter; v5 says per filter whether it existed. */
 export function handleUnsubscribe(connection: Connection, packet: UnsubscribePacket): void {
+  for (const filter of packet.topicFilters) {
+    // Limits do not apply: a filter the broker never granted is simply not found.
+    const error = validateSubscriptionFilter(filter);
+    if (error !== undefined) return connection.protocolError(ReasonCode.MalformedPacket, `UNSUBSCRIBE: ${error.message}`);
+  }
   const core = connection.core;
   const session = connection.session!;
   const reasonCodes: number[] = [];

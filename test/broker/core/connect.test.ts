@@ -22,6 +22,24 @@ describe('CONNECT', () => {
     });
   }
 
+  it('sends no Session Present flag to an MQTT 3.1 client (the byte is reserved at level 3)', async () => {
+    const first = await RawClient.connect(f.port, { protocolVersion: 3, clientId: 'v3-persistent', clean: false });
+    first.client.destroy();
+    await first.client.closedWithin();
+    const again = await f.open(3);
+    const bytes: Buffer[] = [];
+    again.socket.on('data', (chunk: Buffer) => bytes.push(chunk));
+    await again.connect({ protocolVersion: 3, clientId: 'v3-persistent', clean: false });
+    assert.deepEqual([...Buffer.concat(bytes).subarray(0, 4)], [0x20, 0x02, 0x00, 0x00]);
+    // 3.1.1 has the flag: the same reconnect there says the session was present.
+    const v4 = await RawClient.connect(f.port, { protocolVersion: 4, clientId: 'v4-persistent', clean: false });
+    v4.client.destroy();
+    await v4.client.closedWithin();
+    const v4again = await RawClient.connect(f.port, { protocolVersion: 4, clientId: 'v4-persistent', clean: false });
+    assert.equal(v4again.connack.sessionPresent, true);
+    v4again.client.destroy();
+  });
+
   it('refuses an unknown protocol level with return code 1', async () => {
     const client = await f.open();
     // CONNECT, protocol name MQTT, level 6, clean, keepalive 0, client id "x".
