@@ -62,8 +62,20 @@ export interface SubscribeAuthorization {
   readonly subscription: Subscription;
 }
 
+/**
+ * Refuses a PUBLISH by closing the connection, as cloud hubs do, instead of answering it: no PUBACK or PUBREC goes
+ * out, so the client cannot take the message for delivered. v5 clients get DISCONNECT with the reason code
+ * (default 0x87 Not authorized); the Will is sent as on any server-side close.
+ */
+export interface DisconnectVerdict {
+  action: 'disconnect';
+  reasonCode?: number;
+  reasonString?: string;
+}
+
 export type PublishHookResult =
   | undefined
+  | DisconnectVerdict
   | { action: 'accept' }
   /** Not routed; the publisher gets this reason code (v5) in PUBACK/PUBREC. */
   | { action: 'reject'; reasonCode: number; reasonString?: string }
@@ -84,8 +96,11 @@ export interface BrokerHooks {
    * allows anonymous clients or it gave a user name, and an Authentication Method is refused (0x8C).
    */
   authenticate?(context: AuthenticateContext): MaybeAsync<AuthenticateResult>;
-  /** `true` allows, `false` refuses (0x87), a number >= 0x80 refuses with that reason code. */
-  authorizePublish?(request: PublishAuthorization): MaybeAsync<boolean | number>;
+  /**
+   * `true` allows, `false` refuses (0x87), a number >= 0x80 refuses with that reason code, a DisconnectVerdict closes
+   * the connection without acknowledging (for a Will at CONNECT: refused with its reason code).
+   */
+  authorizePublish?(request: PublishAuthorization): MaybeAsync<boolean | number | DisconnectVerdict>;
   /**
    * `true` grants the requested QoS, `false` refuses (0x87 in v5, 0x80 in 3.x), 0/1/2 grants at most that QoS,
    * a number >= 0x80 refuses with that reason code.

@@ -4,6 +4,7 @@ export type {
   AuthenticateResult,
   BrokerHooks,
   ClientInfo,
+  DisconnectVerdict,
   PublishAuthorization,
   PublishHookResult,
   SubscribeAuthorization,
@@ -32,3 +33,4 @@ export type {
   StoredWill,
 } from './store/store.js';
 export type { Listener, ListenerOptions, ListenerTlsOptions } from './listeners/listener.js';
+export { ReasonCode } from '../packet/reason-codes.js';

@@ -1,5 +1,6 @@
 import type { Broker } from '../broker/broker.js';
-import type { AuthenticateContext, AuthenticateResult, BrokerHooks, ClientInfo, PublishAuthorization, PublishHookResult, SubscribeAuthorization } from '../broker/hooks.js';
+import type { AuthenticateContext, AuthenticateResult, BrokerHooks, ClientInfo, DisconnectVerdict, PublishAuthorization, PublishHookResult, SubscribeAuthorization } from '../broker/hooks.js';
+import { ReasonCode } from '../broker/index.js';
 import type { BrokerMessage, PublishMessage } from '../broker/message.js';
 import type { DeliveryOutcome } from '../broker/outbox.js';
 import { verifyAzure, type AzureKeySubject } from '../credentials/azure.js';
@@ -221,25 +222,22 @@ export class DeviceEndpoint {
     return policy === undefined ? undefined : [policy.primaryKey, policy.secondaryKey];
   }
 
-  private authorizePublish(request: PublishAuthorization): boolean | number {
+  private authorizePublish(request: PublishAuthorization): boolean | number | DisconnectVerdict {
     const { client, topic } = request;
     const ids = splitClientId(client.clientId)!;
     if (request.will) {
       if (request.retain) return 0x9a;
       return parseDeviceTopic(topic, ids.deviceId, ids.moduleId).kind === 'telemetry';
     }
-    // IoT Hub closes the connection instead of answering what it does not support.
-    if (request.qos === 2) return this.close(client, 'QoS 2 is not supported');
-    if (parseDeviceTopic(topic, ids.deviceId, ids.moduleId).kind === 'foreign') return this.close(client, `topic '${topic}' is not allowed`);
+    // IoT Hub closes the connection, unacknowledged, instead of answering what it does not support.
+    if (request.qos === 2) return this.close(client, 'QoS 2 is not supported', ReasonCode.QoSNotSupported);
+    if (parseDeviceTopic(topic, ids.deviceId, ids.moduleId).kind === 'foreign') return this.close(client, `topic '${topic}' is not allowed`, ReasonCode.NotAuthorized);
     return true;
   }
 
-  private close(client: ClientInfo, reason: string): false {
+  private close(client: ClientInfo, reason: string, reasonCode: number): DisconnectVerdict {
     this.parts.log(`device ${client.clientId} disconnected: ${reason}`);
-    setImmediate(() => {
-      if (this.live.get(client.clientId)?.info === client) this.broker!.disconnectClient(client.clientId, 0x87);
-    });
-    return false;
+    return { action: 'disconnect', reasonCode, reasonString: reason };
   }
 
   private authorizeSubscribe(request: SubscribeAuthorization): boolean | number {

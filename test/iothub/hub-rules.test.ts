@@ -34,10 +34,21 @@ describe('IoT hub rules', () => {
     await fixture.stop();
   });
 
-  test('a QoS 2 publish closes the connection', async () => {
+  /** The acknowledgements a device receives, to show that a refused publish is never acknowledged. */
+  const acknowledgements = (device: RawDevice): string[] => {
+    const seen: string[] = [];
+    device.client.on('packetreceive', (packet) => {
+      if (packet.cmd === 'puback' || packet.cmd === 'pubrec') seen.push(packet.cmd);
+    });
+    return seen;
+  };
+
+  test('a QoS 2 publish closes the connection without a PUBREC', async () => {
     const device = await connect('q2', await add('q2'));
+    const acks = acknowledgements(device);
     device.client.publish('devices/q2/messages/events/', 'x', { qos: 2 });
     await waitFor(device.closed, 5000, 'connection closed');
+    assert.deepEqual(acks, []);
     assert.equal(fixture.hub.events.query({ deviceId: 'q2' }).filter((e) => e.type === 'telemetry').length, 0);
   });
 
@@ -72,7 +83,7 @@ describe('IoT hub rules', () => {
     await waitFor(device.closed, 5000, 'closed at token expiry');
   });
 
-  test('foreign topics are refused', async () => {
+  test('foreign topics are refused, and a publish to one closes the connection unacknowledged', async () => {
     await add('other');
     const device = await connect('foreign', await add('foreign'));
     // MQTT.js turns a refused filter into an error: read the SUBACK itself.
@@ -83,8 +94,10 @@ describe('IoT hub rules', () => {
     );
     device.client.subscribe({ 'devices/other/messages/devicebound/#': { qos: 1 }, 'devices/foreign/messages/devicebound/#': { qos: 1 }, '#': { qos: 0 } }, () => undefined);
     assert.deepEqual(await suback, [128, 1, 128]);
+    const acks = acknowledgements(device);
     device.client.publish('devices/other/messages/events/', 'spoof', { qos: 1 });
     await waitFor(device.closed, 5000, 'closed after a foreign publish');
+    assert.deepEqual(acks, [], 'a refused publish is not acknowledged');
     const second = await connect('foreign', keys.get('foreign')!);
     second.client.publish('some/topic', 'x', { qos: 0 });
     await waitFor(second.closed, 5000, 'closed after a non-hub topic');

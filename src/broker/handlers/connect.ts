@@ -154,7 +154,8 @@ function authorizeWill(connection: Connection, username: string | undefined): vo
   const verdict = hook({ client: connection.clientInfo(), topic: will.topic, qos: will.qos, retain: will.retain, will: true });
   return chain(verdict, (allowed) => {
     if (allowed === true) return complete(connection);
-    return connection.refuse(typeof allowed === 'number' ? allowed : 0x87, `will topic ${will.topic} not authorized`);
+    const code = typeof allowed === 'number' ? allowed : typeof allowed === 'object' ? allowed.reasonCode : undefined;
+    return connection.refuse(code ?? ReasonCode.NotAuthorized, `will topic ${will.topic} not authorized`);
   });
 }
 

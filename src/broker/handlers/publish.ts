@@ -3,7 +3,7 @@ import { isUtf8 } from 'node:buffer';
 import type { PublishPacket } from '../../packet/types.js';
 import { validateTopicName } from '../../topic/validate.js';
 import type { Connection } from '../connection.js';
-import type { PublishHookResult } from '../hooks.js';
+import type { DisconnectVerdict, PublishHookResult } from '../hooks.js';
 import { brokerMessage, createMessage, type PublishMessage } from '../message.js';
 import { chain } from './chain.js';
 
@@ -76,7 +76,8 @@ function admit(connection: Connection, packet: PublishPacket, topic: string): vo
   if (hooks.authorizePublish === undefined && hooks.onPublish === undefined) return route(connection, packet, topic, undefined);
   const allowed = hooks.authorizePublish?.({ client: connection.info!, topic, qos: packet.qos, retain: packet.retain, will: false }) ?? true;
   return chain(allowed, (verdict) => {
-    if (verdict !== true) return reject(connection, packet, typeof verdict === 'number' ? verdict : 0x87, 'not authorized');
+    if (typeof verdict === 'object') return refuseByClosing(connection, packet, verdict);
+    if (verdict !== true) return reject(connection, packet, typeof verdict === 'number' ? verdict : ReasonCode.NotAuthorized, 'not authorized');
     if (hooks.onPublish === undefined) return route(connection, packet, topic, undefined);
     const message: PublishMessage = { topic, payload: packet.payload, qos: packet.qos, retain: packet.retain, properties: packet.properties };
     return chain(hooks.onPublish(connection.info!, message), (result) => applyHookResult(connection, packet, topic, result));
@@ -85,7 +86,11 @@ function admit(connection: Connection, packet: PublishPacket, topic: string): vo
 
 function applyHookResult(connection: Connection, packet: PublishPacket, topic: string, result: PublishHookResult): void {
   if (result === undefined || result.action === 'accept') return route(connection, packet, topic, undefined);
+  // A hook may have closed the connection meanwhile: then nothing may be acknowledged.
+  if (connection.state !== 'open') return;
   switch (result.action) {
+    case 'disconnect':
+      return refuseByClosing(connection, packet, result);
     case 'reject':
       return reject(connection, packet, result.reasonCode, result.reasonString ?? 'refused');
     case 'rewrite':
@@ -122,7 +127,7 @@ function route(connection: Connection, packet: PublishPacket, topic: string, rep
 }
 
 function acknowledge(connection: Connection, packet: PublishPacket, reasonCode: number): void {
-  if (packet.qos === 0) return;
+  if (packet.qos === 0 || connection.state !== 'open') return;
   const packetId = packet.packetId!;
   const kind = packet.qos === 1 ? 'puback' : 'pubrec';
   if (kind === 'pubrec') {
@@ -146,10 +151,17 @@ function refuseUnstored(connection: Connection, packet: PublishPacket, reasonCod
   else connection.teardown('store unavailable', true);
 }
 
+/** Refused by closing the connection: no acknowledgement, so the publisher knows the message was not taken. */
+function refuseByClosing(connection: Connection, packet: PublishPacket, verdict: DisconnectVerdict): void {
+  const reason = verdict.reasonString ?? `PUBLISH to ${packet.topic} refused`;
+  connection.core.logger.info(`${connection.describe()}: ${reason}: connection closed`);
+  connection.disconnect(verdict.reasonCode ?? ReasonCode.NotAuthorized, reason);
+}
+
 /** Refused: v5 hears the reason code; 3.x gets a plain acknowledgement and the message is dropped. */
 function reject(connection: Connection, packet: PublishPacket, reasonCode: number, reason: string): void {
   connection.core.logger.debug(`${connection.describe()}: PUBLISH to ${packet.topic} refused: ${reason}`);
-  if (packet.qos === 0) return;
+  if (packet.qos === 0 || connection.state !== 'open') return;
   const packetId = packet.packetId!;
   if (connection.version === 5) {
     connection.releaseInbound();

@@ -444,3 +444,40 @@ describe('publish and subscribe hooks', () => {
     }
   });
 });
+
+describe('publish hooks that close the connection', () => {
+  let f: Fixture;
+  before(async () => {
+    f = await startBroker({
+      hooks: {
+        authorizePublish: ({ topic }) => (topic.startsWith('close/') ? { action: 'disconnect', reasonCode: 0x87, reasonString: 'not yours' } : true),
+        onPublish: async (client, message) => {
+          if (message.topic.startsWith('late/')) return { action: 'disconnect', reasonCode: 0x97 };
+          if (message.topic.startsWith('kick/')) {
+            // The hook closes the connection itself, then refuses: the refusal must not reach the client.
+            f.broker.disconnectClient(client.clientId, 0x98);
+            await sleep(10);
+            return { action: 'reject', reasonCode: 0x87 };
+          }
+          return undefined;
+        },
+      },
+    });
+  });
+  after(() => f.close());
+
+  for (const version of [4, 5] as const) {
+    for (const qos of [1, 2] as const) {
+      it(`v${version} QoS ${qos}: a refusal that closes the connection is never acknowledged`, async () => {
+        for (const [topic, code] of [['close/x', 0x87], ['late/x', 0x97], ['kick/x', 0x98]] as const) {
+          const c = await f.connect({ protocolVersion: version }, false);
+          c.send({ type: 'publish', topic, payload: enc('x'), qos, packetId: 3, retain: false, dup: false });
+          await c.closedWithin();
+          const got = c.pending();
+          assert.deepEqual(got.filter((p) => p.type !== 'disconnect'), [], `${topic}: ${JSON.stringify(got)}`);
+          if (version === 5) assert.equal(got.find((p) => p.type === 'disconnect')?.reasonCode, code, topic);
+        }
+      });
+    }
+  }
+});
