@@ -2,7 +2,7 @@ import { encode, encodePublishHead, type PublishHead } from '../packet/encode.js
 import { PacketError } from '../packet/errors.js';
 import { PacketParser } from '../packet/parser.js';
 import { CONNACK_CODES, DISCONNECT_CODES, PUBACK_CODES } from '../packet/reason-code-sets.js';
-import { reasonCodeName, toConnectReturnCode } from '../packet/reason-codes.js';
+import { ReasonCode, reasonCodeName, toConnectReturnCode } from '../packet/reason-codes.js';
 import type { ConnectPacket, Packet, Properties, ProtocolVersion, QoS, Will } from '../packet/types.js';
 import type { ByteStream, StreamHandlers } from '../transport/stream.js';
 import { atTickEnd } from '../transport/tick-end.js';
@@ -139,16 +139,17 @@ export class Connection implements DeliveryTarget, AckTarget, Holdable {
       try {
         pending = this.handle(packet);
       } catch (err) {
-        this.handlerFailed(err);
+        this.handlerFailed(packet.type, err);
         return;
       }
       if (pending !== undefined) {
         this.busy = true;
         this.stream.pause();
+        const type = packet.type;
         // Closures per waiting handler only (hooks, the store), not per connection.
         pending.then(
           () => this.resumeAfterHandler(),
-          (err: unknown) => this.handlerFailed(err),
+          (err: unknown) => this.handlerFailed(type, err),
         );
       }
     }
@@ -162,11 +163,12 @@ export class Connection implements DeliveryTarget, AckTarget, Holdable {
     }
   }
 
-  private handlerFailed(err: unknown): void {
+  /** A handler (or a hook it awaited) threw: this connection ends, the broker goes on. */
+  private handlerFailed(type: Packet['type'] | undefined, err: unknown): void {
     this.busy = false;
-    this.core.logger.error(`${this.describe()}: hook failed: ${err instanceof Error ? err.message : String(err)}`);
-    if (this.state === 'open') this.disconnect(0x80, 'internal error');
-    else this.refuse(0x80, 'internal error');
+    this.core.internalError(`handling ${type === undefined ? 'input' : type.toUpperCase()} from ${this.describe()}`, err);
+    if (this.state === 'open') this.disconnect(ReasonCode.UnspecifiedError, 'internal error');
+    else this.refuse(ReasonCode.UnspecifiedError, 'internal error');
   }
 
   /** The keepalive timer fired: close a client silent for 1.5 keepalive periods, else wait for the rest. */
@@ -243,7 +245,7 @@ export class Connection implements DeliveryTarget, AckTarget, Holdable {
 
   private malformed(err: unknown): void {
     if (!(err instanceof PacketError)) {
-      this.handlerFailed(err);
+      this.handlerFailed(undefined, err);
       return;
     }
     if (this.state === 'connect' && err.reasonCode === 0x84) {
@@ -325,7 +327,12 @@ export class Connection implements DeliveryTarget, AckTarget, Holdable {
       // A peer that never reads or never closes its side must not hold the socket.
       setTimeout(() => stream.destroy(), LINGER_MS).unref();
     }
-    this.core.connectionClosed(this, wasOpen, sendWill ? this.will : undefined, reason);
+    try {
+      this.core.connectionClosed(this, wasOpen, sendWill ? this.will : undefined, reason);
+    } catch (err) {
+      // The connection is already closed; what failed after it (a Will's routing, an event listener) is contained.
+      this.core.internalError(`closing ${this.describe()}`, err);
+    }
   }
 
   // ---- output
@@ -385,10 +392,13 @@ export class Connection implements DeliveryTarget, AckTarget, Holdable {
     else out.length = 0;
     this.outBytes = 0;
     if (!this.stream.write(chunks) && this.state !== 'closed' && this.stallTimer === undefined) {
-      this.stallTimer = setTimeout(() => {
-        if (this.state !== 'closed') this.abort('write stalled');
-      }, this.policy.limits.writeStallTimeout * 1000);
+      this.stallTimer = setTimeout(stallDue, this.policy.limits.writeStallTimeout * 1000, this);
     }
+  }
+
+  /** The socket has not drained for writeStallTimeout. */
+  writeStalled(): void {
+    if (this.state !== 'closed') this.abort('write stalled');
   }
 
   onDrain(): void {
@@ -537,27 +547,44 @@ export class Connection implements DeliveryTarget, AckTarget, Holdable {
   }
 }
 
+/**
+ * Runs a timer's or the stream's event for one connection: an exception ends that connection, never the process
+ * (these are called from the event loop, where nothing above would catch it).
+ */
+function contained(connection: Connection, what: string, work: (connection: Connection) => void): void {
+  try {
+    work(connection);
+  } catch (err) {
+    connection.core.internalError(`${what} of ${connection.describe()}`, err);
+    connection.abort('internal error');
+  }
+}
+
 // Timer callbacks and stream events on the prototype, not closures per connection (idle connections are many).
 function connectDeadline(connection: Connection): void {
-  connection.connectTimedOut();
+  contained(connection, 'in the connect timer', (c) => c.connectTimedOut());
 }
 
 function keepaliveDue(connection: Connection): void {
-  connection.checkKeepalive();
+  contained(connection, 'in the keepalive timer', (c) => c.checkKeepalive());
+}
+
+function stallDue(connection: Connection): void {
+  contained(connection, 'in the write-stall timer', (c) => c.writeStalled());
 }
 
 class StreamEvents implements StreamHandlers {
   constructor(private readonly connection: Connection) {}
 
   data(chunk: Uint8Array): void {
-    this.connection.onData(chunk);
+    contained(this.connection, 'reading', (c) => c.onData(chunk));
   }
 
   drain(): void {
-    this.connection.onDrain();
+    contained(this.connection, 'draining', (c) => c.onDrain());
   }
 
   close(error?: Error): void {
-    this.connection.teardown(error ? `connection error: ${error.message}` : 'connection closed', true);
+    contained(this.connection, 'closing', (c) => c.teardown(error ? `connection error: ${error.message}` : 'connection closed', true));
   }
 }

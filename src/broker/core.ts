@@ -45,11 +45,16 @@ export class BrokerCore {
   private readonly flushAll = (): void => {
     const queue = this.flushQueue;
     // A flush may queue another connection: the loop reads the length each time round.
-    try {
-      for (let i = 0; i < queue.length; i++) queue[i]!.flush();
-    } finally {
-      queue.length = 0;
+    for (let i = 0; i < queue.length; i++) {
+      const connection = queue[i]!;
+      try {
+        connection.flush();
+      } catch (err) {
+        this.internalError(`writing to ${connection.describe()}`, err);
+        connection.abort('internal error while writing');
+      }
     }
+    queue.length = 0;
   };
   /** The connection whose PUBLISH is being routed, for back-pressure (flow.ts). */
   readonly publishing = new PublishContext();
@@ -77,6 +82,25 @@ export class BrokerCore {
     this.stats.connectionsTotal++;
     connection.start();
     return connection;
+  }
+
+  /**
+   * An exception where nothing above would catch it (a close path, a timer, an event listener): without this it
+   * would end the process and every client with it. It is logged and counted; the caller ends what it was doing.
+   */
+  internalError(where: string, err: unknown): void {
+    this.stats.internalErrors++;
+    const detail = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    this.logger.error(`internal error ${where}: ${detail}`);
+  }
+
+  /** Runs a timer's or event's work, containing what it throws. */
+  guarded(where: string, work: () => void): void {
+    try {
+      work();
+    } catch (err) {
+      this.internalError(where, err);
+    }
   }
 
   /** Has `connection.flush()` called at the end of this tick. */
@@ -205,7 +229,7 @@ export class BrokerCore {
       if (delay > MAX_TIMER) this.armExpiry(session, dueAt);
       else {
         this.stats.clientsExpired++;
-        this.endSession(session);
+        this.guarded(`expiring the session of ${session.clientId}`, () => this.endSession(session));
       }
     }, Math.min(delay, MAX_TIMER));
   }
@@ -222,7 +246,7 @@ export class BrokerCore {
       () => {
         if (session.pendingWill !== pending) return;
         session.pendingWill = undefined;
-        this.publishWill(session.clientId, will);
+        this.guarded(`sending the will of ${session.clientId}`, () => this.publishWill(session.clientId, will));
         session.outbox.persist?.record({ op: 'putSession', session: session.toStored() });
       },
       Math.min(due - Date.now(), MAX_TIMER),

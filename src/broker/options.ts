@@ -29,7 +29,7 @@ export interface BrokerLimits {
   maxRetainedMessages: number;
   /** Longest keepalive allowed, seconds (v5 clients get Server Keep Alive). Default 65535. */
   maxKeepalive: number;
-  /** Most levels in a topic name or filter; 0 = unlimited. Default 0. */
+  /** Most levels in a topic name or filter; 0 = unlimited. Default 200 (as Mosquitto). */
   maxTopicLevels: number;
   /** Topic aliases a client may use towards us (our Topic Alias Maximum). Default 10. */
   topicAliasMaximum: number;
@@ -57,7 +57,7 @@ export const defaultLimits: Readonly<BrokerLimits> = Object.freeze({
   maxSubscriptionsPerClient: 0,
   maxRetainedMessages: 0,
   maxKeepalive: 65535,
-  maxTopicLevels: 0,
+  maxTopicLevels: 200,
   topicAliasMaximum: 10,
   connectTimeout: 10,
   writeStallTimeout: 30,

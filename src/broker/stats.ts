@@ -16,4 +16,6 @@ export class BrokerStats {
   bytesSent = 0;
   publishBytesReceived = 0;
   publishBytesSent = 0;
+  /** Exceptions caught on a connection's or timer's path (a bug, or a throwing event listener): logged, contained. */
+  internalErrors = 0;
 }

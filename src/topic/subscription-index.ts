@@ -35,6 +35,8 @@ class Node<T> {
  */
 export class SubscriptionIndex<T> {
   private readonly root = new Node<T>(undefined, '');
+  private readonly stack = new WalkStack<T>();
+  private walking = false;
   private entryCount = 0;
   private filterCount = 0;
 
@@ -106,16 +108,26 @@ export class SubscriptionIndex<T> {
   /**
    * Calls `visit` once per entry whose filter matches `topic` (a valid topic name), with the filter it came
    * from. A key subscribed through several matching filters is visited once per filter. Order is unspecified.
+   * The walk keeps its own stack, so a topic of any depth is safe; `visit` may call `match` again.
    */
   match(topic: string, visit: (value: T, filter: string) => void): void {
     const levels = topic.split('/');
     const root = this.root;
+    let start: Node<T> | undefined = root;
+    let depth = 0;
     if (topic.charCodeAt(0) === DOLLAR) {
       // Wildcards at the first level do not reach `$` topics.
-      const child = root.children?.get(levels[0] as string);
-      if (child !== undefined) walk(child, levels, 1, visit);
-    } else {
-      walk(root, levels, 0, visit);
+      start = root.children?.get(levels[0] as string);
+      depth = 1;
+    }
+    if (start === undefined) return;
+    // The reused stack serves the outer walk; a walk started from a visitor gets its own.
+    const stack = this.walking ? new WalkStack<T>() : this.stack;
+    this.walking = true;
+    try {
+      walk(stack, start, depth, levels, visit);
+    } finally {
+      if (stack === this.stack) this.walking = false;
     }
   }
 
@@ -192,14 +204,43 @@ function emit<T>(node: Node<T>, visit: (value: T, filter: string) => void): void
   for (let i = 0; i < values.length; i++) visit(values[i] as T, filter);
 }
 
-/** Visits the entries under `node` that match levels[i..]; `#` also matches the parent level itself. */
-function walk<T>(node: Node<T>, levels: string[], i: number, visit: (value: T, filter: string) => void): void {
-  if (node.hash !== undefined) emit(node.hash, visit);
-  if (i === levels.length) {
-    emit(node, visit);
-    return;
+/** Pending (node, level index) pairs of a match, in two arrays that grow to the deepest walk and are kept. */
+class WalkStack<T> {
+  readonly nodes: Array<Node<T> | undefined> = [];
+  readonly depths: number[] = [];
+}
+
+/**
+ * Visits the entries under `start` that match levels[depth..]; `#` also matches the parent level itself. Depth
+ * first with an explicit stack: a recursive walk would overflow the call stack on a topic of many thousands of
+ * levels (a client can send one, and a Will can be routed from a socket's close handler).
+ */
+function walk<T>(stack: WalkStack<T>, start: Node<T>, depth: number, levels: string[], visit: (value: T, filter: string) => void): void {
+  const nodes = stack.nodes;
+  const depths = stack.depths;
+  const n = levels.length;
+  let top = 0;
+  nodes[0] = start;
+  depths[0] = depth;
+  top = 1;
+  while (top > 0) {
+    top--;
+    const node = nodes[top] as Node<T>;
+    const i = depths[top] as number;
+    nodes[top] = undefined;
+    if (node.hash !== undefined) emit(node.hash, visit);
+    if (i === n) {
+      emit(node, visit);
+      continue;
+    }
+    if (node.plus !== undefined) {
+      nodes[top] = node.plus;
+      depths[top++] = i + 1;
+    }
+    const child = node.children?.get(levels[i] as string);
+    if (child !== undefined) {
+      nodes[top] = child;
+      depths[top++] = i + 1;
+    }
   }
-  const child = node.children?.get(levels[i] as string);
-  if (child !== undefined) walk(child, levels, i + 1, visit);
-  if (node.plus !== undefined) walk(node.plus, levels, i + 1, visit);
 }

@@ -1,6 +1,8 @@
 import { validateTopicName } from './validate.js';
 
 const DOLLAR = 0x24;
+/** Level index of a subtree visited whole. */
+const ALL = -1;
 
 class Node<T> {
   children: Map<string, Node<T>> | undefined = undefined;
@@ -83,12 +85,12 @@ export class TopicMap<T> {
    * starting with a wildcard skips topics starting with `$`. Order is unspecified.
    */
   match(filter: string, visit: (value: T, topic: string) => void): void {
-    walk(this.root, filter.split('/'), 0, visit);
+    walk(this.root, filter.split('/'), visit);
   }
 
   /** Calls `visit` for every stored topic. */
   forEach(visit: (value: T, topic: string) => void): void {
-    visitAll(this.root, visit);
+    walk(this.root, [], visit, ALL);
   }
 
   clear(): void {
@@ -114,38 +116,58 @@ function isDollar(level: string): boolean {
   return level.charCodeAt(0) === DOLLAR;
 }
 
-/** `node` is the topic prefix of the first `i` levels; visits what filter levels[i..] matches below it. */
-function walk<T>(node: Node<T>, levels: string[], i: number, visit: (value: T, topic: string) => void): void {
-  if (i === levels.length) {
-    if (node.has) visit(node.value as T, node.topic);
-    return;
-  }
-  const level = levels[i] as string;
-  if (level === '#') {
-    // Matches the parent level itself and everything below it.
-    if (node.has) visit(node.value as T, node.topic);
-    if (node.children !== undefined) {
-      for (const child of node.children.values()) {
-        if (i === 0 && isDollar(child.level)) continue;
-        visitAll(child, visit);
+/**
+ * Visits what filter levels[from..] matches below `root` (everything below it when `from` is ALL). Depth first with an explicit stack of (node, level index)
+ * pairs, so topics and filters of any depth are safe; index `ALL` marks a subtree visited whole (under `#`).
+ */
+function walk<T>(root: Node<T>, levels: string[], visit: (value: T, topic: string) => void, from = 0): void {
+  const nodes: Array<Node<T>> = [root];
+  const depths: number[] = [from];
+  const n = levels.length;
+  while (nodes.length > 0) {
+    const node = nodes.pop() as Node<T>;
+    const i = depths.pop() as number;
+    if (i === ALL) {
+      if (node.has) visit(node.value as T, node.topic);
+      if (node.children !== undefined) {
+        for (const child of node.children.values()) {
+          nodes.push(child);
+          depths.push(ALL);
+        }
       }
+      continue;
     }
-    return;
-  }
-  const children = node.children;
-  if (children === undefined) return;
-  if (level === '+') {
-    for (const child of children.values()) {
-      if (i === 0 && isDollar(child.level)) continue;
-      walk(child, levels, i + 1, visit);
+    if (i === n) {
+      if (node.has) visit(node.value as T, node.topic);
+      continue;
     }
-    return;
+    const level = levels[i] as string;
+    if (level === '#') {
+      // Matches the parent level itself and everything below it.
+      if (node.has) visit(node.value as T, node.topic);
+      if (node.children !== undefined) {
+        for (const child of node.children.values()) {
+          if (i === 0 && isDollar(child.level)) continue;
+          nodes.push(child);
+          depths.push(ALL);
+        }
+      }
+      continue;
+    }
+    const children = node.children;
+    if (children === undefined) continue;
+    if (level === '+') {
+      for (const child of children.values()) {
+        if (i === 0 && isDollar(child.level)) continue;
+        nodes.push(child);
+        depths.push(i + 1);
+      }
+      continue;
+    }
+    const child = children.get(level);
+    if (child !== undefined) {
+      nodes.push(child);
+      depths.push(i + 1);
+    }
   }
-  const child = children.get(level);
-  if (child !== undefined) walk(child, levels, i + 1, visit);
-}
-
-function visitAll<T>(node: Node<T>, visit: (value: T, topic: string) => void): void {
-  if (node.has) visit(node.value as T, node.topic);
-  if (node.children !== undefined) for (const child of node.children.values()) visitAll(child, visit);
 }

@@ -153,3 +153,31 @@ test('clear empties the index', () => {
   assert.deepEqual(index.matchAll('a/b'), []);
   assert.equal(nodeCount(index), 1);
 });
+
+test('matches topics and filters of 30,000 levels without running out of stack', () => {
+  const levels = 30_000;
+  const deep = Array.from({ length: levels }, () => 'a').join('/');
+  const wild = Array.from({ length: levels }, (_, i) => (i % 2 === 0 ? '+' : 'a')).join('/');
+  const index = new SubscriptionIndex<string>();
+  index.add(deep, 'exact', 'exact');
+  index.add(wild, 'plus', 'plus');
+  index.add(`${deep}/#`, 'hash', 'hash');
+  assert.deepEqual(index.matchAll(deep).sort(), ['exact', 'hash', 'plus']);
+  assert.equal(index.remove(deep, 'exact'), true);
+  assert.deepEqual(index.matchAll(deep).sort(), ['hash', 'plus']);
+});
+
+test('a visitor may match the same index again (re-entrant walks)', () => {
+  const index = new SubscriptionIndex<number>();
+  index.add('a/+', 'k1', 1);
+  index.add('a/b', 'k2', 2);
+  index.add('#', 'k3', 3);
+  const outer: number[] = [];
+  const inner: number[] = [];
+  index.match('a/b', (value) => {
+    outer.push(value);
+    index.match('x', (v) => inner.push(v));
+  });
+  assert.deepEqual(outer.sort(), [1, 2, 3]);
+  assert.deepEqual(inner, [3, 3, 3]);
+});

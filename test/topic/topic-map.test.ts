@@ -90,3 +90,24 @@ test('set refuses invalid topic names', () => {
   assert.equal(map.size, 0);
   assert.equal(map.get('a'), undefined);
 });
+
+test('walks topics and filters of 30,000 levels without running out of stack', () => {
+  const levels = 30_000;
+  const deep = Array.from({ length: levels }, () => 'a').join('/');
+  const map = new TopicMap<string>();
+  map.set(deep, 'deep');
+  map.set('a', 'shallow');
+  const found = (filter: string): string[] => {
+    const out: string[] = [];
+    map.match(filter, (value) => out.push(value));
+    return out.sort();
+  };
+  assert.deepEqual(found('#'), ['deep', 'shallow']);
+  assert.deepEqual(found(Array.from({ length: levels }, () => '+').join('/')), ['deep']);
+  assert.deepEqual(found(`${deep}/#`), ['deep']);
+  const all: string[] = [];
+  map.forEach((value) => all.push(value));
+  assert.deepEqual(all.sort(), ['deep', 'shallow']);
+  assert.equal(map.delete(deep), true);
+  assert.deepEqual(found('#'), ['shallow']);
+});

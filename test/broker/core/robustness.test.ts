@@ -1,0 +1,96 @@
+// What one hostile or faulty client, or a throwing listener, must not do to the broker: stop the process, starve
+// other clients, or grow memory past its limits.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Logger } from '../../../src/broker/logger.js';
+import { RawClient } from '../../helpers/raw-client.js';
+import { startBroker, text, type Fixture } from './fixture.js';
+
+const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
+const deepTopic = (levels: number): string => Array.from({ length: levels }, () => 'd').join('/');
+
+/** A logger that keeps error and warn lines for the test to read. */
+function recordingLogger(): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  return {
+    lines,
+    error: (m) => lines.push(`error ${m}`),
+    warn: (m) => lines.push(`warn ${m}`),
+    info: () => {},
+    debug: () => {},
+    enabled: () => false,
+  };
+}
+
+describe('deep topics', () => {
+  it('refuses topics of more than 200 levels by default (SUBACK 0x8F, DISCONNECT 0x90)', async () => {
+    const f = await startBroker();
+    try {
+      const c = await f.connect({ protocolVersion: 5 });
+      assert.deepEqual(await c.subscribe([{ topicFilter: deepTopic(200), qos: 0 }, { topicFilter: deepTopic(201), qos: 0 }]), [0, 0x8f]);
+      c.send({ type: 'publish', topic: deepTopic(201), payload: enc('x'), qos: 0, retain: false, dup: false });
+      assert.equal((await c.expect('disconnect')).reasonCode, 0x90);
+    } finally {
+      await f.close();
+    }
+  });
+
+  it('without a level limit, a 20,000-level subscription and a Will on it neither stop the broker nor lose the Will', async () => {
+    const logger = recordingLogger();
+    const f = await startBroker({ limits: { maxTopicLevels: 0 }, logger });
+    try {
+      const topic = deepTopic(20_000);
+      const sub = await f.connect({ protocolVersion: 4, clientId: 'deep-sub' });
+      assert.deepEqual(await sub.subscribe([{ topicFilter: topic, qos: 1 }, { topicFilter: `${topic}/#`, qos: 1 }]), [1, 1]);
+      const dying = await f.connect({ protocolVersion: 4, clientId: 'deep-will', will: { topic, payload: enc('gone'), qos: 1, retain: false } });
+      dying.destroy();
+      const will = await sub.expect('publish');
+      assert.equal(text(will.payload), 'gone');
+      const pub = await f.connect({ protocolVersion: 4 });
+      await pub.publish(topic, 'deep', 1);
+      assert.equal(text((await sub.expect('publish')).payload), 'deep');
+      assert.deepEqual(logger.lines, []);
+    } finally {
+      await f.close();
+    }
+  });
+});
+
+describe('exceptions on the close and timer paths', () => {
+  let f: Fixture;
+  let logger: Logger & { lines: string[] };
+  before(async () => {
+    logger = recordingLogger();
+    f = await startBroker({ logger });
+  });
+  after(() => f.close());
+
+  it('a throwing disconnected listener ends nothing but its own call: logged and counted', async () => {
+    f.broker.on('disconnected', () => {
+      throw new Error('listener bug');
+    });
+    const before = f.broker.stats.internalErrors;
+    const c = await f.connect({ protocolVersion: 4 });
+    c.destroy();
+    await c.closedWithin();
+    const other = await f.connect({ protocolVersion: 4 });
+    other.send({ type: 'pingreq' });
+    await other.expect('pingresp');
+    assert.ok(logger.lines.some((line) => line.startsWith('error') && line.includes('listener bug')), logger.lines.join('\n'));
+    assert.equal(f.broker.stats.internalErrors, before + 1);
+    f.broker.removeAllListeners('disconnected');
+  });
+
+  it('a keepalive timeout whose close path throws is contained', async () => {
+    f.broker.on('disconnected', () => {
+      throw new Error('timer-path bug');
+    });
+    const c = await RawClient.connect(f.port, { protocolVersion: 4, keepalive: 1 });
+    await c.client.closedWithin(5000);
+    const other = await f.connect({ protocolVersion: 4 });
+    other.send({ type: 'pingreq' });
+    await other.expect('pingresp');
+    assert.ok(logger.lines.some((line) => line.includes('timer-path bug')), logger.lines.join('\n'));
+    f.broker.removeAllListeners('disconnected');
+  });
+});
