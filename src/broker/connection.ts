@@ -396,6 +396,13 @@ export class Connection implements DeliveryTarget, AckTarget, Holdable {
     }
   }
 
+  /** Messages have waited for this client for `seconds` without one going out (Outbox.watchStall). */
+  stalled(seconds: number): void {
+    if (this.state !== 'open') return;
+    this.core.logger.info(`${this.describe()}: no acknowledgement or read for ${seconds} s while messages wait: disconnected`);
+    this.disconnect(ReasonCode.UnspecifiedError, `no acknowledgement for ${seconds} s while messages wait`);
+  }
+
   /** The socket has not drained for writeStallTimeout. */
   writeStalled(): void {
     if (this.state !== 'closed') this.abort('write stalled');

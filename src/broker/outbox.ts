@@ -22,6 +22,8 @@ export interface DeliveryTarget {
     subscriptionIds: number[] | undefined,
   ): boolean;
   sendPubrel(packetId: number): void;
+  /** Messages have waited writeStallTimeout for this client without one leaving the queue: it is stuck. */
+  stalled(seconds: number): void;
 }
 
 /**
@@ -112,6 +114,8 @@ export class Outbox {
   private progress = 0;
   /** Over its limits without progress for HOLD_LIMIT_MS: overflow is dropped until the subscriber moves again. */
   private stuck = false;
+  /** Armed while messages wait for a connected client; fires when none has left the queue for writeStallTimeout. */
+  private stallTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly clientId: string,
@@ -175,6 +179,7 @@ export class Outbox {
     delivery.settle = settle;
     this.queue.push(delivery);
     this.queuedBytes += message.payload.length;
+    if (target !== undefined && this.stallTimer === undefined) this.watchStall();
     if (qos > 0) this.persist?.record({ op: 'putOutgoing', clientId: this.clientId, outgoing: delivery.toStored() });
     return true;
   }
@@ -272,6 +277,8 @@ export class Outbox {
     this.queue = [];
     this.head = 0;
     this.queuedBytes = 0;
+    clearTimeout(this.stallTimer);
+    this.stallTimer = undefined;
     this.releaseHolders();
   }
 
@@ -279,7 +286,26 @@ export class Outbox {
   detach(): void {
     this.target = undefined;
     this.stuck = false;
+    clearTimeout(this.stallTimer);
+    this.stallTimer = undefined;
     this.releaseHolders();
+  }
+
+  /**
+   * A client that reads nothing, or acknowledges nothing, keeps its window full and its socket quiet: neither the
+   * write-stall timer nor keepalive (it may still ping) notices. Messages that wait writeStallTimeout while none
+   * leaves the queue mean it is stuck; disconnecting it lets a reconnect resend what it lost, and frees its queue.
+   */
+  private watchStall(): void {
+    const seen = this.progress;
+    const seconds = this.limits.writeStallTimeout;
+    this.stallTimer = setTimeout(() => {
+      this.stallTimer = undefined;
+      const target = this.target;
+      if (target === undefined || this.queued === 0) return;
+      if (this.progress !== seen) this.watchStall();
+      else target.stalled(seconds);
+    }, seconds * 1000);
   }
 
   /** Puts back what a store recovered; `shared` is the group of a message sent under a shared subscription. */

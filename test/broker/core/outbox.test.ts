@@ -24,6 +24,10 @@ class FakeTarget implements DeliveryTarget {
   sendPubrel(packetId: number): void {
     this.released.push(packetId);
   }
+  stalls: number[] = [];
+  stalled(seconds: number): void {
+    this.stalls.push(seconds);
+  }
 }
 
 const msg = (payload: string, qos: QoS = 1, expiry?: number): BrokerMessage =>
@@ -170,6 +174,25 @@ describe('outbox', () => {
     assert.equal(publisher.holds, 2);
     outbox.release();
     assert.equal(publisher.releases, 2);
+  });
+
+  it('reports a connected client stuck when queued messages wait writeStallTimeout without progress', async () => {
+    const outbox = new Outbox('c', { ...defaultLimits, writeStallTimeout: 0.2 }, new BrokerStats());
+    const target = new FakeTarget(2);
+    outbox.target = target;
+    for (let i = 0; i < 5; i++) outbox.deliver(msg(String(i)), 1, false, undefined, undefined);
+    await new Promise((r) => setTimeout(r, 150));
+    // One acknowledgement is progress: the watch starts again.
+    outbox.acknowledged(target.sent[0]!.packetId, 0);
+    await new Promise((r) => setTimeout(r, 150));
+    assert.deepEqual(target.stalls, []);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(target.stalls, [0.2]);
+    // Offline sessions are not watched.
+    outbox.detach();
+    outbox.deliver(msg('offline'), 1, false, undefined, undefined);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(target.stalls, [0.2]);
   });
 });
 

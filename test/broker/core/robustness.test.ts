@@ -94,3 +94,32 @@ describe('exceptions on the close and timer paths', () => {
     f.broker.removeAllListeners('disconnected');
   });
 });
+
+describe('stuck subscribers', () => {
+  it('disconnects a QoS 1 subscriber that acknowledges nothing for writeStallTimeout while messages wait for it', async () => {
+    const f = await startBroker({ limits: { writeStallTimeout: 1, maxInflight: 5 } });
+    try {
+      const stuck = await f.connect({ protocolVersion: 5, clientId: 'never-acks' }, false);
+      await stuck.subscribe('stuck/#', 1);
+      const pub = await f.connect({ protocolVersion: 4 });
+      for (let i = 0; i < 20; i++) await pub.publish('stuck/x', `m${i}`, 1);
+      const started = Date.now();
+      const disconnect = await stuck.expect('disconnect', 5000);
+      assert.equal(disconnect.reasonCode, 0x80);
+      assert.match(disconnect.properties?.reasonString ?? '', /acknowledg/);
+      assert.ok(Date.now() - started < 4000);
+      // A subscriber that acknowledges, however slowly, stays.
+      const slow = await f.connect({ protocolVersion: 5, clientId: 'slow-acks' }, false);
+      await slow.subscribe('slow/#', 1);
+      for (let i = 0; i < 10; i++) await pub.publish('slow/x', `m${i}`, 1);
+      for (let i = 0; i < 10; i++) {
+        const p = await slow.expect('publish');
+        await new Promise((r) => setTimeout(r, 300));
+        slow.send({ type: 'puback', packetId: p.packetId!, reasonCode: 0 });
+      }
+      assert.deepEqual((await slow.drain(300)).filter((p) => p.type === 'disconnect'), []);
+    } finally {
+      await f.close();
+    }
+  });
+});
