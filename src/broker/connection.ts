@@ -99,7 +99,8 @@ export class Connection implements DeliveryTarget, AckTarget, Holdable {
     readonly stream: ByteStream,
     readonly policy: ConnectionPolicy,
   ) {
-    this.parser = new PacketParser({ maxPacketSize: policy.limits.maxPacketSize });
+    const maxUserProperties = policy.limits.maxUserProperties;
+    this.parser = new PacketParser({ maxPacketSize: policy.limits.maxPacketSize, maxUserProperties: maxUserProperties > 0 ? maxUserProperties : undefined });
     this.sendWindow = policy.limits.maxInflight;
   }
 

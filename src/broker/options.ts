@@ -31,6 +31,11 @@ export interface BrokerLimits {
   maxKeepalive: number;
   /** Most levels in a topic name or filter; 0 = unlimited. Default 200 (as Mosquitto). */
   maxTopicLevels: number;
+  /**
+   * User properties in one packet (v5); more close the connection with 0x83 before the rest is decoded. Each costs
+   * about 60 bytes of memory for 5 bytes on the wire. 0 = unlimited. Default 256.
+   */
+  maxUserProperties: number;
   /** Topic aliases a client may use towards us (our Topic Alias Maximum). Default 10. */
   topicAliasMaximum: number;
   /** Seconds a connection may take to send CONNECT and finish authenticating. Default 10. */
@@ -58,6 +63,7 @@ export const defaultLimits: Readonly<BrokerLimits> = Object.freeze({
   maxRetainedMessages: 0,
   maxKeepalive: 65535,
   maxTopicLevels: 200,
+  maxUserProperties: 256,
   topicAliasMaximum: 10,
   connectTimeout: 10,
   writeStallTimeout: 30,

@@ -1,6 +1,6 @@
 import type { QoS } from '../packet/types.js';
 import { HOLD_LIMIT_MS, type Holdable, type PublishContext } from './flow.js';
-import type { BrokerMessage } from './message.js';
+import { messageWeight, type BrokerMessage } from './message.js';
 import type { BrokerLimits } from './options.js';
 import type { BrokerStats } from './stats.js';
 import type { StoredOutgoing } from './store/store.js';
@@ -166,7 +166,8 @@ export class Outbox {
     }
     // Behind the window, a full socket or earlier messages: wait in the bounded queue. At its limits a connected
     // subscriber that is still taking messages holds the publisher back and keeps the message; otherwise drop.
-    if (this.queued >= this.limits.maxQueuedMessages || this.queuedBytes + message.payload.length > this.limits.maxQueuedBytes) {
+    const weight = messageWeight(message);
+    if (this.queued >= this.limits.maxQueuedMessages || this.queuedBytes + weight > this.limits.maxQueuedBytes) {
       const publisher = this.context?.publisher;
       // A client publishing to itself is not held: it would stop reading its own acknowledgements.
       if (target === undefined || this.stuck || publisher === undefined || publisher === (target as object)) {
@@ -178,7 +179,7 @@ export class Outbox {
     const delivery = new Delivery(this.nextSeq++, message, qos, retain, subscriptionIds, shared);
     delivery.settle = settle;
     this.queue.push(delivery);
-    this.queuedBytes += message.payload.length;
+    this.queuedBytes += weight;
     if (target !== undefined && this.stallTimer === undefined) this.watchStall();
     if (qos > 0) this.persist?.record({ op: 'putOutgoing', clientId: this.clientId, outgoing: delivery.toStored() });
     return true;
@@ -195,7 +196,7 @@ export class Outbox {
       if (delivery.qos > 0 && this.inflight.size >= target.sendWindow) break;
       queue[this.head] = undefined as unknown as Delivery;
       this.head++;
-      this.queuedBytes -= delivery.message.payload.length;
+      this.queuedBytes -= messageWeight(delivery.message);
       if (delivery.qos > 0) this.send(delivery, target);
       else {
         const sent = target.sendPublish(delivery.message, 0, delivery.retain, false, 0, delivery.subscriptionIds);
@@ -314,7 +315,7 @@ export class Outbox {
     if (stored.seq >= this.nextSeq) this.nextSeq = stored.seq + 1;
     if (stored.state === 'queued' || stored.packetId === 0) {
       this.queue.push(delivery);
-      this.queuedBytes += stored.message.payload.length;
+      this.queuedBytes += messageWeight(stored.message);
       return;
     }
     delivery.packetId = stored.packetId;

@@ -76,8 +76,16 @@ export function checkFirstByte(first: number, version: ProtocolVersion): void {
  * Decodes the body `buf[start..end)` of a packet whose first fixed-header byte (already checked by
  * checkFirstByte) is `first`. Payloads and binary fields are views of `buf`.
  */
-export function decodeBody(first: number, buf: Uint8Array, start: number, end: number, version: ProtocolVersion): Packet {
+export function decodeBody(
+  first: number,
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  version: ProtocolVersion,
+  maxUserProperties = Infinity,
+): Packet {
   const r = reader.reset(buf, start, end);
+  r.maxUserProperties = maxUserProperties;
   switch (first >> 4) {
     case PUBLISH:
       return decodePublish(r, first, version);

@@ -8,6 +8,12 @@ export interface PacketParserOptions {
   protocolVersion?: ProtocolVersion;
   /** Largest whole packet accepted, fixed header included; larger ones fail with 0x95 Packet Too Large. */
   maxPacketSize?: number;
+  /**
+   * Most user properties in one property list; more fail with 0x83 Implementation Specific Error as soon as the
+   * first one too many is reached. Default unlimited. Each decoded pair costs far more memory than its 5 bytes on
+   * the wire, so a broker bounds them.
+   */
+  maxUserProperties?: number;
 }
 
 const UNLIMITED = MAX_VBI + 5;
@@ -22,6 +28,7 @@ const UNLIMITED = MAX_VBI + 5;
 export class PacketParser {
   protocolVersion: ProtocolVersion;
   private limit: number;
+  private readonly maxUserProperties: number;
   private chunks: Uint8Array[] = [];
   /** Read position inside chunks[0]. */
   private offset = 0;
@@ -36,6 +43,7 @@ export class PacketParser {
   constructor(options: PacketParserOptions = {}) {
     this.protocolVersion = options.protocolVersion ?? 4;
     this.limit = options.maxPacketSize ?? UNLIMITED;
+    this.maxUserProperties = options.maxUserProperties ?? Infinity;
   }
 
   get maxPacketSize(): number {
@@ -87,7 +95,7 @@ export class PacketParser {
     }
     this.available -= total;
     this.remaining = -1;
-    const packet = decodeBody(this.first, buf, start + this.headerLength, start + total, this.protocolVersion);
+    const packet = decodeBody(this.first, buf, start + this.headerLength, start + total, this.protocolVersion, this.maxUserProperties);
     if (packet.type === 'connect') this.protocolVersion = packet.protocolVersion;
     return packet;
   }

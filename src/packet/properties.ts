@@ -296,8 +296,12 @@ export function readProperties(r: Reader, type: number): Properties | undefined 
         props[def.key] = r.binary();
         break;
       case PAIR: {
-        const pair: [string, string] = [r.string(), r.string()];
         const list = props[def.key] as Array<[string, string]> | undefined;
+        // Checked before decoding the next pair: a packet of a million empty pairs costs no more than the limit.
+        if (list !== undefined && list.length >= r.maxUserProperties) {
+          throw new PacketError(0x83, `more than ${r.maxUserProperties} user properties`);
+        }
+        const pair: [string, string] = [r.string(), r.string()];
         if (list === undefined) props[def.key] = [pair];
         else list.push(pair);
         break;

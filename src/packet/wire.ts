@@ -94,6 +94,8 @@ export class Reader {
   buf: Uint8Array = new Uint8Array(0);
   pos = 0;
   end = 0;
+  /** Most user properties one property list may hold (PacketParserOptions.maxUserProperties). */
+  maxUserProperties = Infinity;
 
   reset(buf: Uint8Array, pos: number, end: number): this {
     this.buf = buf;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decode, PacketError, PacketParser } from '../../src/packet/index.js';
+import { decode, encode, PacketError, PacketParser } from '../../src/packet/index.js';
 import { pkt, u16 } from './build.js';
 import { malformedVectors } from './malformed-vectors.js';
 
@@ -53,6 +53,24 @@ describe('parser limits', () => {
     assert.equal(parser.maxPacketSize, 99);
     parser.push(packet);
     assert.equal(reasonOf(() => parser.next()), 0x95);
+  });
+
+  it('stops decoding at maxUserProperties + 1 user properties (0x83), so a hostile packet costs no more than the limit', () => {
+    const many = 200_000;
+    const properties = { userProperties: Array.from({ length: many }, (): [string, string] => ['', '']) };
+    const bytes = encode({ type: 'publish', topic: 't', payload: new Uint8Array(0), qos: 0, retain: false, dup: false, properties }, 5);
+    assert.ok(bytes.length > 1_000_000);
+    const limited = new PacketParser({ protocolVersion: 5, maxUserProperties: 256 });
+    limited.push(bytes);
+    assert.throws(() => limited.next(), (err: unknown) => err instanceof PacketError && err.reasonCode === 0x83 && /more than 256 user properties/.test(err.message));
+    const exact = new PacketParser({ protocolVersion: 5, maxUserProperties: 3 });
+    exact.push(encode({ type: 'puback', packetId: 1, reasonCode: 0x10, properties: { userProperties: [['a', '1'], ['b', '2'], ['c', '3']] } }, 5));
+    assert.equal(exact.next()?.type, 'puback');
+    // Without a limit the codec decodes them all.
+    const open = new PacketParser({ protocolVersion: 5 });
+    open.push(bytes);
+    const packet = open.next();
+    assert.equal(packet?.type === 'publish' && packet.properties?.userProperties?.length, many);
   });
 
   it('rejects a fifth remaining-length byte before it arrives in full', () => {

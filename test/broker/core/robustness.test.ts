@@ -123,3 +123,45 @@ describe('stuck subscribers', () => {
     }
   });
 });
+
+describe('user properties', () => {
+  it('closes a v5 client whose packet carries more than maxUserProperties user properties (0x83), and serves others meanwhile', async () => {
+    const f = await startBroker();
+    try {
+      const other = await f.connect({ protocolVersion: 5 });
+      const hostile = await f.connect({ protocolVersion: 5 });
+      const userProperties = Array.from({ length: 200_000 }, (): [string, string] => ['', '']);
+      hostile.send({ type: 'publish', topic: 'up/x', payload: enc('x'), qos: 1, packetId: 1, retain: false, dup: false, properties: { userProperties } });
+      const disconnect = await hostile.expect('disconnect');
+      assert.equal(disconnect.reasonCode, 0x83);
+      assert.match(disconnect.properties?.reasonString ?? '', /more than 256 user properties/);
+      other.send({ type: 'pingreq' });
+      await other.expect('pingresp');
+      const fine = await f.connect({ protocolVersion: 5 });
+      await fine.publish('up/y', 'ok', 1, { properties: { userProperties: Array.from({ length: 256 }, (_, i): [string, string] => [`k${i}`, 'v']) } });
+    } finally {
+      await f.close();
+    }
+  });
+
+  it("counts a queued message's properties, not only its payload, against maxQueuedBytes", async () => {
+    const f = await startBroker({ limits: { maxQueuedBytes: 1_000_000, maxPacketSize: 4 * 1024 * 1024 } });
+    try {
+      const sub = await f.connect({ protocolVersion: 5, clientId: 'offline-props', clean: false, properties: { sessionExpiryInterval: 60 } });
+      await sub.subscribe('props/#', 1);
+      sub.disconnect();
+      await sub.closedWithin();
+      const pub = await f.connect({ protocolVersion: 5 });
+      // 100 pairs of 4 KB values: about 400 KB of properties on a one-byte payload.
+      const userProperties = Array.from({ length: 100 }, (_, i): [string, string] => [`k${i}`, 'v'.repeat(4000)]);
+      const dropped = f.broker.stats.publishDropped;
+      for (let i = 0; i < 5; i++) await pub.publish('props/x', String(i), 1, { properties: { userProperties } });
+      assert.equal(f.broker.stats.publishDropped - dropped, 3, 'two messages of about 400 KB fit in 1 MB');
+      const back = await f.connect({ protocolVersion: 5, clientId: 'offline-props', clean: false, properties: { sessionExpiryInterval: 60 } });
+      const got = [text((await back.expect('publish')).payload), text((await back.expect('publish')).payload)];
+      assert.deepEqual(got, ['0', '1']);
+    } finally {
+      await f.close();
+    }
+  });
+});
