@@ -1,10 +1,14 @@
 // What one hostile or faulty client, or a throwing listener, must not do to the broker: stop the process, starve
 // other clients, or grow memory past its limits.
 import assert from 'node:assert/strict';
+import { connect as netConnect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { encode } from '../../../src/packet/index.js';
 import type { Logger } from '../../../src/broker/logger.js';
 import { RawClient } from '../../helpers/raw-client.js';
-import { startBroker, text, type Fixture } from './fixture.js';
+import { sleep, startBroker, text, type Fixture } from './fixture.js';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const deepTopic = (levels: number): string => Array.from({ length: levels }, () => 'd').join('/');
@@ -160,6 +164,57 @@ describe('user properties', () => {
       const back = await f.connect({ protocolVersion: 5, clientId: 'offline-props', clean: false, properties: { sessionExpiryInterval: 60 } });
       const got = [text((await back.expect('publish')).payload), text((await back.expect('publish')).payload)];
       assert.deepEqual(got, ['0', '1']);
+    } finally {
+      await f.close();
+    }
+  });
+});
+
+describe('memory after hostile connections', () => {
+  it('keeps nothing per closed connection: heap after 1,200 more hostile connections is where it was after the first 1,200', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const f = await startBroker({ limits: { connectTimeout: 1 } });
+    const kinds = [
+      Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'),
+      Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03]),
+      Buffer.from([0x10, 0xff, 0xff, 0xff, 0x7f]),
+      Buffer.from([0x10, 0x80, 0x80, 0x40, 0x00]),
+      encode({ type: 'connect', protocolVersion: 5, clientId: '', clean: true, keepalive: 0 }, 5),
+      Buffer.alloc(0),
+    ];
+    const round = async (count: number): Promise<void> => {
+      for (let batch = 0; batch < count; batch += 600) {
+        await Promise.all(
+          Array.from({ length: 600 }, (_, i) =>
+            new Promise<void>((resolve) => {
+              const bytes = kinds[(batch + i) % kinds.length]!;
+              const socket = netConnect(f.port, '127.0.0.1', () => {
+                if (bytes.length > 0) socket.write(bytes);
+                if (i % 3 === 0) setTimeout(() => socket.destroy(), 20);
+              });
+              socket.on('error', () => {});
+              socket.on('close', () => resolve());
+              socket.resume();
+              setTimeout(() => socket.destroy(), 1500).unref();
+            }),
+          ),
+        );
+      }
+      await sleep(200);
+    };
+    const heap = (): number => {
+      gc();
+      gc();
+      return process.memoryUsage().heapUsed;
+    };
+    try {
+      await round(1200);
+      const settled = heap();
+      await round(1200);
+      const after = heap();
+      assert.equal(f.broker.stats.clientsConnected, 0);
+      assert.ok(after - settled < 512 * 1024, `heap grew by ${((after - settled) / 1024).toFixed(0)} KB over 1,200 closed connections`);
     } finally {
       await f.close();
     }
