@@ -50,9 +50,16 @@ import { PendingResponses } from './responses.js';
 import { MAX_TIMER_MS, renewalDelay } from './renewal.js';
 import { MemoryStore, type MessageStore, type StoredMessage } from './store.js';
 import { atTickEnd } from '../transport/tick-end.js';
+import { monotonicNow, threadTimers, type Timers } from './timers.js';
 
 /** Opens the byte stream to the broker named by the URL (TCP, TLS, WebSocket, browser WebSocket). */
 export type Dialer = (url: URL, options: ClientOptions) => Promise<ByteStream>;
+
+/** What the client takes from the platform it runs on, besides a dialer. */
+export interface ClientRuntime {
+  /** Keepalive and reconnect timers. Default: this thread's. */
+  timers?: Timers;
+}
 
 export interface ClientEvents {
   /** A connection was established (also after each reconnect). */
@@ -157,6 +164,7 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
   private readonly store: MessageStore;
   private readonly reconnectOptions: Required<ReconnectOptions> | undefined;
   private readonly queueLimit: number;
+  private readonly timers: Timers;
 
   private conn: Connection | undefined;
   /** The connection whose CONNACK `onAuthSuccess` is checking: its later packets wait. */
@@ -188,8 +196,10 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
     url: string | URL,
     options: ClientOptions,
     private readonly dial: Dialer,
+    runtime: ClientRuntime = {},
   ) {
     super();
+    this.timers = runtime.timers ?? threadTimers;
     checkClientOptions(options);
     this.url = new URL(url);
     this.options = options;
@@ -858,6 +868,7 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
 
   private onData(conn: Connection, chunk: Uint8Array): void {
     if (conn.closed) return;
+    conn.lastReceived = monotonicNow();
     conn.parser.push(chunk);
     if (this.verifying !== conn) this.readPackets(conn);
   }
@@ -884,7 +895,6 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
       }
       if (packet.type === 'puback' || packet.type === 'pubcomp') answers++;
       else if (packet.type === 'publish') messages = true;
-      conn.pingTicks = -1;
       this.handle(conn, packet);
       if (conn.closed || this.verifying === conn) return;
     }
@@ -1034,7 +1044,7 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
     if (conn.closed) return;
     conn.closed = true;
     conn.markClosed();
-    if (conn.keepaliveTimer !== undefined) clearInterval(conn.keepaliveTimer);
+    conn.cancelKeepalive?.();
     if (conn.holdTimer !== undefined) clearTimeout(conn.holdTimer);
     if (conn.readTimer !== undefined) clearTimeout(conn.readTimer);
     if (conn.renewTimer !== undefined) clearTimeout(conn.renewTimer);
@@ -1121,20 +1131,39 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
 
   private startKeepalive(conn: Connection, seconds: number): void {
     if (seconds <= 0) return;
-    conn.keepaliveTimer = setInterval(() => this.keepaliveTick(conn), seconds * 500);
+    conn.keepaliveMs = seconds * 1000;
+    conn.lastReceived = conn.lastSent = monotonicNow();
+    conn.cancelKeepalive = this.timers.schedule(() => this.keepaliveCheck(conn), conn.keepaliveMs);
   }
 
-  /** Every half keepalive period: PINGREQ if we sent nothing; dead if a PINGREQ went unanswered for a whole period. */
-  private keepaliveTick(conn: Connection): void {
-    if (conn.pingTicks >= 0 && ++conn.pingTicks >= 2) {
-      this.fail(conn, new ConnectionLostError('no PINGRESP from the broker', 0x8d));
+  /**
+   * Keepalive is timed from what arrives, so that a dead path is noticed however much the application writes
+   * into it: PINGREQ when nothing has arrived for a keepalive period (or nothing was sent for one, MQTT-3.1.2-23),
+   * and the connection is dead when nothing has arrived for 1.5 periods, the bound a broker applies to us.
+   */
+  private keepaliveCheck(conn: Connection): void {
+    conn.cancelKeepalive = undefined;
+    if (conn.closed) return;
+    const period = conn.keepaliveMs;
+    const now = monotonicNow();
+    const silent = now - conn.lastReceived;
+    if (silent >= period * 1.5) {
+      const error = new ConnectionLostError(
+        `nothing received from the broker for ${(silent / 1000).toFixed(1)} s (keepalive ${period / 1000} s)`, 0x8d);
+      this.abandon(conn, 0x8d, error, true);
       return;
     }
-    if (!conn.sentSinceTick && conn.pingTicks < 0) {
-      conn.pingTicks = 0;
+    // A PINGREQ is unanswered while nothing arrived since it went.
+    let pinging = conn.pingSent >= conn.lastReceived;
+    if (!pinging && (silent >= period || now - conn.lastSent >= period)) {
       this.sendPacket(conn, { type: 'pingreq' });
+      conn.pingSent = conn.lastSent = now;
+      pinging = true;
     }
-    conn.sentSinceTick = false;
+    let next = Math.min(conn.lastReceived + period * 1.5, conn.lastSent + period);
+    if (!pinging) next = Math.min(next, conn.lastReceived + period);
+    // Timers may fire a little early; a short floor keeps that from spinning.
+    conn.cancelKeepalive = this.timers.schedule(() => this.keepaliveCheck(conn), Math.max(next - now, 10));
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -1186,7 +1215,7 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
     conn.held = 0;
     conn.urgent = false;
     if (conn.closed || !conn.stream) return;
-    conn.sentSinceTick = true;
+    conn.lastSent = monotonicNow();
     conn.writable = conn.stream.write(chunks);
   };
 
