@@ -24,6 +24,7 @@ import {
   ClientClosedError,
   ConnectionLostError,
   ConnectionRefusedError,
+  DeliveryError,
   DisconnectedError,
   InvalidOptionError,
   PacketTooLargeError,
@@ -86,6 +87,8 @@ type OutgoingMessage = Omit<StoredMessage, 'qos'> & { qos: QoS };
 
 interface Outgoing {
   message: OutgoingMessage;
+  /** Connections lost while this message was the oldest awaiting its acknowledgement. */
+  losses: number;
   resolve: ((ack: PublishAck) => void) | undefined;
   reject: ((error: Error) => void) | undefined;
 }
@@ -164,6 +167,7 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
   private readonly store: MessageStore;
   private readonly reconnectOptions: Required<ReconnectOptions> | undefined;
   private readonly queueLimit: number;
+  private readonly maxDeliveryAttempts: number;
   private readonly timers: Timers;
 
   private conn: Connection | undefined;
@@ -181,6 +185,11 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
   private readonly inflight = new Map<number, Outgoing>();
   /** Publishes waiting for a connection or for the broker's Receive Maximum, in order. */
   private readonly waiting = new Fifo<Outgoing>();
+  /**
+   * Packet ids of messages given up while the broker may still hold them in our session: not reused until a
+   * connection starts a new session (the broker would take a new QoS 2 message under one for the old one).
+   */
+  private readonly retiredIds = new Set<number>();
   /** SUBSCRIBE and UNSUBSCRIBE waiting for their acknowledgement, by packet id. */
   private readonly requests = new Map<number, PendingRequest>();
   private readonly subscriptions = new Map<string, KnownSubscription>();
@@ -205,7 +214,8 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
     this.options = options;
     this.protocolVersion = options.protocolVersion ?? 5;
     this.store = options.store ?? new MemoryStore();
-    this.reconnectOptions = resolveReconnect(options.reconnect);
+    this.reconnectOptions = resolveReconnect(options.reconnect, options.keepalive);
+    this.maxDeliveryAttempts = options.maxDeliveryAttempts ?? 5;
     this.queueLimit = options.queueLimit ?? 10_000;
   }
 
@@ -225,7 +235,7 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
       const stored = await this.store.load();
       for (const message of stored) {
         this.nextMessageId = Math.max(this.nextMessageId, message.id + 1);
-        const outgoing: Outgoing = { message, resolve: undefined, reject: undefined };
+        const outgoing: Outgoing = { message, losses: 0, resolve: undefined, reject: undefined };
         if (message.packetId !== undefined && !this.inflight.has(message.packetId)) {
           this.inflight.set(message.packetId, outgoing);
         } else {
@@ -289,7 +299,7 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
     const direct = sendNow && this.inflight.size < conn.sendQuota;
     if (!direct && this.waiting.length >= this.queueLimit) return Promise.reject(new QueueFullError(this.queueLimit));
     const settled = new Promise<PublishAck>(captureSettlers);
-    const outgoing: Outgoing = { message, resolve: capturedResolve, reject: capturedReject };
+    const outgoing: Outgoing = { message, losses: 0, resolve: capturedResolve, reject: capturedReject };
     if (direct) this.transmit(conn, outgoing);
     else {
       if (qos > 0) this.storePut(message as StoredMessage);
@@ -393,7 +403,7 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
     for (let i = 0; i < MAX_PACKET_ID; i++) {
       this.nextPacketId = (this.nextPacketId % MAX_PACKET_ID) + 1;
       const id = this.nextPacketId;
-      if (!this.inflight.has(id) && !this.requests.has(id)) return id;
+      if (!this.inflight.has(id) && !this.requests.has(id) && !this.retiredIds.has(id)) return id;
     }
     throw new QueueFullError(MAX_PACKET_ID);
   }
@@ -818,6 +828,7 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
   private accept(conn: Connection, connack: ConnackPacket): void {
     const properties = connack.properties;
     conn.connected = true;
+    conn.acceptedAt = monotonicNow();
     this.connack = connack;
     if (properties) {
       if (properties.receiveMaximum !== undefined) conn.sendQuota = properties.receiveMaximum;
@@ -845,6 +856,7 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
       // A new session: nothing the broker had is left. Subscribe again and send unfinished messages as new ones.
       // A message the broker answered with PUBREC is already its own: only its packet id is left to release.
       this.incomingQos2.clear();
+      this.retiredIds.clear();
       const again: Outgoing[] = [];
       for (const outgoing of resend) {
         if (outgoing.message.released) {
@@ -1060,9 +1072,30 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
     this.emit('offline');
     this.checkIdle();
     if (this.ending) return;
+    if (!conn.renewing) this.countLoss(conn);
     if (conn.renewing) this.reconnect();
     else if (this.reconnectOptions) this.scheduleReconnect();
     else void this.shutdown(new ClientClosedError('connection lost', error));
+  }
+
+  /**
+   * A connection the broker dropped: the back-off starts over only after one that stayed up a while, and the
+   * oldest message awaiting its acknowledgement (brokers answer in order: the likeliest cause) loses an attempt.
+   */
+  private countLoss(conn: Connection): void {
+    const resetAfter = this.reconnectOptions?.resetAfter ?? 0;
+    if (monotonicNow() - conn.acceptedAt >= resetAfter) this.reconnectAttempt = 0;
+    let oldest: Outgoing | undefined;
+    for (const outgoing of this.inflight.values()) {
+      if (outgoing.message.released) continue;
+      if (!oldest || outgoing.message.id < oldest.message.id) oldest = outgoing;
+    }
+    if (!oldest || ++oldest.losses < this.maxDeliveryAttempts) return;
+    const message = oldest.message;
+    this.inflight.delete(message.packetId!);
+    this.retiredIds.add(message.packetId!);
+    this.storeDelete(message.id);
+    oldest.reject?.(new DeliveryError(oldest.losses, message.payload.length));
   }
 
   private scheduleReconnect(): void {
@@ -1084,11 +1117,7 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
     this.reconnectTimer = undefined;
     if (this.ending) return;
     this.emit('reconnect');
-    this.connectOnce().then(this.onReconnected, this.onReconnectFailed);
-  };
-
-  private readonly onReconnected = (): void => {
-    this.reconnectAttempt = 0;
+    this.connectOnce().then(undefined, this.onReconnectFailed);
   };
 
   private readonly onReconnectFailed = (error: Error): void => {

@@ -41,6 +41,8 @@ export class Connection {
   aliasMax = 0;
   readonly aliasOut = new Map<string, number>();
   readonly aliasIn = new Map<number, string>();
+  /** When the broker accepted the connection (`monotonicNow`). */
+  acceptedAt = 0;
   /** Reconnects with fresh credentials before the current ones expire (`credentialsExpireAt`). */
   renewTimer: ReturnType<typeof setTimeout> | undefined;
   /** The client is leaving on purpose to renew its credentials: reconnect at once. */

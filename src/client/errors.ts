@@ -48,6 +48,24 @@ export class PacketTooLargeError extends MqttClientError {
   }
 }
 
+/**
+ * A QoS 1/2 message was given up: each of its delivery attempts ended with the connection lost before the broker
+ * acknowledged it, the likely sign of a broker that drops the connection on this message. It was removed from the
+ * store. Only the oldest unacknowledged message is blamed for a lost connection; those after it are sent again.
+ */
+export class DeliveryError extends MqttClientError {
+  override name = 'DeliveryError';
+  constructor(
+    readonly attempts: number,
+    payloadBytes: number,
+  ) {
+    super(`gave up after sending the message ${attempts} times: each time the connection was lost before the broker ` +
+      `acknowledged it. A broker closes the connection on a packet it will not take: one over its maximum packet ` +
+      `size (this payload is ${payloadBytes} bytes), a topic it does not allow (MQTT 3.x); or another client ` +
+      `connects with the same client id`);
+  }
+}
+
 /** The client ended (or gave up reconnecting) before the operation completed. */
 export class ClientClosedError extends MqttClientError {
   override name = 'ClientClosedError';

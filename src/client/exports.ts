@@ -4,6 +4,7 @@ export {
   ClientClosedError,
   ConnectionLostError,
   ConnectionRefusedError,
+  DeliveryError,
   DisconnectedError,
   InvalidOptionError,
   MqttClientError,

@@ -98,6 +98,11 @@ export interface ClientOptions extends TlsOptions {
   autoTopicAlias?: boolean;
   /** Messages waiting for a connection (or for the broker's Receive Maximum) before publish rejects. Default 10000. */
   queueLimit?: number;
+  /**
+   * Connections lost while a QoS 1/2 message was the oldest awaiting its acknowledgement, after which its publish
+   * rejects with DeliveryError and the message is dropped (`Infinity`: never). Default 5.
+   */
+  maxDeliveryAttempts?: number;
   /** Queue QoS 0 publishes while offline (otherwise they reject). Default true. */
   queueQoSZero?: boolean;
   /** Subscribe again after reconnecting without a session. Default true. */
@@ -160,6 +165,10 @@ export function checkClientOptions(options: ClientOptions): void {
   }
   if (options.renewBefore !== undefined && !(options.renewBefore >= 0 && Number.isFinite(options.renewBefore))) {
     throw new InvalidOptionError('renewBefore must be a number of milliseconds, 0 or more');
+  }
+  const attempts = options.maxDeliveryAttempts;
+  if (attempts !== undefined && !(attempts >= 1 && (Number.isInteger(attempts) || attempts === Infinity))) {
+    throw new InvalidOptionError('maxDeliveryAttempts must be a whole number, 1 or more (or Infinity)');
   }
   if (options.will && options.will.qos !== undefined && ![0, 1, 2].includes(options.will.qos)) {
     throw new InvalidOptionError('will.qos must be 0, 1 or 2');
