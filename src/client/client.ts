@@ -107,6 +107,8 @@ interface KnownSubscription {
 }
 
 const MAX_PACKET_ID = 65535;
+/** In-flight QoS 1/2 publishes at most over MQTT 3.x, where the broker cannot say: Mosquitto's default window. */
+const DEFAULT_INFLIGHT_3 = 20;
 /** Server References followed in a row by the first connect. */
 const MAX_REDIRECTS = 3;
 /** Payloads from this size on are written as they are, after a separately encoded head. */
@@ -704,6 +706,7 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
   /** One connection attempt: dial, CONNECT, wait for CONNACK (and AUTH exchanges). */
   private async connectOnce(): Promise<ConnackPacket> {
     const conn = new Connection(this.protocolVersion, this.options.properties?.maximumPacketSize, this.flushConnection);
+    conn.sendQuota = this.options.maxInflight ?? (this.protocolVersion === 5 ? 65535 : DEFAULT_INFLIGHT_3);
     this.conn = conn;
     const timeout = this.options.connectTimeout ?? 30_000;
     const timer = setTimeout(() => this.fail(conn, new TimeoutError(`no CONNACK within ${timeout} ms`)), timeout);
@@ -831,7 +834,7 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
     conn.acceptedAt = monotonicNow();
     this.connack = connack;
     if (properties) {
-      if (properties.receiveMaximum !== undefined) conn.sendQuota = properties.receiveMaximum;
+      if (properties.receiveMaximum !== undefined) conn.sendQuota = Math.min(conn.sendQuota, properties.receiveMaximum);
       if (properties.maximumPacketSize !== undefined) conn.maxPacketSize = properties.maximumPacketSize;
       if (properties.maximumQoS !== undefined) conn.maxQoS = properties.maximumQoS;
       if (properties.retainAvailable !== undefined) conn.retainAvailable = properties.retainAvailable;
