@@ -569,8 +569,10 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
       }
       this.incomingQos2.set(id, false);
     }
-    this.emit('message', packet.topic, packet.payload, packet);
-    if (this.responses.size > 0 && packet.topic === this.responseTopic) this.responses.resolve(packet);
+    // A response to request() belongs to that request alone, also when it comes too late for it.
+    const response = packet.topic === this.responseTopic;
+    if (response) this.responses.resolve(packet);
+    else this.emit('message', packet.topic, packet.payload, packet);
     if (this.iterators.size === 0 && conn.acks.length === 0) {
       if (packet.qos > 0) this.acknowledge(packet);
       return;
@@ -581,7 +583,7 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
       ack = { packet, refs: 1, connection: conn };
       conn.acks.push(ack);
     }
-    for (const iterator of this.iterators) if (iterator.accepts(packet.topic)) iterator.push(packet, ack);
+    if (!response) for (const iterator of this.iterators) if (iterator.accepts(packet.topic)) iterator.push(packet, ack);
     if (ack) this.releaseAck(ack);
   }
 

@@ -1,6 +1,11 @@
 import { connectReturnCodeName, reasonCodeName } from '../packet/reason-codes.js';
 import type { Properties } from '../packet/types.js';
 
+/** Letters and digits only, lower case: `Bad user name or password.` and `bad_user_name_or_password` compare equal. */
+function bare(text: string): string {
+  return text.toLowerCase().replace(/[^a-z0-9]/g, '');
+}
+
 /** Base of every error the client raises; `reasonCode` is set when the broker (or the protocol) gave one. */
 export class MqttClientError extends Error {
   override name = 'MqttClientError';
@@ -9,8 +14,11 @@ export class MqttClientError extends Error {
     readonly reasonCode?: number,
     /** MQTT 5 Reason String from the packet that carried the reason code. */
     readonly reasonString?: string,
+    /** The name of the code, already in `message`: a reason string that only repeats it is left out of the message. */
+    codeName?: string,
   ) {
-    super(reasonString ? `${message}: ${reasonString}` : message);
+    const repeats = reasonString !== undefined && codeName !== undefined && bare(reasonString) === bare(codeName);
+    super(reasonString && !repeats ? `${message}: ${reasonString}` : message);
   }
 }
 
@@ -23,7 +31,7 @@ export class ConnectionRefusedError extends MqttClientError {
     readonly properties?: Properties,
   ) {
     const words = protocolVersion === 5 ? reasonCodeName(reasonCode) : connectReturnCodeName(reasonCode);
-    super(`connection refused (${reasonCode}: ${words})`, reasonCode, properties?.reasonString);
+    super(`connection refused (${reasonCode}: ${words})`, reasonCode, properties?.reasonString, words);
   }
 
   /** MQTT 5 Server Reference: another server to use. */
@@ -36,7 +44,8 @@ export class ConnectionRefusedError extends MqttClientError {
 export class PublishError extends MqttClientError {
   override name = 'PublishError';
   constructor(reasonCode: number, reasonString?: string) {
-    super(`publish failed (0x${reasonCode.toString(16)} ${reasonCodeName(reasonCode)})`, reasonCode, reasonString);
+    const words = reasonCodeName(reasonCode);
+    super(`publish failed (0x${reasonCode.toString(16)} ${words})`, reasonCode, reasonString, words);
   }
 }
 
@@ -99,8 +108,9 @@ export class DisconnectedError extends MqttClientError {
     reasonCode: number,
     readonly properties?: Properties,
   ) {
-    super(`disconnected by the broker (0x${reasonCode.toString(16)} ${reasonCodeName(reasonCode)})`, reasonCode,
-      properties?.reasonString);
+    const words = reasonCodeName(reasonCode);
+    super(`disconnected by the broker (0x${reasonCode.toString(16)} ${words})`, reasonCode, properties?.reasonString,
+      words);
   }
 }
 
