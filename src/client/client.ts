@@ -26,6 +26,7 @@ import {
   ConnectionRefusedError,
   DeliveryError,
   DisconnectedError,
+  ResubscribeError,
   InvalidOptionError,
   PacketTooLargeError,
   PublishError,
@@ -51,7 +52,7 @@ import { PendingResponses } from './responses.js';
 import { MAX_TIMER_MS, renewalDelay } from './renewal.js';
 import { MemoryStore, type MessageStore, type StoredMessage } from './store.js';
 import { atTickEnd } from '../transport/tick-end.js';
-import { monotonicNow, threadTimers, type Timers } from './timers.js';
+import { monotonicNow, threadTimers, type CancelTimer, type Timers } from './timers.js';
 
 /** Opens the byte stream to the broker named by the URL (TCP, TLS, WebSocket, browser WebSocket). */
 export type Dialer = (url: URL, options: ClientOptions) => Promise<ByteStream>;
@@ -78,6 +79,22 @@ export interface ClientEvents {
   error: [error: Error];
   /** The client has ended: every pending operation has settled. */
   end: [];
+  /**
+   * The broker answered the subscriptions the client made again after a connection without its session: the code
+   * per filter (granted QoS, or 0x80 and above for a refusal, each refusal also an `error` ResubscribeError).
+   */
+  resubscribe: [results: ResubscribeResult[]];
+}
+
+export interface ResubscribeResult {
+  topicFilter: string;
+  reasonCode: number;
+}
+
+/** The SUBSCRIBE packets of one resubscription and the answers gathered so far. */
+interface Resubscription {
+  unanswered: number;
+  results: ResubscribeResult[];
 }
 
 /** The acknowledgement a publish resolves with: PUBACK (QoS 1), PUBCOMP (QoS 2), nothing for QoS 0. */
@@ -96,7 +113,7 @@ interface Outgoing {
 interface PendingRequest {
   packet: Packet & { type: 'subscribe' | 'unsubscribe' };
   /** Resubscriptions made by the client itself: dropped when the connection is lost, made again after. */
-  internal: boolean;
+  internal: Resubscription | undefined;
   resolve: ((codes: number[]) => void) | undefined;
   reject: ((error: Error) => void) | undefined;
 }
@@ -177,7 +194,10 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
   private verifying: Connection | undefined;
   private ending: Promise<void> | undefined;
   private ended = false;
-  private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  private cancelReconnect: CancelTimer | undefined;
+  /** The store's load: publishes made before it finished get their store ids after it. */
+  private loading: Promise<StoredMessage[]> | undefined;
+  private loaded = false;
   private reconnectAttempt = 0;
   private lastError: Error | undefined;
 
@@ -234,17 +254,7 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
   /** Loads the store and makes the first connection; the client ends if that fails. */
   async start(): Promise<void> {
     try {
-      const stored = await this.store.load();
-      for (const message of stored) {
-        this.nextMessageId = Math.max(this.nextMessageId, message.id + 1);
-        const outgoing: Outgoing = { message, losses: 0, resolve: undefined, reject: undefined };
-        if (message.packetId !== undefined && !this.inflight.has(message.packetId)) {
-          this.inflight.set(message.packetId, outgoing);
-        } else {
-          delete message.packetId;
-          this.waiting.push(outgoing);
-        }
-      }
+      await this.loadStore();
       // A refusal naming another server is followed a few times when asked to (Use another server / Server moved).
       for (let redirects = 0; ; redirects++) {
         try {
@@ -259,6 +269,60 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
       await this.shutdown(error as Error);
       throw error;
     }
+  }
+
+  /**
+   * Loads the store and connects in the background: a failed first attempt is retried with back-off like a lost
+   * connection (each failure an `error` event), and publishes and subscriptions wait in the queue meanwhile.
+   */
+  begin(): void {
+    this.loadStore().then(() => {
+      if (this.ending) return;
+      this.connectOnce().then(undefined, this.onReconnectFailed);
+    }, (error: Error) => {
+      this.emitError(error);
+      void this.shutdown(error);
+    });
+  }
+
+  /**
+   * Takes over what a previous client left in the store, ahead of anything published meanwhile (which gets its
+   * store id and record only now, so that no id is used twice).
+   */
+  private async loadStore(): Promise<void> {
+    this.loading = this.store.load();
+    const stored = await this.loading;
+    const early = this.waiting.drain();
+    for (const message of stored) {
+      this.nextMessageId = Math.max(this.nextMessageId, message.id + 1);
+      const outgoing: Outgoing = { message, losses: 0, resolve: undefined, reject: undefined };
+      if (message.packetId !== undefined && !this.inflight.has(message.packetId)) {
+        this.inflight.set(message.packetId, outgoing);
+      } else {
+        delete message.packetId;
+        this.waiting.push(outgoing);
+      }
+    }
+    this.loaded = true;
+    for (const outgoing of early) {
+      if (outgoing.message.qos > 0) {
+        outgoing.message.id = this.nextMessageId++;
+        this.storePut(outgoing.message as StoredMessage);
+      }
+      this.waiting.push(outgoing);
+    }
+  }
+
+  /**
+   * Connects now instead of when the back-off says, for when the network is known to be back (the browser's
+   * `online` event does this by itself). Nothing happens while connected or connecting, nor once ended.
+   */
+  reconnect(): void {
+    if (this.ending || !this.loaded || (this.conn !== undefined && !this.conn.closed)) return;
+    this.cancelReconnect?.();
+    this.cancelReconnect = undefined;
+    this.reconnectAttempt = 0;
+    this.attemptReconnect();
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -279,7 +343,8 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
     if (topicError) return Promise.reject(new InvalidOptionError(topicError.message, topicError.reasonCode));
     const qos = options?.qos ?? 0;
     const message: OutgoingMessage = {
-      id: qos === 0 ? 0 : this.nextMessageId++,
+      // Before the store is loaded an id could clash with a stored message: loadStore gives it one.
+      id: qos === 0 || !this.loaded ? 0 : this.nextMessageId++,
       topic,
       payload: toBytes(payload),
       qos,
@@ -304,7 +369,7 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
     const outgoing: Outgoing = { message, losses: 0, resolve: capturedResolve, reject: capturedReject };
     if (direct) this.transmit(conn, outgoing);
     else {
-      if (qos > 0) this.storePut(message as StoredMessage);
+      if (qos > 0 && this.loaded) this.storePut(message as StoredMessage);
       this.waiting.push(outgoing);
     }
     return settled;
@@ -462,7 +527,7 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
   /** Registers a SUBSCRIBE/UNSUBSCRIBE; it is sent now if connected, else when the connection is made. */
   private track(packet: PendingRequest['packet']): Promise<number[]> {
     return new Promise((resolve, reject) => {
-      this.requests.set(packet.packetId, { packet, internal: false, resolve, reject });
+      this.requests.set(packet.packetId, { packet, internal: undefined, resolve, reject });
       const conn = this.conn;
       if (conn?.connected) this.sendPacket(conn, packet);
     });
@@ -476,14 +541,26 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
     if (packet.type === 'subscribe') {
       packet.subscriptions.forEach((subscription, i) => {
         const code = reasonCodes[i] ?? 0x80;
-        if (code >= 0x80) return;
-        this.subscriptions.set(subscription.topicFilter, { subscription, properties: packet.properties });
+        if (code < 0x80) this.subscriptions.set(subscription.topicFilter, { subscription, properties: packet.properties });
       });
+      if (request.internal) this.onResubscribed(request.internal, packet.subscriptions, reasonCodes);
     } else {
       for (const filter of packet.topicFilters) this.subscriptions.delete(filter);
     }
     request.resolve?.(reasonCodes);
     this.checkIdle();
+  }
+
+  /** Reports a resubscription once every SUBACK of it arrived; a refused filter is no longer a subscription. */
+  private onResubscribed(round: Resubscription, subscriptions: Subscription[], reasonCodes: number[]): void {
+    subscriptions.forEach(({ topicFilter }, i) => {
+      const reasonCode = reasonCodes[i] ?? 0x80;
+      round.results.push({ topicFilter, reasonCode });
+      if (reasonCode < 0x80) return;
+      this.subscriptions.delete(topicFilter);
+      this.emitError(new ResubscribeError(topicFilter, reasonCode, this.protocolVersion));
+    });
+    if (--round.unanswered === 0) this.emit('resubscribe', round.results);
   }
 
   /** After a connection without a session: the known subscriptions again, grouped by their properties. */
@@ -494,10 +571,11 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
       if (group) group.push(subscription);
       else groups.set(properties, [subscription]);
     }
+    const round: Resubscription = { unanswered: groups.size, results: [] };
     for (const [properties, subscriptions] of groups) {
       const packet: PendingRequest['packet'] = { type: 'subscribe', packetId: this.allocatePacketId(), subscriptions };
       if (properties) packet.properties = properties;
-      this.requests.set(packet.packetId, { packet, internal: true, resolve: undefined, reject: undefined });
+      this.requests.set(packet.packetId, { packet, internal: round, resolve: undefined, reject: undefined });
       this.sendPacket(conn, packet);
     }
   }
@@ -1078,7 +1156,7 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
     this.checkIdle();
     if (this.ending) return;
     if (!conn.renewing) this.countLoss(conn);
-    if (conn.renewing) this.reconnect();
+    if (conn.renewing) this.attemptReconnect();
     else if (this.reconnectOptions) this.scheduleReconnect();
     else void this.shutdown(new ClientClosedError('connection lost', error));
   }
@@ -1106,8 +1184,8 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
   private scheduleReconnect(): void {
     const options = this.reconnectOptions;
     if (!options) {
-      // Only a renewal reconnects a client made with `reconnect: false`; when that fails, the client ends.
-      void this.shutdown(new ClientClosedError('reconnecting with renewed credentials failed', this.lastError));
+      // With `reconnect: false`, a failed renewal or a failed first connection of `begin` ends the client.
+      void this.shutdown(new ClientClosedError('connecting failed and reconnect is off', this.lastError));
       return;
     }
     if (this.reconnectAttempt >= options.maxAttempts) {
@@ -1115,11 +1193,11 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
       return;
     }
     const delay = reconnectDelay(options, this.reconnectAttempt++);
-    this.reconnectTimer = setTimeout(this.reconnect, delay);
+    this.cancelReconnect = this.timers.schedule(this.attemptReconnect, delay);
   }
 
-  private readonly reconnect = (): void => {
-    this.reconnectTimer = undefined;
+  private readonly attemptReconnect = (): void => {
+    this.cancelReconnect = undefined;
     if (this.ending) return;
     this.emit('reconnect');
     this.connectOnce().then(undefined, this.onReconnectFailed);
@@ -1308,8 +1386,8 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
   }
 
   private async close(options: EndOptions): Promise<void> {
-    if (this.reconnectTimer !== undefined) clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = undefined;
+    this.cancelReconnect?.();
+    this.cancelReconnect = undefined;
     const conn = this.conn;
     if (conn && !options.force && conn.connected) {
       await this.whenIdle(this.options.endTimeout ?? 10_000);
@@ -1351,8 +1429,8 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
     if (this.ended) return;
     this.ended = true;
     this.ending ??= Promise.resolve();
-    if (this.reconnectTimer !== undefined) clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = undefined;
+    this.cancelReconnect?.();
+    this.cancelReconnect = undefined;
     if (this.conn) this.fail(this.conn, error);
     const inflight = [...this.inflight.values()];
     this.inflight.clear();
@@ -1373,8 +1451,15 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
 }
 
 /** Creates a client that dials with `dialer` and resolves once its first connection is accepted. */
-export async function connectWith(url: string | URL, options: ClientOptions, dialer: Dialer): Promise<MqttClient> {
-  const client = new MqttClient(url, options, dialer);
+export async function connectWith(url: string | URL, options: ClientOptions, dialer: Dialer, runtime?: ClientRuntime): Promise<MqttClient> {
+  const client = new MqttClient(url, options, dialer, runtime);
   await client.start();
+  return client;
+}
+
+/** Creates a client that dials with `dialer` and connects in the background, retrying until it can (see `begin`). */
+export function createClientWith(url: string | URL, options: ClientOptions, dialer: Dialer, runtime?: ClientRuntime): MqttClient {
+  const client = new MqttClient(url, options, dialer, runtime);
+  client.begin();
   return client;
 }

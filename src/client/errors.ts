@@ -75,6 +75,24 @@ export class DeliveryError extends MqttClientError {
   }
 }
 
+/**
+ * After a connection without its session, the broker refused a subscription the client made again: the client is
+ * no longer subscribed to `topicFilter`.
+ */
+export class ResubscribeError extends MqttClientError {
+  override name = 'ResubscribeError';
+  constructor(
+    readonly topicFilter: string,
+    reasonCode: number,
+    protocolVersion: number,
+  ) {
+    // MQTT 3.x has one refusal code, 0x80 Failure.
+    const words = protocolVersion === 5 ? reasonCodeName(reasonCode) : 'failure';
+    super(`the broker refused to subscribe again to ${topicFilter} (0x${reasonCode.toString(16)} ${words}); ` +
+      'the client is no longer subscribed to it', reasonCode);
+  }
+}
+
 /** The client ended (or gave up reconnecting) before the operation completed. */
 export class ClientClosedError extends MqttClientError {
   override name = 'ClientClosedError';
