@@ -195,9 +195,11 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
   private ending: Promise<void> | undefined;
   private ended = false;
   private cancelReconnect: CancelTimer | undefined;
-  /** The store's load: publishes made before it finished get their store ids after it. */
-  private loading: Promise<StoredMessage[]> | undefined;
+  /** Loading the store: publishes made before it finished get their store ids after it. */
+  private storeReady: Promise<void> | undefined;
   private loaded = false;
+  /** Store writes of `put` not yet finished (a store may answer a whole batch with one promise). */
+  private readonly storeWrites = new Set<Promise<void>>();
   private reconnectAttempt = 0;
   private lastError: Error | undefined;
 
@@ -254,7 +256,7 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
   /** Loads the store and makes the first connection; the client ends if that fails. */
   async start(): Promise<void> {
     try {
-      await this.loadStore();
+      await (this.storeReady = this.loadStore());
       // A refusal naming another server is followed a few times when asked to (Use another server / Server moved).
       for (let redirects = 0; ; redirects++) {
         try {
@@ -276,7 +278,8 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
    * connection (each failure an `error` event), and publishes and subscriptions wait in the queue meanwhile.
    */
   begin(): void {
-    this.loadStore().then(() => {
+    this.storeReady = this.loadStore();
+    this.storeReady.then(() => {
       if (this.ending) return;
       this.connectOnce().then(undefined, this.onReconnectFailed);
     }, (error: Error) => {
@@ -290,8 +293,7 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
    * store id and record only now, so that no id is used twice).
    */
   private async loadStore(): Promise<void> {
-    this.loading = this.store.load();
-    const stored = await this.loading;
+    const stored = await this.store.load();
     const early = this.waiting.drain();
     for (const message of stored) {
       this.nextMessageId = Math.max(this.nextMessageId, message.id + 1);
@@ -1343,7 +1345,23 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
 
   private storePut(message: StoredMessage): void {
     const result = this.store.put(message);
-    if (result) result.then(undefined, this.onStoreError);
+    if (!result) return;
+    result.then(undefined, this.onStoreError);
+    if (this.storeWrites.has(result)) return;
+    this.storeWrites.add(result);
+    const done = (): void => void this.storeWrites.delete(result);
+    result.then(done, done);
+  }
+
+  /**
+   * Resolves once every QoS 1/2 message given to `publish` before the call is in the store: with `FileStore`,
+   * written to its file (a killed process loses none of them; with `sync: true`, neither does a power loss).
+   * Rejects with the store's error when a write failed. A message that was acknowledged meanwhile may have left
+   * the store already.
+   */
+  async whenStored(): Promise<void> {
+    await this.storeReady;
+    await Promise.all(this.storeWrites);
   }
 
   private storeDelete(id: number): void {
