@@ -75,7 +75,7 @@ export interface ClientEvents {
   /** The broker sent DISCONNECT (MQTT 5), with its reason code and properties. */
   disconnect: [packet: DisconnectPacket];
   message: [topic: string, payload: Uint8Array, packet: PublishPacket];
-  /** Failed reconnect attempts and protocol errors; emitted only when someone listens. */
+  /** Failed (re)connect attempts, store errors, refused resubscriptions; emitted only when someone listens. */
   error: [error: Error];
   /** The client has ended: every pending operation has settled. */
   end: [];
