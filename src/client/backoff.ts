@@ -8,8 +8,17 @@ export interface ReconnectOptions {
   multiplier?: number;
   /** Fraction of the delay that is random (0 = none, 1 = anywhere between 0 and the delay). Default 0.5. */
   jitter?: number;
-  /** Attempts after which the client gives up and ends. Default Infinity. */
+  /**
+   * Failed attempts in a row after which the client gives up and ends. A connection that the broker dropped before
+   * `resetAfter` does not end the row. Default Infinity.
+   */
   maxAttempts?: number;
+  /**
+   * How long a connection must stay up, ms, before the back-off starts again from `initialDelay`: a broker that
+   * accepts and drops at once (a packet it refuses, another client taking over the client id) meets a growing
+   * delay. Default the keepalive period, at least 10 s.
+   */
+  resetAfter?: number;
 }
 
 /** The delay before reconnect attempt number `attempt` (0-based). */
@@ -20,6 +29,7 @@ export function reconnectDelay(options: Required<ReconnectOptions>, attempt: num
 
 export function resolveReconnect(
   option: boolean | ReconnectOptions | undefined,
+  keepaliveSeconds = 60,
 ): Required<ReconnectOptions> | undefined {
   if (option === false) return undefined;
   const given = option === true || option === undefined ? {} : option;
@@ -29,5 +39,6 @@ export function resolveReconnect(
     multiplier: given.multiplier ?? 2,
     jitter: Math.min(1, Math.max(0, given.jitter ?? 0.5)),
     maxAttempts: given.maxAttempts ?? Infinity,
+    resetAfter: given.resetAfter ?? Math.max(10_000, keepaliveSeconds * 1000),
   };
 }

@@ -24,7 +24,9 @@ import {
   ClientClosedError,
   ConnectionLostError,
   ConnectionRefusedError,
+  DeliveryError,
   DisconnectedError,
+  ResubscribeError,
   InvalidOptionError,
   PacketTooLargeError,
   PublishError,
@@ -50,9 +52,16 @@ import { PendingResponses } from './responses.js';
 import { MAX_TIMER_MS, renewalDelay } from './renewal.js';
 import { MemoryStore, type MessageStore, type StoredMessage } from './store.js';
 import { atTickEnd } from '../transport/tick-end.js';
+import { monotonicNow, threadTimers, type CancelTimer, type Timers } from './timers.js';
 
 /** Opens the byte stream to the broker named by the URL (TCP, TLS, WebSocket, browser WebSocket). */
 export type Dialer = (url: URL, options: ClientOptions) => Promise<ByteStream>;
+
+/** What the client takes from the platform it runs on, besides a dialer. */
+export interface ClientRuntime {
+  /** Keepalive and reconnect timers. Default: this thread's. */
+  timers?: Timers;
+}
 
 export interface ClientEvents {
   /** A connection was established (also after each reconnect). */
@@ -66,10 +75,26 @@ export interface ClientEvents {
   /** The broker sent DISCONNECT (MQTT 5), with its reason code and properties. */
   disconnect: [packet: DisconnectPacket];
   message: [topic: string, payload: Uint8Array, packet: PublishPacket];
-  /** Failed reconnect attempts and protocol errors; emitted only when someone listens. */
+  /** Failed (re)connect attempts, store errors, refused resubscriptions; emitted only when someone listens. */
   error: [error: Error];
   /** The client has ended: every pending operation has settled. */
   end: [];
+  /**
+   * The broker answered the subscriptions the client made again after a connection without its session: the code
+   * per filter (granted QoS, or 0x80 and above for a refusal, each refusal also an `error` ResubscribeError).
+   */
+  resubscribe: [results: ResubscribeResult[]];
+}
+
+export interface ResubscribeResult {
+  topicFilter: string;
+  reasonCode: number;
+}
+
+/** The SUBSCRIBE packets of one resubscription and the answers gathered so far. */
+interface Resubscription {
+  unanswered: number;
+  results: ResubscribeResult[];
 }
 
 /** The acknowledgement a publish resolves with: PUBACK (QoS 1), PUBCOMP (QoS 2), nothing for QoS 0. */
@@ -79,6 +104,8 @@ type OutgoingMessage = Omit<StoredMessage, 'qos'> & { qos: QoS };
 
 interface Outgoing {
   message: OutgoingMessage;
+  /** Connections lost while this message was the oldest awaiting its acknowledgement. */
+  losses: number;
   resolve: ((ack: PublishAck) => void) | undefined;
   reject: ((error: Error) => void) | undefined;
 }
@@ -86,7 +113,7 @@ interface Outgoing {
 interface PendingRequest {
   packet: Packet & { type: 'subscribe' | 'unsubscribe' };
   /** Resubscriptions made by the client itself: dropped when the connection is lost, made again after. */
-  internal: boolean;
+  internal: Resubscription | undefined;
   resolve: ((codes: number[]) => void) | undefined;
   reject: ((error: Error) => void) | undefined;
 }
@@ -97,6 +124,8 @@ interface KnownSubscription {
 }
 
 const MAX_PACKET_ID = 65535;
+/** In-flight QoS 1/2 publishes at most over MQTT 3.x, where the broker cannot say: Mosquitto's default window. */
+const DEFAULT_INFLIGHT_3 = 20;
 /** Server References followed in a row by the first connect. */
 const MAX_REDIRECTS = 3;
 /** Payloads from this size on are written as they are, after a separately encoded head. */
@@ -157,13 +186,20 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
   private readonly store: MessageStore;
   private readonly reconnectOptions: Required<ReconnectOptions> | undefined;
   private readonly queueLimit: number;
+  private readonly maxDeliveryAttempts: number;
+  private readonly timers: Timers;
 
   private conn: Connection | undefined;
   /** The connection whose CONNACK `onAuthSuccess` is checking: its later packets wait. */
   private verifying: Connection | undefined;
   private ending: Promise<void> | undefined;
   private ended = false;
-  private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  private cancelReconnect: CancelTimer | undefined;
+  /** Loading the store: publishes made before it finished get their store ids after it. */
+  private storeReady: Promise<void> | undefined;
+  private loaded = false;
+  /** Store writes of `put` not yet finished (a store may answer a whole batch with one promise). */
+  private readonly storeWrites = new Set<Promise<void>>();
   private reconnectAttempt = 0;
   private lastError: Error | undefined;
 
@@ -173,6 +209,11 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
   private readonly inflight = new Map<number, Outgoing>();
   /** Publishes waiting for a connection or for the broker's Receive Maximum, in order. */
   private readonly waiting = new Fifo<Outgoing>();
+  /**
+   * Packet ids of messages given up while the broker may still hold them in our session: not reused until a
+   * connection starts a new session (the broker would take a new QoS 2 message under one for the old one).
+   */
+  private readonly retiredIds = new Set<number>();
   /** SUBSCRIBE and UNSUBSCRIBE waiting for their acknowledgement, by packet id. */
   private readonly requests = new Map<number, PendingRequest>();
   private readonly subscriptions = new Map<string, KnownSubscription>();
@@ -188,14 +229,17 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
     url: string | URL,
     options: ClientOptions,
     private readonly dial: Dialer,
+    runtime: ClientRuntime = {},
   ) {
     super();
+    this.timers = runtime.timers ?? threadTimers;
     checkClientOptions(options);
     this.url = new URL(url);
     this.options = options;
     this.protocolVersion = options.protocolVersion ?? 5;
     this.store = options.store ?? new MemoryStore();
-    this.reconnectOptions = resolveReconnect(options.reconnect);
+    this.reconnectOptions = resolveReconnect(options.reconnect, options.keepalive);
+    this.maxDeliveryAttempts = options.maxDeliveryAttempts ?? 5;
     this.queueLimit = options.queueLimit ?? 10_000;
   }
 
@@ -212,17 +256,7 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
   /** Loads the store and makes the first connection; the client ends if that fails. */
   async start(): Promise<void> {
     try {
-      const stored = await this.store.load();
-      for (const message of stored) {
-        this.nextMessageId = Math.max(this.nextMessageId, message.id + 1);
-        const outgoing: Outgoing = { message, resolve: undefined, reject: undefined };
-        if (message.packetId !== undefined && !this.inflight.has(message.packetId)) {
-          this.inflight.set(message.packetId, outgoing);
-        } else {
-          delete message.packetId;
-          this.waiting.push(outgoing);
-        }
-      }
+      await (this.storeReady = this.loadStore());
       // A refusal naming another server is followed a few times when asked to (Use another server / Server moved).
       for (let redirects = 0; ; redirects++) {
         try {
@@ -237,6 +271,60 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
       await this.shutdown(error as Error);
       throw error;
     }
+  }
+
+  /**
+   * Loads the store and connects in the background: a failed first attempt is retried with back-off like a lost
+   * connection (each failure an `error` event), and publishes and subscriptions wait in the queue meanwhile.
+   */
+  begin(): void {
+    this.storeReady = this.loadStore();
+    this.storeReady.then(() => {
+      if (this.ending) return;
+      this.connectOnce().then(undefined, this.onReconnectFailed);
+    }, (error: Error) => {
+      this.emitError(error);
+      void this.shutdown(error);
+    });
+  }
+
+  /**
+   * Takes over what a previous client left in the store, ahead of anything published meanwhile (which gets its
+   * store id and record only now, so that no id is used twice).
+   */
+  private async loadStore(): Promise<void> {
+    const stored = await this.store.load();
+    const early = this.waiting.drain();
+    for (const message of stored) {
+      this.nextMessageId = Math.max(this.nextMessageId, message.id + 1);
+      const outgoing: Outgoing = { message, losses: 0, resolve: undefined, reject: undefined };
+      if (message.packetId !== undefined && !this.inflight.has(message.packetId)) {
+        this.inflight.set(message.packetId, outgoing);
+      } else {
+        delete message.packetId;
+        this.waiting.push(outgoing);
+      }
+    }
+    this.loaded = true;
+    for (const outgoing of early) {
+      if (outgoing.message.qos > 0) {
+        outgoing.message.id = this.nextMessageId++;
+        this.storePut(outgoing.message as StoredMessage);
+      }
+      this.waiting.push(outgoing);
+    }
+  }
+
+  /**
+   * Connects now instead of when the back-off says, for when the network is known to be back (the browser's
+   * `online` event does this by itself). Nothing happens while connected or connecting, nor once ended.
+   */
+  reconnect(): void {
+    if (this.ending || !this.loaded || (this.conn !== undefined && !this.conn.closed)) return;
+    this.cancelReconnect?.();
+    this.cancelReconnect = undefined;
+    this.reconnectAttempt = 0;
+    this.attemptReconnect();
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -257,7 +345,8 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
     if (topicError) return Promise.reject(new InvalidOptionError(topicError.message, topicError.reasonCode));
     const qos = options?.qos ?? 0;
     const message: OutgoingMessage = {
-      id: qos === 0 ? 0 : this.nextMessageId++,
+      // Before the store is loaded an id could clash with a stored message: loadStore gives it one.
+      id: qos === 0 || !this.loaded ? 0 : this.nextMessageId++,
       topic,
       payload: toBytes(payload),
       qos,
@@ -279,10 +368,10 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
     const direct = sendNow && this.inflight.size < conn.sendQuota;
     if (!direct && this.waiting.length >= this.queueLimit) return Promise.reject(new QueueFullError(this.queueLimit));
     const settled = new Promise<PublishAck>(captureSettlers);
-    const outgoing: Outgoing = { message, resolve: capturedResolve, reject: capturedReject };
+    const outgoing: Outgoing = { message, losses: 0, resolve: capturedResolve, reject: capturedReject };
     if (direct) this.transmit(conn, outgoing);
     else {
-      if (qos > 0) this.storePut(message as StoredMessage);
+      if (qos > 0 && this.loaded) this.storePut(message as StoredMessage);
       this.waiting.push(outgoing);
     }
     return settled;
@@ -383,7 +472,7 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
     for (let i = 0; i < MAX_PACKET_ID; i++) {
       this.nextPacketId = (this.nextPacketId % MAX_PACKET_ID) + 1;
       const id = this.nextPacketId;
-      if (!this.inflight.has(id) && !this.requests.has(id)) return id;
+      if (!this.inflight.has(id) && !this.requests.has(id) && !this.retiredIds.has(id)) return id;
     }
     throw new QueueFullError(MAX_PACKET_ID);
   }
@@ -440,7 +529,7 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
   /** Registers a SUBSCRIBE/UNSUBSCRIBE; it is sent now if connected, else when the connection is made. */
   private track(packet: PendingRequest['packet']): Promise<number[]> {
     return new Promise((resolve, reject) => {
-      this.requests.set(packet.packetId, { packet, internal: false, resolve, reject });
+      this.requests.set(packet.packetId, { packet, internal: undefined, resolve, reject });
       const conn = this.conn;
       if (conn?.connected) this.sendPacket(conn, packet);
     });
@@ -454,14 +543,26 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
     if (packet.type === 'subscribe') {
       packet.subscriptions.forEach((subscription, i) => {
         const code = reasonCodes[i] ?? 0x80;
-        if (code >= 0x80) return;
-        this.subscriptions.set(subscription.topicFilter, { subscription, properties: packet.properties });
+        if (code < 0x80) this.subscriptions.set(subscription.topicFilter, { subscription, properties: packet.properties });
       });
+      if (request.internal) this.onResubscribed(request.internal, packet.subscriptions, reasonCodes);
     } else {
       for (const filter of packet.topicFilters) this.subscriptions.delete(filter);
     }
     request.resolve?.(reasonCodes);
     this.checkIdle();
+  }
+
+  /** Reports a resubscription once every SUBACK of it arrived; a refused filter is no longer a subscription. */
+  private onResubscribed(round: Resubscription, subscriptions: Subscription[], reasonCodes: number[]): void {
+    subscriptions.forEach(({ topicFilter }, i) => {
+      const reasonCode = reasonCodes[i] ?? 0x80;
+      round.results.push({ topicFilter, reasonCode });
+      if (reasonCode < 0x80) return;
+      this.subscriptions.delete(topicFilter);
+      this.emitError(new ResubscribeError(topicFilter, reasonCode, this.protocolVersion));
+    });
+    if (--round.unanswered === 0) this.emit('resubscribe', round.results);
   }
 
   /** After a connection without a session: the known subscriptions again, grouped by their properties. */
@@ -472,10 +573,11 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
       if (group) group.push(subscription);
       else groups.set(properties, [subscription]);
     }
+    const round: Resubscription = { unanswered: groups.size, results: [] };
     for (const [properties, subscriptions] of groups) {
       const packet: PendingRequest['packet'] = { type: 'subscribe', packetId: this.allocatePacketId(), subscriptions };
       if (properties) packet.properties = properties;
-      this.requests.set(packet.packetId, { packet, internal: true, resolve: undefined, reject: undefined });
+      this.requests.set(packet.packetId, { packet, internal: round, resolve: undefined, reject: undefined });
       this.sendPacket(conn, packet);
     }
   }
@@ -547,8 +649,10 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
       }
       this.incomingQos2.set(id, false);
     }
-    this.emit('message', packet.topic, packet.payload, packet);
-    if (this.responses.size > 0 && packet.topic === this.responseTopic) this.responses.resolve(packet);
+    // A response to request() belongs to that request alone, also when it comes too late for it.
+    const response = packet.topic === this.responseTopic;
+    if (response) this.responses.resolve(packet);
+    else this.emit('message', packet.topic, packet.payload, packet);
     if (this.iterators.size === 0 && conn.acks.length === 0) {
       if (packet.qos > 0) this.acknowledge(packet);
       return;
@@ -559,7 +663,7 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
       ack = { packet, refs: 1, connection: conn };
       conn.acks.push(ack);
     }
-    for (const iterator of this.iterators) if (iterator.accepts(packet.topic)) iterator.push(packet, ack);
+    if (!response) for (const iterator of this.iterators) if (iterator.accepts(packet.topic)) iterator.push(packet, ack);
     if (ack) this.releaseAck(ack);
   }
 
@@ -684,6 +788,7 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
   /** One connection attempt: dial, CONNECT, wait for CONNACK (and AUTH exchanges). */
   private async connectOnce(): Promise<ConnackPacket> {
     const conn = new Connection(this.protocolVersion, this.options.properties?.maximumPacketSize, this.flushConnection);
+    conn.sendQuota = this.options.maxInflight ?? (this.protocolVersion === 5 ? 65535 : DEFAULT_INFLIGHT_3);
     this.conn = conn;
     const timeout = this.options.connectTimeout ?? 30_000;
     const timer = setTimeout(() => this.fail(conn, new TimeoutError(`no CONNACK within ${timeout} ms`)), timeout);
@@ -808,9 +913,10 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
   private accept(conn: Connection, connack: ConnackPacket): void {
     const properties = connack.properties;
     conn.connected = true;
+    conn.acceptedAt = monotonicNow();
     this.connack = connack;
     if (properties) {
-      if (properties.receiveMaximum !== undefined) conn.sendQuota = properties.receiveMaximum;
+      if (properties.receiveMaximum !== undefined) conn.sendQuota = Math.min(conn.sendQuota, properties.receiveMaximum);
       if (properties.maximumPacketSize !== undefined) conn.maxPacketSize = properties.maximumPacketSize;
       if (properties.maximumQoS !== undefined) conn.maxQoS = properties.maximumQoS;
       if (properties.retainAvailable !== undefined) conn.retainAvailable = properties.retainAvailable;
@@ -835,6 +941,7 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
       // A new session: nothing the broker had is left. Subscribe again and send unfinished messages as new ones.
       // A message the broker answered with PUBREC is already its own: only its packet id is left to release.
       this.incomingQos2.clear();
+      this.retiredIds.clear();
       const again: Outgoing[] = [];
       for (const outgoing of resend) {
         if (outgoing.message.released) {
@@ -858,6 +965,7 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
 
   private onData(conn: Connection, chunk: Uint8Array): void {
     if (conn.closed) return;
+    conn.lastReceived = monotonicNow();
     conn.parser.push(chunk);
     if (this.verifying !== conn) this.readPackets(conn);
   }
@@ -884,7 +992,6 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
       }
       if (packet.type === 'puback' || packet.type === 'pubcomp') answers++;
       else if (packet.type === 'publish') messages = true;
-      conn.pingTicks = -1;
       this.handle(conn, packet);
       if (conn.closed || this.verifying === conn) return;
     }
@@ -1034,7 +1141,7 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
     if (conn.closed) return;
     conn.closed = true;
     conn.markClosed();
-    if (conn.keepaliveTimer !== undefined) clearInterval(conn.keepaliveTimer);
+    conn.cancelKeepalive?.();
     if (conn.holdTimer !== undefined) clearTimeout(conn.holdTimer);
     if (conn.readTimer !== undefined) clearTimeout(conn.readTimer);
     if (conn.renewTimer !== undefined) clearTimeout(conn.renewTimer);
@@ -1050,16 +1157,37 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
     this.emit('offline');
     this.checkIdle();
     if (this.ending) return;
-    if (conn.renewing) this.reconnect();
+    if (!conn.renewing) this.countLoss(conn);
+    if (conn.renewing) this.attemptReconnect();
     else if (this.reconnectOptions) this.scheduleReconnect();
     else void this.shutdown(new ClientClosedError('connection lost', error));
+  }
+
+  /**
+   * A connection the broker dropped: the back-off starts over only after one that stayed up a while, and the
+   * oldest message awaiting its acknowledgement (brokers answer in order: the likeliest cause) loses an attempt.
+   */
+  private countLoss(conn: Connection): void {
+    const resetAfter = this.reconnectOptions?.resetAfter ?? 0;
+    if (monotonicNow() - conn.acceptedAt >= resetAfter) this.reconnectAttempt = 0;
+    let oldest: Outgoing | undefined;
+    for (const outgoing of this.inflight.values()) {
+      if (outgoing.message.released) continue;
+      if (!oldest || outgoing.message.id < oldest.message.id) oldest = outgoing;
+    }
+    if (!oldest || ++oldest.losses < this.maxDeliveryAttempts) return;
+    const message = oldest.message;
+    this.inflight.delete(message.packetId!);
+    this.retiredIds.add(message.packetId!);
+    this.storeDelete(message.id);
+    oldest.reject?.(new DeliveryError(oldest.losses, message.payload.length));
   }
 
   private scheduleReconnect(): void {
     const options = this.reconnectOptions;
     if (!options) {
-      // Only a renewal reconnects a client made with `reconnect: false`; when that fails, the client ends.
-      void this.shutdown(new ClientClosedError('reconnecting with renewed credentials failed', this.lastError));
+      // With `reconnect: false`, a failed renewal or a failed first connection of `begin` ends the client.
+      void this.shutdown(new ClientClosedError('connecting failed and reconnect is off', this.lastError));
       return;
     }
     if (this.reconnectAttempt >= options.maxAttempts) {
@@ -1067,18 +1195,14 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
       return;
     }
     const delay = reconnectDelay(options, this.reconnectAttempt++);
-    this.reconnectTimer = setTimeout(this.reconnect, delay);
+    this.cancelReconnect = this.timers.schedule(this.attemptReconnect, delay);
   }
 
-  private readonly reconnect = (): void => {
-    this.reconnectTimer = undefined;
+  private readonly attemptReconnect = (): void => {
+    this.cancelReconnect = undefined;
     if (this.ending) return;
     this.emit('reconnect');
-    this.connectOnce().then(this.onReconnected, this.onReconnectFailed);
-  };
-
-  private readonly onReconnected = (): void => {
-    this.reconnectAttempt = 0;
+    this.connectOnce().then(undefined, this.onReconnectFailed);
   };
 
   private readonly onReconnectFailed = (error: Error): void => {
@@ -1121,20 +1245,39 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
 
   private startKeepalive(conn: Connection, seconds: number): void {
     if (seconds <= 0) return;
-    conn.keepaliveTimer = setInterval(() => this.keepaliveTick(conn), seconds * 500);
+    conn.keepaliveMs = seconds * 1000;
+    conn.lastReceived = conn.lastSent = monotonicNow();
+    conn.cancelKeepalive = this.timers.schedule(() => this.keepaliveCheck(conn), conn.keepaliveMs);
   }
 
-  /** Every half keepalive period: PINGREQ if we sent nothing; dead if a PINGREQ went unanswered for a whole period. */
-  private keepaliveTick(conn: Connection): void {
-    if (conn.pingTicks >= 0 && ++conn.pingTicks >= 2) {
-      this.fail(conn, new ConnectionLostError('no PINGRESP from the broker', 0x8d));
+  /**
+   * Keepalive is timed from what arrives, so that a dead path is noticed however much the application writes
+   * into it: PINGREQ when nothing has arrived for a keepalive period (or nothing was sent for one, MQTT-3.1.2-23),
+   * and the connection is dead when nothing has arrived for 1.5 periods, the bound a broker applies to us.
+   */
+  private keepaliveCheck(conn: Connection): void {
+    conn.cancelKeepalive = undefined;
+    if (conn.closed) return;
+    const period = conn.keepaliveMs;
+    const now = monotonicNow();
+    const silent = now - conn.lastReceived;
+    if (silent >= period * 1.5) {
+      const error = new ConnectionLostError(
+        `nothing received from the broker for ${(silent / 1000).toFixed(1)} s (keepalive ${period / 1000} s)`, 0x8d);
+      this.abandon(conn, 0x8d, error, true);
       return;
     }
-    if (!conn.sentSinceTick && conn.pingTicks < 0) {
-      conn.pingTicks = 0;
+    // A PINGREQ is unanswered while nothing arrived since it went.
+    let pinging = conn.pingSent >= conn.lastReceived;
+    if (!pinging && (silent >= period || now - conn.lastSent >= period)) {
       this.sendPacket(conn, { type: 'pingreq' });
+      conn.pingSent = conn.lastSent = now;
+      pinging = true;
     }
-    conn.sentSinceTick = false;
+    let next = Math.min(conn.lastReceived + period * 1.5, conn.lastSent + period);
+    if (!pinging) next = Math.min(next, conn.lastReceived + period);
+    // Timers may fire a little early; a short floor keeps that from spinning.
+    conn.cancelKeepalive = this.timers.schedule(() => this.keepaliveCheck(conn), Math.max(next - now, 10));
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -1186,7 +1329,7 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
     conn.held = 0;
     conn.urgent = false;
     if (conn.closed || !conn.stream) return;
-    conn.sentSinceTick = true;
+    conn.lastSent = monotonicNow();
     conn.writable = conn.stream.write(chunks);
   };
 
@@ -1202,7 +1345,23 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
 
   private storePut(message: StoredMessage): void {
     const result = this.store.put(message);
-    if (result) result.then(undefined, this.onStoreError);
+    if (!result) return;
+    result.then(undefined, this.onStoreError);
+    if (this.storeWrites.has(result)) return;
+    this.storeWrites.add(result);
+    const done = (): void => void this.storeWrites.delete(result);
+    result.then(done, done);
+  }
+
+  /**
+   * Resolves once every QoS 1/2 message given to `publish` before the call is in the store: with `FileStore`,
+   * written to its file (a killed process loses none of them; with `sync: true`, neither does a power loss).
+   * Rejects with the store's error when a write failed. A message that was acknowledged meanwhile may have left
+   * the store already.
+   */
+  async whenStored(): Promise<void> {
+    await this.storeReady;
+    await Promise.all(this.storeWrites);
   }
 
   private storeDelete(id: number): void {
@@ -1245,8 +1404,8 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
   }
 
   private async close(options: EndOptions): Promise<void> {
-    if (this.reconnectTimer !== undefined) clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = undefined;
+    this.cancelReconnect?.();
+    this.cancelReconnect = undefined;
     const conn = this.conn;
     if (conn && !options.force && conn.connected) {
       await this.whenIdle(this.options.endTimeout ?? 10_000);
@@ -1288,8 +1447,8 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
     if (this.ended) return;
     this.ended = true;
     this.ending ??= Promise.resolve();
-    if (this.reconnectTimer !== undefined) clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = undefined;
+    this.cancelReconnect?.();
+    this.cancelReconnect = undefined;
     if (this.conn) this.fail(this.conn, error);
     const inflight = [...this.inflight.values()];
     this.inflight.clear();
@@ -1310,8 +1469,15 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
 }
 
 /** Creates a client that dials with `dialer` and resolves once its first connection is accepted. */
-export async function connectWith(url: string | URL, options: ClientOptions, dialer: Dialer): Promise<MqttClient> {
-  const client = new MqttClient(url, options, dialer);
+export async function connectWith(url: string | URL, options: ClientOptions, dialer: Dialer, runtime?: ClientRuntime): Promise<MqttClient> {
+  const client = new MqttClient(url, options, dialer, runtime);
   await client.start();
+  return client;
+}
+
+/** Creates a client that dials with `dialer` and connects in the background, retrying until it can (see `begin`). */
+export function createClientWith(url: string | URL, options: ClientOptions, dialer: Dialer, runtime?: ClientRuntime): MqttClient {
+  const client = new MqttClient(url, options, dialer, runtime);
+  client.begin();
   return client;
 }

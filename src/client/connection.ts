@@ -3,6 +3,7 @@ import type { ConnackPacket, ProtocolVersion, QoS } from '../packet/types.js';
 import type { ByteStream } from '../transport/stream.js';
 import { Fifo } from './fifo.js';
 import type { DeferredAck } from './message-iterator.js';
+import type { CancelTimer } from './timers.js';
 
 function ignore(): void {}
 
@@ -40,15 +41,21 @@ export class Connection {
   aliasMax = 0;
   readonly aliasOut = new Map<string, number>();
   readonly aliasIn = new Map<number, string>();
+  /** When the broker accepted the connection (`monotonicNow`). */
+  acceptedAt = 0;
   /** Reconnects with fresh credentials before the current ones expire (`credentialsExpireAt`). */
   renewTimer: ReturnType<typeof setTimeout> | undefined;
   /** The client is leaving on purpose to renew its credentials: reconnect at once. */
   renewing = false;
-  // Keepalive.
-  keepaliveTimer: ReturnType<typeof setInterval> | undefined;
-  sentSinceTick = false;
-  /** Keepalive half-periods since an unanswered PINGREQ; -1 when none is outstanding. */
-  pingTicks = -1;
+  // Keepalive, timed from what arrives (see `MqttClient.keepaliveCheck`); times from `monotonicNow`.
+  cancelKeepalive: CancelTimer | undefined;
+  keepaliveMs = 0;
+  /** When bytes last arrived from the broker. */
+  lastReceived = 0;
+  /** When bytes were last written to the broker. */
+  lastSent = 0;
+  /** When the last PINGREQ was sent. */
+  pingSent = -Infinity;
   reauth: { resolve: () => void; reject: (error: Error) => void } | undefined;
   /** Acknowledgements of received messages, in arrival order, while some are held by `messages()` loops. */
   readonly acks = new Fifo<DeferredAck>();

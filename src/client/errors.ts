@@ -1,6 +1,11 @@
 import { connectReturnCodeName, reasonCodeName } from '../packet/reason-codes.js';
 import type { Properties } from '../packet/types.js';
 
+/** Letters and digits only, lower case: `Bad user name or password.` and `bad_user_name_or_password` compare equal. */
+function bare(text: string): string {
+  return text.toLowerCase().replace(/[^a-z0-9]/g, '');
+}
+
 /** Base of every error the client raises; `reasonCode` is set when the broker (or the protocol) gave one. */
 export class MqttClientError extends Error {
   override name = 'MqttClientError';
@@ -9,8 +14,11 @@ export class MqttClientError extends Error {
     readonly reasonCode?: number,
     /** MQTT 5 Reason String from the packet that carried the reason code. */
     readonly reasonString?: string,
+    /** The name of the code, already in `message`: a reason string that only repeats it is left out of the message. */
+    codeName?: string,
   ) {
-    super(reasonString ? `${message}: ${reasonString}` : message);
+    const repeats = reasonString !== undefined && codeName !== undefined && bare(reasonString) === bare(codeName);
+    super(reasonString && !repeats ? `${message}: ${reasonString}` : message);
   }
 }
 
@@ -23,7 +31,7 @@ export class ConnectionRefusedError extends MqttClientError {
     readonly properties?: Properties,
   ) {
     const words = protocolVersion === 5 ? reasonCodeName(reasonCode) : connectReturnCodeName(reasonCode);
-    super(`connection refused (${reasonCode}: ${words})`, reasonCode, properties?.reasonString);
+    super(`connection refused (${reasonCode}: ${words})`, reasonCode, properties?.reasonString, words);
   }
 
   /** MQTT 5 Server Reference: another server to use. */
@@ -36,7 +44,8 @@ export class ConnectionRefusedError extends MqttClientError {
 export class PublishError extends MqttClientError {
   override name = 'PublishError';
   constructor(reasonCode: number, reasonString?: string) {
-    super(`publish failed (0x${reasonCode.toString(16)} ${reasonCodeName(reasonCode)})`, reasonCode, reasonString);
+    const words = reasonCodeName(reasonCode);
+    super(`publish failed (0x${reasonCode.toString(16)} ${words})`, reasonCode, reasonString, words);
   }
 }
 
@@ -45,6 +54,42 @@ export class PacketTooLargeError extends MqttClientError {
   override name = 'PacketTooLargeError';
   constructor(size: number, limit: number) {
     super(`packet of ${size} bytes exceeds the broker's maximum packet size of ${limit}`, 0x95);
+  }
+}
+
+/**
+ * A QoS 1/2 message was given up: each of its delivery attempts ended with the connection lost before the broker
+ * acknowledged it, the likely sign of a broker that drops the connection on this message. It was removed from the
+ * store. Only the oldest unacknowledged message is blamed for a lost connection; those after it are sent again.
+ */
+export class DeliveryError extends MqttClientError {
+  override name = 'DeliveryError';
+  constructor(
+    readonly attempts: number,
+    payloadBytes: number,
+  ) {
+    super(`gave up after sending the message ${attempts} times: each time the connection was lost before the broker ` +
+      `acknowledged it. A broker closes the connection on a packet it will not take: one over its maximum packet ` +
+      `size (this payload is ${payloadBytes} bytes), a topic it does not allow (MQTT 3.x); or another client ` +
+      `connects with the same client id`);
+  }
+}
+
+/**
+ * After a connection without its session, the broker refused a subscription the client made again: the client is
+ * no longer subscribed to `topicFilter`.
+ */
+export class ResubscribeError extends MqttClientError {
+  override name = 'ResubscribeError';
+  constructor(
+    readonly topicFilter: string,
+    reasonCode: number,
+    protocolVersion: number,
+  ) {
+    // MQTT 3.x has one refusal code, 0x80 Failure.
+    const words = protocolVersion === 5 ? reasonCodeName(reasonCode) : 'failure';
+    super(`the broker refused to subscribe again to ${topicFilter} (0x${reasonCode.toString(16)} ${words}); ` +
+      'the client is no longer subscribed to it', reasonCode);
   }
 }
 
@@ -81,8 +126,9 @@ export class DisconnectedError extends MqttClientError {
     reasonCode: number,
     readonly properties?: Properties,
   ) {
-    super(`disconnected by the broker (0x${reasonCode.toString(16)} ${reasonCodeName(reasonCode)})`, reasonCode,
-      properties?.reasonString);
+    const words = reasonCodeName(reasonCode);
+    super(`disconnected by the broker (0x${reasonCode.toString(16)} ${words})`, reasonCode, properties?.reasonString,
+      words);
   }
 }
 

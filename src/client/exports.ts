@@ -1,10 +1,21 @@
 /** What both entry points (Node and browser) export besides `connect`. */
-export { connectWith, MqttClient, type ClientEvents, type Dialer, type PublishAck } from './client.js';
+export {
+  connectWith,
+  createClientWith,
+  MqttClient,
+  type ClientEvents,
+  type ClientRuntime,
+  type Dialer,
+  type PublishAck,
+  type ResubscribeResult,
+} from './client.js';
 export {
   ClientClosedError,
   ConnectionLostError,
   ConnectionRefusedError,
+  DeliveryError,
   DisconnectedError,
+  ResubscribeError,
   InvalidOptionError,
   MqttClientError,
   PacketTooLargeError,

@@ -23,17 +23,36 @@ function reviver(_key: string, value: unknown): unknown {
 
 type Record = { put: StoredMessage } | { del: number };
 
+/** The lines of one write, and the promise their callers wait on. */
+interface Batch {
+  lines: string[];
+  done: Promise<void>;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+function newBatch(): Batch {
+  const batch = { lines: [] } as unknown as Batch;
+  batch.done = new Promise<void>((resolve, reject) => {
+    batch.resolve = resolve;
+    batch.reject = reject;
+  });
+  return batch;
+}
+
 /**
  * A MessageStore in an append-only log file of JSON lines (put / delete records), so that unacknowledged QoS 1/2
- * messages survive a process restart. Calls are queued and written in batches, one write per batch; the log is
- * rewritten with only the live messages when it has grown mostly dead, and at every load.
+ * messages survive a process restart. Calls are queued and written in batches, one write per batch, and each call's
+ * promise settles when its own batch is written (however many calls come after); the log is rewritten with only the
+ * live messages when it has grown mostly dead, and at every load.
  */
 export class FileStore implements MessageStore {
   private readonly live = new Map<number, string>();
   private liveBytes = 0;
   private logBytes = 0;
   private handle: FileHandle | undefined;
-  private pending: string[] = [];
+  /** The batch that lines queued now go into; undefined until a line is queued. */
+  private next: Batch | undefined;
   private writing: Promise<void> | undefined;
   private readonly sync: boolean;
   private readonly compactBytes: number;
@@ -86,7 +105,7 @@ export class FileStore implements MessageStore {
 
   delete(id: number): Promise<void> {
     const previous = this.live.get(id);
-    if (previous === undefined) return this.writing ?? Promise.resolve();
+    if (previous === undefined) return Promise.resolve();
     this.live.delete(id);
     this.liveBytes -= previous.length + 1;
     return this.append(`{"del":${id}}`);
@@ -106,23 +125,38 @@ export class FileStore implements MessageStore {
 
   /** Queues a line; every line queued while a batch is being written goes out with the next batch. */
   private append(line: string): Promise<void> {
-    this.pending.push(line);
-    this.writing ??= this.writeBatches().finally(() => (this.writing = undefined));
-    return this.writing;
+    const batch = (this.next ??= newBatch());
+    batch.lines.push(line);
+    this.writing ??= this.writeBatches();
+    return batch.done;
   }
 
+  /** Writes batch after batch until none is queued; a failed batch rejects its callers and the next one is tried. */
   private async writeBatches(): Promise<void> {
-    // Let the current task queue more lines before the first write.
-    await Promise.resolve();
-    while (this.pending.length > 0) {
-      const text = this.pending.join('\n') + '\n';
-      this.pending = [];
-      this.handle ??= await open(this.path, 'a');
-      await this.handle.write(text);
-      if (this.sync) await this.handle.datasync();
-      this.logBytes += Buffer.byteLength(text);
-      if (this.logBytes > this.compactBytes && this.logBytes > 4 * this.liveBytes) await this.compact();
+    try {
+      // Let the current task queue more lines before the first write.
+      await Promise.resolve();
+      for (let batch = this.next; batch; batch = this.next) {
+        this.next = undefined;
+        try {
+          await this.writeBatch(batch.lines.join('\n') + '\n');
+          batch.resolve();
+        } catch (error) {
+          batch.reject(error as Error);
+        }
+      }
+    } finally {
+      // In the same step as the last check for a batch: a line queued after it starts a new writer.
+      this.writing = undefined;
     }
+  }
+
+  private async writeBatch(text: string): Promise<void> {
+    this.handle ??= await open(this.path, 'a');
+    await this.handle.write(text);
+    if (this.sync) await this.handle.datasync();
+    this.logBytes += Buffer.byteLength(text);
+    if (this.logBytes > this.compactBytes && this.logBytes > 4 * this.liveBytes) await this.compact();
   }
 
   /** Replaces the log with one holding only the live messages (written aside, then renamed over it). */

@@ -1,5 +1,5 @@
 /** The client for Node: TCP, TLS and WebSocket transports, memory and file stores. */
-import { connectWith, type MqttClient } from './client.js';
+import { connectWith, createClientWith, type MqttClient } from './client.js';
 import { nodeDialer } from './node-dialer.js';
 import type { ClientOptions } from './options.js';
 
@@ -15,4 +15,13 @@ export { ScramError } from '../auth/scram.js';
  */
 export function connect(url: string | URL, options: ClientOptions = {}): Promise<MqttClient> {
   return connectWith(url, options, nodeDialer);
+}
+
+/**
+ * A client that starts offline and connects in the background, retrying with back-off (each failure an `error`
+ * event) until it can, or until `end()`: publishes and subscriptions made meanwhile wait in its queue. For a
+ * device that may boot while the network is down. `connect` is the form that rejects on the first failure.
+ */
+export function createClient(url: string | URL, options: ClientOptions = {}): MqttClient {
+  return createClientWith(url, options, nodeDialer);
 }

@@ -96,8 +96,20 @@ export interface ClientOptions extends TlsOptions {
   followServerReference?: boolean;
   /** Automatically assign MQTT 5 topic aliases to outgoing topics, up to the broker's maximum. Default true. */
   autoTopicAlias?: boolean;
-  /** Messages waiting for a connection (or for the broker's Receive Maximum) before publish rejects. Default 10000. */
+  /**
+   * QoS 1/2 publishes sent and not yet acknowledged, at most; the rest wait in order. MQTT 3.x has no way for a
+   * broker to state its window, and brokers drop what goes beyond it (Mosquitto answers a QoS 2 message past its
+   * `max_inflight_messages`, 20 by default, with PUBREC and discards it). Default 20 for MQTT 3.x; MQTT 5 uses the
+   * broker's Receive Maximum, lowered to this when given.
+   */
+  maxInflight?: number;
+  /** Messages waiting for a connection (or for the in-flight window) before publish rejects. Default 10000. */
   queueLimit?: number;
+  /**
+   * Connections lost while a QoS 1/2 message was the oldest awaiting its acknowledgement, after which its publish
+   * rejects with DeliveryError and the message is dropped (`Infinity`: never). Default 5.
+   */
+  maxDeliveryAttempts?: number;
   /** Queue QoS 0 publishes while offline (otherwise they reject). Default true. */
   queueQoSZero?: boolean;
   /** Subscribe again after reconnecting without a session. Default true. */
@@ -160,6 +172,13 @@ export function checkClientOptions(options: ClientOptions): void {
   }
   if (options.renewBefore !== undefined && !(options.renewBefore >= 0 && Number.isFinite(options.renewBefore))) {
     throw new InvalidOptionError('renewBefore must be a number of milliseconds, 0 or more');
+  }
+  if (options.maxInflight !== undefined && !(Number.isInteger(options.maxInflight) && options.maxInflight >= 1 && options.maxInflight <= 65535)) {
+    throw new InvalidOptionError('maxInflight must be a whole number from 1 to 65535');
+  }
+  const attempts = options.maxDeliveryAttempts;
+  if (attempts !== undefined && !(attempts >= 1 && (Number.isInteger(attempts) || attempts === Infinity))) {
+    throw new InvalidOptionError('maxDeliveryAttempts must be a whole number, 1 or more (or Infinity)');
   }
   if (options.will && options.will.qos !== undefined && ![0, 1, 2].includes(options.will.qos)) {
     throw new InvalidOptionError('will.qos must be 0, 1 or 2');

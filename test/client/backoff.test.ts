@@ -15,7 +15,10 @@ describe('reconnect back-off', () => {
   });
 
   it('has defaults, and is off with false', () => {
-    assert.deepEqual(resolveReconnect(undefined), { initialDelay: 1000, maxDelay: 30_000, multiplier: 2, jitter: 0.5, maxAttempts: Infinity });
+    assert.deepEqual(resolveReconnect(undefined), { initialDelay: 1000, maxDelay: 30_000, multiplier: 2, jitter: 0.5, maxAttempts: Infinity, resetAfter: 60_000 });
+    // The back-off starts over after a connection that lasted a keepalive period, at least 10 s.
+    assert.equal(resolveReconnect({}, 5)!.resetAfter, 10_000);
+    assert.equal(resolveReconnect({ resetAfter: 0 }, 5)!.resetAfter, 0);
     assert.equal(resolveReconnect(false), undefined);
     assert.equal(reconnectDelay(resolveReconnect({ jitter: 0 })!, 3), 8000);
   });

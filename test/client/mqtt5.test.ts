@@ -272,11 +272,24 @@ describe('MQTT 5 against Mosquitto', () => {
     });
     await responder.subscribe('service', { qos: 1 });
     const client = await connect(url);
+    const general: string[] = [];
+    client.on('message', (topic) => general.push(topic));
+    const iterated = (async () => {
+      const topics: string[] = [];
+      for await (const message of client.messages('#')) topics.push(message.topic);
+      return topics;
+    })();
     const [a, b] = await Promise.all([client.request('service', 'a'), client.request('service', 'b')]);
     assert.equal(text(a.payload), 'pong a');
     assert.equal(text(b.payload), 'pong b');
     await assert.rejects(client.request('nobody', 'x', { timeout: 100 }), TimeoutError);
+    // Responses belong to their request alone: neither the message event nor a messages() loop sees them.
+    await client.subscribe('plain', { qos: 1 });
+    await client.publish('plain', 'p', { qos: 1 });
+    await waitFor(() => general.length > 0, 5000, 'the plain message');
     await client.end();
+    assert.deepEqual(general, ['plain']);
+    assert.deepEqual(await iterated, ['plain']);
     await responder.end();
   });
 

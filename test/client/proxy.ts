@@ -2,13 +2,16 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 
 /**
  * A TCP proxy to a broker that can break connections: `cutAt` closes the next connection once that many bytes
- * (both directions together) have passed, forwarding exactly that many; `stall` stops forwarding without closing.
+ * (both directions together) have passed, forwarding exactly that many; `stalled` stops forwarding without closing;
+ * `blackholed` is a dead network path: nothing is forwarded, and neither side learns that the other closed (the
+ * client's socket stays open and writable however long the broker is gone).
  */
 export class CuttingProxy {
   port = 0;
   /** Byte offset at which the next connection is cut; undefined: connections pass untouched. */
   cutAt: number | undefined;
   stalled = false;
+  blackholed = false;
   connections = 0;
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
@@ -30,7 +33,12 @@ export class CuttingProxy {
     this.sockets.add(client).add(upstream);
     let budget = this.cutAt ?? Infinity;
     this.cutAt = undefined;
-    const close = (): void => {
+    const close = (from?: Socket): void => {
+      // Behind a dead path the client hears nothing, not even the broker's close.
+      if (this.blackholed && from === upstream) {
+        this.sockets.delete(upstream);
+        return;
+      }
       client.destroy();
       upstream.destroy();
       this.sockets.delete(client);
@@ -38,7 +46,7 @@ export class CuttingProxy {
     };
     const pipe = (from: Socket, to: Socket): void => {
       from.on('data', (chunk: Buffer) => {
-        if (this.stalled) return;
+        if (this.stalled || this.blackholed) return;
         if (chunk.length >= budget) {
           if (budget > 0) to.write(chunk.subarray(0, budget));
           budget = 0;
@@ -50,8 +58,8 @@ export class CuttingProxy {
         budget -= chunk.length;
         to.write(chunk);
       });
-      from.on('error', close);
-      from.on('close', close);
+      from.on('error', () => close(from));
+      from.on('close', () => close(from));
     };
     if (budget === 0) {
       close();

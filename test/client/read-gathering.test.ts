@@ -18,7 +18,7 @@ describe('gathering answers to many publishes', () => {
   });
 
   it('settles every publish and takes a message when the answers come one by one', async () => {
-    const { c: conn, client } = await broker.open({ protocolVersion: 4, keepalive: 0 });
+    const { c: conn, client } = await broker.open({ protocolVersion: 4, keepalive: 0, maxInflight: 1000 });
     const received: string[] = [];
     client.on('message', (topic) => received.push(topic));
     const count = 150;
@@ -44,7 +44,7 @@ describe('gathering answers to many publishes', () => {
   });
 
   it('closes when the broker goes away while reading is paused, failing what is left', async () => {
-    const { c: conn, client } = await broker.open({ protocolVersion: 4, keepalive: 0 });
+    const { c: conn, client } = await broker.open({ protocolVersion: 4, keepalive: 0, maxInflight: 1000 });
     const count = 150;
     const settled = Array.from({ length: count }, (_, i) => client.publish('gather/out', String(i), { qos: 1 }));
     const first = await conn.next('publish');

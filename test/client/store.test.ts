@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { connect, ClientClosedError, FileStore, MemoryStore } from '../../src/client/index.js';
+import { connect, createClient, ClientClosedError, FileStore, MemoryStore } from '../../src/client/index.js';
 import { startMosquitto, type MosquittoInstance } from '../helpers/mosquitto.js';
+import { freePort } from '../helpers/ports.js';
 import { waitFor } from '../helpers/wait.js';
 import { FakeBroker } from './fake-broker.js';
 import { CuttingProxy } from './proxy.js';
@@ -26,6 +29,30 @@ storeContract('FileStore', async () => {
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('FileStore', () => {
+  it('settles a put once its own batch is written, while later puts keep coming', async () => {
+    const path = join(dir, 'steady.log');
+    const store = new FileStore(path);
+    await store.load();
+    let id = 0;
+    let writing = true;
+    const feeder = (async () => {
+      // A steady writer, bounded in time: one put per event-loop turn for at most 3 s.
+      const until = Date.now() + 3000;
+      while (writing && Date.now() < until) {
+        void store.put({ id: ++id, topic: 't', payload: new Uint8Array(100), qos: 1, retain: false });
+        await new Promise((r) => setImmediate(r));
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 100));
+    const started = Date.now();
+    await store.put({ id: 1_000_000, topic: 't', payload: new Uint8Array(1), qos: 1, retain: false });
+    const waited = Date.now() - started;
+    writing = false;
+    await feeder;
+    await store.close();
+    assert.ok(waited < 1500, `the put waited ${waited} ms for the writer to go idle`);
+  });
+
   it('ignores a last line cut short by a crash, and compacts the log', async () => {
     const path = join(dir, 'crash.log');
     const store = new FileStore(path, { compactBytes: 2000 });
@@ -103,5 +130,79 @@ describe('unacknowledged messages survive a restart', () => {
     } finally {
       await broker.stop();
     }
+  });
+});
+
+describe('whenStored: a killed process loses nothing it was told is stored', () => {
+  const child = fileURLToPath(new URL('./store-child.ts', import.meta.url));
+
+  /** Runs the child until it reports the messages stored, then kills it with SIGKILL at once. */
+  async function publishAndKill(path: string, url: string, count: number, mode: 'offline' | 'connected'): Promise<void> {
+    const proc = spawn(process.execPath, ['--import', 'tsx', child, path, url, String(count), '5', mode], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`the child did not report within 20 s: ${output}`)), 20_000);
+        const onData = (d: Buffer): void => {
+          output += d.toString();
+          if (!output.includes('stored\n')) return;
+          proc.kill('SIGKILL');
+          clearTimeout(timer);
+          resolve();
+        };
+        proc.stdout.on('data', onData);
+        proc.stderr.on('data', onData);
+        proc.once('exit', () => {
+          clearTimeout(timer);
+          reject(new Error(`the child exited before reporting: ${output}`));
+        });
+      });
+    } finally {
+      proc.kill('SIGKILL');
+      await exited;
+    }
+  }
+
+  async function storedPayloads(path: string): Promise<string[]> {
+    const store = new FileStore(path);
+    const messages = await store.load();
+    await store.close();
+    return messages.map((m) => new TextDecoder().decode(m.payload));
+  }
+
+  it('offline: 500 queued messages are all in the file after the kill', async () => {
+    const path = join(dir, 'kill-offline.log');
+    await publishAndKill(path, `mqtt://127.0.0.1:${await freePort()}`, 500, 'offline');
+    assert.deepEqual(await storedPayloads(path), Array.from({ length: 500 }, (_, i) => String(i)));
+  });
+
+  it('connected: 500 messages sent and unanswered are all in the file after the kill', async () => {
+    const path = join(dir, 'kill-connected.log');
+    const broker = await new FakeBroker().start();
+    try {
+      const killing = publishAndKill(path, broker.url, 500, 'connected');
+      await (await broker.connection(0, 20_000)).accept();
+      await killing;
+    } finally {
+      await broker.stop();
+    }
+    assert.deepEqual(await storedPayloads(path), Array.from({ length: 500 }, (_, i) => String(i)));
+  });
+
+  it('a client made offline numbers what is published before its store is loaded after the stored messages', async () => {
+    const path = join(dir, 'early.log');
+    const seed = new FileStore(path);
+    await seed.load();
+    for (let id = 1; id <= 3; id++) await seed.put({ id, topic: 'early', payload: new TextEncoder().encode(`old ${id}`), qos: 1, retain: false });
+    await seed.close();
+    const client = createClient(`mqtt://127.0.0.1:${await freePort()}`, { store: new FileStore(path), reconnect: { initialDelay: 60_000 } });
+    client.on('error', () => undefined);
+    const settled = Promise.allSettled(['new 1', 'new 2'].map((m) => client.publish('early', m, { qos: 1 })));
+    await client.whenStored();
+    assert.equal(client.pendingCount, 5);
+    await client.end({ force: true });
+    await settled;
+    assert.deepEqual(await storedPayloads(path), ['old 1', 'old 2', 'old 3', 'new 1', 'new 2']);
   });
 });
