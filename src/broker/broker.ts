@@ -3,11 +3,12 @@ import { parseSharedFilter } from '../topic/shared.js';
 import { TopicError } from '../topic/validate.js';
 import type { ByteStream } from '../transport/stream.js';
 import { BrokerCore } from './core.js';
-import type { ClientInfo } from './hooks.js';
+import type { BrokerEvents } from './events.js';
 import { createListener } from './listeners/index.js';
 import type { Listener } from './listeners/listener.js';
 import { stderrLogger, type Logger } from './logger.js';
-import { createMessage, type BrokerMessage, type PublishMessage } from './message.js';
+import { createMessage, type PublishMessage } from './message.js';
+import { ReasonCode } from '../packet/reason-codes.js';
 import {
   defaultLimits,
   defaultListener,
@@ -23,18 +24,6 @@ import type { BrokerStats } from './stats.js';
 import type { BrokerStore } from './store/store.js';
 import { SysPublisher } from './sys.js';
 import { version } from './version.js';
-
-/** Events a Broker emits. */
-export interface BrokerEvents {
-  /** A client passed CONNECT (CONNACK sent). */
-  connected: [client: ClientInfo];
-  /** A connected client's connection ended; `reason` in words. */
-  disconnected: [client: ClientInfo, reason: string];
-  /** A client's UNSUBSCRIBE removed these filters (as sent, `$share/...` included); not sent for filters it did not hold. */
-  unsubscribed: [client: ClientInfo, topicFilters: string[]];
-  /** A message was routed: from a client (`client` set), a Will, `$SYS` or `broker.publish`. */
-  message: [message: BrokerMessage, client: ClientInfo | undefined];
-}
 
 /**
  * An MQTT 3.1/3.1.1/5.0 broker: `new Broker(options)`, `await broker.listen()`, `await broker.close()`.
@@ -63,8 +52,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
         retainAvailable: options.retainAvailable ?? true,
         requireSameUsername: options.requireSameUsername ?? true,
         responseInformation: options.responseInformation,
-        limits: this.limits,
       },
+      this.limits,
       router,
       this.logger,
       this,
@@ -167,14 +156,14 @@ export class Broker extends EventEmitter<BrokerEvents> {
     const session = this.core.sessions.get(clientId);
     if (session === undefined) return false;
     const m = createMessage(message, undefined);
-    return session.outbox.deliver(m, m.qos, m.retain, undefined, undefined, onSettled);
+    return session.outbox.deliver(m, m.qos, m.retain, undefined, undefined, undefined, onSettled);
   }
 
   /**
    * Closes a client's connection (v5: DISCONNECT with `reasonCode` and `reason` as its Reason String; its Will is
    * sent); false when not connected.
    */
-  disconnectClient(clientId: string, reasonCode = 0x98, reason = 'disconnected by the broker'): boolean {
+  disconnectClient(clientId: string, reasonCode: number = ReasonCode.AdministrativeAction, reason = 'disconnected by the broker'): boolean {
     const connection = this.core.sessions.get(clientId)?.connection;
     if (connection === undefined) return false;
     connection.disconnect(reasonCode, reason);
@@ -206,7 +195,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
       );
     }
     const [retained, sessions] = await Promise.all([store.loadRetained(), store.loadSessions()]);
-    this.core.restore(retained, sessions, (filter) => {
+    this.core.restoreRetained(retained);
+    this.core.sessions.restore(sessions, (filter) => {
       const shared = parseSharedFilter(filter);
       if (shared === undefined || shared instanceof TopicError) return { topicFilter: filter, group: undefined };
       return { topicFilter: shared.filter, group: shared.group };

@@ -3,29 +3,20 @@ import { PacketError } from '../packet/errors.js';
 import { PacketParser } from '../packet/parser.js';
 import { CONNACK_CODES, DISCONNECT_CODES, PUBACK_CODES } from '../packet/reason-code-sets.js';
 import { ReasonCode, reasonCodeName, toConnectReturnCode } from '../packet/reason-codes.js';
-import type { ConnectPacket, Packet, Properties, ProtocolVersion, QoS, Will } from '../packet/types.js';
-import type { ByteStream, StreamHandlers } from '../transport/stream.js';
+import type { Packet, Properties, QoS, Will } from '../packet/types.js';
+import type { ByteStream, PeerInfo, StreamHandlers } from '../transport/stream.js';
 import { atTickEnd } from '../transport/tick-end.js';
+import { ClientState } from './client-state.js';
 import { ACK_SIZE, ackChunk, coalesce, type OutChunk } from './coalesce.js';
-import type { BrokerCore } from './core.js';
-import { handleAuth } from './handlers/auth.js';
-import { handleConnect } from './handlers/connect.js';
-import { handleDisconnect } from './handlers/disconnect.js';
-import { handlePuback, handlePubcomp, handlePubrec } from './handlers/acks.js';
-import { handlePublish } from './handlers/publish.js';
-import { handlePubrel } from './handlers/pubrel.js';
-import { handleSubscribe } from './handlers/subscribe.js';
-import { handleUnsubscribe } from './handlers/unsubscribe.js';
-import type { AuthenticateContext, ClientInfo } from './hooks.js';
-import { remainingExpiry, type BrokerMessage } from './message.js';
+import type { BrokerServices, ConnectionState, HandlerContext } from './handlers/context.js';
+import { handlePacket } from './handlers/dispatch.js';
+import type { ClientInfo } from './hooks.js';
+import { remainingExpiry, TopicBytesCache, type BrokerMessage } from './message.js';
 import type { ConnectionPolicy } from './options.js';
-import type { Holdable } from './flow.js';
-import type { DeliveryTarget } from './outbox.js';
 import type { Session } from './session.js';
-import type { AckTarget } from './store/writer.js';
+import type { AckKind } from './store/writer.js';
+import { IncomingAliases, OutgoingAliases } from './topic-aliases.js';
 
-/** Largest packet a client that states no Maximum Packet Size can take (the protocol's own limit). */
-const PROTOCOL_MAX_PACKET = 268435455 + 5;
 /** First byte (type and fixed flags) of the acknowledgements. */
 const ACK_FIRST_BYTE = { puback: 0x40, pubrec: 0x50, pubrel: 0x62, pubcomp: 0x70 } as const;
 /** How long a closing connection may take to flush its last bytes before it is destroyed. */
@@ -35,54 +26,31 @@ const KEPT_OUT_LIST = 64;
 /** Filled in for every PUBLISH head encoded (encodePublishHead keeps none of it), so no object per delivery. */
 const headFields: PublishHead = { topic: '', topicBytes: undefined, qos: 0, retain: false, dup: false, packetId: undefined, properties: undefined };
 
-/**
- * `connect`: waiting for CONNECT; `auth`: an AUTH exchange is under way before CONNACK; `open`: CONNACK sent;
- * `closed`: torn down (late events are ignored).
- */
-export type ConnectionState = 'connect' | 'auth' | 'open' | 'closed';
+/** What a connection needs of the broker beyond what its handlers see. */
+export interface ConnectionHost extends BrokerServices {
+  /** Has `connection.flush()` called at the end of this tick. */
+  scheduleFlush(connection: Connection): void;
+  /** Logs and counts an exception nothing above would catch. */
+  internalError(where: string, err: unknown): void;
+  /** Called once per connection when it ends, whatever ended it. */
+  connectionClosed(connection: Connection, wasOpen: boolean, will: Will | undefined, reason: string): void;
+}
 
 /**
  * One client connection: the MQTT state machine over a ByteStream. Packets are handled strictly in order; a
  * handler that waits (for a hook) holds the packets behind it, so nothing overtakes authentication or routing.
- * Outgoing bytes are collected and written once per tick.
+ * Outgoing bytes are collected and written once per tick. Handlers see it through HandlerContext.
  */
-export class Connection implements DeliveryTarget, AckTarget, Holdable {
-  state: ConnectionState = 'connect';
-  version: ProtocolVersion = 4;
-  clientId = '';
-  username: string | undefined;
-  keepalive = 0;
-  session: Session | undefined;
-  info: ClientInfo | undefined;
-  /** The Will of this connection; cleared by a normal DISCONNECT. */
-  will: Will | undefined;
-  /** The AUTH exchange in progress (CONNECT or re-authentication). */
-  auth: AuthenticateContext | undefined;
-  /** Authentication Data of the final round, for CONNACK. */
-  authData: Uint8Array | undefined;
-  /** The CONNECT being (or that was) accepted. */
-  connect: ConnectPacket | undefined;
-  /** True when the broker chose the client id (v5 CONNACK says which). */
-  assignedClientId = false;
-  /** Keepalive the broker imposed on a v5 client (CONNACK Server Keep Alive). */
-  serverKeepAlive: number | undefined;
-  /** What the client allows us to send (MQTT 5 CONNECT properties). */
-  sendWindow: number;
-  clientMaxPacketSize = PROTOCOL_MAX_PACKET;
-  problemInformation = true;
-  /** Our outgoing topic aliases (topic → alias), least recently used first, while the client accepts aliases. */
-  outAliases: Map<string, number> | undefined;
-  /** The topic whose alias was used last (already at the end of `outAliases`). */
-  private lastAliasTopic: string | undefined;
-  clientAliasMaximum = 0;
-  /** The client's incoming topic aliases. */
-  inAliases: Map<number, string> | undefined;
-  /** The topic of this client's last routed message and its UTF-8 bytes (see handlers/publish.ts). */
-  lastTopic: string | undefined;
-  lastTopicBytes: Uint8Array | undefined;
-  /** QoS 1/2 PUBLISH received and not yet acknowledged (our Receive Maximum applies). */
-  inboundUnacked = 0;
-  readonly parser: PacketParser;
+export class Connection implements HandlerContext {
+  private connectionState: ConnectionState = 'connect';
+  readonly client: ClientState;
+  private attached: Session | undefined;
+  private clientInfoAtConnack: ClientInfo | undefined;
+  readonly incomingAliases = new IncomingAliases();
+  readonly topicBytes = new TopicBytesCache();
+  private outgoingAliases: OutgoingAliases | undefined;
+  private inbound = 0;
+  private readonly parser: PacketParser;
   private out: OutChunk[] = [];
   private outBytes = 0;
   private flushScheduled = false;
@@ -95,13 +63,38 @@ export class Connection implements DeliveryTarget, AckTarget, Holdable {
   private stallTimer: NodeJS.Timeout | undefined;
 
   constructor(
-    readonly core: BrokerCore,
+    readonly broker: ConnectionHost,
     readonly stream: ByteStream,
     readonly policy: ConnectionPolicy,
   ) {
-    const maxUserProperties = policy.limits.maxUserProperties;
-    this.parser = new PacketParser({ maxPacketSize: policy.limits.maxPacketSize, maxUserProperties: maxUserProperties > 0 ? maxUserProperties : undefined });
-    this.sendWindow = policy.limits.maxInflight;
+    const limits = policy.limits;
+    this.parser = new PacketParser({ maxPacketSize: limits.maxPacketSize, maxUserProperties: limits.maxUserProperties > 0 ? limits.maxUserProperties : undefined });
+    this.client = new ClientState(limits.maxInflight);
+  }
+
+  get state(): ConnectionState {
+    return this.connectionState;
+  }
+
+  get session(): Session | undefined {
+    return this.attached;
+  }
+
+  get info(): ClientInfo | undefined {
+    return this.clientInfoAtConnack;
+  }
+
+  get peer(): PeerInfo {
+    return this.stream.peer;
+  }
+
+  get inboundUnacked(): number {
+    return this.inbound;
+  }
+
+  /** What the client allows us to have unacknowledged (DeliveryTarget). */
+  get sendWindow(): number {
+    return this.client.sendWindow;
   }
 
   start(): void {
@@ -109,24 +102,35 @@ export class Connection implements DeliveryTarget, AckTarget, Holdable {
     this.stream.start(new StreamEvents(this));
   }
 
-  /** `client-id (address:port)` for log lines. */
   describe(): string {
     const peer = this.stream.peer;
-    return `${this.clientId || '?'} (${peer.remoteAddress}:${peer.remotePort})`;
+    return `${this.client.clientId || '?'} (${peer.remoteAddress}:${peer.remotePort})`;
+  }
+
+  clientInfo(): ClientInfo {
+    const client = this.client;
+    return {
+      clientId: client.clientId,
+      username: client.username,
+      protocolVersion: client.version,
+      keepalive: client.keepalive,
+      peer: this.stream.peer,
+      listener: this.policy.listener,
+    };
   }
 
   // ---- input
 
   onData(chunk: Uint8Array): void {
-    if (this.state === 'closed') return;
-    this.core.stats.bytesReceived += chunk.length;
+    if (this.connectionState === 'closed') return;
+    this.broker.stats.bytesReceived += chunk.length;
     this.lastReceived = Date.now();
     this.parser.push(chunk);
     if (!this.busy && this.held === 0) this.processPackets();
   }
 
   private processPackets(): void {
-    while (!this.busy && this.held === 0 && this.state !== 'closed') {
+    while (!this.busy && this.held === 0 && this.connectionState !== 'closed') {
       let packet: Packet | null;
       try {
         packet = this.parser.next();
@@ -135,10 +139,10 @@ export class Connection implements DeliveryTarget, AckTarget, Holdable {
         return;
       }
       if (packet === null) return;
-      this.core.stats.messagesReceived++;
+      this.broker.stats.messagesReceived++;
       let pending: void | Promise<void>;
       try {
-        pending = this.handle(packet);
+        pending = handlePacket(this, packet);
       } catch (err) {
         this.handlerFailed(packet.type, err);
         return;
@@ -158,7 +162,7 @@ export class Connection implements DeliveryTarget, AckTarget, Holdable {
 
   private resumeAfterHandler(): void {
     this.busy = false;
-    if (this.state !== 'closed' && this.held === 0) {
+    if (this.connectionState !== 'closed' && this.held === 0) {
       this.stream.resume();
       this.processPackets();
     }
@@ -167,26 +171,40 @@ export class Connection implements DeliveryTarget, AckTarget, Holdable {
   /** A handler (or a hook it awaited) threw: this connection ends, the broker goes on. */
   private handlerFailed(type: Packet['type'] | undefined, err: unknown): void {
     this.busy = false;
-    this.core.internalError(`handling ${type === undefined ? 'input' : type.toUpperCase()} from ${this.describe()}`, err);
-    if (this.state === 'open') this.disconnect(ReasonCode.UnspecifiedError, 'internal error');
+    this.broker.internalError(`handling ${type === undefined ? 'input' : type.toUpperCase()} from ${this.describe()}`, err);
+    if (this.connectionState === 'open') this.disconnect(ReasonCode.UnspecifiedError, 'internal error');
     else this.refuse(ReasonCode.UnspecifiedError, 'internal error');
+  }
+
+  private malformed(err: unknown): void {
+    if (!(err instanceof PacketError)) {
+      this.handlerFailed(undefined, err);
+      return;
+    }
+    if (this.connectionState === 'connect' && err.reasonCode === ReasonCode.UnsupportedProtocolVersion) {
+      // Unknown protocol level: answer in the oldest form every client understands, then close.
+      this.write(new Uint8Array([0x20, 0x02, 0x00, 0x01]), 4);
+      this.teardown(`refused: ${err.message} (0x84)`, false);
+      return;
+    }
+    this.protocolError(err.reasonCode, err.message);
   }
 
   /** The keepalive timer fired: close a client silent for 1.5 keepalive periods, else wait for the rest. */
   checkKeepalive(): void {
     this.keepaliveTimer = undefined;
-    if (this.state !== 'open') return;
-    const limit = this.keepalive * 1500;
+    if (this.connectionState !== 'open') return;
+    const limit = this.client.keepalive * 1500;
     // While held back we do not read, so silence proves nothing.
     const idle = this.held > 0 ? 0 : Date.now() - this.lastReceived;
-    if (idle >= limit) this.disconnect(0x8d, 'keep alive timeout');
+    if (idle >= limit) this.disconnect(ReasonCode.KeepAliveTimeout, 'keep alive timeout');
     else this.keepaliveTimer = setTimeout(keepaliveDue, limit - idle, this);
   }
 
   /** The connect timer fired. */
   connectTimedOut(): void {
     this.connectTimer = undefined;
-    if (this.state === 'connect' || this.state === 'auth') this.abort('no CONNECT in time');
+    if (this.connectionState === 'connect' || this.connectionState === 'auth') this.abort('no CONNECT in time');
   }
 
   hold(): void {
@@ -198,97 +216,67 @@ export class Connection implements DeliveryTarget, AckTarget, Holdable {
     this.lastReceived = Date.now();
     // Released from inside a subscriber's pump: go on reading after it, not within it.
     atTickEnd(() => {
-      if (this.held === 0 && !this.busy && this.state !== 'closed') {
+      if (this.held === 0 && !this.busy && this.connectionState !== 'closed') {
         this.stream.resume();
         this.processPackets();
       }
     });
   }
 
-  private handle(packet: Packet): void | Promise<void> {
-    if (this.state === 'connect') {
-      if (packet.type === 'connect') return handleConnect(this, packet);
-      return this.abort(`${packet.type.toUpperCase()} before CONNECT`);
-    }
-    if (this.state === 'auth') {
-      if (packet.type === 'auth') return handleAuth(this, packet);
-      if (packet.type === 'disconnect') return handleDisconnect(this, packet);
-      return this.protocolError(0x82, `${packet.type.toUpperCase()} during authentication`);
-    }
-    switch (packet.type) {
-      case 'publish':
-        return handlePublish(this, packet);
-      case 'puback':
-        return handlePuback(this, packet);
-      case 'pubrec':
-        return handlePubrec(this, packet);
-      case 'pubrel':
-        return handlePubrel(this, packet);
-      case 'pubcomp':
-        return handlePubcomp(this, packet);
-      case 'subscribe':
-        return handleSubscribe(this, packet);
-      case 'unsubscribe':
-        return handleUnsubscribe(this, packet);
-      case 'pingreq':
-        this.send({ type: 'pingresp' });
-        return;
-      case 'disconnect':
-        return handleDisconnect(this, packet);
-      case 'auth':
-        return handleAuth(this, packet);
-      case 'connect':
-        return this.protocolError(0x82, 'second CONNECT');
-      default:
-        return this.protocolError(0x82, `${packet.type.toUpperCase()} sent to a server`);
-    }
+  // ---- lifecycle driven by the CONNECT handler
+
+  startAuthentication(): void {
+    this.connectionState = 'auth';
   }
 
-  private malformed(err: unknown): void {
-    if (!(err instanceof PacketError)) {
-      this.handlerFailed(undefined, err);
-      return;
-    }
-    if (this.state === 'connect' && err.reasonCode === 0x84) {
-      // Unknown protocol level: answer in the oldest form every client understands, then close.
-      this.refuseRaw(0x84, err.message);
-      return;
-    }
-    this.protocolError(err.reasonCode, err.message);
+  open(session: Session): ClientInfo {
+    this.connectionState = 'open';
+    this.attached = session;
+    const info = this.clientInfo();
+    this.clientInfoAtConnack = info;
+    if (this.client.aliasMaximum > 0) this.outgoingAliases = new OutgoingAliases(this.client.aliasMaximum);
+    clearTimeout(this.connectTimer);
+    this.connectTimer = undefined;
+    const keepalive = this.client.keepalive;
+    if (keepalive > 0) this.keepaliveTimer = setTimeout(keepaliveDue, keepalive * 1500, this);
+    return info;
+  }
+
+  takeInbound(): void {
+    this.inbound++;
+  }
+
+  releaseInbound(): void {
+    if (this.inbound > 0) this.inbound--;
   }
 
   // ---- closing
 
-  /**
-   * A protocol violation: v5 clients get DISCONNECT (or CONNACK before CONNECT is done) with the reason code,
-   * 3.x clients are closed without a word, as their specifications say.
-   */
   protocolError(reasonCode: number, reason: string): void {
-    if (this.state === 'open') this.disconnect(reasonCode, reason);
-    else if (this.state !== 'closed' && this.parser.protocolVersion === 5) {
-      this.version = 5;
+    if (this.connectionState === 'open') this.disconnect(reasonCode, reason);
+    else if (this.connectionState !== 'closed' && this.parser.protocolVersion === 5) {
+      this.client.version = 5;
       this.refuse(reasonCode, reason);
     } else this.abort(reason);
   }
 
   /** Server-side DISCONNECT (v5) and close; the Will is sent. */
   disconnect(reasonCode: number, reason: string): void {
-    if (this.state === 'closed') return;
+    if (this.connectionState === 'closed') return;
     // Codes from hooks may not be valid in a DISCONNECT.
-    if (DISCONNECT_CODES[reasonCode] !== 1) reasonCode = 0x80;
-    if (this.version === 5 && this.state === 'open') {
-      const properties: Properties | undefined = this.problemInformation && reasonCode !== 0 ? { reasonString: reason } : undefined;
+    if (DISCONNECT_CODES[reasonCode] !== 1) reasonCode = ReasonCode.UnspecifiedError;
+    if (this.client.version === 5 && this.connectionState === 'open') {
+      const properties: Properties | undefined = this.client.problemInformation && reasonCode !== 0 ? { reasonString: reason } : undefined;
       this.send({ type: 'disconnect', reasonCode, properties });
     }
     this.teardown(`${reason} (0x${reasonCode.toString(16)})`, true);
   }
 
-  /** CONNACK with a failure code (mapped onto a 3.x return code), then close. */
   refuse(reasonCode: number, reason: string): void {
-    if (this.state === 'closed') return;
-    if (reasonCode < 0x80 || CONNACK_CODES[reasonCode] !== 1) reasonCode = 0x80;
-    if (this.version === 5) {
-      const properties: Properties | undefined = this.problemInformation ? { reasonString: reason } : undefined;
+    if (this.connectionState === 'closed') return;
+    if (reasonCode < ReasonCode.UnspecifiedError || CONNACK_CODES[reasonCode] !== 1) reasonCode = ReasonCode.UnspecifiedError;
+    if (this.client.version === 5) {
+      const properties: Properties | undefined = this.client.problemInformation ? { reasonString: reason } : undefined;
       this.send({ type: 'connack', sessionPresent: false, reasonCode, properties });
     } else {
       this.send({ type: 'connack', sessionPresent: false, reasonCode: toConnectReturnCode(reasonCode) });
@@ -296,15 +284,12 @@ export class Connection implements DeliveryTarget, AckTarget, Holdable {
     this.teardown(`refused: ${reason} (0x${reasonCode.toString(16)} ${reasonCodeName(reasonCode)})`, false);
   }
 
-  /** CONNACK 0x01 as 3.1.1 encodes it: the answer to an unknown protocol level. */
-  private refuseRaw(reasonCode: number, reason: string): void {
-    this.write(new Uint8Array([0x20, 0x02, 0x00, 0x01]), 4);
-    this.teardown(`refused: ${reason} (0x${reasonCode.toString(16)})`, false);
-  }
-
-  /** Close without a word. */
   abort(reason: string): void {
     this.teardown(reason, false);
+  }
+
+  close(reason: string, sendWill: boolean): void {
+    this.teardown(reason, sendWill);
   }
 
   /**
@@ -312,10 +297,10 @@ export class Connection implements DeliveryTarget, AckTarget, Holdable {
    * `sendWill` and the client did not disconnect normally), flushes what is buffered and closes the stream.
    */
   teardown(reason: string, sendWill: boolean): void {
-    if (this.state === 'closed') return;
-    const wasOpen = this.state === 'open';
+    if (this.connectionState === 'closed') return;
+    const wasOpen = this.connectionState === 'open';
     const stalled = this.stallTimer !== undefined;
-    this.state = 'closed';
+    this.connectionState = 'closed';
     clearTimeout(this.connectTimer);
     clearTimeout(this.keepaliveTimer);
     clearTimeout(this.stallTimer);
@@ -329,10 +314,10 @@ export class Connection implements DeliveryTarget, AckTarget, Holdable {
       setTimeout(() => stream.destroy(), LINGER_MS).unref();
     }
     try {
-      this.core.connectionClosed(this, wasOpen, sendWill ? this.will : undefined, reason);
+      this.broker.connectionClosed(this, wasOpen, sendWill ? this.client.will : undefined, reason);
     } catch (err) {
       // The connection is already closed; what failed after it (a Will's routing, an event listener) is contained.
-      this.core.internalError(`closing ${this.describe()}`, err);
+      this.broker.internalError(`closing ${this.describe()}`, err);
     }
   }
 
@@ -343,12 +328,14 @@ export class Connection implements DeliveryTarget, AckTarget, Holdable {
    * User Properties, or not at all, as MQTT 5 says.
    */
   send(packet: Packet): void {
-    let bytes = encode(packet, this.version);
-    if (bytes.length > this.clientMaxPacketSize) {
+    const version = this.client.version;
+    const max = this.client.maxPacketSize;
+    let bytes = encode(packet, version);
+    if (bytes.length > max) {
       if (!('properties' in packet) || packet.properties === undefined) return;
       const { reasonString: _r, userProperties: _u, ...rest } = packet.properties;
-      bytes = encode({ ...packet, properties: rest } as Packet, this.version);
-      if (bytes.length > this.clientMaxPacketSize) return;
+      bytes = encode({ ...packet, properties: rest } as Packet, version);
+      if (bytes.length > max) return;
     }
     this.write(bytes, bytes.length);
   }
@@ -358,14 +345,16 @@ export class Connection implements DeliveryTarget, AckTarget, Holdable {
    * Packet Size: informational properties go first, then all of them; false when even the bare packet is too large.
    */
   sendConnack(sessionPresent: boolean, properties: Properties | undefined): boolean {
-    const packet: Packet = { type: 'connack', sessionPresent, reasonCode: 0, properties };
-    let bytes = encode(packet, this.version);
-    if (bytes.length > this.clientMaxPacketSize && properties !== undefined) {
+    const version = this.client.version;
+    const max = this.client.maxPacketSize;
+    const packet: Packet = { type: 'connack', sessionPresent, reasonCode: ReasonCode.Success, properties };
+    let bytes = encode(packet, version);
+    if (bytes.length > max && properties !== undefined) {
       const { reasonString: _r, userProperties: _u, responseInformation: _i, serverReference: _s, ...essential } = properties;
-      bytes = encode({ ...packet, properties: essential }, this.version);
-      if (bytes.length > this.clientMaxPacketSize) bytes = encode({ ...packet, properties: undefined }, this.version);
+      bytes = encode({ ...packet, properties: essential }, version);
+      if (bytes.length > max) bytes = encode({ ...packet, properties: undefined }, version);
     }
-    if (bytes.length > this.clientMaxPacketSize) return false;
+    if (bytes.length > max) return false;
     this.write(bytes, bytes.length);
     return true;
   }
@@ -373,46 +362,46 @@ export class Connection implements DeliveryTarget, AckTarget, Holdable {
   private write(chunk: OutChunk, length: number): void {
     this.out.push(chunk);
     this.outBytes += length;
-    this.core.stats.messagesSent++;
+    this.broker.stats.messagesSent++;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      this.core.scheduleFlush(this);
+      this.broker.scheduleFlush(this);
     }
   }
 
-  /** Writes what was buffered since the last flush (the core calls it once per tick for every writer). */
+  /** Writes what was buffered since the last flush (the broker calls it once per tick for every writer). */
   flush(): void {
     this.flushScheduled = false;
     const out = this.out;
     if (out.length === 0) return;
     const first = out[0]!;
     const chunks = out.length === 1 && typeof first !== 'number' ? [first] : coalesce(out, this.outBytes);
-    this.core.stats.bytesSent += this.outBytes;
+    this.broker.stats.bytesSent += this.outBytes;
     // The list is kept for the next batch unless a burst grew it: a connection holds little while idle.
     if (out.length > KEPT_OUT_LIST) this.out = [];
     else out.length = 0;
     this.outBytes = 0;
-    if (!this.stream.write(chunks) && this.state !== 'closed' && this.stallTimer === undefined) {
+    if (!this.stream.write(chunks) && this.connectionState !== 'closed' && this.stallTimer === undefined) {
       this.stallTimer = setTimeout(stallDue, this.policy.limits.writeStallTimeout * 1000, this);
     }
   }
 
   /** Messages have waited for this client for `seconds` without one going out (Outbox.watchStall). */
   stalled(seconds: number): void {
-    if (this.state !== 'open') return;
-    this.core.logger.info(`${this.describe()}: no acknowledgement or read for ${seconds} s while messages wait: disconnected`);
+    if (this.connectionState !== 'open') return;
+    this.broker.logger.info(`${this.describe()}: no acknowledgement or read for ${seconds} s while messages wait: disconnected`);
     this.disconnect(ReasonCode.UnspecifiedError, `no acknowledgement for ${seconds} s while messages wait`);
   }
 
   /** The socket has not drained for writeStallTimeout. */
   writeStalled(): void {
-    if (this.state !== 'closed') this.abort('write stalled');
+    if (this.connectionState !== 'closed') this.abort('write stalled');
   }
 
   onDrain(): void {
     clearTimeout(this.stallTimer);
     this.stallTimer = undefined;
-    if (this.state === 'open') this.session?.outbox.pump();
+    if (this.connectionState === 'open') this.attached?.outbox.pump();
   }
 
   /**
@@ -420,7 +409,7 @@ export class Connection implements DeliveryTarget, AckTarget, Holdable {
    * make a healthy subscriber drop a burst.
    */
   writable(): boolean {
-    return this.state === 'open' && this.stream.bufferedAmount < this.policy.limits.maxWriteBuffer;
+    return this.connectionState === 'open' && this.stream.bufferedAmount < this.policy.limits.maxWriteBuffer;
   }
 
   sendPublish(
@@ -431,11 +420,12 @@ export class Connection implements DeliveryTarget, AckTarget, Holdable {
     packetId: number,
     subscriptionIds: number[] | undefined,
   ): boolean {
+    const client = this.client;
+    const version = client.version;
     let properties: Properties | undefined;
     let topic = message.topic;
     let newAlias = 0;
-    let evictedTopic: string | undefined;
-    if (this.version === 5) {
+    if (version === 5) {
       properties = message.properties;
       let expiry = 0;
       // Once sent, a message is not expired: a resend (DUP) goes out even after its expiry.
@@ -444,25 +434,11 @@ export class Connection implements DeliveryTarget, AckTarget, Holdable {
         if (expiry === 0 && !dup) return false;
       }
       let alias = 0;
-      const aliases = this.outAliases;
+      const aliases = this.outgoingAliases;
       if (aliases !== undefined) {
-        const known = aliases.get(topic);
-        if (known !== undefined) {
-          alias = known;
-          topic = '';
-          // Keep the map in least-recently-used order (its insertion order) for when it is full.
-          if (this.lastAliasTopic !== message.topic) {
-            aliases.delete(message.topic);
-            aliases.set(message.topic, known);
-            this.lastAliasTopic = message.topic;
-          }
-        } else if (aliases.size < this.clientAliasMaximum) {
-          alias = newAlias = aliases.size + 1;
-        } else {
-          // Full: the least recently used alias is bound to this topic (topic and alias sent together).
-          evictedTopic = aliases.keys().next().value!;
-          alias = newAlias = aliases.get(evictedTopic)!;
-        }
+        alias = aliases.aliasOf(topic);
+        if (alias !== 0) topic = '';
+        else alias = newAlias = aliases.nextAlias();
       }
       if (subscriptionIds !== undefined || expiry !== 0 || alias !== 0) {
         properties = properties === undefined ? {} : { ...properties };
@@ -474,84 +450,53 @@ export class Connection implements DeliveryTarget, AckTarget, Holdable {
       return false;
     }
     const payload = message.payload;
-    const topicBytes = topic.length === 0 ? undefined : (message.topicBytes ??= Buffer.from(topic));
     const fields = headFields;
     fields.topic = topic;
-    fields.topicBytes = topicBytes;
+    fields.topicBytes = topic.length === 0 ? undefined : (message.topicBytes ?? Buffer.from(topic));
     fields.qos = qos;
     fields.retain = retain;
     fields.dup = dup;
     fields.packetId = qos === 0 ? undefined : packetId;
     fields.properties = properties;
-    const head = encodePublishHead(fields, this.version, payload.length);
+    const head = encodePublishHead(fields, version, payload.length);
     fields.properties = undefined;
-    if (head.length + payload.length > this.clientMaxPacketSize) return false;
-    if (newAlias !== 0) {
-      if (evictedTopic !== undefined) this.outAliases!.delete(evictedTopic);
-      this.outAliases!.set(message.topic, newAlias);
-      this.lastAliasTopic = message.topic;
-    }
+    fields.topicBytes = undefined;
+    if (head.length + payload.length > client.maxPacketSize) return false;
+    if (newAlias !== 0) this.outgoingAliases!.bind(message.topic, newAlias);
     this.out.push(head, payload);
     this.outBytes += head.length + payload.length;
-    const stats = this.core.stats;
+    const stats = this.broker.stats;
     stats.messagesSent++;
     stats.publishSent++;
     stats.publishBytesSent += payload.length;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      this.core.scheduleFlush(this);
+      this.broker.scheduleFlush(this);
     }
     return true;
   }
 
   sendPubrel(packetId: number): void {
-    this.sendAck('pubrel', packetId, 0);
+    this.sendAck('pubrel', packetId, ReasonCode.Success);
   }
 
   /** An acknowledgement whose state the store now holds (or will write again after a failure). */
-  sendStoredAck(kind: 'puback' | 'pubrec' | 'pubrel' | 'pubcomp', packetId: number, reasonCode: number): void {
-    if (this.state !== 'open') return;
-    if (kind === 'puback' || kind === 'pubcomp' || reasonCode >= 0x80) this.releaseInbound();
+  sendStoredAck(kind: AckKind, packetId: number, reasonCode: number): void {
+    if (this.connectionState !== 'open') return;
+    if (kind === 'puback' || kind === 'pubcomp' || reasonCode >= ReasonCode.UnspecifiedError) this.releaseInbound();
     this.sendAck(kind, packetId, reasonCode);
   }
 
-  /** PUBACK / PUBREC / PUBREL / PUBCOMP; the reason code only in v5, and only when not Success. */
-  sendAck(kind: 'puback' | 'pubrec' | 'pubrel' | 'pubcomp', packetId: number, reasonCode: number, reasonString?: string): void {
-    if (this.version === 5 && reasonCode !== 0) {
-      if ((kind === 'puback' || kind === 'pubrec') && PUBACK_CODES[reasonCode] !== 1) reasonCode = 0x80;
-      const properties = reasonString !== undefined && this.problemInformation ? { reasonString } : undefined;
+  sendAck(kind: AckKind, packetId: number, reasonCode: number, reasonString?: string): void {
+    if (this.client.version === 5 && reasonCode !== ReasonCode.Success) {
+      if ((kind === 'puback' || kind === 'pubrec') && PUBACK_CODES[reasonCode] !== 1) reasonCode = ReasonCode.UnspecifiedError;
+      const properties = reasonString !== undefined && this.client.problemInformation ? { reasonString } : undefined;
       this.send({ type: kind, packetId, reasonCode, properties });
       return;
     }
     // The four bytes every version shares (one per QoS 1/2 message): no packet object, no encoder pass, and no
     // buffer of its own until the batch is joined.
     this.write(ackChunk(ACK_FIRST_BYTE[kind], packetId), ACK_SIZE);
-  }
-
-  /** One inbound QoS 1/2 message is done (PUBACK, failed PUBREC or PUBCOMP sent). */
-  releaseInbound(): void {
-    if (this.inboundUnacked > 0) this.inboundUnacked--;
-  }
-
-  // ---- lifecycle driven by the CONNECT handler
-
-  clientInfo(): ClientInfo {
-    return {
-      clientId: this.clientId,
-      username: this.username,
-      protocolVersion: this.version,
-      keepalive: this.keepalive,
-      peer: this.stream.peer,
-      listener: this.policy.listener,
-    };
-  }
-
-  /** CONNECT accepted: timers switch from connect timeout to keepalive. */
-  opened(): void {
-    this.state = 'open';
-    clearTimeout(this.connectTimer);
-    this.connectTimer = undefined;
-    if (this.keepalive > 0) this.keepaliveTimer = setTimeout(keepaliveDue, this.keepalive * 1500, this);
   }
 }
 
@@ -563,7 +508,7 @@ function contained(connection: Connection, what: string, work: (connection: Conn
   try {
     work(connection);
   } catch (err) {
-    connection.core.internalError(`${what} of ${connection.describe()}`, err);
+    connection.broker.internalError(`${what} of ${connection.describe()}`, err);
     connection.abort('internal error');
   }
 }

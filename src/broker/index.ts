@@ -1,4 +1,5 @@
-export { Broker, type BrokerEvents } from './broker.js';
+export { Broker } from './broker.js';
+export type { BrokerEvents } from './events.js';
 export type {
   AuthenticateContext,
   AuthenticateResult,

@@ -28,16 +28,22 @@ export interface BrokerMessage {
   readonly expiresAt: number | undefined;
   /** Client id of the publisher (for No Local); undefined for messages the broker itself publishes. */
   readonly origin: string | undefined;
-  /** The topic in UTF-8, made on first send and shared by every subscriber's PUBLISH head. */
-  topicBytes?: Uint8Array;
+  /**
+   * The topic in UTF-8, shared by every subscriber's PUBLISH head; undefined when the creator had none at hand (a
+   * message recovered from a store): each send then encodes it.
+   */
+  readonly topicBytes?: Uint8Array | undefined;
 }
 
 const encoder = new TextEncoder();
 
-/** Builds the broker's form of a message: expiry made absolute, per-connection properties removed. */
-export function createMessage(message: PublishMessage, origin: string | undefined): BrokerMessage {
+/**
+ * Builds the broker's form of a message: expiry made absolute, per-connection properties removed. `topicBytes`,
+ * the topic's UTF-8 form when the caller has it (a publisher's cache), else it is encoded here.
+ */
+export function createMessage(message: PublishMessage, origin: string | undefined, topicBytes?: Uint8Array): BrokerMessage {
   const payload = typeof message.payload === 'string' ? encoder.encode(message.payload) : message.payload;
-  return brokerMessage(message.topic, payload, message.qos ?? 0, message.retain ?? false, message.properties, origin);
+  return brokerMessage(message.topic, payload, message.qos ?? 0, message.retain ?? false, message.properties, origin, topicBytes ?? Buffer.from(message.topic));
 }
 
 /** `createMessage` from the fields of a received PUBLISH, without an intermediate object. */
@@ -48,6 +54,7 @@ export function brokerMessage(
   retain: boolean,
   properties: Properties | undefined,
   origin: string | undefined,
+  topicBytes: Uint8Array | undefined,
 ): BrokerMessage {
   let expiresAt: number | undefined;
   if (properties !== undefined) {
@@ -59,7 +66,30 @@ export function brokerMessage(
       properties = Object.keys(rest).length === 0 ? undefined : rest;
     }
   }
-  return { topic, payload, qos, retain, properties, expiresAt, origin };
+  return { topic, payload, qos, retain, properties, expiresAt, origin, topicBytes };
+}
+
+/** The same message on its own copy of the payload, not a view pinning the whole received chunk (retained). */
+export function withOwnPayload(message: BrokerMessage): BrokerMessage {
+  const payload = message.payload;
+  return payload.byteLength === payload.buffer.byteLength ? message : { ...message, payload: payload.slice() };
+}
+
+/**
+ * The UTF-8 form of the topics one publisher sends, kept for the last topic: publishers mostly repeat theirs, so
+ * most messages get their topic bytes without encoding or allocating.
+ */
+export class TopicBytesCache {
+  private topic = '';
+  private bytes: Uint8Array = new Uint8Array(0);
+
+  get(topic: string): Uint8Array {
+    if (topic !== this.topic) {
+      this.bytes = Buffer.from(topic);
+      this.topic = topic;
+    }
+    return this.bytes;
+  }
 }
 
 /** Seconds of life left, rounded up, for the Message Expiry Interval sent on; 0 when expired. */

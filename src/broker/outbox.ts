@@ -1,5 +1,5 @@
 import type { QoS } from '../packet/types.js';
-import { HOLD_LIMIT_MS, type Holdable, type PublishContext } from './flow.js';
+import { PublisherHold, type Holdable } from './flow.js';
 import { messageWeight, type BrokerMessage } from './message.js';
 import type { BrokerLimits } from './options.js';
 import type { BrokerStats } from './stats.js';
@@ -105,15 +105,13 @@ export class Outbox {
   private nextPacketId = 1;
   private nextSeq = 1;
   target: DeliveryTarget | undefined;
-  /** Set while the session is persistent and the broker has a store. */
-  persist: StoreWriter | undefined;
+  /**
+   * Where this outbox records its deliveries: the session's journal while the session is persistent and the broker
+   * has a store (set by Session.setJournal only).
+   */
+  journal: StoreWriter | undefined;
   /** Publishers held until the queue drains below half its limits (see flow.ts). */
-  private holders: Holdable[] | undefined;
-  private holdTimer: NodeJS.Timeout | undefined;
-  /** Counts messages leaving the queue or the window: how a hold tells a slow subscriber from a stuck one. */
-  private progress = 0;
-  /** Over its limits without progress for HOLD_LIMIT_MS: overflow is dropped until the subscriber moves again. */
-  private stuck = false;
+  private readonly hold = new PublisherHold();
   /** Armed while messages wait for a connected client; fires when none has left the queue for writeStallTimeout. */
   private stallTimer: NodeJS.Timeout | undefined;
 
@@ -121,8 +119,6 @@ export class Outbox {
     private readonly clientId: string,
     private readonly limits: BrokerLimits,
     private readonly stats: BrokerStats,
-    /** Where the publisher of the message being routed is found; without it overflow is always dropped. */
-    private readonly context?: PublishContext,
   ) {}
 
   get queued(): number {
@@ -139,13 +135,17 @@ export class Outbox {
     return target !== undefined && this.queued === 0 && this.inflight.size < target.sendWindow && target.writable();
   }
 
-  /** Takes a message for this session; false when it was dropped (then `settle` is not called). */
+  /**
+   * Takes a message for this session; false when it was dropped (then `settle` is not called). `publisher` is the
+   * connection the message came from, held back when the queue is full; without one, overflow is dropped.
+   */
   deliver(
     message: BrokerMessage,
     qos: QoS,
     retain: boolean,
     subscriptionIds: number[] | undefined,
     shared: Reassigner | undefined,
+    publisher?: Holdable,
     settle?: SettleCallback,
   ): boolean {
     const target = this.target;
@@ -168,20 +168,19 @@ export class Outbox {
     // subscriber that is still taking messages holds the publisher back and keeps the message; otherwise drop.
     const weight = messageWeight(message);
     if (this.queued >= this.limits.maxQueuedMessages || this.queuedBytes + weight > this.limits.maxQueuedBytes) {
-      const publisher = this.context?.publisher;
       // A client publishing to itself is not held: it would stop reading its own acknowledgements.
-      if (target === undefined || this.stuck || publisher === undefined || publisher === (target as object)) {
+      if (target === undefined || this.hold.stuck || publisher === undefined || publisher === (target as object)) {
         this.stats.publishDropped++;
         return false;
       }
-      this.holdBack(publisher);
+      this.hold.hold(publisher);
     }
     const delivery = new Delivery(this.nextSeq++, message, qos, retain, subscriptionIds, shared);
     delivery.settle = settle;
     this.queue.push(delivery);
     this.queuedBytes += weight;
     if (target !== undefined && this.stallTimer === undefined) this.watchStall();
-    if (qos > 0) this.persist?.record({ op: 'putOutgoing', clientId: this.clientId, outgoing: delivery.toStored() });
+    if (qos > 0) this.journal?.record({ op: 'putOutgoing', clientId: this.clientId, outgoing: delivery.toStored() });
     return true;
   }
 
@@ -204,9 +203,9 @@ export class Outbox {
       }
     }
     if (this.head === start) return;
-    this.moved();
-    if (this.holders !== undefined && this.queued * 2 <= this.limits.maxQueuedMessages && this.queuedBytes * 2 <= this.limits.maxQueuedBytes) {
-      this.releaseHolders();
+    this.hold.moved();
+    if (this.hold.holding && this.queued * 2 <= this.limits.maxQueuedMessages && this.queuedBytes * 2 <= this.limits.maxQueuedBytes) {
+      this.hold.releaseAll();
     }
     if (this.head === queue.length) {
       this.queue = [];
@@ -247,7 +246,7 @@ export class Outbox {
     }
     if (delivery.state !== RELEASED) {
       delivery.state = RELEASED;
-      this.persist?.record({ op: 'putOutgoing', clientId: this.clientId, outgoing: delivery.toStored() });
+      this.journal?.record({ op: 'putOutgoing', clientId: this.clientId, outgoing: delivery.toStored() });
     }
     return true;
   }
@@ -280,16 +279,16 @@ export class Outbox {
     this.queuedBytes = 0;
     clearTimeout(this.stallTimer);
     this.stallTimer = undefined;
-    this.releaseHolders();
+    this.hold.releaseAll();
   }
 
   /** The connection went away: held publishers go on (offline, overflow is dropped), the next one starts afresh. */
   detach(): void {
     this.target = undefined;
-    this.stuck = false;
+    this.hold.stuck = false;
     clearTimeout(this.stallTimer);
     this.stallTimer = undefined;
-    this.releaseHolders();
+    this.hold.releaseAll();
   }
 
   /**
@@ -298,13 +297,13 @@ export class Outbox {
    * leaves the queue mean it is stuck; disconnecting it lets a reconnect resend what it lost, and frees its queue.
    */
   private watchStall(): void {
-    const seen = this.progress;
+    const seen = this.hold.moves;
     const seconds = this.limits.writeStallTimeout;
     this.stallTimer = setTimeout(() => {
       this.stallTimer = undefined;
       const target = this.target;
       if (target === undefined || this.queued === 0) return;
-      if (this.progress !== seen) this.watchStall();
+      if (this.hold.moves !== seen) this.watchStall();
       else target.stalled(seconds);
     }, seconds * 1000);
   }
@@ -332,12 +331,12 @@ export class Outbox {
     delivery.packetId = this.allocatePacketId();
     delivery.state = SENT;
     this.flying().set(delivery.packetId, delivery);
-    const persist = this.persist;
-    if (persist !== undefined) {
-      persist.record({ op: 'putOutgoing', clientId: this.clientId, outgoing: delivery.toStored() });
+    const journal = this.journal;
+    if (journal !== undefined) {
+      journal.record({ op: 'putOutgoing', clientId: this.clientId, outgoing: delivery.toStored() });
       if (delivery.qos === 2) {
         delivery.awaitingCommit = true;
-        persist.afterCommit(new HeldPublish(this, delivery));
+        journal.afterCommit(new HeldPublish(this, delivery));
         return;
       }
     }
@@ -360,46 +359,10 @@ export class Outbox {
   }
 
   private complete(delivery: Delivery, outcome: DeliveryOutcome): void {
-    this.moved();
+    this.hold.moved();
     this.inflight.delete(delivery.packetId);
-    this.persist?.record({ op: 'deleteOutgoing', clientId: this.clientId, seq: delivery.seq });
+    this.journal?.record({ op: 'deleteOutgoing', clientId: this.clientId, seq: delivery.seq });
     delivery.settle?.(outcome);
-  }
-
-  /** Stops the publisher reading until the queue drains, or until it is found stuck. */
-  private holdBack(publisher: Holdable): void {
-    const holders = (this.holders ??= []);
-    if (holders.includes(publisher)) return;
-    publisher.hold();
-    holders.push(publisher);
-    if (this.holdTimer === undefined) this.watchProgress();
-  }
-
-  private watchProgress(): void {
-    const seen = this.progress;
-    this.holdTimer = setTimeout(() => {
-      this.holdTimer = undefined;
-      if (this.holders === undefined) return;
-      if (this.progress !== seen) this.watchProgress();
-      else {
-        this.stuck = true;
-        this.releaseHolders();
-      }
-    }, HOLD_LIMIT_MS);
-  }
-
-  private moved(): void {
-    this.progress++;
-    this.stuck = false;
-  }
-
-  private releaseHolders(): void {
-    const holders = this.holders;
-    if (holders === undefined) return;
-    this.holders = undefined;
-    clearTimeout(this.holdTimer);
-    this.holdTimer = undefined;
-    for (const publisher of holders) publisher.release();
   }
 
   /** The in-flight map to add to. */

@@ -1,6 +1,7 @@
 import type { QoS } from '../packet/types.js';
 import { matches } from '../topic/match.js';
 import { SubscriptionIndex } from '../topic/subscription-index.js';
+import type { Holdable } from './flow.js';
 import type { BrokerMessage } from './message.js';
 import type { Reassigner } from './outbox.js';
 import type { Session } from './session.js';
@@ -32,8 +33,11 @@ export interface Router {
   readonly retainedCount: number;
   add(subscription: SubscriptionRecord): void;
   remove(subscription: SubscriptionRecord): void;
-  /** Hands the message to every matching session; returns how many sessions took it. */
-  route(message: BrokerMessage): number;
+  /**
+   * Hands the message to every matching session; returns how many sessions took it. `publisher` is the connection
+   * the message came from: a subscriber's full queue holds it back (flow.ts).
+   */
+  route(message: BrokerMessage, publisher?: Holdable): number;
   /** Stores (or, with an empty payload, clears) the retained message of its topic. */
   retain(message: BrokerMessage): void;
   hasRetained(topic: string): boolean;
@@ -43,9 +47,30 @@ export interface Router {
   forEachRetained(topicFilter: string, visit: (message: BrokerMessage) => void, canRead?: (topic: string) => boolean): void;
 }
 
+/**
+ * The router's per-session scratch space for merging one message's overlapping subscriptions into one delivery
+ * (highest QoS, Retain As Published if any asks, every subscription identifier). One per session with
+ * subscriptions, shared by its entries, so routing allocates nothing per message.
+ */
+class RouteSlot {
+  epoch = 0;
+  qos: QoS = 0;
+  retain = false;
+  ids: number[] | undefined = undefined;
+  /** Entries of the session in the index. */
+  uses = 0;
+  constructor(readonly session: Session) {}
+}
+
+/** A plain subscription as the index holds it: the record and its session's slot. */
+interface Entry {
+  readonly record: SubscriptionRecord;
+  readonly slot: RouteSlot;
+}
+
 /** What matches one topic: plain subscriptions and shared groups. */
 interface Matches {
-  subscriptions: SubscriptionRecord[];
+  entries: Entry[];
   groups: SharedGroup[];
 }
 
@@ -90,22 +115,23 @@ class SharedGroup implements Reassigner {
     return chosen;
   }
 
-  deliver(message: BrokerMessage, exclude?: string): boolean {
+  deliver(message: BrokerMessage, publisher: Holdable | undefined, exclude?: string): boolean {
     this.topic = message.topic;
     const member = this.pick(exclude);
     if (member === undefined) return false;
     const qos = message.qos < member.qos ? message.qos : member.qos;
-    return member.session.outbox.deliver(message, qos, member.retainAsPublished && message.retain, member.identifiers, qos > 0 ? this : undefined);
+    return member.session.outbox.deliver(message, qos, member.retainAsPublished && message.retain, member.identifiers, qos > 0 ? this : undefined, publisher);
   }
 
   reassign(message: BrokerMessage, from: string): void {
-    this.deliver(message, from);
+    this.deliver(message, undefined, from);
   }
 }
 
 /** The in-process router. */
 export class LocalRouter implements Router {
-  private readonly index = new SubscriptionIndex<SubscriptionRecord>();
+  private readonly index = new SubscriptionIndex<Entry>();
+  private readonly slots = new Map<Session, RouteSlot>();
   private readonly groups = new SubscriptionIndex<SharedGroup>();
   private readonly retained = new Map<string, BrokerMessage>();
   /** Groups by their `$share/{group}/{filter}`. */
@@ -117,36 +143,38 @@ export class LocalRouter implements Router {
    */
   private readonly matchCache = new Map<string, Matches>();
   private collecting: Matches | undefined;
-  private readonly collectSubscription = (sub: SubscriptionRecord): void => {
-    this.collecting!.subscriptions.push(sub);
+  private readonly collectEntry = (entry: Entry): void => {
+    this.collecting!.entries.push(entry);
   };
   private readonly collectGroup = (group: SharedGroup): void => {
     this.collecting!.groups.push(group);
   };
-  // Per-route scratch state: sessions collect their merged match (epoch, QoS, ids) on themselves.
+  // Per-route state: each matched session's slot collects its merged match (epoch, QoS, ids).
   private epoch = 0;
   private message: BrokerMessage | undefined;
-  /** Sessions matched by the current route, the first `targetCount` of them (reused: no per-message array). */
-  private targets: Array<Session | undefined> = [];
+  /** Slots matched by the current route, the first `targetCount` of them (reused: no per-message array). */
+  private targets: Array<RouteSlot | undefined> = [];
   private targetCount = 0;
   private depth = 0;
-  private readonly visitSubscription = (sub: SubscriptionRecord): void => {
+  private readonly visitEntry = (entry: Entry): void => {
     const message = this.message!;
-    const session = sub.session;
+    const sub = entry.record;
+    const slot = entry.slot;
+    const session = slot.session;
     if (sub.noLocal && message.origin === session.clientId) return;
     if (session.canRead !== undefined && !session.canRead(message.topic)) return;
-    if (session.routeEpoch !== this.epoch) {
-      session.routeEpoch = this.epoch;
-      session.routeQos = sub.qos;
-      session.routeRetain = sub.retainAsPublished;
-      session.routeIds = sub.identifiers;
-      this.targets[this.targetCount++] = session;
+    if (slot.epoch !== this.epoch) {
+      slot.epoch = this.epoch;
+      slot.qos = sub.qos;
+      slot.retain = sub.retainAsPublished;
+      slot.ids = sub.identifiers;
+      this.targets[this.targetCount++] = slot;
       return;
     }
-    if (sub.qos > session.routeQos) session.routeQos = sub.qos;
-    if (sub.retainAsPublished) session.routeRetain = true;
+    if (sub.qos > slot.qos) slot.qos = sub.qos;
+    if (sub.retainAsPublished) slot.retain = true;
     // Identifier arrays are shared with queued deliveries: build a new one rather than push.
-    if (sub.identifier !== undefined) session.routeIds = session.routeIds === undefined ? sub.identifiers : [...session.routeIds, sub.identifier];
+    if (sub.identifier !== undefined) slot.ids = slot.ids === undefined ? sub.identifiers : [...slot.ids, sub.identifier];
   };
 
   get subscriptionCount(): number {
@@ -159,9 +187,18 @@ export class LocalRouter implements Router {
 
   add(sub: SubscriptionRecord): void {
     this.matchCache.clear();
-    const clientId = sub.session.clientId;
+    const session = sub.session;
+    const clientId = session.clientId;
     if (sub.group === undefined) {
-      if (this.index.add(sub.topicFilter, clientId, sub)) this.count++;
+      let slot = this.slots.get(session);
+      if (slot === undefined) {
+        slot = new RouteSlot(session);
+        this.slots.set(session, slot);
+      }
+      if (this.index.add(sub.topicFilter, clientId, { record: sub, slot })) {
+        slot.uses++;
+        this.count++;
+      }
       return;
     }
     const key = `$share/${sub.group}`;
@@ -181,9 +218,14 @@ export class LocalRouter implements Router {
 
   remove(sub: SubscriptionRecord): void {
     this.matchCache.clear();
-    const clientId = sub.session.clientId;
+    const session = sub.session;
+    const clientId = session.clientId;
     if (sub.group === undefined) {
-      if (this.index.remove(sub.topicFilter, clientId)) this.count--;
+      if (this.index.get(sub.topicFilter, clientId)?.record.session !== session) return;
+      this.index.remove(sub.topicFilter, clientId);
+      this.count--;
+      const slot = this.slots.get(session);
+      if (slot !== undefined && --slot.uses === 0) this.slots.delete(session);
       return;
     }
     const key = `$share/${sub.group}`;
@@ -199,7 +241,7 @@ export class LocalRouter implements Router {
     }
   }
 
-  route(message: BrokerMessage): number {
+  route(message: BrokerMessage, publisher?: Holdable): number {
     // Deliveries never route synchronously; should one ever do, the outer route's scratch state is kept aside.
     const outer = this.depth > 0 ? { message: this.message, targets: this.targets, count: this.targetCount } : undefined;
     if (outer !== undefined) {
@@ -211,21 +253,21 @@ export class LocalRouter implements Router {
     this.message = message;
     try {
       const matched = this.matches(message.topic);
-      const subscriptions = matched.subscriptions;
-      for (let i = 0; i < subscriptions.length; i++) this.visitSubscription(subscriptions[i]!);
+      const entries = matched.entries;
+      for (let i = 0; i < entries.length; i++) this.visitEntry(entries[i]!);
       const targets = this.targets;
       const count = this.targetCount;
       this.targetCount = 0;
       let delivered = 0;
       for (let i = 0; i < count; i++) {
-        const session = targets[i]!;
+        const slot = targets[i]!;
         targets[i] = undefined;
-        const qos = message.qos < session.routeQos ? message.qos : session.routeQos;
-        if (session.outbox.deliver(message, qos, session.routeRetain && message.retain, session.routeIds, undefined)) delivered++;
-        session.routeIds = undefined;
+        const qos = message.qos < slot.qos ? message.qos : slot.qos;
+        if (slot.session.outbox.deliver(message, qos, slot.retain && message.retain, slot.ids, undefined, publisher)) delivered++;
+        slot.ids = undefined;
       }
       const groups = matched.groups;
-      for (let i = 0; i < groups.length; i++) if (groups[i]!.deliver(message)) delivered++;
+      for (let i = 0; i < groups.length; i++) if (groups[i]!.deliver(message, publisher)) delivered++;
       return delivered;
     } finally {
       this.depth--;
@@ -240,9 +282,9 @@ export class LocalRouter implements Router {
   private matches(topic: string): Matches {
     let matched = this.matchCache.get(topic);
     if (matched !== undefined) return matched;
-    matched = { subscriptions: [], groups: [] };
+    matched = { entries: [], groups: [] };
     this.collecting = matched;
-    this.index.match(topic, this.collectSubscription);
+    this.index.match(topic, this.collectEntry);
     if (this.groups.size > 0) this.groups.match(topic, this.collectGroup);
     this.collecting = undefined;
     if (this.matchCache.size >= MATCH_CACHE_SIZE) this.matchCache.clear();

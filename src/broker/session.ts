@@ -1,25 +1,36 @@
-import type { ProtocolVersion, QoS, Will } from '../packet/types.js';
-import type { Connection } from './connection.js';
-import type { PublishContext } from './flow.js';
+import type { ProtocolVersion, Will } from '../packet/types.js';
 import type { BrokerLimits } from './options.js';
 import { Outbox } from './outbox.js';
 import type { SubscriptionRecord } from './router.js';
 import type { BrokerStats } from './stats.js';
 import type { StoredSession } from './store/store.js';
+import type { AckKind, AckTarget, StoreWriter } from './store/writer.js';
 
 /** Session Expiry Interval meaning "never expires". */
 export const NEVER_EXPIRES = 0xffffffff;
 
+/** What a session needs of the connection attached to it. */
+export interface SessionConnection {
+  /** Server-side close (v5: DISCONNECT with the reason code); the Will is sent. */
+  disconnect(reasonCode: number, reason: string): void;
+}
+
 /**
  * The state of one client id that outlives its connections: subscriptions, outgoing messages, QoS 2 packet ids
  * received and not yet released, and a delayed Will. `connection` is set while a client is attached.
+ *
+ * A persistent session (see `setJournal`) records each of its own changes in the store; nothing else writes its
+ * records. Router membership of its subscriptions is kept by the SessionRegistry, which calls the subscription
+ * methods here.
  */
 export class Session {
   readonly subscriptions = new Map<string, SubscriptionRecord>();
   readonly outbox: Outbox;
   /** QoS 2 packet ids received and not yet released by PUBREL; made on first use (most sessions never need it). */
   private incomingQos2: Set<number> | undefined;
-  connection: Connection | undefined;
+  /** Where this session's changes go while it is persistent and the broker has a store. */
+  private journal: StoreWriter | undefined;
+  connection: SessionConnection | undefined;
   /** Seconds the session lives after its connection closes; NEVER_EXPIRES for never. */
   expiryInterval = 0;
   disconnectedAt: number | undefined;
@@ -31,38 +42,113 @@ export class Session {
   /** True once the session has ended; a late event must not revive it. */
   ended = false;
 
-  // Scratch fields the router uses while merging overlapping subscriptions for one message.
-  routeEpoch = 0;
-  routeQos: QoS = 0;
-  routeRetain = false;
-  routeIds: number[] | undefined;
-
   constructor(
     readonly clientId: string,
     public username: string | undefined,
     public protocolVersion: ProtocolVersion,
     limits: BrokerLimits,
     stats: BrokerStats,
-    context?: PublishContext,
   ) {
-    this.outbox = new Outbox(clientId, limits, stats, context);
+    this.outbox = new Outbox(clientId, limits, stats);
+  }
+
+  get online(): boolean {
+    return this.connection !== undefined;
+  }
+
+  /** True while the session's changes are stored. */
+  get persistent(): boolean {
+    return this.journal !== undefined;
+  }
+
+  /**
+   * Starts recording this session's changes (`journal` set: the session and its subscriptions are written, so the
+   * store holds all of it from here on) or stops (the session's records are deleted).
+   */
+  setJournal(journal: StoreWriter | undefined): void {
+    const previous = this.journal;
+    this.journal = journal;
+    this.outbox.journal = journal;
+    if (journal !== undefined) {
+      journal.record({ op: 'putSession', session: this.toStored() });
+      if (previous === undefined) for (const sub of this.subscriptions.values()) this.recordSubscription(journal, sub);
+    } else if (previous !== undefined) previous.record({ op: 'deleteSession', clientId: this.clientId });
+  }
+
+  /** A session recovered from the store, whose records are there already: from here on it records its changes. */
+  resumeJournal(journal: StoreWriter): void {
+    this.journal = journal;
+    this.outbox.journal = journal;
+  }
+
+  /** Writes the session record again (expiry, Will, disconnect time changed). */
+  saveState(): void {
+    this.journal?.record({ op: 'putSession', session: this.toStored() });
+  }
+
+  /**
+   * Sends an acknowledgement once this session's changes so far are stored (at once when it keeps nothing):
+   * the client must not hear of state the broker could lose.
+   */
+  acknowledgeWhenStored(target: AckTarget, kind: AckKind, packetId: number, reasonCode: number): void {
+    if (this.journal === undefined) target.sendStoredAck(kind, packetId, reasonCode);
+    else this.journal.ackAfterCommit(target, kind, packetId, reasonCode);
+  }
+
+  /** Sets (or replaces) a subscription; returns the one it replaced. */
+  putSubscription(record: SubscriptionRecord): SubscriptionRecord | undefined {
+    const previous = this.subscriptions.get(record.filter);
+    this.subscriptions.set(record.filter, record);
+    if (this.journal !== undefined) this.recordSubscription(this.journal, record);
+    return previous;
+  }
+
+  /** Removes a subscription by its filter as the client sent it; returns it, undefined when there was none. */
+  deleteSubscription(filter: string): SubscriptionRecord | undefined {
+    const record = this.subscriptions.get(filter);
+    if (record === undefined) return undefined;
+    this.subscriptions.delete(filter);
+    this.journal?.record({ op: 'deleteSubscription', clientId: this.clientId, filter });
+    return record;
   }
 
   hasIncoming(packetId: number): boolean {
     return this.incomingQos2 !== undefined && this.incomingQos2.has(packetId);
   }
 
+  /** A QoS 2 message with this packet id was taken: a resend of it is a duplicate until PUBREL. */
   addIncoming(packetId: number): void {
+    (this.incomingQos2 ??= new Set()).add(packetId);
+    this.journal?.record({ op: 'putIncoming', clientId: this.clientId, packetId });
+  }
+
+  /** PUBREL: false when the id was not held. */
+  releaseIncoming(packetId: number): boolean {
+    if (this.incomingQos2 === undefined || !this.incomingQos2.delete(packetId)) return false;
+    this.journal?.record({ op: 'deleteIncoming', clientId: this.clientId, packetId });
+    return true;
+  }
+
+  /** Puts back an incoming QoS 2 packet id a store recovered (nothing recorded: the store has it). */
+  restoreIncoming(packetId: number): void {
     (this.incomingQos2 ??= new Set()).add(packetId);
   }
 
-  /** False when the id was not held. */
-  deleteIncoming(packetId: number): boolean {
-    return this.incomingQos2 !== undefined && this.incomingQos2.delete(packetId);
+  /** Puts back a subscription a store recovered (nothing recorded). */
+  restoreSubscription(record: SubscriptionRecord): void {
+    this.subscriptions.set(record.filter, record);
   }
 
-  get online(): boolean {
-    return this.connection !== undefined;
+  /** Ends the session's state: subscriptions and queues go, its records are deleted. Returns the subscriptions. */
+  clear(): SubscriptionRecord[] {
+    const subscriptions = [...this.subscriptions.values()];
+    this.subscriptions.clear();
+    const journal = this.journal;
+    this.journal = undefined;
+    this.outbox.journal = undefined;
+    this.outbox.release();
+    journal?.record({ op: 'deleteSession', clientId: this.clientId });
+    return subscriptions;
   }
 
   toStored(): StoredSession {
@@ -75,5 +161,20 @@ export class Session {
       disconnectedAt: this.disconnectedAt,
       will: pending === undefined ? undefined : { will: pending.will, dueAt: pending.dueAt },
     };
+  }
+
+  private recordSubscription(journal: StoreWriter, sub: SubscriptionRecord): void {
+    journal.record({
+      op: 'putSubscription',
+      clientId: this.clientId,
+      subscription: {
+        filter: sub.filter,
+        qos: sub.qos,
+        noLocal: sub.noLocal,
+        retainAsPublished: sub.retainAsPublished,
+        retainHandling: sub.retainHandling,
+        identifier: sub.identifier,
+      },
+    });
   }
 }

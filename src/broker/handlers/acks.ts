@@ -1,9 +1,10 @@
+import { ReasonCode } from '../../packet/reason-codes.js';
 import type { PubackPacket, PubcompPacket, PubrecPacket } from '../../packet/types.js';
-import type { Connection } from '../connection.js';
+import type { OpenContext } from './context.js';
 
 /** PUBACK for a QoS 1 message we sent; a negative one (v5) discards it all the same. */
-export function handlePuback(connection: Connection, packet: PubackPacket): void {
-  connection.session!.outbox.acknowledged(packet.packetId, packet.reasonCode ?? 0);
+export function handlePuback(context: OpenContext, packet: PubackPacket): void {
+  context.session.outbox.acknowledged(packet.packetId, packet.reasonCode ?? ReasonCode.Success);
 }
 
 /**
@@ -11,16 +12,15 @@ export function handlePuback(connection: Connection, packet: PubackPacket): void
  * session PUBREL waits until the released state is stored: the client forgets the message at PUBREL, so after a
  * crash we must resend PUBREL, not the PUBLISH.
  */
-export function handlePubrec(connection: Connection, packet: PubrecPacket): void {
-  const reasonCode = packet.reasonCode ?? 0;
-  const outbox = connection.session!.outbox;
-  if (outbox.received(packet.packetId, reasonCode)) {
-    if (outbox.persist !== undefined) outbox.persist.ackAfterCommit(connection, 'pubrel', packet.packetId, 0);
-    else connection.sendAck('pubrel', packet.packetId, 0);
-  } else if (reasonCode < 0x80) connection.sendAck('pubrel', packet.packetId, 0x92);
+export function handlePubrec(context: OpenContext, packet: PubrecPacket): void {
+  const reasonCode = packet.reasonCode ?? ReasonCode.Success;
+  const session = context.session;
+  if (session.outbox.received(packet.packetId, reasonCode)) {
+    session.acknowledgeWhenStored(context, 'pubrel', packet.packetId, ReasonCode.Success);
+  } else if (reasonCode < ReasonCode.UnspecifiedError) context.sendAck('pubrel', packet.packetId, ReasonCode.PacketIdentifierNotFound);
 }
 
 /** PUBCOMP: the QoS 2 exchange is over. */
-export function handlePubcomp(connection: Connection, packet: PubcompPacket): void {
-  connection.session!.outbox.completed(packet.packetId);
+export function handlePubcomp(context: OpenContext, packet: PubcompPacket): void {
+  context.session.outbox.completed(packet.packetId);
 }

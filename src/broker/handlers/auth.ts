@@ -1,37 +1,40 @@
+import { ReasonCode } from '../../packet/reason-codes.js';
 import type { AuthPacket } from '../../packet/types.js';
-import type { Connection } from '../connection.js';
 import { chain } from './chain.js';
 import { authenticated } from './connect.js';
+import type { HandlerContext } from './context.js';
 
 /** AUTH: the next round of a CONNECT's exchange, or the start or next round of a re-authentication. */
-export function handleAuth(connection: Connection, packet: AuthPacket): void | Promise<void> {
-  const hook = connection.policy.hooks.authenticate;
+export function handleAuth(context: HandlerContext, packet: AuthPacket): void | Promise<void> {
+  const hook = context.policy.hooks.authenticate;
+  const client = context.client;
   const method = packet.properties?.authenticationMethod;
-  const connectMethod = connection.connect?.properties?.authenticationMethod;
-  if (hook === undefined || connectMethod === undefined || method !== connectMethod) {
-    return connection.protocolError(0x82, 'AUTH without the authentication method of CONNECT');
+  const connect = client.connect;
+  const connectMethod = connect?.properties?.authenticationMethod;
+  if (hook === undefined || connect === undefined || connectMethod === undefined || method !== connectMethod) {
+    return context.protocolError(ReasonCode.ProtocolError, 'AUTH without the authentication method of CONNECT');
   }
-  let context = connection.auth;
-  if (packet.reasonCode === 0x19 && connection.state === 'open' && context === undefined) {
-    context = {
-      clientId: connection.clientId,
-      username: connection.username,
+  let auth = client.auth;
+  if (packet.reasonCode === ReasonCode.ReAuthenticate && context.state === 'open' && auth === undefined) {
+    auth = {
+      clientId: client.clientId,
+      username: client.username,
       password: undefined,
-      peer: connection.stream.peer,
-      listener: connection.policy.listener,
-      protocolVersion: connection.version,
-      connect: connection.connect!,
+      peer: context.peer,
+      listener: context.policy.listener,
+      protocolVersion: client.version,
+      connect,
       method,
       data: packet.properties?.authenticationData,
       step: 0,
       reauthenticate: true,
       state: undefined,
     };
-    connection.auth = context;
-  } else if (packet.reasonCode === 0x18 && context !== undefined) {
-    context.data = packet.properties?.authenticationData;
+    client.auth = auth;
+  } else if (packet.reasonCode === ReasonCode.ContinueAuthentication && auth !== undefined) {
+    auth.data = packet.properties?.authenticationData;
   } else {
-    return connection.protocolError(0x82, `unexpected AUTH 0x${packet.reasonCode.toString(16)}`);
+    return context.protocolError(ReasonCode.ProtocolError, `unexpected AUTH 0x${packet.reasonCode.toString(16)}`);
   }
-  return chain(hook(context), (result) => authenticated(connection, result));
+  return chain(hook(auth), (result) => authenticated(context, result));
 }

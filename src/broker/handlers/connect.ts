@@ -1,13 +1,13 @@
-import { ReasonCode } from '../../packet/reason-codes.js';
 import { isUtf8 } from 'node:buffer';
 import { DISCONNECT_CODES } from '../../packet/reason-code-sets.js';
+import { ReasonCode } from '../../packet/reason-codes.js';
 import type { ConnectPacket, Properties } from '../../packet/types.js';
 import { validateTopicName } from '../../topic/validate.js';
-import type { Connection } from '../connection.js';
-import { protocolName } from '../core.js';
+import { protocolName } from '../client-state.js';
 import type { AuthenticateContext, AuthenticateResult } from '../hooks.js';
 import { NEVER_EXPIRES } from '../session.js';
 import { chain } from './chain.js';
+import type { HandlerContext } from './context.js';
 
 let assignedIds = 0;
 
@@ -18,43 +18,41 @@ function assignClientId(): string {
 }
 
 /** CONNECT: checks, then authentication (possibly an AUTH exchange), then the session and CONNACK. */
-export function handleConnect(connection: Connection, packet: ConnectPacket): void | Promise<void> {
-  const limits = connection.policy.limits;
+export function handleConnect(context: HandlerContext, packet: ConnectPacket): void | Promise<void> {
+  const limits = context.policy.limits;
+  const client = context.client;
   const version = packet.protocolVersion;
-  connection.version = version;
+  client.version = version;
   const properties = packet.properties;
   if (version === 5 && properties !== undefined) {
-    if (properties.requestProblemInformation === false) connection.problemInformation = false;
-    if (properties.receiveMaximum !== undefined && properties.receiveMaximum < connection.sendWindow) {
-      connection.sendWindow = properties.receiveMaximum;
+    if (properties.requestProblemInformation === false) client.problemInformation = false;
+    if (properties.receiveMaximum !== undefined && properties.receiveMaximum < client.sendWindow) {
+      client.sendWindow = properties.receiveMaximum;
     }
-    if (properties.maximumPacketSize !== undefined) connection.clientMaxPacketSize = properties.maximumPacketSize;
-    if (properties.topicAliasMaximum !== undefined && properties.topicAliasMaximum > 0) {
-      connection.clientAliasMaximum = properties.topicAliasMaximum;
-      connection.outAliases = new Map();
-    }
+    if (properties.maximumPacketSize !== undefined) client.maxPacketSize = properties.maximumPacketSize;
+    if (properties.topicAliasMaximum !== undefined && properties.topicAliasMaximum > 0) client.aliasMaximum = properties.topicAliasMaximum;
   }
 
   let clientId = packet.clientId;
-  connection.clientId = clientId;
+  client.clientId = clientId;
   if (clientId.length === 0) {
-    if (version === 3) return connection.refuse(0x85, 'MQTT 3.1 needs a client id');
-    if (version === 4 && !packet.clean) return connection.refuse(0x85, 'empty client id needs clean session');
+    if (version === 3) return context.refuse(ReasonCode.ClientIdentifierNotValid, 'MQTT 3.1 needs a client id');
+    if (version === 4 && !packet.clean) return context.refuse(ReasonCode.ClientIdentifierNotValid, 'empty client id needs clean session');
     clientId = assignClientId();
-    connection.clientId = clientId;
-    connection.assignedClientId = version === 5;
+    client.clientId = clientId;
+    client.assignedClientId = version === 5;
   } else if (Buffer.byteLength(clientId) > limits.maxClientIdLength) {
-    return connection.refuse(0x85, `client id longer than ${limits.maxClientIdLength} bytes`);
+    return context.refuse(ReasonCode.ClientIdentifierNotValid, `client id longer than ${limits.maxClientIdLength} bytes`);
   }
 
   const will = packet.will;
   if (will !== undefined) {
     const error = validateTopicName(will.topic, limits.maxTopicLevels > 0 ? { maxLevels: limits.maxTopicLevels } : undefined);
-    if (error !== undefined) return connection.protocolError(error.malformed ? ReasonCode.MalformedPacket : ReasonCode.TopicNameInvalid, `will topic: ${error.message}`);
-    if (will.retain && !connection.core.settings.retainAvailable) return connection.refuse(0x9a, 'retain not supported');
-    if (will.properties?.payloadFormatIndicator === true && !isUtf8(will.payload)) return connection.refuse(0x99, 'will payload is not valid UTF-8');
+    if (error !== undefined) return context.protocolError(error.malformed ? ReasonCode.MalformedPacket : ReasonCode.TopicNameInvalid, `will topic: ${error.message}`);
+    if (will.retain && !context.broker.settings.retainAvailable) return context.refuse(ReasonCode.RetainNotSupported, 'retain not supported');
+    if (will.properties?.payloadFormatIndicator === true && !isUtf8(will.payload)) return context.refuse(ReasonCode.PayloadFormatInvalid, 'will payload is not valid UTF-8');
     const responseTopic = will.properties?.responseTopic;
-    if (responseTopic !== undefined && validateTopicName(responseTopic) !== undefined) return connection.protocolError(0x82, 'will response topic is not a valid topic name');
+    if (responseTopic !== undefined && validateTopicName(responseTopic) !== undefined) return context.protocolError(ReasonCode.ProtocolError, 'will response topic is not a valid topic name');
   }
 
   let keepalive = packet.keepalive;
@@ -62,33 +60,33 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): vo
     if (version === 5) {
       if (limits.maxKeepalive < 65535 || keepalive > limits.maxKeepalive) {
         keepalive = limits.maxKeepalive;
-        connection.serverKeepAlive = keepalive;
+        client.serverKeepAlive = keepalive;
       }
-    } else if (connection.policy.refuseExcessKeepalive && limits.maxKeepalive < 65535) {
-      return connection.refuse(0x85, `keepalive ${keepalive} outside 1..${limits.maxKeepalive}`);
+    } else if (context.policy.refuseExcessKeepalive && limits.maxKeepalive < 65535) {
+      return context.refuse(ReasonCode.ClientIdentifierNotValid, `keepalive ${keepalive} outside 1..${limits.maxKeepalive}`);
     }
   }
-  connection.keepalive = keepalive;
-  connection.username = packet.username;
-  connection.will = will;
-  connection.connect = packet;
+  client.keepalive = keepalive;
+  client.username = packet.username;
+  client.will = will;
+  client.connect = packet;
 
   const max = limits.maxConnections;
-  if (max > 0 && connection.core.connectedCount >= max) return connection.refuse(0x89, 'too many connections');
+  if (max > 0 && context.broker.connectedCount >= max) return context.refuse(ReasonCode.ServerBusy, 'too many connections');
 
   const method = properties?.authenticationMethod;
-  const hook = connection.policy.hooks.authenticate;
+  const hook = context.policy.hooks.authenticate;
   if (hook === undefined) {
-    if (method !== undefined) return fail(connection, 0x8c, `authentication method ${method} not supported`);
-    if (packet.username === undefined && !connection.policy.allowAnonymous) return fail(connection, 0x87, 'anonymous clients not allowed');
-    return authorizeWill(connection, packet.username);
+    if (method !== undefined) return fail(context, ReasonCode.BadAuthenticationMethod, `authentication method ${method} not supported`);
+    if (packet.username === undefined && !context.policy.allowAnonymous) return fail(context, ReasonCode.NotAuthorized, 'anonymous clients not allowed');
+    return authorizeWill(context, packet, packet.username);
   }
-  const context: AuthenticateContext = {
+  const auth: AuthenticateContext = {
     clientId,
     username: packet.username,
     password: packet.password,
-    peer: connection.stream.peer,
-    listener: connection.policy.listener,
+    peer: context.peer,
+    listener: context.policy.listener,
     protocolVersion: version,
     connect: packet,
     method,
@@ -97,120 +95,123 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): vo
     reauthenticate: false,
     state: undefined,
   };
-  connection.auth = context;
-  connection.state = 'auth';
-  return chain(hook(context), (result) => authenticated(connection, result));
+  client.auth = auth;
+  context.startAuthentication();
+  return chain(hook(auth), (result) => authenticated(context, result));
 }
 
 /** Applies one round's answer of the authenticate hook, for CONNECT and re-authentication alike. */
-export function authenticated(connection: Connection, result: AuthenticateResult): void | Promise<void> {
-  const context = connection.auth;
-  if (connection.state === 'closed' || context === undefined) return;
-  const reauth = context.reauthenticate;
+export function authenticated(context: HandlerContext, result: AuthenticateResult): void | Promise<void> {
+  const client = context.client;
+  const auth = client.auth;
+  if (context.state === 'closed' || auth === undefined) return;
   if (result.result === 'continue') {
-    if (context.method === undefined) return fail(connection, 0x8c, 'authentication needs an AUTH exchange but no method was given');
-    context.step++;
-    const properties: Properties = { authenticationMethod: context.method };
+    if (auth.method === undefined) return fail(context, ReasonCode.BadAuthenticationMethod, 'authentication needs an AUTH exchange but no method was given');
+    auth.step++;
+    const properties: Properties = { authenticationMethod: auth.method };
     if (result.data !== undefined) properties.authenticationData = result.data;
-    connection.send({ type: 'auth', reasonCode: 0x18, properties });
+    context.send({ type: 'auth', reasonCode: ReasonCode.ContinueAuthentication, properties });
     return;
   }
   if (result.result === 'fail') {
-    return fail(connection, result.reasonCode ?? 0x87, result.reasonString ?? 'not authorized');
+    return fail(context, result.reasonCode ?? ReasonCode.NotAuthorized, result.reasonString ?? 'not authorized');
   }
-  connection.authData = result.data;
-  if (reauth) {
-    connection.auth = undefined;
-    const properties: Properties = { authenticationMethod: context.method! };
+  client.authData = result.data;
+  if (auth.reauthenticate) {
+    client.auth = undefined;
+    // A re-authentication only starts from a CONNECT that named a method (handlers/auth.ts).
+    const properties: Properties = { authenticationMethod: auth.method ?? '' };
     if (result.data !== undefined) properties.authenticationData = result.data;
-    connection.send({ type: 'auth', reasonCode: 0, properties });
+    context.send({ type: 'auth', reasonCode: ReasonCode.Success, properties });
     return;
   }
-  const username = result.username ?? context.username;
-  if (username === undefined && !connection.policy.allowAnonymous) return fail(connection, 0x87, 'anonymous clients not allowed');
-  connection.username = username;
-  return authorizeWill(connection, username);
+  const username = result.username ?? auth.username;
+  if (username === undefined && !context.policy.allowAnonymous) return fail(context, ReasonCode.NotAuthorized, 'anonymous clients not allowed');
+  return authorizeWill(context, auth.connect, username);
 }
 
 /** A failed authentication: the `onAuthFailure` hook first (it may delay the answer), then the refusal. */
-function fail(connection: Connection, reasonCode: number, reason: string): void | Promise<void> {
-  const hook = connection.policy.hooks.onAuthFailure;
-  if (hook === undefined) return refuseAuthentication(connection, reasonCode, reason);
-  return chain(hook(connection.stream.peer), () => refuseAuthentication(connection, reasonCode, reason));
+function fail(context: HandlerContext, reasonCode: number, reason: string): void | Promise<void> {
+  const hook = context.policy.hooks.onAuthFailure;
+  if (hook === undefined) return refuseAuthentication(context, reasonCode, reason);
+  return chain(hook(context.peer), () => refuseAuthentication(context, reasonCode, reason));
 }
 
-function refuseAuthentication(connection: Connection, reasonCode: number, reason: string): void {
+function refuseAuthentication(context: HandlerContext, reasonCode: number, reason: string): void {
   // CONNACK-only codes (0x86 Bad user name or password, ...) become 0x87 in a DISCONNECT.
-  if (connection.auth?.reauthenticate) connection.disconnect(DISCONNECT_CODES[reasonCode] === 1 ? reasonCode : 0x87, `re-authentication failed: ${reason}`);
-  else connection.refuse(reasonCode, reason);
+  if (context.client.auth?.reauthenticate) {
+    context.disconnect(DISCONNECT_CODES[reasonCode] === 1 ? reasonCode : ReasonCode.NotAuthorized, `re-authentication failed: ${reason}`);
+  } else context.refuse(reasonCode, reason);
 }
 
 /** The Will topic is checked at CONNECT like a publish to it. */
-function authorizeWill(connection: Connection, username: string | undefined): void | Promise<void> {
-  connection.username = username;
-  const will = connection.will;
-  const hook = connection.policy.hooks.authorizePublish;
-  if (will === undefined || hook === undefined) return complete(connection);
-  const verdict = hook({ client: connection.clientInfo(), topic: will.topic, qos: will.qos, retain: will.retain, will: true });
+function authorizeWill(context: HandlerContext, packet: ConnectPacket, username: string | undefined): void | Promise<void> {
+  context.client.username = username;
+  const will = context.client.will;
+  const hook = context.policy.hooks.authorizePublish;
+  if (will === undefined || hook === undefined) return complete(context, packet);
+  const verdict = hook({ client: context.clientInfo(), topic: will.topic, qos: will.qos, retain: will.retain, will: true });
   return chain(verdict, (allowed) => {
-    if (allowed === true) return complete(connection);
+    if (allowed === true) return complete(context, packet);
     const code = typeof allowed === 'number' ? allowed : typeof allowed === 'object' ? allowed.reasonCode : undefined;
-    return connection.refuse(code ?? ReasonCode.NotAuthorized, `will topic ${will.topic} not authorized`);
+    return context.refuse(code ?? ReasonCode.NotAuthorized, `will topic ${will.topic} not authorized`);
   });
 }
 
 /** Authentication done: attach the session, send CONNACK, resend what was in flight. */
-function complete(connection: Connection): void {
-  if (connection.state === 'closed') return;
-  const packet = connection.connect!;
-  const core = connection.core;
-  const limits = connection.policy.limits;
-  const version = connection.version;
+function complete(context: HandlerContext, packet: ConnectPacket): void {
+  if (context.state === 'closed') return;
+  const broker = context.broker;
+  const client = context.client;
+  const limits = context.policy.limits;
+  const version = client.version;
   let expiry: number;
   if (version === 5) {
     expiry = packet.properties?.sessionExpiryInterval ?? 0;
     if (limits.maxSessionExpiryInterval > 0 && expiry > limits.maxSessionExpiryInterval) expiry = limits.maxSessionExpiryInterval;
   } else if (packet.clean) expiry = 0;
   else expiry = limits.persistentClientExpiration > 0 ? limits.persistentClientExpiration : NEVER_EXPIRES;
-  connection.auth = undefined;
-  const attached = core.attach(connection, packet.clean, expiry);
-  if (typeof attached === 'number') return connection.refuse(attached, 'client id in use by another user');
+  client.auth = undefined;
+  const attached = broker.sessions.attach(
+    { clientId: client.clientId, username: client.username, version, limits, connection: context },
+    packet.clean,
+    expiry,
+  );
+  if (typeof attached === 'number') return context.refuse(attached, 'client id in use by another user');
   const { session, present } = attached;
 
   let properties: Properties | undefined;
   if (version === 5) {
     properties = { receiveMaximum: limits.receiveMaximum, topicAliasMaximum: limits.topicAliasMaximum };
     if (limits.maxPacketSize < 268435460) properties.maximumPacketSize = limits.maxPacketSize;
-    if (!core.settings.retainAvailable) properties.retainAvailable = false;
+    if (!broker.settings.retainAvailable) properties.retainAvailable = false;
     if (expiry !== (packet.properties?.sessionExpiryInterval ?? 0)) properties.sessionExpiryInterval = expiry;
-    if (connection.assignedClientId) properties.assignedClientIdentifier = connection.clientId;
-    if (connection.serverKeepAlive !== undefined) properties.serverKeepAlive = connection.serverKeepAlive;
-    if (packet.properties?.requestResponseInformation && core.settings.responseInformation !== undefined) {
-      properties.responseInformation = core.settings.responseInformation;
+    if (client.assignedClientId) properties.assignedClientIdentifier = client.clientId;
+    if (client.serverKeepAlive !== undefined) properties.serverKeepAlive = client.serverKeepAlive;
+    if (packet.properties?.requestResponseInformation && broker.settings.responseInformation !== undefined) {
+      properties.responseInformation = broker.settings.responseInformation;
     }
     const method = packet.properties?.authenticationMethod;
     if (method !== undefined) {
       properties.authenticationMethod = method;
-      if (connection.authData !== undefined) properties.authenticationData = connection.authData;
+      if (client.authData !== undefined) properties.authenticationData = client.authData;
     }
   }
-  if (!connection.sendConnack(present, properties)) {
-    connection.abort(`no CONNACK fits the client's Maximum Packet Size of ${connection.clientMaxPacketSize} bytes`);
+  if (!context.sendConnack(present, properties)) {
+    context.abort(`no CONNACK fits the client's Maximum Packet Size of ${client.maxPacketSize} bytes`);
     return;
   }
-  connection.opened();
-  const stats = core.stats;
+  const info = context.open(session);
+  const stats = broker.stats;
   stats.clientsConnected++;
   if (stats.clientsConnected > stats.clientsMaximum) stats.clientsMaximum = stats.clientsConnected;
-  const info = connection.clientInfo();
-  connection.info = info;
-  const authorizeRead = connection.policy.hooks.authorizeRead;
+  const authorizeRead = context.policy.hooks.authorizeRead;
   session.canRead = authorizeRead === undefined ? undefined : (topic) => authorizeRead(info, topic);
-  const peer = connection.stream.peer;
-  core.logger.info(
+  const peer = context.peer;
+  broker.logger.info(
     `client connected: id=${info.clientId} address=${peer.remoteAddress}:${peer.remotePort} listener=${info.listener} protocol=${protocolName(version)} username=${info.username ?? '-'} keepalive=${info.keepalive} clean=${packet.clean} session-present=${present}`,
   );
-  core.emitConnected(info);
+  broker.emitConnected(info);
   session.outbox.resend();
   session.outbox.pump();
 }

@@ -1,21 +1,20 @@
+import { ReasonCode } from '../../packet/reason-codes.js';
 import type { DisconnectPacket } from '../../packet/types.js';
-import type { Connection } from '../connection.js';
+import type { HandlerContext } from './context.js';
 
 /**
- * DISCONNECT from the client: normal (0x00) drops the Will, any other reason (0x04 and errors) sends it; v5 may change the Session Expiry
- * Interval, but not from 0 to non-zero.
+ * DISCONNECT from the client: normal (0x00) drops the Will, any other reason (0x04 and errors) sends it; v5 may
+ * change the Session Expiry Interval, but not from 0 to non-zero.
  */
-export function handleDisconnect(connection: Connection, packet: DisconnectPacket): void {
-  const reasonCode = packet.reasonCode ?? 0;
+export function handleDisconnect(context: HandlerContext, packet: DisconnectPacket): void {
+  const reasonCode = packet.reasonCode ?? ReasonCode.NormalDisconnection;
   const expiry = packet.properties?.sessionExpiryInterval;
-  const session = connection.session;
+  const session = context.session;
   if (expiry !== undefined && session !== undefined) {
     if (session.expiryInterval === 0 && expiry !== 0) {
-      return connection.protocolError(0x82, 'session expiry interval changed from 0 at DISCONNECT');
+      return context.protocolError(ReasonCode.ProtocolError, 'session expiry interval changed from 0 at DISCONNECT');
     }
-    session.expiryInterval = expiry;
-    connection.core.updatePersistence(session);
+    context.broker.sessions.setExpiry(session, expiry);
   }
-  const sendWill = reasonCode !== 0;
-  connection.teardown(`client disconnected (0x${reasonCode.toString(16)})`, sendWill);
+  context.close(`client disconnected (0x${reasonCode.toString(16)})`, reasonCode !== ReasonCode.NormalDisconnection);
 }

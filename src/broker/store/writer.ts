@@ -12,15 +12,18 @@ export interface Committed {
   committed(stored: boolean): boolean | void;
 }
 
+/** The acknowledgements that announce stored state. */
+export type AckKind = 'puback' | 'pubrec' | 'pubrel' | 'pubcomp';
+
 /** Something that sends a protocol answer once the state it announces is stored. */
 export interface AckTarget {
-  sendStoredAck(kind: 'puback' | 'pubrec' | 'pubrel' | 'pubcomp', packetId: number, reasonCode: number): void;
+  sendStoredAck(kind: AckKind, packetId: number, reasonCode: number): void;
 }
 
 class PendingAck implements Committed {
   constructor(
     private readonly target: AckTarget,
-    private readonly kind: 'puback' | 'pubrec' | 'pubrel' | 'pubcomp',
+    private readonly kind: AckKind,
     private readonly packetId: number,
     private readonly reasonCode: number,
   ) {}
@@ -89,7 +92,7 @@ export class StoreWriter {
   }
 
   /** Sends the acknowledgement after everything recorded so far is stored. */
-  ackAfterCommit(target: AckTarget, kind: 'puback' | 'pubrec' | 'pubrel' | 'pubcomp', packetId: number, reasonCode: number): void {
+  ackAfterCommit(target: AckTarget, kind: AckKind, packetId: number, reasonCode: number): void {
     if (this.ops.length === 0 && this.writing === undefined) target.sendStoredAck(kind, packetId, reasonCode);
     else this.afterCommit(new PendingAck(target, kind, packetId, reasonCode));
   }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { HOLD_LIMIT_MS, PublishContext, type Holdable } from '../../../src/broker/flow.js';
+import { HOLD_LIMIT_MS, type Holdable } from '../../../src/broker/flow.js';
 import { createMessage, type BrokerMessage } from '../../../src/broker/message.js';
 import { defaultLimits } from '../../../src/broker/options.js';
 import { Outbox, type DeliveryTarget } from '../../../src/broker/outbox.js';
@@ -131,13 +131,11 @@ describe('outbox', () => {
 
   it('holds a publisher instead of dropping for a connected subscriber, and releases it below half the limit', () => {
     const stats = new BrokerStats();
-    const context = new PublishContext();
-    const outbox = new Outbox('c', { ...defaultLimits, maxQueuedMessages: 4 }, stats, context);
+    const outbox = new Outbox('c', { ...defaultLimits, maxQueuedMessages: 4 }, stats);
     const target = new FakeTarget(1);
     outbox.target = target;
     const publisher = new CountingHoldable();
-    context.publisher = publisher;
-    for (let i = 0; i < 8; i++) assert.equal(outbox.deliver(msg(String(i)), 1, false, undefined, undefined), true);
+    for (let i = 0; i < 8; i++) assert.equal(outbox.deliver(msg(String(i)), 1, false, undefined, undefined, publisher), true);
     assert.equal(stats.publishDropped, 0);
     assert.equal(publisher.holds, 1, 'held once however many messages it adds');
     // Acknowledging one at a time: released once at most 2 (half of 4) are queued.
@@ -149,28 +147,26 @@ describe('outbox', () => {
     assert.equal(publisher.releases, 1);
     // Offline: overflow is dropped again.
     outbox.detach();
-    for (let i = 0; i < 3; i++) outbox.deliver(msg('late'), 1, false, undefined, undefined);
+    for (let i = 0; i < 3; i++) outbox.deliver(msg('late'), 1, false, undefined, undefined, publisher);
     assert.equal(stats.publishDropped, 1);
     outbox.release();
   });
 
   it('releases its publishers and drops once the subscriber takes nothing for the hold limit', async () => {
     const stats = new BrokerStats();
-    const context = new PublishContext();
-    const outbox = new Outbox('c', { ...defaultLimits, maxQueuedMessages: 2 }, stats, context);
+    const outbox = new Outbox('c', { ...defaultLimits, maxQueuedMessages: 2 }, stats);
     const target = new FakeTarget(1);
     outbox.target = target;
     const publisher = new CountingHoldable();
-    context.publisher = publisher;
-    for (let i = 0; i < 4; i++) outbox.deliver(msg(String(i)), 1, false, undefined, undefined);
+    for (let i = 0; i < 4; i++) outbox.deliver(msg(String(i)), 1, false, undefined, undefined, publisher);
     assert.equal(publisher.holds, 1);
     await new Promise((r) => setTimeout(r, HOLD_LIMIT_MS + 200));
     assert.equal(publisher.releases, 1);
-    assert.equal(outbox.deliver(msg('dropped'), 1, false, undefined, undefined), false);
+    assert.equal(outbox.deliver(msg('dropped'), 1, false, undefined, undefined, publisher), false);
     assert.equal(stats.publishDropped, 1);
     // Moving again (an acknowledgement), it holds publishers again rather than drop.
     outbox.acknowledged(target.sent[0]!.packetId, 0);
-    assert.equal(outbox.deliver(msg('kept'), 1, false, undefined, undefined), true);
+    assert.equal(outbox.deliver(msg('kept'), 1, false, undefined, undefined, publisher), true);
     assert.equal(publisher.holds, 2);
     outbox.release();
     assert.equal(publisher.releases, 2);

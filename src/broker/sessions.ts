@@ -1,0 +1,235 @@
+import type { ProtocolVersion, Will } from '../packet/types.js';
+import { ReasonCode } from '../packet/reason-codes.js';
+import type { Logger } from './logger.js';
+import type { BrokerLimits } from './options.js';
+import type { DeliveryTarget } from './outbox.js';
+import type { Router, SubscriptionRecord } from './router.js';
+import { NEVER_EXPIRES, Session, type SessionConnection } from './session.js';
+import type { BrokerStats } from './stats.js';
+import type { StoredSessionState } from './store/store.js';
+import type { StoreWriter } from './store/writer.js';
+
+/** Longest delay setTimeout takes; longer timers are re-armed when they fire. */
+const MAX_TIMER = 0x7fffffff;
+
+/** The client a session is being attached to: who it is and where its messages go. */
+export interface AttachingClient {
+  readonly clientId: string;
+  readonly username: string | undefined;
+  readonly version: ProtocolVersion;
+  readonly limits: BrokerLimits;
+  readonly connection: SessionConnection & DeliveryTarget;
+}
+
+/** What the registry needs from the rest of the broker. */
+export interface SessionServices {
+  readonly router: Router;
+  /** The store's writer; undefined when the broker keeps nothing. */
+  readonly writer: StoreWriter | undefined;
+  readonly stats: BrokerStats;
+  readonly logger: Logger;
+  /** Limits for sessions recovered from a store (no listener created them). */
+  readonly limits: BrokerLimits;
+  readonly requireSameUsername: boolean;
+  /** Routes a Will as a message from `clientId`. */
+  sendWill(clientId: string, will: Will): void;
+  /** Runs timer work, containing what it throws. */
+  guarded(where: string, work: () => void): void;
+}
+
+/**
+ * Every session by client id, and the one place that changes them: attaching a connection (takeover, resume,
+ * clean start), subscriptions (session, router and store together), expiry, delayed Wills, the end of a session
+ * and recovery from a store.
+ */
+export class SessionRegistry {
+  private readonly sessions = new Map<string, Session>();
+
+  constructor(private readonly services: SessionServices) {}
+
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  get(clientId: string): Session | undefined {
+    return this.sessions.get(clientId);
+  }
+
+  values(): IterableIterator<Session> {
+    return this.sessions.values();
+  }
+
+  /**
+   * Gives an authenticated client its session: takes over a connected one, resumes or discards a stored one.
+   * Returns a reason code when the session belongs to another user.
+   */
+  attach(client: AttachingClient, clean: boolean, expiryInterval: number): { session: Session; present: boolean } | number {
+    const clientId = client.clientId;
+    let session = this.sessions.get(clientId);
+    if (session !== undefined && this.services.requireSameUsername && session.username !== client.username) {
+      return ReasonCode.NotAuthorized;
+    }
+    if (session?.connection !== undefined) session.connection.disconnect(ReasonCode.SessionTakenOver, 'session taken over');
+    session = this.sessions.get(clientId);
+    if (session !== undefined && clean) {
+      this.end(session);
+      session = undefined;
+    }
+    const present = session !== undefined;
+    if (session === undefined) {
+      session = new Session(clientId, client.username, client.version, client.limits, this.services.stats);
+      this.sessions.set(clientId, session);
+    } else {
+      clearTimeout(session.expiryTimer);
+      session.expiryTimer = undefined;
+      if (session.pendingWill !== undefined) {
+        clearTimeout(session.pendingWill.timer);
+        session.pendingWill = undefined;
+      }
+      session.username = client.username;
+      session.protocolVersion = client.version;
+    }
+    session.expiryInterval = expiryInterval;
+    session.disconnectedAt = undefined;
+    session.connection = client.connection;
+    session.outbox.target = client.connection;
+    this.updatePersistence(session);
+    return { session, present };
+  }
+
+  /** A new Session Expiry Interval (v5 DISCONNECT may change it). */
+  setExpiry(session: Session, expiryInterval: number): void {
+    session.expiryInterval = expiryInterval;
+    this.updatePersistence(session);
+  }
+
+  /** Adds or replaces a subscription in the session, the router and the store; true when it replaced one. */
+  subscribe(session: Session, record: SubscriptionRecord): boolean {
+    const previous = session.putSubscription(record);
+    const router = this.services.router;
+    if (previous !== undefined) router.remove(previous);
+    router.add(record);
+    return previous !== undefined;
+  }
+
+  /** Removes a subscription from the session, the router and the store; false when there was none. */
+  unsubscribe(session: Session, filter: string): boolean {
+    const record = session.deleteSubscription(filter);
+    if (record === undefined) return false;
+    this.services.router.remove(record);
+    return true;
+  }
+
+  /**
+   * The session's connection ended: it goes offline (its Will sent or delayed, its expiry armed) or, with a
+   * Session Expiry Interval of 0, ends.
+   */
+  detach(session: Session, connection: SessionConnection, will: Will | undefined): void {
+    if (session.connection !== connection) return;
+    session.connection = undefined;
+    session.outbox.detach();
+    session.disconnectedAt = Date.now();
+    if (will !== undefined) this.scheduleWill(session, will);
+    if (session.expiryInterval === 0) {
+      this.end(session);
+      return;
+    }
+    if (session.expiryInterval !== NEVER_EXPIRES) this.armExpiry(session, session.disconnectedAt + session.expiryInterval * 1000);
+    session.saveState();
+  }
+
+  /** The session is over: a pending Will goes out, subscriptions go, shared messages go to other members. */
+  end(session: Session): void {
+    if (session.ended) return;
+    session.ended = true;
+    clearTimeout(session.expiryTimer);
+    const pending = session.pendingWill;
+    if (pending !== undefined) {
+      clearTimeout(pending.timer);
+      session.pendingWill = undefined;
+      this.services.sendWill(session.clientId, pending.will);
+    }
+    const router = this.services.router;
+    for (const sub of session.clear()) router.remove(sub);
+    if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
+  }
+
+  /** Rebuilds sessions, subscriptions, queues and Wills from a store. */
+  restore(states: StoredSessionState[], parseSubscription: (filter: string) => { topicFilter: string; group: string | undefined }): void {
+    const { router, writer, limits, stats } = this.services;
+    const now = Date.now();
+    for (const state of states) {
+      const stored = state.session;
+      const dueAt = stored.expiryInterval === NEVER_EXPIRES ? Infinity : (stored.disconnectedAt ?? now) + stored.expiryInterval * 1000;
+      const session = new Session(stored.clientId, stored.username, stored.protocolVersion, limits, stats);
+      session.expiryInterval = stored.expiryInterval;
+      session.disconnectedAt = stored.disconnectedAt ?? now;
+      this.sessions.set(session.clientId, session);
+      for (const sub of state.subscriptions) {
+        const { topicFilter, group } = parseSubscription(sub.filter);
+        const identifiers = sub.identifier === undefined ? undefined : [sub.identifier];
+        const record: SubscriptionRecord = { session, ...sub, topicFilter, group, identifiers };
+        session.restoreSubscription(record);
+        router.add(record);
+      }
+      for (const outgoing of state.outgoing) {
+        session.outbox.restore(outgoing, outgoing.shared === undefined ? undefined : router.sharedGroup?.(outgoing.shared));
+      }
+      for (const id of state.incoming) session.restoreIncoming(id);
+      // The store holds these records already: from here on the session records its changes.
+      if (writer !== undefined) session.resumeJournal(writer);
+      if (stored.will !== undefined) this.scheduleWill(session, stored.will.will, stored.will.dueAt);
+      if (dueAt <= now) {
+        stats.clientsExpired++;
+        this.end(session);
+      } else if (dueAt !== Infinity) this.armExpiry(session, dueAt);
+    }
+  }
+
+  /** Stops every timer (broker shutdown). */
+  stopTimers(): void {
+    for (const session of this.sessions.values()) {
+      clearTimeout(session.expiryTimer);
+      clearTimeout(session.pendingWill?.timer);
+    }
+  }
+
+  /** Persistent sessions record their changes in the store; others live only in memory. */
+  private updatePersistence(session: Session): void {
+    const writer = this.services.writer;
+    if (writer === undefined) return;
+    session.setJournal(session.expiryInterval > 0 ? writer : undefined);
+  }
+
+  private armExpiry(session: Session, dueAt: number): void {
+    const delay = Math.max(0, dueAt - Date.now());
+    session.expiryTimer = setTimeout(() => {
+      session.expiryTimer = undefined;
+      if (delay > MAX_TIMER) this.armExpiry(session, dueAt);
+      else {
+        this.services.stats.clientsExpired++;
+        this.services.guarded(`expiring the session of ${session.clientId}`, () => this.end(session));
+      }
+    }, Math.min(delay, MAX_TIMER));
+  }
+
+  private scheduleWill(session: Session, will: Will, dueAt?: number): void {
+    const delay = session.protocolVersion === 5 ? (will.properties?.willDelayInterval ?? 0) : 0;
+    const due = dueAt ?? Date.now() + delay * 1000;
+    if (due <= Date.now() || session.expiryInterval === 0) {
+      this.services.sendWill(session.clientId, will);
+      return;
+    }
+    const pending = { will, dueAt: due, timer: undefined as NodeJS.Timeout | undefined };
+    pending.timer = setTimeout(
+      () => {
+        if (session.pendingWill !== pending) return;
+        session.pendingWill = undefined;
+        this.services.guarded(`sending the will of ${session.clientId}`, () => this.services.sendWill(session.clientId, will));
+        session.saveState();
+      },
+      Math.min(due - Date.now(), MAX_TIMER),
+    );
+    session.pendingWill = pending;
+  }
+}
