@@ -4,30 +4,14 @@ import { SubscriptionIndex } from '../topic/subscription-index.js';
 import type { Holdable } from './flow.js';
 import type { BrokerMessage } from './message.js';
 import type { Reassigner } from './outbox.js';
-import type { Session } from './session.js';
-
-/** One subscription of one session. */
-export interface SubscriptionRecord {
-  readonly session: Session;
-  /** As the client sent it, `$share/{group}/` included: the session's key for it. */
-  readonly filter: string;
-  /** The filter topics are matched against (without the share prefix). */
-  readonly topicFilter: string;
-  /** Share name for `$share/{group}/{filter}`. */
-  readonly group: string | undefined;
-  readonly qos: QoS;
-  readonly noLocal: boolean;
-  readonly retainAsPublished: boolean;
-  readonly retainHandling: 0 | 1 | 2;
-  readonly identifier: number | undefined;
-  /** `[identifier]`, made once so that deliveries share it. */
-  readonly identifiers: number[] | undefined;
-}
+import type { Subscriber, SubscriptionRecord } from './subscription.js';
 
 /**
  * Who gets a message. Behind an interface so that a cluster can route across brokers; the local router keeps a
  * subscription index, shared subscription groups and the retained messages.
  */
+export type { SubscriptionRecord } from './subscription.js';
+
 export interface Router {
   readonly subscriptionCount: number;
   readonly retainedCount: number;
@@ -59,7 +43,7 @@ class RouteSlot {
   ids: number[] | undefined = undefined;
   /** Entries of the session in the index. */
   uses = 0;
-  constructor(readonly session: Session) {}
+  constructor(readonly session: Subscriber) {}
 }
 
 /** A plain subscription as the index holds it: the record and its session's slot. */
@@ -131,7 +115,7 @@ class SharedGroup implements Reassigner {
 /** The in-process router. */
 export class LocalRouter implements Router {
   private readonly index = new SubscriptionIndex<Entry>();
-  private readonly slots = new Map<Session, RouteSlot>();
+  private readonly slots = new Map<Subscriber, RouteSlot>();
   private readonly groups = new SubscriptionIndex<SharedGroup>();
   private readonly retained = new Map<string, BrokerMessage>();
   /** Groups by their `$share/{group}/{filter}`. */

@@ -1,7 +1,7 @@
 import type { ProtocolVersion, Will } from '../packet/types.js';
 import type { BrokerLimits } from './options.js';
 import { Outbox } from './outbox.js';
-import type { SubscriptionRecord } from './router.js';
+import type { SubscriptionRecord } from './subscription.js';
 import type { BrokerStats } from './stats.js';
 import type { StoredSession } from './store/store.js';
 import type { AckKind, AckTarget, StoreWriter } from './store/writer.js';

@@ -1,6 +1,14 @@
 import { CodedError } from '../registry/coded-error.js';
 
 /** What the caller of a direct method gets: the device's status code and its JSON answer. */
+/** A direct method call as the service API asks for it. */
+export interface InvokeMethodRequest {
+  methodName: string;
+  payload?: unknown;
+  /** Seconds to wait for the device's answer, at most 300 (IoT Hub also wants at least 5), default 30. */
+  responseTimeoutInSeconds?: number;
+}
+
 export interface MethodResult {
   status: number;
   payload: unknown;

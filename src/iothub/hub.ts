@@ -10,7 +10,9 @@ import { MemoryKeyValueStore, type KeyValueStore } from '../registry/kv-store.js
 import { LevelKeyValueStore } from '../registry/level-kv-store.js';
 import { CloudToDevice, type CloudMessage, type CloudMessageInput } from './cloud-to-device.js';
 import { DeviceEndpoint } from './device-endpoint.js';
-import { DirectMethods, type MethodResult } from './direct-methods.js';
+import { DirectMethods, type InvokeMethodRequest, type MethodResult } from './direct-methods.js';
+
+export type { InvokeMethodRequest } from './direct-methods.js';
 import { EventLog } from './event-log.js';
 import { defaultPolicies, type SharedAccessPolicy } from './policies.js';
 import { ServiceApi } from './service-api.js';
@@ -42,13 +44,6 @@ export interface IotHubOptions {
   /** Further broker settings (limits, logger); hooks and listeners come from the hub. */
   broker?: Omit<BrokerOptions, 'hooks' | 'listeners' | 'store'>;
   logger?: Logger;
-}
-
-export interface InvokeMethodRequest {
-  methodName: string;
-  payload?: unknown;
-  /** Seconds to wait for the device's answer, at most 300 (IoT Hub also wants at least 5), default 30. */
-  responseTimeoutInSeconds?: number;
 }
 
 const WEBSOCKET_PATH = '/$iothub/websocket';

@@ -3,14 +3,35 @@ import type { AddressInfo } from 'node:net';
 import type { DeviceIdentity } from '../registry/device-registry.js';
 import { CodedError } from '../registry/coded-error.js';
 import type { EventQuery, HubEvent } from './event-log.js';
-import type { IotHub } from './hub.js';
+import type { CloudMessage, CloudMessageInput, CloudToDevice } from './cloud-to-device.js';
+import type { InvokeMethodRequest, MethodResult } from './direct-methods.js';
+import type { DeviceIdentityInput, DeviceRegistry } from '../registry/device-registry.js';
+import type { EventLog } from './event-log.js';
+import type { SharedAccessPolicy } from './policies.js';
+import type { Twin } from './twins.js';
+
+/** What the service API needs of the hub: identities, twins, methods, cloud-to-device messages and the event log. */
+export interface HubServices {
+  readonly hubName: string;
+  readonly registry: DeviceRegistry;
+  readonly cloudToDevice: CloudToDevice;
+  readonly events: EventLog;
+  readonly policies: SharedAccessPolicy[];
+  isConnected(deviceId: string, moduleId?: string): boolean;
+  putIdentity(input: DeviceIdentityInput, ifMatch?: string): Promise<{ identity: DeviceIdentity; created: boolean }>;
+  removeIdentity(deviceId: string, moduleId?: string, ifMatch?: string): Promise<void>;
+  getTwin(deviceId: string, moduleId?: string): Twin;
+  updateTwin(deviceId: string, moduleId: string | undefined, patch: { tags?: unknown; properties?: { desired?: unknown } }, ifMatch?: string): Promise<Twin>;
+  invokeMethod(deviceId: string, moduleId: string | undefined, request: InvokeMethodRequest): Promise<MethodResult>;
+  sendCloudToDevice(deviceId: string, input: CloudMessageInput): Promise<CloudMessage>;
+}
 import { authorizeService, type PolicyRight } from './policies.js';
 
 const MAX_BODY = 256 * 1024;
 const JSON_TYPE = 'application/json; charset=utf-8';
 
 type Params = { deviceId: string; moduleId: string | undefined; query: URLSearchParams };
-type Handler = (hub: IotHub, params: Params, request: IncomingMessage, body: unknown) => Promise<Reply> | Reply;
+type Handler = (hub: HubServices, params: Params, request: IncomingMessage, body: unknown) => Promise<Reply> | Reply;
 interface Reply {
   status: number;
   body?: unknown;
@@ -34,7 +55,7 @@ function ifMatchOf(request: IncomingMessage): string | undefined {
   return header.replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
 }
 
-function identityView(hub: IotHub, identity: DeviceIdentity): Record<string, unknown> {
+function identityView(hub: HubServices, identity: DeviceIdentity): Record<string, unknown> {
   return { ...identity, connectionState: hub.isConnected(identity.deviceId, identity.moduleId) ? 'Connected' : 'Disconnected' };
 }
 
@@ -43,17 +64,17 @@ function bodyObject(body: unknown): Record<string, unknown> {
   return body as Record<string, unknown>;
 }
 
-async function putIdentity(hub: IotHub, params: Params, request: IncomingMessage, body: unknown): Promise<Reply> {
+async function putIdentity(hub: HubServices, params: Params, request: IncomingMessage, body: unknown): Promise<Reply> {
   const fields = body === undefined ? {} : bodyObject(body);
   for (const [field, value] of [['deviceId', params.deviceId], ['moduleId', params.moduleId]] as const) {
     if (fields[field] !== undefined && fields[field] !== value) throw new CodedError(400, 400004, 'ArgumentInvalid', `${field} in the body differs from the path`);
   }
-  const input = { ...fields, deviceId: params.deviceId, ...(params.moduleId === undefined ? {} : { moduleId: params.moduleId }) } as Parameters<IotHub['putIdentity']>[0];
+  const input = { ...fields, deviceId: params.deviceId, ...(params.moduleId === undefined ? {} : { moduleId: params.moduleId }) } as Parameters<HubServices['putIdentity']>[0];
   const { identity } = await hub.putIdentity(input, ifMatchOf(request));
   return { status: 200, body: identityView(hub, identity), etag: identity.etag };
 }
 
-function getIdentity(hub: IotHub, params: Params): Reply {
+function getIdentity(hub: HubServices, params: Params): Reply {
   const identity = hub.registry.get(params.deviceId, params.moduleId);
   if (identity === undefined) {
     throw params.moduleId === undefined
@@ -122,7 +143,7 @@ const routes: Route[] = [
       method: 'POST', pattern: [...path.split('/'), 'methods'], right: 'ServiceConnect',
       handler: async (hub, p, _request, body) => {
         const fields = bodyObject(body);
-        const request: Parameters<IotHub['invokeMethod']>[2] = { methodName: fields['methodName'] as string, payload: fields['payload'] };
+        const request: Parameters<HubServices['invokeMethod']>[2] = { methodName: fields['methodName'] as string, payload: fields['payload'] };
         if (fields['responseTimeoutInSeconds'] !== undefined) request.responseTimeoutInSeconds = fields['responseTimeoutInSeconds'] as number;
         return { status: 200, body: await hub.invokeMethod(p.deviceId, p.moduleId, request) };
       },
@@ -221,7 +242,7 @@ export class ServiceApi {
   private readonly streams = new Set<ServerResponse>();
 
   constructor(
-    private readonly hub: IotHub,
+    private readonly hub: HubServices,
     private readonly address: { host: string; port: number },
   ) {
     this.server = createServer((request, response) => void this.handle(request, response));

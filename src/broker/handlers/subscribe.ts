@@ -3,7 +3,7 @@ import { ReasonCode } from '../../packet/reason-codes.js';
 import type { QoS, SubscribePacket, Subscription } from '../../packet/types.js';
 import { parseSharedFilter, validateSubscriptionFilter } from '../../topic/shared.js';
 import { TopicError } from '../../topic/validate.js';
-import type { SubscriptionRecord } from '../router.js';
+import type { SubscriptionRecord } from '../subscription.js';
 import type { OpenContext } from './context.js';
 
 /**
