@@ -20,6 +20,7 @@ import { loadAclFile } from './acl-file.js';
 import { PasswordFile } from './password-file.js';
 import { SCRAM_SHA_256, ScramError, ScramServer, type ScramCredential } from './scram.js';
 import { loadScramCredentials } from './scram-credentials.js';
+import { ReasonCode } from '../broker/index.js';
 
 export interface FileAuthOptions {
   passwordFile?: string;
@@ -30,9 +31,6 @@ export interface FileAuthOptions {
   scramSecret?: Uint8Array;
 }
 
-const BAD_USERNAME_OR_PASSWORD = 0x86;
-const NOT_AUTHORIZED = 0x87;
-const BAD_AUTHENTICATION_METHOD = 0x8c;
 
 interface Loaded {
   passwords: PasswordFile | undefined;
@@ -105,21 +103,21 @@ export class FileAuth {
       // With only SCRAM credentials configured, a user name is accepted only once SCRAM has proved it.
       return scram === undefined
         ? { result: 'success' }
-        : { result: 'fail', reasonCode: BAD_USERNAME_OR_PASSWORD, reasonString: 'this listener needs SCRAM-SHA-256' };
+        : { result: 'fail', reasonCode: ReasonCode.BadUserNameOrPassword, reasonString: 'this listener needs SCRAM-SHA-256' };
     }
     // Verified even without a password, so a missing one costs the same time as a wrong one.
     const ok = await passwords.verify(context.username, context.password ?? new Uint8Array(0));
     return ok && context.password !== undefined
       ? { result: 'success' }
-      : { result: 'fail', reasonCode: BAD_USERNAME_OR_PASSWORD, reasonString: 'bad user name or password' };
+      : { result: 'fail', reasonCode: ReasonCode.BadUserNameOrPassword, reasonString: 'bad user name or password' };
   }
 
   private async authenticateScram(context: AuthenticateContext): Promise<AuthenticateResult> {
     const credentials = this.loaded.scram;
     if (context.method !== SCRAM_SHA_256 || credentials === undefined) {
-      return { result: 'fail', reasonCode: BAD_AUTHENTICATION_METHOD, reasonString: `authentication method ${context.method} is not supported` };
+      return { result: 'fail', reasonCode: ReasonCode.BadAuthenticationMethod, reasonString: `authentication method ${context.method} is not supported` };
     }
-    if (context.data === undefined) return { result: 'fail', reasonCode: NOT_AUTHORIZED, reasonString: 'SCRAM message missing' };
+    if (context.data === undefined) return { result: 'fail', reasonCode: ReasonCode.NotAuthorized, reasonString: 'SCRAM message missing' };
     try {
       if (!(context.state instanceof ScramServer)) {
         const server = new ScramServer({
@@ -135,12 +133,12 @@ export class FileAuth {
       const username = server.username!;
       // A CONNECT user name (or the user of a live connection) must be the one SCRAM proved.
       if (context.username !== undefined && context.username !== username) {
-        return { result: 'fail', reasonCode: NOT_AUTHORIZED, reasonString: 'SCRAM user differs from the user name' };
+        return { result: 'fail', reasonCode: ReasonCode.NotAuthorized, reasonString: 'SCRAM user differs from the user name' };
       }
       return { result: 'success', username, data: Buffer.from(final) };
     } catch (err) {
       if (!(err instanceof ScramError)) throw err;
-      return { result: 'fail', reasonCode: BAD_USERNAME_OR_PASSWORD, reasonString: `SCRAM: ${err.message}` };
+      return { result: 'fail', reasonCode: ReasonCode.BadUserNameOrPassword, reasonString: `SCRAM: ${err.message}` };
     }
   }
 }

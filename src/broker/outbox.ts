@@ -1,3 +1,4 @@
+import { ReasonCode } from '../packet/reason-codes.js';
 import type { QoS } from '../packet/types.js';
 import { PublisherHold, type Holdable } from './flow.js';
 import { messageWeight, type BrokerMessage } from './message.js';
@@ -231,7 +232,7 @@ export class Outbox {
   acknowledged(packetId: number, reasonCode: number): void {
     const delivery = this.inflight.get(packetId);
     if (delivery === undefined || delivery.qos !== 1) return;
-    this.complete(delivery, reasonCode >= 0x80 ? 'rejected' : 'acknowledged');
+    this.complete(delivery, reasonCode >= ReasonCode.UnspecifiedError ? 'rejected' : 'acknowledged');
     this.pump();
   }
 
@@ -239,7 +240,7 @@ export class Outbox {
   received(packetId: number, reasonCode: number): boolean {
     const delivery = this.inflight.get(packetId);
     if (delivery === undefined || delivery.qos !== 2) return false;
-    if (reasonCode >= 0x80) {
+    if (reasonCode >= ReasonCode.UnspecifiedError) {
       this.complete(delivery, 'rejected');
       this.pump();
       return false;

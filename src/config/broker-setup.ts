@@ -14,6 +14,7 @@ import type { BrokerListenerOptions, BrokerOptions } from '../broker/options.js'
 import { type DialectProfile, aliyunIotProfile, aliyunMqProfile, tencentProfile } from '../dialects/index.js';
 import { readListenerTls, type BrokerConfig, type DialectSettings } from './broker-config.js';
 import { DeviceSecrets } from './device-secrets.js';
+import { ReasonCode } from '../broker/index.js';
 
 export interface BrokerSetup {
   options: BrokerOptions;
@@ -64,7 +65,7 @@ function authHooks(auth: FileAuth): BrokerHooks {
 function identityAsUsername(context: AuthenticateContext): AuthenticateResult {
   const cn = context.peer.peerCertificate?.subject['CN'];
   const name = Array.isArray(cn) ? cn[0] : cn;
-  if (!name) return { result: 'fail', reasonCode: 0x87, reasonString: 'a client certificate is needed' };
+  if (!name) return { result: 'fail', reasonCode: ReasonCode.NotAuthorized, reasonString: 'a client certificate is needed' };
   return { result: 'success', username: name };
 }
 
@@ -74,7 +75,7 @@ function identityAsUsername(context: AuthenticateContext): AuthenticateResult {
  */
 export function subjectAsUsername(context: AuthenticateContext): AuthenticateResult {
   const raw = context.peer.peerCertificate?.raw;
-  if (!raw) return { result: 'fail', reasonCode: 0x87, reasonString: 'a client certificate is needed' };
+  if (!raw) return { result: 'fail', reasonCode: ReasonCode.NotAuthorized, reasonString: 'a client certificate is needed' };
   // Node prints one RDN per line in certificate order, escaped as RFC 2253 asks.
   const lines = new X509Certificate(raw).subject.split('\n').filter((line) => line !== '');
   return { result: 'success', username: lines.reverse().join(',') };

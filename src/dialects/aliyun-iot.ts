@@ -1,6 +1,7 @@
 import type { AuthenticateContext, AuthenticateResult, BrokerHooks, ClientInfo } from '../broker/hooks.js';
 import { type AliyunIotVerifyOptions, verifyAliyunIot } from '../credentials/aliyun-iot.js';
 import { refusal, unsafeTopicName } from './profile.js';
+import { ReasonCode } from '../broker/index.js';
 
 /**
  * Alibaba Cloud IoT Platform devices: Link SDK credentials checked against the device secrets, and each device
@@ -33,7 +34,7 @@ export function aliyunIotProfile(options: AliyunIotProfileOptions): BrokerHooks 
       if (!verdict.ok) return refusal(verdict);
       const { productKey, deviceName } = verdict.identity;
       if (unsafeTopicName(productKey, deviceName)) {
-        return { result: 'fail', reasonCode: 0x87, reasonString: 'product key or device name holds / + or #' };
+        return { result: 'fail', reasonCode: ReasonCode.NotAuthorized, reasonString: 'product key or device name holds / + or #' };
       }
       return { result: 'success', username: `${deviceName}&${productKey}` };
     },

@@ -4,6 +4,7 @@ import { type AliyunMqTokenType, type AliyunMqVerifyOptions, parseAliyunMqP2pTop
 import type { SecretLookup } from '../credentials/verification.js';
 import { PerConnection } from './per-connection.js';
 import { type ProfileBroker, type DialectProfile, attachedBroker, refusal } from './profile.js';
+import { ReasonCode } from '../broker/index.js';
 
 /**
  * Alibaba Cloud MQ for IoT clients: Signature and Token mode credentials, P2P messages (`{parent}/p2p/{clientId}`
@@ -90,7 +91,7 @@ export function aliyunMqProfile(options: AliyunMqProfileOptions): BrokerHooks & 
     for (const [type, token] of session.tokens) {
       if (token.expiresAt <= now) {
         target.deliverTo(clientId, { topic: INVALID_NOTICE, payload: `{"code":${EXPIRED_CODE},"type":"${type}"}`, qos: 0 });
-        target.disconnectClient(clientId, 0x87, `${type} token expired`);
+        target.disconnectClient(clientId, ReasonCode.NotAuthorized, `${type} token expired`);
         return;
       }
       if (!token.noticed && token.expiresAt - expiryNoticeMs <= now) {
@@ -103,15 +104,15 @@ export function aliyunMqProfile(options: AliyunMqProfileOptions): BrokerHooks & 
 
   async function uploadToken(client: ClientInfo, payload: Uint8Array | string): Promise<PublishHookResult> {
     const session = sessions.of(client);
-    if (session === undefined) return { action: 'reject', reasonCode: 0x87, reasonString: 'not a Token mode connection' };
+    if (session === undefined) return { action: 'reject', reasonCode: ReasonCode.NotAuthorized, reasonString: 'not a Token mode connection' };
     const upload = parseUpload(payload);
-    if (upload === undefined) return { action: 'reject', reasonCode: 0x99, reasonString: 'payload is not {"token","type"}' };
+    if (upload === undefined) return { action: 'reject', reasonCode: ReasonCode.PayloadFormatInvalid, reasonString: 'payload is not {"token","type"}' };
     // The token is checked as a Token mode CONNECT carrying it alone would be.
     const verdict = await verifyAliyunMq(
       { clientId: client.clientId, username: `Token|${session.accessKeyId}|${session.instanceId}`, password: `${upload.type}|${upload.token}` },
       verify,
     );
-    if (!verdict.ok) return { action: 'reject', reasonCode: 0x87, reasonString: verdict.reason };
+    if (!verdict.ok) return { action: 'reject', reasonCode: ReasonCode.NotAuthorized, reasonString: verdict.reason };
     // The new token replaces the one of its type, and with it that token's expiry.
     for (const { type, expiresAt = Infinity } of verdict.identity.tokens ?? []) session.tokens.set(type, { expiresAt, noticed: false });
     schedule(client.clientId, session);
@@ -158,7 +159,7 @@ export function aliyunMqProfile(options: AliyunMqProfileOptions): BrokerHooks & 
       if (message.properties !== undefined) delivery.properties = message.properties;
       // An offline or unknown target: the message is accepted and goes nowhere, as a publish without subscribers.
       const delivered = attachedBroker(broker, 'aliyunMqProfile').deliverTo(p2p.targetClientId, delivery);
-      return { action: 'consume', reasonCode: delivered ? 0 : 0x10 };
+      return { action: 'consume', reasonCode: delivered ? 0 : ReasonCode.NoMatchingSubscribers };
     },
   };
 }

@@ -1,6 +1,7 @@
 import type { Broker } from '../broker/broker.js';
 import type { AuthenticateResult } from '../broker/hooks.js';
 import type { Refused } from '../credentials/verification.js';
+import { ReasonCode } from '../broker/index.js';
 
 /**
  * A verifier's refusal as a CONNACK: credentials that do not check out get 0x86 Bad user name or password (3.x: 4),
@@ -8,7 +9,7 @@ import type { Refused } from '../credentials/verification.js';
  */
 export function refusal(refused: Refused): AuthenticateResult {
   const badCredentials = refused.kind === 'malformed' || refused.kind === 'bad-signature' || refused.kind === 'expired';
-  return { result: 'fail', reasonCode: badCredentials ? 0x86 : 0x87, reasonString: refused.reason };
+  return { result: 'fail', reasonCode: badCredentials ? ReasonCode.BadUserNameOrPassword : ReasonCode.NotAuthorized, reasonString: refused.reason };
 }
 
 /**

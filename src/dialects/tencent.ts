@@ -4,6 +4,7 @@ import { type TencentDeviceKey, type TencentVerifyOptions, verifyTencent, verify
 import { type SecretLookup, passwordText } from '../credentials/verification.js';
 import { PerConnection } from './per-connection.js';
 import { type ProfileBroker, type DialectProfile, attachedBroker, refusal, unsafeTopicName } from './profile.js';
+import { ReasonCode } from '../broker/index.js';
 
 /**
  * Tencent IoT Hub / IoT Explorer devices: HMAC or RSA credentials checked against the device keys (or, on a TLS
@@ -106,7 +107,7 @@ export function tencentProfile(options: TencentProfileOptions): BrokerHooks & Di
       if (!verdict.ok) return refusal(verdict);
       const { productId, deviceName } = verdict.identity;
       if (confineTopics && unsafeTopicName(productId, deviceName)) {
-        return { result: 'fail', reasonCode: 0x87, reasonString: 'product id or device name holds / + or #' };
+        return { result: 'fail', reasonCode: ReasonCode.NotAuthorized, reasonString: 'product id or device name holds / + or #' };
       }
       devices.expect(context.clientId, { productId, deviceName });
       return { result: 'success', username: `${productId}/${deviceName}` };
@@ -116,7 +117,7 @@ export function tencentProfile(options: TencentProfileOptions): BrokerHooks & Di
       if (!topic.startsWith(OPERATION) || topic.startsWith(RESULT)) return undefined;
       const device = devices.of(client);
       const own = device === undefined ? '' : `${device.productId}/${device.deviceName}`;
-      if (own === '' || topic.slice(OPERATION.length) !== own) return { action: 'reject', reasonCode: 0x87, reasonString: 'not this device' };
+      if (own === '' || topic.slice(OPERATION.length) !== own) return { action: 'reject', reasonCode: ReasonCode.NotAuthorized, reasonString: 'not this device' };
       if (!isTimeRequest(message.payload)) return undefined;
       const received = clock();
       const seconds = Math.floor(received / 1000);

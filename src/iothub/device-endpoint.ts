@@ -112,7 +112,7 @@ export class DeviceEndpoint {
 
   /** Closes an identity's connection (deleted or disabled identity, expired token). */
   disconnect(clientId: string): void {
-    if (this.live.has(clientId)) this.broker?.disconnectClient(clientId, 0x87);
+    if (this.live.has(clientId)) this.broker?.disconnectClient(clientId, ReasonCode.NotAuthorized);
   }
 
   /** Forgets a deleted identity's subscriptions. */
@@ -184,13 +184,13 @@ export class DeviceEndpoint {
   // ---- hooks
 
   private async authenticate(context: AuthenticateContext): Promise<AuthenticateResult> {
-    const refuse = (reason: string, reasonCode = 0x87): AuthenticateResult => {
+    const refuse = (reason: string, reasonCode: number = ReasonCode.NotAuthorized): AuthenticateResult => {
       this.parts.log(`device ${context.clientId || '?'} refused: ${reason}`);
       return { result: 'fail', reasonCode, reasonString: reason };
     };
-    if (context.protocolVersion !== 4) return refuse('IoT Hub devices speak MQTT 3.1.1', 0x84);
+    if (context.protocolVersion !== 4) return refuse('IoT Hub devices speak MQTT 3.1.1', ReasonCode.UnsupportedProtocolVersion);
     const ids = splitClientId(context.clientId);
-    if (ids === undefined) return refuse(`client id '${context.clientId}' is not {device}[/{module}]`, 0x85);
+    if (ids === undefined) return refuse(`client id '${context.clientId}' is not {device}[/{module}]`, ReasonCode.ClientIdentifierNotValid);
     const { registry } = this.parts;
     const identity = registry.get(ids.deviceId, ids.moduleId);
     if (identity === undefined) return refuse('unknown identity');
@@ -226,7 +226,7 @@ export class DeviceEndpoint {
     const { client, topic } = request;
     const ids = splitClientId(client.clientId)!;
     if (request.will) {
-      if (request.retain) return 0x9a;
+      if (request.retain) return ReasonCode.RetainNotSupported;
       return parseDeviceTopic(topic, ids.deviceId, ids.moduleId).kind === 'telemetry';
     }
     // IoT Hub closes the connection, unacknowledged, instead of answering what it does not support.
@@ -286,7 +286,7 @@ export class DeviceEndpoint {
         this.parts.methods.respond(client.clientId, topic.requestId, topic.status, payload);
         break;
       case 'foreign':
-        return { action: 'reject', reasonCode: 0x87 };
+        return { action: 'reject', reasonCode: ReasonCode.NotAuthorized };
     }
     return { action: 'consume' };
   }
@@ -341,7 +341,7 @@ export class DeviceEndpoint {
       live.expiryTimer = setTimeout(() => {
         if (this.live.get(info.clientId)?.info === info) {
           this.parts.log(`device ${info.clientId}: SAS token expired`);
-          this.broker!.disconnectClient(info.clientId, 0x87);
+          this.broker!.disconnectClient(info.clientId, ReasonCode.NotAuthorized);
         }
       }, Math.min(Math.max(0, admitted.expiresAt - Date.now()), 0x7fffffff));
       live.expiryTimer.unref();
