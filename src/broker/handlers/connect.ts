@@ -135,7 +135,7 @@ export function authenticated(connection: Connection, result: AuthenticateResult
 function fail(connection: Connection, reasonCode: number, reason: string): void | Promise<void> {
   const hook = connection.policy.hooks.onAuthFailure;
   if (hook === undefined) return refuseAuthentication(connection, reasonCode, reason);
-  return chain(hook(connection.stream.peer), () => refuseAuthentication(connection, reasonCode, reason));
+  return chain(hook(connection.stream.peer, { username: connection.username }), () => refuseAuthentication(connection, reasonCode, reason));
 }
 
 function refuseAuthentication(connection: Connection, reasonCode: number, reason: string): void {
