@@ -169,7 +169,7 @@ export class ConnectionGuard {
   }
 
   /** The `acceptConnection` hook: false when the address has used up its bucket. */
-  acceptConnection(peer: PeerInfo, listener = 'listener'): boolean {
+  acceptConnection(peer: PeerInfo, listener?: string): boolean {
     const { connectionRate: rate, connectionBurst: burst, maxAddresses } = this.options;
     const address = peer.remoteAddress;
     if (rate <= 0 || this.exempt(address)) return true;
@@ -187,7 +187,7 @@ export class ConnectionGuard {
     if (!accepted) {
       this.counts.refused++;
       this.log.log('info', 'connection rate exceeded', address,
-        `${listener}: connection from ${address} refused: more than ${burst} at once or ${rate} a second (security.connectionRate)`);
+        `${listener === undefined ? '' : `${listener}: `}connection from ${address} refused: more than ${burst} at once or ${rate} a second (security.connectionRate)`);
     }
     return accepted;
   }
@@ -225,10 +225,13 @@ export class ConnectionGuard {
     const now = this.now();
     const counts = [this.byAddress.add(address, now), this.byIdentity.add(identityKey(address, username), now)];
     if (username !== undefined) this.byUser.add(username, now);
-    if (counts.some((count) => count === this.lockAfter)) {
-      const what = counts[1] === this.lockAfter ? `logins of ${describeUser(username)}` : 'logins of user names that have not logged in from there before';
+    const [fromAddress, ofIdentity] = counts as [number, number];
+    if (fromAddress === this.lockAfter || ofIdentity === this.lockAfter) {
+      const locked: string[] = [];
+      if (ofIdentity === this.lockAfter) locked.push(describeUser(username));
+      if (fromAddress === this.lockAfter) locked.push(`user names new to ${address}`);
       this.log.log('warn', 'login lock', address,
-        `${counts[0]} failed logins from ${address} (the last with ${describeUser(username)}): ${what} are refused for ${this.options.failureMemoryMs / 1000} s after the last failure`);
+        `${fromAddress} failed logins from ${address} (the last with ${describeUser(username)}): logins of ${locked.join(' and of ')} are refused for ${this.options.failureMemoryMs / 1000} s after the last failure`);
     }
     this.counts.delayed++;
     return sleep(delay);

@@ -1,12 +1,12 @@
 /** Per-address connection rate limit and the growing delay (then lock) after failed logins. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { describe, it } from 'node:test';
-import { ConnectionGuard } from '../../src/auth/connection-guard.js';
+import { ConnectionGuard, defaultConnectionGuard } from '../../src/auth/connection-guard.js';
 import type { AuthenticateContext, AuthenticateResult, BrokerHooks } from '../../src/broker/hooks.js';
 import { Broker, silentLogger, type Logger } from '../../src/broker/index.js';
 import { connect, ConnectionRefusedError } from '../../src/client/index.js';
@@ -311,7 +311,7 @@ describe('ConnectionGuard', () => {
       assert.equal(log.lines.filter((l) => l.includes('no CONNECT in time')).length, 0, log.lines.join('\n'));
       const locks = log.lines.filter((l) => l.includes('failed logins from 127.0.0.1'));
       assert.equal(locks.length, 1, `one line when the lock starts:\n${log.lines.join('\n')}`);
-      assert.match(locks[0]!, /^warn 3 failed logins from 127\.0\.0\.1 \(the last with user "admin"\): logins of user "admin" are refused for 60 s/);
+      assert.match(locks[0]!, /^warn 3 failed logins from 127\.0\.0\.1 \(the last with user "admin"\): logins of user "admin" and of user names new to 127\.0\.0\.1 are refused for 60 s after the last failure$/);
     } finally {
       await broker.close();
     }
@@ -360,6 +360,26 @@ describe('ConnectionGuard', () => {
     } finally {
       await broker.close();
     }
+  });
+});
+
+describe('the documentation of the connection guard', () => {
+  const root = new URL('../../', import.meta.url).pathname;
+  const read = (file: string): string => readFileSync(join(root, file), 'utf8').replace(/\s+/g, ' ');
+  const { connectionBurst, connectionRate, authFailureDelay, authFailureDelayMax, exemptLoopback } = defaultConnectionGuard;
+
+  it('gives the defaults the code has, and why loopback is not exempt', () => {
+    assert.equal(exemptLoopback, false);
+    const mosquitto = read('docs/coming-from-mosquitto.md');
+    assert.ok(mosquitto.includes(`may open ${connectionBurst} connections at once and then ${connectionRate} per second`));
+    assert.ok(mosquitto.includes(`answered after ${authFailureDelay} ms, doubling with each further failure up to ${authFailureDelayMax / 1000} s`));
+    assert.ok(mosquitto.includes('**Loopback is not exempt.** Local users may be hostile too, and a TLS terminator or load balancer on the same machine makes every client look like 127.0.0.1'));
+    assert.ok(mosquitto.includes('0x9F "Connection rate exceeded", 3.1.1 return code 5'));
+    const readme = read('README.md');
+    assert.ok(readme.includes(`${connectionBurst} connections at once and then ${connectionRate} a second per address`));
+    assert.ok(readme.includes(`answered after ${authFailureDelay} ms`) && readme.includes(`up to ${authFailureDelayMax / 1000} s (below the connect timeout)`));
+    const table = read('src/config/README.md');
+    for (const [key, value] of Object.entries(defaultConnectionGuard)) assert.ok(table.includes(`| \`security.${key}\` | ${value} |`), key);
   });
 });
 
