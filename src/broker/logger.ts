@@ -92,8 +92,6 @@ export class LogLimiter {
 
   /** Logs `message` at `level` unless `source` has had its share of `kind` lines in this interval. */
   log(level: LogLevel, kind: string, source: string, message: string): void {
-    // Lines nobody would see are not worth counting either.
-    if (!this.logger.enabled(level)) return;
     if (this.now() - this.windowStart >= this.intervalMs) this.flush();
     const id = `${kind}\0${source}`;
     let track = this.tracks.get(id);

@@ -7,11 +7,10 @@ import { connect } from '../../src/client/index.js';
 import { FailingStore } from '../helpers/failing-store.js';
 import { waitFor } from '../helpers/wait.js';
 
-function captureLog(level: LogLevel = 'info'): Logger & { lines: string[] } {
-  const rank: Record<LogLevel, number> = { error: 0, warn: 1, info: 2, debug: 3 };
+function captureLog(): Logger & { lines: string[] } {
   const lines: string[] = [];
   const push = (l: LogLevel) => (message: string): void => void lines.push(`${l} ${message}`);
-  return { lines, error: push('error'), warn: push('warn'), info: push('info'), debug: push('debug'), enabled: (l) => rank[l] <= rank[level] };
+  return { lines, error: push('error'), warn: push('warn'), info: push('info'), debug: push('debug'), enabled: () => true };
 }
 
 describe('LogLimiter', () => {
@@ -34,11 +33,10 @@ describe('LogLimiter', () => {
     ]);
   });
 
-  it('bounds the lines and the sources of an interval, and skips lines the logger would drop', () => {
-    const log = captureLog('warn');
+  it('bounds the lines and the sources of an interval', () => {
+    const log = captureLog();
     const limiter = new LogLimiter(log, { lines: 2, maxLines: 10, maxSources: 20 }, () => 0);
     for (let i = 0; i < 10_000; i++) limiter.log('warn', 'not MQTT', `10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`, `line ${i}`);
-    for (let i = 0; i < 100; i++) limiter.log('info', 'hidden', '10.0.0.1', 'not shown at warn');
     const tracks = (limiter as unknown as { tracks: Map<string, unknown> }).tracks;
     assert.equal(tracks.size, 20, 'sources tracked at once');
     assert.equal(log.lines.length, 10, 'lines of the interval');
