@@ -16,6 +16,7 @@
  * Every table is bounded: an entry goes once it carries no information (a full bucket, a streak gone quiet, a
  * success long ago), and the least recently touched go first when a table is full.
  */
+import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AuthenticateContext, AuthenticateResult, BrokerHooks } from '../broker/hooks.js';
 import { LogLimiter, silentLogger, type Logger } from '../broker/logger.js';
@@ -113,13 +114,24 @@ class Streaks {
   }
 }
 
-/** Keys of the identity (user name from address) tables; an address holds no NUL. */
+/** User names longer than this are remembered by their hash: a peer chooses their length (up to 64 KiB). */
+const LONG_NAME = 128;
+
+/** A user name as a table key of bounded length; `-` for none. */
+function userKey(username: string | undefined): string {
+  if (username === undefined) return '-';
+  if (username.length <= LONG_NAME) return `=${username}`;
+  return `#${createHash('sha256').update(username).digest('base64')}`;
+}
+
+/** Keys of the identity (user name from address) table; an address holds no NUL. */
 function identityKey(address: string, username: string | undefined): string {
-  return `${address}\0${username ?? ''}`;
+  return `${address}\0${userKey(username)}`;
 }
 
 function describeUser(username: string | undefined): string {
-  return username === undefined ? 'no user name' : `user ${JSON.stringify(username)}`;
+  if (username === undefined) return 'no user name';
+  return `user ${JSON.stringify(username.length <= LONG_NAME ? username : `${username.slice(0, LONG_NAME)}...`)}`;
 }
 
 export class ConnectionGuard {
@@ -197,7 +209,7 @@ export class ConnectionGuard {
     const { authFailureDelay: base } = this.options;
     const now = this.now();
     let count = Math.max(this.byAddress.count(address, now), this.byIdentity.count(identityKey(address, username), now));
-    if (username !== undefined) count = Math.max(count, this.byUser.count(username, now));
+    if (username !== undefined) count = Math.max(count, this.byUser.count(userKey(username), now));
     return Math.min(this.maxDelay, base * 2 ** Math.min(count, 30));
   }
 
@@ -224,7 +236,7 @@ export class ConnectionGuard {
     const delay = this.failureDelay(address, username);
     const now = this.now();
     const counts = [this.byAddress.add(address, now), this.byIdentity.add(identityKey(address, username), now)];
-    if (username !== undefined) this.byUser.add(username, now);
+    if (username !== undefined) this.byUser.add(userKey(username), now);
     const [fromAddress, ofIdentity] = counts as [number, number];
     if (fromAddress === this.lockAfter || ofIdentity === this.lockAfter) {
       const locked: string[] = [];

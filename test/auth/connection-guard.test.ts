@@ -123,6 +123,16 @@ describe('ConnectionGuard', () => {
     assert.equal(tables.byAddress.size, 1, 'quiet streaks are forgotten');
   });
 
+  it('remembers long user names by a hash of bounded length, and keeps them apart', () => {
+    const guard = new ConnectionGuard({ authFailureDelay: 1, authFailureDelayMax: 1000 });
+    const long = 'x'.repeat(60_000);
+    void guard.onAuthFailure(peer('10.0.0.1'), { username: long });
+    const keys = (table: string): string[] => [...(guard as unknown as Record<string, { map: Map<string, unknown> }>)[table]!.map.keys()];
+    for (const key of [...keys('byUser'), ...keys('byIdentity')]) assert.ok(key.length < 100, `a key of ${key.length} characters`);
+    assert.equal(guard.failureDelay('10.0.0.2', long), 2, 'the user name has one failure');
+    assert.equal(guard.failureDelay('10.0.0.2', `${long}y`.slice(1)), 1, 'a name of the same length has none');
+  });
+
   it('doubles the delay per failure up to the cap, then locks; a lock ends with the streak', async () => {
     let now = 0;
     const guard = new ConnectionGuard(
