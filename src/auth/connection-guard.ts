@@ -91,10 +91,6 @@ class Streaks {
     private readonly max: number,
   ) {}
 
-  get size(): number {
-    return this.map.size;
-  }
-
   count(key: string, now: number): number {
     const streak = this.map.get(key);
     return streak !== undefined && now - streak.at < this.memoryMs ? streak.count : 0;
@@ -167,9 +163,9 @@ export class ConnectionGuard {
     const { authFailureDelay: base, authFailureDelayMax, connectTimeout, failureMemoryMs, maxAddresses } = this.options;
     // The connect timeout runs from accept to CONNACK; half of it is left for the handshake, CONNECT and the check.
     this.maxDelay = Math.min(authFailureDelayMax, connectTimeout * 500);
-    let lockAfter = 1;
+    let lockAfter = base > 0 ? 1 : Infinity;
     while (base * 2 ** lockAfter <= this.maxDelay) lockAfter++;
-    this.lockAfter = base > 0 ? lockAfter : Infinity;
+    this.lockAfter = lockAfter;
     this.byAddress = new Streaks(failureMemoryMs, maxAddresses);
     this.byUser = new Streaks(failureMemoryMs, maxAddresses);
     this.byIdentity = new Streaks(failureMemoryMs, maxAddresses);
@@ -229,15 +225,15 @@ export class ConnectionGuard {
    * checked just before the lock began) is answered at once and not counted: it learned nothing, and counting it
    * would let an attacker keep a lock on a working client's address for ever.
    */
-  onAuthFailure(peer: PeerInfo, attempt: { username: string | undefined } = { username: undefined }): Promise<void> | undefined {
+  onAuthFailure(peer: PeerInfo, attempt: { username: string | undefined }): Promise<void> | undefined {
     const address = peer.remoteAddress;
     const { username } = attempt;
     if (this.lockAfter === Infinity || this.exempt(address) || this.locked(address, username)) return undefined;
     const delay = this.failureDelay(address, username);
     const now = this.now();
-    const counts = [this.byAddress.add(address, now), this.byIdentity.add(identityKey(address, username), now)];
+    const fromAddress = this.byAddress.add(address, now);
+    const ofIdentity = this.byIdentity.add(identityKey(address, username), now);
     if (username !== undefined) this.byUser.add(userKey(username), now);
-    const [fromAddress, ofIdentity] = counts as [number, number];
     if (fromAddress === this.lockAfter || ofIdentity === this.lockAfter) {
       const locked: string[] = [];
       if (ofIdentity === this.lockAfter) locked.push(describeUser(username));

@@ -112,10 +112,15 @@ describe('ConnectionGuard', () => {
       void guard.onAuthFailure(peer(address), { username: `user${i}` });
       await authenticate(context(address, `user${i}`));
     }
-    const tables = guard as unknown as Record<'buckets' | 'succeeded', Map<string, unknown>> & Record<'byAddress' | 'byUser' | 'byIdentity', { size: number }>;
-    for (const name of ['buckets', 'succeeded', 'byAddress', 'byUser', 'byIdentity'] as const) {
-      assert.ok(tables[name].size <= 101, `${name} holds ${tables[name].size}`);
-    }
+    const internals = guard as unknown as Record<'buckets' | 'succeeded', Map<string, unknown>> & Record<'byAddress' | 'byUser' | 'byIdentity', { map: Map<string, unknown> }>;
+    const tables = {
+      buckets: internals.buckets,
+      succeeded: internals.succeeded,
+      byAddress: internals.byAddress.map,
+      byUser: internals.byUser.map,
+      byIdentity: internals.byIdentity.map,
+    };
+    for (const [name, table] of Object.entries(tables)) assert.ok(table.size <= 101, `${name} holds ${table.size}`);
     now += 5000;
     guard.acceptConnection(peer('10.9.9.9'));
     await guard.onAuthFailure(peer('10.9.9.9'), { username: 'x' });
@@ -154,9 +159,12 @@ describe('ConnectionGuard', () => {
     assert.equal(guard.failureDelay('10.0.0.1', 'u'), 1);
   });
 
-  it('keeps every delay below half the connect timeout', () => {
+  it('keeps every delay below half the connect timeout; a delay of 0 turns delays and locks off', () => {
     const guard = new ConnectionGuard({ authFailureDelay: 1000, authFailureDelayMax: 60_000, connectTimeout: 4 });
     assert.equal(guard.maxDelay, 2000);
+    const off = new ConnectionGuard({ authFailureDelay: 0 });
+    for (let i = 0; i < 100; i++) assert.equal(off.onAuthFailure(peer('10.0.0.1'), { username: 'u' }), undefined);
+    assert.equal(off.locked('10.0.0.1', 'u'), false);
   });
 
   it('delays the broker\'s own refusals too: anonymous clients without an authenticate hook', async () => {
