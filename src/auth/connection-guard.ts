@@ -1,13 +1,30 @@
 /**
  * Slows down hostile peers: a token bucket of new connections per source address (`acceptConnection`), and a
- * delay before a failed authentication is answered (`onAuthFailure`) that doubles with each consecutive failure
- * from the same address, so passwords cannot be guessed at line speed. Both tables are bounded: an entry goes once it carries
- * no information (a full bucket, a failure streak gone quiet), and the least recently seen go first when a table
- * is full.
+ * delay before a failed login is answered (`onAuthFailure`) that doubles with each failure, so that passwords
+ * cannot be guessed at line speed.
+ *
+ * Failures are counted three ways: per address (whatever user names it tries), per user name (from whatever
+ * address) and per identity (that user name from that address). A failure waits for the longest of the three
+ * streaks, up to a cap below the connect timeout. A streak that would wait longer than the cap locks: logins it
+ * covers are refused at once, before their credentials are checked, until it is forgotten (`failureMemoryMs`
+ * after its last failure). An identity's streak locks its own logins; an address's streak locks every user name
+ * from that address except identities that logged in successfully before, so that an attacker beside a working
+ * client neither locks it out nor is let off by its logins. A user name's streak only slows: locking the name
+ * everywhere would let one client with a wrong password lock out every other client sharing that name.
+ * A successful login ends its identity's streak and nothing else.
+ *
+ * Every table is bounded: an entry goes once it carries no information (a full bucket, a streak gone quiet, a
+ * success long ago), and the least recently touched go first when a table is full.
  */
+import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AuthenticateContext, AuthenticateResult, BrokerHooks } from '../broker/hooks.js';
+import { LogLimiter, silentLogger, type Logger } from '../broker/logger.js';
 import { isLoopback } from '../broker/options.js';
+
+/** CONNACK reason codes of a locked login: MQTT 5's own, and the 3.x one it maps onto (return code 5). */
+const CONNECTION_RATE_EXCEEDED = 0x9f;
+const NOT_AUTHORIZED = 0x87;
 
 type PeerInfo = Parameters<NonNullable<BrokerHooks['acceptConnection']>>[0];
 
@@ -16,59 +33,143 @@ export interface ConnectionGuardOptions {
   connectionRate: number;
   /** Connections an address may open at once before the rate applies. */
   connectionBurst: number;
-  /** Delay before answering the first failed authentication, ms; 0 = no delay. */
+  /** Delay before answering the first failed login, ms; 0 = no delay and no lock. */
   authFailureDelay: number;
-  /** Cap on the doubling delay, ms. */
+  /** Cap on the doubling delay, ms; it is also kept below half the connect timeout. */
   authFailureDelayMax: number;
-  /** Loopback peers (local tools, tests) are neither limited nor delayed. */
+  /** Loopback peers are neither limited nor delayed (off by default: a local proxy makes every client loopback). */
   exemptLoopback: boolean;
-  /** Addresses remembered per table (default 100,000). */
+  /** The broker's shortest connect timeout, seconds (default 10): a delay must end well before it. */
+  connectTimeout?: number;
+  /** Entries remembered per table (default 100,000). */
   maxAddresses?: number;
   /** A failure streak is forgotten after this long without failures, ms (default 60,000). */
   failureMemoryMs?: number;
+  /** An identity that logged in is exempt from its address's lock for this long, ms (default 24 hours). */
+  successMemoryMs?: number;
 }
 
 export const defaultConnectionGuard: ConnectionGuardOptions = {
   connectionRate: 10,
   connectionBurst: 30,
   authFailureDelay: 250,
-  authFailureDelayMax: 10_000,
-  exemptLoopback: true,
+  authFailureDelayMax: 5000,
+  exemptLoopback: false,
 };
 
-interface Bucket {
-  tokens: number;
+interface Entry {
   at: number;
 }
 
-interface FailureStreak {
+interface Bucket extends Entry {
+  tokens: number;
+}
+
+interface Streak extends Entry {
   count: number;
-  at: number;
 }
 
 type Authenticate = NonNullable<BrokerHooks['authenticate']>;
-
 
 /**
  * Removes entries idle longer than `maxIdleMs` from the front of an insertion-ordered map (entries are re-inserted
  * when touched, so the front is the least recently seen), and the oldest when the map is over `max`.
  */
-function prune<T extends { at: number }>(map: Map<string, T>, now: number, maxIdleMs: number, max: number): void {
+function prune<T extends Entry>(map: Map<string, T>, now: number, maxIdleMs: number, max: number): void {
   for (const [key, entry] of map) {
     if (map.size <= max && now - entry.at < maxIdleMs) return;
     map.delete(key);
   }
 }
 
+/** Failure streaks by key, forgotten after `memoryMs` without a failure. */
+class Streaks {
+  private readonly map = new Map<string, Streak>();
+
+  constructor(
+    private readonly memoryMs: number,
+    private readonly max: number,
+  ) {}
+
+  count(key: string, now: number): number {
+    const streak = this.map.get(key);
+    return streak !== undefined && now - streak.at < this.memoryMs ? streak.count : 0;
+  }
+
+  /** One more failure; returns the new count. */
+  add(key: string, now: number): number {
+    prune(this.map, now, this.memoryMs, this.max);
+    const count = this.count(key, now) + 1;
+    this.map.delete(key);
+    this.map.set(key, { count, at: now });
+    return count;
+  }
+
+  delete(key: string): void {
+    this.map.delete(key);
+  }
+}
+
+/** User names longer than this are remembered by their hash: a peer chooses their length (up to 64 KiB). */
+const LONG_NAME = 128;
+
+/** A user name as a table key of bounded length; `-` for none. */
+function userKey(username: string | undefined): string {
+  if (username === undefined) return '-';
+  if (username.length <= LONG_NAME) return `=${username}`;
+  return `#${createHash('sha256').update(username).digest('base64')}`;
+}
+
+/** Keys of the identity (user name from address) table; an address holds no NUL. */
+function identityKey(address: string, username: string | undefined): string {
+  return `${address}\0${userKey(username)}`;
+}
+
+function describeUser(username: string | undefined): string {
+  if (username === undefined) return 'no user name';
+  return `user ${JSON.stringify(username.length <= LONG_NAME ? username : `${username.slice(0, LONG_NAME)}...`)}`;
+}
+
 export class ConnectionGuard {
   private readonly buckets = new Map<string, Bucket>();
-  private readonly failures = new Map<string, FailureStreak>();
+  private readonly byAddress: Streaks;
+  private readonly byUser: Streaks;
+  private readonly byIdentity: Streaks;
+  /** Identities that logged in, with when they last did. */
+  private readonly succeeded = new Map<string, Entry>();
   private readonly options: Required<ConnectionGuardOptions>;
-  /** Connections refused by the rate limit and failed authentications delayed, for logs and tests. */
-  readonly counts = { refused: 0, delayed: 0 };
+  /** The longest delay, ms. */
+  readonly maxDelay: number;
+  /** Failures after which a streak locks: the next delay would exceed `maxDelay`. */
+  private readonly lockAfter: number;
+  private readonly log: LogLimiter;
+  private readonly now: () => number;
+  /** Connections refused by the rate limit, failed logins delayed, logins refused by a lock: for logs and tests. */
+  readonly counts = { refused: 0, delayed: 0, locked: 0 };
 
-  constructor(options: Partial<ConnectionGuardOptions> = {}, private readonly now: () => number = Date.now) {
-    this.options = { maxAddresses: 100_000, failureMemoryMs: 60_000, ...defaultConnectionGuard, ...options };
+  constructor(
+    options: Partial<ConnectionGuardOptions> = {},
+    { logger = silentLogger, now = Date.now }: { logger?: Logger; now?: () => number } = {},
+  ) {
+    this.now = now;
+    this.options = {
+      maxAddresses: 100_000,
+      failureMemoryMs: 60_000,
+      successMemoryMs: 86_400_000,
+      connectTimeout: 10,
+      ...defaultConnectionGuard,
+      ...options,
+    };
+    const { authFailureDelay: base, authFailureDelayMax, connectTimeout, failureMemoryMs, maxAddresses } = this.options;
+    // The connect timeout runs from accept to CONNACK; half of it is left for the handshake, CONNECT and the check.
+    this.maxDelay = Math.min(authFailureDelayMax, connectTimeout * 500);
+    let lockAfter = base > 0 ? 1 : Infinity;
+    while (base * 2 ** lockAfter <= this.maxDelay) lockAfter++;
+    this.lockAfter = lockAfter;
+    this.byAddress = new Streaks(failureMemoryMs, maxAddresses);
+    this.byUser = new Streaks(failureMemoryMs, maxAddresses);
+    this.byIdentity = new Streaks(failureMemoryMs, maxAddresses);
+    this.log = new LogLimiter(logger);
   }
 
   private exempt(address: string): boolean {
@@ -76,61 +177,96 @@ export class ConnectionGuard {
   }
 
   /** The `acceptConnection` hook: false when the address has used up its bucket. */
-  acceptConnection(peer: PeerInfo): boolean {
+  acceptConnection(peer: PeerInfo, listener?: string): boolean {
     const { connectionRate: rate, connectionBurst: burst, maxAddresses } = this.options;
-    if (rate <= 0 || this.exempt(peer.remoteAddress)) return true;
+    const address = peer.remoteAddress;
+    if (rate <= 0 || this.exempt(address)) return true;
     const now = this.now();
     // A bucket idle long enough to be full again says nothing: it may go.
     prune(this.buckets, now, (burst / rate) * 1000, maxAddresses);
-    const key = peer.remoteAddress;
-    const bucket = this.buckets.get(key);
+    const bucket = this.buckets.get(address);
     let tokens = burst;
     if (bucket) {
       tokens = Math.min(burst, bucket.tokens + ((now - bucket.at) / 1000) * rate);
-      this.buckets.delete(key);
+      this.buckets.delete(address);
     }
     const accepted = tokens >= 1;
-    this.buckets.set(key, { tokens: accepted ? tokens - 1 : tokens, at: now });
-    if (!accepted) this.counts.refused++;
+    this.buckets.set(address, { tokens: accepted ? tokens - 1 : tokens, at: now });
+    if (!accepted) {
+      this.counts.refused++;
+      this.log.log('info', 'connection rate exceeded', address,
+        `${listener === undefined ? '' : `${listener}: `}connection from ${address} refused: more than ${burst} at once or ${rate} a second (security.connectionRate)`);
+    }
     return accepted;
   }
 
-  /** How long the next failure from `address` waits before it is answered, ms. */
-  failureDelay(address: string): number {
-    const { authFailureDelay: base, authFailureDelayMax: max, failureMemoryMs } = this.options;
-    const streak = this.failures.get(address);
-    const count = streak && this.now() - streak.at < failureMemoryMs ? streak.count : 0;
-    return Math.min(max, base * 2 ** Math.min(count, 30));
+  /** How long the next failed login of `username` from `address` waits before it is answered, ms. */
+  failureDelay(address: string, username?: string): number {
+    const { authFailureDelay: base } = this.options;
+    const now = this.now();
+    let count = Math.max(this.byAddress.count(address, now), this.byIdentity.count(identityKey(address, username), now));
+    if (username !== undefined) count = Math.max(count, this.byUser.count(userKey(username), now));
+    return Math.min(this.maxDelay, base * 2 ** Math.min(count, 30));
   }
 
-  private recordFailure(address: string): number {
-    const delay = this.failureDelay(address);
+  /** Whether logins of `username` from `address` are refused unchecked for now. */
+  locked(address: string, username: string | undefined): boolean {
+    if (this.lockAfter === Infinity || this.exempt(address)) return false;
     const now = this.now();
-    const { failureMemoryMs, maxAddresses } = this.options;
-    prune(this.failures, now, failureMemoryMs, maxAddresses);
-    const streak = this.failures.get(address);
-    const count = streak && now - streak.at < failureMemoryMs ? streak.count + 1 : 1;
-    this.failures.delete(address);
-    this.failures.set(address, { count, at: now });
-    return delay;
+    const identity = identityKey(address, username);
+    if (this.byIdentity.count(identity, now) >= this.lockAfter) return true;
+    if (this.byAddress.count(address, now) < this.lockAfter) return false;
+    const success = this.succeeded.get(identity);
+    return success === undefined || now - success.at >= this.options.successMemoryMs;
   }
 
   /**
-   * The `onAuthFailure` hook: waits the address's current delay, then lengthens it. Every failed authentication
-   * passes here, the broker's own refusals (anonymous, unsupported method) as well as an authenticate hook's.
+   * The `onAuthFailure` hook: counts the failure and waits the delay it had earned. A login a lock refused (or one
+   * checked just before the lock began) is answered at once and not counted: it learned nothing, and counting it
+   * would let an attacker keep a lock on a working client's address for ever.
    */
-  async onAuthFailure(peer: PeerInfo): Promise<void> {
+  onAuthFailure(peer: PeerInfo, attempt: { username: string | undefined }): Promise<void> | undefined {
     const address = peer.remoteAddress;
-    if (this.options.authFailureDelay <= 0 || this.exempt(address)) return;
+    const { username } = attempt;
+    if (this.lockAfter === Infinity || this.exempt(address) || this.locked(address, username)) return undefined;
+    const delay = this.failureDelay(address, username);
+    const now = this.now();
+    const fromAddress = this.byAddress.add(address, now);
+    const ofIdentity = this.byIdentity.add(identityKey(address, username), now);
+    if (username !== undefined) this.byUser.add(userKey(username), now);
+    if (fromAddress === this.lockAfter || ofIdentity === this.lockAfter) {
+      const locked: string[] = [];
+      if (ofIdentity === this.lockAfter) locked.push(describeUser(username));
+      if (fromAddress === this.lockAfter) locked.push(`user names new to ${address}`);
+      this.log.log('warn', 'login lock', address,
+        `${fromAddress} failed logins from ${address} (the last with ${describeUser(username)}): logins of ${locked.join(' and of ')} are refused for ${this.options.failureMemoryMs / 1000} s after the last failure`);
+    }
     this.counts.delayed++;
-    await sleep(this.recordFailure(address));
+    return sleep(delay);
   }
 
-  /** An `authenticate` hook like `inner` that also ends the address's failure streak when a login succeeds. */
+  /**
+   * An `authenticate` hook like `inner` that refuses a locked login at once without asking `inner` (v5: 0x9F
+   * Connection rate exceeded; 3.x: not authorized), and ends the identity's failure streak when a login succeeds.
+   */
   wrapAuthenticate(inner: Authenticate): Authenticate {
     return async (context: AuthenticateContext): Promise<AuthenticateResult> => {
+      const address = context.peer.remoteAddress;
+      const username = context.username;
+      if (context.step === 0 && this.locked(address, username)) {
+        this.counts.locked++;
+        const reasonCode = context.protocolVersion === 5 ? CONNECTION_RATE_EXCEEDED : NOT_AUTHORIZED;
+        return { result: 'fail', reasonCode, reasonString: 'too many failed logins: try again later' };
+      }
       const result = await inner(context);
-      if (result.result === 'success') this.failures.delete(context.peer.remoteAddress);
+      if (result.result === 'success') {
+        const key = identityKey(address, username);
+        this.byIdentity.delete(key);
+        const now = this.now();
+        prune(this.succeeded, now, this.options.successMemoryMs, this.options.maxAddresses);
+        this.succeeded.delete(key);
+        this.succeeded.set(key, { at: now });
+      }
       return result;
     };
   }
@@ -140,15 +276,17 @@ export class ConnectionGuard {
     const guarded: BrokerHooks = { ...hooks };
     const inner = hooks.acceptConnection;
     guarded.acceptConnection = inner
-      ? (peer, listener) => this.acceptConnection(peer) && inner(peer, listener)
-      : (peer) => this.acceptConnection(peer);
+      ? (peer, listener) => this.acceptConnection(peer, listener) && inner(peer, listener)
+      : (peer, listener) => this.acceptConnection(peer, listener);
     const onFailure = hooks.onAuthFailure;
     guarded.onAuthFailure = onFailure
-      ? async (peer) => {
-          await onFailure.call(hooks, peer);
-          await this.onAuthFailure(peer);
+      ? async (peer, attempt) => {
+          // Counted before the other hook runs: a login that arrives meanwhile sees this failure.
+          const delay = this.onAuthFailure(peer, attempt);
+          await onFailure.call(hooks, peer, attempt);
+          await delay;
         }
-      : (peer) => this.onAuthFailure(peer);
+      : (peer, attempt) => this.onAuthFailure(peer, attempt);
     if (hooks.authenticate) guarded.authenticate = this.wrapAuthenticate(hooks.authenticate.bind(hooks));
     return guarded;
   }

@@ -4,9 +4,9 @@ import { TopicError } from '../topic/validate.js';
 import type { ByteStream } from '../transport/stream.js';
 import { BrokerCore } from './core.js';
 import type { BrokerEvents } from './events.js';
-import { createListener } from './listeners/index.js';
+import { createListener, transportFaultNames } from './listeners/index.js';
 import type { Listener } from './listeners/listener.js';
-import { stderrLogger, type Logger } from './logger.js';
+import { LogLimiter, stderrLogger, type Logger } from './logger.js';
 import { createMessage, type PublishMessage } from './message.js';
 import { ReasonCode } from '../packet/reason-codes.js';
 import {
@@ -35,6 +35,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
   private readonly core: BrokerCore;
   private readonly sys: SysPublisher;
   private readonly store: BrokerStore | undefined;
+  /** Bad connections are logged per address and kind, so that a flood of them cannot flood the log. */
+  private readonly faultLog: LogLimiter;
   private started: Listener[] = [];
   private storeOpened = false;
   private state: 'idle' | 'listening' | 'closing' | 'closed' = 'idle';
@@ -45,6 +47,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
   ) {
     super();
     this.logger = options.logger ?? stderrLogger('warn');
+    this.faultLog = new LogLimiter(this.logger, options.logLimit);
     this.limits = { ...defaultLimits, ...options.limits };
     this.store = options.store;
     this.core = new BrokerCore(
@@ -56,6 +59,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
       this.limits,
       router,
       this.logger,
+      this.faultLog,
       this,
       options.store,
     );
@@ -78,7 +82,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
         const policy = resolvePolicy(this.options, listener.name, { ...config, host: listener.host });
         await listener.start(
           (stream) => this.core.accept(stream, policy),
-          (address, reason) => this.logger.debug(`${listener.name}: connection from ${address} refused: ${reason.message}`),
+          (address, reason, fault) => this.faultLog.log('info', transportFaultNames[fault], address, `${listener.name}: connection from ${address}: ${reason.message}`),
         );
         this.started.push(listener);
         policy.listener = listener.name; // now with the bound port
@@ -183,6 +187,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     await Promise.all(this.started.map((l) => l.close()));
     await this.core.shutdown();
     await this.store?.close();
+    this.faultLog.flush();
     this.state = 'closed';
   }
 

@@ -8,7 +8,7 @@ import { Connection, type ConnectionHost } from './connection.js';
 import type { Holdable } from './flow.js';
 import type { CoreSettings } from './handlers/context.js';
 import type { ClientInfo } from './hooks.js';
-import type { Logger } from './logger.js';
+import type { LogLimiter, Logger } from './logger.js';
 import { createMessage, withOwnPayload, type BrokerMessage } from './message.js';
 import type { BrokerLimits, ConnectionPolicy } from './options.js';
 import type { Router } from './router.js';
@@ -50,6 +50,8 @@ export class BrokerCore implements ConnectionHost {
     readonly limits: BrokerLimits,
     readonly router: Router,
     readonly logger: Logger,
+    /** Lines about connections that never got in, limited per address: a flood of bad logins cannot flood the log. */
+    private readonly refusalLog: LogLimiter,
     private readonly events: EventEmitter<BrokerEvents>,
     store: BrokerStore | undefined,
   ) {
@@ -143,7 +145,10 @@ export class BrokerCore implements ConnectionHost {
       );
       if (connection.info !== undefined) this.events.emit('disconnected', connection.info, reason);
     } else if (client.clientId !== '' || reason.startsWith('refused')) {
-      this.logger.info(
+      this.refusalLog.log(
+        'info',
+        'client not connected',
+        peer.remoteAddress,
         `client not connected: id=${client.clientId || '?'} address=${peer.remoteAddress}:${peer.remotePort} listener=${connection.policy.listener} reason=${reason}`,
       );
     } else this.logger.debug(`connection from ${peer.remoteAddress} closed: ${reason}`);

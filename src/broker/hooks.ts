@@ -120,6 +120,7 @@ export interface BrokerHooks {
   /**
    * Awaited before the refusal of any failed authentication is sent (the authenticate hook's, the anonymous rule's,
    * an unsupported Authentication Method's, a failed re-authentication's): a place to delay or count failures.
+   * `attempt.username` is the user name the client gave (none for an anonymous client).
    */
-  onAuthFailure?(peer: PeerInfo): MaybeAsync<void>;
+  onAuthFailure?(peer: PeerInfo, attempt: { username: string | undefined }): MaybeAsync<void>;
 }

@@ -10,7 +10,7 @@ export type {
   PublishHookResult,
   SubscribeAuthorization,
 } from './hooks.js';
-export { stderrLogger, silentLogger, type Logger, type LogLevel } from './logger.js';
+export { stderrLogger, silentLogger, type LogLimitOptions, type Logger, type LogLevel } from './logger.js';
 export type { BrokerMessage, PublishMessage } from './message.js';
 export type { DeliveryOutcome } from './outbox.js';
 export {

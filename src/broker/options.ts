@@ -1,6 +1,6 @@
 import type { ListenerOptions } from './listeners/listener.js';
 import type { BrokerHooks } from './hooks.js';
-import type { Logger } from './logger.js';
+import type { LogLimitOptions, Logger } from './logger.js';
 import type { BrokerStore } from './store/store.js';
 
 /**
@@ -100,6 +100,11 @@ export interface BrokerOptions extends Omit<ListenerPolicy, 'limits'> {
   /** Where sessions, queued messages and retained messages are kept; default: the broker's memory only. */
   store?: BrokerStore;
   logger?: Logger;
+  /**
+   * Lines about a peer's bad connections (TLS handshake failures, bytes that are not MQTT, ...): how many per
+   * address and kind in each interval before they are only counted and summed up. Default 5 a minute.
+   */
+  logLimit?: LogLimitOptions;
 }
 
 /** The policy a connection runs under, defaults filled in. */

@@ -10,7 +10,7 @@ import { FileAuth } from '../auth/file-auth.js';
 import type { Broker } from '../broker/broker.js';
 import type { AuthenticateContext, AuthenticateResult, BrokerHooks } from '../broker/hooks.js';
 import type { Logger } from '../broker/logger.js';
-import type { BrokerListenerOptions, BrokerOptions } from '../broker/options.js';
+import { defaultLimits, type BrokerListenerOptions, type BrokerOptions } from '../broker/options.js';
 import { type DialectProfile, aliyunIotProfile, aliyunMqProfile, tencentProfile } from '../dialects/index.js';
 import { readListenerTls, type BrokerConfig, type DialectSettings } from './broker-config.js';
 import { DeviceSecrets } from './device-secrets.js';
@@ -103,7 +103,12 @@ export async function setUpBroker(config: BrokerConfig, logger: Logger): Promise
     return profile;
   };
   const options: BrokerOptions = { ...config.broker, logger };
-  const guard = new ConnectionGuard(config.security);
+  // One guard for every listener: its delays must end before the shortest connect timeout.
+  const connectTimeout = Math.min(
+    config.broker.limits?.connectTimeout ?? defaultLimits.connectTimeout,
+    ...config.listeners.map((listener) => listener.limits?.connectTimeout ?? Infinity),
+  );
+  const guard = new ConnectionGuard({ ...config.security, connectTimeout }, { logger });
   if (config.dialect) options.hooks = guard.guard(await serve(config.dialect));
   else options.hooks = guard.guard(config.auth ? authHooks(await load(config.auth)) : {});
   if (config.listeners.length > 0) {

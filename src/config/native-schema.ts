@@ -205,15 +205,15 @@ export const nativeSchema: Schema = {
         },
         authFailureDelay: {
           type: 'integer', min: 0, max: 60_000,
-          doc: `ms before a failed authentication is answered, doubling per consecutive failure; 0 = off (default ${defaultConnectionGuard.authFailureDelay})`,
+          doc: `ms before a failed login is answered, doubling per failure from the address or for the user name; 0 = off (default ${defaultConnectionGuard.authFailureDelay})`,
         },
         authFailureDelayMax: {
           type: 'integer', min: 0, max: 600_000,
-          doc: `cap on that delay, ms (default ${defaultConnectionGuard.authFailureDelayMax})`,
+          doc: `cap on that delay, ms, and at most half the connect timeout; past it logins are refused at once for a minute (default ${defaultConnectionGuard.authFailureDelayMax})`,
         },
         exemptLoopback: {
           type: 'boolean',
-          doc: `loopback peers are neither limited nor delayed (default ${defaultConnectionGuard.exemptLoopback})`,
+          doc: `loopback peers are neither limited nor delayed (default ${defaultConnectionGuard.exemptLoopback}: local users may be hostile too)`,
         },
       },
     },

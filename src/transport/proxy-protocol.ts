@@ -69,6 +69,12 @@ export function parseProxyHeader(bytes: Uint8Array, maxLength = 4096): ProxyPars
   throw new ProxyProtocolError('PROXY protocol header expected, got other bytes');
 }
 
+/** True when `bytes` begin with a whole PROXY v1 or v2 signature: a proxy sends a header this port does not expect. */
+export function startsWithProxySignature(bytes: Uint8Array): boolean {
+  const prefix = bytes[0] === V1_PREFIX[0] ? V1_PREFIX : V2_SIGNATURE;
+  return bytes.length >= prefix.length && prefix.every((b, i) => bytes[i] === b);
+}
+
 function expectPrefix(bytes: Uint8Array, prefix: readonly number[]): void {
   const n = Math.min(bytes.length, prefix.length);
   for (let i = 0; i < n; i++) {

@@ -98,7 +98,9 @@ async function startCulexCommand(options: StartOptions): Promise<BrokerUnderTest
   }
   const dir = await mkdtemp(join(tmpdir(), 'culex-cli-broker-'));
   const configFile = join(dir, 'broker.json');
-  await writeFile(configFile, JSON.stringify({ listeners, sysInterval: 0, ...(options.limits && { limits: options.limits }) }));
+  // Tests connect from loopback at will, as they do to the embedded broker, which has no connection guard.
+  const security = { exemptLoopback: true };
+  await writeFile(configFile, JSON.stringify({ listeners, sysInterval: 0, security, ...(options.limits && { limits: options.limits }) }));
   const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
   const child = spawn(process.execPath, ['--import', 'tsx', main, 'broker', '-c', configFile, '--memory'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';

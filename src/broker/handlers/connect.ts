@@ -134,7 +134,7 @@ export function authenticated(context: HandlerContext, result: AuthenticateResul
 function fail(context: HandlerContext, reasonCode: number, reason: string): void | Promise<void> {
   const hook = context.policy.hooks.onAuthFailure;
   if (hook === undefined) return refuseAuthentication(context, reasonCode, reason);
-  return chain(hook(context.peer), () => refuseAuthentication(context, reasonCode, reason));
+  return chain(hook(context.peer, { username: context.client.username }), () => refuseAuthentication(context, reasonCode, reason));
 }
 
 function refuseAuthentication(context: HandlerContext, reasonCode: number, reason: string): void {

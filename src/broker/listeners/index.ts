@@ -3,7 +3,8 @@ import { TcpListener } from './tcp-listener.js';
 import { TlsListener } from './tls-listener.js';
 import { WebSocketListener } from './websocket-listener.js';
 
-export type { Listener, ListenerOptions, ListenerTlsOptions, RefusedHandler } from './listener.js';
+export { transportFaultNames } from './listener.js';
+export type { Listener, ListenerOptions, ListenerTlsOptions, RefusedHandler, TransportFault } from './listener.js';
 
 /** A listener of the configured kind: MQTT over TCP, TLS, WebSocket or secure WebSocket. */
 export function createListener(options: ListenerOptions): Listener {

@@ -44,8 +44,25 @@ export interface ListenerOptions {
   maxPacketSize?: number;
 }
 
-/** Called with the connection's address as the transport saw it and why it was closed. */
-export type RefusedHandler = (remoteAddress: string, reason: Error) => void;
+/**
+ * What went wrong with a connection at the transport level: a PROXY protocol header refused (untrusted address,
+ * malformed, too slow), a TLS handshake failed, a WebSocket upgrade was refused or a WebSocket broke the protocol,
+ * the connection was not set up in time, or its first bytes are not MQTT (an HTTP request, a TLS handshake on a
+ * plain port, a packet other than CONNECT).
+ */
+export type TransportFault = 'proxy' | 'tls' | 'websocket' | 'timeout' | 'not-mqtt';
+
+/** Each fault in a few words, for summaries of repeated log lines. */
+export const transportFaultNames: Readonly<Record<TransportFault, string>> = {
+  proxy: 'PROXY protocol header refused',
+  tls: 'TLS handshake failed',
+  websocket: 'WebSocket refused',
+  timeout: 'connection not set up in time',
+  'not-mqtt': 'not MQTT',
+};
+
+/** Called with the client's address (as a PROXY header gave it, if one was read), what went wrong, and why. */
+export type RefusedHandler = (remoteAddress: string, reason: Error, fault: TransportFault) => void;
 
 /** A bound server socket that turns each accepted connection into a ByteStream. */
 export interface Listener {
@@ -56,7 +73,8 @@ export interface Listener {
   readonly host: string;
   /**
    * Binds and starts accepting. `onRefused` hears of connections closed before they became streams (untrusted or
-   * malformed PROXY header, failed TLS handshake, WebSocket upgrade refused), for logs and metrics.
+   * malformed PROXY header, failed TLS handshake, WebSocket upgrade refused), and of streams that show they are not
+   * MQTT (their first bytes, a WebSocket protocol error; the protocol layer closes those), for logs and metrics.
    */
   start(onStream: (stream: ByteStream) => void, onRefused?: RefusedHandler): Promise<void>;
   /** Stops accepting; existing streams are left to their owners. */

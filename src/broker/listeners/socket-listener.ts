@@ -2,7 +2,8 @@ import { BlockList, createServer, isIP, type Server, type Socket } from 'node:ne
 import type { ByteStream, PeerInfo } from '../../transport/stream.js';
 import { socketPeer } from '../../transport/socket-stream.js';
 import type { ProxyAddress, ProxyHeader } from '../../transport/proxy-protocol.js';
-import type { Listener, ListenerOptions, RefusedHandler } from './listener.js';
+import { notMqttReason } from './first-bytes.js';
+import type { Listener, ListenerOptions, RefusedHandler, TransportFault } from './listener.js';
 import { readProxyHeader } from './proxy-header-reader.js';
 
 const DEFAULT_PROXY_HEADER_TIMEOUT_MS = 5000;
@@ -114,16 +115,31 @@ export abstract class SocketListener implements Listener {
   }
 
   /** Closes a connection that will not become a stream, after sending `response` when one is given. */
-  protected refuse(socket: Socket, reason: Error, response?: string): void {
+  protected refuse(socket: Socket, reason: Error, fault: TransportFault, response?: string): void {
     const raw = rawSocketOf(socket);
-    const address = raw.remoteAddress ?? '';
+    // The client's address when a PROXY header told it: logs and rate limits are about clients, not the proxy.
+    const address = this.proxied.get(raw)?.address ?? raw.remoteAddress ?? '';
     if (response) socket.end(response, () => socket.destroy());
     else socket.destroy();
     this.settled(raw);
     // Reported once: a TLS failure may follow a refusal (or close()) that destroyed the socket underneath.
     if (this.dropped.has(raw)) return;
     this.dropped.add(raw);
-    this.onRefused?.(address, reason);
+    this.onRefused?.(address, reason, fault);
+  }
+
+  /** Tells of a fault on a delivered stream, which its owner closes. */
+  protected report(address: string, reason: Error, fault: TransportFault): void {
+    this.onRefused?.(address, reason, fault);
+  }
+
+  /**
+   * Reports a stream whose first bytes are no MQTT CONNECT (an HTTP request, a TLS handshake on a plain port,
+   * another packet). Only looks: the protocol layer reads the same bytes and closes the connection itself.
+   */
+  protected checkFirstBytes(address: string, bytes: Uint8Array, secure: boolean): void {
+    const reason = notMqttReason(bytes, secure);
+    if (reason !== undefined) this.report(address, new Error(reason), 'not-mqtt');
   }
 
   private accept(socket: Socket): void {
@@ -135,7 +151,7 @@ export abstract class SocketListener implements Listener {
     }
     const timeoutMs = this.options.setupTimeoutMs ?? DEFAULT_SETUP_TIMEOUT_MS;
     const deadline = setTimeout(() => {
-      this.refuse(socket, new Error(`connection not set up within ${timeoutMs} ms`));
+      this.refuse(socket, new Error(`connection not set up within ${timeoutMs} ms`), 'timeout');
     }, timeoutMs);
     this.pending.set(socket, deadline);
     socket.once('close', () => this.settled(socket));
@@ -145,11 +161,11 @@ export abstract class SocketListener implements Listener {
     }
     const address = unmapIPv4(socket.remoteAddress ?? '');
     if (!this.trusted.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4')) {
-      this.refuse(socket, new Error(`PROXY protocol header from untrusted address ${address}`));
+      this.refuse(socket, new Error(`PROXY protocol header from untrusted address ${address}`), 'proxy');
       return;
     }
     readProxyHeader(socket, this.proxyTimeoutMs, (error, header, rest) => {
-      if (error) this.refuse(socket, error);
+      if (error) this.refuse(socket, error, 'proxy');
       else this.proxyAccepted(socket, header!, rest!);
     });
   }

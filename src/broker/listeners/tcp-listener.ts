@@ -12,6 +12,11 @@ export class TcpListener extends SocketListener {
   protected prepare(): void {}
 
   protected connect(socket: Socket, head: Uint8Array | undefined): void {
-    this.deliver(socket, new SocketStream(socket, this.peerOf(socket), head));
+    const peer = this.peerOf(socket);
+    // The stream pauses the socket: the first 'data' comes once its owner reads, to both listeners in turn.
+    const stream = new SocketStream(socket, peer, head);
+    if (head) this.checkFirstBytes(peer.remoteAddress, head, false);
+    else socket.once('data', (chunk: Uint8Array) => this.checkFirstBytes(peer.remoteAddress, chunk, false));
+    this.deliver(socket, stream);
   }
 }

@@ -19,9 +19,12 @@ export class TlsListener extends SocketListener {
   protected prepare(): void {
     const server = createServer({ ...secureContextOptions(this.tls), ...clientCertificateOptions(this.tls) });
     server.on('secureConnection', (socket: TLSSocket) => {
-      this.deliver(socket, new SocketStream(socket, this.peerOf(socket)));
+      const peer = this.peerOf(socket);
+      const stream = new SocketStream(socket, peer);
+      socket.once('data', (chunk: Uint8Array) => this.checkFirstBytes(peer.remoteAddress, chunk, true));
+      this.deliver(socket, stream);
     });
-    server.on('tlsClientError', (error: Error, socket: TLSSocket) => this.refuse(socket, handshakeError(error, socket)));
+    server.on('tlsClientError', (error: Error, socket: TLSSocket) => this.refuse(socket, handshakeError(error, socket), 'tls'));
     this.tlsServer = server;
   }
 

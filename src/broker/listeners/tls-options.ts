@@ -51,12 +51,21 @@ function attempt<T>(what: string, make: () => T): T {
   }
 }
 
+/** OpenSSL's words for a peer that does not speak TLS at all, in the words of someone reading the log. */
+const NOT_TLS: Record<string, string> = {
+  ERR_SSL_HTTP_REQUEST: 'the client sent a plain HTTP request to a TLS port',
+  ERR_SSL_WRONG_VERSION_NUMBER: 'the client sent bytes that are not TLS (a plain MQTT client on a TLS port?)',
+};
+
 /**
  * Why a TLS handshake failed. A client certificate that does not verify makes Node drop the connection with a
- * bare "socket hang up"; the verification error it recorded says more.
+ * bare "socket hang up"; the verification error it recorded says more. OpenSSL's own message names its source
+ * file, which helps nobody reading the log: its short reason is used instead.
  */
 export function handshakeError(error: Error, socket: TLSSocket): Error {
   const verifyError = socket.authorizationError;
-  if (!verifyError) return error;
-  return new Error(`client certificate refused: ${String(verifyError)}`, { cause: error });
+  if (verifyError) return new Error(`client certificate refused: ${String(verifyError)}`, { cause: error });
+  const { code, reason } = error as Error & { code?: string; reason?: string };
+  const why = (code !== undefined ? NOT_TLS[code] : undefined) ?? reason ?? error.message;
+  return new Error(`TLS handshake failed: ${why}`, { cause: error });
 }

@@ -5,6 +5,7 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { WebSocketStream } from '../../transport/ws-stream.js';
+import { classifyFirstBytes } from './first-bytes.js';
 import type { ListenerOptions, ListenerTlsOptions } from './listener.js';
 import { SocketListener } from './socket-listener.js';
 import { clientCertificateOptions, handshakeError, secureContextOptions } from './tls-options.js';
@@ -21,8 +22,23 @@ function chooseSubprotocol(offered: Set<string>): string | false {
   return false;
 }
 
-function httpError(status: 403 | 404, reason: string): string {
+function httpError(status: 400 | 403 | 404, reason: string): string {
   return `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`;
+}
+
+/** Why a request the HTTP parser could not read was refused; `raw` holds the bytes it choked on, when it kept them. */
+function badRequestReason(error: Error, raw: Uint8Array | undefined): string {
+  switch (raw === undefined || raw.length === 0 ? undefined : classifyFirstBytes(raw)) {
+    case 'connect':
+    case 'mqtt':
+      return 'sent MQTT without a WebSocket upgrade (a plain MQTT client on a WebSocket port)';
+    case 'tls':
+      return 'sent a TLS handshake to a plain WebSocket port';
+    case 'proxy':
+      return 'sent a PROXY protocol header to a listener without proxyProtocol';
+    default:
+      return `malformed HTTP request: ${error.message}`;
+  }
 }
 
 /** MQTT over WebSocket (or over secure WebSocket when `tls` is set): binary frames on one path. */
@@ -44,6 +60,10 @@ export class WebSocketListener extends SocketListener {
       maxPayload: (options.maxPacketSize ?? MAX_MQTT_PACKET) + FIXED_HEADER_MARGIN,
       handleProtocols: chooseSubprotocol,
     });
+    // A handshake ws refuses (bad key, version, method): answered and reported here instead of by ws alone.
+    this.wss.on('wsClientError', (error: Error, socket: Duplex) => {
+      this.refuse(socket as Socket, new Error(`WebSocket upgrade refused: ${error.message}`), 'websocket', httpError(400, 'Bad Request'));
+    });
   }
 
   protected prepare(): void {
@@ -55,7 +75,12 @@ export class WebSocketListener extends SocketListener {
       response.writeHead(this.pathOf(request) === this.path ? 426 : 404, { Connection: 'close' }).end();
     });
     http.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(request, socket, head));
-    http.on('tlsClientError', (error: Error, socket: TLSSocket) => this.refuse(socket, handshakeError(error, socket)));
+    http.on('clientError', (error: Error & { code?: string; rawPacket?: Buffer }, socket: Duplex) => {
+      // A peer that hangs up mid-request has nothing to be told; Node's own handler would only close it too.
+      if (error.code === 'ECONNRESET') socket.destroy();
+      else this.refuse(socket as Socket, new Error(badRequestReason(error, error.rawPacket)), 'websocket', httpError(400, 'Bad Request'));
+    });
+    http.on('tlsClientError', (error: Error, socket: TLSSocket) => this.refuse(socket, handshakeError(error, socket), 'tls'));
     this.http = http;
   }
 
@@ -79,19 +104,26 @@ export class WebSocketListener extends SocketListener {
     const socket = duplex as Socket;
     if (this.pathOf(request) !== this.path) {
       const reason = new Error(`WebSocket upgrade for unknown path ${JSON.stringify(request.url)}`);
-      this.refuse(socket, reason, httpError(404, 'Not Found'));
+      this.refuse(socket, reason, 'websocket', httpError(404, 'Not Found'));
       return;
     }
     const allowed = this.options.allowedOrigins;
     const origin = request.headers.origin;
     if (allowed && (origin === undefined || !allowed.includes(origin))) {
       const reason = new Error(`WebSocket origin ${JSON.stringify(origin ?? null)} is not allowed`);
-      this.refuse(socket, reason, httpError(403, 'Forbidden'));
+      this.refuse(socket, reason, 'websocket', httpError(403, 'Forbidden'));
       return;
     }
     this.wss.handleUpgrade(request, socket, head, (ws: WebSocket) => {
       const peer = { ...this.peerOf(socket), transport: this.tls ? ('wss' as const) : ('ws' as const) };
-      this.deliver(socket, new WebSocketStream(ws, peer));
+      const stream = new WebSocketStream(ws, peer);
+      const address = peer.remoteAddress;
+      ws.once('message', (data: unknown, isBinary: boolean) => {
+        if (!isBinary) this.report(address, new Error('sent a text frame; MQTT needs binary frames'), 'websocket');
+        else if (Buffer.isBuffer(data)) this.checkFirstBytes(address, data, this.tls !== undefined);
+      });
+      ws.once('error', (error: Error) => this.report(address, new Error(`WebSocket protocol error: ${error.message}`), 'websocket'));
+      this.deliver(socket, stream);
     });
   }
 

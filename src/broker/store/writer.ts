@@ -1,4 +1,4 @@
-import type { Logger } from '../logger.js';
+import { LogLimiter, type Logger } from '../logger.js';
 import { StoreError } from './store-errors.js';
 import type { BrokerStore, StoreOp } from './store.js';
 import { atTickEnd } from '../../transport/tick-end.js';
@@ -70,10 +70,15 @@ export class StoreWriter {
     this.flush();
   };
 
+  /** A full disk fails every write, many a second: its lines are limited per cause, the rest counted. */
+  private readonly failureLog: LogLimiter;
+
   constructor(
     private readonly store: BrokerStore,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.failureLog = new LogLimiter(logger);
+  }
 
   record(op: StoreOp): void {
     this.ops.push(op);
@@ -145,7 +150,7 @@ export class StoreWriter {
       this.failing = undefined;
       clearTimeout(this.retryTimer);
       this.retryTimer = undefined;
-      this.logger.warn('store writes succeed again');
+      this.failureLog.log('warn', 'store writes succeed again', 'the store', 'store writes succeed again');
     }
     for (const job of waiting) job.committed(true);
     if (this.ops.length > 0 || this.waiting.length > 0) this.schedule();
@@ -154,7 +159,8 @@ export class StoreWriter {
   private failed(ops: StoreOp[], waiting: Committed[], err: unknown): void {
     this.writing = undefined;
     this.failures++;
-    this.logger.error(`store write of ${ops.length} changes failed: ${err instanceof Error ? err.message : String(err)}`);
+    const cause = err instanceof Error ? err.message : String(err);
+    this.failureLog.log('error', `store write failed (${cause})`, 'the store', `store write of ${ops.length} changes failed: ${cause}`);
     this.failing = err instanceof StoreError && err.code === 'full' ? 0x97 : 0x80;
     // Written again in front of what came since, so the store still sees every change in order.
     this.ops = this.ops.length === 0 ? ops : ops.concat(this.ops);

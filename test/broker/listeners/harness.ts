@@ -1,5 +1,5 @@
 import { connect as netConnect, type Socket } from 'node:net';
-import { createListener, type Listener, type ListenerOptions } from '../../../src/broker/listeners/index.js';
+import { createListener, type Listener, type ListenerOptions, type TransportFault } from '../../../src/broker/listeners/index.js';
 import { PacketParser } from '../../../src/packet/parser.js';
 import type { Packet } from '../../../src/packet/types.js';
 import type { ByteStream } from '../../../src/transport/stream.js';
@@ -17,7 +17,10 @@ export interface Session {
 export interface Running {
   listener: Listener;
   sessions: Session[];
-  refused: Array<{ address: string; reason: Error }>;
+  /** Connections closed before they became streams, and WebSocket protocol errors. */
+  refused: Array<{ address: string; reason: Error; fault: TransportFault }>;
+  /** Streams whose first bytes are not MQTT (most tests here send other bytes on purpose). */
+  notMqtt: Array<{ address: string; reason: Error }>;
   /** Waits for the n-th (0-based) accepted stream. */
   session(index: number): Promise<Session>;
   close(): Promise<void>;
@@ -61,14 +64,16 @@ export async function startListener(options: ListenerOptions, behaviour: Behavio
   const listener = createListener(options);
   const sessions: Session[] = [];
   const refused: Running['refused'] = [];
+  const notMqtt: Running['notMqtt'] = [];
   await listener.start(
     (stream) => sessions.push(serve(stream, behaviour)),
-    (address, reason) => refused.push({ address, reason }),
+    (address, reason, fault) => (fault === 'not-mqtt' ? notMqtt.push({ address, reason }) : refused.push({ address, reason, fault })),
   );
   return {
     listener,
     sessions,
     refused,
+    notMqtt,
     async session(index) {
       await waitFor(() => sessions.length > index, 5000, `stream ${index} on ${listener.name}`);
       return sessions[index]!;
