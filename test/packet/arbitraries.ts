@@ -172,7 +172,8 @@ function connack(version: ProtocolVersion): fc.Arbitrary<Packet> {
   return fc
     .record({ sessionPresent: fc.boolean(), reasonCode: fc.constantFrom(...codes), properties: props5(version, 'connack') })
     .map(({ sessionPresent, reasonCode, properties: p }) =>
-      withOptional<Packet>({ type: 'connack', sessionPresent: sessionPresent && reasonCode === 0, reasonCode }, { properties: p }),
+      // MQTT 3.1 has no Session Present flag (the byte is reserved).
+      withOptional<Packet>({ type: 'connack', sessionPresent: sessionPresent && reasonCode === 0 && version !== 3, reasonCode }, { properties: p }),
     );
 }
 
