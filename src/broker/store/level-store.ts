@@ -710,7 +710,8 @@ export class LevelStore implements BrokerStore {
   private refuseIfDamaged(): void {
     const marker = join(this.dir, DAMAGED_FILE);
     if (!existsSync(marker)) return;
-    const report = readFileSync(marker, 'utf8').trim();
+    // One line, as the operator reads it in a log.
+    const report = readFileSync(marker, 'utf8').trim().replace(/\s*\n\s*/g, '; ');
     throw new StoreError(
       'corrupt',
       `store data in ${this.dbPath} is corrupt: LevelDB dropped damaged records while recovering (${report}); ` +

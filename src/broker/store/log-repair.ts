@@ -3,10 +3,11 @@
 // would have.
 import { closeSync, copyFileSync, fsyncSync, openSync, renameSync, writeSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
+import { fsyncPath } from './fsync.js';
 import { LOG_FORMAT_VERSION, MAGIC, RECORD_HEADER, SEGMENT_HEADER } from './log-record.js';
 import { scanSegment } from './log-scan.js';
 import { StoreError } from './store-errors.js';
-import { checkVersion, fsyncPath, readSegmentFile, segmentPaths } from './write-ahead-log.js';
+import { checkVersion, readSegmentFile, segmentPaths } from './write-ahead-log.js';
 
 /** What the repair found in one segment, and did about it. */
 export interface SegmentRepair {

@@ -1,5 +1,6 @@
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fsyncPath } from './fsync.js';
 import { StoreError } from './store-errors.js';
 
 /** The layout of keys and values this version writes; bumped on any incompatible change. */
@@ -65,18 +66,13 @@ export function formatFileContent(): string {
 export function writeFormat(dir: string): void {
   const path = formatFilePath(dir);
   const temporary = `${path}.tmp`;
-  writeFileSync(temporary, `${formatFileContent()}\n`);
-  const file = openSync(temporary, 'r');
   try {
-    fsyncSync(file);
-  } finally {
-    closeSync(file);
-  }
-  renameSync(temporary, path);
-  const directory = openSync(dir, 'r');
-  try {
-    fsyncSync(directory);
-  } finally {
-    closeSync(directory);
+    writeFileSync(temporary, `${formatFileContent()}\n`);
+    fsyncPath(temporary);
+    renameSync(temporary, path);
+    fsyncPath(dir);
+  } catch (err) {
+    throw new StoreError('io', `cannot write ${path}: ${(err as Error).message}; check free disk space and the permissions of ${dir}`, { cause: err });
   }
 }
+

@@ -6,8 +6,9 @@
 // Segment file: 8-byte header (magic 'CXLG', format version u32 BE), then records. Record: payload length u32 BE,
 // CRC-32 of the payload u32 BE, payload. Payload: operations, each a type byte (1 put, 2 delete), key length u32
 // BE, key, and for a put value length u32 BE, value. log-scan.ts reads segments, log-repair.ts salvages them.
-import { closeSync, fdatasync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fdatasync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { fsyncPath } from './fsync.js';
 import { LOG_FORMAT_VERSION, MAGIC, RECORD_HEADER, SEGMENT_HEADER, type LogOp } from './log-record.js';
 import { readOps, scanSegment } from './log-scan.js';
 import { DISK_REMEDY, repairCommand, StoreError } from './store-errors.js';
@@ -174,16 +175,6 @@ export class WriteAheadLog {
 
 function segmentName(number: number): string {
   return `${String(number).padStart(16, '0')}.log`;
-}
-
-/** Flushes a file, or a directory's entries, to the disk. */
-export function fsyncPath(path: string): void {
-  const fd = openSync(path, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /** The segment files in `dir`, oldest first; none when it does not exist. */

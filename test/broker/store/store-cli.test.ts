@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { startCulexBroker, type CulexBroker } from '../../cli/culex-broker.js';
 import { culex } from '../../cli/run.js';
+import { RawClient } from '../../helpers/raw-client.js';
 import { damage, recordStarts, segments, writeAndKill } from './logged-store.js';
 
 const root = mkdtempSync(join(tmpdir(), 'culex-store-cli-'));
@@ -20,10 +21,14 @@ const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\
 /** The pid in `dir`'s lock file. */
 const lockOwner = (dir: string): number => Number(readFileSync(join(dir, 'culex.lock'), 'utf8').split(' ')[0]);
 
-/** Runs `body` with a broker on `dir`, stopped (and its exit checked) afterwards. */
+/** Runs `body` with a broker on `dir`, stopped (and its clean exit checked) afterwards. */
 async function withBroker(dir: string, body: (broker: CulexBroker) => Promise<void>): Promise<void> {
   const broker = await startCulexBroker(brokerArgs(dir), 1);
   try {
+    // The listening line comes just before the broker installs its SIGTERM handler; a CONNACK comes after it.
+    const { client, connack } = await RawClient.connect(broker.ports[0]!);
+    client.destroy();
+    assert.equal(connack.reasonCode, 0);
     await body(broker);
   } finally {
     assert.equal(await broker.stop(), 0, broker.log());
