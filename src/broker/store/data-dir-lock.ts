@@ -89,7 +89,9 @@ export class DataDirLock {
       try {
         unlinkSync(this.path);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+          throw new StoreError('io', `cannot remove the stale lock file ${this.path}: ${(err as Error).message}; check the permissions of ${this.dir}`, { cause: err });
+        }
       }
     }
     const owner = this.owner();

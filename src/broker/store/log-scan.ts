@@ -66,7 +66,7 @@ export function scanSegment(data: Buffer, newest: boolean): SegmentScan {
 }
 
 /** Where the record starting at `pos` ends, or -1 when no intact record starts there. */
-export function recordEnd(data: Buffer, pos: number): number {
+function recordEnd(data: Buffer, pos: number): number {
   const start = pos + RECORD_HEADER;
   // The cheap tests first: this runs at every byte offset when the reader looks for the next intact record.
   if (start >= data.length || (data[start] !== PUT && data[start] !== DEL)) return -1;
