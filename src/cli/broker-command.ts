@@ -24,7 +24,8 @@ options (given with -c, they override the file):
       --max-keepalive S   longest keepalive in seconds; v5 clients get Server Keep Alive (default ${defaultLimits.maxKeepalive})
       --sys-interval S    seconds between $SYS updates, 0 = off (default 10)
       --data-dir DIR      keep sessions, queued and retained messages in DIR (default ./culex-data without -c;
-                          with -c: the file's persistence settings)
+                          with -c: the file's persistence settings); damage found at start stops the broker
+                          with what to do, e.g. \`culex store repair DIR\` for a damaged write-ahead log
       --memory            keep state in memory only, even if the file names a data directory
       --fsync             flush every store batch to the disk before acknowledging (default off)
       --dialect TYPE      serve ${dialectTypes.join(', ')} devices on every listener without its own auth or

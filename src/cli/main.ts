@@ -8,6 +8,7 @@ const commands: Record<string, Command> = {
   broker: { summary: 'run an MQTT broker', load: () => import('./broker-command.js') },
   pub: { summary: 'publish messages (mosquitto_pub compatible)', load: () => import('./pub-command.js') },
   sub: { summary: 'subscribe and print messages (mosquitto_sub compatible)', load: () => import('./sub-command.js') },
+  store: { summary: 'repair a broker data directory whose write-ahead log is damaged', load: () => import('./store-command.js') },
   hub: { summary: 'run and manage an Azure-IoT-Hub-compatible hub', load: () => import('./hub-command.js') },
   passwd: { summary: 'manage a password file (mosquitto_passwd compatible)', load: () => import('./passwd-command.js') },
   token: { summary: 'print cloud device credentials (azure, tencent, aliyun-mq, aliyun-iot)', load: () => import('./token-command.js') },

@@ -130,7 +130,7 @@ export async function setUpBroker(config: BrokerConfig, logger: Logger): Promise
   if (config.persistence.dataDir !== undefined) {
     // Loaded only when asked for: the LevelDB binding is not needed by a memory-only broker.
     const { LevelStore } = await import('../broker/store/level-store.js');
-    options.store = new LevelStore(config.persistence.dataDir, { fsync: config.persistence.fsync ?? false });
+    options.store = new LevelStore(config.persistence.dataDir, { fsync: config.persistence.fsync ?? false, logger });
   }
   return {
     options,

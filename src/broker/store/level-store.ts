@@ -1,9 +1,11 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
+import { stderrLogger, type Logger } from '../logger.js';
 import type { BrokerMessage } from '../message.js';
 import { DataDirLock } from './data-dir-lock.js';
-import { LogRecordBuilder } from './log-record.js';
+import { LogRecordBuilder, type LogOp } from './log-record.js';
+import { repairLog, type SegmentRepair } from './log-repair.js';
 import {
   checkIncoming,
   decodeFormat,
@@ -44,9 +46,9 @@ import { RecordIndex, type ClientRecords } from './record-index.js';
 import type { BrokerStore, RecoveryStats, StoredSessionState, StoreOp } from './store.js';
 
 export type { RecoveryStats } from './store.js';
-import { StoreError } from './store-errors.js';
-import { readFormat, STORE_FORMAT_VERSION, writeFormat } from './store-format.js';
-import { readLog, removeSegments, WriteAheadLog, type LogOp } from './write-ahead-log.js';
+import { DISK_REMEDY, StoreError } from './store-errors.js';
+import { formatFileContent, formatFilePath, readFormat, STORE_FORMAT_VERSION, writeFormat } from './store-format.js';
+import { readLog, removeSegments, WriteAheadLog } from './write-ahead-log.js';
 
 export interface LevelStoreOptions {
   /** Flush every batch to the disk before `write` resolves (power-loss safety). Default false: handed to the OS. */
@@ -55,6 +57,16 @@ export interface LevelStoreOptions {
   maxBytes?: number;
   /** Most retained messages kept; 0 = unlimited. Default 1,000,000. */
   maxRetained?: number;
+  /** Where recovery reports what it dropped (an unfinished append at the end of the log). Default: warnings to stderr. */
+  logger?: Logger;
+}
+
+/** What `LevelStore.repair` found and did. */
+export interface StoreRepair {
+  /** Every log segment, oldest first. */
+  segments: SegmentRepair[];
+  /** What the store held when it was opened after the repair; undefined for a dry run, which opens nothing. */
+  recovered: RecoveryStats | undefined;
 }
 
 type Db = ClassicLevel<Buffer, Buffer>;
@@ -99,6 +111,8 @@ const MAX_BACKLOG = 64 * 1024 * 1024;
 const LEVEL_RETRY_MS = 1000;
 /** Written when LevelDB reported dropping damaged data, so that later starts keep refusing until someone looks. */
 const DAMAGED_FILE = 'culex-store.damaged';
+/** What to do about a database LevelDB cannot read. */
+const RESTORE_REMEDY = 'restore the data directory from a backup, or move it aside to start with an empty store';
 const SCAN_CHUNK = 1024;
 /** Operations per LevelDB batch when the log is replayed at start-up. */
 const REPLAY_CHUNK = 10_000;
@@ -130,6 +144,7 @@ export class LevelStore implements BrokerStore {
   private readonly sync: boolean;
   private readonly maxBytes: number;
   private readonly maxRetained: number;
+  private readonly logger: Logger;
   private readonly index = new RecordIndex();
   private db: Db | undefined;
   private readonly logDir: string;
@@ -170,6 +185,7 @@ export class LevelStore implements BrokerStore {
     this.sync = options.fsync ?? false;
     this.maxBytes = options.maxBytes ?? 1024 * 1024 * 1024;
     this.maxRetained = options.maxRetained ?? 1_000_000;
+    this.logger = options.logger ?? stderrLogger('warn');
   }
 
   /** Logged operations left out of LevelDB batches because later ones, logged before LevelDB got them, made them needless. */
@@ -183,12 +199,54 @@ export class LevelStore implements BrokerStore {
   }
 
   /** Locks the data directory, checks its format and recovers it; the counts are in `recovered` afterwards. */
-  async open(): Promise<RecoveryStats> {
+  open(): Promise<RecoveryStats> {
+    return this.recover(undefined);
+  }
+
+  /**
+   * Salvages a damaged write-ahead log (log-repair.ts): every segment that is not intact is copied aside and
+   * rewritten with each intact record it holds. Then the store is recovered as `open` would, and closed, so that
+   * a store the repair leaves is known to open. With `dryRun` it only reports: nothing is changed or opened. A
+   * directory that holds no store is refused rather than created.
+   */
+  async repair(options: { dryRun?: boolean } = {}): Promise<StoreRepair> {
+    if (!existsSync(this.dir)) throw new StoreError('io', `data directory ${this.dir} does not exist; check the path`);
+    if (!existsSync(formatFilePath(this.dir))) {
+      throw new StoreError('format', `${this.dir} holds no culex store (no culex-store.json); check the path`);
+    }
+    const stamp = new Date().toISOString().replace(/[-:.]/g, '');
+    if (options.dryRun === true) {
+      this.lock.acquire();
+      try {
+        return { segments: repairLog(this.logDir, { dryRun: true, stamp }), recovered: undefined };
+      } finally {
+        this.lock.release();
+      }
+    }
+    let segments: SegmentRepair[] = [];
+    let recovered: RecoveryStats;
+    try {
+      // Under both locks: LevelDB's refuses a broker whose lock file was deleted.
+      recovered = await this.recover(() => (segments = repairLog(this.logDir, { dryRun: false, stamp })));
+    } catch (err) {
+      if (!segments.some((segment) => segment.copy !== undefined) || !(err instanceof StoreError)) throw err;
+      throw new StoreError(
+        err.code,
+        `the log was repaired (the originals are kept as ${this.logDir}/*.damaged-${stamp}), but the store does not open: ${err.message}`,
+        { cause: err },
+      );
+    }
+    await this.close();
+    return { segments, recovered };
+  }
+
+  /** `open`, with `salvage` run on the log once the database is open and before the log is replayed. */
+  private async recover(salvage: (() => void) | undefined): Promise<RecoveryStats> {
     const started = performance.now();
     try {
       mkdirSync(this.dir, { recursive: true });
     } catch (err) {
-      throw new StoreError('io', `cannot create data directory ${this.dir}: ${(err as Error).message}`, { cause: err });
+      throw new StoreError('io', `cannot create data directory ${this.dir}: ${(err as Error).message}; check the path and its permissions`, { cause: err });
     }
     this.lock.acquire();
     try {
@@ -197,20 +255,25 @@ export class LevelStore implements BrokerStore {
       const hasFiles = this.databaseFiles().length > 0;
       if (version === undefined) {
         if (hasFiles) {
-          throw new StoreError('corrupt', `data directory ${this.dir} has database files but no culex-store.json; refusing to start with an empty store`);
+          throw new StoreError(
+            'corrupt',
+            `data directory ${this.dir} has database files but no culex-store.json; refusing to start with an empty store; ` +
+              `if it holds a culex store, restore culex-store.json from a backup (or write ${formatFileContent()} into it), else use another data directory`,
+          );
         }
         writeFormat(this.dir);
       }
       const fresh = !this.databaseFiles().includes('CURRENT');
       if (fresh && hasFiles) {
-        throw new StoreError('corrupt', `store data in ${this.dbPath} is damaged: the CURRENT file is missing; refusing to start with an empty store`);
+        throw new StoreError('corrupt', `store data in ${this.dbPath} is damaged: the CURRENT file is missing; refusing to start with an empty store; ${RESTORE_REMEDY}`);
       }
       this.db = await this.openDb(fresh);
+      salvage?.();
       this.log = await this.replayLog(this.db);
       const scan = await this.scan(this.db);
       if (!scan.formatFound) {
         if (scan.sessions.size > 0 || scan.retained.length > 0) {
-          throw new StoreError('corrupt', `store data in ${this.dbPath} has no format record; refusing to guess`);
+          throw new StoreError('corrupt', `store data in ${this.dbPath} has no format record; refusing to guess; ${RESTORE_REMEDY}`);
         }
         await this.db.put(Buffer.from(FORMAT_KEY), encodeFormat(STORE_FORMAT_VERSION), { sync: true });
       }
@@ -310,11 +373,19 @@ export class LevelStore implements BrokerStore {
     if (this.maxBytes > 0 && index.growth > 0 && index.bytes > this.maxBytes) {
       const needed = index.bytes;
       this.refuse();
-      throw new StoreError('full', `store in ${this.dir} is full: ${needed} bytes needed, limit ${this.maxBytes}`);
+      throw new StoreError(
+        'full',
+        `store in ${this.dir} is full: ${needed} bytes needed, limit ${this.maxBytes}; ` +
+          'it takes more once clients fetch their queued messages or sessions expire (the limit is the store option maxBytes)',
+      );
     }
     if (this.maxRetained > 0 && index.retained.size > this.maxRetained && index.retained.size > retainedBefore) {
       this.refuse();
-      throw new StoreError('full', `store in ${this.dir} is full: more than ${this.maxRetained} retained messages`);
+      throw new StoreError(
+        'full',
+        `store in ${this.dir} is full: more than ${this.maxRetained} retained messages; ` +
+          'clear retained messages (an empty retained message on their topic) or raise the store option maxRetained',
+      );
     }
     if (batch.length === 0) {
       index.commit();
@@ -326,7 +397,7 @@ export class LevelStore implements BrokerStore {
       log.append(record);
     } catch (err) {
       index.rollback();
-      throw err instanceof StoreError ? err : new StoreError('io', `store write in ${log.dir} failed: ${describe(err)}`, { cause: err });
+      throw err instanceof StoreError ? err : new StoreError('io', `store write in ${log.dir} failed: ${describe(err)}; ${DISK_REMEDY}`, { cause: err });
     }
     index.commit();
     for (const op of batch) op.record = record;
@@ -542,7 +613,7 @@ export class LevelStore implements BrokerStore {
     } catch (err) {
       this.failedBatch = ops;
       this.needsReopen = true;
-      this.levelError = err instanceof StoreError ? err : new StoreError('io', `store write in ${this.dbPath} failed: ${describe(err)}`, { cause: err });
+      this.levelError = err instanceof StoreError ? err : new StoreError('io', `store write in ${this.dbPath} failed: ${describe(err)}; ${DISK_REMEDY}`, { cause: err });
       throw this.levelError;
     }
     this.failedBatch = undefined;
@@ -553,6 +624,13 @@ export class LevelStore implements BrokerStore {
   /** Writes what the log holds over LevelDB (again, where it has some of it: in order, the operations are idempotent) and deletes it. */
   private async replayLog(db: Db): Promise<WriteAheadLog> {
     const logged = readLog(this.logDir);
+    const torn = logged.torn;
+    if (torn !== undefined) {
+      this.logger.warn(
+        `store log ${torn.path}: dropped ${torn.bytes} bytes at its end, from byte ${torn.offset} (${torn.what}): ` +
+          'an append the process did not finish, never acknowledged',
+      );
+    }
     const ops = logged.batches.flat();
     for (const op of ops) if (op.type === 'put') seal(op.value);
     try {
@@ -562,7 +640,11 @@ export class LevelStore implements BrokerStore {
         await writeBatch(db, ops.slice(i, i + REPLAY_CHUNK), last);
       }
     } catch (err) {
-      throw new StoreError('io', `cannot replay the store log into ${this.dbPath}: ${describe(err)}`, { cause: err });
+      throw new StoreError(
+        'io',
+        `cannot replay the store log into ${this.dbPath}: ${describe(err)}; free disk space or fix the file system, then start again (the log is kept until it is replayed)`,
+        { cause: err },
+      );
     }
     removeSegments(this.logDir, logged.paths);
     return new WriteAheadLog(this.logDir, this.sync, logged.next);
@@ -581,7 +663,7 @@ export class LevelStore implements BrokerStore {
     } catch (err) {
       await this.db?.close().catch(() => undefined);
       this.db = undefined;
-      throw err instanceof StoreError ? err : new StoreError('io', `cannot reopen store in ${this.dbPath}: ${describe(err)}`, { cause: err });
+      throw err instanceof StoreError ? err : new StoreError('io', `cannot reopen store in ${this.dbPath}: ${describe(err)}; ${DISK_REMEDY}`, { cause: err });
     }
   }
 
@@ -593,11 +675,10 @@ export class LevelStore implements BrokerStore {
       await db.open({ createIfMissing: create, errorIfExists: false });
     } catch (err) {
       const reason = describe(err);
-      if (/lock/i.test(reason) && /temporarily unavailable|already held/i.test(reason)) {
-        throw this.lock.inUse(this.lock.owner()?.pid);
-      }
-      const code = /corrupt/i.test(reason) ? 'corrupt' : 'io';
-      throw new StoreError(code, `cannot open store in ${this.dbPath}: ${reason}`, { cause: err });
+      // LevelDB's lock, taken although ours was: ours was deleted while its owner ran.
+      if (/lock/i.test(reason) && /temporarily unavailable|already held/i.test(reason)) throw this.lock.engineLocked(join(this.dbPath, 'LOCK'));
+      if (/corrupt/i.test(reason)) throw new StoreError('corrupt', `cannot open store in ${this.dbPath}: ${reason}; ${RESTORE_REMEDY}`, { cause: err });
+      throw new StoreError('io', `cannot open store in ${this.dbPath}: ${reason}; check free disk space and the permissions of ${this.dbPath}`, { cause: err });
     }
     try {
       this.checkRecoveryLog();
@@ -629,11 +710,13 @@ export class LevelStore implements BrokerStore {
   private refuseIfDamaged(): void {
     const marker = join(this.dir, DAMAGED_FILE);
     if (!existsSync(marker)) return;
-    const report = readFileSync(marker, 'utf8').trim();
+    // One line, as the operator reads it in a log.
+    const report = readFileSync(marker, 'utf8').trim().replace(/\s*\n\s*/g, '; ');
     throw new StoreError(
       'corrupt',
       `store data in ${this.dbPath} is corrupt: LevelDB dropped damaged records while recovering (${report}); ` +
-        `remove ${marker} to start with the records that could be read`,
+        `check which records ${marker} lists, copy the data directory if they may be needed, then remove ${marker} ` +
+        'to start with the records LevelDB could read',
     );
   }
 
@@ -656,7 +739,7 @@ export class LevelStore implements BrokerStore {
         try {
           entries = await iterator.nextv(SCAN_CHUNK);
         } catch (err) {
-          throw new StoreError('corrupt', `store data in ${this.dbPath} cannot be read: ${describe(err)}`, { cause: err });
+          throw new StoreError('corrupt', `store data in ${this.dbPath} cannot be read: ${describe(err)}; ${RESTORE_REMEDY}`, { cause: err });
         }
         if (entries.length === 0) break;
         for (const [key, value] of entries) this.scanRecord(key, value, result);
@@ -676,7 +759,11 @@ export class LevelStore implements BrokerStore {
         if (!key.equals(FORMAT_KEY)) throw new RecordError('unknown meta record');
         const version = decodeFormat(value);
         if (version !== STORE_FORMAT_VERSION) {
-          throw new StoreError('format', `store data in ${this.dbPath} has format version ${version}; this culex reads version ${STORE_FORMAT_VERSION}`);
+          throw new StoreError(
+            'format',
+            `store data in ${this.dbPath} has format version ${version}; this culex reads version ${STORE_FORMAT_VERSION}; ` +
+              'start it with the culex version that wrote it, or use another data directory',
+          );
         }
         result.formatFound = true;
         return;
@@ -718,7 +805,7 @@ export class LevelStore implements BrokerStore {
       if (err instanceof StoreError) throw err;
       throw new StoreError(
         'corrupt',
-        `store data in ${this.dbPath} is corrupt (record ${key.subarray(0, 40).toString('hex')}: ${describe(err)}); refusing to start with partial state`,
+        `store data in ${this.dbPath} is corrupt (record ${key.subarray(0, 40).toString('hex')}: ${describe(err)}); refusing to start with partial state; ${RESTORE_REMEDY}`,
         { cause: err },
       );
     }

@@ -4,6 +4,15 @@
 import { crc32 } from 'node:zlib';
 import { writeU32 } from '../../packet/wire.js';
 
+/** One LevelDB operation as the log records and replays it. */
+export type LogOp = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
+
+/** The layout of segment files this version writes and reads. */
+export const LOG_FORMAT_VERSION = 1;
+/** 'CXLG', the first four bytes of a segment. */
+export const MAGIC = 0x43584c47;
+/** Magic number u32 BE, format version u32 BE. */
+export const SEGMENT_HEADER = 8;
 /** Payload length u32 BE, CRC-32 of the payload u32 BE. */
 export const RECORD_HEADER = 8;
 export const PUT = 1;

@@ -5,20 +5,14 @@
 //
 // Segment file: 8-byte header (magic 'CXLG', format version u32 BE), then records. Record: payload length u32 BE,
 // CRC-32 of the payload u32 BE, payload. Payload: operations, each a type byte (1 put, 2 delete), key length u32
-// BE, key, and for a put value length u32 BE, value.
-import { closeSync, fdatasync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
-import { crc32 } from 'node:zlib';
-import { DEL, PUT, RECORD_HEADER } from './log-record.js';
-import { StoreError } from './store-errors.js';
+// BE, key, and for a put value length u32 BE, value. log-scan.ts reads segments, log-repair.ts salvages them.
+import { closeSync, fdatasync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { fsyncPath } from './fsync.js';
+import { LOG_FORMAT_VERSION, MAGIC, RECORD_HEADER, SEGMENT_HEADER, type LogOp } from './log-record.js';
+import { readOps, scanSegment } from './log-scan.js';
+import { DISK_REMEDY, repairCommand, StoreError } from './store-errors.js';
 
-/** One LevelDB operation as the log records and replays it. */
-export type LogOp = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
-
-/** The layout of segment files this version writes and reads. */
-export const LOG_FORMAT_VERSION = 1;
-const MAGIC = 0x43584c47; // 'CXLG'
-const SEGMENT_HEADER = 8;
 /** A segment is closed and a new one started once it passes this size, so that confirmed ones can be deleted. */
 const SEGMENT_BYTES = 8 * 1024 * 1024;
 const SEGMENT_NAME = /^(\d{16})\.log$/;
@@ -38,6 +32,8 @@ export interface LoggedBatches {
   paths: string[];
   /** Number for the next segment. */
   next: number;
+  /** The unfinished append dropped from the end of the newest segment, if any. */
+  torn: { path: string; offset: number; bytes: number; what: string } | undefined;
 }
 
 export class WriteAheadLog {
@@ -82,7 +78,7 @@ export class WriteAheadLog {
         this.torn = { segment, size: segment.size };
         this.cutTorn();
       }
-      throw new StoreError('io', `store write in ${segment.path} failed: ${(err as Error).message}`, { cause: err });
+      throw new StoreError('io', `store write in ${segment.path} failed: ${(err as Error).message}; ${DISK_REMEDY}`, { cause: err });
     }
     segment.size += record.length;
     segment.lastRecord = ++this.appended;
@@ -95,7 +91,7 @@ export class WriteAheadLog {
     return new Promise((resolve, reject) =>
       fdatasync(segment.fd, (err) => {
         if (err === null) resolve();
-        else reject(new StoreError('io', `store flush of ${segment.path} failed: ${err.message}`, { cause: err }));
+        else reject(new StoreError('io', `store flush of ${segment.path} failed: ${err.message}; ${DISK_REMEDY}`, { cause: err }));
       }),
     );
   }
@@ -118,7 +114,7 @@ export class WriteAheadLog {
     // A segment that came back after a power loss while a newer one stayed deleted would replay stale records.
     if (deleted && this.sync) {
       try {
-        syncDirectory(this.dir);
+        fsyncPath(this.dir);
       } catch {
         // LevelDB holds what the deleted segments held; at worst an old one replays again after a power loss.
       }
@@ -150,12 +146,12 @@ export class WriteAheadLog {
     header.writeUInt32BE(LOG_FORMAT_VERSION, 4);
     try {
       writeSync(fd, header, 0, SEGMENT_HEADER, 0);
-      if (this.sync) syncDirectory(this.dir);
+      if (this.sync) fsyncPath(this.dir);
     } catch (err) {
       closeSync(fd);
       // Should it stay, a start-up reads a file shorter than a header as a segment that holds nothing.
       rmSync(path, { force: true });
-      throw new StoreError('io', `cannot start store log segment ${path}: ${(err as Error).message}`, { cause: err });
+      throw new StoreError('io', `cannot start store log segment ${path}: ${(err as Error).message}; ${DISK_REMEDY}`, { cause: err });
     }
     this.next++;
     const segment: Segment = { path, fd, size: SEGMENT_HEADER, lastRecord: this.appended };
@@ -169,7 +165,9 @@ export class WriteAheadLog {
     try {
       ftruncateSync(segment.fd, size);
     } catch (err) {
-      throw new StoreError('io', `store write in ${segment.path} failed: cannot cut off a partial record: ${(err as Error).message}`, { cause: err });
+      throw new StoreError('io', `store write in ${segment.path} failed: cannot cut off a partial record: ${(err as Error).message}; ${DISK_REMEDY}`, {
+        cause: err,
+      });
     }
     this.torn = undefined;
   }
@@ -179,90 +177,72 @@ function segmentName(number: number): string {
   return `${String(number).padStart(16, '0')}.log`;
 }
 
-function syncDirectory(dir: string): void {
-  const fd = openSync(dir, 'r');
+/** The segment files in `dir`, oldest first; none when it does not exist. */
+export function segmentPaths(dir: string): string[] {
   try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    return readdirSync(dir).filter((name) => SEGMENT_NAME.test(name)).sort().map((name) => join(dir, name));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw new StoreError('io', `cannot read store log directory ${dir}: ${(err as Error).message}; check its permissions`, { cause: err });
   }
+}
+
+/** The contents of a segment file. */
+export function readSegmentFile(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new StoreError('io', `cannot read store log ${path}: ${(err as Error).message}; check its permissions`, { cause: err });
+  }
+}
+
+/** Refuses a segment of another log format, which neither the reader nor the repair understand. */
+export function checkVersion(path: string, version: number | undefined): void {
+  if (version === undefined || version === LOG_FORMAT_VERSION) return;
+  throw new StoreError(
+    'format',
+    `store log ${path} has format version ${version}; this culex reads version ${LOG_FORMAT_VERSION}; ` +
+      'start the culex version that wrote it and stop it cleanly (which empties the log), then this one',
+  );
 }
 
 /**
- * Reads every segment in `dir`, oldest first. A record cut short at the end of the newest segment (the process
- * died while appending it, so it was never acknowledged) ends the log; any other damage is refused with an error
- * naming the file.
+ * Reads every segment in `dir` (the `log` directory of a data directory), oldest first. The unfinished append a
+ * killed process leaves at the end of the newest segment is dropped and reported in `torn` (log-scan.ts tells it
+ * from damage); anything else that is not an intact record is refused with an error naming the file, the byte
+ * offset and the repair command.
  */
 export function readLog(dir: string): LoggedBatches {
-  let names: string[];
-  try {
-    names = readdirSync(dir).filter((name) => SEGMENT_NAME.test(name)).sort();
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { batches: [], paths: [], next: 1 };
-    throw new StoreError('io', `cannot read store log directory ${dir}: ${(err as Error).message}`, { cause: err });
-  }
-  const batches: LogOp[][] = [];
-  const paths = names.map((name) => join(dir, name));
-  paths.forEach((path, i) => readSegment(path, i === paths.length - 1, batches));
-  const last = names.at(-1);
-  return { batches, paths, next: last === undefined ? 1 : Number(SEGMENT_NAME.exec(last)![1]) + 1 };
+  const paths = segmentPaths(dir);
+  const logged: LoggedBatches = { batches: [], paths, next: 1, torn: undefined };
+  paths.forEach((path, i) => readSegment(path, i === paths.length - 1, logged));
+  const last = paths.at(-1);
+  if (last !== undefined) logged.next = Number(SEGMENT_NAME.exec(basename(last))![1]) + 1;
+  return logged;
 }
 
-function readSegment(path: string, newest: boolean, batches: LogOp[][]): void {
-  let data: Buffer;
-  try {
-    data = readFileSync(path);
-  } catch (err) {
-    throw new StoreError('io', `cannot read store log ${path}: ${(err as Error).message}`, { cause: err });
+function readSegment(path: string, newest: boolean, logged: LoggedBatches): void {
+  const data = readSegmentFile(path);
+  const scan = scanSegment(data, newest);
+  checkVersion(path, scan.version);
+  const damage = scan.gaps.find((gap) => !gap.torn);
+  if (damage !== undefined) {
+    const after = scan.records.filter((record) => record.start > damage.from).length;
+    const follow = after === 0 ? '' : `; followed by ${after} intact record${after === 1 ? '' : 's'}`;
+    throw new StoreError(
+      'corrupt',
+      `store log ${path} is damaged at byte ${damage.from} (${damage.what}${follow}); nothing was loaded and the file is kept; ` +
+        // The log is the `log` directory of the data directory.
+        `run \`${repairCommand(dirname(dirname(path)))}\` to keep every intact record (it copies the damaged file first)`,
+    );
   }
-  const corrupt = (offset: number, what: string): StoreError =>
-    new StoreError('corrupt', `store log ${path} is corrupt at byte ${offset} (${what}); refusing to start with partial state`);
-  // Cut short in its header: the segment was being created when the process died, or creating it failed.
-  if (data.length < SEGMENT_HEADER) return;
-  if (data.readUInt32BE(0) !== MAGIC) throw corrupt(0, 'not a culex store log');
-  const version = data.readUInt32BE(4);
-  if (version !== LOG_FORMAT_VERSION) {
-    throw new StoreError('format', `store log ${path} has format version ${version}; this culex reads version ${LOG_FORMAT_VERSION}`);
+  const torn = scan.gaps[0];
+  if (torn !== undefined) logged.torn = { path, offset: torn.from, bytes: torn.to - torn.from, what: torn.what };
+  for (const { start, end } of scan.records) {
+    const ops: LogOp[] = [];
+    readOps(data, start + RECORD_HEADER, end, ops);
+    logged.batches.push(ops);
   }
-  let pos = SEGMENT_HEADER;
-  while (pos < data.length) {
-    const length = pos + RECORD_HEADER <= data.length ? data.readUInt32BE(pos) : -1;
-    const end = length < 0 ? Infinity : pos + RECORD_HEADER + length;
-    const cutShort = end > data.length;
-    if (length > 0 && !cutShort && crc32(data.subarray(pos + RECORD_HEADER, end)) === data.readUInt32BE(pos + 4)) {
-      batches.push(decodePayload(data, pos + RECORD_HEADER, end, corrupt));
-      pos = end;
-      continue;
-    }
-    // The tail of the newest segment may hold a record the process was writing when it died: cut short, or
-    // (after a power loss) reaching the end of the file with other bytes than were written, or zeros.
-    if (newest && (cutShort || end === data.length || isZero(data, pos))) return;
-    throw corrupt(pos, cutShort ? 'record cut short' : length === 0 ? 'empty record' : 'checksum mismatch');
-  }
-}
-
-function decodePayload(data: Buffer, start: number, end: number, corrupt: (offset: number, what: string) => StoreError): LogOp[] {
-  const ops: LogOp[] = [];
-  let pos = start;
-  const take = (length: number): Buffer => {
-    if (pos + length > end) throw corrupt(pos, 'operation runs past its record');
-    const bytes = data.subarray(pos, pos + length);
-    pos += length;
-    return bytes;
-  };
-  while (pos < end) {
-    const type = take(1)[0];
-    if (type !== PUT && type !== DEL) throw corrupt(pos - 1, `unknown operation ${type}`);
-    const key = take(take(4).readUInt32BE(0));
-    if (type === DEL) ops.push({ type: 'del', key });
-    else ops.push({ type: 'put', key, value: take(take(4).readUInt32BE(0)) });
-  }
-  return ops;
-}
-
-function isZero(data: Buffer, from: number): boolean {
-  for (let i = from; i < data.length; i++) if (data[i] !== 0) return false;
-  return true;
 }
 
 /** Deletes replayed segments, oldest first, so that a failure leaves a log that still replays in order. */
@@ -272,8 +252,8 @@ export function removeSegments(dir: string, paths: readonly string[]): void {
     try {
       unlinkSync(path);
     } catch (err) {
-      throw new StoreError('io', `cannot delete replayed store log ${path}: ${(err as Error).message}`, { cause: err });
+      throw new StoreError('io', `cannot delete replayed store log ${path}: ${(err as Error).message}; check the permissions of ${dir}`, { cause: err });
     }
   }
-  syncDirectory(dir);
+  fsyncPath(dir);
 }
