@@ -154,6 +154,12 @@ export async function run(args: string[]): Promise<number> {
   if (config.persistence.dataDir !== undefined) logger.info(`state kept in ${config.persistence.dataDir}${config.persistence.fsync ? ' (fsync)' : ''}`);
   let broker: Broker;
   let setup: BrokerSetup;
+  // Installed before the listeners open: a stop asked for as soon as the listening line appears is not the default
+  // (an exit without closing) but a clean stop once the start is done.
+  const stopSignal = new Promise<string>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
   try {
     setup = await setUpBroker(config, logger);
     broker = new Broker(setup.options);
@@ -179,10 +185,7 @@ export async function run(args: string[]): Promise<number> {
     );
   };
   process.on('SIGHUP', onHangup);
-  const signal = await new Promise<string>((resolve) => {
-    process.once('SIGINT', () => resolve('SIGINT'));
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-  });
+  const signal = await stopSignal;
   process.off('SIGHUP', onHangup);
   logger.info(`${signal}: stopping (again to force)`);
   const force = (): void => {
