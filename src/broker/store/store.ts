@@ -105,4 +105,9 @@ export type StoreOp =
   | { op: 'deleteIncoming'; clientId: string; packetId: number }
   /** Replaces the retained message of `message.topic`. */
   | { op: 'putRetained'; message: BrokerMessage }
-  | { op: 'deleteRetained'; topic: string };
+  | { op: 'deleteRetained'; topic: string }
+  /**
+   * A QoS 1/2 message published on this broker, for brokers that share its subscribers (a cluster): a store that
+   * replicates writes it; one that keeps only this broker's state ignores it.
+   */
+  | { op: 'publish'; message: BrokerMessage };

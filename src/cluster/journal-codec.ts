@@ -1,0 +1,334 @@
+/**
+ * The cluster journal's wire format. One journal entry (one JetStream message) is one batch a node appended: the
+ * broker's store operations for its sessions and retained messages, the QoS 1/2 messages published on it (which
+ * every other node routes to its own subscribers), and marks (how far into the journal its routing has got; which
+ * clients are connected and with what Will). Messages, sessions and subscriptions are encoded with the store's
+ * record codec (each value behind its own CRC-32), so damage or a hostile entry is refused, never trusted.
+ *
+ * Entry: `CXJ` and the format version (4 bytes), the operation count (u32), then per operation its kind (u8), the
+ * length of its body (u32) and the body.
+ */
+import type { BrokerMessage } from '../broker/message.js';
+import {
+  decodeOutgoing,
+  decodeRetained,
+  decodeSession,
+  decodeSubscription,
+  encodeSession,
+  encodeSubscription,
+  outgoingSize,
+  retainedSize,
+  seal,
+  writeOutgoing,
+  writeRetained,
+} from '../broker/store/record-codec.js';
+import type { StoredSession, StoreOp } from '../broker/store/store.js';
+
+/** What a journal entry holds: store operations plus the cluster's own. */
+export type JournalOp =
+  | StoreOp
+  /** A QoS 1/2 message published on the appending node, for every node's subscribers. */
+  | { op: 'publish'; message: BrokerMessage }
+  /** The appending node has routed every journal entry below `seq` (and recorded what that changed). */
+  | { op: 'consumed'; seq: number }
+  /** A client is connected to the appending node; `session.will` is its Will (dueAt: the Will Delay, seconds). */
+  | { op: 'connected'; session: StoredSession }
+  /** The client's connection ended (its Will, if any, was handled by the appending node). */
+  | { op: 'disconnected'; clientId: string };
+
+/** A journal entry that does not decode. */
+export class JournalError extends Error {
+  constructor(message: string) {
+    super(`bad journal entry: ${message}`);
+    this.name = 'JournalError';
+  }
+}
+
+const MAGIC = [0x43, 0x58, 0x4a]; // 'CXJ'
+const VERSION = 1;
+const HEADER = 8;
+
+const KINDS = [
+  'putSession',
+  'deleteSession',
+  'putSubscription',
+  'deleteSubscription',
+  'putOutgoing',
+  'deleteOutgoing',
+  'putIncoming',
+  'deleteIncoming',
+  'putRetained',
+  'deleteRetained',
+  'publish',
+  'consumed',
+  'connected',
+  'disconnected',
+] as const satisfies ReadonlyArray<JournalOp['op']>;
+const KIND_OF = new Map<string, number>(KINDS.map((kind, i) => [kind, i]));
+
+function strSize(s: string): number {
+  return 2 + Buffer.byteLength(s);
+}
+
+function writeStr(buf: Buffer, pos: number, s: string): number {
+  const n = buf.write(s, pos + 2);
+  if (n > 0xffff) throw new JournalError('string longer than 65535 bytes');
+  buf.writeUInt16BE(n, pos);
+  return pos + 2 + n;
+}
+
+/** Body size and writer of one operation. Values encoded by the store codec are sealed (CRC) as written. */
+function bodySize(op: JournalOp): number {
+  switch (op.op) {
+    case 'putSession':
+      return strSize(op.session.clientId) + encodeSession(op.session).length;
+    case 'connected':
+      return strSize(op.session.clientId) + encodeSession(op.session).length;
+    case 'deleteSession':
+    case 'disconnected':
+      return strSize(op.clientId);
+    case 'putSubscription':
+      return strSize(op.clientId) + strSize(op.subscription.filter) + encodeSubscription(op.subscription).length;
+    case 'deleteSubscription':
+      return strSize(op.clientId) + strSize(op.filter);
+    case 'putOutgoing':
+      return strSize(op.clientId) + 8 + outgoingSize(op.outgoing);
+    case 'deleteOutgoing':
+      return strSize(op.clientId) + 8;
+    case 'putIncoming':
+    case 'deleteIncoming':
+      return strSize(op.clientId) + 2;
+    case 'putRetained':
+    case 'publish':
+      return retainedSize(op.message);
+    case 'deleteRetained':
+      return strSize(op.topic);
+    case 'consumed':
+      return 8;
+  }
+}
+
+function writeBody(buf: Buffer, pos: number, op: JournalOp, size: number): void {
+  switch (op.op) {
+    case 'putSession':
+    case 'connected': {
+      const at = writeStr(buf, pos, op.session.clientId);
+      seal(encodeSession(op.session)).copy(buf, at);
+      return;
+    }
+    case 'deleteSession':
+    case 'disconnected':
+      writeStr(buf, pos, op.clientId);
+      return;
+    case 'putSubscription': {
+      let at = writeStr(buf, pos, op.clientId);
+      at = writeStr(buf, at, op.subscription.filter);
+      seal(encodeSubscription(op.subscription)).copy(buf, at);
+      return;
+    }
+    case 'deleteSubscription':
+      writeStr(buf, writeStr(buf, pos, op.clientId), op.filter);
+      return;
+    case 'putOutgoing': {
+      let at = writeStr(buf, pos, op.clientId);
+      at = buf.writeDoubleBE(op.outgoing.seq, at);
+      writeOutgoing(buf, at, op.outgoing);
+      seal(buf.subarray(at, pos + size));
+      return;
+    }
+    case 'deleteOutgoing':
+      buf.writeDoubleBE(op.seq, writeStr(buf, pos, op.clientId));
+      return;
+    case 'putIncoming':
+    case 'deleteIncoming':
+      buf.writeUInt16BE(op.packetId, writeStr(buf, pos, op.clientId));
+      return;
+    case 'putRetained':
+    case 'publish':
+      writeRetained(buf, pos, op.message);
+      seal(buf.subarray(pos, pos + size));
+      return;
+    case 'deleteRetained':
+      writeStr(buf, pos, op.topic);
+      return;
+    case 'consumed':
+      buf.writeDoubleBE(op.seq, pos);
+      return;
+  }
+}
+
+/** Encodes a batch of operations as one journal entry. */
+export function encodeBatch(ops: readonly JournalOp[]): Buffer {
+  const sizes = new Array<number>(ops.length);
+  let total = HEADER;
+  for (let i = 0; i < ops.length; i++) {
+    sizes[i] = bodySize(ops[i]!);
+    total += 5 + sizes[i]!;
+  }
+  const buf = Buffer.allocUnsafe(total);
+  buf[0] = MAGIC[0]!;
+  buf[1] = MAGIC[1]!;
+  buf[2] = MAGIC[2]!;
+  buf[3] = VERSION;
+  buf.writeUInt32BE(ops.length, 4);
+  let pos = HEADER;
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i]!;
+    const size = sizes[i]!;
+    buf[pos] = KIND_OF.get(op.op)!;
+    buf.writeUInt32BE(size, pos + 1);
+    writeBody(buf, pos + 5, op, size);
+    pos += 5 + size;
+  }
+  return buf;
+}
+
+/** A cursor over one body; every read is bounds-checked. */
+class BodyReader {
+  constructor(
+    private readonly buf: Buffer,
+    private pos: number,
+    private readonly end: number,
+  ) {}
+
+  str(): string {
+    if (this.pos + 2 > this.end) throw new JournalError('string length past the end');
+    const n = this.buf.readUInt16BE(this.pos);
+    if (this.pos + 2 + n > this.end) throw new JournalError('string past the end');
+    const s = this.buf.toString('utf8', this.pos + 2, this.pos + 2 + n);
+    this.pos += 2 + n;
+    return s;
+  }
+
+  f64(): number {
+    if (this.pos + 8 > this.end) throw new JournalError('number past the end');
+    const v = this.buf.readDoubleBE(this.pos);
+    this.pos += 8;
+    if (!Number.isSafeInteger(v) || v < 0) throw new JournalError('not a sequence number');
+    return v;
+  }
+
+  u16(): number {
+    if (this.pos + 2 > this.end) throw new JournalError('packet id past the end');
+    const v = this.buf.readUInt16BE(this.pos);
+    this.pos += 2;
+    return v;
+  }
+
+  rest(): Buffer {
+    const value = this.buf.subarray(this.pos, this.end);
+    this.pos = this.end;
+    return value;
+  }
+
+  done(): void {
+    if (this.pos !== this.end) throw new JournalError('bytes after an operation');
+  }
+}
+
+function readBody(kind: (typeof KINDS)[number], r: BodyReader): JournalOp {
+  switch (kind) {
+    case 'putSession':
+    case 'connected': {
+      const clientId = r.str();
+      return { op: kind, session: decodeSession(clientId, r.rest()) };
+    }
+    case 'deleteSession':
+    case 'disconnected': {
+      const clientId = r.str();
+      r.done();
+      return { op: kind, clientId };
+    }
+    case 'putSubscription': {
+      const clientId = r.str();
+      const filter = r.str();
+      return { op: kind, clientId, subscription: decodeSubscription(filter, r.rest()) };
+    }
+    case 'deleteSubscription': {
+      const clientId = r.str();
+      const filter = r.str();
+      r.done();
+      return { op: kind, clientId, filter };
+    }
+    case 'putOutgoing': {
+      const clientId = r.str();
+      const seq = r.f64();
+      return { op: kind, clientId, outgoing: decodeOutgoing(seq, r.rest()) };
+    }
+    case 'deleteOutgoing': {
+      const clientId = r.str();
+      const seq = r.f64();
+      r.done();
+      return { op: kind, clientId, seq };
+    }
+    case 'putIncoming':
+    case 'deleteIncoming': {
+      const clientId = r.str();
+      const packetId = r.u16();
+      r.done();
+      if (packetId === 0) throw new JournalError('packet id 0');
+      return { op: kind, clientId, packetId };
+    }
+    case 'putRetained':
+    case 'publish':
+      return { op: kind, message: decodeRetained(r.rest()) };
+    case 'deleteRetained': {
+      const topic = r.str();
+      r.done();
+      return { op: kind, topic };
+    }
+    case 'consumed': {
+      const seq = r.f64();
+      r.done();
+      return { op: kind, seq };
+    }
+  }
+}
+
+/**
+ * Decodes a journal entry; throws JournalError for anything that is not a whole, intact entry of this format
+ * (another program's message on the cluster's subjects, damage, a newer format). Payloads are views of `data`.
+ */
+export function decodeBatch(data: Uint8Array): JournalOp[] {
+  const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  if (buf.length < HEADER || buf[0] !== MAGIC[0] || buf[1] !== MAGIC[1] || buf[2] !== MAGIC[2]) throw new JournalError('not a journal entry');
+  if (buf[3] !== VERSION) throw new JournalError(`format version ${buf[3]}, this node reads ${VERSION}`);
+  const count = buf.readUInt32BE(4);
+  // Each operation takes at least 5 bytes: a count that cannot fit is refused before anything is allocated.
+  if (count * 5 > buf.length - HEADER) throw new JournalError(`${count} operations cannot fit ${buf.length} bytes`);
+  const ops: JournalOp[] = [];
+  let pos = HEADER;
+  for (let i = 0; i < count; i++) {
+    if (pos + 5 > buf.length) throw new JournalError('operation header past the end');
+    const kind = KINDS[buf[pos]!];
+    if (kind === undefined) throw new JournalError(`unknown operation ${buf[pos]}`);
+    const size = buf.readUInt32BE(pos + 1);
+    const end = pos + 5 + size;
+    if (end > buf.length) throw new JournalError('operation past the end');
+    try {
+      ops.push(readBody(kind, new BodyReader(buf, pos + 5, end)));
+    } catch (err) {
+      if (err instanceof JournalError) throw err;
+      throw new JournalError(`${kind}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    pos = end;
+  }
+  if (pos !== buf.length) throw new JournalError('bytes after the last operation');
+  return ops;
+}
+
+/** One message on its own (a live QoS 0 message between nodes): the store codec's message value, sealed. */
+export function encodeMessage(message: BrokerMessage): Buffer {
+  const buf = Buffer.allocUnsafe(retainedSize(message));
+  writeRetained(buf, 0, message);
+  return seal(buf);
+}
+
+/** Decodes `encodeMessage`'s bytes; throws JournalError when they are not one intact message. */
+export function decodeMessage(data: Uint8Array): BrokerMessage {
+  try {
+    return decodeRetained(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+  } catch (err) {
+    throw new JournalError(`message: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}

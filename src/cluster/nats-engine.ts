@@ -1,0 +1,373 @@
+import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import {
+  DeliverPolicy,
+  DiscardPolicy,
+  JetStreamApiError,
+  RetentionPolicy,
+  StorageType,
+  jetstream,
+  jetstreamManager,
+  type JetStreamClient,
+  type JetStreamManager,
+} from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
+import {
+  EngineUnavailableError,
+  NodeUnreachableError,
+  type ClusterEngine,
+  type EngineStatusListener,
+  type JournalEntry,
+  type KvBucket,
+  type KvChange,
+  type KvEntry,
+  type Stop,
+} from './engine.js';
+import { encodeLevel } from './subject.js';
+
+/** Where the engine is and how it keeps what it is given. */
+export interface NatsEngineOptions {
+  /** `nats://host:port` of one or more servers of one NATS cluster. */
+  servers: string[];
+  /** Several Culex clusters can share one NATS: names keep their streams, buckets and subjects apart. */
+  cluster: string;
+  nodeId: string;
+  /** Copies JetStream keeps of each stream and bucket: 1, or 3 for a three-server NATS cluster. Default 1. */
+  replicas?: number;
+  /** How long the journal keeps entries, seconds (queued messages of sessions offline longer are lost). Default 7 days. */
+  journalMaxAge?: number;
+  /** Milliseconds a JetStream call may take before it fails. Default 5000. */
+  timeoutMs?: number;
+  /** Credentials and TLS for NATS, passed to the client as they are. */
+  user?: string;
+  pass?: string;
+  token?: string;
+  tls?: { caFile?: string; certFile?: string; keyFile?: string };
+}
+
+/** JetStream's "wrong last sequence": a create of an existing key, or an update against a stale revision. */
+const WRONG_LAST_SEQUENCE = 10071;
+const NOT_FOUND = 10059;
+
+function isCasConflict(err: unknown): boolean {
+  return err instanceof JetStreamApiError && err.code === WRONG_LAST_SEQUENCE;
+}
+
+/** A token for names the cluster puts into subjects and stream names (node ids, the cluster name). */
+export function subjectToken(name: string): string {
+  return encodeLevel(name);
+}
+
+/** Stream and bucket names allow letters, digits, `-` and `_` only. */
+function streamName(name: string): string {
+  return name.replace(/[^A-Za-z0-9_-]/g, (c) => `_${c.charCodeAt(0).toString(16)}`);
+}
+
+class NatsBucket implements KvBucket {
+  constructor(private readonly kv: () => KV) {}
+
+  async get(key: string): Promise<KvEntry | undefined> {
+    const entry = await this.kv().get(key);
+    if (entry === null || entry.operation !== 'PUT') return undefined;
+    return { key, value: entry.value, revision: entry.revision };
+  }
+
+  async create(key: string, value: Uint8Array): Promise<number | undefined> {
+    try {
+      return await this.kv().create(key, value);
+    } catch (err) {
+      if (isCasConflict(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async update(key: string, value: Uint8Array, revision: number): Promise<number | undefined> {
+    try {
+      return await this.kv().update(key, value, revision);
+    } catch (err) {
+      if (isCasConflict(err)) return undefined;
+      throw err;
+    }
+  }
+
+  put(key: string, value: Uint8Array): Promise<number> {
+    return this.kv().put(key, value);
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.kv().delete(key);
+  }
+
+  async watch(onChange: (change: KvChange) => void): Promise<Stop> {
+    const iterator = await this.kv().watch();
+    void (async () => {
+      for await (const entry of iterator) {
+        if (entry.operation === 'PUT') onChange({ key: entry.key, value: entry.value, revision: entry.revision });
+        else onChange({ key: entry.key, deleted: true, revision: entry.revision });
+      }
+    })().catch(() => undefined);
+    return () => iterator.stop();
+  }
+}
+
+/**
+ * The cluster engine on NATS: core subjects for live messages and requests, JetStream streams for the journal
+ * (`CX_<cluster>_JOURNAL`, one subject per node) and retained messages (`CX_<cluster>_RETAINED`, one message per
+ * subject), JetStream key-value buckets for sessions and nodes. Written for nats-server 2.9 (one filter per
+ * consumer, no per-message TTL); docs/cluster.md says which server version production needs.
+ */
+export class NatsEngine implements ClusterEngine {
+  readonly nodeId: string;
+  private nc: NatsConnection | undefined;
+  private js: JetStreamClient | undefined;
+  private jsm: JetStreamManager | undefined;
+  private readonly kvs = new Map<'sessions' | 'nodes', KV>();
+  private readonly listeners: EngineStatusListener[] = [];
+  private readonly stops = new Set<Stop>();
+  private readonly prefix: string;
+  private readonly journalStream: string;
+  private readonly retainedStream: string;
+  private readonly timeoutMs: number;
+  private reachable = false;
+
+  constructor(private readonly options: NatsEngineOptions) {
+    this.nodeId = options.nodeId;
+    const cluster = subjectToken(options.cluster);
+    this.prefix = `cx.${cluster}`;
+    this.journalStream = streamName(`CX_${options.cluster}_JOURNAL`);
+    this.retainedStream = streamName(`CX_${options.cluster}_RETAINED`);
+    this.timeoutMs = options.timeoutMs ?? 5000;
+  }
+
+  /** Subject prefixes: live messages and retained messages (topics mapped below them), for TopicSubjects. */
+  get subjects(): { live: string; retained: string } {
+    return { live: `${this.prefix}.m`, retained: `${this.prefix}.r` };
+  }
+
+  async start(): Promise<void> {
+    const o = this.options;
+    this.nc = await connect({
+      servers: o.servers,
+      name: `culex ${o.nodeId}`,
+      // A node never gives up on its engine: it is degraded until NATS is back.
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 500,
+      pingInterval: 5000,
+      maxPingOut: 2,
+      user: o.user,
+      pass: o.pass,
+      token: o.token,
+      tls: o.tls,
+    });
+    this.reachable = true;
+    void this.watchStatus(this.nc);
+    this.js = jetstream(this.nc, { timeout: this.timeoutMs });
+    this.jsm = await jetstreamManager(this.nc, { timeout: this.timeoutMs });
+    const replicas = o.replicas ?? 1;
+    await this.ensureStream({
+      name: this.journalStream,
+      subjects: [`${this.prefix}.j.>`],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      num_replicas: replicas,
+      max_age: (o.journalMaxAge ?? 7 * 86400) * 1e9,
+      duplicate_window: 120 * 1e9,
+      discard: DiscardPolicy.Old,
+    });
+    await this.ensureStream({
+      name: this.retainedStream,
+      subjects: [`${this.prefix}.r.>`, `${this.prefix}.r$.>`],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      num_replicas: replicas,
+      max_msgs_per_subject: 1,
+      discard: DiscardPolicy.Old,
+    });
+    const kvm = new Kvm(this.js);
+    for (const name of ['sessions', 'nodes'] as const) {
+      const bucket = await kvm.create(streamName(`cx_${o.cluster}_${name}`), { history: 1, replicas });
+      this.kvs.set(name, bucket);
+    }
+  }
+
+  async stop(): Promise<void> {
+    for (const stop of this.stops) stop();
+    this.stops.clear();
+    const nc = this.nc;
+    this.nc = undefined;
+    if (nc !== undefined) await nc.drain().catch(() => nc.close());
+  }
+
+  onStatus(listener: EngineStatusListener): void {
+    this.listeners.push(listener);
+  }
+
+  async append(data: Uint8Array, id: string): Promise<number> {
+    const ack = await this.jetstream().publish(`${this.prefix}.j.${subjectToken(this.nodeId)}`, data, { msgID: id, timeout: this.timeoutMs });
+    return ack.seq;
+  }
+
+  async follow(fromSeq: number, onEntry: (entry: JournalEntry) => void): Promise<Stop> {
+    const head = `${this.prefix}.j.`;
+    const consumer = await this.jetstream().consumers.get(this.journalStream, {
+      filter_subjects: `${head}>`,
+      deliver_policy: fromSeq <= 1 ? DeliverPolicy.All : DeliverPolicy.StartSequence,
+      ...(fromSeq <= 1 ? {} : { opt_start_seq: fromSeq }),
+    });
+    const messages = await consumer.consume({ max_messages: 256 });
+    void (async () => {
+      for await (const msg of messages) {
+        onEntry({ seq: msg.seq, node: msg.subject.slice(head.length), data: msg.data });
+      }
+    })().catch(() => undefined);
+    return this.track(() => void messages.close().catch(() => undefined));
+  }
+
+  async readNode(node: string, onEntry: (entry: JournalEntry) => void): Promise<void> {
+    const subject = `${this.prefix}.j.${subjectToken(node)}`;
+    const last = await this.manager().streams.getMessage(this.journalStream, { last_by_subj: subject }).catch((err: unknown) => {
+      if (err instanceof JetStreamApiError && err.code === NOT_FOUND) return null;
+      throw err;
+    });
+    if (last === null) return;
+    const consumer = await this.jetstream().consumers.get(this.journalStream, { filter_subjects: subject, deliver_policy: DeliverPolicy.All });
+    const messages = await consumer.consume({ max_messages: 256 });
+    try {
+      for await (const msg of messages) {
+        onEntry({ seq: msg.seq, node, data: msg.data });
+        if (msg.seq >= last.seq) break;
+      }
+    } finally {
+      await messages.close().catch(() => undefined);
+    }
+  }
+
+  async lastSeq(): Promise<number> {
+    const info = await this.manager().streams.info(this.journalStream);
+    return info.state.last_seq;
+  }
+
+  async purgeNode(node: string, beforeSeq?: number): Promise<void> {
+    const filter = `${this.prefix}.j.${subjectToken(node)}`;
+    await this.manager().streams.purge(this.journalStream, beforeSeq === undefined ? { filter } : { filter, seq: beforeSeq });
+  }
+
+  publishLive(subject: string, data: Uint8Array): void {
+    const nc = this.nc;
+    if (nc === undefined || !this.reachable) return;
+    try {
+      nc.publish(subject, data);
+    } catch {
+      // Closed or disconnected: live messages are best effort (QoS 0); the caller counts what it could not send.
+    }
+  }
+
+  subscribeLive(subject: string, onMessage: (subject: string, data: Uint8Array) => void): Stop {
+    const sub: Subscription = this.connection().subscribe(subject, {
+      callback: (err, msg) => {
+        if (err === null) onMessage(msg.subject, msg.data);
+      },
+    });
+    return this.track(() => sub.unsubscribe());
+  }
+
+  async putRetained(subject: string, data: Uint8Array): Promise<void> {
+    await this.jetstream().publish(subject, data, { timeout: this.timeoutMs });
+  }
+
+  async deleteRetained(subject: string): Promise<void> {
+    await this.manager().streams.purge(this.retainedStream, { filter: subject });
+  }
+
+  async loadRetained(onMessage: (subject: string, data: Uint8Array) => void): Promise<void> {
+    const info = await this.manager().streams.info(this.retainedStream);
+    if (info.state.messages === 0) return;
+    const consumer = await this.jetstream().consumers.get(this.retainedStream, { deliver_policy: DeliverPolicy.LastPerSubject });
+    const messages = await consumer.consume({ max_messages: 1024 });
+    try {
+      for await (const msg of messages) {
+        onMessage(msg.subject, msg.data);
+        if (msg.info.pending === 0) break;
+      }
+    } finally {
+      await messages.close().catch(() => undefined);
+    }
+  }
+
+  bucket(name: 'sessions' | 'nodes'): KvBucket {
+    return new NatsBucket(() => {
+      const kv = this.kvs.get(name);
+      if (kv === undefined) throw new EngineUnavailableError('not started');
+      return kv;
+    });
+  }
+
+  serve(onRequest: (data: Uint8Array) => Promise<Uint8Array>): void {
+    const sub = this.connection().subscribe(`${this.prefix}.ctl.${subjectToken(this.nodeId)}`, {
+      callback: (err, msg) => {
+        if (err !== null) return;
+        onRequest(msg.data).then(
+          (answer) => msg.respond(answer),
+          () => undefined,
+        );
+      },
+    });
+    this.track(() => sub.unsubscribe());
+  }
+
+  async request(node: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+    try {
+      const answer = await this.connection().request(`${this.prefix}.ctl.${subjectToken(node)}`, data, { timeout: timeoutMs });
+      return answer.data;
+    } catch (err) {
+      throw new NodeUnreachableError(node, err instanceof Error ? err.message : String(err));
+    }
+  }
+
+  private async ensureStream(config: Parameters<JetStreamManager['streams']['add']>[0]): Promise<void> {
+    const jsm = this.manager();
+    try {
+      await jsm.streams.info(config.name!);
+    } catch (err) {
+      if (!(err instanceof JetStreamApiError && err.code === NOT_FOUND)) throw err;
+      await jsm.streams.add(config);
+    }
+  }
+
+  private async watchStatus(nc: NatsConnection): Promise<void> {
+    for await (const status of nc.status()) {
+      if (status.type === 'disconnect' && this.reachable) this.setReachable(false, 'disconnected from NATS');
+      else if (status.type === 'reconnect') this.setReachable(true, `reconnected to ${status.server}`);
+      else if (status.type === 'close') this.setReachable(false, 'connection to NATS closed');
+    }
+  }
+
+  private setReachable(up: boolean, detail: string): void {
+    if (this.reachable === up) return;
+    this.reachable = up;
+    for (const listener of this.listeners) listener(up, detail);
+  }
+
+  private connection(): NatsConnection {
+    if (this.nc === undefined) throw new EngineUnavailableError('not started');
+    return this.nc;
+  }
+
+  private jetstream(): JetStreamClient {
+    if (this.js === undefined) throw new EngineUnavailableError('not started');
+    return this.js;
+  }
+
+  private manager(): JetStreamManager {
+    if (this.jsm === undefined) throw new EngineUnavailableError('not started');
+    return this.jsm;
+  }
+
+  private track(stop: Stop): Stop {
+    const once: Stop = () => {
+      this.stops.delete(once);
+      stop();
+    };
+    this.stops.add(once);
+    return once;
+  }
+}
