@@ -4,7 +4,8 @@
  * writes the results as JSON. Servers are pinned to core 0 and this process to core 1 when taskset is there.
  *
  * Run by hand (not part of the test suite, which runs it only with --smoke):
- *   node --import tsx bench/cluster-engine/main.ts [--seconds 2] [--topologies single,cluster] [--out results.json]
+ *   node --import tsx bench/cluster-engine/main.ts [--seconds 2] [--topologies single,cluster]
+ *     [--scenarios publish,core,kv,replay,retained] [--out results.json]
  */
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -20,25 +21,28 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '2' },
     topologies: { type: 'string', default: 'single,cluster' },
     out: { type: 'string' },
+    scenarios: { type: 'string', default: 'publish,core,kv,replay,retained' },
     smoke: { type: 'boolean', default: false },
   },
 });
+const scenarios = new Set(values.scenarios!.split(','));
 
 /** Sizes of each measurement; --smoke makes every one tiny (for the test that checks the script runs). */
 const scale = values.smoke
   ? { seconds: 0.2, warmup: 0.05, ks: [1, 100], windows: [1, 8], maxMqtt: 2000, core: 2000, kvWindows: [1, 8], kvOps: 50, replay: 400, retained: 200 }
   : { seconds: Number(values.seconds), warmup: 0.5, ks: [1, 10, 100, 1000], windows: [1, 8, 64], maxMqtt: 5_000_000, core: 5_000_000, kvWindows: [1, 64], kvOps: 50_000, replay: 100_000, retained: 10_000 };
 
-interface TopologyResult {
+/** One topology's results; a scenario left out with --scenarios has none. */
+export interface TopologyResult {
   topology: string;
-  publish: PublishRow[];
-  core: RateRow;
-  kv: RateRow[];
-  kvConflict: ConflictResult;
-  replayFill: RateRow;
-  replay: RateRow[];
-  retainedFill: RateRow;
-  retained: RateRow;
+  publish?: PublishRow[];
+  core?: RateRow;
+  kv?: RateRow[];
+  kvConflict?: ConflictResult;
+  /** The fill, then the two consumers. */
+  replay?: RateRow[];
+  /** The fill, then the load. */
+  retained?: RateRow[];
 }
 
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
@@ -52,20 +56,32 @@ async function measure(topology: 'single' | 'cluster'): Promise<TopologyResult> 
     try {
       const ctx: Context = { nc, urls: nats.urls, serverPids, replicas: topology === 'cluster' ? 3 : 1, seconds: scale.seconds, warmup: scale.warmup };
       const name = topology === 'cluster' ? '3 servers, R3' : '1 server, R1';
-      log(`${name}: JetStream batches`);
-      const publish = await publishBatches(ctx, scale.ks, scale.windows, scale.maxMqtt);
-      log(`${name}: core publish/subscribe`);
-      const core = await corePubSub(ctx, scale.core);
-      log(`${name}: KV`);
-      const kv = await kvOperations(ctx, scale.kvWindows, scale.kvOps);
-      log(`${name}: replay`);
-      const replayed = await replay(ctx, scale.replay);
-      log(`${name}: retained`);
-      const retained = await retainedLoad(ctx, scale.retained);
-      return {
-        topology: name, publish, core, kv: kv.rows, kvConflict: kv.conflict,
-        replayFill: replayed.fill, replay: replayed.rows, retainedFill: retained.fill, retained: retained.load,
-      };
+      const result: TopologyResult = { topology: name };
+      if (scenarios.has('publish')) {
+        log(`${name}: JetStream batches`);
+        result.publish = await publishBatches(ctx, scale.ks, scale.windows, scale.maxMqtt);
+      }
+      if (scenarios.has('core')) {
+        log(`${name}: core publish/subscribe`);
+        result.core = await corePubSub(ctx, scale.core);
+      }
+      if (scenarios.has('kv')) {
+        log(`${name}: KV`);
+        const kv = await kvOperations(ctx, scale.kvWindows, scale.kvOps);
+        result.kv = kv.rows;
+        result.kvConflict = kv.conflict;
+      }
+      if (scenarios.has('replay')) {
+        log(`${name}: replay`);
+        const replayed = await replay(ctx, scale.replay);
+        result.replay = [replayed.fill, ...replayed.rows];
+      }
+      if (scenarios.has('retained')) {
+        log(`${name}: retained`);
+        const retained = await retainedLoad(ctx, scale.retained);
+        result.retained = [retained.fill, retained.load];
+      }
+      return result;
     } finally {
       await nc.close();
     }
@@ -85,26 +101,32 @@ function report(results: TopologyResult[], machine: Record<string, string>): str
   const lines: string[] = [];
   lines.push(`Machine: ${machine.cpu}, ${machine.cores} cores; node ${machine.node}; nats-server ${machine.natsServer}; ` +
     `nats.js ${machine.natsJs}; ${machine.date}; load average ${machine.load}; pinning: ${machine.pinning}.`, '');
-  lines.push('(a) JetStream publish, one JetStream message per K MQTT messages (64-200-byte payloads, telemetry topics), W in flight, acknowledgements awaited', '');
-  lines.push('| topology | K | W | MQTT msg/s | MB/s | client CPU µs / MQTT msg | servers CPU µs / MQTT msg |', '|---|---:|---:|---:|---:|---:|---:|');
-  for (const r of results) {
-    for (const p of r.publish) {
-      lines.push(`| ${r.topology} | ${p.k} | ${p.window} | ${n0(p.mqttPerSecond)} | ${n1(p.megabytesPerSecond)} | ${n1(p.clientMicrosPerMqtt)} | ${n1(p.serverMicrosPerMqtt)} |`);
+  if (results.some((r) => r.publish)) {
+    lines.push('(a) JetStream publish, one JetStream message per K MQTT messages (64-200-byte payloads, telemetry topics), W in flight, acknowledgements awaited', '');
+    lines.push('| topology | K | W | MQTT msg/s | MB/s | client CPU µs / MQTT msg | servers CPU µs / MQTT msg |', '|---|---:|---:|---:|---:|---:|---:|');
+    for (const r of results) {
+      for (const p of r.publish ?? []) {
+        lines.push(`| ${r.topology} | ${p.k} | ${p.window} | ${n0(p.mqttPerSecond)} | ${n1(p.megabytesPerSecond)} | ${n1(p.clientMicrosPerMqtt)} | ${n1(p.serverMicrosPerMqtt)} |`);
+      }
     }
+    lines.push('');
   }
-  const table = (title: string, pick: (r: TopologyResult) => RateRow[]): void => {
-    lines.push('', title, '', '| topology | what | count | per second | client CPU µs each | servers CPU µs each |', '|---|---|---:|---:|---:|---:|');
-    for (const r of results) lines.push(...rateRows(pick(r)).map((row) => `| ${r.topology} ${row}`));
+  const table = (title: string, pick: (r: TopologyResult) => RateRow[] | undefined): void => {
+    if (!results.some(pick)) return;
+    lines.push(title, '', '| topology | what | count | per second | client CPU µs each | servers CPU µs each |', '|---|---|---:|---:|---:|---:|');
+    for (const r of results) lines.push(...rateRows(pick(r) ?? []).map((row) => `| ${r.topology} ${row}`));
+    lines.push('');
   };
-  table('(b) Core NATS publish + subscribe (64-200-byte payloads)', (r) => [r.core]);
+  table('(b) Core NATS publish + subscribe (64-200-byte payloads)', (r) => r.core && [r.core]);
   table('(c) KV (bucket history 1): create new keys, then update each with its revision (CAS)', (r) => r.kv);
-  lines.push('', `A stale update: ${results.map((r) => `${r.topology}: ${r.kvConflict.name} code ${r.kvConflict.code} "${r.kvConflict.message}"`).join('; ')}.`);
-  table('(d) Reading a stream back from its middle (64-200-byte messages)', (r) => [r.replayFill, ...r.replay]);
-  table('(e) Retained messages: stream with max_msgs_per_subject 1, load the last message of every subject', (r) => [r.retainedFill, r.retained]);
+  const conflicts = results.filter((r) => r.kvConflict).map((r) => `${r.topology}: ${r.kvConflict!.name} code ${r.kvConflict!.code} "${r.kvConflict!.message}"`);
+  if (conflicts.length > 0) lines.push(`A stale update: ${conflicts.join('; ')}.`, '');
+  table('(d) Reading a stream back from its middle (64-200-byte messages)', (r) => r.replay);
+  table('(e) Retained messages: stream with max_msgs_per_subject 1, load the last message of every subject', (r) => r.retained);
   return lines.join('\n');
 }
 
-const natsVersion = /v(\S+)/.exec(spawnSync('/usr/sbin/nats-server', ['--version'], { encoding: 'utf8' }).stdout)?.[1] ?? 'unknown';
+const natsVersion = /\bv(\d\S*)/.exec(spawnSync('/usr/sbin/nats-server', ['--version'], { encoding: 'utf8' }).stdout)?.[1] ?? 'unknown';
 const pinned = pin(process.pid, 1);
 const machine = {
   cpu: cpus()[0]?.model ?? 'unknown',

@@ -4,7 +4,7 @@
  * last message of every subject of a retained-message stream.
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { AckPolicy, DeliverPolicy, StorageType, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, StorageType, jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { MessageSource, pipeline, startUsage, type Usage } from './measure.js';
 
@@ -61,6 +61,21 @@ async function until(what: string, predicate: () => boolean, timeoutMs: number):
   }
 }
 
+/**
+ * Waits until a new stream has a leader: until then its writes fail with no responders (nats.js retries them
+ * after a pause), which would be counted as slowness. An R3 stream's Raft group takes up to seconds.
+ */
+async function leaderElected(jsm: JetStreamManager, stream: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    // A server outside a cluster reports no cluster at all.
+    const { cluster } = await jsm.streams.info(stream);
+    if (cluster === undefined || cluster.leader !== undefined) return;
+    if (Date.now() > deadline) throw new Error(`stream ${stream} has no leader after 30 s`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 /** (a) One JetStream message carries K MQTT messages; `window` of them in flight; each acknowledgement awaited. */
 export async function publishBatches(ctx: Context, ks: number[], windows: number[], maxMqtt: number): Promise<PublishRow[]> {
   const jsm = await jetstreamManager(ctx.nc);
@@ -70,6 +85,7 @@ export async function publishBatches(ctx: Context, ks: number[], windows: number
   for (const k of ks) {
     for (const window of windows) {
       await jsm.streams.add({ name: 'BENCH_A', subjects: ['bench.a.>'], num_replicas: ctx.replicas, storage: StorageType.File });
+      await leaderElected(jsm, 'BENCH_A');
       let id = 0;
       let bytes = 0;
       const publish = (): Promise<unknown> => {
@@ -139,6 +155,7 @@ export async function corePubSub(ctx: Context, maxMessages: number): Promise<Rat
 /** (c) KV create of new keys, then update of each with its revision (CAS), sequential (window 1) and pipelined. */
 export async function kvOperations(ctx: Context, windows: number[], maxOps: number): Promise<{ rows: RateRow[]; conflict: ConflictResult }> {
   const kv = await new Kvm(jetstream(ctx.nc, { timeout: 20_000 })).create('bench_kv', { replicas: ctx.replicas, history: 1 });
+  await leaderElected(await jetstreamManager(ctx.nc), 'KV_bench_kv');
   const value = JSON.stringify({ owner: 'node-1', epoch: 7, expiry: 0, checkpoint: 123456 });
   const rows: RateRow[] = [];
   for (const window of windows) {
@@ -169,6 +186,7 @@ export async function replay(ctx: Context, count: number): Promise<{ fill: RateR
   const jsm = await jetstreamManager(ctx.nc);
   const js = jetstream(ctx.nc, { timeout: 20_000 });
   await jsm.streams.add({ name: 'BENCH_D', subjects: ['bench.d.>'], num_replicas: ctx.replicas, storage: StorageType.File });
+  await leaderElected(jsm, 'BENCH_D');
   const source = new MessageSource();
   let usage = startUsage(ctx.serverPids);
   await pipeline(256, count, 600, () => js.publish('bench.d.log', source.payload()));
@@ -212,6 +230,7 @@ export async function retainedLoad(ctx: Context, subjects: number): Promise<{ fi
   await jsm.streams.add({
     name: 'BENCH_R', subjects: ['bench.r.>'], num_replicas: ctx.replicas, storage: StorageType.File, max_msgs_per_subject: 1,
   });
+  await leaderElected(jsm, 'BENCH_R');
   const source = new MessageSource();
   const subject = (i: number): string => `bench.r.site${i % 50}.dev${i}.temperature`;
   let usage = startUsage(ctx.serverPids);

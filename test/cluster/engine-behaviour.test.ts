@@ -263,8 +263,11 @@ test('kill -9 and restart: the client reconnects by itself; in-flight and discon
   conn.publish('core.lost', 'published while disconnected');
   // Its timeout is longer than the server takes to come back: it is still not sent again.
   const lostPublish = rejection(jetstream(conn, { timeout: 2500 }).publish('k.lost', 'x'));
+  const lostFlush = rejection(conn.flush());
   const attempts = log.filter((s) => s.type === 'reconnecting').length;
   await until('another reconnect attempt', () => log.filter((s) => s.type === 'reconnecting').length > attempts);
+  const flushError = await lostFlush;
+  assert.deepEqual([flushError.name, flushError.message], ['RequestError', 'connection disconnected']);
   await nats.restart(0);
   await until('the reconnect', () => log.some((s) => s.type === 'reconnect'));
   assert.equal((await lostPublish).name, 'TimeoutError');
