@@ -26,9 +26,10 @@
  * bytes by default), and the subject is part of that line; `subject()` and `filterSubjects()` return undefined
  * for a subject over `maxSubjectBytes` instead of handing out one that would cost the connection.
  *
- * Cost (bench/cluster-engine/subject.ts, docs/benchmarks.md): a topic of plain levels is one scan and one
- * `replaceAll` (no cache: under churn a cache miss costs more than that); topics that need escapes, and `$`
- * topics, are remembered in a small cache (two generations of Maps, so O(1) whatever the churn).
+ * Cost (bench/cluster-engine/subject.ts, docs/benchmarks.md "Cluster engine"): a topic of plain levels is one
+ * scan and one `replaceAll`, about 0.17 µs, with no cache (under churn a cache miss costs more than that); topics
+ * that need escapes (about 1 µs to escape), and `$` topics, are remembered in a small cache (about 0.09 µs a hit;
+ * two generations of Maps, so O(1) whatever the churn).
  */
 
 /** Server default `max_control_line` (4096) less room for the rest of an `HPUB subject reply hlen len` line. */
