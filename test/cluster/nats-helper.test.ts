@@ -112,7 +112,8 @@ test('three servers: routes carry messages, an R3 stream survives the loss of it
     const failures = new Map<string, number>();
     while (seq === 0) {
       try {
-        seq = (await js.publish('r3.a', 'after', { timeout: 1000 })).seq;
+        // One msgID for every attempt: an attempt that timed out may still have been stored.
+        seq = (await js.publish('r3.a', 'after', { timeout: 1000, msgID: 'after-the-kill' })).seq;
       } catch (error) {
         if (Date.now() > deadline) throw error;
         const e = error as Error & { cause?: Error & { cause?: Error } };
