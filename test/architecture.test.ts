@@ -18,7 +18,8 @@ const allowed: Record<string, string[]> = {
   registry: ['transport'],
   iothub: ['broker', 'registry', 'credentials', 'transport'],
   dialects: ['broker', 'credentials', 'packet', 'topic', 'transport'],
-  cli: ['auth', 'broker', 'client', 'config', 'credentials', 'dialects', 'iothub', 'packet', 'registry', 'topic', 'transport'],
+  cluster: ['packet', 'topic', 'transport', 'broker'],
+  cli: ['auth', 'broker', 'client', 'cluster', 'config', 'credentials', 'dialects', 'iothub', 'packet', 'registry', 'topic', 'transport'],
 };
 
 /** Parts that run in browsers as they are: no Node built-ins. */
