@@ -66,6 +66,8 @@ export class BrokerCore implements ConnectionHost {
       sendWill: (clientId, will) => this.publishWill(clientId, will),
       guarded: (where, work) => this.guarded(where, work),
     });
+    const writer = this.writer;
+    if (writer !== undefined) router.attach?.((op) => writer.record(op));
   }
 
   /** Serves MQTT on a stream from any transport. */
@@ -120,6 +122,10 @@ export class BrokerCore implements ConnectionHost {
   acknowledgeWhenStored(target: AckTarget, kind: AckKind, packetId: number, reasonCode: number): void {
     if (this.writer === undefined) target.sendStoredAck(kind, packetId, reasonCode);
     else this.writer.ackAfterCommit(target, kind, packetId, reasonCode);
+  }
+
+  routerReady(): Promise<void> | undefined {
+    return this.router.ready?.();
   }
 
   forEachRetained(topicFilter: string, visit: (message: BrokerMessage) => void, canRead?: (topic: string) => boolean): void {

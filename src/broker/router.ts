@@ -4,6 +4,7 @@ import { SubscriptionIndex } from '../topic/subscription-index.js';
 import type { Holdable } from './flow.js';
 import type { BrokerMessage } from './message.js';
 import type { Reassigner } from './outbox.js';
+import type { StoreOp } from './store/store.js';
 import type { Subscriber, SubscriptionRecord } from './subscription.js';
 
 /**
@@ -29,6 +30,17 @@ export interface Router {
   sharedGroup?(filter: string): Reassigner | undefined;
   /** Calls `visit` for every retained message whose topic matches the filter (and passes `canRead`). */
   forEachRetained(topicFilter: string, visit: (message: BrokerMessage) => void, canRead?: (topic: string) => boolean): void;
+  /**
+   * Called once by the broker: `record` adds an operation to the broker's next store batch, so that what a router
+   * must keep (a message it hands to other brokers) is durable before the publisher's acknowledgement.
+   */
+  attach?(record: (op: StoreOp) => void): void;
+  /**
+   * Resolves once the subscriptions added so far take effect wherever messages come from, and the retained
+   * messages written before the call are known here; awaited before SUBACK. A router that has nothing to wait
+   * for leaves it out.
+   */
+  ready?(): Promise<void>;
 }
 
 /**

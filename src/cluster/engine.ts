@@ -66,7 +66,9 @@ export interface ClusterEngine {
   /** Removes a node's journal entries below `beforeSeq` (all of them when absent). */
   purgeNode(node: string, beforeSeq?: number): Promise<void>;
 
-  /** Sends a live message to every node with interest in `subject`; lost while the engine is unreachable. */
+  /** Resolves once the engine has everything this node sent it before the call (subscriptions included). */
+  flush(): Promise<void>;
+  /** Sends a live message to every other node with interest in `subject`; lost while the engine is unreachable. */
   publishLive(subject: string, data: Uint8Array): void;
   /** Interest in a subject that may hold `*` and `>` wildcards. */
   subscribeLive(subject: string, onMessage: (subject: string, data: Uint8Array) => void): Stop;

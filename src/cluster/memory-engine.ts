@@ -85,7 +85,7 @@ export class MemoryCluster {
   private readonly followers = new Set<(entry: JournalEntry) => void>();
   private readonly retained = new Map<string, Uint8Array>();
   private readonly buckets = { sessions: new MemoryBucket(this), nodes: new MemoryBucket(this) };
-  private readonly live = new Set<{ pattern: string; deliver: (subject: string, data: Uint8Array) => void }>();
+  private readonly live = new Set<{ node: string; pattern: string; deliver: (subject: string, data: Uint8Array) => void }>();
   private readonly servers = new Map<string, (data: Uint8Array) => Promise<Uint8Array>>();
   private readonly statusListeners = new Set<EngineStatusListener>();
   private up = true;
@@ -152,14 +152,17 @@ export class MemoryCluster {
     }
   }
 
-  publishLive(subject: string, data: Uint8Array): void {
+  /** Delivered to every other node with interest (a node does not hear its own, as with NATS `noEcho`). */
+  publishLive(node: string, subject: string, data: Uint8Array): void {
     if (!this.up) return;
     const copy = data.slice();
-    for (const sub of this.live) if (subjectMatches(sub.pattern, subject)) queueMicrotask(() => sub.deliver(subject, copy));
+    for (const sub of this.live) {
+      if (sub.node !== node && subjectMatches(sub.pattern, subject)) queueMicrotask(() => sub.deliver(subject, copy));
+    }
   }
 
-  subscribeLive(pattern: string, deliver: (subject: string, data: Uint8Array) => void): Stop {
-    const sub = { pattern, deliver };
+  subscribeLive(node: string, pattern: string, deliver: (subject: string, data: Uint8Array) => void): Stop {
+    const sub = { node, pattern, deliver };
     this.live.add(sub);
     return () => this.live.delete(sub);
   }
@@ -261,12 +264,16 @@ export class MemoryEngine implements ClusterEngine {
     this.hub.purgeNode(node, beforeSeq);
   }
 
+  async flush(): Promise<void> {
+    this.hub.check();
+  }
+
   publishLive(subject: string, data: Uint8Array): void {
-    if (!this.stopped) this.hub.publishLive(subject, data);
+    if (!this.stopped) this.hub.publishLive(this.nodeId, subject, data);
   }
 
   subscribeLive(subject: string, onMessage: (subject: string, data: Uint8Array) => void): Stop {
-    return this.track(this.hub.subscribeLive(subject, onMessage));
+    return this.track(this.hub.subscribeLive(this.nodeId, subject, onMessage));
   }
 
   async putRetained(subject: string, data: Uint8Array): Promise<void> {

@@ -22,7 +22,7 @@ import {
   type KvEntry,
   type Stop,
 } from './engine.js';
-import { encodeLevel } from './subject.js';
+import { decodeToken, encodeLevel } from './subject.js';
 
 /** Where the engine is and how it keeps what it is given. */
 export interface NatsEngineOptions {
@@ -148,6 +148,8 @@ export class NatsEngine implements ClusterEngine {
     this.nc = await connect({
       servers: o.servers,
       name: `culex ${o.nodeId}`,
+      // A node routes its own messages itself: NATS must not hand them back.
+      noEcho: true,
       // A node never gives up on its engine: it is degraded until NATS is back.
       maxReconnectAttempts: -1,
       reconnectTimeWait: 500,
@@ -216,7 +218,8 @@ export class NatsEngine implements ClusterEngine {
     const messages = await consumer.consume({ max_messages: 256 });
     void (async () => {
       for await (const msg of messages) {
-        onEntry({ seq: msg.seq, node: msg.subject.slice(head.length), data: msg.data });
+        const token = msg.subject.slice(head.length);
+        onEntry({ seq: msg.seq, node: decodeToken(token) ?? token, data: msg.data });
       }
     })().catch(() => undefined);
     return this.track(() => void messages.close().catch(() => undefined));
@@ -249,6 +252,10 @@ export class NatsEngine implements ClusterEngine {
   async purgeNode(node: string, beforeSeq?: number): Promise<void> {
     const filter = `${this.prefix}.j.${subjectToken(node)}`;
     await this.manager().streams.purge(this.journalStream, beforeSeq === undefined ? { filter } : { filter, seq: beforeSeq });
+  }
+
+  async flush(): Promise<void> {
+    await this.connection().flush();
   }
 
   publishLive(subject: string, data: Uint8Array): void {

@@ -36,6 +36,11 @@ export interface BrokerServices {
   acknowledgeWhenStored(target: AckTarget, kind: AckKind, packetId: number, reasonCode: number): void;
   /** Retains (when flagged) and routes a message; returns how many sessions took it. */
   dispatch(message: BrokerMessage, from: ClientInfo | undefined, publisher?: Holdable): number;
+  /**
+   * Undefined, or (in a cluster) a promise that resolves once new subscriptions take effect everywhere and the
+   * retained messages written before are known here: SUBACK waits for it.
+   */
+  routerReady(): Promise<void> | undefined;
   /** Every retained message whose topic matches the filter and passes `canRead`. */
   forEachRetained(topicFilter: string, visit: (message: BrokerMessage) => void, canRead?: (topic: string) => boolean): void;
   emitConnected(info: ClientInfo): void;

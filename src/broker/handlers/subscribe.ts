@@ -27,7 +27,7 @@ export function handleSubscribe(context: OpenContext, packet: SubscribePacket): 
   if (codes.some((code) => code instanceof Promise)) {
     return Promise.all(codes).then((settled) => finish(context, packet, settled));
   }
-  finish(context, packet, codes as number[]);
+  return finish(context, packet, codes as number[]);
 }
 
 /** Granted QoS (0-2) or an MQTT 5 failure reason code. */
@@ -46,7 +46,7 @@ function grant(sub: Subscription, verdict: boolean | number): number {
   return verdict < sub.qos ? verdict : sub.qos;
 }
 
-function finish(context: OpenContext, packet: SubscribePacket, codes: number[]): void {
+function finish(context: OpenContext, packet: SubscribePacket, codes: number[]): void | Promise<void> {
   if (context.state !== 'open') return;
   const session = context.session;
   const sessions = context.broker.sessions;
@@ -81,6 +81,15 @@ function finish(context: OpenContext, packet: SubscribePacket, codes: number[]):
     // Shared subscriptions get no retained messages; Retain Handling 1 only for a new subscription.
     if (!isShared && (record.retainHandling === 0 || (record.retainHandling === 1 && !existed))) withRetained.push(record);
   }
+  const ready = context.broker.routerReady();
+  if (ready === undefined) return acknowledge(context, packet, codes, withRetained);
+  return ready.then(() => acknowledge(context, packet, codes, withRetained));
+}
+
+/** SUBACK, then the retained messages the new subscriptions asked for. */
+function acknowledge(context: OpenContext, packet: SubscribePacket, codes: number[], withRetained: SubscriptionRecord[]): void {
+  if (context.state !== 'open') return;
+  const session = context.session;
   const v5 = context.client.version === 5;
   const reasonCodes = v5 ? codes : codes.map((code) => (code >= ReasonCode.UnspecifiedError ? ReasonCode.UnspecifiedError : code));
   context.send({ type: 'suback', packetId: packet.packetId, reasonCodes });

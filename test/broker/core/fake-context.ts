@@ -63,6 +63,10 @@ export class FakeBroker implements BrokerServices {
     return this.router.route(message);
   }
 
+  routerReady(): undefined {
+    return undefined;
+  }
+
   forEachRetained(topicFilter: string, visit: (message: BrokerMessage) => void, canRead?: (topic: string) => boolean): void {
     this.router.forEachRetained(topicFilter, visit, canRead);
   }

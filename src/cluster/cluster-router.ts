@@ -1,0 +1,185 @@
+import type { Holdable } from '../broker/flow.js';
+import type { BrokerMessage } from '../broker/message.js';
+import type { Reassigner } from '../broker/outbox.js';
+import { LocalRouter, type Router, type SubscriptionRecord } from '../broker/router.js';
+import type { StoreOp } from '../broker/store/store.js';
+import type { ClusterEngine, Stop } from './engine.js';
+import { decodeMessage, encodeMessage } from './journal-codec.js';
+import type { TopicSubjects } from './subject.js';
+
+/** Longest wait before a SUBACK for the cluster to take a new subscription in. */
+const READY_TIMEOUT_MS = 2000;
+
+/** What the router counts for `$SYS` and the log: messages it could not hand to the cluster, or that came bad. */
+export interface ClusterRouterStats {
+  /** QoS 0 messages not sent to other nodes (engine unreachable, or a topic too long for a subject). */
+  liveDropped: number;
+  /** Messages from the engine that did not decode (another program on our subjects, damage): dropped. */
+  badMessages: number;
+  /** Messages received from other nodes. */
+  remoteMessages: number;
+}
+
+/**
+ * A router for one node of a cluster: local sessions are routed by a LocalRouter as on a single broker; what is
+ * published here also goes to the other nodes — QoS 0 live, on the topic's subject, to nodes that subscribed to
+ * it; QoS 1 and 2 in the node's next journal batch (`publish` operations), which is durable before the publisher
+ * is acknowledged and which every node follows. Messages from other nodes come in through `routeRemote`.
+ */
+export class ClusterRouter implements Router {
+  readonly local = new LocalRouter();
+  readonly stats: ClusterRouterStats = { liveDropped: 0, badMessages: 0, remoteMessages: 0 };
+  private record: ((op: StoreOp) => void) | undefined;
+  /** Live subjects this node listens on, by how many local subscriptions need each. */
+  private readonly interest = new Map<string, { uses: number; stop: Stop }>();
+  /** This node's live message counter, and the last one seen from each other node (see onLive). */
+  private liveSeq = 0;
+  private readonly lastLive = new Map<string, number>();
+  private readonly origin: Buffer;
+
+  constructor(
+    private readonly engine: ClusterEngine,
+    private readonly subjects: TopicSubjects,
+  ) {
+    this.origin = Buffer.from(engine.nodeId);
+  }
+
+  get subscriptionCount(): number {
+    return this.local.subscriptionCount;
+  }
+
+  get retainedCount(): number {
+    return this.local.retainedCount;
+  }
+
+  /** Set by the node: resolves once it has routed the journal up to its end at the time of the call. */
+  catchUp: () => Promise<void> = () => Promise.resolve();
+
+  attach(record: (op: StoreOp) => void): void {
+    this.record = record;
+  }
+
+  /**
+   * Before SUBACK: the engine has this node's new live interest, and the node has read the journal up to now, so
+   * a retained message acknowledged on another node a moment ago is known here. Bounded: while the engine is
+   * unreachable, the subscription is answered all the same (it works on this node).
+   */
+  ready(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, READY_TIMEOUT_MS);
+    });
+    const work = Promise.all([this.engine.flush(), this.catchUp()]).then(
+      () => undefined,
+      () => undefined,
+    );
+    return Promise.race([work, bound]).finally(() => clearTimeout(timer));
+  }
+
+  add(subscription: SubscriptionRecord): void {
+    this.local.add(subscription);
+    for (const subject of this.liveSubjects(subscription)) {
+      const known = this.interest.get(subject);
+      if (known !== undefined) known.uses++;
+      else this.interest.set(subject, { uses: 1, stop: this.engine.subscribeLive(subject, this.onLive) });
+    }
+  }
+
+  remove(subscription: SubscriptionRecord): void {
+    this.local.remove(subscription);
+    for (const subject of this.liveSubjects(subscription)) {
+      const known = this.interest.get(subject);
+      if (known === undefined || --known.uses > 0) continue;
+      known.stop();
+      this.interest.delete(subject);
+    }
+  }
+
+  /**
+   * A message published on this node: to local sessions, and to the cluster. Returns at least 1 outside `$SYS`:
+   * whether another node has a subscriber is not known here, so no "no matching subscribers" is claimed.
+   */
+  route(message: BrokerMessage, publisher?: Holdable): number {
+    const delivered = this.local.route(message, publisher);
+    if (message.topic.startsWith('$SYS/')) return delivered;
+    if (message.qos > 0) this.record?.({ op: 'publish', message });
+    else {
+      const subject = this.subjects.subject(message.topic);
+      if (subject === undefined) this.stats.liveDropped++;
+      else this.engine.publishLive(subject, this.liveFrame(message));
+    }
+    return delivered > 0 ? delivered : 1;
+  }
+
+  /** A message another node published: to local sessions only. */
+  routeRemote(message: BrokerMessage): number {
+    this.stats.remoteMessages++;
+    return this.local.route(message);
+  }
+
+  retain(message: BrokerMessage): void {
+    this.local.retain(message);
+  }
+
+  hasRetained(topic: string): boolean {
+    return this.local.hasRetained(topic);
+  }
+
+  sharedGroup(filter: string): Reassigner | undefined {
+    return this.local.sharedGroup(filter);
+  }
+
+  forEachRetained(topicFilter: string, visit: (message: BrokerMessage) => void, canRead?: (topic: string) => boolean): void {
+    this.local.forEachRetained(topicFilter, visit, canRead);
+  }
+
+  /** Stops listening on every live subject. */
+  close(): void {
+    for (const { stop } of this.interest.values()) stop();
+    this.interest.clear();
+  }
+
+  /** A live message: the sending node (u8 length, name), its counter (f64), then the message. */
+  private liveFrame(message: BrokerMessage): Buffer {
+    const body = encodeMessage(message);
+    const frame = Buffer.allocUnsafe(1 + this.origin.length + 8 + body.length);
+    frame[0] = this.origin.length;
+    this.origin.copy(frame, 1);
+    frame.writeDoubleBE(++this.liveSeq, 1 + this.origin.length);
+    body.copy(frame, 9 + this.origin.length);
+    return frame;
+  }
+
+  /**
+   * A node listening on overlapping subjects (`a` and `a.>` for `a/#`, and `a.b` for `a/b`) gets one copy per
+   * subject, one after the other: NATS hands each message to all of a connection's matching subscriptions before
+   * the next. A counter per sending node drops the copies.
+   */
+  private readonly onLive = (_subject: string, data: Uint8Array): void => {
+    const frame = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    let message: BrokerMessage;
+    let node: string;
+    let seq: number;
+    try {
+      const n = frame[0] ?? 0;
+      if (frame.length < 9 + n || n === 0) throw new Error('short frame');
+      node = frame.toString('utf8', 1, 1 + n);
+      seq = frame.readDoubleBE(1 + n);
+      message = decodeMessage(frame.subarray(9 + n));
+    } catch {
+      this.stats.badMessages++;
+      return;
+    }
+    const last = this.lastLive.get(node);
+    if (last !== undefined && seq <= last && seq > last - 1_000_000) return;
+    this.lastLive.set(node, seq);
+    this.routeRemote(message);
+  };
+
+  /** The live subjects a subscription needs; none for `$SYS` (per node) or a filter too long for a subject. */
+  private liveSubjects(subscription: SubscriptionRecord): string[] {
+    const filter = subscription.topicFilter;
+    if (filter.startsWith('$SYS/') || filter === '$SYS') return [];
+    return this.subjects.filterSubjects(filter) ?? [];
+  }
+}

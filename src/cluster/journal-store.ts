@@ -1,0 +1,122 @@
+import type { BrokerMessage } from '../broker/message.js';
+import { StoreError } from '../broker/store/store-errors.js';
+import type { BrokerStore, StoredSessionState, StoreOp } from '../broker/store/store.js';
+import type { ClusterEngine } from './engine.js';
+import { decodeMessage, encodeBatch, encodeMessage, type JournalOp } from './journal-codec.js';
+import type { TopicSubjects } from './subject.js';
+
+/**
+ * A node's store in the cluster: every batch the broker writes becomes one entry of the node's journal (one
+ * JetStream message), which resolves once the engine holds it. Retained messages also go to the engine's retained
+ * store (before the entry, so a node that loads them and then follows the journal from where it loaded misses
+ * nothing). A node starts with no sessions of its own: they come to it from the clients that connect to it
+ * (handed over by other nodes) or from a dead node's journal (adopted).
+ */
+export class JournalStore implements BrokerStore {
+  private batches = 0;
+  /** A batch whose append failed: tried again, with the same id, before anything newer (the engine may hold it). */
+  private unconfirmed: { id: string; data: Uint8Array; ops: readonly StoreOp[] } | undefined;
+  /** Operations the node adds to its next entry (marks), not the broker's. */
+  private marks: JournalOp[] = [];
+  /** The journal's last sequence when this store opened: where the node's follower starts. */
+  startSeq = 0;
+  /** Set by the node: how far its follower has routed the journal, written with the next entry. */
+  consumed: () => number = () => 0;
+  private consumedWritten = 0;
+
+  constructor(
+    private readonly engine: ClusterEngine,
+    private readonly retainedSubjects: TopicSubjects,
+  ) {}
+
+  async open(): Promise<void> {
+    this.startSeq = await this.engine.lastSeq();
+  }
+
+  /** Adds an operation of the node's own to the next entry (written with the next batch, or by `flushMarks`). */
+  mark(op: JournalOp): void {
+    this.marks.push(op);
+  }
+
+  async write(ops: readonly StoreOp[]): Promise<void> {
+    let fresh = ops;
+    const pending = this.unconfirmed;
+    if (pending !== undefined) {
+      // The broker writes a failed batch again in front of what came since (StoreWriter): the same operations.
+      await this.append(pending.id, pending.data);
+      this.unconfirmed = undefined;
+      fresh = ops.slice(pending.ops.length);
+    }
+    await this.writeRetained(fresh);
+    const entry: JournalOp[] = [...fresh];
+    if (this.marks.length > 0) {
+      entry.push(...this.marks);
+      this.marks = [];
+    }
+    const consumed = this.consumed();
+    if (consumed > this.consumedWritten) entry.push({ op: 'consumed', seq: consumed });
+    if (entry.length === 0) return;
+    const id = `${this.engine.nodeId}:${++this.batches}`;
+    const data = encodeBatch(entry);
+    try {
+      await this.append(id, data);
+    } catch (err) {
+      this.unconfirmed = { id, data, ops: fresh };
+      throw err;
+    }
+    if (consumed > this.consumedWritten) this.consumedWritten = consumed;
+  }
+
+  /** Writes pending marks (and how far the node has routed) even when the broker has nothing to write. */
+  async flushMarks(): Promise<void> {
+    if (this.unconfirmed !== undefined) return;
+    if (this.marks.length === 0 && this.consumed() <= this.consumedWritten) return;
+    await this.write([]);
+  }
+
+  async loadRetained(): Promise<BrokerMessage[]> {
+    const messages: BrokerMessage[] = [];
+    await this.engine.loadRetained((_subject, data) => {
+      try {
+        messages.push(decodeMessage(data));
+      } catch {
+        // Not ours or damaged: the next write of that topic replaces it.
+      }
+    });
+    return messages;
+  }
+
+  async loadSessions(): Promise<StoredSessionState[]> {
+    return [];
+  }
+
+  async close(): Promise<void> {
+    await this.flushMarks().catch(() => undefined);
+  }
+
+  private async append(id: string, data: Uint8Array): Promise<void> {
+    try {
+      await this.engine.append(data, id);
+    } catch (err) {
+      throw new StoreError('io', `cluster journal write failed: ${err instanceof Error ? err.message : String(err)}; the node refuses QoS 1/2 messages until NATS takes writes again`);
+    }
+  }
+
+  private async writeRetained(ops: readonly StoreOp[]): Promise<void> {
+    const writes: Promise<void>[] = [];
+    for (const op of ops) {
+      if (op.op === 'putRetained' || op.op === 'deleteRetained') {
+        const topic = op.op === 'putRetained' ? op.message.topic : op.topic;
+        const subject = this.retainedSubjects.subject(topic);
+        if (subject === undefined) continue;
+        writes.push(op.op === 'putRetained' ? this.engine.putRetained(subject, encodeMessage(op.message)) : this.engine.deleteRetained(subject));
+      }
+    }
+    if (writes.length === 0) return;
+    try {
+      await Promise.all(writes);
+    } catch (err) {
+      throw new StoreError('io', `cluster retained write failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+}

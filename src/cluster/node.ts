@@ -1,0 +1,208 @@
+import { Broker } from '../broker/broker.js';
+import type { Logger } from '../broker/logger.js';
+import { withOwnPayload, type BrokerMessage } from '../broker/message.js';
+import type { BrokerOptions } from '../broker/options.js';
+import { ClusterRouter } from './cluster-router.js';
+import type { ClusterEngine, JournalEntry, Stop } from './engine.js';
+import { decodeBatch, JournalError, type JournalOp } from './journal-codec.js';
+import { JournalStore } from './journal-store.js';
+import { TopicSubjects } from './subject.js';
+
+/** How a node takes part in a cluster. */
+export interface ClusterNodeOptions {
+  engine: ClusterEngine;
+  /** Subject prefixes for live and retained messages (NatsEngine.subjects; anything for an in-process engine). */
+  subjects: { live: string; retained: string };
+  logger: Logger;
+  /** Milliseconds between this node's heartbeats; a node silent for `deadAfterMs` is dead. Defaults 1000, 5000. */
+  heartbeatMs?: number;
+  deadAfterMs?: number;
+  /** Milliseconds between journal writes of how far this node has routed, when nothing else is written. Default 2000. */
+  markIntervalMs?: number;
+}
+
+/** The cluster as one node sees it, for `$SYS`, health output and tests. */
+export interface ClusterStatus {
+  nodeId: string;
+  /** False while the engine is unreachable: the node serves what it can alone (see docs/cluster.md). */
+  engineReachable: boolean;
+  /** Nodes heard from within `deadAfterMs`, this one included. */
+  nodes: string[];
+  /** Journal entries that did not decode (another program on the cluster's subjects, damage): dropped. */
+  badEntries: number;
+  /** How far this node has routed the journal. */
+  consumedSeq: number;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * One broker of a cluster: its router sends what is published here to the other nodes and takes what they
+ * publish; its store is the node's journal; a follower reads every node's journal entries and applies what
+ * concerns this node (messages to route, retained messages); heartbeats tell the nodes who is alive.
+ */
+export class ClusterNode {
+  readonly broker: Broker;
+  readonly router: ClusterRouter;
+  readonly store: JournalStore;
+  private readonly engine: ClusterEngine;
+  private readonly logger: Logger;
+  private readonly heartbeatMs: number;
+  private readonly deadAfterMs: number;
+  private readonly markIntervalMs: number;
+  private consumedSeq = 0;
+  private catchUpWaiters: Array<{ seq: number; resolve: () => void }> = [];
+  private badEntries = 0;
+  private reachable = true;
+  private readonly lastHeard = new Map<string, number>();
+  private readonly alive = new Set<string>();
+  private readonly stops: Stop[] = [];
+  private timers: NodeJS.Timeout[] = [];
+
+  constructor(brokerOptions: BrokerOptions, options: ClusterNodeOptions) {
+    this.engine = options.engine;
+    this.logger = options.logger;
+    this.heartbeatMs = options.heartbeatMs ?? 1000;
+    this.deadAfterMs = options.deadAfterMs ?? 5000;
+    this.markIntervalMs = options.markIntervalMs ?? 2000;
+    this.router = new ClusterRouter(this.engine, new TopicSubjects({ prefix: options.subjects.live }));
+    this.store = new JournalStore(this.engine, new TopicSubjects({ prefix: options.subjects.retained }));
+    this.store.consumed = () => this.consumedSeq;
+    this.router.catchUp = () => this.caughtUp();
+    this.broker = new Broker({ ...brokerOptions, store: this.store }, this.router);
+  }
+
+  get nodeId(): string {
+    return this.engine.nodeId;
+  }
+
+  status(): ClusterStatus {
+    return {
+      nodeId: this.nodeId,
+      engineReachable: this.reachable,
+      nodes: [...this.alive].sort(),
+      badEntries: this.badEntries,
+      consumedSeq: this.consumedSeq,
+    };
+  }
+
+  /** Joins the cluster, then opens the broker's listeners. */
+  async start(): Promise<void> {
+    const engine = this.engine;
+    engine.onStatus((up, detail) => this.engineStatus(up, detail));
+    await engine.start();
+    await this.startMembership();
+    // The store notes the journal's end as it opens and loads retained messages; following starts after that end.
+    await this.broker.listen();
+    this.consumedSeq = this.store.startSeq + 1;
+    this.stops.push(await engine.follow(this.consumedSeq, (entry) => this.onEntry(entry)));
+    this.timers.push(setInterval(() => void this.store.flushMarks().catch(() => undefined), this.markIntervalMs));
+    this.logger.info(`cluster node ${this.nodeId} joined (${this.alive.size} nodes: ${[...this.alive].sort().join(', ')})`);
+  }
+
+  /** Closes the broker (its clients are disconnected, its journal flushed), then leaves the cluster. */
+  async stop(): Promise<void> {
+    for (const timer of this.timers) clearInterval(timer);
+    this.timers = [];
+    await this.broker.close();
+    for (const stop of this.stops) stop();
+    this.router.close();
+    await this.engine.bucket('nodes').delete(this.nodeId).catch(() => undefined);
+    await this.engine.stop();
+  }
+
+  private async startMembership(): Promise<void> {
+    const nodes = this.engine.bucket('nodes');
+    const beat = (): Promise<unknown> => nodes.put(this.nodeId, encoder.encode(String(Date.now())));
+    await beat();
+    this.timers.push(setInterval(() => void beat().catch(() => undefined), this.heartbeatMs));
+    this.stops.push(
+      await nodes.watch((change) => {
+        if ('deleted' in change) this.nodeGone(change.key, 'left');
+        else this.heard(change.key);
+      }),
+    );
+    this.timers.push(setInterval(() => this.checkLiveness(), this.heartbeatMs));
+  }
+
+  /** Resolves once this node has routed every journal entry written before the call. */
+  private async caughtUp(): Promise<void> {
+    const last = await this.engine.lastSeq();
+    if (this.consumedSeq > last) return;
+    await new Promise<void>((resolve) => this.catchUpWaiters.push({ seq: last, resolve }));
+  }
+
+  private heard(node: string): void {
+    this.lastHeard.set(node, Date.now());
+    if (this.alive.has(node)) return;
+    this.alive.add(node);
+    if (node !== this.nodeId) this.logger.info(`cluster: node ${node} joined`);
+  }
+
+  private nodeGone(node: string, how: string): void {
+    this.lastHeard.delete(node);
+    if (!this.alive.delete(node)) return;
+    this.logger.info(`cluster: node ${node} ${how}`);
+  }
+
+  private checkLiveness(): void {
+    const now = Date.now();
+    for (const [node, at] of this.lastHeard) {
+      if (node !== this.nodeId && now - at > this.deadAfterMs) this.nodeGone(node, `silent for ${Math.round((now - at) / 1000)} s: dead`);
+    }
+  }
+
+  private engineStatus(up: boolean, detail: string): void {
+    if (up === this.reachable) return;
+    this.reachable = up;
+    if (up) this.logger.warn(`cluster engine reachable again (${detail}): node ${this.nodeId} serves the cluster`);
+    else this.logger.error(`cluster engine unreachable (${detail}): node ${this.nodeId} serves its own clients only; QoS 1/2 messages and persistent sessions are refused until it is back`);
+  }
+
+  /** One journal entry of any node: what another node published or retained is applied here. */
+  private onEntry(entry: JournalEntry): void {
+    if (entry.seq < this.consumedSeq) return;
+    this.consumedSeq = entry.seq + 1;
+    try {
+      this.applyEntry(entry);
+    } finally {
+      if (this.catchUpWaiters.length > 0) {
+        const due = this.catchUpWaiters.filter((w) => w.seq < this.consumedSeq);
+        this.catchUpWaiters = this.catchUpWaiters.filter((w) => w.seq >= this.consumedSeq);
+        for (const waiter of due) waiter.resolve();
+      }
+    }
+  }
+
+  private applyEntry(entry: JournalEntry): void {
+    if (entry.node === this.engine.nodeId) return;
+    let ops: JournalOp[];
+    try {
+      ops = decodeBatch(entry.data);
+    } catch (err) {
+      this.badEntries++;
+      if (this.badEntries <= 10) this.logger.warn(`cluster: journal entry ${entry.seq} from ${entry.node} dropped: ${err instanceof JournalError ? err.message : String(err)}`);
+      return;
+    }
+    for (const op of ops) this.apply(op);
+  }
+
+  private apply(op: JournalOp): void {
+    switch (op.op) {
+      case 'publish':
+        this.router.routeRemote(op.message);
+        return;
+      case 'putRetained':
+        this.router.local.retain(withOwnPayload(op.message));
+        return;
+      case 'deleteRetained': {
+        const empty: BrokerMessage = { topic: op.topic, payload: new Uint8Array(0), qos: 0, retain: true, properties: undefined, expiresAt: undefined, origin: undefined };
+        this.router.local.retain(empty);
+        return;
+      }
+      default:
+        // Session operations concern the node that wrote them (and whoever adopts its sessions).
+        return;
+    }
+  }
+}
