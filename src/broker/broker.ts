@@ -1,6 +1,4 @@
 import { EventEmitter } from 'node:events';
-import { parseSharedFilter } from '../topic/shared.js';
-import { TopicError } from '../topic/validate.js';
 import type { ByteStream } from '../transport/stream.js';
 import { BrokerCore } from './core.js';
 import type { BrokerEvents } from './events.js';
@@ -21,7 +19,7 @@ import {
 import type { DeliveryOutcome } from './outbox.js';
 import { LocalRouter, type Router } from './router.js';
 import type { BrokerStats } from './stats.js';
-import type { BrokerStore } from './store/store.js';
+import type { BrokerStore, StoredSessionState } from './store/store.js';
 import { SysPublisher } from './sys.js';
 import { version } from './version.js';
 
@@ -56,6 +54,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
         requireSameUsername: options.requireSameUsername ?? true,
         responseInformation: options.responseInformation,
       },
+      options.sessionDirectory,
       this.limits,
       router,
       this.logger,
@@ -174,6 +173,14 @@ export class Broker extends EventEmitter<BrokerEvents> {
     return true;
   }
 
+  /**
+   * Gives a session up to another broker of a cluster: its client gets DISCONNECT 0x8E and the session's whole
+   * state is returned (undefined when there is no such session, or with `discard`, which ends it here instead).
+   */
+  handOver(clientId: string, discard: boolean): StoredSessionState | undefined {
+    return this.core.sessions.handOver(clientId, discard);
+  }
+
   /** Publishes the `$SYS` figures now (they also go out every `sysInterval` seconds). */
   updateSys(): void {
     this.sys.update();
@@ -201,11 +208,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     }
     const [retained, sessions] = await Promise.all([store.loadRetained(), store.loadSessions()]);
     this.core.restoreRetained(retained);
-    this.core.sessions.restore(sessions, (filter) => {
-      const shared = parseSharedFilter(filter);
-      if (shared === undefined || shared instanceof TopicError) return { topicFilter: filter, group: undefined };
-      return { topicFilter: shared.filter, group: shared.group };
-    });
+    this.core.sessions.restore(sessions);
     if (retained.length > 0 || sessions.length > 0) {
       this.logger.info(`recovered ${sessions.length} sessions and ${retained.length} retained messages`);
     }

@@ -10,7 +10,7 @@ import type { CoreSettings } from './handlers/context.js';
 import type { ClientInfo } from './hooks.js';
 import type { LogLimiter, Logger } from './logger.js';
 import { createMessage, withOwnPayload, type BrokerMessage } from './message.js';
-import type { BrokerLimits, ConnectionPolicy } from './options.js';
+import type { BrokerLimits, ConnectionPolicy, SessionDirectory } from './options.js';
 import type { Router } from './router.js';
 import { SessionRegistry } from './sessions.js';
 import { BrokerStats } from './stats.js';
@@ -47,6 +47,7 @@ export class BrokerCore implements ConnectionHost {
 
   constructor(
     readonly settings: CoreSettings,
+    readonly directory: SessionDirectory | undefined,
     readonly limits: BrokerLimits,
     readonly router: Router,
     readonly logger: Logger,
@@ -64,6 +65,7 @@ export class BrokerCore implements ConnectionHost {
       limits,
       requireSameUsername: settings.requireSameUsername,
       sendWill: (clientId, will) => this.publishWill(clientId, will),
+      sessionEnded: directory === undefined ? undefined : (clientId) => directory.ended(clientId),
       guarded: (where, work) => this.guarded(where, work),
     });
     const writer = this.writer;
@@ -113,6 +115,12 @@ export class BrokerCore implements ConnectionHost {
 
   get storeFailing(): number | undefined {
     return this.writer?.failing;
+  }
+
+  whenStored(): Promise<void> {
+    const writer = this.writer;
+    if (writer === undefined) return Promise.resolve();
+    return new Promise((resolve) => writer.afterCommit({ committed: (stored) => (stored ? void resolve() : false) }));
   }
 
   whenStoreWritable(): Promise<boolean> {

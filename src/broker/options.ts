@@ -1,7 +1,7 @@
 import type { ListenerOptions } from './listeners/listener.js';
 import type { BrokerHooks } from './hooks.js';
 import type { LogLimitOptions, Logger } from './logger.js';
-import type { BrokerStore } from './store/store.js';
+import type { BrokerStore, StoredSessionState } from './store/store.js';
 
 /**
  * Per-session and per-connection limits. Durations are in seconds and 0 means "no limit" where stated, so that a
@@ -73,6 +73,21 @@ export const defaultLimits: Readonly<BrokerLimits> = Object.freeze({
   maxSessionExpiryInterval: 0,
 });
 
+/**
+ * Who owns each session when several brokers share them (a cluster): a CONNECT is accepted only once this broker
+ * owns the client id's session, and a session that ends here is given up.
+ */
+export interface SessionDirectory {
+  /**
+   * Makes this broker the owner of `clientId`'s session: resolves with the state another broker handed over (to
+   * resume; `clean` asks it to be discarded instead), undefined when there is none elsewhere, or a reason code to
+   * refuse the CONNECT with (the owner cannot be reached, the engine is down).
+   */
+  claim(clientId: string, clean: boolean): Promise<StoredSessionState | number | undefined>;
+  /** A session ended here (expired, or its clean connection closed): no broker owns it any more. */
+  ended(clientId: string): void;
+}
+
 /** Connection policy that can differ per listener. */
 export interface ListenerPolicy {
   /** Accept clients without a user name. Default: true on a loopback address, false elsewhere. */
@@ -99,6 +114,8 @@ export interface BrokerOptions extends Omit<ListenerPolicy, 'limits'> {
   responseInformation?: string;
   /** Where sessions, queued messages and retained messages are kept; default: the broker's memory only. */
   store?: BrokerStore;
+  /** Sessions shared with other brokers (a cluster node's); a single broker has none. */
+  sessionDirectory?: SessionDirectory;
   logger?: Logger;
   /**
    * Lines about a peer's bad connections (TLS handshake failures, bytes that are not MQTT, ...): how many per

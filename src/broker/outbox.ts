@@ -283,6 +283,17 @@ export class Outbox {
     this.hold.releaseAll();
   }
 
+  /** Forgets everything without settling or reassigning (the session went to another broker, which has it all). */
+  forget(): void {
+    this.inflight.clear();
+    this.queue = [];
+    this.head = 0;
+    this.queuedBytes = 0;
+    clearTimeout(this.stallTimer);
+    this.stallTimer = undefined;
+    this.hold.releaseAll();
+  }
+
   /** The connection went away: held publishers go on (offline, overflow is dropped), the next one starts afresh. */
   detach(): void {
     this.target = undefined;
@@ -307,6 +318,24 @@ export class Outbox {
       if (this.hold.moves !== seen) this.watchStall();
       else target.stalled(seconds);
     }, seconds * 1000);
+  }
+
+  /** Every QoS 1/2 delivery not yet completed, in flight and queued, in `seq` order (a session handed over). */
+  export(): StoredOutgoing[] {
+    const out: StoredOutgoing[] = [];
+    for (const delivery of this.inflight.values()) out.push(delivery.toStored());
+    for (let i = this.head; i < this.queue.length; i++) {
+      const delivery = this.queue[i]!;
+      if (delivery.qos > 0) out.push(delivery.toStored());
+    }
+    return out.sort((a, b) => a.seq - b.seq);
+  }
+
+  /** Records every delivery it holds (a session adopted from elsewhere, so that this broker's store has it). */
+  recordAll(): void {
+    const journal = this.journal;
+    if (journal === undefined) return;
+    for (const outgoing of this.export()) journal.record({ op: 'putOutgoing', clientId: this.clientId, outgoing });
   }
 
   /** Puts back what a store recovered; `shared` is the group of a message sent under a shared subscription. */

@@ -3,7 +3,7 @@ import type { BrokerLimits } from './options.js';
 import { Outbox } from './outbox.js';
 import type { SubscriptionRecord } from './subscription.js';
 import type { BrokerStats } from './stats.js';
-import type { StoredSession } from './store/store.js';
+import type { StoredSession, StoredSessionState } from './store/store.js';
 import type { AckKind, AckTarget, StoreWriter } from './store/writer.js';
 
 /** Session Expiry Interval meaning "never expires". */
@@ -81,6 +81,12 @@ export class Session {
     this.outbox.journal = journal;
   }
 
+  /** Stops recording without deleting anything (the session moved to another broker; its records there count). */
+  dropJournal(): void {
+    this.journal = undefined;
+    this.outbox.journal = undefined;
+  }
+
   /** Writes the session record again (expiry, Will, disconnect time changed). */
   saveState(): void {
     this.journal?.record({ op: 'putSession', session: this.toStored() });
@@ -127,6 +133,27 @@ export class Session {
     if (this.incomingQos2 === undefined || !this.incomingQos2.delete(packetId)) return false;
     this.journal?.record({ op: 'deleteIncoming', clientId: this.clientId, packetId });
     return true;
+  }
+
+  /** The whole state, for another broker to resume (a session handed over in a cluster). */
+  export(): StoredSessionState {
+    const subscriptions = [...this.subscriptions.values()].map((sub) => ({
+      filter: sub.filter,
+      qos: sub.qos,
+      noLocal: sub.noLocal,
+      retainAsPublished: sub.retainAsPublished,
+      retainHandling: sub.retainHandling,
+      identifier: sub.identifier,
+    }));
+    return { session: this.toStored(), subscriptions, outgoing: this.outbox.export(), incoming: [...(this.incomingQos2 ?? [])] };
+  }
+
+  /** Records all it holds (subscriptions, deliveries, QoS 2 ids), as `setJournal` would for a new session. */
+  recordAll(): void {
+    const journal = this.journal;
+    if (journal === undefined) return;
+    for (const id of this.incomingQos2 ?? []) journal.record({ op: 'putIncoming', clientId: this.clientId, packetId: id });
+    this.outbox.recordAll();
   }
 
   /** Puts back an incoming QoS 2 packet id a store recovered (nothing recorded: the store has it). */

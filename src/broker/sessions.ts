@@ -1,5 +1,7 @@
 import type { ProtocolVersion, Will } from '../packet/types.js';
 import { ReasonCode } from '../packet/reason-codes.js';
+import { parseSharedFilter } from '../topic/shared.js';
+import { TopicError } from '../topic/validate.js';
 import type { Logger } from './logger.js';
 import type { BrokerLimits } from './options.js';
 import type { DeliveryTarget } from './outbox.js';
@@ -34,6 +36,8 @@ export interface SessionServices {
   readonly requireSameUsername: boolean;
   /** Routes a Will as a message from `clientId`. */
   sendWill(clientId: string, will: Will): void;
+  /** A session ended here (expired, or its clean connection closed): the cluster, if any, forgets its owner. */
+  sessionEnded?(clientId: string): void;
   /** Runs timer work, containing what it throws. */
   guarded(where: string, work: () => void): void;
 }
@@ -152,31 +156,72 @@ export class SessionRegistry {
     }
     const router = this.services.router;
     for (const sub of session.clear()) router.remove(sub);
-    if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
+    if (this.sessions.get(session.clientId) === session) {
+      this.sessions.delete(session.clientId);
+      this.services.sessionEnded?.(session.clientId);
+    }
+  }
+
+  /**
+   * Gives the session up to another broker (a cluster handover): its connection gets DISCONNECT 0x8E, then its
+   * whole state is returned and it is gone from here without a record deleted or a message settled — the other
+   * broker resumes it. With `discard` (the client starts clean there) it ends here as usual. Undefined when this
+   * broker has no such session.
+   */
+  handOver(clientId: string, discard: boolean): StoredSessionState | undefined {
+    const session = this.sessions.get(clientId);
+    if (session === undefined) return undefined;
+    session.connection?.disconnect(ReasonCode.SessionTakenOver, 'session taken over');
+    if (discard || session.ended || this.sessions.get(clientId) !== session) {
+      this.end(session);
+      return undefined;
+    }
+    const state = session.export();
+    session.ended = true;
+    clearTimeout(session.expiryTimer);
+    clearTimeout(session.pendingWill?.timer);
+    session.pendingWill = undefined;
+    const router = this.services.router;
+    for (const sub of session.subscriptions.values()) router.remove(sub);
+    session.subscriptions.clear();
+    session.dropJournal();
+    session.outbox.forget();
+    this.sessions.delete(clientId);
+    return state;
+  }
+
+  /**
+   * Takes in a session another broker handed over (before its client is attached here): subscriptions, deliveries,
+   * QoS 2 ids and a pending Will, all recorded in this broker's store when the session is persistent.
+   */
+  adopt(state: StoredSessionState): Session {
+    const previous = this.sessions.get(state.session.clientId);
+    if (previous !== undefined) this.end(previous);
+    const session = this.install(state, this.services.limits);
+    if (state.session.expiryInterval > 0 && this.services.writer !== undefined) {
+      session.setJournal(this.services.writer);
+      session.recordAll();
+    }
+    if (state.session.will !== undefined) this.scheduleWill(session, state.session.will.will, state.session.will.dueAt);
+    return session;
+  }
+
+  /** An adopted session whose client left before it was attached: offline from now, its expiry running. */
+  detachAdopted(session: Session): void {
+    if (session.connection !== undefined || session.ended) return;
+    session.disconnectedAt = Date.now();
+    if (session.expiryInterval === 0) this.end(session);
+    else if (session.expiryInterval !== NEVER_EXPIRES) this.armExpiry(session, session.disconnectedAt + session.expiryInterval * 1000);
   }
 
   /** Rebuilds sessions, subscriptions, queues and Wills from a store. */
-  restore(states: StoredSessionState[], parseSubscription: (filter: string) => { topicFilter: string; group: string | undefined }): void {
-    const { router, writer, limits, stats } = this.services;
+  restore(states: StoredSessionState[]): void {
+    const { writer, limits, stats } = this.services;
     const now = Date.now();
     for (const state of states) {
       const stored = state.session;
       const dueAt = stored.expiryInterval === NEVER_EXPIRES ? Infinity : (stored.disconnectedAt ?? now) + stored.expiryInterval * 1000;
-      const session = new Session(stored.clientId, stored.username, stored.protocolVersion, limits, stats);
-      session.expiryInterval = stored.expiryInterval;
-      session.disconnectedAt = stored.disconnectedAt ?? now;
-      this.sessions.set(session.clientId, session);
-      for (const sub of state.subscriptions) {
-        const { topicFilter, group } = parseSubscription(sub.filter);
-        const identifiers = sub.identifier === undefined ? undefined : [sub.identifier];
-        const record: SubscriptionRecord = { session, ...sub, topicFilter, group, identifiers };
-        session.restoreSubscription(record);
-        router.add(record);
-      }
-      for (const outgoing of state.outgoing) {
-        session.outbox.restore(outgoing, outgoing.shared === undefined ? undefined : router.sharedGroup?.(outgoing.shared));
-      }
-      for (const id of state.incoming) session.restoreIncoming(id);
+      const session = this.install(state, limits);
       // The store holds these records already: from here on the session records its changes.
       if (writer !== undefined) session.resumeJournal(writer);
       if (stored.will !== undefined) this.scheduleWill(session, stored.will.will, stored.will.dueAt);
@@ -185,6 +230,35 @@ export class SessionRegistry {
         this.end(session);
       } else if (dueAt !== Infinity) this.armExpiry(session, dueAt);
     }
+  }
+
+  /** A session built from stored state: subscriptions in the router, deliveries and QoS 2 ids in place. */
+  private install(state: StoredSessionState, limits: BrokerLimits): Session {
+    const { router, stats } = this.services;
+    const stored = state.session;
+    const session = new Session(stored.clientId, stored.username, stored.protocolVersion, limits, stats);
+    session.expiryInterval = stored.expiryInterval;
+    session.disconnectedAt = stored.disconnectedAt ?? Date.now();
+    this.sessions.set(session.clientId, session);
+    for (const sub of state.subscriptions) {
+      const shared = parseSharedFilter(sub.filter);
+      const isShared = shared !== undefined && !(shared instanceof TopicError);
+      const identifiers = sub.identifier === undefined ? undefined : [sub.identifier];
+      const record: SubscriptionRecord = {
+        session,
+        ...sub,
+        topicFilter: isShared ? shared.filter : sub.filter,
+        group: isShared ? shared.group : undefined,
+        identifiers,
+      };
+      session.restoreSubscription(record);
+      router.add(record);
+    }
+    for (const outgoing of state.outgoing) {
+      session.outbox.restore(outgoing, outgoing.shared === undefined ? undefined : router.sharedGroup?.(outgoing.shared));
+    }
+    for (const id of state.incoming) session.restoreIncoming(id);
+    return session;
   }
 
   /** Stops every timer (broker shutdown). */

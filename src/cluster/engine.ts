@@ -34,7 +34,8 @@ export interface KvBucket {
   update(key: string, value: Uint8Array, revision: number): Promise<number | undefined>;
   /** Writes whatever the key held. */
   put(key: string, value: Uint8Array): Promise<number>;
-  delete(key: string): Promise<void>;
+  /** Deletes the key; with `revision`, only while that is still its revision (false when it was not deleted). */
+  delete(key: string, revision?: number): Promise<boolean>;
   /** Every current entry first, then every change, until the returned function is called. */
   watch(onChange: (change: KvChange) => void): Promise<() => void>;
 }

@@ -22,7 +22,7 @@ import {
   writeOutgoing,
   writeRetained,
 } from '../broker/store/record-codec.js';
-import type { StoredSession, StoreOp } from '../broker/store/store.js';
+import type { StoredSession, StoredSessionState, StoreOp } from '../broker/store/store.js';
 
 /** What a journal entry holds: store operations plus the cluster's own. */
 export type JournalOp =
@@ -331,4 +331,29 @@ export function decodeMessage(data: Uint8Array): BrokerMessage {
   } catch (err) {
     throw new JournalError(`message: ${err instanceof Error ? err.message : String(err)}`);
   }
+}
+
+/** A session's whole state as one journal-format entry (a session handed from one node to another). */
+export function encodeSessionState(state: StoredSessionState): Buffer {
+  const clientId = state.session.clientId;
+  const ops: JournalOp[] = [{ op: 'putSession', session: state.session }];
+  for (const subscription of state.subscriptions) ops.push({ op: 'putSubscription', clientId, subscription });
+  for (const outgoing of state.outgoing) ops.push({ op: 'putOutgoing', clientId, outgoing });
+  for (const packetId of state.incoming) ops.push({ op: 'putIncoming', clientId, packetId });
+  return encodeBatch(ops);
+}
+
+/** Reads `encodeSessionState`'s bytes back; throws JournalError for anything else. */
+export function decodeSessionState(data: Uint8Array): StoredSessionState {
+  const ops = decodeBatch(data);
+  const first = ops[0];
+  if (first?.op !== 'putSession') throw new JournalError('a session state starts with its session');
+  const state: StoredSessionState = { session: first.session, subscriptions: [], outgoing: [], incoming: [] };
+  for (const op of ops.slice(1)) {
+    if (op.op === 'putSubscription') state.subscriptions.push(op.subscription);
+    else if (op.op === 'putOutgoing') state.outgoing.push(op.outgoing);
+    else if (op.op === 'putIncoming') state.incoming.push(op.packetId);
+    else throw new JournalError(`${op.op} in a session state`);
+  }
+  return state;
 }

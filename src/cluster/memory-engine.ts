@@ -52,11 +52,13 @@ class MemoryBucket implements KvBucket {
     return this.set(key, value);
   }
 
-  async delete(key: string): Promise<void> {
+  async delete(key: string, revision?: number): Promise<boolean> {
     this.hub.check();
-    if (!this.entries.delete(key)) return;
+    if (revision !== undefined && this.entries.get(key)?.revision !== revision) return false;
+    if (!this.entries.delete(key)) return true;
     const change: KvChange = { key, deleted: true, revision: ++this.revision };
     for (const watcher of this.watchers) watcher(change);
+    return true;
   }
 
   async watch(onChange: (change: KvChange) => void): Promise<Stop> {

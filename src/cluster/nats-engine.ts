@@ -93,8 +93,14 @@ class NatsBucket implements KvBucket {
     return this.kv().put(key, value);
   }
 
-  async delete(key: string): Promise<void> {
-    await this.kv().delete(key);
+  async delete(key: string, revision?: number): Promise<boolean> {
+    try {
+      await this.kv().delete(key, revision === undefined ? undefined : { previousSeq: revision });
+      return true;
+    } catch (err) {
+      if (isCasConflict(err)) return false;
+      throw err;
+    }
   }
 
   async watch(onChange: (change: KvChange) => void): Promise<Stop> {

@@ -6,6 +6,7 @@ import { ClusterRouter } from './cluster-router.js';
 import type { ClusterEngine, JournalEntry, Stop } from './engine.js';
 import { decodeBatch, JournalError, type JournalOp } from './journal-codec.js';
 import { JournalStore } from './journal-store.js';
+import { ClusterSessions } from './session-directory.js';
 import { TopicSubjects } from './subject.js';
 
 /** How a node takes part in a cluster. */
@@ -45,6 +46,7 @@ export class ClusterNode {
   readonly broker: Broker;
   readonly router: ClusterRouter;
   readonly store: JournalStore;
+  readonly sessions: ClusterSessions;
   private readonly engine: ClusterEngine;
   private readonly logger: Logger;
   private readonly heartbeatMs: number;
@@ -69,7 +71,8 @@ export class ClusterNode {
     this.store = new JournalStore(this.engine, new TopicSubjects({ prefix: options.subjects.retained }));
     this.store.consumed = () => this.consumedSeq;
     this.router.catchUp = () => this.caughtUp();
-    this.broker = new Broker({ ...brokerOptions, store: this.store }, this.router);
+    this.sessions = new ClusterSessions(this.engine, { handOver: (clientId, discard) => this.broker.handOver(clientId, discard) }, (node) => this.alive.has(node), this.logger);
+    this.broker = new Broker({ ...brokerOptions, store: this.store, sessionDirectory: this.sessions }, this.router);
   }
 
   get nodeId(): string {
@@ -91,6 +94,7 @@ export class ClusterNode {
     const engine = this.engine;
     engine.onStatus((up, detail) => this.engineStatus(up, detail));
     await engine.start();
+    this.sessions.start();
     await this.startMembership();
     // The store notes the journal's end as it opens and loads retained messages; following starts after that end.
     await this.broker.listen();

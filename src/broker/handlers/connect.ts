@@ -158,8 +158,31 @@ function authorizeWill(context: HandlerContext, packet: ConnectPacket, username:
   });
 }
 
-/** Authentication done: attach the session, send CONNACK, resend what was in flight. */
-function complete(context: HandlerContext, packet: ConnectPacket): void {
+/**
+ * Authentication done. With a session directory (a cluster), this broker first becomes the owner of the client
+ * id's session, resuming what another broker hands over; then the session is attached and CONNACK sent.
+ */
+function complete(context: HandlerContext, packet: ConnectPacket): void | Promise<void> {
+  if (context.state === 'closed') return;
+  const broker = context.broker;
+  const directory = broker.directory;
+  if (directory === undefined) return attach(context, packet);
+  const clientId = context.client.clientId;
+  return directory.claim(clientId, packet.clean).then((claimed) => {
+    if (typeof claimed === 'number') return context.refuse(claimed, 'the session could not be taken from the broker that holds it');
+    if (claimed === undefined) return attach(context, packet);
+    // Resumed here: its state is stored here before the client hears of it, so that this broker's death keeps it.
+    const session = broker.sessions.adopt(claimed);
+    return broker.whenStored().then(() => {
+      if (context.state !== 'closed') return attach(context, packet);
+      // The client left meanwhile: the session stays here, offline, as if it had disconnected.
+      broker.sessions.detachAdopted(session);
+    });
+  });
+}
+
+/** Attaches the session, sends CONNACK, resends what was in flight. */
+function attach(context: HandlerContext, packet: ConnectPacket): void {
   if (context.state === 'closed') return;
   const broker = context.broker;
   const client = context.client;

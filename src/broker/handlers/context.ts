@@ -5,7 +5,7 @@ import type { Holdable } from '../flow.js';
 import type { ClientInfo } from '../hooks.js';
 import type { Logger } from '../logger.js';
 import type { BrokerMessage, TopicBytesCache } from '../message.js';
-import type { ConnectionPolicy } from '../options.js';
+import type { ConnectionPolicy, SessionDirectory } from '../options.js';
 import type { DeliveryTarget } from '../outbox.js';
 import type { Session, SessionConnection } from '../session.js';
 import type { SessionRegistry } from '../sessions.js';
@@ -26,6 +26,10 @@ export interface BrokerServices {
   readonly logger: Logger;
   readonly settings: CoreSettings;
   readonly sessions: SessionRegistry;
+  /** Sessions shared with other brokers (a cluster); undefined for a single broker. */
+  readonly directory: SessionDirectory | undefined;
+  /** Resolves once every change recorded so far is stored (at once without a store). */
+  whenStored(): Promise<void>;
   /** Clients past CONNACK. */
   readonly connectedCount: number;
   /** Set while store writes fail: the reason code to refuse new QoS 1/2 messages with. */

@@ -32,6 +32,11 @@ export class FakeBroker implements BrokerServices {
   readonly routed: BrokerMessage[] = [];
   readonly sessions: SessionRegistry;
   storeFailing: number | undefined = undefined;
+  readonly directory = undefined;
+
+  whenStored(): Promise<void> {
+    return Promise.resolve();
+  }
 
   constructor(readonly limits: BrokerLimits = defaultLimits) {
     this.sessions = new SessionRegistry({
