@@ -50,7 +50,7 @@ import {
 } from './options.js';
 import { PendingResponses } from './responses.js';
 import { MAX_TIMER_MS, renewalDelay } from './renewal.js';
-import { MemoryStore, type MessageStore, type StoredMessage } from './store.js';
+import { MemoryMessageStore, type MessageStore, type StoredMessage } from './store.js';
 import { atTickEnd } from '../transport/tick-end.js';
 import { monotonicNow, threadTimers, type CancelTimer, type Timers } from './timers.js';
 
@@ -237,7 +237,7 @@ export class MqttClient extends Emitter<ClientEvents> implements IteratorOwner {
     this.url = new URL(url);
     this.options = options;
     this.protocolVersion = options.protocolVersion ?? 5;
-    this.store = options.store ?? new MemoryStore();
+    this.store = options.store ?? new MemoryMessageStore();
     this.reconnectOptions = resolveReconnect(options.reconnect, options.keepalive);
     this.maxDeliveryAttempts = options.maxDeliveryAttempts ?? 5;
     this.queueLimit = options.queueLimit ?? 10_000;

@@ -39,6 +39,6 @@ export type {
   WebSocketOptions,
   WillOptions,
 } from './options.js';
-export { MemoryStore, type MessageStore, type StoredMessage } from './store.js';
+export { MemoryMessageStore, type MessageStore, type StoredMessage } from './store.js';
 export type * from '../packet/types.js';
 export { ReasonCode } from '../packet/reason-codes.js';

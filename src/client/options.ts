@@ -116,7 +116,7 @@ export interface ClientOptions extends TlsOptions {
   resubscribe?: boolean;
   /** How long `end()` waits for in-flight messages to complete, ms. Default 10000. */
   endTimeout?: number;
-  /** Outgoing message store. Default a MemoryStore. */
+  /** Outgoing message store. Default a MemoryMessageStore. */
   store?: MessageStore;
   websocket?: WebSocketOptions;
 }
