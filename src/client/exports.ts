@@ -6,9 +6,8 @@ export {
   type ClientEvents,
   type ClientRuntime,
   type Dialer,
-  type PublishAck,
-  type ResubscribeResult,
 } from './client.js';
+export type { PublishAck, ResubscribeResult } from './session.js';
 export {
   ClientClosedError,
   ConnectionLostError,

@@ -13,7 +13,7 @@ export interface StoredMessage {
   properties?: Properties;
   /** Set once the PUBLISH was sent. */
   packetId?: number;
-  /** QoS 2: PUBREC received, PUBREL is what remains to be sent. */
+  /** QoS 2: PUBREC received, PUBREL is what remains to be sent. In the client, "release" means only this (PUBREL). */
   released?: boolean;
 }
 
