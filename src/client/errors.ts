@@ -1,4 +1,4 @@
-import { connectReturnCodeName, reasonCodeName } from '../packet/reason-codes.js';
+import { connectReturnCodeName, ReasonCode, reasonCodeName } from '../packet/reason-codes.js';
 import type { Properties } from '../packet/types.js';
 
 /** Letters and digits only, lower case: `Bad user name or password.` and `bad_user_name_or_password` compare equal. */
@@ -53,7 +53,7 @@ export class PublishError extends MqttClientError {
 export class PacketTooLargeError extends MqttClientError {
   override name = 'PacketTooLargeError';
   constructor(size: number, limit: number) {
-    super(`packet of ${size} bytes exceeds the broker's maximum packet size of ${limit}`, 0x95);
+    super(`packet of ${size} bytes exceeds the broker's maximum packet size of ${limit}`, ReasonCode.PacketTooLarge);
   }
 }
 

@@ -6,9 +6,8 @@ export {
   type ClientEvents,
   type ClientRuntime,
   type Dialer,
-  type PublishAck,
-  type ResubscribeResult,
 } from './client.js';
+export type { PublishAck, ResubscribeResult } from './session.js';
 export {
   ClientClosedError,
   ConnectionLostError,
@@ -39,6 +38,6 @@ export type {
   WebSocketOptions,
   WillOptions,
 } from './options.js';
-export { MemoryStore, type MessageStore, type StoredMessage } from './store.js';
+export { MemoryMessageStore, type MessageStore, type StoredMessage } from './store.js';
 export type * from '../packet/types.js';
 export { ReasonCode } from '../packet/reason-codes.js';

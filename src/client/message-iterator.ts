@@ -18,7 +18,8 @@ export interface DeferredAck {
 }
 
 export interface IteratorOwner {
-  releaseAck(ack: DeferredAck): void;
+  /** One holder of the message is done with it (its loop took it, or dropped it): at none left, it is acknowledged. */
+  holderDone(ack: DeferredAck): void;
   removeIterator(iterator: MessageIterator): void;
 }
 
@@ -52,7 +53,7 @@ export class MessageIterator implements AsyncIterableIterator<PublishPacket> {
     const waiter = this.waiter;
     if (waiter) {
       this.waiter = undefined;
-      if (ack) this.owner.releaseAck(ack);
+      if (ack) this.owner.holderDone(ack);
       waiter({ value: packet, done: false });
     } else {
       this.buffer.push({ packet, ack });
@@ -62,7 +63,7 @@ export class MessageIterator implements AsyncIterableIterator<PublishPacket> {
   next(): Promise<IteratorResult<PublishPacket>> {
     const item = this.buffer.shift();
     if (item) {
-      if (item.ack) this.owner.releaseAck(item.ack);
+      if (item.ack) this.owner.holderDone(item.ack);
       return Promise.resolve({ value: item.packet, done: false });
     }
     if (this.done) return Promise.resolve({ value: undefined, done: true });
@@ -80,7 +81,7 @@ export class MessageIterator implements AsyncIterableIterator<PublishPacket> {
     if (this.done) return;
     this.done = true;
     this.owner.removeIterator(this);
-    for (const item of this.buffer.drain()) if (item.ack) this.owner.releaseAck(item.ack);
+    for (const item of this.buffer.drain()) if (item.ack) this.owner.holderDone(item.ack);
     const waiter = this.waiter;
     this.waiter = undefined;
     waiter?.({ value: undefined, done: true });

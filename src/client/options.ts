@@ -1,9 +1,19 @@
-import type { AuthPacket, Properties, ProtocolVersion, QoS } from '../packet/types.js';
+import type { AuthPacket, Properties, ProtocolVersion, QoS, Subscription } from '../packet/types.js';
+import { parseSharedFilter } from '../topic/shared.js';
+import { TopicError, validateTopicFilter } from '../topic/validate.js';
 import type { ReconnectOptions } from './backoff.js';
 import { InvalidOptionError } from './errors.js';
 import type { MessageStore } from './store.js';
 
 export type Payload = string | Uint8Array;
+
+const textEncoder = new TextEncoder();
+
+/** A payload as bytes: a string in UTF-8. */
+export function toBytes(payload: Payload): Uint8Array {
+  return typeof payload === 'string' ? textEncoder.encode(payload) : payload;
+}
+
 /** A value, or a function giving it (sync or async), called at every connect so tokens can be refreshed. */
 export type Provider<T> = T | (() => T | Promise<T>);
 
@@ -116,7 +126,7 @@ export interface ClientOptions extends TlsOptions {
   resubscribe?: boolean;
   /** How long `end()` waits for in-flight messages to complete, ms. Default 10000. */
   endTimeout?: number;
-  /** Outgoing message store. Default a MemoryStore. */
+  /** Outgoing message store. Default a MemoryMessageStore. */
   store?: MessageStore;
   websocket?: WebSocketOptions;
 }
@@ -209,4 +219,28 @@ export function checkSubscribeOptions(version: ProtocolVersion, options: Subscri
   if (version === 5) return;
   if (options.properties) refuse('subscribe properties');
   if (options.nl !== undefined || options.rap !== undefined || options.rh !== undefined) refuse('nl, rap and rh');
+}
+
+/** The subscriptions of one SUBSCRIBE, or why they cannot be made. */
+export function subscriptionsFor(
+  filters: string | string[],
+  options: SubscribeOptions | undefined,
+): Subscription[] | InvalidOptionError {
+  const list = typeof filters === 'string' ? [filters] : filters;
+  if (list.length === 0) return new InvalidOptionError('no topic filter given');
+  const subscriptions: Subscription[] = [];
+  for (const topicFilter of list) {
+    const shared = parseSharedFilter(topicFilter);
+    const error = shared instanceof TopicError ? shared : validateTopicFilter(topicFilter);
+    if (error) return new InvalidOptionError(error.message, error.reasonCode);
+    if (shared && options?.nl) {
+      return new InvalidOptionError('No Local cannot be set on a shared subscription (MQTT-3.8.3-4)');
+    }
+    const subscription: Subscription = { topicFilter, qos: options?.qos ?? 0 };
+    if (options?.nl !== undefined) subscription.noLocal = options.nl;
+    if (options?.rap !== undefined) subscription.retainAsPublished = options.rap;
+    if (options?.rh !== undefined) subscription.retainHandling = options.rh;
+    subscriptions.push(subscription);
+  }
+  return subscriptions;
 }

@@ -13,7 +13,7 @@ export interface StoredMessage {
   properties?: Properties;
   /** Set once the PUBLISH was sent. */
   packetId?: number;
-  /** QoS 2: PUBREC received, PUBREL is what remains to be sent. */
+  /** QoS 2: PUBREC received, PUBREL is what remains to be sent. In the client, "release" means only this (PUBREL). */
   released?: boolean;
 }
 
@@ -33,8 +33,11 @@ export interface MessageStore {
   close(): Promise<void>;
 }
 
-/** The default store: a map in memory. Messages survive reconnects, and a new client given the same store. */
-export class MemoryStore implements MessageStore {
+/**
+ * The default store: a map in memory. Messages survive reconnects, and a new client given the same store. (The
+ * broker's store of sessions and retained messages is another thing: `MemoryStore` in `culex/broker`.)
+ */
+export class MemoryMessageStore implements MessageStore {
   private readonly messages = new Map<number, StoredMessage>();
 
   async load(): Promise<StoredMessage[]> {

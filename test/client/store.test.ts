@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { connect, createClient, ClientClosedError, FileStore, MemoryStore } from '../../src/client/index.js';
+import { connect, createClient, ClientClosedError, FileStore, MemoryMessageStore } from '../../src/client/index.js';
 import { startMosquitto, type MosquittoInstance } from '../helpers/mosquitto.js';
 import { freePort } from '../helpers/ports.js';
 import { waitFor } from '../helpers/wait.js';
@@ -16,8 +16,8 @@ import { storeContract } from './store-contract.js';
 const dir = mkdtempSync(join(tmpdir(), 'culex-store-'));
 let files = 0;
 
-storeContract('MemoryStore', async () => {
-  const store = new MemoryStore();
+storeContract('MemoryMessageStore', async () => {
+  const store = new MemoryMessageStore();
   return { store, reopen: async () => store, cleanup: async () => undefined };
 });
 
