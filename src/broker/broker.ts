@@ -7,6 +7,7 @@ import type { Listener } from './listeners/listener.js';
 import { LogLimiter, stderrLogger, type Logger } from './logger.js';
 import { createMessage, type PublishMessage } from './message.js';
 import { ReasonCode } from '../packet/reason-codes.js';
+import type { Will } from '../packet/types.js';
 import {
   defaultLimits,
   defaultListener,
@@ -179,6 +180,16 @@ export class Broker extends EventEmitter<BrokerEvents> {
    */
   handOver(clientId: string, discard: boolean): StoredSessionState | undefined {
     return this.core.sessions.handOver(clientId, discard);
+  }
+
+  /** Takes in an offline session from elsewhere (a cluster node adopting a dead node's sessions). */
+  adoptSession(state: StoredSessionState): void {
+    this.core.sessions.detachAdopted(this.core.sessions.adopt(state));
+  }
+
+  /** Sends a Will as a client's (a cluster node sending the Wills of a dead node's clients). */
+  sendWill(clientId: string, will: Will): void {
+    this.core.publishWill(clientId, will);
   }
 
   /** Publishes the `$SYS` figures now (they also go out every `sysInterval` seconds). */

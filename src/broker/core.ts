@@ -168,6 +168,7 @@ export class BrokerCore implements ConnectionHost {
     } else this.logger.debug(`connection from ${peer.remoteAddress} closed: ${reason}`);
     const session = connection.session;
     if (session !== undefined) this.sessions.detach(session, connection, wasOpen ? will : undefined);
+    if (wasOpen) this.directory?.disconnected(client.clientId);
   }
 
   // ---- messages
@@ -180,7 +181,7 @@ export class BrokerCore implements ConnectionHost {
     return delivered;
   }
 
-  private publishWill(clientId: string, will: Will): void {
+  publishWill(clientId: string, will: Will): void {
     let properties = will.properties;
     if (properties?.willDelayInterval !== undefined) {
       const { willDelayInterval: _delay, ...rest } = properties;

@@ -1,5 +1,6 @@
 import type { ListenerOptions } from './listeners/listener.js';
 import type { BrokerHooks } from './hooks.js';
+import type { ProtocolVersion, Will } from '../packet/types.js';
 import type { LogLimitOptions, Logger } from './logger.js';
 import type { BrokerStore, StoredSessionState } from './store/store.js';
 
@@ -86,6 +87,10 @@ export interface SessionDirectory {
   claim(clientId: string, clean: boolean): Promise<StoredSessionState | number | undefined>;
   /** A session ended here (expired, or its clean connection closed): no broker owns it any more. */
   ended(clientId: string): void;
+  /** A client is connected here, with this Will (so that the cluster sends it should this broker die). */
+  connected(clientId: string, protocolVersion: ProtocolVersion, will: Will | undefined): void;
+  /** The client's connection here ended; its Will, if any, was sent or kept with its session. */
+  disconnected(clientId: string): void;
 }
 
 /** Connection policy that can differ per listener. */

@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
 import { Broker } from '../broker/broker.js';
 import { stderrLogger } from '../broker/logger.js';
@@ -7,6 +8,8 @@ import { setUpBroker, type BrokerSetup } from '../config/broker-setup.js';
 import { ConfigError, ConfigErrors } from '../config/config-error.js';
 import { secretsSchema } from '../config/device-secrets.js';
 import { describeSchema } from '../config/native-schema.js';
+import type { ClusterNode } from '../cluster/node.js';
+import { clusterNode, nodeName, runWorkers, workerCount } from './broker-cluster.js';
 
 /** Where `culex broker` keeps its state when neither a flag nor a configuration file says. */
 const defaultDataDir = 'culex-data';
@@ -28,6 +31,11 @@ options (given with -c, they override the file):
                           with what to do, e.g. \`culex store repair DIR\` for a damaged write-ahead log
       --memory            keep state in memory only, even if the file names a data directory
       --fsync             flush every store batch to the disk before acknowledging (default off)
+      --cluster URLS      run as one node of a cluster on NATS JetStream: NATS servers, comma-separated
+                          (nats://host:port); the cluster's state is kept in NATS, not in a data directory
+      --cluster-name NAME name of the cluster, so that several can share one NATS (default culex)
+      --node-name NAME    this node's name, unique in the cluster (default host name and process id)
+      --workers N|auto    with --cluster: run N node processes sharing the listeners' ports (auto: one per core)
       --dialect TYPE      serve ${dialectTypes.join(', ')} devices on every listener without its own auth or
                           dialect, instead of the file's broker-wide auth (default none)
       --secrets FILE      the device secrets file of --dialect (described below)
@@ -88,6 +96,10 @@ export async function run(args: string[]): Promise<number> {
         fsync: { type: 'boolean' },
         dialect: { type: 'string' },
         secrets: { type: 'string' },
+        cluster: { type: 'string' },
+        'cluster-name': { type: 'string' },
+        'node-name': { type: 'string' },
+        workers: { type: 'string' },
         verbose: { type: 'boolean', short: 'v' },
         help: { type: 'boolean' },
       },
@@ -105,12 +117,14 @@ export async function run(args: string[]): Promise<number> {
   let maxKeepalive: number | undefined;
   let sysInterval: number | undefined;
   let dialect: DialectSettings | undefined;
+  let workers: number | undefined;
   try {
     port = integer(values.port, 'port', 0, 65535);
     maxKeepalive = integer(values['max-keepalive'], 'max-keepalive', 1, 65535);
     sysInterval = integer(values['sys-interval'], 'sys-interval', 0, 86400);
     if (values.memory && values['data-dir'] !== undefined) throw new Error('--memory and --data-dir exclude each other');
     dialect = dialectFlag(values.dialect, values.secrets);
+    if (values.workers !== undefined) workers = workerCount(values.workers);
   } catch (err) {
     process.stderr.write(`culex broker: ${(err as Error).message}\n`);
     return 2;
@@ -146,13 +160,30 @@ export async function run(args: string[]): Promise<number> {
     config.dialect = dialect;
     delete config.auth;
   }
+  if (values.cluster !== undefined) config.cluster = { ...config.cluster, servers: values.cluster.split(',').map((url) => url.trim()).filter((url) => url !== '') };
+  if (config.cluster !== undefined) {
+    if (values['cluster-name'] !== undefined) config.cluster.name = values['cluster-name'];
+    if (values['node-name'] !== undefined) config.cluster.node = values['node-name'];
+    // The cluster keeps the state, in NATS: no local store.
+    delete config.persistence.dataDir;
+  } else if (values['cluster-name'] !== undefined || values['node-name'] !== undefined) {
+    process.stderr.write('culex broker: --cluster-name and --node-name need --cluster\n');
+    return 2;
+  }
+  if (workers !== undefined && config.cluster === undefined) {
+    process.stderr.write('culex broker: --workers needs --cluster: the workers share sessions and messages through the cluster\n');
+    return 2;
+  }
 
   const logger = stderrLogger(values.verbose ? 'debug' : (config.logLevel ?? 'info'));
+  if (workers !== undefined && cluster.isPrimary) return runWorkers(workers, logger);
   if (config.file) logger.info(`configuration ${config.file} (${config.format === 'mosquitto' ? 'mosquitto.conf' : 'culex JSON'})`);
   for (const note of config.notes) logger.info(note);
   // Before the listeners open: whoever waits for the listening line has seen where the state goes.
   if (config.persistence.dataDir !== undefined) logger.info(`state kept in ${config.persistence.dataDir}${config.persistence.fsync ? ' (fsync)' : ''}`);
+  if (config.cluster !== undefined) logger.info(`state kept in NATS JetStream: cluster ${config.cluster.name ?? 'culex'} on ${config.cluster.servers.join(', ')}, node ${nodeName(config.cluster)}`);
   let broker: Broker;
+  let node: ClusterNode | undefined;
   let setup: BrokerSetup;
   // Installed before the listeners open: a stop asked for as soon as the listening line appears is not the default
   // (an exit without closing) but a clean stop once the start is done.
@@ -162,9 +193,16 @@ export async function run(args: string[]): Promise<number> {
   });
   try {
     setup = await setUpBroker(config, logger);
-    broker = new Broker(setup.options);
-    setup.attach(broker);
-    await broker.listen();
+    if (config.cluster === undefined) {
+      broker = new Broker(setup.options);
+      setup.attach(broker);
+      await broker.listen();
+    } else {
+      node = clusterNode(setup.options, config.cluster, logger);
+      broker = node.broker;
+      setup.attach(broker);
+      await node.start();
+    }
   } catch (err) {
     // A mistake in a secrets file is a configuration mistake, reported as those of the configuration file are.
     if (err instanceof ConfigError || err instanceof ConfigErrors) {
@@ -194,7 +232,8 @@ export async function run(args: string[]): Promise<number> {
   };
   process.once('SIGINT', force);
   process.once('SIGTERM', force);
-  await broker.close();
+  if (node !== undefined) await node.stop();
+  else await broker.close();
   process.off('SIGINT', force);
   process.off('SIGTERM', force);
   logger.info('stopped');

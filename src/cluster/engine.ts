@@ -60,6 +60,8 @@ export interface ClusterEngine {
   append(data: Uint8Array, id: string): Promise<number>;
   /** Delivers every node's journal entries with a sequence of at least `fromSeq`, in order, then new ones live. */
   follow(fromSeq: number, onEntry: (entry: JournalEntry) => void): Promise<Stop>;
+  /** Reads every node's entries with `fromSeq <= seq < toSeq` that the journal still holds, in order. */
+  readRange(fromSeq: number, toSeq: number, onEntry: (entry: JournalEntry) => void): Promise<void>;
   /** Reads one node's journal from its first entry to its last at the time of the call. */
   readNode(node: string, onEntry: (entry: JournalEntry) => void): Promise<void>;
   /** The journal's last sequence (0 when empty). */

@@ -16,6 +16,8 @@ export class JournalStore implements BrokerStore {
   private batches = 0;
   /** A batch whose append failed: tried again, with the same id, before anything newer (the engine may hold it). */
   private unconfirmed: { id: string; data: Uint8Array; ops: readonly StoreOp[] } | undefined;
+  /** The broker operations of a failed batch that went in on retry: the broker's next write starts with them. */
+  private confirmed: readonly StoreOp[] | undefined;
   /** Operations the node adds to its next entry (marks), not the broker's. */
   private marks: JournalOp[] = [];
   /** The journal's last sequence when this store opened: where the node's follower starts. */
@@ -38,14 +40,44 @@ export class JournalStore implements BrokerStore {
     this.marks.push(op);
   }
 
-  async write(ops: readonly StoreOp[]): Promise<void> {
-    let fresh = ops;
+  /** Appends happen one at a time, in order: the broker's batches and the node's own marks. */
+  private tail: Promise<void> = Promise.resolve();
+  private flushScheduled = false;
+
+  /** Adds an operation of the node's own and writes it soon (after this turn), with or without broker changes. */
+  markSoon(op: JournalOp): void {
+    this.marks.push(op);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      void this.flushMarks().catch(() => undefined);
+    });
+  }
+
+  write(ops: readonly StoreOp[]): Promise<void> {
+    const next = this.tail.then(
+      () => this.writeNow(ops),
+      () => this.writeNow(ops),
+    );
+    this.tail = next.catch(() => undefined);
+    return next;
+  }
+
+  private async writeNow(ops: readonly StoreOp[]): Promise<void> {
     const pending = this.unconfirmed;
     if (pending !== undefined) {
-      // The broker writes a failed batch again in front of what came since (StoreWriter): the same operations.
       await this.append(pending.id, pending.data);
       this.unconfirmed = undefined;
-      fresh = ops.slice(pending.ops.length);
+      this.confirmed = pending.ops;
+    }
+    // The broker writes a failed batch again in front of what came since (StoreWriter): those operations are in
+    // the journal now, under the failed batch's id, and must not go in twice.
+    let fresh = ops;
+    const done = this.confirmed;
+    if (done !== undefined && ops.length > 0) {
+      if (ops.length >= done.length && done.every((op, i) => ops[i] === op)) fresh = ops.slice(done.length);
+      this.confirmed = undefined;
     }
     await this.writeRetained(fresh);
     const entry: JournalOp[] = [...fresh];
@@ -69,8 +101,7 @@ export class JournalStore implements BrokerStore {
 
   /** Writes pending marks (and how far the node has routed) even when the broker has nothing to write. */
   async flushMarks(): Promise<void> {
-    if (this.unconfirmed !== undefined) return;
-    if (this.marks.length === 0 && this.consumed() <= this.consumedWritten) return;
+    if (this.marks.length === 0 && this.consumed() <= this.consumedWritten && this.unconfirmed === undefined) return;
     await this.write([]);
   }
 

@@ -136,6 +136,11 @@ export class MemoryCluster {
     return () => this.followers.delete(onEntry);
   }
 
+  readRange(fromSeq: number, toSeq: number, onEntry: (entry: JournalEntry) => void): void {
+    this.check();
+    for (const entry of [...this.journal]) if (entry.seq >= fromSeq && entry.seq < toSeq) onEntry(entry);
+  }
+
   readNode(node: string, onEntry: (entry: JournalEntry) => void): void {
     this.check();
     for (const entry of [...this.journal]) if (entry.node === node) onEntry(entry);
@@ -252,6 +257,10 @@ export class MemoryEngine implements ClusterEngine {
 
   async follow(fromSeq: number, onEntry: (entry: JournalEntry) => void): Promise<Stop> {
     return this.track(this.hub.follow(fromSeq, onEntry));
+  }
+
+  async readRange(fromSeq: number, toSeq: number, onEntry: (entry: JournalEntry) => void): Promise<void> {
+    this.hub.readRange(fromSeq, toSeq, onEntry);
   }
 
   async readNode(node: string, onEntry: (entry: JournalEntry) => void): Promise<void> {

@@ -31,7 +31,7 @@ export interface NatsEngineOptions {
   /** Several Culex clusters can share one NATS: names keep their streams, buckets and subjects apart. */
   cluster: string;
   nodeId: string;
-  /** Copies JetStream keeps of each stream and bucket: 1, or 3 for a three-server NATS cluster. Default 1. */
+  /** Copies JetStream keeps of each stream and bucket. Default: 3 when the NATS cluster has 3 or more servers, else 1. */
   replicas?: number;
   /** How long the journal keeps entries, seconds (queued messages of sessions offline longer are lost). Default 7 days. */
   journalMaxAge?: number;
@@ -170,7 +170,9 @@ export class NatsEngine implements ClusterEngine {
     void this.watchStatus(this.nc);
     this.js = jetstream(this.nc, { timeout: this.timeoutMs });
     this.jsm = await jetstreamManager(this.nc, { timeout: this.timeoutMs });
-    const replicas = o.replicas ?? 1;
+    // Without a setting: 3 copies when the server says it has peers (INFO connect_urls lists the others), else 1.
+    const servers = 1 + (this.nc.info?.connect_urls?.length ?? 0);
+    const replicas = o.replicas ?? (servers >= 3 ? 3 : 1);
     await this.ensureStream({
       name: this.journalStream,
       subjects: [`${this.prefix}.j.>`],
@@ -229,6 +231,33 @@ export class NatsEngine implements ClusterEngine {
       }
     })().catch(() => undefined);
     return this.track(() => void messages.close().catch(() => undefined));
+  }
+
+  async readRange(fromSeq: number, toSeq: number, onEntry: (entry: JournalEntry) => void): Promise<void> {
+    if (toSeq <= fromSeq) return;
+    const head = `${this.prefix}.j.`;
+    const consumer = await this.jetstream().consumers.get(this.journalStream, {
+      filter_subjects: `${head}>`,
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: Math.max(1, fromSeq),
+    });
+    // Fetched in batches that end when the journal has no more (purged entries leave gaps: never wait for one).
+    for (;;) {
+      const batch = await consumer.fetch({ max_messages: 256, expires: 1000 });
+      let got = 0;
+      let done = false;
+      for await (const msg of batch) {
+        got++;
+        if (msg.seq >= toSeq) {
+          done = true;
+          continue;
+        }
+        const token = msg.subject.slice(head.length);
+        onEntry({ seq: msg.seq, node: decodeToken(token) ?? token, data: msg.data });
+        if (msg.seq >= toSeq - 1 || msg.info.pending === 0) done = true;
+      }
+      if (done || got === 0) return;
+    }
   }
 
   async readNode(node: string, onEntry: (entry: JournalEntry) => void): Promise<void> {

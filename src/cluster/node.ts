@@ -6,6 +6,7 @@ import { ClusterRouter } from './cluster-router.js';
 import type { ClusterEngine, JournalEntry, Stop } from './engine.js';
 import { decodeBatch, JournalError, type JournalOp } from './journal-codec.js';
 import { JournalStore } from './journal-store.js';
+import { Reaper } from './reaper.js';
 import { ClusterSessions } from './session-directory.js';
 import { TopicSubjects } from './subject.js';
 
@@ -47,6 +48,8 @@ export class ClusterNode {
   readonly router: ClusterRouter;
   readonly store: JournalStore;
   readonly sessions: ClusterSessions;
+  private readonly reaper: Reaper;
+  private stopping = false;
   private readonly engine: ClusterEngine;
   private readonly logger: Logger;
   private readonly heartbeatMs: number;
@@ -71,8 +74,25 @@ export class ClusterNode {
     this.store = new JournalStore(this.engine, new TopicSubjects({ prefix: options.subjects.retained }));
     this.store.consumed = () => this.consumedSeq;
     this.router.catchUp = () => this.caughtUp();
-    this.sessions = new ClusterSessions(this.engine, { handOver: (clientId, discard) => this.broker.handOver(clientId, discard) }, (node) => this.alive.has(node), this.logger);
+    this.sessions = new ClusterSessions(
+      this.engine,
+      { handOver: (clientId, discard) => this.broker.handOver(clientId, discard) },
+      (node) => this.alive.has(node),
+      (op) => this.store.markSoon(op),
+      this.logger,
+      this.deadAfterMs * 2 + 5000,
+    );
     this.broker = new Broker({ ...brokerOptions, store: this.store, sessionDirectory: this.sessions }, this.router);
+    const limits = this.broker.limits;
+    this.reaper = new Reaper({
+      engine: this.engine,
+      logger: this.logger,
+      consumedSeq: () => this.consumedSeq,
+      claimFrom: (dead, clientId) => this.sessions.claimFrom(dead, clientId),
+      adopt: (state) => this.broker.adoptSession(state),
+      sendWill: (clientId, will) => this.broker.sendWill(clientId, will),
+      maxQueuedMessages: limits.maxQueuedMessages,
+    });
   }
 
   get nodeId(): string {
@@ -106,9 +126,12 @@ export class ClusterNode {
 
   /** Closes the broker (its clients are disconnected, its journal flushed), then leaves the cluster. */
   async stop(): Promise<void> {
+    this.stopping = true;
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
     await this.broker.close();
+    // The clients' disconnections are in the journal before the node leaves (so no Will is sent twice).
+    await this.store.flushMarks().catch(() => undefined);
     for (const stop of this.stops) stop();
     this.router.close();
     await this.engine.bucket('nodes').delete(this.nodeId).catch(() => undefined);
@@ -147,6 +170,31 @@ export class ClusterNode {
     this.lastHeard.delete(node);
     if (!this.alive.delete(node)) return;
     this.logger.info(`cluster: node ${node} ${how}`);
+    if (node !== this.nodeId && !this.stopping) void this.reapIfElected(node);
+  }
+
+  /** One surviving node takes over a dead (or departed) node's sessions and Wills: the one that creates the key. */
+  private async reapIfElected(dead: string): Promise<void> {
+    const bucket = this.engine.bucket('sessions');
+    const key = `r.${Buffer.from(dead).toString('base64url')}`;
+    let elected: number | undefined;
+    try {
+      elected = await bucket.create(key, encoder.encode(this.nodeId));
+    } catch {
+      return;
+    }
+    if (elected === undefined) return;
+    const work = this.reaper.reap(dead);
+    this.sessions.whileAdopting(work);
+    try {
+      const done = await work;
+      this.logger.info(`cluster: took over from ${dead}: ${done.sessions} sessions, ${done.messages} messages queued for them since, ${done.wills} wills`);
+    } catch (err) {
+      this.logger.error(`cluster: taking over from ${dead} failed: ${err instanceof Error ? err.message : String(err)}`);
+    } finally {
+      await bucket.delete(key, elected).catch(() => undefined);
+      await this.engine.bucket('nodes').delete(dead).catch(() => undefined);
+    }
   }
 
   private checkLiveness(): void {
@@ -157,7 +205,7 @@ export class ClusterNode {
   }
 
   private engineStatus(up: boolean, detail: string): void {
-    if (up === this.reachable) return;
+    if (up === this.reachable || this.stopping) return;
     this.reachable = up;
     if (up) this.logger.warn(`cluster engine reachable again (${detail}): node ${this.nodeId} serves the cluster`);
     else this.logger.error(`cluster engine unreachable (${detail}): node ${this.nodeId} serves its own clients only; QoS 1/2 messages and persistent sessions are refused until it is back`);

@@ -2,8 +2,9 @@ import type { Logger } from '../broker/logger.js';
 import type { SessionDirectory } from '../broker/options.js';
 import type { StoredSessionState } from '../broker/store/store.js';
 import { ReasonCode } from '../packet/reason-codes.js';
+import type { ProtocolVersion, Will } from '../packet/types.js';
 import { NodeUnreachableError, type ClusterEngine, type KvBucket } from './engine.js';
-import { decodeSessionState, encodeSessionState, JournalError } from './journal-codec.js';
+import { decodeSessionState, encodeSessionState, JournalError, type JournalOp } from './journal-codec.js';
 
 /** Who owns a session: a node, and how many times the session has changed owner (fences stale requests). */
 interface Owner {
@@ -71,11 +72,20 @@ export class ClusterSessions implements SessionDirectory {
   /** Claims in progress on this node, per client id: a handover request for one waits until it is done. */
   private readonly claiming = new Map<string, Promise<unknown>>();
 
+  /** Set while sessions of a dead node are being adopted here. */
+  private adopting: Promise<void> | undefined;
+  /** Clients connected here with a Will: their `disconnected` is marked too. */
+  private readonly withWill = new Set<string>();
+
   constructor(
     private readonly engine: ClusterEngine,
     private readonly holder: SessionHolder,
     private readonly isAlive: (node: string) => boolean,
+    /** Adds an operation of the node's own to its journal, soon. */
+    private readonly mark: (op: JournalOp) => void,
     private readonly logger: Logger,
+    /** How long a CONNECT waits for a dead owner's sessions to be adopted (its death found, then the adoption). */
+    private readonly adoptionWaitMs = 15_000,
   ) {
     this.bucket = engine.bucket('sessions');
   }
@@ -97,6 +107,27 @@ export class ClusterSessions implements SessionDirectory {
     };
     claim.then(done, done);
     return claim;
+  }
+
+  /**
+   * A client with a Will is marked connected in this node's journal, so that whichever node adopts this one's
+   * clients after its death sends the Will (after its delay) unless the client comes back.
+   */
+  connected(clientId: string, protocolVersion: ProtocolVersion, will: Will | undefined): void {
+    if (will === undefined) {
+      if (this.withWill.delete(clientId)) this.mark({ op: 'disconnected', clientId });
+      return;
+    }
+    this.withWill.add(clientId);
+    const delay = protocolVersion === 5 ? (will.properties?.willDelayInterval ?? 0) : 0;
+    this.mark({
+      op: 'connected',
+      session: { clientId, username: undefined, protocolVersion, expiryInterval: 0, disconnectedAt: undefined, will: { will, dueAt: delay } },
+    });
+  }
+
+  disconnected(clientId: string): void {
+    if (this.withWill.delete(clientId)) this.mark({ op: 'disconnected', clientId });
   }
 
   ended(clientId: string): void {
@@ -124,18 +155,31 @@ export class ClusterSessions implements SessionDirectory {
           this.owned.set(clientId, entry.revision);
           return undefined;
         }
+        if (owner.node !== '' && !this.isAlive(owner.node)) {
+          // A dead owner's sessions are adopted by a surviving node (reaper.ts): ask that one once it has.
+          if (await this.ownerChanges(key, entry.revision)) continue;
+          if (this.isAlive(owner.node)) return ReasonCode.ServerUnavailable;
+          // Nobody took them over in time: this node takes the session, without what the dead node held.
+          const taken = await this.bucket.update(key, encodeOwner({ node: me, epoch: owner.epoch + 1 }), entry.revision);
+          if (taken === undefined) continue;
+          this.owned.set(clientId, taken);
+          this.logger.warn(`cluster: session ${clientId} of dead node ${owner.node} was not taken over in time: it starts afresh here`);
+          return undefined;
+        }
         const epoch = owner.epoch + 1;
         const revision = await this.bucket.update(key, encodeOwner({ node: me, epoch }), entry.revision);
         if (revision === undefined) continue;
         this.owned.set(clientId, revision);
-        if (owner.node === '' || !this.isAlive(owner.node)) return undefined;
+        if (owner.node === '') return undefined;
         try {
           return await this.requestHandover(owner.node, { type: 'handover', clientId, epoch, discard: clean });
         } catch (err) {
-          if (!(err instanceof NodeUnreachableError) || !this.isAlive(owner.node)) return undefined;
-          // Alive but silent: it still acts as the owner, so this node must not. Ownership goes back to it.
+          if (!(err instanceof NodeUnreachableError)) throw err;
+          // The owner did not answer: it still counts as the owner (it may be alive, or dead and not yet found so),
+          // so ownership goes back to it; a dead one's sessions are adopted shortly, and the claim is tried again.
           this.owned.delete(clientId);
-          await this.bucket.update(key, encodeOwner({ node: owner.node, epoch: epoch + 1 }), revision).catch(() => undefined);
+          const back = await this.bucket.update(key, encodeOwner({ node: owner.node, epoch: epoch + 1 }), revision);
+          if (back !== undefined && (await this.ownerChanges(key, back))) continue;
           this.logger.warn(`cluster: session ${clientId} stays on node ${owner.node}, which did not hand it over: ${err.message}`);
           return ReasonCode.ServerUnavailable;
         }
@@ -148,11 +192,49 @@ export class ClusterSessions implements SessionDirectory {
     }
   }
 
+  /** Waits (bounded) for another node to change a key still at `revision`: true when it did. */
+  private async ownerChanges(key: string, revision: number): Promise<boolean> {
+    const deadline = Date.now() + this.adoptionWaitMs;
+    while (Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      const now = await this.bucket.get(key);
+      if (now === undefined || now.revision !== revision) return true;
+    }
+    return false;
+  }
+
   private async requestHandover(node: string, request: HandoverRequest): Promise<StoredSessionState | undefined> {
     const answer = await this.engine.request(node, encoder.encode(JSON.stringify(request)), HANDOVER_TIMEOUT_MS);
     if (answer.length === 0 || answer[0] === ANSWER_NONE) return undefined;
     if (answer[0] !== ANSWER_STATE) throw new JournalError('unknown handover answer');
     return decodeSessionState(answer.subarray(1));
+  }
+
+  /**
+   * Takes over a session a dead node owned, if nobody else has (compare-and-set on the dead owner's revision).
+   * Until `whileAdopting` settles, handover requests for it wait.
+   */
+  async claimFrom(dead: string, clientId: string): Promise<boolean> {
+    const key = keyOf(clientId);
+    const entry = await this.bucket.get(key);
+    const owner = entry === undefined ? undefined : decodeOwner(entry.value);
+    if (entry === undefined || owner?.node !== dead) return false;
+    const revision = await this.bucket.update(key, encodeOwner({ node: this.engine.nodeId, epoch: owner.epoch + 1 }), entry.revision);
+    if (revision === undefined) return false;
+    this.owned.set(clientId, revision);
+    return true;
+  }
+
+  /** Handover requests wait for `adoption` (sessions being taken over from a dead node are not there yet). */
+  whileAdopting(adoption: Promise<unknown>): void {
+    const settled = adoption.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.adopting = settled;
+    void settled.then(() => {
+      if (this.adopting === settled) this.adopting = undefined;
+    });
   }
 
   /** Another node asks for a session this node owned. */
@@ -167,6 +249,7 @@ export class ClusterSessions implements SessionDirectory {
     const { clientId } = request;
     // A claim of this node's own for the same client finishes first: then its client is the one taken over.
     await this.claiming.get(clientId)?.catch(() => undefined);
+    await this.adopting;
     const entry = await this.bucket.get(keyOf(clientId)).catch(() => undefined);
     const owner = entry === undefined ? undefined : decodeOwner(entry.value);
     // Stale: the session changed owner again since the request was made; whoever owns it now asks in turn.

@@ -56,7 +56,21 @@ export interface PersistenceSettings {
   fsync?: boolean;
 }
 
-export type ConfiguredBrokerOptions = Omit<BrokerOptions, 'listeners' | 'hooks' | 'store' | 'logger'>;
+export type ConfiguredBrokerOptions = Omit<BrokerOptions, 'listeners' | 'hooks' | 'store' | 'logger' | 'sessionDirectory'>;
+
+/** This broker as one node of a cluster on NATS JetStream. */
+export interface ClusterSettings {
+  servers: string[];
+  name?: string;
+  node?: string;
+  replicas?: number;
+  user?: string;
+  password?: string;
+  token?: string;
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
+}
 
 export interface BrokerConfig {
   file: string;
@@ -69,6 +83,8 @@ export interface BrokerConfig {
   /** Broker-wide cloud dialect (excludes `auth`), for listeners without their own auth or dialect. */
   dialect?: DialectSettings;
   persistence: PersistenceSettings;
+  /** Set: the broker is one node of a cluster, its state in NATS. */
+  cluster?: ClusterSettings;
   /** Per-address connection rate and failed-authentication delay; defaults from `defaultConnectionGuard`. */
   security?: Partial<ConnectionGuardOptions>;
   logLevel?: LogLevel;

@@ -28,6 +28,7 @@ interface NativeFile extends ConfiguredBrokerOptions {
   dialect?: DialectSettings;
   persistence?: { dataDir?: string; fsync?: boolean };
   security?: BrokerConfig['security'];
+  cluster?: BrokerConfig['cluster'];
   logLevel?: LogLevel;
 }
 
@@ -44,7 +45,7 @@ function tlsFiles(tls: NativeTls): TlsFiles {
 
 export function parseNativeConfig(text: string, file: string): BrokerConfig {
   const parsed = checkNode(parseJsonSource(text, file), nativeSchema, file, '') as NativeFile;
-  const { $schema: _ignored, listeners = [], auth, dialect, persistence = {}, security, logLevel, ...broker } = parsed;
+  const { $schema: _ignored, listeners = [], auth, dialect, persistence = {}, security, cluster, logLevel, ...broker } = parsed;
   const config: BrokerConfig = {
     file,
     format: 'native',
@@ -56,6 +57,7 @@ export function parseNativeConfig(text: string, file: string): BrokerConfig {
   if (auth) config.auth = auth;
   if (dialect) config.dialect = dialect;
   if (security) config.security = security;
+  if (cluster) config.cluster = cluster;
   if (logLevel) config.logLevel = logLevel;
   return config;
 }

@@ -225,6 +225,23 @@ export const nativeSchema: Schema = {
         fsync: { type: 'boolean', doc: 'flush every batch to the disk (default false)' },
       },
     },
+    cluster: {
+      type: 'object',
+      doc: 'run as one node of a cluster on NATS JetStream (see docs/cluster.md); state is then kept in NATS, not in persistence.dataDir (default: no cluster)',
+      required: ['servers'],
+      properties: {
+        servers: { type: 'array', items: { type: 'string', doc: 'nats://host:port' }, doc: 'NATS servers of one NATS cluster' },
+        name: { type: 'string', doc: 'cluster name, so that several clusters can share one NATS (default culex)' },
+        node: { type: 'string', doc: 'this node\'s name, unique in the cluster (default host name and process id)' },
+        replicas: { type: 'integer', min: 1, max: 5, doc: 'copies JetStream keeps of the cluster\'s streams (default: 1 for one server, 3 for more)' },
+        user: { type: 'string', doc: 'NATS user (default none)' },
+        password: { type: 'string', doc: 'NATS password (default none)' },
+        token: { type: 'string', doc: 'NATS token (default none)' },
+        caFile: { type: 'path', doc: 'CA certificates for NATS over TLS (default none)' },
+        certFile: { type: 'path', doc: 'client certificate for NATS over TLS (default none)' },
+        keyFile: { type: 'path', doc: 'its key (default none)' },
+      },
+    },
     logLevel: { type: 'string', enum: ['error', 'warn', 'info', 'debug'], doc: 'log level (default info)' },
   },
 };

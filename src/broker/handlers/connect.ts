@@ -235,6 +235,7 @@ function attach(context: HandlerContext, packet: ConnectPacket): void {
     `client connected: id=${info.clientId} address=${peer.remoteAddress}:${peer.remotePort} listener=${info.listener} protocol=${protocolName(version)} username=${info.username ?? '-'} keepalive=${info.keepalive} clean=${packet.clean} session-present=${present}`,
   );
   broker.emitConnected(info);
+  broker.directory?.connected(info.clientId, version, client.will);
   session.outbox.resend();
   session.outbox.pump();
 }

@@ -1,0 +1,190 @@
+// Faults injected for real: kill -9 of a node during QoS 1 and QoS 2 streams (nothing acknowledged is lost; QoS 2
+// arrives once), the Wills of a dead node's clients, and NATS stopped and started again (the nodes degrade, then
+// recover by themselves with nothing acknowledged lost).
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { PublishPacket } from '../../src/packet/types.js';
+import { startNats, type NatsInstance } from '../helpers/nats.js';
+import { RawClient } from '../helpers/raw-client.js';
+import { waitFor } from '../helpers/wait.js';
+import { clusterName, startNodeProcess, type NodeProcess } from './node-processes.js';
+
+const text = (bytes: Uint8Array): string => Buffer.from(bytes).toString();
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** A persistent subscriber that counts what it receives, by payload, and acknowledges only what it counted. */
+class Counter {
+  readonly seen = new Map<string, number>();
+  client: RawClient | undefined;
+  subacked = false;
+  constructor(
+    readonly clientId: string,
+    readonly filter: string,
+    readonly qos: 1 | 2,
+  ) {}
+
+  async connect(port: number): Promise<boolean> {
+    const { client, connack } = await RawClient.connect(port, { protocolVersion: 5, clientId: this.clientId, clean: false, properties: { sessionExpiryInterval: 600 } }, { autoAck: false });
+    if (connack.reasonCode !== 0) {
+      client.destroy();
+      return false;
+    }
+    this.client = client;
+    client.socket.on('close', () => {
+      if (this.client === client) this.client = undefined;
+    });
+    void this.read(client);
+    return connack.sessionPresent;
+  }
+
+  private async read(client: RawClient): Promise<void> {
+    for (;;) {
+      let packet;
+      try {
+        packet = await client.next(60_000);
+      } catch {
+        return;
+      }
+      if (packet.type === 'publish') {
+        const p = packet as PublishPacket;
+        const key = text(p.payload);
+        // QoS 2: counted once per packet id and PUBREC; a resend (DUP) of an id already answered is not new.
+        if (!(p.qos === 2 && p.dup && this.seen.has(key))) this.seen.set(key, (this.seen.get(key) ?? 0) + 1);
+        if (p.qos === 1) client.send({ type: 'puback', packetId: p.packetId!, reasonCode: 0 });
+        if (p.qos === 2) client.send({ type: 'pubrec', packetId: p.packetId!, reasonCode: 0 });
+      } else if (packet.type === 'pubrel') client.send({ type: 'pubcomp', packetId: packet.packetId, reasonCode: 0 });
+      else if (packet.type === 'suback') this.subacked = true;
+    }
+  }
+
+  async subscribe(port: number): Promise<void> {
+    await this.connect(port);
+    const packetId = 1;
+    this.client!.send({ type: 'subscribe', packetId, subscriptions: [{ topicFilter: this.filter, qos: this.qos }] });
+    await waitFor(() => this.subacked, 10_000, 'SUBACK');
+  }
+}
+
+/** Publishes `count` messages at `qos`, one at a time, into whichever node answers; returns the acknowledged ones. */
+async function publishThrough(ports: () => number[], topic: string, qos: 1 | 2, count: number, onEach: (i: number) => Promise<void> | void): Promise<Set<string>> {
+  const acked = new Set<string>();
+  let client: RawClient | undefined;
+  let i = 0;
+  const deadline = Date.now() + 90_000;
+  while (i < count && Date.now() < deadline) {
+    await onEach(i);
+    try {
+      if (client === undefined || client.socket.destroyed) {
+        const port = ports()[i % ports().length]!;
+        client = (await RawClient.connect(port, { protocolVersion: 5, clientId: `pub-${topic}` })).client;
+      }
+      await client.publish(topic, `m${i}`, qos);
+      acked.add(`m${i}`);
+      i++;
+    } catch {
+      client?.destroy();
+      client = undefined;
+      await sleep(200);
+    }
+  }
+  client?.destroy();
+  return acked;
+}
+
+describe('cluster faults (node processes on nats-server)', () => {
+  let nats: NatsInstance;
+  let cluster: string;
+  const nodes: NodeProcess[] = [];
+  const start = async (name: string): Promise<NodeProcess> => {
+    const node = await startNodeProcess(nats.urls, cluster, name);
+    nodes.push(node);
+    return node;
+  };
+  before(async () => {
+    nats = await startNats({ cluster: 1 });
+  });
+  after(async () => {
+    await Promise.all(nodes.map((n) => n.stop().catch(() => undefined)));
+    await nats.stop();
+  });
+
+  for (const qos of [1, 2] as const) {
+    it(`kill -9 of the subscriber's node during a QoS ${qos} stream: it resumes on another node with every acknowledged message${qos === 2 ? ', each once' : ''}`, async () => {
+      cluster = clusterName();
+      const [a, b, c] = [await start(`a${qos}`), await start(`b${qos}`), await start(`c${qos}`)];
+      const counter = new Counter(`kill-sub-${qos}`, `kill${qos}/#`, qos);
+      await counter.subscribe(b.port);
+      const acked = await publishThrough(() => [a.port], `kill${qos}/x`, qos, 300, async (i) => {
+        if (i === 120) b.signal('SIGKILL');
+      });
+      assert.equal(acked.size, 300);
+      // The subscriber comes back on node c once node b is found dead and its sessions adopted.
+      const until = Date.now() + 30_000;
+      while (counter.client === undefined && Date.now() < until) {
+        await counter.connect(c.port).catch(() => false);
+        if (counter.client === undefined) await sleep(500);
+      }
+      assert.ok(counter.client !== undefined, 'reconnected on node c');
+      await waitFor(() => [...acked].every((m) => counter.seen.has(m)), 30_000, `all ${acked.size} acknowledged messages (have ${counter.seen.size})`).catch((err: unknown) => {
+        throw new Error(`${String(err)}\n--- a\n${a.log()}\n--- c\n${c.log()}`);
+      });
+      if (qos === 2) {
+        const twice = [...counter.seen].filter(([, n]) => n > 1).map(([m]) => m);
+        assert.deepEqual(twice, [], 'QoS 2 messages delivered more than once');
+      }
+      counter.client?.destroy();
+      for (const node of [a, c]) await node.stop();
+    });
+  }
+
+  it("kill -9 of the publisher's node: every message it acknowledged reaches the subscriber on another node", async () => {
+    cluster = clusterName();
+    const [a, b] = [await start('pa'), await start('pb')];
+    const counter = new Counter('pubkill-sub', 'pk/#', 1);
+    await counter.subscribe(b.port);
+    let killed = false;
+    const acked = await publishThrough(() => (killed ? [b.port] : [a.port]), 'pk/x', 1, 200, async (i) => {
+      if (i === 80) {
+        a.signal('SIGKILL');
+        killed = true;
+      }
+    });
+    await waitFor(() => [...acked].every((m) => counter.seen.has(m)), 30_000, `all ${acked.size} acknowledged messages (have ${counter.seen.size})`);
+    counter.client?.destroy();
+    await b.stop();
+  });
+
+  it("a dead node's clients' Wills are sent by another node", async () => {
+    cluster = clusterName();
+    const [a, b] = [await start('wa'), await start('wb')];
+    const watcher = (await RawClient.connect(a.port, { protocolVersion: 5, clientId: 'will-watcher' })).client;
+    await watcher.subscribe('wills/#', 1);
+    const dying = (await RawClient.connect(b.port, { protocolVersion: 5, clientId: 'will-owner', will: { topic: 'wills/b', payload: Buffer.from('b is gone'), qos: 1, retain: false } })).client;
+    await sleep(500);
+    b.signal('SIGKILL');
+    const will = await watcher.expect('publish', 30_000);
+    assert.equal(text(will.payload), 'b is gone');
+    dying.destroy();
+    watcher.destroy();
+    await a.stop();
+  });
+
+  it('NATS stopped for 10 s and started again: degraded, then recovered, nothing acknowledged lost', async () => {
+    cluster = clusterName();
+    const [a, b] = [await start('na'), await start('nb')];
+    const counter = new Counter('nats-down-sub', 'nd/#', 1);
+    await counter.subscribe(b.port);
+    const acked = await publishThrough(() => [a.port], 'nd/x', 1, 60, async (i) => {
+      if (i === 20) {
+        await nats.kill(0);
+        setTimeout(() => void nats.restart(0), 10_000);
+      }
+    });
+    assert.equal(acked.size, 60, `--- a\n${a.log()}`);
+    await waitFor(() => a.log().includes('cluster engine unreachable') && a.log().includes('reachable again'), 30_000, 'degraded then recovered');
+    await waitFor(() => [...acked].every((m) => counter.seen.has(m)), 30_000, `all ${acked.size} acknowledged messages (have ${counter.seen.size})`);
+    counter.client?.destroy();
+    await a.stop();
+    await b.stop();
+  });
+});
