@@ -121,6 +121,18 @@ export function recordCases<S extends BrokerStore>({ it, fresh, again }: Contrac
     await store.close();
   });
 
+  it('a session put again without its Will (sent, or cancelled by a reconnect) loads without it', async () => {
+    let store = await fresh();
+    const will = { will: { topic: 'w', payload: bytes('bye'), qos: 1 as const, retain: false, properties: { willDelayInterval: 60 } }, dueAt: 1_800_000_000_000 };
+    await store.write([{ op: 'putSession', session: session('w', { will, disconnectedAt: 1_799_999_940_000 }) }]);
+    await store.write([{ op: 'putSession', session: session('w') }]);
+    for (let pass = 0; pass < 2; pass++) {
+      assert.deepEqual(plainSession((await stateOf(store, 'w'))!.session), plainSession(session('w')));
+      if (pass === 0) store = await again(store);
+    }
+    await store.close();
+  });
+
   it('replaces on put and removes on delete', async () => {
     let store = await fresh();
     await store.write([
