@@ -21,7 +21,7 @@ export interface CrashResult<S extends BrokerStore> {
 /** The retained topic whose payload is the number of the last batch applied. */
 export const CRASH_PROGRESS_TOPIC = 'crash/progress';
 /** Most batches the workload writes; a writer not killed by then stops. */
-export const CRASH_WORKLOAD_BATCHES = 200_000;
+const CRASH_WORKLOAD_BATCHES = 200_000;
 
 const CLIENTS = 5;
 const client = (n: number): string => `crash-${n % CLIENTS}`;
