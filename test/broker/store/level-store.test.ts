@@ -67,7 +67,14 @@ function mountFaultDisk(): 'tmpfs' | 'limit' {
   return faultDisk;
 }
 after(() => {
-  if (faultDisk === 'tmpfs') execFileSync('umount', [faultPoint]);
+  if (faultDisk === 'tmpfs') {
+    try {
+      execFileSync('umount', [faultPoint], { stdio: 'pipe' });
+    } catch {
+      // Busy (a store a failed case left open): detached now, freed once its files are closed.
+      execFileSync('umount', ['-l', faultPoint], { stdio: 'pipe' });
+    }
+  }
   rmSync(faultPoint, { recursive: true, force: true });
 });
 
