@@ -31,3 +31,10 @@ export function repairCommand(dataDir: string): string {
 function shellWord(word: string): string {
   return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
 }
+
+/** The most specific message of an error (a classic-level error's cause holds LevelDB's own words). */
+export function describeError(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const cause = err.cause instanceof Error ? err.cause.message : undefined;
+  return cause !== undefined && cause !== err.message ? `${err.message} (${cause})` : err.message;
+}

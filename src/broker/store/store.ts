@@ -5,7 +5,7 @@ import type { BrokerMessage } from '../message.js';
  * Persistence contract. The broker keeps its live state in memory and records every change here as ordered
  * operations, grouped into batches (group commit): one `write` per batch, at most one in flight at a time.
  * PUBACK and PUBREC are sent only after the batch holding the message has been written.
- * A store must pass the contract suite in test/broker/core/store-contract.ts.
+ * A store must pass the contract suite, `runStoreContract` of `culex/broker/testing` (src/broker/testing/).
  */
 export interface BrokerStore {
   /**

@@ -10,8 +10,27 @@ import { RawClient } from '../../helpers/raw-client.js';
 import { waitFor } from '../../helpers/wait.js';
 import { startBroker, text } from './fixture.js';
 import { runStoreContract } from './store-contract.js';
+import { writeCrashWorkload } from '../../../src/broker/testing/index.js';
 
-runStoreContract('MemoryStore', () => new MemoryStore(), async (store) => store);
+// The reference implementation. Its data lives as long as the object, so `reopen` hands back the same store; a
+// memory store has nothing that can fail, so the fault case runs on FailingStore, which refuses whole writes while
+// `failing` is set (it checks the case, not the store); and a killed process takes a memory store with it, so the
+// crash case stops the workload in this process without closing the store (again checking the case itself).
+runStoreContract('MemoryStore', () => new MemoryStore(), {
+  reopen: (store) => store,
+  faults: {
+    makeStore: () => new FailingStore(),
+    inject: (store) => void ((store as FailingStore).failing = true),
+    clear: (store) => void ((store as FailingStore).failing = false),
+  },
+  crash: async ({ afterWrites }) => {
+    const store = new MemoryStore();
+    await store.open();
+    // Goes on a little past the point where the "kill" is seen, as a real writer does.
+    await writeCrashWorkload(store, (count) => count < afterWrites + 10);
+    return { store, acknowledged: afterWrites };
+  },
+});
 
 /** A MemoryStore whose writes wait for `release()`, and that counts them. */
 class GatedStore extends MemoryStore {

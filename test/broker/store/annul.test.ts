@@ -6,6 +6,7 @@ import { after, describe, it } from 'node:test';
 import type { BrokerMessage } from '../../../src/broker/message.js';
 import { LevelStore } from '../../../src/broker/store/level-store.js';
 import type { StoredOutgoing, StoredSession, StoredSessionState, StoreOp } from '../../../src/broker/store/store.js';
+import { generator } from '../../../src/broker/testing/contract-data.js';
 
 const root = mkdtempSync(join(tmpdir(), 'culex-annul-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -148,14 +149,8 @@ describe('LevelStore batches leave out operations that later ones make needless'
 
 describe('LevelStore leaves out only what changes nothing', () => {
   it('holds what a model holds after random batches, with LevelDB catching up at random points', async () => {
-    // A small deterministic generator (mulberry32), so that a failure repeats.
-    let seed = 20261122;
-    const random = (n: number): number => {
-      seed = (seed + 0x6d2b79f5) | 0;
-      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return (((t ^ (t >>> 14)) >>> 0) % n);
-    };
+    // Deterministic, so that a failure repeats.
+    const random = generator(20261122);
     for (let run = 0; run < 40; run++) {
       const store = await opened();
       const model = new Map<number, number>();

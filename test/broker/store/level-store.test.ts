@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -10,6 +10,7 @@ import { LevelStore } from '../../../src/broker/store/level-store.js';
 import { sessionKey } from '../../../src/broker/store/record-codec.js';
 import type { StoredSession, StoreOp } from '../../../src/broker/store/store.js';
 import { StoreError } from '../../../src/broker/store/store-errors.js';
+import { killWhileWriting } from './logged-store.js';
 import { rejectsWith } from './rejects-with.js';
 import { runStoreContract } from '../core/store-contract.js';
 
@@ -43,11 +44,64 @@ async function opened(dir: string, options?: ConstructorParameters<typeof LevelS
   return store;
 }
 
-runStoreContract(
-  'LevelStore',
-  () => new LevelStore(newDir()),
-  async (store) => new LevelStore((store as LevelStore).dir),
-);
+/**
+ * The fault case's data directory is on a small tmpfs, made full for real (a filler file takes what is left), so
+ * that the log's append fails with ENOSPC, part of a record written or none, and LevelDB's writes fail too. Where
+ * no tmpfs can be mounted (it needs root), the store's own size limit refuses the writes instead: a real refusal
+ * of the store, but one made before anything is written.
+ */
+const faultPoint = mkdtempSync(join(tmpdir(), 'culex-contract-full-'));
+const filler = join(faultPoint, 'filler');
+const FAULT_LIMIT = 1024 * 1024;
+let faultDisk: 'tmpfs' | 'limit' | undefined;
+function mountFaultDisk(): 'tmpfs' | 'limit' {
+  if (faultDisk === undefined) {
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', faultPoint], { stdio: 'pipe' });
+      faultDisk = 'tmpfs';
+    } catch (err) {
+      faultDisk = 'limit';
+      console.log(`fault case on the store's size limit: cannot mount a tmpfs (${(err as Error).message.split('\n')[0]})`);
+    }
+  }
+  return faultDisk;
+}
+after(() => {
+  if (faultDisk === 'tmpfs') {
+    try {
+      execFileSync('umount', [faultPoint], { stdio: 'pipe' });
+    } catch {
+      // Busy (a store a failed case left open): detached now, freed once its files are closed.
+      execFileSync('umount', ['-l', faultPoint], { stdio: 'pipe' });
+    }
+  }
+  rmSync(faultPoint, { recursive: true, force: true });
+});
+
+runStoreContract('LevelStore', () => new LevelStore(newDir()), {
+  reopen: (store) => new LevelStore(store.dir),
+  faults: {
+    makeStore: () => (mountFaultDisk() === 'tmpfs' ? new LevelStore(join(faultPoint, `d${++dirs}`)) : new LevelStore(newDir(), { maxBytes: FAULT_LIMIT })),
+    async inject(store) {
+      if (faultDisk === 'tmpfs') {
+        const { bavail, bsize } = statfsSync(faultPoint);
+        writeFileSync(filler, Buffer.alloc(Math.max(0, bavail * bsize - 100 * 1024)));
+      } else {
+        await store.write([{ op: 'putRetained', message: message('filler', 'x'.repeat(FAULT_LIMIT - store.bytes - 16 * 1024)) }]);
+      }
+    },
+    async clear(store) {
+      if (faultDisk === 'tmpfs') rmSync(filler);
+      else await store.write([{ op: 'deleteRetained', topic: 'filler' }]);
+    },
+  },
+  // A child process writes the contract's workload and is killed with SIGKILL in the middle of it.
+  crash: async ({ afterWrites }) => {
+    const dir = newDir();
+    const acknowledged = await killWhileWriting(dir, afterWrites);
+    return { store: new LevelStore(dir), acknowledged };
+  },
+});
 
 describe('LevelStore data directory', () => {
   it('reports what it recovered', async () => {

@@ -18,27 +18,56 @@ export function segments(dir: string): string[] {
   }
 }
 
+/** A script of this folder in a child process (`node --import tsx`), its output kept, given 30 s to end. */
+function runChild(script: string, args: string[], onOut?: (out: string, kill: () => void) => void): Promise<{ signal: NodeJS.Signals | null; out: string; err: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(here, script), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  const kill = (): void => void child.kill('SIGKILL');
+  child.stdout!.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+    onOut?.(out, kill);
+  });
+  child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      kill();
+      reject(new Error(`${script} not done in 30 s: ${err}`));
+    }, 30_000);
+    child.once('exit', (_code, signal) => {
+      clearTimeout(timer);
+      resolve({ signal, out, err });
+    });
+  });
+}
+
 /**
  * Writes a session (client `w`) and `count` queued messages (seq 1..count) in a child process that kills itself
  * with SIGKILL once they are written: only the log holds them, one record each (the session's first).
  */
 export async function writeAndKill(dir: string, count: number): Promise<void> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'log-writer.ts'), dir, String(count)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  const signal = await new Promise<NodeJS.Signals | null>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`log writer not done in 30 s: ${err}`));
-    }, 30_000);
-    child.once('exit', (_code, signal) => {
-      clearTimeout(timer);
-      resolve(signal);
-    });
-  });
+  const { signal, out, err } = await runChild('log-writer.ts', [dir, String(count)]);
   assert.ok(signal === 'SIGKILL' && out.includes('written'), `log writer: ${signal} ${out} ${err}`);
+}
+
+/**
+ * Runs the store contract's crash workload on a LevelStore in `dir` in a child process and kills it with SIGKILL
+ * once it reported `afterWrites` resolved writes; returns how many it had reported by then.
+ */
+export async function killWhileWriting(dir: string, afterWrites: number): Promise<number> {
+  let acknowledged = 0;
+  const { signal, out, err } = await runChild('contract-writer.ts', [dir], (out, kill) => {
+    if (acknowledged >= afterWrites) return;
+    // Complete lines only: the last one may still be arriving.
+    const lines = out.slice(0, out.lastIndexOf('\n')).split('\n');
+    const last = Number(lines.at(-1));
+    if (Number.isInteger(last) && last >= afterWrites) {
+      acknowledged = last;
+      kill();
+    }
+  });
+  assert.ok(signal === 'SIGKILL' && acknowledged >= afterWrites, `contract writer: ${signal} after ${out.slice(-40).trim()} ${err}`);
+  return acknowledged;
 }
 
 /** Where each record of a segment starts, read by their length fields (the segment must be intact). */
