@@ -47,6 +47,8 @@ export interface NatsEngineOptions {
 /** JetStream's "wrong last sequence": a create of an existing key, or an update against a stale revision. */
 const WRONG_LAST_SEQUENCE = 10071;
 const NOT_FOUND = 10059;
+/** How often a journal follower is checked for having gone quiet with entries left to deliver. */
+const FOLLOW_WATCHDOG_MS = 2000;
 
 function isCasConflict(err: unknown): boolean {
   return err instanceof JetStreamApiError && err.code === WRONG_LAST_SEQUENCE;
@@ -218,19 +220,55 @@ export class NatsEngine implements ClusterEngine {
 
   async follow(fromSeq: number, onEntry: (entry: JournalEntry) => void): Promise<Stop> {
     const head = `${this.prefix}.j.`;
-    const consumer = await this.jetstream().consumers.get(this.journalStream, {
-      filter_subjects: `${head}>`,
-      deliver_policy: fromSeq <= 1 ? DeliverPolicy.All : DeliverPolicy.StartSequence,
-      ...(fromSeq <= 1 ? {} : { opt_start_seq: fromSeq }),
-    });
-    const messages = await consumer.consume({ max_messages: 256 });
-    void (async () => {
-      for await (const msg of messages) {
-        const token = msg.subject.slice(head.length);
-        onEntry({ seq: msg.seq, node: decodeToken(token) ?? token, data: msg.data });
+    let next = Math.max(1, fromSeq);
+    let stopped = false;
+    let current: { close(): Promise<void | Error> } | undefined;
+    // One ordered consumer at a time, made again from where the last one got whenever it ends (the server restarted,
+    // the connection was lost for longer than the client library bridges): the follower never stops on its own.
+    const run = async (): Promise<void> => {
+      while (!stopped) {
+        try {
+          const consumer = await this.jetstream().consumers.get(this.journalStream, {
+            filter_subjects: `${head}>`,
+            deliver_policy: DeliverPolicy.StartSequence,
+            opt_start_seq: next,
+          });
+          const messages = await consumer.consume({ max_messages: 256 });
+          current = messages;
+          if (stopped) break;
+          for await (const msg of messages) {
+            if (msg.seq < next) continue;
+            next = msg.seq + 1;
+            const token = msg.subject.slice(head.length);
+            onEntry({ seq: msg.seq, node: decodeToken(token) ?? token, data: msg.data });
+          }
+        } catch {
+          // Unreachable or the stream answered with an error: tried again below.
+        }
+        if (!stopped) await new Promise((resolve) => setTimeout(resolve, 500));
       }
-    })().catch(() => undefined);
-    return this.track(() => void messages.close().catch(() => undefined));
+    };
+    void run();
+    // A consumer can also go quiet without ending (seen after a server restart): when the journal holds entries it
+    // has not delivered and it made no progress since the last look, it is closed, and `run` makes another.
+    let seen = next;
+    const watchdog = setInterval(() => {
+      if (stopped || current === undefined) return;
+      const at = next;
+      void this.lastSeq().then(
+        (last) => {
+          if (last >= at && at === seen) void current?.close().catch(() => undefined);
+          seen = at;
+        },
+        () => undefined,
+      );
+    }, FOLLOW_WATCHDOG_MS);
+    watchdog.unref();
+    return this.track(() => {
+      stopped = true;
+      clearInterval(watchdog);
+      void current?.close().catch(() => undefined);
+    });
   }
 
   async readRange(fromSeq: number, toSeq: number, onEntry: (entry: JournalEntry) => void): Promise<void> {

@@ -56,9 +56,12 @@ export class ClusterNode {
   private readonly deadAfterMs: number;
   private readonly markIntervalMs: number;
   private consumedSeq = 0;
+  /** Past the last entry of another node this node has routed: what its journal marks as consumed. */
+  private routedSeq = 0;
   private catchUpWaiters: Array<{ seq: number; resolve: () => void }> = [];
   private badEntries = 0;
   private reachable = true;
+  private unreachableSince = 0;
   private readonly lastHeard = new Map<string, number>();
   private readonly alive = new Set<string>();
   private readonly stops: Stop[] = [];
@@ -72,7 +75,7 @@ export class ClusterNode {
     this.markIntervalMs = options.markIntervalMs ?? 2000;
     this.router = new ClusterRouter(this.engine, new TopicSubjects({ prefix: options.subjects.live }));
     this.store = new JournalStore(this.engine, new TopicSubjects({ prefix: options.subjects.retained }));
-    this.store.consumed = () => this.consumedSeq;
+    this.store.consumed = () => this.routedSeq;
     this.router.catchUp = () => this.caughtUp();
     this.sessions = new ClusterSessions(
       this.engine,
@@ -119,6 +122,7 @@ export class ClusterNode {
     // The store notes the journal's end as it opens and loads retained messages; following starts after that end.
     await this.broker.listen();
     this.consumedSeq = this.store.startSeq + 1;
+    this.routedSeq = this.consumedSeq;
     this.stops.push(await engine.follow(this.consumedSeq, (entry) => this.onEntry(entry)));
     this.timers.push(setInterval(() => void this.store.flushMarks().catch(() => undefined), this.markIntervalMs));
     this.logger.info(`cluster node ${this.nodeId} joined (${this.alive.size} nodes: ${[...this.alive].sort().join(', ')})`);
@@ -198,6 +202,8 @@ export class ClusterNode {
   }
 
   private checkLiveness(): void {
+    // Cut off from the engine, this node hears nobody: that says nothing about the others.
+    if (!this.reachable) return;
     const now = Date.now();
     for (const [node, at] of this.lastHeard) {
       if (node !== this.nodeId && now - at > this.deadAfterMs) this.nodeGone(node, `silent for ${Math.round((now - at) / 1000)} s: dead`);
@@ -207,14 +213,41 @@ export class ClusterNode {
   private engineStatus(up: boolean, detail: string): void {
     if (up === this.reachable || this.stopping) return;
     this.reachable = up;
-    if (up) this.logger.warn(`cluster engine reachable again (${detail}): node ${this.nodeId} serves the cluster`);
-    else this.logger.error(`cluster engine unreachable (${detail}): node ${this.nodeId} serves its own clients only; QoS 1/2 messages and persistent sessions are refused until it is back`);
+    if (!up) {
+      this.unreachableSince = Date.now();
+      this.logger.error(`cluster engine unreachable (${detail}): node ${this.nodeId} serves its own clients only; QoS 1/2 messages and persistent sessions are refused until it is back`);
+      return;
+    }
+    this.logger.warn(`cluster engine reachable again (${detail}): node ${this.nodeId} serves the cluster`);
+    // The others were as silent to this node as it was to them: each gets a full period to be heard again.
+    const now = Date.now();
+    for (const node of this.lastHeard.keys()) this.lastHeard.set(node, now);
+    if (now - this.unreachableSince >= this.deadAfterMs) void this.reconcile();
+  }
+
+  /**
+   * After an outage long enough for the others to count this node dead: one of them may have taken over its
+   * sessions. Once that is done, the sessions this node no longer owns are given up (their clients get 0x8E and
+   * reconnect to the new owner).
+   */
+  private async reconcile(): Promise<void> {
+    const bucket = this.engine.bucket('sessions');
+    const reaperKey = `r.${Buffer.from(this.nodeId).toString('base64url')}`;
+    const deadline = Date.now() + 30_000;
+    try {
+      while (Date.now() < deadline && (await bucket.get(reaperKey)) !== undefined) await new Promise((r) => setTimeout(r, 250));
+      const given = await this.sessions.giveUpLost((clientId) => this.broker.handOver(clientId, false) !== undefined);
+      if (given > 0) this.logger.warn(`cluster: ${given} sessions of node ${this.nodeId} were taken over by other nodes while it was cut off: given up`);
+    } catch (err) {
+      this.logger.warn(`cluster: could not check which sessions this node still owns: ${err instanceof Error ? err.message : String(err)}`);
+    }
   }
 
   /** One journal entry of any node: what another node published or retained is applied here. */
   private onEntry(entry: JournalEntry): void {
     if (entry.seq < this.consumedSeq) return;
     this.consumedSeq = entry.seq + 1;
+
     try {
       this.applyEntry(entry);
     } finally {
@@ -236,25 +269,29 @@ export class ClusterNode {
       if (this.badEntries <= 10) this.logger.warn(`cluster: journal entry ${entry.seq} from ${entry.node} dropped: ${err instanceof JournalError ? err.message : String(err)}`);
       return;
     }
-    for (const op of ops) this.apply(op);
+    let routed = false;
+    for (const op of ops) routed = this.apply(op) || routed;
+    // Only entries that changed something here move the mark: marks of marks would go back and forth for ever.
+    if (routed) this.routedSeq = entry.seq + 1;
   }
 
-  private apply(op: JournalOp): void {
+  /** Applies what another node's entry means here; true when it routed or retained something. */
+  private apply(op: JournalOp): boolean {
     switch (op.op) {
       case 'publish':
         this.router.routeRemote(op.message);
-        return;
+        return true;
       case 'putRetained':
         this.router.local.retain(withOwnPayload(op.message));
-        return;
+        return true;
       case 'deleteRetained': {
         const empty: BrokerMessage = { topic: op.topic, payload: new Uint8Array(0), qos: 0, retain: true, properties: undefined, expiresAt: undefined, origin: undefined };
         this.router.local.retain(empty);
-        return;
+        return true;
       }
       default:
-        // Session operations concern the node that wrote them (and whoever adopts its sessions).
-        return;
+        // Session operations and marks concern the node that wrote them (and whoever adopts its sessions).
+        return false;
     }
   }
 }

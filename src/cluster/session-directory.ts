@@ -225,6 +225,20 @@ export class ClusterSessions implements SessionDirectory {
     return true;
   }
 
+  /** Gives up each session this node thinks it owns that the engine says another node owns now; returns how many. */
+  async giveUpLost(giveUp: (clientId: string) => void): Promise<number> {
+    let given = 0;
+    for (const clientId of [...this.owned.keys()]) {
+      const entry = await this.bucket.get(keyOf(clientId));
+      const owner = entry === undefined ? undefined : decodeOwner(entry.value);
+      if (owner?.node === this.engine.nodeId) continue;
+      this.owned.delete(clientId);
+      giveUp(clientId);
+      given++;
+    }
+    return given;
+  }
+
   /** Handover requests wait for `adoption` (sessions being taken over from a dead node are not there yet). */
   whileAdopting(adoption: Promise<unknown>): void {
     const settled = adoption.then(

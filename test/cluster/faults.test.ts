@@ -24,7 +24,15 @@ class Counter {
   ) {}
 
   async connect(port: number): Promise<boolean> {
-    const { client, connack } = await RawClient.connect(port, { protocolVersion: 5, clientId: this.clientId, clean: false, properties: { sessionExpiryInterval: 600 } }, { autoAck: false });
+    const client = await RawClient.open(port, { version: 5, autoAck: false });
+    let connack;
+    try {
+      // A CONNECT for a dead node's session waits until a surviving node has adopted it: seconds.
+      connack = await client.connect({ protocolVersion: 5, clientId: this.clientId, clean: false, properties: { sessionExpiryInterval: 600 } }, 25_000);
+    } catch (err) {
+      client.destroy();
+      throw err;
+    }
     if (connack.reasonCode !== 0) {
       client.destroy();
       return false;
@@ -174,15 +182,19 @@ describe('cluster faults (node processes on nats-server)', () => {
     const [a, b] = [await start('na'), await start('nb')];
     const counter = new Counter('nats-down-sub', 'nd/#', 1);
     await counter.subscribe(b.port);
+    let stopped = false;
     const acked = await publishThrough(() => [a.port], 'nd/x', 1, 60, async (i) => {
-      if (i === 20) {
+      if (i === 20 && !stopped) {
+        stopped = true;
         await nats.kill(0);
         setTimeout(() => void nats.restart(0), 10_000);
       }
     });
-    assert.equal(acked.size, 60, `--- a\n${a.log()}`);
+    assert.equal(acked.size, 60, `--- a\n${a.log()}\n--- nats\n${nats.servers[0]!.log().split('\n').filter((l) => !l.includes('[INF]')).slice(-30).join('\n')}`);
     await waitFor(() => a.log().includes('cluster engine unreachable') && a.log().includes('reachable again'), 30_000, 'degraded then recovered');
-    await waitFor(() => [...acked].every((m) => counter.seen.has(m)), 30_000, `all ${acked.size} acknowledged messages (have ${counter.seen.size})`);
+    await waitFor(() => [...acked].every((m) => counter.seen.has(m)), 30_000, `all ${acked.size} acknowledged messages (have ${counter.seen.size})`).catch((err: unknown) => {
+      throw new Error(`${String(err)}\n--- a\n${a.log()}\n--- b\n${b.log()}`);
+    });
     counter.client?.destroy();
     await a.stop();
     await b.stop();

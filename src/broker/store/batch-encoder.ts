@@ -250,6 +250,8 @@ export class BatchEncoder {
           const at = this.logDelete(batch, retainedKeySize(op.topic), index.retained, op.topic);
           writeRetainedKey(builder.buf, at, op.topic);
         }
+        return;      case 'publish':
+        // A cluster's: this store keeps only this broker's state.
         return;
     }
   }

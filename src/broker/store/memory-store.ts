@@ -91,6 +91,8 @@ export class MemoryStore implements BrokerStore {
         return;
       case 'deleteRetained':
         this.retained.delete(op.topic);
+        return;      case 'publish':
+        // A cluster's: this store keeps only this broker's state.
         return;
     }
   }
