@@ -63,7 +63,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
       this,
       options.store,
     );
-    this.sys = new SysPublisher(this.core, version, options.sysInterval ?? 10);
+    this.sys = new SysPublisher(this.core, version, options.sysInterval ?? 10, options.sysFigures);
   }
 
   /**

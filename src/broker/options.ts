@@ -121,6 +121,8 @@ export interface BrokerOptions extends Omit<ListenerPolicy, 'limits'> {
   store?: BrokerStore;
   /** Sessions shared with other brokers (a cluster node's); a single broker has none. */
   sessionDirectory?: SessionDirectory;
+  /** More `$SYS/broker/...` figures, published with the broker's own (a cluster node's). */
+  sysFigures?: () => Array<[string, number | string]>;
   logger?: Logger;
   /**
    * Lines about a peer's bad connections (TLS handshake failures, bytes that are not MQTT, ...): how many per

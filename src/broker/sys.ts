@@ -36,6 +36,8 @@ export class SysPublisher {
     private readonly core: BrokerCore,
     private readonly version: string,
     private readonly interval: number,
+    /** More figures under `$SYS/broker/` (a cluster node's). */
+    private readonly extra?: () => Array<[string, number | string]>,
   ) {}
 
   start(): void {
@@ -91,6 +93,7 @@ export class SysPublisher {
       ['heap/maximum', this.heapMaximum],
     ];
     for (const [name, value] of figures) this.publish(`$SYS/broker/${name}`, String(value));
+    for (const [name, value] of this.extra?.() ?? []) this.publish(`$SYS/broker/${name}`, String(value));
     for (const [name, read] of loadCounters) {
       const now = read(core);
       const perMinute = ((now - (this.previous.get(name) ?? now)) * 60) / this.interval;

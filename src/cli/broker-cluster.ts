@@ -40,7 +40,19 @@ export function clusterNode(options: BrokerOptions, settings: ClusterSettings, l
     tls,
   });
   const { store: _store, ...rest } = options;
-  return new ClusterNode(rest, { engine, subjects: engine.subjects, logger });
+  // Workers share one stderr: their lines say which node wrote them.
+  const nodeLogger = cluster.isWorker ? prefixed(logger, `node=${engine.nodeId} `) : logger;
+  return new ClusterNode({ ...rest, logger: nodeLogger }, { engine, subjects: engine.subjects, logger: nodeLogger });
+}
+
+function prefixed(logger: Logger, prefix: string): Logger {
+  return {
+    error: (m) => logger.error(prefix + m),
+    warn: (m) => logger.warn(prefix + m),
+    info: (m) => logger.info(prefix + m),
+    debug: (m) => logger.debug(prefix + m),
+    enabled: (level) => logger.enabled(level),
+  };
 }
 
 /**

@@ -37,6 +37,7 @@ export interface ClusterStatus {
 }
 
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 /**
  * One broker of a cluster: its router sends what is published here to the other nodes and takes what they
@@ -64,6 +65,7 @@ export class ClusterNode {
   private unreachableSince = 0;
   private readonly lastHeard = new Map<string, number>();
   private readonly alive = new Set<string>();
+  private readonly nodeFigures = new Map<string, { clients: number; sessions: number }>();
   private readonly stops: Stop[] = [];
   private timers: NodeJS.Timeout[] = [];
 
@@ -85,7 +87,7 @@ export class ClusterNode {
       this.logger,
       this.deadAfterMs * 2 + 5000,
     );
-    this.broker = new Broker({ ...brokerOptions, store: this.store, sessionDirectory: this.sessions }, this.router);
+    this.broker = new Broker({ ...brokerOptions, store: this.store, sessionDirectory: this.sessions, sysFigures: () => this.sysFigures() }, this.router);
     const limits = this.broker.limits;
     this.reaper = new Reaper({
       engine: this.engine,
@@ -142,15 +144,47 @@ export class ClusterNode {
     await this.engine.stop();
   }
 
+  /**
+   * `$SYS/broker/cluster/...`: this node, the nodes alive, whether the engine is reachable, and totals over the
+   * nodes from their heartbeats (each carries its node's connected clients and sessions).
+   */
+  private sysFigures(): Array<[string, number | string]> {
+    let clients = 0;
+    let sessions = 0;
+    for (const node of this.alive) {
+      const figures = this.nodeFigures.get(node);
+      clients += figures?.clients ?? 0;
+      sessions += figures?.sessions ?? 0;
+    }
+    return [
+      ['cluster/node', this.nodeId],
+      ['cluster/nodes', this.alive.size],
+      ['cluster/engine', this.reachable ? 'reachable' : 'unreachable (degraded)'],
+      ['cluster/clients/connected', clients],
+      ['cluster/sessions', sessions],
+      ['cluster/journal/bad entries', this.badEntries],
+      ['cluster/messages/from other nodes', this.router.stats.remoteMessages],
+    ];
+  }
+
   private async startMembership(): Promise<void> {
     const nodes = this.engine.bucket('nodes');
-    const beat = (): Promise<unknown> => nodes.put(this.nodeId, encoder.encode(String(Date.now())));
+    const beat = (): Promise<unknown> =>
+      nodes.put(this.nodeId, encoder.encode(JSON.stringify({ at: Date.now(), clients: this.broker.connectedClients, sessions: this.broker.sessionCount })));
     await beat();
     this.timers.push(setInterval(() => void beat().catch(() => undefined), this.heartbeatMs));
     this.stops.push(
       await nodes.watch((change) => {
         if ('deleted' in change) this.nodeGone(change.key, 'left');
-        else this.heard(change.key);
+        else {
+          this.heard(change.key);
+          try {
+            const figures = JSON.parse(decoder.decode(change.value)) as { clients?: number; sessions?: number };
+            this.nodeFigures.set(change.key, { clients: Number(figures.clients) || 0, sessions: Number(figures.sessions) || 0 });
+          } catch {
+            // Not a heartbeat of ours: counted as alive, with no figures.
+          }
+        }
       }),
     );
     this.timers.push(setInterval(() => this.checkLiveness(), this.heartbeatMs));

@@ -152,12 +152,14 @@ export class ClusterSessions implements SessionDirectory {
         }
         const owner = decodeOwner(entry.value) ?? { node: '', epoch: 0 };
         if (owner.node === me) {
+          // Adopted from a dead node by this one: the session is here once the adoption is done.
+          await this.adopting;
           this.owned.set(clientId, entry.revision);
           return undefined;
         }
         if (owner.node !== '' && !this.isAlive(owner.node)) {
           // A dead owner's sessions are adopted by a surviving node (reaper.ts): ask that one once it has.
-          if (await this.ownerChanges(key, entry.revision)) continue;
+          if (await this.ownerChanges(key, entry.revision, owner.node)) continue;
           if (this.isAlive(owner.node)) return ReasonCode.ServerUnavailable;
           // Nobody took them over in time: this node takes the session, without what the dead node held.
           const taken = await this.bucket.update(key, encodeOwner({ node: me, epoch: owner.epoch + 1 }), entry.revision);
@@ -179,7 +181,8 @@ export class ClusterSessions implements SessionDirectory {
           // so ownership goes back to it; a dead one's sessions are adopted shortly, and the claim is tried again.
           this.owned.delete(clientId);
           const back = await this.bucket.update(key, encodeOwner({ node: owner.node, epoch: epoch + 1 }), revision);
-          if (back !== undefined && (await this.ownerChanges(key, back))) continue;
+          // Gone from the engine and not yet found dead: its adoption comes shortly, and the claim is tried again.
+          if (back !== undefined && /no responders/i.test(err.message) && (await this.ownerChanges(key, back, owner.node))) continue;
           this.logger.warn(`cluster: session ${clientId} stays on node ${owner.node}, which did not hand it over: ${err.message}`);
           return ReasonCode.ServerUnavailable;
         }
@@ -192,13 +195,20 @@ export class ClusterSessions implements SessionDirectory {
     }
   }
 
-  /** Waits (bounded) for another node to change a key still at `revision`: true when it did. */
-  private async ownerChanges(key: string, revision: number): Promise<boolean> {
+  /**
+   * Waits (bounded) for a dead owner's sessions to be adopted: true when another node changed the key meanwhile,
+   * false when the owner's adoption finished without taking this session (a clean session has nothing to adopt)
+   * or the wait ran out.
+   */
+  private async ownerChanges(key: string, revision: number, owner: string): Promise<boolean> {
+    const nodes = this.engine.bucket('nodes');
     const deadline = Date.now() + this.adoptionWaitMs;
     while (Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 250));
       const now = await this.bucket.get(key);
       if (now === undefined || now.revision !== revision) return true;
+      // The adopting node removes the dead node's heartbeat when it is done.
+      if (!this.isAlive(owner) && (await nodes.get(owner)) === undefined) return false;
     }
     return false;
   }

@@ -56,7 +56,7 @@ export interface PersistenceSettings {
   fsync?: boolean;
 }
 
-export type ConfiguredBrokerOptions = Omit<BrokerOptions, 'listeners' | 'hooks' | 'store' | 'logger' | 'sessionDirectory'>;
+export type ConfiguredBrokerOptions = Omit<BrokerOptions, 'listeners' | 'hooks' | 'store' | 'logger' | 'sessionDirectory' | 'sysFigures'>;
 
 /** This broker as one node of a cluster on NATS JetStream. */
 export interface ClusterSettings {

@@ -200,3 +200,36 @@ describe('cluster faults (node processes on nats-server)', () => {
     await b.stop();
   });
 });
+
+describe('cluster faults on three NATS servers (JetStream replicas 3)', () => {
+  let nats: NatsInstance;
+  const nodes: NodeProcess[] = [];
+  before(async () => {
+    nats = await startNats({ cluster: 3 });
+  });
+  after(async () => {
+    await Promise.all(nodes.map((n) => n.stop().catch(() => undefined)));
+    await nats.stop();
+  });
+
+  it('kill -9 of one NATS server during a QoS 1 stream: every acknowledged message arrives', async () => {
+    const cluster = clusterName();
+    // Each node talks to its own NATS server first (the client fails over to the others).
+    const order = (i: number): string[] => [...nats.urls.slice(i), ...nats.urls.slice(0, i)];
+    const a = await startNodeProcess(order(1), cluster, 'r3a');
+    const b = await startNodeProcess(order(2), cluster, 'r3b');
+    nodes.push(a, b);
+    const counter = new Counter('r3-sub', 'r3/#', 1);
+    await counter.subscribe(b.port);
+    let killed = false;
+    const acked = await publishThrough(() => [a.port], 'r3/x', 1, 150, async (i) => {
+      if (i === 50 && !killed) {
+        killed = true;
+        await nats.kill(0);
+      }
+    });
+    assert.equal(acked.size, 150);
+    await waitFor(() => [...acked].every((m) => counter.seen.has(m)), 60_000, `all ${acked.size} acknowledged messages (have ${counter.seen.size})`);
+    counter.client?.destroy();
+  });
+});
