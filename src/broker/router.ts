@@ -84,8 +84,21 @@ class SharedGroup implements Reassigner {
   constructor(
     readonly key: string,
     topicFilter: string,
+    /** Where a message goes back when its member's session ends (LocalRouter's `reassign` option). */
+    private readonly reassignTo: ((group: string, message: BrokerMessage, from: string) => void) | undefined,
   ) {
     this.filter = `${key}/${topicFilter}`;
+  }
+
+  /** The member of this client id, if it is one. */
+  member(clientId: string): SubscriptionRecord | undefined {
+    return this.members.find((m) => m.session.clientId === clientId);
+  }
+
+  /** Delivers to one given member (a choice made elsewhere: another broker of a cluster). */
+  deliverTo(member: SubscriptionRecord, message: BrokerMessage, publisher: Holdable | undefined): boolean {
+    const qos = message.qos < member.qos ? message.qos : member.qos;
+    return member.session.outbox.deliver(message, qos, member.retainAsPublished && message.retain, member.identifiers, qos > 0 ? this : undefined, publisher);
   }
 
   /** Picks a member: the next one with room, else the next one online, else the next one. */
@@ -120,12 +133,24 @@ class SharedGroup implements Reassigner {
   }
 
   reassign(message: BrokerMessage, from: string): void {
-    this.deliver(message, undefined, from);
+    if (this.reassignTo !== undefined) this.reassignTo(this.filter, message, from);
+    else this.deliver(message, undefined, from);
   }
+}
+
+/** How a LocalRouter is set up. */
+export interface LocalRouterOptions {
+  /**
+   * Where a shared-subscription message goes when the session it was given to ends unacknowledged; default: to
+   * another member of the group here. A cluster chooses among every node's members.
+   */
+  reassign?(group: string, message: BrokerMessage, from: string): void;
 }
 
 /** The in-process router. */
 export class LocalRouter implements Router {
+  constructor(private readonly options: LocalRouterOptions = {}) {}
+
   private readonly index = new SubscriptionIndex<Entry>();
   private readonly slots = new Map<Subscriber, RouteSlot>();
   private readonly groups = new SubscriptionIndex<SharedGroup>();
@@ -200,7 +225,7 @@ export class LocalRouter implements Router {
     const key = `$share/${sub.group}`;
     let group = this.groups.get(sub.topicFilter, key);
     if (group === undefined) {
-      group = new SharedGroup(key, sub.topicFilter);
+      group = new SharedGroup(key, sub.topicFilter, this.options.reassign);
       this.groups.add(sub.topicFilter, key, group);
       this.groupsByFilter.set(group.filter, group);
     }
@@ -237,7 +262,28 @@ export class LocalRouter implements Router {
     }
   }
 
+  /**
+   * Delivers to the member `clientId` of the shared subscription `group` (`$share/{group}/{filter}`), chosen
+   * elsewhere; false when that client is no member here.
+   */
+  deliverToMember(group: string, clientId: string, message: BrokerMessage, publisher?: Holdable): boolean {
+    const shared = this.groupsByFilter.get(group);
+    const member = shared?.member(clientId);
+    if (shared === undefined || member === undefined) return false;
+    if (member.session.canRead !== undefined && !member.session.canRead(message.topic)) return false;
+    return shared.deliverTo(member, message, publisher);
+  }
+
+  /** Routes to plain subscriptions only: shared groups are chosen by the caller (a cluster's router). */
+  routeUnshared(message: BrokerMessage, publisher?: Holdable): number {
+    return this.routeTo(message, publisher, false);
+  }
+
   route(message: BrokerMessage, publisher?: Holdable): number {
+    return this.routeTo(message, publisher, true);
+  }
+
+  private routeTo(message: BrokerMessage, publisher: Holdable | undefined, shared: boolean): number {
     // Deliveries never route synchronously; should one ever do, the outer route's scratch state is kept aside.
     const outer = this.depth > 0 ? { message: this.message, targets: this.targets, count: this.targetCount } : undefined;
     if (outer !== undefined) {
@@ -262,8 +308,10 @@ export class LocalRouter implements Router {
         if (slot.session.outbox.deliver(message, qos, slot.retain && message.retain, slot.ids, undefined, publisher)) delivered++;
         slot.ids = undefined;
       }
-      const groups = matched.groups;
-      for (let i = 0; i < groups.length; i++) if (groups[i]!.deliver(message, publisher)) delivered++;
+      if (shared) {
+        const groups = matched.groups;
+        for (let i = 0; i < groups.length; i++) if (groups[i]!.deliver(message, publisher)) delivered++;
+      }
       return delivered;
     } finally {
       this.depth--;

@@ -2,9 +2,10 @@ import type { Holdable } from '../broker/flow.js';
 import type { BrokerMessage } from '../broker/message.js';
 import type { Reassigner } from '../broker/outbox.js';
 import { LocalRouter, type Router, type SubscriptionRecord } from '../broker/router.js';
-import type { StoreOp } from '../broker/store/store.js';
+import type { SharedChoice, StoreOp } from '../broker/store/store.js';
 import type { ClusterEngine, Stop } from './engine.js';
-import { decodeMessage, encodeMessage } from './journal-codec.js';
+import { decodeLive, encodeLive } from './journal-codec.js';
+import type { ClusterSharedGroups } from './shared-groups.js';
 import type { TopicSubjects } from './subject.js';
 
 /** Longest wait before a SUBACK for the cluster to take a new subscription in. */
@@ -18,6 +19,8 @@ export interface ClusterRouterStats {
   badMessages: number;
   /** Messages received from other nodes. */
   remoteMessages: number;
+  /** Shared-subscription messages for which no member could be found anywhere. */
+  sharedDropped: number;
 }
 
 /**
@@ -27,8 +30,8 @@ export interface ClusterRouterStats {
  * is acknowledged and which every node follows. Messages from other nodes come in through `routeRemote`.
  */
 export class ClusterRouter implements Router {
-  readonly local = new LocalRouter();
-  readonly stats: ClusterRouterStats = { liveDropped: 0, badMessages: 0, remoteMessages: 0 };
+  readonly local: LocalRouter;
+  readonly stats: ClusterRouterStats = { liveDropped: 0, badMessages: 0, remoteMessages: 0, sharedDropped: 0 };
   private record: ((op: StoreOp) => void) | undefined;
   /** Live subjects this node listens on, by how many local subscriptions need each. */
   private readonly interest = new Map<string, { uses: number; stop: Stop }>();
@@ -40,8 +43,10 @@ export class ClusterRouter implements Router {
   constructor(
     private readonly engine: ClusterEngine,
     private readonly subjects: TopicSubjects,
+    private readonly groups: ClusterSharedGroups,
   ) {
     this.origin = Buffer.from(engine.nodeId);
+    this.local = new LocalRouter({ reassign: (group, message, from) => this.reassign(group, message, from) });
   }
 
   get subscriptionCount(): number {
@@ -78,6 +83,7 @@ export class ClusterRouter implements Router {
 
   add(subscription: SubscriptionRecord): void {
     this.local.add(subscription);
+    if (subscription.group !== undefined) this.groups.join(subscription.filter, subscription.session.clientId, subscription.session.online);
     for (const subject of this.liveSubjects(subscription)) {
       const known = this.interest.get(subject);
       if (known !== undefined) known.uses++;
@@ -87,6 +93,7 @@ export class ClusterRouter implements Router {
 
   remove(subscription: SubscriptionRecord): void {
     this.local.remove(subscription);
+    if (subscription.group !== undefined) this.groups.leave(subscription.filter, subscription.session.clientId);
     for (const subject of this.liveSubjects(subscription)) {
       const known = this.interest.get(subject);
       if (known === undefined || --known.uses > 0) continue;
@@ -100,21 +107,65 @@ export class ClusterRouter implements Router {
    * whether another node has a subscriber is not known here, so no "no matching subscribers" is claimed.
    */
   route(message: BrokerMessage, publisher?: Holdable): number {
-    const delivered = this.local.route(message, publisher);
-    if (message.topic.startsWith('$SYS/')) return delivered;
-    if (message.qos > 0) this.record?.({ op: 'publish', message });
-    else {
-      const subject = this.subjects.subject(message.topic);
-      if (subject === undefined) this.stats.liveDropped++;
-      else this.engine.publishLive(subject, this.liveFrame(message));
-    }
+    if (message.topic.startsWith('$SYS/')) return this.local.route(message, publisher);
+    let delivered = this.local.routeUnshared(message, publisher);
+    // Each shared subscription gets the message once cluster-wide: this node picks the member.
+    let chosen: SharedChoice[] | undefined;
+    this.groups.matching(message.topic, (group) => {
+      const member = this.groups.choose(group);
+      if (member === undefined) return;
+      if (member.node === this.engine.nodeId) {
+        if (this.local.deliverToMember(group, member.clientId, message, publisher)) delivered++;
+      } else (chosen ??= []).push([group, member.clientId, member.node]);
+    });
+    this.send(message, chosen, false);
     return delivered > 0 ? delivered : 1;
   }
 
-  /** A message another node published: to local sessions only. */
-  routeRemote(message: BrokerMessage): number {
+  /**
+   * A message another node published: to local plain subscriptions (unless it only hands a shared message on), and
+   * to the members of shared subscriptions that node chose on this node.
+   */
+  routeRemote(message: BrokerMessage, shared?: ReadonlyArray<SharedChoice>, sharedOnly = false): number {
     this.stats.remoteMessages++;
-    return this.local.route(message);
+    let delivered = sharedOnly ? 0 : this.local.routeUnshared(message);
+    for (const [group, clientId, node] of shared ?? []) {
+      if (node !== this.engine.nodeId) continue;
+      if (this.local.deliverToMember(group, clientId, message)) delivered++;
+      // The member left meanwhile: another one gets it.
+      else this.handOn(group, message, clientId);
+    }
+    return delivered;
+  }
+
+  /** A shared message whose member's session ended before acknowledging it goes to another member. */
+  private reassign(group: string, message: BrokerMessage, from: string): void {
+    this.handOn(group, message, from);
+  }
+
+  /** Gives a shared message to another member of its group, here or on another node. */
+  handOn(group: string, message: BrokerMessage, exclude: string): void {
+    const member = this.groups.choose(group, exclude);
+    if (member === undefined) {
+      this.stats.sharedDropped++;
+      return;
+    }
+    if (member.node === this.engine.nodeId) {
+      if (!this.local.deliverToMember(group, member.clientId, message)) this.stats.sharedDropped++;
+      return;
+    }
+    this.send(message, [[group, member.clientId, member.node]], true);
+  }
+
+  /** To the other nodes: QoS 0 live, QoS 1/2 in this node's next journal batch. */
+  private send(message: BrokerMessage, shared: SharedChoice[] | undefined, sharedOnly: boolean): void {
+    if (message.qos > 0) {
+      this.record?.(sharedOnly ? { op: 'publish', message, shared, sharedOnly } : shared === undefined ? { op: 'publish', message } : { op: 'publish', message, shared });
+      return;
+    }
+    const subject = this.subjects.subject(message.topic);
+    if (subject === undefined) this.stats.liveDropped++;
+    else this.engine.publishLive(subject, this.liveFrame(message, shared, sharedOnly));
   }
 
   retain(message: BrokerMessage): void {
@@ -139,14 +190,18 @@ export class ClusterRouter implements Router {
     this.interest.clear();
   }
 
-  /** A live message: the sending node (u8 length, name), its counter (f64), then the message. */
-  private liveFrame(message: BrokerMessage): Buffer {
-    const body = encodeMessage(message);
-    const frame = Buffer.allocUnsafe(1 + this.origin.length + 8 + body.length);
+  /**
+   * A live message: the sending node (u8 length, name), its counter (f64), a flag (1: only for the shared
+   * members chosen), then the chosen members and the message (encodeLive).
+   */
+  private liveFrame(message: BrokerMessage, shared: SharedChoice[] | undefined, sharedOnly: boolean): Buffer {
+    const body = encodeLive(message, shared);
+    const frame = Buffer.allocUnsafe(1 + this.origin.length + 9 + body.length);
     frame[0] = this.origin.length;
     this.origin.copy(frame, 1);
     frame.writeDoubleBE(++this.liveSeq, 1 + this.origin.length);
-    body.copy(frame, 9 + this.origin.length);
+    frame[9 + this.origin.length] = sharedOnly ? 1 : 0;
+    body.copy(frame, 10 + this.origin.length);
     return frame;
   }
 
@@ -157,15 +212,17 @@ export class ClusterRouter implements Router {
    */
   private readonly onLive = (_subject: string, data: Uint8Array): void => {
     const frame = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-    let message: BrokerMessage;
+    let live: ReturnType<typeof decodeLive>;
     let node: string;
     let seq: number;
+    let sharedOnly: boolean;
     try {
       const n = frame[0] ?? 0;
-      if (frame.length < 9 + n || n === 0) throw new Error('short frame');
+      if (frame.length < 10 + n || n === 0) throw new Error('short frame');
       node = frame.toString('utf8', 1, 1 + n);
       seq = frame.readDoubleBE(1 + n);
-      message = decodeMessage(frame.subarray(9 + n));
+      sharedOnly = frame[9 + n] === 1;
+      live = decodeLive(frame.subarray(10 + n));
     } catch {
       this.stats.badMessages++;
       return;
@@ -173,7 +230,7 @@ export class ClusterRouter implements Router {
     const last = this.lastLive.get(node);
     if (last !== undefined && seq <= last && seq > last - 1_000_000) return;
     this.lastLive.set(node, seq);
-    this.routeRemote(message);
+    this.routeRemote(live.message, live.shared, sharedOnly);
   };
 
   /** The live subjects a subscription needs; none for `$SYS` (per node) or a filter too long for a subject. */

@@ -40,6 +40,9 @@ export interface KvBucket {
   watch(onChange: (change: KvChange) => void): Promise<() => void>;
 }
 
+/** The cluster's key-value buckets. */
+export type BucketName = 'sessions' | 'nodes' | 'shares';
+
 /** Stops a subscription or a follower. */
 export type Stop = () => void;
 
@@ -82,8 +85,8 @@ export interface ClusterEngine {
   /** Every retained message. */
   loadRetained(onMessage: (subject: string, data: Uint8Array) => void): Promise<void>;
 
-  /** `sessions`: who owns each session; `nodes`: node liveness. */
-  bucket(name: 'sessions' | 'nodes'): KvBucket;
+  /** `sessions`: who owns each session; `nodes`: node liveness; `shares`: members of shared subscriptions. */
+  bucket(name: BucketName): KvBucket;
 
   /** Answers requests sent to this node. */
   serve(onRequest: (data: Uint8Array) => Promise<Uint8Array>): void;

@@ -22,13 +22,12 @@ import {
   writeOutgoing,
   writeRetained,
 } from '../broker/store/record-codec.js';
-import type { StoredSession, StoredSessionState, StoreOp } from '../broker/store/store.js';
+import type { SharedChoice, StoredSession, StoredSessionState, StoreOp } from '../broker/store/store.js';
 
 /** What a journal entry holds: store operations plus the cluster's own. */
 export type JournalOp =
   | StoreOp
-  /** A QoS 1/2 message published on the appending node, for every node's subscribers. */
-  | { op: 'publish'; message: BrokerMessage }
+
   /** The appending node has routed every journal entry below `seq` (and recorded what that changed). */
   | { op: 'consumed'; seq: number }
   /** A client is connected to the appending node; `session.will` is its Will (dueAt: the Will Delay, seconds). */
@@ -77,6 +76,20 @@ function writeStr(buf: Buffer, pos: number, s: string): number {
   return pos + 2 + n;
 }
 
+function choicesSize(choices: ReadonlyArray<SharedChoice> | undefined): number {
+  let size = 2;
+  for (const [group, clientId, node] of choices ?? []) size += strSize(group) + strSize(clientId) + strSize(node);
+  return size;
+}
+
+function writeChoices(buf: Buffer, pos: number, choices: ReadonlyArray<SharedChoice> | undefined): number {
+  const list = choices ?? [];
+  buf.writeUInt16BE(list.length, pos);
+  let at = pos + 2;
+  for (const [group, clientId, node] of list) at = writeStr(buf, writeStr(buf, writeStr(buf, at, group), clientId), node);
+  return at;
+}
+
 /** Body size and writer of one operation. Values encoded by the store codec are sealed (CRC) as written. */
 function bodySize(op: JournalOp): number {
   switch (op.op) {
@@ -99,8 +112,9 @@ function bodySize(op: JournalOp): number {
     case 'deleteIncoming':
       return strSize(op.clientId) + 2;
     case 'putRetained':
-    case 'publish':
       return retainedSize(op.message);
+    case 'publish':
+      return 1 + choicesSize(op.shared) + retainedSize(op.message);
     case 'deleteRetained':
       return strSize(op.topic);
     case 'consumed':
@@ -144,10 +158,16 @@ function writeBody(buf: Buffer, pos: number, op: JournalOp, size: number): void 
       buf.writeUInt16BE(op.packetId, writeStr(buf, pos, op.clientId));
       return;
     case 'putRetained':
-    case 'publish':
       writeRetained(buf, pos, op.message);
       seal(buf.subarray(pos, pos + size));
       return;
+    case 'publish': {
+      buf[pos] = op.sharedOnly === true ? 1 : 0;
+      const at = writeChoices(buf, pos + 1, op.shared);
+      writeRetained(buf, at, op.message);
+      seal(buf.subarray(at, pos + size));
+      return;
+    }
     case 'deleteRetained':
       writeStr(buf, pos, op.topic);
       return;
@@ -206,6 +226,19 @@ class BodyReader {
     this.pos += 8;
     if (!Number.isSafeInteger(v) || v < 0) throw new JournalError('not a sequence number');
     return v;
+  }
+
+  u8(): number {
+    if (this.pos + 1 > this.end) throw new JournalError('flags past the end');
+    return this.buf[this.pos++]!;
+  }
+
+  /** Shared-subscription choices: a count (u16), then group, client id and node per choice. */
+  choices(): SharedChoice[] {
+    const count = this.u16();
+    const out: SharedChoice[] = [];
+    for (let i = 0; i < count; i++) out.push([this.str(), this.str(), this.str()]);
+    return out;
   }
 
   u16(): number {
@@ -270,8 +303,16 @@ function readBody(kind: (typeof KINDS)[number], r: BodyReader): JournalOp {
       return { op: kind, clientId, packetId };
     }
     case 'putRetained':
-    case 'publish':
       return { op: kind, message: decodeRetained(r.rest()) };
+    case 'publish': {
+      const flags = r.u8();
+      const shared = r.choices();
+      const message = decodeRetained(r.rest());
+      const op: JournalOp = { op: kind, message };
+      if (shared.length > 0) op.shared = shared;
+      if ((flags & 1) !== 0) op.sharedOnly = true;
+      return op;
+    }
     case 'deleteRetained': {
       const topic = r.str();
       r.done();
@@ -317,7 +358,7 @@ export function decodeBatch(data: Uint8Array): JournalOp[] {
   return ops;
 }
 
-/** One message on its own (a live QoS 0 message between nodes): the store codec's message value, sealed. */
+/** One message on its own (retained messages in the engine's store): the store codec's message value, sealed. */
 export function encodeMessage(message: BrokerMessage): Buffer {
   const buf = Buffer.allocUnsafe(retainedSize(message));
   writeRetained(buf, 0, message);
@@ -328,6 +369,27 @@ export function encodeMessage(message: BrokerMessage): Buffer {
 export function decodeMessage(data: Uint8Array): BrokerMessage {
   try {
     return decodeRetained(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+  } catch (err) {
+    throw new JournalError(`message: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+/** A live (QoS 0) message between nodes: the shared-subscription members chosen for it, then the message. */
+export function encodeLive(message: BrokerMessage, shared: ReadonlyArray<SharedChoice> | undefined): Buffer {
+  const choices = choicesSize(shared);
+  const buf = Buffer.allocUnsafe(choices + retainedSize(message));
+  const at = writeChoices(buf, 0, shared);
+  writeRetained(buf, at, message);
+  seal(buf.subarray(at));
+  return buf;
+}
+
+export function decodeLive(data: Uint8Array): { message: BrokerMessage; shared: SharedChoice[] } {
+  const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const r = new BodyReader(buf, 0, buf.length);
+  const shared = r.choices();
+  try {
+    return { shared, message: decodeRetained(r.rest()) };
   } catch (err) {
     throw new JournalError(`message: ${err instanceof Error ? err.message : String(err)}`);
   }

@@ -4,6 +4,7 @@ import {
   type ClusterEngine,
   type EngineStatusListener,
   type JournalEntry,
+  type BucketName,
   type KvBucket,
   type KvChange,
   type KvEntry,
@@ -86,7 +87,7 @@ export class MemoryCluster {
   private readonly appended = new Map<string, number>();
   private readonly followers = new Set<(entry: JournalEntry) => void>();
   private readonly retained = new Map<string, Uint8Array>();
-  private readonly buckets = { sessions: new MemoryBucket(this), nodes: new MemoryBucket(this) };
+  private readonly buckets = { sessions: new MemoryBucket(this), nodes: new MemoryBucket(this), shares: new MemoryBucket(this) };
   private readonly live = new Set<{ node: string; pattern: string; deliver: (subject: string, data: Uint8Array) => void }>();
   private readonly servers = new Map<string, (data: Uint8Array) => Promise<Uint8Array>>();
   private readonly statusListeners = new Set<EngineStatusListener>();
@@ -111,7 +112,7 @@ export class MemoryCluster {
     return new MemoryEngine(this, nodeId);
   }
 
-  bucket(name: 'sessions' | 'nodes'): KvBucket {
+  bucket(name: BucketName): KvBucket {
     return this.buckets[name];
   }
 
@@ -299,7 +300,7 @@ export class MemoryEngine implements ClusterEngine {
     this.hub.loadRetained(onMessage);
   }
 
-  bucket(name: 'sessions' | 'nodes'): KvBucket {
+  bucket(name: BucketName): KvBucket {
     return this.hub.bucket(name);
   }
 

@@ -17,6 +17,7 @@ import {
   type ClusterEngine,
   type EngineStatusListener,
   type JournalEntry,
+  type BucketName,
   type KvBucket,
   type KvChange,
   type KvEntry,
@@ -128,7 +129,7 @@ export class NatsEngine implements ClusterEngine {
   private nc: NatsConnection | undefined;
   private js: JetStreamClient | undefined;
   private jsm: JetStreamManager | undefined;
-  private readonly kvs = new Map<'sessions' | 'nodes', KV>();
+  private readonly kvs = new Map<BucketName, KV>();
   private readonly listeners: EngineStatusListener[] = [];
   private readonly stops = new Set<Stop>();
   private readonly prefix: string;
@@ -195,7 +196,7 @@ export class NatsEngine implements ClusterEngine {
       discard: DiscardPolicy.Old,
     });
     const kvm = new Kvm(this.js);
-    for (const name of ['sessions', 'nodes'] as const) {
+    for (const name of ['sessions', 'nodes', 'shares'] as const) {
       const bucket = await kvm.create(streamName(`cx_${o.cluster}_${name}`), { history: 1, replicas });
       this.kvs.set(name, bucket);
     }
@@ -373,7 +374,7 @@ export class NatsEngine implements ClusterEngine {
     }
   }
 
-  bucket(name: 'sessions' | 'nodes'): KvBucket {
+  bucket(name: BucketName): KvBucket {
     return new NatsBucket(() => {
       const kv = this.kvs.get(name);
       if (kv === undefined) throw new EngineUnavailableError('not started');

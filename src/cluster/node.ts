@@ -8,6 +8,7 @@ import { decodeBatch, JournalError, type JournalOp } from './journal-codec.js';
 import { JournalStore } from './journal-store.js';
 import { Reaper } from './reaper.js';
 import { ClusterSessions } from './session-directory.js';
+import { ClusterSharedGroups } from './shared-groups.js';
 import { TopicSubjects } from './subject.js';
 
 /** How a node takes part in a cluster. */
@@ -49,6 +50,7 @@ export class ClusterNode {
   readonly router: ClusterRouter;
   readonly store: JournalStore;
   readonly sessions: ClusterSessions;
+  private readonly groups: ClusterSharedGroups;
   private readonly reaper: Reaper;
   private stopping = false;
   private readonly engine: ClusterEngine;
@@ -75,7 +77,8 @@ export class ClusterNode {
     this.heartbeatMs = options.heartbeatMs ?? 1000;
     this.deadAfterMs = options.deadAfterMs ?? 5000;
     this.markIntervalMs = options.markIntervalMs ?? 2000;
-    this.router = new ClusterRouter(this.engine, new TopicSubjects({ prefix: options.subjects.live }));
+    this.groups = new ClusterSharedGroups(this.engine.bucket('shares'), this.engine.nodeId, (node) => this.alive.has(node), this.logger);
+    this.router = new ClusterRouter(this.engine, new TopicSubjects({ prefix: options.subjects.live }), this.groups);
     this.store = new JournalStore(this.engine, new TopicSubjects({ prefix: options.subjects.retained }));
     this.store.consumed = () => this.routedSeq;
     this.router.catchUp = () => this.caughtUp();
@@ -84,6 +87,7 @@ export class ClusterNode {
       { handOver: (clientId, discard) => this.broker.handOver(clientId, discard) },
       (node) => this.alive.has(node),
       (op) => this.store.markSoon(op),
+      (clientId, online) => this.groups.setOnline(clientId, online),
       this.logger,
       this.deadAfterMs * 2 + 5000,
     );
@@ -96,6 +100,7 @@ export class ClusterNode {
       claimFrom: (dead, clientId) => this.sessions.claimFrom(dead, clientId),
       adopt: (state) => this.broker.adoptSession(state),
       sendWill: (clientId, will) => this.broker.sendWill(clientId, will),
+      handOn: (group, message, exclude) => this.router.handOn(group, message, exclude),
       maxQueuedMessages: limits.maxQueuedMessages,
     });
   }
@@ -121,6 +126,7 @@ export class ClusterNode {
     await engine.start();
     this.sessions.start();
     await this.startMembership();
+    await this.groups.start();
     // The store notes the journal's end as it opens and loads retained messages; following starts after that end.
     await this.broker.listen();
     this.consumedSeq = this.store.startSeq + 1;
@@ -139,6 +145,7 @@ export class ClusterNode {
     // The clients' disconnections are in the journal before the node leaves (so no Will is sent twice).
     await this.store.flushMarks().catch(() => undefined);
     for (const stop of this.stops) stop();
+    this.groups.stop();
     this.router.close();
     await this.engine.bucket('nodes').delete(this.nodeId).catch(() => undefined);
     await this.engine.stop();
@@ -230,6 +237,7 @@ export class ClusterNode {
     } catch (err) {
       this.logger.error(`cluster: taking over from ${dead} failed: ${err instanceof Error ? err.message : String(err)}`);
     } finally {
+      await this.groups.forgetNode(dead).catch(() => undefined);
       await bucket.delete(key, elected).catch(() => undefined);
       await this.engine.bucket('nodes').delete(dead).catch(() => undefined);
     }
@@ -313,7 +321,7 @@ export class ClusterNode {
   private apply(op: JournalOp): boolean {
     switch (op.op) {
       case 'publish':
-        this.router.routeRemote(op.message);
+        this.router.routeRemote(op.message, op.shared, op.sharedOnly === true);
         return true;
       case 'putRetained':
         this.router.local.retain(withOwnPayload(op.message));

@@ -34,6 +34,8 @@ export interface ReaperHost {
   claimFrom(dead: string, clientId: string): Promise<boolean>;
   /** Takes an offline session in (its pending Will scheduled, its expiry armed). Called in one tick for all. */
   adopt(state: StoredSessionState): void;
+  /** Gives a shared-subscription message to another member of its group. */
+  handOn(group: string, message: BrokerMessage, exclude: string): void;
   /** Sends a Will as the client's. */
   sendWill(clientId: string, will: Will): void;
   /** Most messages queued per session. */
@@ -65,7 +67,7 @@ export class Reaper {
       const to = this.host.consumedSeq();
       if (to <= from || round >= CATCH_UP_ROUNDS) break;
       await engine.readRange(from, to, (entry) => {
-        if (entry.node !== dead) messages += this.replay(entry, mine);
+        if (entry.node !== dead) messages += this.replay(entry, mine, dead);
       });
       from = to;
     }
@@ -157,8 +159,11 @@ export class Reaper {
     }
   }
 
-  /** Queues an entry's published messages for the dead node's sessions they match; returns how many were queued. */
-  private replay(entry: JournalEntry, sessions: DeadSession[]): number {
+  /**
+   * Queues an entry's published messages for the dead node's sessions they match (and the shared-subscription
+   * members chosen on the dead node); returns how many were queued.
+   */
+  private replay(entry: JournalEntry, sessions: DeadSession[], dead: string): number {
     let ops: JournalOp[];
     try {
       ops = decodeBatch(entry.data);
@@ -168,7 +173,19 @@ export class Reaper {
     let queued = 0;
     for (const op of ops) {
       if (op.op !== 'publish') continue;
-      for (const session of sessions) if (this.queue(session, op.message)) queued++;
+      if (op.sharedOnly !== true) for (const session of sessions) if (this.queue(session, op.message)) queued++;
+      for (const [group, clientId, node] of op.shared ?? []) {
+        if (node !== dead) continue;
+        const session = sessions.find((s) => s.session.clientId === clientId);
+        const sub = session?.subscriptions.get(group);
+        if (session !== undefined && sub !== undefined) {
+          if (this.enqueue(session, op.message, sub.qos, false, sub.identifier === undefined ? undefined : [sub.identifier])) queued++;
+        } else {
+          // Its member's session ended with the node: another member of the group gets it (at least once).
+          this.host.handOn(group, op.message, clientId);
+          queued++;
+        }
+      }
     }
     return queued;
   }
@@ -188,6 +205,10 @@ export class Reaper {
       if (sub.identifier !== undefined) (ids ??= []).push(sub.identifier);
     }
     if (qos < 0) return false;
+    return this.enqueue(session, message, qos, retain, ids);
+  }
+
+  private enqueue(session: DeadSession, message: BrokerMessage, qos: number, retain: boolean, ids: number[] | undefined): boolean {
     const granted = (message.qos < qos ? message.qos : qos) as QoS;
     // QoS 0 is not kept for offline sessions, and a full queue takes no more.
     if (granted === 0 || session.outgoing.size >= this.host.maxQueuedMessages) return false;

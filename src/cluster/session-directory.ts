@@ -83,6 +83,8 @@ export class ClusterSessions implements SessionDirectory {
     private readonly isAlive: (node: string) => boolean,
     /** Adds an operation of the node's own to its journal, soon. */
     private readonly mark: (op: JournalOp) => void,
+    /** A client connected here (true) or its connection ended (false). */
+    private readonly presence: (clientId: string, online: boolean) => void,
     private readonly logger: Logger,
     /** How long a CONNECT waits for a dead owner's sessions to be adopted (its death found, then the adoption). */
     private readonly adoptionWaitMs = 15_000,
@@ -114,6 +116,7 @@ export class ClusterSessions implements SessionDirectory {
    * clients after its death sends the Will (after its delay) unless the client comes back.
    */
   connected(clientId: string, protocolVersion: ProtocolVersion, will: Will | undefined): void {
+    this.presence(clientId, true);
     if (will === undefined) {
       if (this.withWill.delete(clientId)) this.mark({ op: 'disconnected', clientId });
       return;
@@ -127,6 +130,7 @@ export class ClusterSessions implements SessionDirectory {
   }
 
   disconnected(clientId: string): void {
+    this.presence(clientId, false);
     if (this.withWill.delete(clientId)) this.mark({ op: 'disconnected', clientId });
   }
 

@@ -96,3 +96,44 @@ for (const engine of ['memory', 'nats'] as const) {
     });
   });
 }
+
+for (const engine of ['memory', 'nats'] as const) {
+  describe(`cluster shared subscriptions (${engine} engine)`, () => {
+    let f: ClusterFixture;
+    const clients: RawClient[] = [];
+    before(async () => {
+      f = await startCluster({ engine, nodes: 3 });
+    });
+    after(async () => {
+      for (const c of clients) c.destroy();
+      await f.stop();
+    });
+
+    for (const qos of [0, 1] as const) {
+      it(`QoS ${qos}: each message goes to one member of $share/g cluster-wide, members on two nodes both served`, async () => {
+        const members: RawClient[] = [];
+        for (const node of [1, 1, 2, 2]) {
+          const member = await connect(f.ports[node]!, { clientId: `share${qos}-${members.length}` });
+          clients.push(member);
+          await member.subscribe(`$share/g${qos}/work/#`, 1);
+          members.push(member);
+        }
+        // The members' registrations reach every node through the engine.
+        await new Promise((r) => setTimeout(r, 500));
+        const pub = await connect(f.ports[0]!, { clientId: `share${qos}-pub` });
+        clients.push(pub);
+        for (let i = 0; i < 40; i++) await pub.publish('work/x', `w${i}`, qos);
+        const got = new Map<string, number>();
+        const perMember: number[] = [];
+        for (const member of members) {
+          const packets = (await member.drain(1500)).filter((p) => p.type === 'publish') as PublishPacket[];
+          perMember.push(packets.length);
+          for (const p of packets) got.set(text(p.payload), (got.get(text(p.payload)) ?? 0) + 1);
+        }
+        assert.equal([...got.values()].filter((n) => n > 1).length, 0, 'a message went to two members');
+        assert.equal(got.size, 40, `messages delivered: ${got.size} (per member ${perMember.join(', ')})`);
+        assert.ok(perMember[0]! + perMember[1]! > 0 && perMember[2]! + perMember[3]! > 0, `both nodes' members served: ${perMember.join(', ')}`);
+      });
+    }
+  });
+}

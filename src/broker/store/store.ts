@@ -110,4 +110,14 @@ export type StoreOp =
    * A QoS 1/2 message published on this broker, for brokers that share its subscribers (a cluster): a store that
    * replicates writes it; one that keeps only this broker's state ignores it.
    */
-  | { op: 'publish'; message: BrokerMessage };
+  | {
+      op: 'publish';
+      message: BrokerMessage;
+      /** Members of shared subscriptions chosen for it: `[$share/{group}/{filter}, client id, node]`. */
+      shared?: ReadonlyArray<SharedChoice>;
+      /** Only for those members (a message handed on to another member): not for plain subscriptions again. */
+      sharedOnly?: boolean;
+    };
+
+/** One shared-subscription member a message was given to, in a cluster: the group's filter, client id and node. */
+export type SharedChoice = readonly [group: string, clientId: string, node: string];
