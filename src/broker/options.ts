@@ -85,6 +85,8 @@ export interface SessionDirectory {
    * refuse the CONNECT with (the owner cannot be reached, the engine is down).
    */
   claim(clientId: string, clean: boolean): Promise<StoredSessionState | number | undefined>;
+  /** The CONNECT that claimed the session is done with it (attached, refused, or its client gone). */
+  settled(clientId: string): void;
   /** A session ended here (expired, or its clean connection closed): no broker owns it any more. */
   ended(clientId: string): void;
   /** A client is connected here, with this Will (so that the cluster sends it should this broker die). */

@@ -88,8 +88,8 @@ export interface ClusterEngine {
   /** `sessions`: who owns each session; `nodes`: node liveness; `shares`: members of shared subscriptions. */
   bucket(name: BucketName): KvBucket;
 
-  /** Answers requests sent to this node. */
-  serve(onRequest: (data: Uint8Array) => Promise<Uint8Array>): void;
+  /** Answers requests sent to this node, from when the returned promise resolves. */
+  serve(onRequest: (data: Uint8Array) => Promise<Uint8Array>): Promise<void>;
   /** A request to another node; rejects with `NodeUnreachableError` when it does not answer in time. */
   request(node: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
 }

@@ -304,7 +304,7 @@ export class MemoryEngine implements ClusterEngine {
     return this.hub.bucket(name);
   }
 
-  serve(onRequest: (data: Uint8Array) => Promise<Uint8Array>): void {
+  async serve(onRequest: (data: Uint8Array) => Promise<Uint8Array>): Promise<void> {
     this.hub.serve(this.nodeId, onRequest);
   }
 

@@ -382,7 +382,7 @@ export class NatsEngine implements ClusterEngine {
     });
   }
 
-  serve(onRequest: (data: Uint8Array) => Promise<Uint8Array>): void {
+  async serve(onRequest: (data: Uint8Array) => Promise<Uint8Array>): Promise<void> {
     const sub = this.connection().subscribe(`${this.prefix}.ctl.${subjectToken(this.nodeId)}`, {
       callback: (err, msg) => {
         if (err !== null) return;
@@ -393,6 +393,7 @@ export class NatsEngine implements ClusterEngine {
       },
     });
     this.track(() => sub.unsubscribe());
+    await this.connection().flush();
   }
 
   async request(node: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {

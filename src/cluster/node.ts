@@ -124,7 +124,7 @@ export class ClusterNode {
     const engine = this.engine;
     engine.onStatus((up, detail) => this.engineStatus(up, detail));
     await engine.start();
-    this.sessions.start();
+    await this.sessions.start();
     await this.startMembership();
     await this.groups.start();
     // The store notes the journal's end as it opens and loads retained messages; following starts after that end.

@@ -6,14 +6,24 @@ import type { ProtocolVersion, Will } from '../packet/types.js';
 import { NodeUnreachableError, type ClusterEngine, type KvBucket } from './engine.js';
 import { decodeSessionState, encodeSessionState, JournalError, type JournalOp } from './journal-codec.js';
 
-/** Who owns a session: a node, and how many times the session has changed owner (fences stale requests). */
+/**
+ * Who owns a session: a node, how many times the session has changed owner (fences stale requests), and whether a
+ * claim is in progress (`busy`, since `at`): claims of one client id run one at a time cluster-wide, each from the
+ * owner before it, so the session's state passes from hand to hand and is never in two.
+ */
 interface Owner {
   node: string;
   epoch: number;
+  busy?: boolean;
+  at?: number;
 }
 
-/** How many times a CONNECT retries when other nodes keep claiming the same client id at the same moment. */
-const CLAIM_ATTEMPTS = 8;
+/** How long a claim may wait for another claim of the same client id, in all. */
+const CLAIM_WAIT_MS = 20_000;
+/** A claim older than this is taken to have died with its CONNECT (its node lives on). */
+const BUSY_STALE_MS = 30_000;
+/** Longest a claim's CONNECT may take to say it is done with the session. */
+const SETTLE_TIMEOUT_MS = 30_000;
 /** How long the previous owner may take to hand a session over. */
 const HANDOVER_TIMEOUT_MS = 5000;
 
@@ -33,7 +43,7 @@ function decodeOwner(value: Uint8Array): Owner | undefined {
   try {
     const parsed = JSON.parse(decoder.decode(value)) as Partial<Owner>;
     if (typeof parsed.node !== 'string' || typeof parsed.epoch !== 'number') return undefined;
-    return { node: parsed.node, epoch: parsed.epoch };
+    return { node: parsed.node, epoch: parsed.epoch, busy: parsed.busy === true, at: typeof parsed.at === 'number' ? parsed.at : 0 };
   } catch {
     return undefined;
   }
@@ -69,8 +79,10 @@ export class ClusterSessions implements SessionDirectory {
   private readonly bucket: KvBucket;
   /** Sessions this node owns, with the revision it wrote (a later change by another node means it lost them). */
   private readonly owned = new Map<string, number>();
+  /** The epoch of each session this node owns. */
+  private readonly epochs = new Map<string, number>();
   /** Claims in progress on this node, per client id: a handover request for one waits until it is done. */
-  private readonly claiming = new Map<string, Promise<unknown>>();
+  private readonly claiming = new Map<string, { done: Promise<void>; settle: () => void }>();
 
   /** Set while sessions of a dead node are being adopted here. */
   private adopting: Promise<void> | undefined;
@@ -93,22 +105,44 @@ export class ClusterSessions implements SessionDirectory {
   }
 
   /** Answers other nodes' handover requests (once the engine is started). */
-  start(): void {
-    this.engine.serve((data) => this.onRequest(data));
+  start(): Promise<void> {
+    return this.engine.serve((data) => this.onRequest(data));
   }
 
+  /**
+   * Claims run one at a time per client id on this node, and a handover request for it waits until the CONNECT
+   * that claimed is done (`settled`): until its client is attached, the session is not yet where it will be.
+   */
   claim(clientId: string, clean: boolean): Promise<StoredSessionState | number | undefined> {
-    const previous = this.claiming.get(clientId) ?? Promise.resolve();
-    const claim = previous.then(
-      () => this.claimOnce(clientId, clean),
-      () => this.claimOnce(clientId, clean),
-    );
-    this.claiming.set(clientId, claim);
-    const done = (): void => {
-      if (this.claiming.get(clientId) === claim) this.claiming.delete(clientId);
-    };
-    claim.then(done, done);
+    const previous = this.claiming.get(clientId)?.done ?? Promise.resolve();
+    let settle = (): void => undefined;
+    const done = new Promise<void>((resolve) => (settle = resolve));
+    const claim = previous.then(() => this.claimOnce(clientId, clean));
+    const entry = { done, settle };
+    this.claiming.set(clientId, entry);
+    // A CONNECT that never says it is done (a bug) must not block the client id for ever.
+    const timer = setTimeout(settle, SETTLE_TIMEOUT_MS);
+    void done.then(() => {
+      clearTimeout(timer);
+      if (this.claiming.get(clientId) === entry) this.claiming.delete(clientId);
+    });
     return claim;
+  }
+
+  /** The CONNECT is done: the claim's mark comes off the owner record, and the next claim may go on. */
+  settled(clientId: string): void {
+    const entry = this.claiming.get(clientId);
+    const revision = this.owned.get(clientId);
+    const epoch = this.epochs.get(clientId);
+    if (revision !== undefined && epoch !== undefined) {
+      void this.bucket
+        .update(keyOf(clientId), encodeOwner({ node: this.engine.nodeId, epoch }), revision)
+        .then((next) => {
+          if (next !== undefined && this.owned.get(clientId) === revision) this.owned.set(clientId, next);
+        })
+        .catch(() => undefined)
+        .finally(() => entry?.settle());
+    } else entry?.settle();
   }
 
   /**
@@ -138,6 +172,7 @@ export class ClusterSessions implements SessionDirectory {
     const revision = this.owned.get(clientId);
     if (revision === undefined) return;
     this.owned.delete(clientId);
+    this.epochs.delete(clientId);
     // Only if nobody claimed it since: the revision fences the delete.
     void this.bucket.delete(keyOf(clientId), revision).catch(() => undefined);
   }
@@ -145,45 +180,55 @@ export class ClusterSessions implements SessionDirectory {
   private async claimOnce(clientId: string, clean: boolean): Promise<StoredSessionState | number | undefined> {
     const key = keyOf(clientId);
     const me = this.engine.nodeId;
+    const deadline = Date.now() + CLAIM_WAIT_MS;
     try {
-      for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
+      while (Date.now() < deadline) {
         const entry = await this.bucket.get(key);
         if (entry === undefined) {
-          const revision = await this.bucket.create(key, encodeOwner({ node: me, epoch: 1 }));
+          const revision = await this.bucket.create(key, encodeOwner({ node: me, epoch: 1, busy: true, at: Date.now() }));
           if (revision === undefined) continue;
-          this.owned.set(clientId, revision);
+          this.took(clientId, revision, 1);
           return undefined;
         }
         const owner = decodeOwner(entry.value) ?? { node: '', epoch: 0 };
+        const alive = owner.node !== '' && this.isAlive(owner.node);
+        if (owner.busy === true && owner.node !== me && alive && Date.now() - (owner.at ?? 0) < BUSY_STALE_MS) {
+          // Another node's claim of this client id is under way: this one goes after it.
+          await new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 40));
+          continue;
+        }
         if (owner.node === me) {
           // Adopted from a dead node by this one: the session is here once the adoption is done.
           await this.adopting;
-          this.owned.set(clientId, entry.revision);
+          const revision = await this.bucket.update(key, encodeOwner({ node: me, epoch: owner.epoch, busy: true, at: Date.now() }), entry.revision);
+          if (revision === undefined) continue;
+          this.took(clientId, revision, owner.epoch);
           return undefined;
         }
-        if (owner.node !== '' && !this.isAlive(owner.node)) {
+        if (owner.node !== '' && !alive) {
           // A dead owner's sessions are adopted by a surviving node (reaper.ts): ask that one once it has.
           if (await this.ownerChanges(key, entry.revision, owner.node)) continue;
           if (this.isAlive(owner.node)) return ReasonCode.ServerUnavailable;
           // Nobody took them over in time: this node takes the session, without what the dead node held.
-          const taken = await this.bucket.update(key, encodeOwner({ node: me, epoch: owner.epoch + 1 }), entry.revision);
+          const taken = await this.bucket.update(key, encodeOwner({ node: me, epoch: owner.epoch + 1, busy: true, at: Date.now() }), entry.revision);
           if (taken === undefined) continue;
-          this.owned.set(clientId, taken);
+          this.took(clientId, taken, owner.epoch + 1);
           this.logger.warn(`cluster: session ${clientId} of dead node ${owner.node} was not taken over in time: it starts afresh here`);
           return undefined;
         }
         const epoch = owner.epoch + 1;
-        const revision = await this.bucket.update(key, encodeOwner({ node: me, epoch }), entry.revision);
+        const revision = await this.bucket.update(key, encodeOwner({ node: me, epoch, busy: true, at: Date.now() }), entry.revision);
         if (revision === undefined) continue;
-        this.owned.set(clientId, revision);
+        this.took(clientId, revision, epoch);
         if (owner.node === '') return undefined;
         try {
           return await this.requestHandover(owner.node, { type: 'handover', clientId, epoch, discard: clean });
         } catch (err) {
           if (!(err instanceof NodeUnreachableError)) throw err;
           // The owner did not answer: it still counts as the owner (it may be alive, or dead and not yet found so),
-          // so ownership goes back to it; a dead one's sessions are adopted shortly, and the claim is tried again.
+          // so ownership goes back to it.
           this.owned.delete(clientId);
+          this.epochs.delete(clientId);
           const back = await this.bucket.update(key, encodeOwner({ node: owner.node, epoch: epoch + 1 }), revision);
           // Gone from the engine and not yet found dead: its adoption comes shortly, and the claim is tried again.
           if (back !== undefined && /no responders/i.test(err.message) && (await this.ownerChanges(key, back, owner.node))) continue;
@@ -191,12 +236,18 @@ export class ClusterSessions implements SessionDirectory {
           return ReasonCode.ServerUnavailable;
         }
       }
-      this.logger.warn(`cluster: session ${clientId} claimed by other nodes ${CLAIM_ATTEMPTS} times in a row: CONNECT refused`);
+      this.logger.warn(`cluster: session ${clientId} stayed claimed by other nodes for ${CLAIM_WAIT_MS / 1000} s: CONNECT refused`);
       return ReasonCode.ServerBusy;
     } catch (err) {
       this.logger.warn(`cluster: cannot claim session ${clientId}: ${err instanceof Error ? err.message : String(err)}`);
       return ReasonCode.ServerUnavailable;
     }
+  }
+
+  /** This node owns the session now, at `revision`, with `epoch`. */
+  private took(clientId: string, revision: number, epoch: number): void {
+    this.owned.set(clientId, revision);
+    this.epochs.set(clientId, epoch);
   }
 
   /**
@@ -235,7 +286,7 @@ export class ClusterSessions implements SessionDirectory {
     if (entry === undefined || owner?.node !== dead) return false;
     const revision = await this.bucket.update(key, encodeOwner({ node: this.engine.nodeId, epoch: owner.epoch + 1 }), entry.revision);
     if (revision === undefined) return false;
-    this.owned.set(clientId, revision);
+    this.took(clientId, revision, owner.epoch + 1);
     return true;
   }
 
@@ -247,6 +298,7 @@ export class ClusterSessions implements SessionDirectory {
       const owner = entry === undefined ? undefined : decodeOwner(entry.value);
       if (owner?.node === this.engine.nodeId) continue;
       this.owned.delete(clientId);
+      this.epochs.delete(clientId);
       giveUp(clientId);
       given++;
     }
@@ -275,14 +327,11 @@ export class ClusterSessions implements SessionDirectory {
       return Uint8Array.of(ANSWER_NONE);
     }
     const { clientId } = request;
-    // A claim of this node's own for the same client finishes first: then its client is the one taken over.
-    await this.claiming.get(clientId)?.catch(() => undefined);
+    // Claims of one client id run one at a time cluster-wide (the busy mark), so this node's own claim, if any, is
+    // done; a local one queued behind still waits for its turn in the record.
     await this.adopting;
-    const entry = await this.bucket.get(keyOf(clientId)).catch(() => undefined);
-    const owner = entry === undefined ? undefined : decodeOwner(entry.value);
-    // Stale: the session changed owner again since the request was made; whoever owns it now asks in turn.
-    if (owner !== undefined && owner.epoch > request.epoch) return Uint8Array.of(ANSWER_NONE);
     this.owned.delete(clientId);
+    this.epochs.delete(clientId);
     const state = this.holder.handOver(clientId, request.discard);
     if (state === undefined) return Uint8Array.of(ANSWER_NONE);
     const body = encodeSessionState(state);

@@ -151,7 +151,7 @@ for (const [name, setUp] of implementations) {
     });
 
     it('requests reach the node that serves them; a node that does not is unreachable', async () => {
-      b.serve(async (data) => bytes(`b got ${text(data)}`));
+      await b.serve(async (data) => bytes(`b got ${text(data)}`));
       assert.equal(text(await a.request('node-b', bytes('hi'), 2000)), 'b got hi');
       await assert.rejects(a.request('node-nobody', bytes('hi'), 500), NodeUnreachableError);
     });

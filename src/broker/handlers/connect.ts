@@ -168,17 +168,21 @@ function complete(context: HandlerContext, packet: ConnectPacket): void | Promis
   const directory = broker.directory;
   if (directory === undefined) return attach(context, packet);
   const clientId = context.client.clientId;
-  return directory.claim(clientId, packet.clean).then((claimed) => {
-    if (typeof claimed === 'number') return context.refuse(claimed, 'the session could not be taken from the broker that holds it');
-    if (claimed === undefined) return attach(context, packet);
-    // Resumed here: its state is stored here before the client hears of it, so that this broker's death keeps it.
-    const session = broker.sessions.adopt(claimed);
-    return broker.whenStored().then(() => {
-      if (context.state !== 'closed') return attach(context, packet);
-      // The client left meanwhile: the session stays here, offline, as if it had disconnected.
-      broker.sessions.detachAdopted(session);
-    });
-  });
+  const settled = (): void => directory.settled(clientId);
+  return directory
+    .claim(clientId, packet.clean)
+    .then((claimed) => {
+      if (typeof claimed === 'number') return context.refuse(claimed, 'the session could not be taken from the broker that holds it');
+      if (claimed === undefined) return attach(context, packet);
+      // Resumed here: its state is stored here before the client hears of it, so that this broker's death keeps it.
+      const session = broker.sessions.adopt(claimed);
+      return broker.whenStored().then(() => {
+        if (context.state !== 'closed') return attach(context, packet);
+        // The client left meanwhile: the session stays here, offline, as if it had disconnected.
+        broker.sessions.detachAdopted(session);
+      });
+    })
+    .finally(settled);
 }
 
 /** Attaches the session, sends CONNACK, resends what was in flight. */
