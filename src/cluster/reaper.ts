@@ -77,6 +77,12 @@ export class Reaper {
     let wills = 0;
     const adopted = new Set<string>();
     for (const ds of mine) {
+      // Shared-subscription messages the dead node had given this session go to another member of their group.
+      for (const [seq, outgoing] of ds.outgoing) {
+        if (outgoing.shared === undefined) continue;
+        this.host.handOn(outgoing.shared, outgoing.message, ds.session.clientId);
+        ds.outgoing.delete(seq);
+      }
       const live = state.connected.get(ds.session.clientId);
       const session: StoredSession = { ...ds.session, disconnectedAt: ds.session.disconnectedAt ?? now };
       if (live?.will !== undefined) {
@@ -176,15 +182,9 @@ export class Reaper {
       if (op.sharedOnly !== true) for (const session of sessions) if (this.queue(session, op.message)) queued++;
       for (const [group, clientId, node] of op.shared ?? []) {
         if (node !== dead) continue;
-        const session = sessions.find((s) => s.session.clientId === clientId);
-        const sub = session?.subscriptions.get(group);
-        if (session !== undefined && sub !== undefined) {
-          if (this.enqueue(session, op.message, sub.qos, false, sub.identifier === undefined ? undefined : [sub.identifier])) queued++;
-        } else {
-          // Its member's session ended with the node: another member of the group gets it (at least once).
-          this.host.handOn(group, op.message, clientId);
-          queued++;
-        }
+        // Its member's connection went with the node: another member of the group gets it (at least once).
+        this.host.handOn(group, op.message, clientId);
+        queued++;
       }
     }
     return queued;

@@ -162,6 +162,28 @@ describe('cluster faults (node processes on nats-server)', () => {
     await b.stop();
   });
 
+  it('$share across nodes with a member\'s node killed mid-stream: every acknowledged message reaches a member', async () => {
+    cluster = clusterName();
+    const [a, b, c] = [await start('sa'), await start('sb'), await start('sc')];
+    const members = [new Counter('share-b', '$share/g/sh/#', 1), new Counter('share-c', '$share/g/sh/#', 1)];
+    await members[0]!.subscribe(b.port);
+    await members[1]!.subscribe(c.port);
+    await sleep(500);
+    let killed = false;
+    const acked = await publishThrough(() => [a.port], 'sh/x', 1, 200, async (i) => {
+      if (i === 80 && !killed) {
+        killed = true;
+        b.signal('SIGKILL');
+      }
+    });
+    const seen = (): Set<string> => new Set([...members[0]!.seen.keys(), ...members[1]!.seen.keys()]);
+    await waitFor(() => [...acked].every((m) => seen().has(m)), 30_000, `all ${acked.size} acknowledged messages at some member (have ${seen().size})`);
+    assert.ok(members[1]!.seen.size > 0 && members[0]!.seen.size > 0, 'both members were given messages');
+    for (const m of members) m.client?.destroy();
+    await a.stop();
+    await c.stop();
+  });
+
   it("a dead node's clients' Wills are sent by another node", async () => {
     cluster = clusterName();
     const [a, b] = [await start('wa'), await start('wb')];
