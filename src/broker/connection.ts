@@ -1,3 +1,6 @@
+// Over 500 lines on purpose: the input pump, the output batch and the close protocol share one connection's state
+// and its one-write-per-tick rule, and splitting them would expose that state to each other; what stands alone
+// (negotiated client state, topic aliases, packet handlers, the publish head encoder) is in files of its own.
 import { encode, encodePublishHead, type PublishHead } from '../packet/encode.js';
 import { PacketError } from '../packet/errors.js';
 import { PacketParser } from '../packet/parser.js';

@@ -120,3 +120,42 @@ for (const engine of ['memory', 'nats'] as const) {
     });
   });
 }
+
+describe('cluster session expiry and hostile engine input (in-process engine)', () => {
+  it('a session that expires on the node it was left on is gone on every node', async () => {
+    const f = await startCluster({ engine: 'memory', nodes: 2 });
+    try {
+      const { client } = await RawClient.connect(f.ports[0]!, persistent('short', { properties: { sessionExpiryInterval: 1 } }));
+      await client.subscribe('short/#', 1);
+      client.disconnect();
+      await client.closedWithin();
+      await new Promise((r) => setTimeout(r, 1500));
+      const { client: back, connack } = await RawClient.connect(f.ports[1]!, persistent('short', { properties: { sessionExpiryInterval: 1 } }));
+      assert.equal(connack.sessionPresent, false);
+      back.destroy();
+    } finally {
+      await f.stop();
+    }
+  });
+
+  it('garbage on the journal and live subjects is counted and dropped; the nodes go on', async () => {
+    const f = await startCluster({ engine: 'memory', nodes: 2 });
+    try {
+      const intruder = f.memory!.engine('intruder');
+      await intruder.start();
+      await intruder.append(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9]), 'junk:1');
+      await intruder.append(Buffer.from('CXJ\x01\xff\xff\xff\xff'), 'junk:2');
+      const { client: sub } = await RawClient.connect(f.ports[1]!, { protocolVersion: 5, clientId: 'after-junk' });
+      await sub.subscribe('j/#', 0);
+      intruder.publishLive(`cx.${'x'}.m.j.x`, new Uint8Array([0xff]));
+      const { client: pub } = await RawClient.connect(f.ports[0]!, { protocolVersion: 5, clientId: 'after-junk-pub' });
+      await pub.publish('j/x', 'still works', 1);
+      assert.equal(Buffer.from((await sub.expect('publish')).payload).toString(), 'still works');
+      assert.ok(f.nodes[1]!.status().badEntries >= 2);
+      for (const c of [sub, pub]) c.destroy();
+      await intruder.stop();
+    } finally {
+      await f.stop();
+    }
+  });
+});
