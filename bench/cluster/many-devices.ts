@@ -5,6 +5,8 @@
  * broker (its default LevelDB store) and Mosquitto, in one run. Brokers (every node) run on core 0, the load and
  * nats-server on core 1; CPU is read from /proc for the measured seconds. Prints a Markdown table.
  *
+ * Runs the built command: `npm run build` first.
+ *
  * Environment: BENCH_PAIRS (default 1000), BENCH_RATE (messages/s in all, default 2000), BENCH_SECONDS (default 10),
  * BENCH_ROUNDS (default 2), BENCH_QOS (0 or 1, default 1).
  */
@@ -71,7 +73,12 @@ async function stop(child: ChildProcess): Promise<void> {
   });
 }
 
-const culex = (args: string[]): string[] => [process.execPath, '--import', 'tsx', join(root, 'src/cli/main.ts'), 'broker', '-p', '0', '--sys-interval', '0', ...args];
+// Thousands of devices connect from one address here: the per-address connection rate limit is off.
+const configDir = mkdtempSync(join(tmpdir(), 'bench-culex-config-'));
+const configFile = join(configDir, 'culex.json');
+writeFileSync(configFile, JSON.stringify({ listeners: [{ host: '127.0.0.1', port: 0 }], allowAnonymous: true, sysInterval: 0, security: { connectionRate: 0 } }));
+// The built command (npm run build), as users run it: no TypeScript loader in the measured process.
+const culex = (args: string[]): string[] => [process.execPath, join(root, 'bin/culex.js'), 'broker', '-c', configFile, ...args];
 const listening = /listening on mqtt:\/\/127\.0\.0\.1:(\d+)/;
 
 interface Result {
@@ -79,6 +86,8 @@ interface Result {
   received: number;
   sent: number;
   brokerCpu: number;
+  /** CPU seconds of each broker process (the cluster's nodes: publishers' node first). */
+  perProcess: number[];
   natsCpu: number;
   seconds: number;
 }
@@ -101,7 +110,8 @@ async function measure(scenario: string, pubPort: number, subPort: number, broke
   const after = brokerPids.map(cpuSeconds);
   const natsAfter = natsPid === undefined ? 0 : cpuSeconds(natsPid);
   const line = JSON.parse(out.trim().split('\n').pop()!) as { sent: number; received: number; seconds: number };
-  return { scenario, sent: line.sent, received: line.received, seconds: line.seconds, brokerCpu: after.reduce((a, b, i) => a + b - before[i]!, 0), natsCpu: natsAfter - natsBefore };
+  const perProcess = after.map((a, i) => a - before[i]!);
+  return { scenario, sent: line.sent, received: line.received, seconds: line.seconds, brokerCpu: perProcess.reduce((a, b) => a + b, 0), perProcess, natsCpu: natsAfter - natsBefore };
 }
 
 async function single(label: string, argv: string[]): Promise<Result> {
@@ -157,7 +167,10 @@ for (let round = 0; round < rounds; round++) {
   results.push(await cluster(false));
   results.push(await cluster(true));
   results.push(await mosquitto());
-  for (const r of results.slice(-5)) console.error(`round ${round + 1}: ${r.scenario}: ${r.received}/${r.sent} received, broker ${((r.brokerCpu * 1e6) / Math.max(1, r.received)).toFixed(1)} µs/msg`);
+  for (const r of results.slice(-5)) {
+    const each = r.perProcess.map((cpu) => ((cpu * 1e6) / Math.max(1, r.received)).toFixed(1)).join(' + ');
+    console.error(`round ${round + 1}: ${r.scenario}: ${r.received}/${r.sent} received, broker ${((r.brokerCpu * 1e6) / Math.max(1, r.received)).toFixed(1)} µs/msg (${each}), NATS ${((r.natsCpu * 1e6) / Math.max(1, r.received)).toFixed(1)}`);
+  }
 }
 
 const by = new Map<string, Result[]>();

@@ -26,9 +26,16 @@ export class JournalStore implements BrokerStore {
   consumed: () => number = () => 0;
   private consumedWritten = 0;
 
+  private lastAppend = 0;
+
   constructor(
     private readonly engine: ClusterEngine,
     private readonly retainedSubjects: TopicSubjects,
+    /**
+     * Least milliseconds between two appends: the broker's changes gather meanwhile (its writer keeps one write in
+     * flight), so that one JetStream request carries many MQTT messages — JetStream's cost is per request.
+     */
+    private readonly batchMs = 0,
   ) {}
 
   async open(): Promise<void> {
@@ -88,6 +95,9 @@ export class JournalStore implements BrokerStore {
     const consumed = this.consumed();
     if (consumed > this.consumedWritten) entry.push({ op: 'consumed', seq: consumed });
     if (entry.length === 0) return;
+    const wait = this.lastAppend + this.batchMs - Date.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    this.lastAppend = Date.now();
     const id = `${this.engine.nodeId}:${++this.batches}`;
     const data = encodeBatch(entry);
     try {
