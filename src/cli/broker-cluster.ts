@@ -9,7 +9,7 @@ import type { Logger } from '../broker/logger.js';
 import type { BrokerOptions } from '../broker/options.js';
 import { NatsEngine } from '../cluster/nats-engine.js';
 import { ClusterNode } from '../cluster/node.js';
-import type { ClusterSettings } from '../config/broker-config.js';
+import type { ClusterSettings } from '../config/config-types.js';
 
 /** `--workers N|auto`: how many node processes; `auto` is one per core. */
 export function workerCount(value: string): number {

@@ -12,7 +12,8 @@ import type { AuthenticateContext, AuthenticateResult, BrokerHooks } from '../br
 import type { Logger } from '../broker/logger.js';
 import { defaultLimits, type BrokerListenerOptions, type BrokerOptions } from '../broker/options.js';
 import { type DialectProfile, aliyunIotProfile, aliyunMqProfile, tencentProfile } from '../dialects/index.js';
-import { readListenerTls, type BrokerConfig, type DialectSettings } from './broker-config.js';
+import { readListenerTls } from './broker-config.js';
+import type { BrokerConfig, DialectSettings } from './config-types.js';
 import { DeviceSecrets } from './device-secrets.js';
 import { ReasonCode } from '../broker/index.js';
 

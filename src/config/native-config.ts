@@ -2,7 +2,7 @@
 import type { FileAuthOptions } from '../auth/file-auth.js';
 import type { LogLevel } from '../broker/logger.js';
 import type { BrokerLimits } from '../broker/options.js';
-import type { BrokerConfig, ConfiguredBrokerOptions, ConfiguredListener, DialectSettings, TlsFiles } from './broker-config.js';
+import type { BrokerConfig, ConfiguredBrokerOptions, ConfiguredListener, DialectSettings, TlsFiles } from './config-types.js';
 import { parseJsonSource } from './json-source.js';
 import { checkNode, nativeSchema } from './native-schema.js';
 
