@@ -1,6 +1,7 @@
 /**
- * The parts' one-way dependencies (docs/architecture.md): a part imports only the parts listed for it, and no
- * part's files import each other in a circle.
+ * The parts' one-way dependencies (docs/architecture.md): a part imports only the parts listed for it, and only
+ * through their surfaces (`index.ts`, `internal.ts`, `browser.ts`); no part's files import each other in a circle;
+ * the browser client loads nothing that needs Node.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -28,6 +29,13 @@ const allowed: Record<string, string[]> = {
 
 /** Parts that run in browsers as they are: no Node built-ins. */
 const browserSafe = new Set(['packet', 'topic']);
+
+/**
+ * The files through which a part is reached from other parts: `index.ts`, its public surface (a package entry
+ * where package.json lists it); `internal.ts`, what other parts use and package users do not; `browser.ts`, the
+ * part of `index.ts` that runs in browsers, where `index.ts` also loads Node adapters.
+ */
+const surfaces = new Set(['index.js', 'internal.js', 'browser.js']);
 
 function files(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -109,6 +117,19 @@ function circles(partFiles: string[]): string[][] {
   return found;
 }
 
+it('a part reaches another only through its index.ts, internal.ts or browser.ts', () => {
+  const problems: string[] = [];
+  for (const file of files(src)) {
+    const part = relative(src, file).split(sep)[0]!;
+    for (const target of importsOf(file)) {
+      if (!target.startsWith('.')) continue;
+      const [targetPart, ...rest] = relative(src, join(file, '..', target)).split(sep);
+      if (targetPart !== part && !(rest.length === 1 && surfaces.has(rest[0]!))) problems.push(`${relative(src, file)} imports ${target}`);
+    }
+  }
+  assert.deepEqual(problems, []);
+});
+
 it('no part has files that import each other in a circle, directly or through others', () => {
   const problems: string[] = [];
   for (const part of readdirSync(src).filter((name) => statSync(join(src, name)).isDirectory())) {
@@ -129,4 +150,45 @@ it('finds a circle of type-only imports', () => {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+/** The specifiers of a file's imports that load something at run time: not those of types only, which compile away. */
+function loadedImportsOf(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  const loaded: string[] = [];
+  for (const match of text.matchAll(/\b(?:import|export)(\s+type\b)?([^'";]*?)\bfrom\s*'([^']+)'|\bimport\s*\(?\s*'([^']+)'/g)) {
+    if (match[4] !== undefined) {
+      loaded.push(match[4]);
+      continue;
+    }
+    const names = /^\s*\{([^}]*)\}\s*$/.exec(match[2]!)?.[1]?.split(',').map((name) => name.trim()).filter(Boolean);
+    const typesOnly = match[1] !== undefined || (names !== undefined && names.length > 0 && names.every((name) => name.startsWith('type ')));
+    if (!typesOnly) loaded.push(match[3]!);
+  }
+  return loaded;
+}
+
+/** The source files `entry` loads, itself included, and the packages and built-ins they load. */
+function loads(entry: string): { files: string[]; packages: string[] } {
+  const seen = new Set<string>([entry]);
+  const packages = new Set<string>();
+  for (const file of seen) {
+    for (const target of loadedImportsOf(file)) {
+      if (target.startsWith('.')) seen.add(resolve(dirname(file), target).replace(/\.js$/, '.ts'));
+      else packages.add(target);
+    }
+  }
+  return { files: [...seen], packages: [...packages] };
+}
+
+it('the browser client loads no Node built-in and no Node-only package (through transport/browser.ts)', () => {
+  const { files: loaded, packages } = loads(join(src, 'client/browser.ts'));
+  assert.ok(loaded.includes(join(src, 'transport/browser.ts')), 'the browser client does not load transport/browser.ts');
+  assert.deepEqual(packages.filter((name) => name.startsWith('node:') || name === 'ws'), []);
+});
+
+it('the client loads nothing of the broker (its SCRAM comes from auth/internal.ts)', () => {
+  const { files: loaded } = loads(join(src, 'client/index.ts'));
+  assert.ok(loaded.includes(join(src, 'auth/scram.ts')), 'the client does not load auth/scram.ts');
+  assert.deepEqual(loaded.map((file) => relative(src, file)).filter((file) => file.startsWith(`broker${sep}`)), []);
 });

@@ -1,8 +1,12 @@
-import type { Holdable } from '../broker/flow.js';
-import type { BrokerMessage } from '../broker/message.js';
-import type { Reassigner } from '../broker/outbox.js';
-import { LocalRouter, type Router, type SubscriptionRecord } from '../broker/router.js';
-import type { StoreOp } from '../broker/store/store.js';
+import {
+  LocalRouter,
+  type Holdable,
+  type BrokerMessage,
+  type Reassigner,
+  type Router,
+  type SubscriptionRecord,
+  type StoreOp,
+} from '../broker/index.js';
 import type { ClusterEngine, Stop } from './engine.js';
 import { decodeMessage, encodeMessage } from './journal-codec.js';
 import type { TopicSubjects } from './subject.js';

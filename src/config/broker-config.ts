@@ -3,7 +3,7 @@
  * its first character, and each form has its parser (native-config.ts, mosquitto-config.ts).
  */
 import { readFile } from 'node:fs/promises';
-import type { ListenerTlsOptions } from '../broker/listeners/listener.js';
+import type { ListenerTlsOptions } from '../broker/index.js';
 import { readCaPath } from './ca-path.js';
 import { ConfigError } from './config-error.js';
 import type { BrokerConfig, DialectSettings, TlsFiles } from './config-types.js';

@@ -3,10 +3,8 @@
  * options, listeners, the password/ACL files or cloud dialects and persistence. File names stay names here: certificates and
  * auth files are read when the broker starts and again on SIGHUP.
  */
-import type { ConnectionGuardOptions } from '../auth/connection-guard.js';
-import type { FileAuthOptions } from '../auth/file-auth.js';
-import type { BrokerListenerOptions, BrokerOptions } from '../broker/options.js';
-import type { LogLevel } from '../broker/logger.js';
+import type { ConnectionGuardOptions, FileAuthOptions } from '../auth/index.js';
+import type { BrokerListenerOptions, BrokerOptions, LogLevel } from '../broker/index.js';
 import type { AliyunIotProfileOptions, AliyunMqProfileOptions, TencentProfileOptions } from '../dialects/index.js';
 
 /** A listener's TLS files and settings. */
