@@ -22,7 +22,7 @@ const allowed: Record<string, string[]> = {
   config: ['broker', 'auth', 'credentials', 'dialects'],
   registry: ['transport'],
   iothub: ['broker', 'registry', 'credentials', 'transport'],
-  dialects: ['broker', 'credentials', 'packet', 'topic', 'transport'],
+  dialects: ['broker', 'credentials'],
   cluster: ['packet', 'topic', 'transport', 'broker'],
   cli: ['auth', 'broker', 'client', 'cluster', 'config', 'credentials', 'dialects', 'iothub', 'packet', 'registry', 'topic', 'transport'],
 };
