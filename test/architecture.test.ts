@@ -70,6 +70,19 @@ it('every part imports only the parts it may, and packet and topic import no Nod
   assert.deepEqual(problems, []);
 });
 
+it('a part reaches another only through its index.ts, internal.ts or browser.ts', () => {
+  const problems: string[] = [];
+  for (const file of files(src)) {
+    const part = relative(src, file).split(sep)[0]!;
+    for (const target of importsOf(file)) {
+      if (!target.startsWith('.')) continue;
+      const [targetPart, ...rest] = relative(src, join(file, '..', target)).split(sep);
+      if (targetPart !== part && !(rest.length === 1 && surfaces.has(rest[0]!))) problems.push(`${relative(src, file)} imports ${target}`);
+    }
+  }
+  assert.deepEqual(problems, []);
+});
+
 /**
  * The strongly connected components of more than one file (or a file importing itself) in the graph of relative
  * imports between the files of one part (Tarjan's algorithm). Type-only imports count: files that need each other's
@@ -116,19 +129,6 @@ function circles(partFiles: string[]): string[][] {
   for (const file of partFiles) if (!index.has(file)) visit(file);
   return found;
 }
-
-it('a part reaches another only through its index.ts, internal.ts or browser.ts', () => {
-  const problems: string[] = [];
-  for (const file of files(src)) {
-    const part = relative(src, file).split(sep)[0]!;
-    for (const target of importsOf(file)) {
-      if (!target.startsWith('.')) continue;
-      const [targetPart, ...rest] = relative(src, join(file, '..', target)).split(sep);
-      if (targetPart !== part && !(rest.length === 1 && surfaces.has(rest[0]!))) problems.push(`${relative(src, file)} imports ${target}`);
-    }
-  }
-  assert.deepEqual(problems, []);
-});
 
 it('no part has files that import each other in a circle, directly or through others', () => {
   const problems: string[] = [];
