@@ -13,7 +13,7 @@
  * for the same name add up.
  */
 import { readFile } from 'node:fs/promises';
-import { validateTopicFilter } from '../topic/validate.js';
+import { validateTopicFilter } from '../topic/index.js';
 
 export type AclAccess = 'read' | 'write' | 'readwrite' | 'deny';
 

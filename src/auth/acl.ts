@@ -16,8 +16,7 @@
  * refuses a filter only when no topic it matches is readable, so refusing in SUBACK never loses a message that
  * Mosquitto would deliver; the broker still has to check `canRead` for each delivery.
  */
-import { matches } from '../topic/match.js';
-import { parseSharedFilter } from '../topic/shared.js';
+import { matches, parseSharedFilter } from '../topic/index.js';
 import type { AclRule, AclRules } from './acl-file.js';
 
 const READ = 1;

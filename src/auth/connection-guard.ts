@@ -18,9 +18,8 @@
  */
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { AuthenticateContext, AuthenticateResult, BrokerHooks } from '../broker/hooks.js';
-import { LogLimiter, silentLogger, type Logger } from '../broker/logger.js';
-import { isLoopback } from '../broker/options.js';
+import { silentLogger, type AuthenticateContext, type AuthenticateResult, type BrokerHooks, type Logger } from '../broker/index.js';
+import { LogLimiter, isLoopback } from '../broker/internal.js';
 
 /** CONNACK reason codes of a locked login: MQTT 5's own, and the 3.x one it maps onto (return code 5). */
 const CONNECTION_RATE_EXCEEDED = 0x9f;

@@ -14,13 +14,12 @@
  * `reload()` re-reads the files (SIGHUP): connected clients keep their session and are judged by the new rules
  * from their next packet on. A file that fails to parse leaves the previous rules in place.
  */
-import type { AuthenticateContext, AuthenticateResult, BrokerHooks, ClientInfo } from '../broker/hooks.js';
+import { ReasonCode, type AuthenticateContext, type AuthenticateResult, type BrokerHooks, type ClientInfo } from '../broker/index.js';
 import { Acl, type ClientAcl } from './acl.js';
 import { loadAclFile } from './acl-file.js';
 import { PasswordFile } from './password-file.js';
 import { SCRAM_SHA_256, ScramError, ScramServer, type ScramCredential } from './scram.js';
 import { loadScramCredentials } from './scram-credentials.js';
-import { ReasonCode } from '../broker/index.js';
 
 export interface FileAuthOptions {
   passwordFile?: string;

@@ -8,7 +8,7 @@
 import { createHash, pbkdf2, pbkdf2Sync, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { bytesEqual } from '../credentials/signing.js';
+import { bytesEqual } from '../credentials/internal.js';
 
 const pbkdf2Async = promisify(pbkdf2);
 

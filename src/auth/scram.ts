@@ -13,7 +13,7 @@
  */
 import { createHash, createHmac, pbkdf2, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
-import { bytesEqual } from '../credentials/signing.js';
+import { bytesEqual } from '../credentials/internal.js';
 
 const pbkdf2Async = promisify(pbkdf2);
 

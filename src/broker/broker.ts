@@ -1,13 +1,12 @@
 import { EventEmitter } from 'node:events';
-import type { ByteStream } from '../transport/stream.js';
+import type { ByteStream } from '../transport/index.js';
 import { BrokerCore } from './core.js';
 import type { BrokerEvents } from './events.js';
 import { createListener, transportFaultNames } from './listeners/index.js';
 import type { Listener } from './listeners/listener.js';
 import { LogLimiter, stderrLogger, type Logger } from './logger.js';
 import { createMessage, type PublishMessage } from './message.js';
-import { ReasonCode } from '../packet/reason-codes.js';
-import type { Will } from '../packet/types.js';
+import { ReasonCode, type Will } from '../packet/index.js';
 import {
   defaultLimits,
   defaultListener,

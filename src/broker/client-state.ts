@@ -1,4 +1,4 @@
-import type { ConnectPacket, ProtocolVersion, Will } from '../packet/types.js';
+import type { ConnectPacket, ProtocolVersion, Will } from '../packet/index.js';
 import type { AuthenticateContext } from './hooks.js';
 
 /** Largest packet a client that states no Maximum Packet Size can take (the protocol's own limit). */

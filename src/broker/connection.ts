@@ -1,14 +1,23 @@
 // Over 500 lines on purpose: the input pump, the output batch and the close protocol share one connection's state
 // and its one-write-per-tick rule, and splitting them would expose that state to each other; what stands alone
 // (negotiated client state, topic aliases, packet handlers, the publish head encoder) is in files of its own.
-import { encode, encodePublishHead, type PublishHead } from '../packet/encode.js';
-import { PacketError } from '../packet/errors.js';
-import { PacketParser } from '../packet/parser.js';
-import { CONNACK_CODES, DISCONNECT_CODES, PUBACK_CODES } from '../packet/reason-code-sets.js';
-import { ReasonCode, reasonCodeName, toConnectReturnCode } from '../packet/reason-codes.js';
-import type { Packet, Properties, QoS, Will } from '../packet/types.js';
-import type { ByteStream, PeerInfo, StreamHandlers } from '../transport/stream.js';
-import { atTickEnd } from '../transport/tick-end.js';
+import {
+  encode,
+  encodePublishHead,
+  PacketError,
+  PacketParser,
+  ReasonCode,
+  reasonCodeName,
+  toConnectReturnCode,
+  type PublishHead,
+  type Packet,
+  type Properties,
+  type QoS,
+  type Will,
+} from '../packet/index.js';
+import { CONNACK_CODES, DISCONNECT_CODES, PUBACK_CODES } from '../packet/internal.js';
+import type { ByteStream, PeerInfo, StreamHandlers } from '../transport/index.js';
+import { atTickEnd } from '../transport/internal.js';
 import { ClientState } from './client-state.js';
 import { ACK_SIZE, ackChunk, coalesce, type OutChunk } from './coalesce.js';
 import type { BrokerServices, ConnectionState, HandlerContext } from './handlers/context.js';

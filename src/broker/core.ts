@@ -1,9 +1,8 @@
 import type { EventEmitter } from 'node:events';
 import type { BrokerEvents } from './events.js';
 import { protocolName } from './client-state.js';
-import { ReasonCode } from '../packet/reason-codes.js';
-import type { Will } from '../packet/types.js';
-import type { ByteStream } from '../transport/stream.js';
+import { ReasonCode, type Will } from '../packet/index.js';
+import type { ByteStream } from '../transport/index.js';
 import { Connection, type ConnectionHost } from './connection.js';
 import type { Holdable } from './flow.js';
 import type { CoreSettings } from './handlers/context.js';
@@ -16,7 +15,7 @@ import { SessionRegistry } from './sessions.js';
 import { BrokerStats } from './stats.js';
 import type { BrokerStore } from './store/store.js';
 import { StoreWriter, type AckKind, type AckTarget } from './store/writer.js';
-import { atTickEnd } from '../transport/tick-end.js';
+import { atTickEnd } from '../transport/internal.js';
 
 /**
  * The broker's shared state and the rules that span connections: accepting connections, routing and retaining

@@ -1,5 +1,5 @@
-import type { ConnectPacket, ProtocolVersion, QoS, Subscription } from '../packet/types.js';
-import type { PeerInfo } from '../transport/stream.js';
+import type { ConnectPacket, ProtocolVersion, QoS, Subscription } from '../packet/index.js';
+import type { PeerInfo } from '../transport/index.js';
 import type { PublishMessage } from './message.js';
 
 /** Who a connected (or connecting) client is, as hooks and events see it. */

@@ -1,4 +1,4 @@
-import type { Properties, QoS } from '../packet/types.js';
+import type { Properties, QoS } from '../packet/index.js';
 
 /** A message as `broker.publish`, `broker.deliverTo` and the publish hook see it. */
 export interface PublishMessage {

@@ -1,6 +1,6 @@
 import type { ListenerOptions } from './listeners/listener.js';
 import type { BrokerHooks } from './hooks.js';
-import type { ProtocolVersion, Will } from '../packet/types.js';
+import type { ProtocolVersion, Will } from '../packet/index.js';
 import type { LogLimitOptions, Logger } from './logger.js';
 import type { BrokerStore, StoredSessionState } from './store/store.js';
 

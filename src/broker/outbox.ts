@@ -1,5 +1,4 @@
-import { ReasonCode } from '../packet/reason-codes.js';
-import type { QoS } from '../packet/types.js';
+import { ReasonCode, type QoS } from '../packet/index.js';
 import { PublisherHold, type Holdable } from './flow.js';
 import { messageWeight, type BrokerMessage } from './message.js';
 import type { BrokerLimits } from './options.js';

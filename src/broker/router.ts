@@ -1,6 +1,5 @@
-import type { QoS } from '../packet/types.js';
-import { matches } from '../topic/match.js';
-import { SubscriptionIndex } from '../topic/subscription-index.js';
+import type { QoS } from '../packet/index.js';
+import { matches, SubscriptionIndex } from '../topic/index.js';
 import type { Holdable } from './flow.js';
 import type { BrokerMessage } from './message.js';
 import type { Reassigner } from './outbox.js';

@@ -1,4 +1,4 @@
-import type { ProtocolVersion, Will } from '../packet/types.js';
+import type { ProtocolVersion, Will } from '../packet/index.js';
 import type { BrokerLimits } from './options.js';
 import { Outbox } from './outbox.js';
 import type { SubscriptionRecord } from './subscription.js';

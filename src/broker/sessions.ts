@@ -1,7 +1,5 @@
-import type { ProtocolVersion, Will } from '../packet/types.js';
-import { ReasonCode } from '../packet/reason-codes.js';
-import { parseSharedFilter } from '../topic/shared.js';
-import { TopicError } from '../topic/validate.js';
+import { ReasonCode, type ProtocolVersion, type Will } from '../packet/index.js';
+import { parseSharedFilter, TopicError } from '../topic/index.js';
 import type { Logger } from './logger.js';
 import type { BrokerLimits } from './options.js';
 import type { DeliveryTarget } from './outbox.js';

@@ -1,4 +1,4 @@
-import type { QoS } from '../packet/types.js';
+import type { QoS } from '../packet/index.js';
 import type { Outbox } from './outbox.js';
 
 /** A session as the router sees it: who it is, whether it is connected, what it may read, and its outbox. */

@@ -5,11 +5,9 @@
  */
 import cluster from 'node:cluster';
 import { availableParallelism, hostname } from 'node:os';
-import type { Logger } from '../broker/logger.js';
-import type { BrokerOptions } from '../broker/options.js';
-import { NatsEngine } from '../cluster/nats-engine.js';
-import { ClusterNode } from '../cluster/node.js';
-import type { ClusterSettings } from '../config/broker-config.js';
+import type { Logger, BrokerOptions } from '../broker/index.js';
+import { NatsEngine, ClusterNode } from '../cluster/index.js';
+import type { ClusterSettings } from '../config/index.js';
 
 /** `--workers N|auto`: how many node processes; `auto` is one per core. */
 export function workerCount(value: string): number {

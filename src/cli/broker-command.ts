@@ -1,14 +1,18 @@
 import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
-import { Broker } from '../broker/broker.js';
-import { stderrLogger } from '../broker/logger.js';
-import { defaultLimits, isLoopback } from '../broker/options.js';
-import { dialectTypes, loadBrokerConfig, type BrokerConfig, type DialectSettings } from '../config/broker-config.js';
-import { setUpBroker, type BrokerSetup } from '../config/broker-setup.js';
-import { ConfigError, ConfigErrors } from '../config/config-error.js';
-import { secretsSchema } from '../config/device-secrets.js';
-import { describeSchema } from '../config/native-schema.js';
-import type { ClusterNode } from '../cluster/node.js';
+import { Broker, stderrLogger, defaultLimits } from '../broker/index.js';
+import { isLoopback } from '../broker/internal.js';
+import { dialectTypes, secretsSchema, describeSchema } from '../config/internal.js';
+import {
+  loadBrokerConfig,
+  setUpBroker,
+  ConfigError,
+  ConfigErrors,
+  type BrokerConfig,
+  type DialectSettings,
+  type BrokerSetup,
+} from '../config/index.js';
+import type { ClusterNode } from '../cluster/index.js';
 import { clusterNode, nodeName, runWorkers, workerCount } from './broker-cluster.js';
 
 /** Where `culex broker` keeps its state when neither a flag nor a configuration file says. */

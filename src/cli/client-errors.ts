@@ -2,8 +2,8 @@
  * What `culex pub` and `culex sub` print when they fail: one line naming the cause, and the exit code the
  * Mosquitto tools give for it (the CONNACK code, 8 for TLS, 27 for a timeout, 1 otherwise).
  */
-import { ConnectionRefusedError } from '../client/errors.js';
-import { connectReturnCodeName, reasonCodeName } from '../packet/reason-codes.js';
+import { ConnectionRefusedError } from '../client/index.js';
+import { connectReturnCodeName, reasonCodeName } from '../packet/index.js';
 
 const defaultPorts: Record<string, number> = { 'mqtt:': 1883, 'mqtts:': 8883, 'ws:': 80, 'wss:': 443 };
 

@@ -3,10 +3,10 @@
  * them, and their translation into a broker URL and ClientOptions.
  */
 import { readFile } from 'node:fs/promises';
-import type { ClientOptions } from '../client/options.js';
-import { readCaPath } from '../config/ca-path.js';
-import type { ProtocolVersion, QoS } from '../packet/types.js';
-import { validateTopicName } from '../topic/validate.js';
+import type { ClientOptions } from '../client/index.js';
+import { readCaPath } from '../config/internal.js';
+import type { ProtocolVersion, QoS } from '../packet/index.js';
+import { validateTopicName } from '../topic/index.js';
 import { UsageError, type ArgReader } from './args.js';
 import { readPropertyFlag, type PropertySets } from './property-flags.js';
 

@@ -2,9 +2,7 @@
  * The start both `culex pub` and `culex sub` make: read the arguments or print the usage error, then connect as
  * the flags say or print why not. Either way the caller gets a client or the exit code.
  */
-import { connectWith, type MqttClient } from '../client/client.js';
-import { nodeDialer } from '../client/node-dialer.js';
-import type { ClientOptions } from '../client/options.js';
+import { connect, type MqttClient, type ClientOptions } from '../client/index.js';
 import { UsageError } from './args.js';
 import { describeFailure, reportError } from './client-errors.js';
 import { brokerUrl, clientOptions, type ClientFlags } from './client-flags.js';
@@ -32,7 +30,7 @@ export async function connectClient(command: string, flags: ClientFlags, overrid
   const url = brokerUrl(flags);
   try {
     await prepare?.();
-    const client = await connectWith(url, { ...(await clientOptions(flags, command)), ...overrides }, nodeDialer);
+    const client = await connect(url, { ...(await clientOptions(flags, command)), ...overrides });
     if (flags.debug) process.stderr.write(`culex ${command}: connected to ${url.href} as ${client.clientId}\n`);
     return client;
   } catch (err) {

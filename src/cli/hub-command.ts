@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { stderrLogger } from '../broker/logger.js';
-import { createIotHub } from '../iothub/hub.js';
+import { stderrLogger } from '../broker/index.js';
+import { createIotHub, createServiceToken } from '../iothub/index.js';
 import {
   CONFIG_FILE,
   dataDirOf,
@@ -12,12 +12,10 @@ import {
   makeHubCertificates,
   readHubConfig,
   writeHubConfig,
+  TwinStore,
   type HubConfig,
-} from '../iothub/hub-config.js';
-import { createServiceToken } from '../iothub/policies.js';
-import { DeviceRegistry, identityKey, type DeviceIdentityInput } from '../registry/device-registry.js';
-import { LevelKeyValueStore } from '../registry/level-kv-store.js';
-import { TwinStore } from '../iothub/twins.js';
+} from '../iothub/internal.js';
+import { DeviceRegistry, identityKey, LevelKeyValueStore, type DeviceIdentityInput } from '../registry/index.js';
 
 const help = `usage: culex hub <command> [options]
 

@@ -3,7 +3,7 @@
  * mosquitto_sub's `%`, `@` and `\` sequences (byte for byte as mosquitto_sub 2.0 prints them), or `--json`.
  * A format string is compiled once into steps, so each message costs one pass and one write.
  */
-import type { Properties, PublishPacket } from '../packet/types.js';
+import type { Properties, PublishPacket } from '../packet/index.js';
 import { UsageError } from './args.js';
 import { strftimeOne, utcOffset } from './strftime.js';
 

@@ -14,9 +14,10 @@ import {
   looksHashed,
   splitPasswordLine,
   usernameProblem,
+  PromptInterrupted,
+  promptNewPassword,
   type HashAlgorithm,
-} from '../auth/password-file.js';
-import { PromptInterrupted, promptNewPassword } from '../auth/password-prompt.js';
+} from '../auth/internal.js';
 
 const USAGE = `culex passwd manages password files for MQTT brokers (Mosquitto's format).
 

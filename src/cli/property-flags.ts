@@ -2,7 +2,7 @@
  * `-D command identifier value [value]`: MQTT 5 properties named as the Mosquitto tools name them, for the
  * packets those tools let a user decorate. A property that its packet cannot carry is a usage error.
  */
-import type { Properties } from '../packet/types.js';
+import type { Properties } from '../packet/index.js';
 import { UsageError, type ArgReader } from './args.js';
 
 export type PropertyCommand = 'connect' | 'publish' | 'subscribe' | 'unsubscribe' | 'disconnect' | 'will';

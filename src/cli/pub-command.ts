@@ -3,12 +3,9 @@
  * line (`-l`), with the flags and exit codes of mosquitto_pub 2.0.
  */
 import { readFile } from 'node:fs/promises';
-import type { MqttClient } from '../client/client.js';
-import { PublishError } from '../client/errors.js';
-import type { PublishOptions } from '../client/options.js';
-import { reasonCodeName } from '../packet/reason-codes.js';
-import type { QoS } from '../packet/types.js';
-import { validateTopicName } from '../topic/validate.js';
+import { PublishError, type MqttClient, type PublishOptions } from '../client/index.js';
+import { reasonCodeName, type QoS } from '../packet/index.js';
+import { validateTopicName } from '../topic/index.js';
 import { ArgReader, UsageError } from './args.js';
 import { describeFailure, reportError } from './client-errors.js';
 import { brokerUrl, checkClientFlags, clientFlagsHelp, defaultClientFlags, readClientFlag, type ClientFlags } from './client-flags.js';

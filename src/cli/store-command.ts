@@ -1,6 +1,5 @@
 import { parseArgs } from 'node:util';
-import type { SegmentRepair } from '../broker/store/log-repair.js';
-import { LevelStore, type StoreRepair } from '../broker/store/level-store.js';
+import { LevelStore, type SegmentRepair, type StoreRepair } from '../broker/index.js';
 
 const help = `usage: culex store repair [--dry-run] DIR
 

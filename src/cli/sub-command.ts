@@ -2,12 +2,9 @@
  * `culex sub`: subscribes and prints messages, with the flags, output formats and exit codes of mosquitto_sub
  * 2.0, plus `--json` (one JSON object per message).
  */
-import type { MqttClient } from '../client/client.js';
-import type { SubscribeOptions } from '../client/options.js';
-import { reasonCodeName } from '../packet/reason-codes.js';
-import type { PublishPacket, QoS } from '../packet/types.js';
-import { matches } from '../topic/match.js';
-import { validateTopicFilter } from '../topic/validate.js';
+import type { MqttClient, SubscribeOptions } from '../client/index.js';
+import { reasonCodeName, type PublishPacket, type QoS } from '../packet/index.js';
+import { matches, validateTopicFilter } from '../topic/index.js';
 import { ArgReader, UsageError } from './args.js';
 import { reportError } from './client-errors.js';
 import { checkClientFlags, clientFlagsHelp, defaultClientFlags, readClientFlag, type ClientFlags } from './client-flags.js';

@@ -3,8 +3,7 @@
  * and re-authentication, and checking the data that ends a successful exchange (`onAuthSuccess`) before the
  * connection is used.
  */
-import { ReasonCode } from '../packet/reason-codes.js';
-import type { AuthPacket, ConnackPacket, Properties, ProtocolVersion } from '../packet/types.js';
+import { ReasonCode, type AuthPacket, type ConnackPacket, type Properties, type ProtocolVersion } from '../packet/index.js';
 import { ConnectionLostError, InvalidOptionError } from './errors.js';
 import type { Link } from './link.js';
 import type { ClientOptions } from './options.js';

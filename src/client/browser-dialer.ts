@@ -1,5 +1,4 @@
-import { dialBrowserWebSocket } from '../transport/browser-websocket-stream.js';
-import type { ByteStream } from '../transport/stream.js';
+import { dialBrowserWebSocket, type ByteStream } from '../transport/browser.js';
 import { InvalidOptionError } from './errors.js';
 import type { ClientOptions } from './options.js';
 import { webSocketUrl } from './websocket-url.js';

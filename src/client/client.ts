@@ -6,20 +6,20 @@
  * and ending emits an event, settles a promise or ends the client, so taking those steps elsewhere would only
  * move this class's fields behind an interface as wide as the class.
  */
-import { encode } from '../packet/encode.js';
-import { ReasonCode } from '../packet/reason-codes.js';
-import type {
-  ConnackPacket,
-  DisconnectPacket,
-  Packet,
-  Properties,
-  ProtocolVersion,
-  PublishPacket,
-  SubscribePacket,
-  UnsubscribePacket,
-} from '../packet/types.js';
-import { validateTopicFilter, validateTopicName } from '../topic/validate.js';
-import type { ByteStream } from '../transport/stream.js';
+import {
+  encode,
+  ReasonCode,
+  type ConnackPacket,
+  type DisconnectPacket,
+  type Packet,
+  type Properties,
+  type ProtocolVersion,
+  type PublishPacket,
+  type SubscribePacket,
+  type UnsubscribePacket,
+} from '../packet/index.js';
+import { validateTopicFilter, validateTopicName } from '../topic/index.js';
+import type { ByteStream } from '../transport/browser.js';
 import { AuthExchange } from './auth-exchange.js';
 import { reconnectDelay, resolveReconnect, type ReconnectOptions } from './backoff.js';
 import { connectPacket, randomHex, urlCredential } from './connect-packet.js';

@@ -1,5 +1,5 @@
 /** The CONNECT packet the client sends, from its options and the credentials of this connect. */
-import type { ConnectPacket, Properties, ProtocolVersion } from '../packet/types.js';
+import type { ConnectPacket, Properties, ProtocolVersion } from '../packet/index.js';
 import { InvalidOptionError } from './errors.js';
 import { toBytes, type ClientOptions, type Payload } from './options.js';
 

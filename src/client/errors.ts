@@ -1,5 +1,4 @@
-import { connectReturnCodeName, ReasonCode, reasonCodeName } from '../packet/reason-codes.js';
-import type { Properties } from '../packet/types.js';
+import { connectReturnCodeName, ReasonCode, reasonCodeName, type Properties } from '../packet/index.js';
 
 /** Letters and digits only, lower case: `Bad user name or password.` and `bad_user_name_or_password` compare equal. */
 function bare(text: string): string {

@@ -39,5 +39,29 @@ export type {
   WillOptions,
 } from './options.js';
 export { MemoryMessageStore, type MessageStore, type StoredMessage } from './store.js';
-export type * from '../packet/types.js';
-export { ReasonCode } from '../packet/reason-codes.js';
+export type {
+  AckPacket,
+  AuthPacket,
+  ConnackPacket,
+  ConnectPacket,
+  DisconnectPacket,
+  Packet,
+  PacketType,
+  PingreqPacket,
+  PingrespPacket,
+  Properties,
+  ProtocolVersion,
+  PubackPacket,
+  PubcompPacket,
+  PublishPacket,
+  PubrecPacket,
+  PubrelPacket,
+  QoS,
+  SubackPacket,
+  SubscribePacket,
+  Subscription,
+  UnsubackPacket,
+  UnsubscribePacket,
+  Will,
+} from '../packet/index.js';
+export { ReasonCode } from '../packet/index.js';

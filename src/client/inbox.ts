@@ -4,7 +4,7 @@
  * a message has taken it (MQTT-4.6.0-2/3), so that unread messages stay unacknowledged and the broker's flow
  * control (our Receive Maximum) bounds the buffers.
  */
-import type { PublishPacket } from '../packet/types.js';
+import type { PublishPacket } from '../packet/index.js';
 import type { Link } from './link.js';
 import { MessageIterator, type DeferredAck, type IteratorOwner } from './message-iterator.js';
 import { PendingResponses } from './responses.js';

@@ -6,7 +6,7 @@ import type { ClientOptions } from './options.js';
 export * from './exports.js';
 export { FileStore } from './file-store.js';
 export { connectScram, scramSha256, type ScramSha256Auth, type ScramSha256Options } from './scram-auth.js';
-export { ScramError } from '../auth/scram.js';
+export { ScramError } from '../auth/internal.js';
 
 /**
  * Connects to the broker at `url` (`mqtt:`, `mqtts:`, `ws:`, `wss:`; also `tcp:`, `ssl:`, `tls:`). Resolves once

@@ -3,13 +3,21 @@
  * gathering, keepalive and the credential-renewal timer, and what the broker's CONNACK allowed on it. It decides
  * nothing about the session: packets go to its `LinkOwner` (the client), which answers through the session.
  */
-import { encode, encodePublishHead } from '../packet/encode.js';
-import { PacketError } from '../packet/errors.js';
-import { PacketParser } from '../packet/parser.js';
-import { ReasonCode } from '../packet/reason-codes.js';
-import type { ConnackPacket, DisconnectPacket, Packet, ProtocolVersion, PublishPacket, QoS } from '../packet/types.js';
-import type { ByteStream } from '../transport/stream.js';
-import { atTickEnd } from '../transport/tick-end.js';
+import {
+  encode,
+  encodePublishHead,
+  PacketError,
+  PacketParser,
+  ReasonCode,
+  type ConnackPacket,
+  type DisconnectPacket,
+  type Packet,
+  type ProtocolVersion,
+  type PublishPacket,
+  type QoS,
+} from '../packet/index.js';
+import type { ByteStream } from '../transport/browser.js';
+import { atTickEnd } from '../transport/internal.js';
 import { ConnectionLostError, PacketTooLargeError, PublishError } from './errors.js';
 import { Fifo } from './fifo.js';
 import type { DeferredAck } from './message-iterator.js';

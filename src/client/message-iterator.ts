@@ -1,7 +1,5 @@
-import type { PublishPacket } from '../packet/types.js';
-import { parseSharedFilter } from '../topic/shared.js';
-import { matches } from '../topic/match.js';
-import { TopicError } from '../topic/validate.js';
+import type { PublishPacket } from '../packet/index.js';
+import { parseSharedFilter, matches, TopicError } from '../topic/index.js';
 import { Fifo } from './fifo.js';
 
 /**

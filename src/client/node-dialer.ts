@@ -1,7 +1,5 @@
 import type { ConnectionOptions } from 'node:tls';
-import { dialTcp, dialTls } from '../transport/dial-tcp.js';
-import { dialWebSocket } from '../transport/dial-ws.js';
-import type { ByteStream } from '../transport/stream.js';
+import { dialTcp, dialTls, dialWebSocket, type ByteStream } from '../transport/index.js';
 import { InvalidOptionError } from './errors.js';
 import type { ClientOptions } from './options.js';
 import { webSocketUrl } from './websocket-url.js';

@@ -1,6 +1,5 @@
-import type { AuthPacket, Properties, ProtocolVersion, QoS, Subscription } from '../packet/types.js';
-import { parseSharedFilter } from '../topic/shared.js';
-import { TopicError, validateTopicFilter } from '../topic/validate.js';
+import type { AuthPacket, Properties, ProtocolVersion, QoS, Subscription } from '../packet/index.js';
+import { parseSharedFilter, TopicError, validateTopicFilter } from '../topic/index.js';
 import type { ReconnectOptions } from './backoff.js';
 import { InvalidOptionError } from './errors.js';
 import type { MessageStore } from './store.js';

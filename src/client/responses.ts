@@ -1,4 +1,4 @@
-import type { PublishPacket } from '../packet/types.js';
+import type { PublishPacket } from '../packet/index.js';
 import { TimeoutError } from './errors.js';
 
 interface Waiter {

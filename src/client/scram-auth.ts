@@ -3,8 +3,8 @@
  * client options that send the client-first message in CONNECT, answer the server-first challenge and verify the
  * server's signature (at connect and at each re-authentication), and `connectScram` connects with them.
  */
-import type { AuthPacket } from '../packet/types.js';
-import { SCRAM_SHA_256, ScramClient, ScramError, makeNonce } from '../auth/scram.js';
+import type { AuthPacket } from '../packet/index.js';
+import { SCRAM_SHA_256, ScramClient, ScramError, makeNonce } from '../auth/internal.js';
 import { connectWith, type MqttClient } from './client.js';
 import { nodeDialer } from './node-dialer.js';
 import type { AuthResponse, ClientOptions } from './options.js';

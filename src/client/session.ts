@@ -8,23 +8,23 @@
  * resends the session) and whether a PUBLISH can go depends on its encoded size, which the link knows: so packets
  * are handed over as they are made instead of being returned in a list. Tests drive it with recording fakes.
  */
-import { ReasonCode } from '../packet/reason-codes.js';
-import type {
-  Packet,
-  Properties,
-  ProtocolVersion,
-  PubackPacket,
-  PubcompPacket,
-  PublishPacket,
-  PubrecPacket,
-  PubrelPacket,
-  QoS,
-  SubackPacket,
-  Subscription,
-  SubscribePacket,
-  UnsubackPacket,
-  UnsubscribePacket,
-} from '../packet/types.js';
+import {
+  ReasonCode,
+  type Packet,
+  type Properties,
+  type ProtocolVersion,
+  type PubackPacket,
+  type PubcompPacket,
+  type PublishPacket,
+  type PubrecPacket,
+  type PubrelPacket,
+  type QoS,
+  type SubackPacket,
+  type Subscription,
+  type SubscribePacket,
+  type UnsubackPacket,
+  type UnsubscribePacket,
+} from '../packet/index.js';
 import { DeliveryError, PublishError, QueueFullError, ResubscribeError } from './errors.js';
 import { Fifo } from './fifo.js';
 import type { StoredMessage } from './store.js';

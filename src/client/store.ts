@@ -1,4 +1,4 @@
-import type { Properties, QoS } from '../packet/types.js';
+import type { Properties, QoS } from '../packet/index.js';
 
 /**
  * An outgoing QoS 1 or 2 message kept until the broker has acknowledged it. `id` is the store's key: it grows

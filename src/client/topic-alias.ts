@@ -1,5 +1,4 @@
-import { ReasonCode } from '../packet/reason-codes.js';
-import type { PublishPacket } from '../packet/types.js';
+import { ReasonCode, type PublishPacket } from '../packet/index.js';
 
 /**
  * Topic aliases the client gives its own PUBLISHes on one connection (MQTT 5): the first message on a topic

@@ -1,8 +1,13 @@
-import type { Holdable } from '../broker/flow.js';
-import type { BrokerMessage } from '../broker/message.js';
-import type { Reassigner } from '../broker/outbox.js';
-import { LocalRouter, type Router, type SubscriptionRecord } from '../broker/router.js';
-import type { SharedChoice, StoreOp } from '../broker/store/store.js';
+import {
+  LocalRouter,
+  type Holdable,
+  type BrokerMessage,
+  type Reassigner,
+  type Router,
+  type SubscriptionRecord,
+  type StoreOp,
+  type SharedChoice,
+} from '../broker/index.js';
 import type { ClusterEngine, Stop } from './engine.js';
 import { decodeLive, encodeLive } from './journal-codec.js';
 import type { ClusterSharedGroups } from './shared-groups.js';

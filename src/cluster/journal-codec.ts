@@ -8,7 +8,7 @@
  * Entry: `CXJ` and the format version (4 bytes), the operation count (u32), then per operation its kind (u8), the
  * length of its body (u32) and the body.
  */
-import type { BrokerMessage } from '../broker/message.js';
+import type { BrokerMessage, SharedChoice, StoredSession, StoredSessionState, StoreOp } from '../broker/index.js';
 import {
   decodeOutgoing,
   decodeRetained,
@@ -21,8 +21,7 @@ import {
   seal,
   writeOutgoing,
   writeRetained,
-} from '../broker/store/record-codec.js';
-import type { SharedChoice, StoredSession, StoredSessionState, StoreOp } from '../broker/store/store.js';
+} from '../broker/internal.js';
 
 /** What a journal entry holds: store operations plus the cluster's own. */
 export type JournalOp =

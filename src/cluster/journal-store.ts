@@ -1,6 +1,4 @@
-import type { BrokerMessage } from '../broker/message.js';
-import { StoreError } from '../broker/store/store-errors.js';
-import type { BrokerStore, StoredSessionState, StoreOp } from '../broker/store/store.js';
+import { StoreError, type BrokerMessage, type BrokerStore, type StoredSessionState, type StoreOp } from '../broker/index.js';
 import type { ClusterEngine } from './engine.js';
 import { decodeMessage, encodeBatch, encodeMessage, type JournalOp } from './journal-codec.js';
 import type { TopicSubjects } from './subject.js';

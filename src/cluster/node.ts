@@ -1,7 +1,5 @@
-import { Broker } from '../broker/broker.js';
-import type { Logger } from '../broker/logger.js';
-import { withOwnPayload, type BrokerMessage } from '../broker/message.js';
-import type { BrokerOptions } from '../broker/options.js';
+import { Broker, type Logger, type BrokerMessage, type BrokerOptions } from '../broker/index.js';
+import { withOwnPayload } from '../broker/internal.js';
 import { ClusterRouter } from './cluster-router.js';
 import type { ClusterEngine, JournalEntry, Stop } from './engine.js';
 import { decodeBatch, JournalError, type JournalOp } from './journal-codec.js';

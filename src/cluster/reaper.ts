@@ -1,9 +1,6 @@
-import type { Logger } from '../broker/logger.js';
-import type { BrokerMessage } from '../broker/message.js';
-import type { StoredOutgoing, StoredSession, StoredSessionState, StoredSubscription } from '../broker/store/store.js';
-import type { QoS, Will } from '../packet/types.js';
-import { parseSharedFilter } from '../topic/shared.js';
-import { matches } from '../topic/match.js';
+import type { Logger, BrokerMessage, StoredOutgoing, StoredSession, StoredSessionState, StoredSubscription } from '../broker/index.js';
+import type { QoS, Will } from '../packet/index.js';
+import { parseSharedFilter, matches } from '../topic/index.js';
 import type { ClusterEngine, JournalEntry } from './engine.js';
 import { decodeBatch, type JournalOp } from './journal-codec.js';
 

@@ -1,8 +1,5 @@
-import type { Logger } from '../broker/logger.js';
-import type { SessionDirectory } from '../broker/options.js';
-import type { StoredSessionState } from '../broker/store/store.js';
-import { ReasonCode } from '../packet/reason-codes.js';
-import type { ProtocolVersion, Will } from '../packet/types.js';
+import type { Logger, SessionDirectory, StoredSessionState } from '../broker/index.js';
+import { ReasonCode, type ProtocolVersion, type Will } from '../packet/index.js';
 import { NodeUnreachableError, type ClusterEngine, type KvBucket } from './engine.js';
 import { decodeSessionState, encodeSessionState, JournalError, type JournalOp } from './journal-codec.js';
 

@@ -1,7 +1,5 @@
-import type { Logger } from '../broker/logger.js';
-import { SubscriptionIndex } from '../topic/subscription-index.js';
-import { parseSharedFilter } from '../topic/shared.js';
-import { TopicError } from '../topic/validate.js';
+import type { Logger } from '../broker/index.js';
+import { parseSharedFilter, SubscriptionIndex, TopicError } from '../topic/index.js';
 import type { KvBucket, KvChange, Stop } from './engine.js';
 
 /** One member of a shared subscription somewhere in the cluster. */

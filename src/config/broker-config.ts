@@ -1,96 +1,16 @@
 /**
- * What a broker configuration file says, whatever its form (the native JSON file or a mosquitto.conf): broker
- * options, listeners, the password/ACL files or cloud dialects and persistence. File names stay names here: certificates and
- * auth files are read when the broker starts and again on SIGHUP.
+ * Reading a broker configuration file of either form into a `BrokerConfig` (config-types.ts): the form is told by
+ * its first character, and each form has its parser (native-config.ts, mosquitto-config.ts).
  */
 import { readFile } from 'node:fs/promises';
-import type { LogLevel } from '../broker/logger.js';
-import type { BrokerListenerOptions, BrokerOptions } from '../broker/options.js';
-import type { ListenerTlsOptions } from '../broker/listeners/listener.js';
-import type { ConnectionGuardOptions } from '../auth/connection-guard.js';
-import type { FileAuthOptions } from '../auth/file-auth.js';
-import type { AliyunIotProfileOptions, AliyunMqProfileOptions, TencentProfileOptions } from '../dialects/index.js';
+import type { ListenerTlsOptions } from '../broker/index.js';
 import { readCaPath } from './ca-path.js';
 import { ConfigError } from './config-error.js';
+import type { BrokerConfig, DialectSettings, TlsFiles } from './config-types.js';
 import { parseMosquittoConfig } from './mosquitto-config.js';
 import { parseNativeConfig } from './native-config.js';
 
-/** A listener's TLS files and settings. */
-export interface TlsFiles {
-  certFile: string;
-  keyFile: string;
-  caFile?: string;
-  /** Directory of CA certificates (`*.pem`, `*.crt`), added to `caFile`'s. */
-  caPath?: string;
-  crlFile?: string;
-  requestCertificate?: boolean;
-  requireCertificate?: boolean;
-  minVersion?: 'TLSv1.2' | 'TLSv1.3';
-}
-
-/** A cloud platform's devices served instead of password files: where their secrets are, the profile's settings. */
-export type DialectSettings = { secretsFile: string } & (
-  | ({ type: 'tencent' } & Pick<TencentProfileOptions, 'methods' | 'expiryGraceMs' | 'productIdLength' | 'confineTopics'>)
-  | ({ type: 'aliyun-mq' } & Pick<AliyunMqProfileOptions, 'instanceId' | 'expiryNoticeMs'>)
-  | ({ type: 'aliyun-iot' } & Pick<AliyunIotProfileOptions, 'signMethods' | 'acceptSdkSha1Quirk' | 'maxTimestampSkewMs'>)
-);
-
 export const dialectTypes: ReadonlyArray<DialectSettings['type']> = ['tencent', 'aliyun-mq', 'aliyun-iot'];
-
-export interface ConfiguredListener extends Omit<BrokerListenerOptions, 'tls' | 'hooks'> {
-  tlsFiles?: TlsFiles;
-  /** This listener's own password/ACL files (per-listener settings); else the broker-wide `auth` applies. */
-  auth?: FileAuthOptions;
-  /** The client certificate's Common Name becomes the user name; CONNECT's user name and password are ignored. */
-  useIdentityAsUsername?: boolean;
-  /** The client certificate's whole subject (RFC 2253 form, as Mosquitto writes it) becomes the user name. */
-  useSubjectAsUsername?: boolean;
-  /** This listener's cloud dialect, instead of any password/ACL files. */
-  dialect?: DialectSettings;
-}
-
-export interface PersistenceSettings {
-  /** Directory of the durable store; absent = memory only. */
-  dataDir?: string;
-  /** Flush every batch to the disk. */
-  fsync?: boolean;
-}
-
-export type ConfiguredBrokerOptions = Omit<BrokerOptions, 'listeners' | 'hooks' | 'store' | 'logger' | 'sessionDirectory' | 'sysFigures'>;
-
-/** This broker as one node of a cluster on NATS JetStream. */
-export interface ClusterSettings {
-  servers: string[];
-  name?: string;
-  node?: string;
-  replicas?: number;
-  user?: string;
-  password?: string;
-  token?: string;
-  caFile?: string;
-  certFile?: string;
-  keyFile?: string;
-}
-
-export interface BrokerConfig {
-  file: string;
-  format: 'native' | 'mosquitto';
-  broker: ConfiguredBrokerOptions;
-  /** Empty: the broker's default listener. */
-  listeners: ConfiguredListener[];
-  /** Broker-wide password/ACL files. */
-  auth?: FileAuthOptions;
-  /** Broker-wide cloud dialect (excludes `auth`), for listeners without their own auth or dialect. */
-  dialect?: DialectSettings;
-  persistence: PersistenceSettings;
-  /** Set: the broker is one node of a cluster, its state in NATS. */
-  cluster?: ClusterSettings;
-  /** Per-address connection rate and failed-authentication delay; defaults from `defaultConnectionGuard`. */
-  security?: Partial<ConnectionGuardOptions>;
-  logLevel?: LogLevel;
-  /** Settings accepted but without effect in culex, for the start-up log. */
-  notes: string[];
-}
 
 /** A mosquitto.conf is lines of `directive value`; the native file is a JSON object. */
 export function detectFormat(text: string): 'native' | 'mosquitto' {

@@ -5,16 +5,23 @@
  * re-reads the files on demand (SIGHUP) without dropping clients.
  */
 import { X509Certificate } from 'node:crypto';
-import { ConnectionGuard } from '../auth/connection-guard.js';
-import { FileAuth } from '../auth/file-auth.js';
-import type { Broker } from '../broker/broker.js';
-import type { AuthenticateContext, AuthenticateResult, BrokerHooks } from '../broker/hooks.js';
-import type { Logger } from '../broker/logger.js';
-import { defaultLimits, type BrokerListenerOptions, type BrokerOptions } from '../broker/options.js';
+import { ConnectionGuard, FileAuth } from '../auth/index.js';
+import {
+  defaultLimits,
+  LevelStore,
+  ReasonCode,
+  type Broker,
+  type AuthenticateContext,
+  type AuthenticateResult,
+  type BrokerHooks,
+  type Logger,
+  type BrokerListenerOptions,
+  type BrokerOptions,
+} from '../broker/index.js';
 import { type DialectProfile, aliyunIotProfile, aliyunMqProfile, tencentProfile } from '../dialects/index.js';
-import { readListenerTls, type BrokerConfig, type DialectSettings } from './broker-config.js';
+import { readListenerTls } from './broker-config.js';
+import type { BrokerConfig, DialectSettings } from './config-types.js';
 import { DeviceSecrets } from './device-secrets.js';
-import { ReasonCode } from '../broker/index.js';
 
 export interface BrokerSetup {
   options: BrokerOptions;
@@ -128,8 +135,6 @@ export async function setUpBroker(config: BrokerConfig, logger: Logger): Promise
     );
   }
   if (config.persistence.dataDir !== undefined) {
-    // Loaded only when asked for: the LevelDB binding is not needed by a memory-only broker.
-    const { LevelStore } = await import('../broker/store/level-store.js');
     options.store = new LevelStore(config.persistence.dataDir, { fsync: config.persistence.fsync ?? false, logger });
   }
   return {

@@ -6,7 +6,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { AliyunMqTokenGrant, AliyunMqTokenType, TencentDeviceKey } from '../credentials/index.js';
-import { decodeBase64 } from '../credentials/signing.js';
+import { decodeBase64 } from '../credentials/internal.js';
 import { ConfigError } from './config-error.js';
 import { type JsonNode, parseJsonSource } from './json-source.js';
 import { type Schema, checkNode } from './native-schema.js';

@@ -8,9 +8,9 @@
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import type { FileAuthOptions } from '../auth/file-auth.js';
-import type { BrokerLimits } from '../broker/options.js';
-import type { BrokerConfig, ConfiguredListener } from './broker-config.js';
+import type { FileAuthOptions } from '../auth/index.js';
+import type { BrokerLimits } from '../broker/index.js';
+import type { BrokerConfig, ConfiguredListener } from './config-types.js';
 import { ConfigError, ConfigErrors } from './config-error.js';
 
 interface Line {

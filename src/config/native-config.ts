@@ -1,8 +1,7 @@
 /** The native configuration file: JSON checked against `nativeSchema`, mapped onto BrokerConfig. */
-import type { FileAuthOptions } from '../auth/file-auth.js';
-import type { LogLevel } from '../broker/logger.js';
-import type { BrokerLimits } from '../broker/options.js';
-import type { BrokerConfig, ConfiguredBrokerOptions, ConfiguredListener, DialectSettings, TlsFiles } from './broker-config.js';
+import type { FileAuthOptions } from '../auth/index.js';
+import type { LogLevel, BrokerLimits } from '../broker/index.js';
+import type { BrokerConfig, ConfiguredBrokerOptions, ConfiguredListener, DialectSettings, TlsFiles } from './config-types.js';
 import { parseJsonSource } from './json-source.js';
 import { checkNode, nativeSchema } from './native-schema.js';
 

@@ -3,8 +3,8 @@
  * or a ConfigError naming the file, the line and the key. Its keys mirror BrokerOptions (src/broker/options.ts).
  */
 import { isAbsolute, resolve } from 'node:path';
-import { defaultConnectionGuard } from '../auth/connection-guard.js';
-import { defaultLimits, type BrokerLimits } from '../broker/options.js';
+import { defaultConnectionGuard } from '../auth/index.js';
+import { defaultLimits, type BrokerLimits } from '../broker/index.js';
 import { ConfigError } from './config-error.js';
 import type { JsonNode } from './json-source.js';
 

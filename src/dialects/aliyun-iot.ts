@@ -1,7 +1,6 @@
-import type { AuthenticateContext, AuthenticateResult, BrokerHooks, ClientInfo } from '../broker/hooks.js';
-import { type AliyunIotVerifyOptions, verifyAliyunIot } from '../credentials/aliyun-iot.js';
+import { ReasonCode, type AuthenticateContext, type AuthenticateResult, type BrokerHooks, type ClientInfo } from '../broker/index.js';
+import { type AliyunIotVerifyOptions, verifyAliyunIot } from '../credentials/index.js';
 import { refusal, unsafeTopicName } from './profile.js';
-import { ReasonCode } from '../broker/index.js';
 
 /**
  * Alibaba Cloud IoT Platform devices: Link SDK credentials checked against the device secrets, and each device

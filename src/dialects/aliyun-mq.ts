@@ -1,10 +1,21 @@
-import type { AuthenticateContext, AuthenticateResult, BrokerHooks, ClientInfo, PublishHookResult } from '../broker/hooks.js';
-import type { PublishMessage } from '../broker/message.js';
-import { type AliyunMqTokenType, type AliyunMqVerifyOptions, parseAliyunMqP2pTopic, verifyAliyunMq } from '../credentials/aliyun-mq.js';
-import type { SecretLookup } from '../credentials/verification.js';
+import {
+  ReasonCode,
+  type AuthenticateContext,
+  type AuthenticateResult,
+  type BrokerHooks,
+  type ClientInfo,
+  type PublishHookResult,
+  type PublishMessage,
+} from '../broker/index.js';
+import {
+  parseAliyunMqP2pTopic,
+  verifyAliyunMq,
+  type AliyunMqTokenType,
+  type AliyunMqVerifyOptions,
+  type SecretLookup,
+} from '../credentials/index.js';
 import { PerConnection } from './per-connection.js';
 import { type ProfileBroker, type DialectProfile, attachedBroker, refusal } from './profile.js';
-import { ReasonCode } from '../broker/index.js';
 
 /**
  * Alibaba Cloud MQ for IoT clients: Signature and Token mode credentials, P2P messages (`{parent}/p2p/{clientId}`

@@ -1,4 +1,4 @@
-import type { ClientInfo } from '../broker/hooks.js';
+import type { ClientInfo } from '../broker/index.js';
 import type { ProfileBroker } from './profile.js';
 
 /** What a profile hears of the connections its values are bound to. */

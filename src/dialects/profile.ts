@@ -1,7 +1,5 @@
-import type { Broker } from '../broker/broker.js';
-import type { AuthenticateResult } from '../broker/hooks.js';
-import type { Refused } from '../credentials/verification.js';
-import { ReasonCode } from '../broker/index.js';
+import { ReasonCode, type Broker, type AuthenticateResult } from '../broker/index.js';
+import type { Refused } from '../credentials/index.js';
 
 /**
  * A verifier's refusal as a CONNACK: credentials that do not check out get 0x86 Bad user name or password (3.x: 4),

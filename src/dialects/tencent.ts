@@ -1,10 +1,22 @@
-import type { AuthenticateContext, AuthenticateResult, BrokerHooks, ClientInfo, PublishHookResult } from '../broker/hooks.js';
-import type { PublishMessage } from '../broker/message.js';
-import { type TencentDeviceKey, type TencentVerifyOptions, verifyTencent, verifyTencentCertificate } from '../credentials/tencent.js';
-import { type SecretLookup, passwordText } from '../credentials/verification.js';
+import {
+  ReasonCode,
+  type AuthenticateContext,
+  type AuthenticateResult,
+  type BrokerHooks,
+  type ClientInfo,
+  type PublishHookResult,
+  type PublishMessage,
+} from '../broker/index.js';
+import {
+  verifyTencent,
+  verifyTencentCertificate,
+  type TencentDeviceKey,
+  type TencentVerifyOptions,
+  type SecretLookup,
+} from '../credentials/index.js';
+import { passwordText } from '../credentials/internal.js';
 import { PerConnection } from './per-connection.js';
 import { type ProfileBroker, type DialectProfile, attachedBroker, refusal, unsafeTopicName } from './profile.js';
-import { ReasonCode } from '../broker/index.js';
 
 /**
  * Tencent IoT Hub / IoT Explorer devices: HMAC or RSA credentials checked against the device keys (or, on a TLS

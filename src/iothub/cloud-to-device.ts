@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { KeyValueOp, KeyValueStore } from '../registry/kv-store.js';
-import { CodedError } from '../registry/coded-error.js';
+import { CodedError, type KeyValueOp, type KeyValueStore } from '../registry/index.js';
 import { KeyedSerializer } from './keyed-serializer.js';
 
 /** A cloud-to-device message waiting in a device's queue. */

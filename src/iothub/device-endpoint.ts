@@ -1,13 +1,22 @@
-import type { Broker } from '../broker/broker.js';
-import type { AuthenticateContext, AuthenticateResult, BrokerHooks, ClientInfo, DisconnectVerdict, PublishAuthorization, PublishHookResult, SubscribeAuthorization } from '../broker/hooks.js';
-import { ReasonCode } from '../broker/index.js';
-import type { BrokerMessage, PublishMessage } from '../broker/message.js';
-import type { DeliveryOutcome } from '../broker/outbox.js';
-import { verifyAzure, type AzureKeySubject } from '../credentials/azure.js';
-import { passwordText } from '../credentials/verification.js';
-import type { DeviceRegistry } from '../registry/device-registry.js';
-import type { KeyValueStore } from '../registry/kv-store.js';
-import type { PeerInfo } from '../transport/stream.js';
+import {
+  ReasonCode,
+  type Broker,
+  type AuthenticateContext,
+  type AuthenticateResult,
+  type BrokerHooks,
+  type ClientInfo,
+  type DisconnectVerdict,
+  type PublishAuthorization,
+  type PublishHookResult,
+  type SubscribeAuthorization,
+  type BrokerMessage,
+  type PublishMessage,
+  type DeliveryOutcome,
+} from '../broker/index.js';
+import { verifyAzure, type AzureKeySubject } from '../credentials/index.js';
+import { passwordText } from '../credentials/internal.js';
+import type { DeviceRegistry, KeyValueStore } from '../registry/index.js';
+import type { PeerInfo } from '../transport/index.js';
 import type { CloudMessage, CloudToDevice } from './cloud-to-device.js';
 import {
   parseDeviceTopic,

@@ -1,4 +1,4 @@
-import { CodedError } from '../registry/coded-error.js';
+import { CodedError } from '../registry/index.js';
 
 /** What the caller of a direct method gets: the device's status code and its JSON answer. */
 /** A direct method call as the service API asks for it. */

@@ -1,4 +1,4 @@
-import type { KeyValueStore } from '../registry/kv-store.js';
+import type { KeyValueStore } from '../registry/index.js';
 
 /** One entry of the hub's event log: device telemetry (Wills included) or a connection change. */
 export interface HubEvent {

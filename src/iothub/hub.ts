@@ -1,13 +1,23 @@
 import { join } from 'node:path';
-import { Broker } from '../broker/broker.js';
-import type { ListenerTlsOptions } from '../broker/listeners/listener.js';
-import { stderrLogger, type Logger } from '../broker/logger.js';
-import type { BrokerListenerOptions, BrokerOptions } from '../broker/options.js';
-import { LevelStore } from '../broker/store/level-store.js';
-import { CodedError } from '../registry/coded-error.js';
-import { DeviceRegistry, identityKey, type DeviceIdentity, type DeviceIdentityInput } from '../registry/device-registry.js';
-import { MemoryKeyValueStore, type KeyValueStore } from '../registry/kv-store.js';
-import { LevelKeyValueStore } from '../registry/level-kv-store.js';
+import {
+  Broker,
+  stderrLogger,
+  LevelStore,
+  type ListenerTlsOptions,
+  type Logger,
+  type BrokerListenerOptions,
+  type BrokerOptions,
+} from '../broker/index.js';
+import {
+  CodedError,
+  DeviceRegistry,
+  identityKey,
+  MemoryKeyValueStore,
+  LevelKeyValueStore,
+  type DeviceIdentity,
+  type DeviceIdentityInput,
+  type KeyValueStore,
+} from '../registry/index.js';
 import { CloudToDevice, type CloudMessage, type CloudMessageInput } from './cloud-to-device.js';
 import { DeviceEndpoint } from './device-endpoint.js';
 import { DirectMethods, type InvokeMethodRequest, type MethodResult } from './direct-methods.js';

@@ -1,7 +1,6 @@
-import { azureKeyBytes, createSasToken, parseSasToken, sasSignature } from '../credentials/azure-sas.js';
-import { textEqual } from '../credentials/signing.js';
-import { generateKey } from '../registry/device-registry.js';
-import { CodedError } from '../registry/coded-error.js';
+import { azureKeyBytes, sasSignature, textEqual } from '../credentials/internal.js';
+import { createSasToken, parseSasToken } from '../credentials/index.js';
+import { generateKey, CodedError } from '../registry/index.js';
 
 export type PolicyRight = 'RegistryRead' | 'RegistryWrite' | 'ServiceConnect' | 'DeviceConnect';
 

@@ -1,11 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { DeviceIdentity } from '../registry/device-registry.js';
-import { CodedError } from '../registry/coded-error.js';
+import { CodedError, type DeviceIdentity, type DeviceIdentityInput, type DeviceRegistry } from '../registry/index.js';
 import type { EventQuery, HubEvent } from './event-log.js';
 import type { CloudMessage, CloudMessageInput, CloudToDevice } from './cloud-to-device.js';
 import type { InvokeMethodRequest, MethodResult } from './direct-methods.js';
-import type { DeviceIdentityInput, DeviceRegistry } from '../registry/device-registry.js';
 import type { EventLog } from './event-log.js';
 import type { SharedAccessPolicy } from './policies.js';
 import type { Twin } from './twins.js';

@@ -1,5 +1,4 @@
-import type { KeyValueStore } from '../registry/kv-store.js';
-import { CodedError } from '../registry/coded-error.js';
+import { CodedError, type KeyValueStore } from '../registry/index.js';
 import { KeyedSerializer } from './keyed-serializer.js';
 
 export type TwinCollection = Record<string, unknown>;

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { PeerInfo } from '../transport/stream.js';
+import type { PeerInfo } from '../transport/index.js';
 import { CodedError } from './coded-error.js';
 import type { KeyValueStore } from './kv-store.js';
 

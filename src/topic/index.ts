@@ -7,7 +7,7 @@ export {
   validateTopicName,
   type TopicLimits,
 } from './validate.js';
-export { parseSharedFilter, type SharedFilter } from './shared.js';
+export { parseSharedFilter, validateSubscriptionFilter, type SharedFilter } from './shared.js';
 export { matches } from './match.js';
 export { SubscriptionIndex } from './subscription-index.js';
 export { TopicMap } from './topic-map.js';

@@ -1,5 +1,4 @@
-import { ReasonCode } from '../../packet/reason-codes.js';
-import type { PubackPacket, PubcompPacket, PubrecPacket } from '../../packet/types.js';
+import { ReasonCode, type PubackPacket, type PubcompPacket, type PubrecPacket } from '../../packet/index.js';
 import type { OpenContext } from './context.js';
 
 /** PUBACK for a QoS 1 message we sent; a negative one (v5) discards it all the same. */

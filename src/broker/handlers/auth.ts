@@ -1,5 +1,4 @@
-import { ReasonCode } from '../../packet/reason-codes.js';
-import type { AuthPacket } from '../../packet/types.js';
+import { ReasonCode, type AuthPacket } from '../../packet/index.js';
 import { chain } from './chain.js';
 import { authenticated } from './connect.js';
 import type { HandlerContext } from './context.js';

@@ -1,8 +1,7 @@
 import { isUtf8 } from 'node:buffer';
-import { DISCONNECT_CODES } from '../../packet/reason-code-sets.js';
-import { ReasonCode } from '../../packet/reason-codes.js';
-import type { ConnectPacket, Properties } from '../../packet/types.js';
-import { validateTopicName } from '../../topic/validate.js';
+import { DISCONNECT_CODES } from '../../packet/internal.js';
+import { ReasonCode, type ConnectPacket, type Properties } from '../../packet/index.js';
+import { validateTopicName } from '../../topic/index.js';
 import { protocolName } from '../client-state.js';
 import type { AuthenticateContext, AuthenticateResult } from '../hooks.js';
 import { NEVER_EXPIRES } from '../session.js';

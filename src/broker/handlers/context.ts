@@ -1,5 +1,5 @@
-import type { Packet, Properties } from '../../packet/types.js';
-import type { PeerInfo } from '../../transport/stream.js';
+import type { Packet, Properties } from '../../packet/index.js';
+import type { PeerInfo } from '../../transport/index.js';
 import type { ClientState } from '../client-state.js';
 import type { Holdable } from '../flow.js';
 import type { ClientInfo } from '../hooks.js';

@@ -1,5 +1,4 @@
-import { ReasonCode } from '../../packet/reason-codes.js';
-import type { DisconnectPacket } from '../../packet/types.js';
+import { ReasonCode, type DisconnectPacket } from '../../packet/index.js';
 import type { HandlerContext } from './context.js';
 
 /**

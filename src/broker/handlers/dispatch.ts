@@ -1,5 +1,4 @@
-import { ReasonCode } from '../../packet/reason-codes.js';
-import type { Packet } from '../../packet/types.js';
+import { ReasonCode, type Packet } from '../../packet/index.js';
 import { handlePuback, handlePubcomp, handlePubrec } from './acks.js';
 import { handleAuth } from './auth.js';
 import { handleConnect } from './connect.js';

@@ -1,7 +1,6 @@
 import { isUtf8 } from 'node:buffer';
-import { ReasonCode } from '../../packet/reason-codes.js';
-import type { PublishPacket } from '../../packet/types.js';
-import { validateTopicName } from '../../topic/validate.js';
+import { ReasonCode, type PublishPacket } from '../../packet/index.js';
+import { validateTopicName } from '../../topic/index.js';
 import type { DisconnectVerdict, PublishHookResult } from '../hooks.js';
 import { brokerMessage, createMessage, type PublishMessage } from '../message.js';
 import { chain } from './chain.js';

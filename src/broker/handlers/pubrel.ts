@@ -1,5 +1,4 @@
-import { ReasonCode } from '../../packet/reason-codes.js';
-import type { PubrelPacket } from '../../packet/types.js';
+import { ReasonCode, type PubrelPacket } from '../../packet/index.js';
 import type { OpenContext } from './context.js';
 
 /**

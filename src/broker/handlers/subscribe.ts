@@ -1,8 +1,6 @@
-import { SUBACK_CODES } from '../../packet/reason-code-sets.js';
-import { ReasonCode } from '../../packet/reason-codes.js';
-import type { QoS, SubscribePacket, Subscription } from '../../packet/types.js';
-import { parseSharedFilter, validateSubscriptionFilter } from '../../topic/shared.js';
-import { TopicError } from '../../topic/validate.js';
+import { SUBACK_CODES } from '../../packet/internal.js';
+import { ReasonCode, type QoS, type SubscribePacket, type Subscription } from '../../packet/index.js';
+import { parseSharedFilter, validateSubscriptionFilter, TopicError } from '../../topic/index.js';
 import type { SubscriptionRecord } from '../subscription.js';
 import type { OpenContext } from './context.js';
 

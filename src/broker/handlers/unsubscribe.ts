@@ -1,6 +1,5 @@
-import { ReasonCode } from '../../packet/reason-codes.js';
-import type { UnsubscribePacket } from '../../packet/types.js';
-import { validateSubscriptionFilter } from '../../topic/shared.js';
+import { ReasonCode, type UnsubscribePacket } from '../../packet/index.js';
+import { validateSubscriptionFilter } from '../../topic/index.js';
 import type { OpenContext } from './context.js';
 
 /** UNSUBSCRIBE: removes each filter; v5 says per filter whether it existed. */

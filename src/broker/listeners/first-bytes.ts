@@ -1,4 +1,4 @@
-import { startsWithProxySignature } from '../../transport/proxy-protocol.js';
+import { startsWithProxySignature } from '../../transport/internal.js';
 
 /** What the first bytes of a connection look like. */
 export type FirstBytes = 'connect' | 'mqtt' | 'http' | 'tls' | 'proxy';

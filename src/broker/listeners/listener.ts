@@ -1,4 +1,4 @@
-import type { ByteStream } from '../../transport/stream.js';
+import type { ByteStream } from '../../transport/index.js';
 
 /** TLS settings of a listener (PEM contents, not paths: the config layer reads files and re-reads them on reload). */
 export interface ListenerTlsOptions {

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { parseProxyHeader, type ProxyHeader } from '../../transport/proxy-protocol.js';
+import { parseProxyHeader, type ProxyHeader } from '../../transport/index.js';
 
 export type ProxyHeaderCallback = (error: Error | undefined, header?: ProxyHeader, rest?: Uint8Array) => void;
 

@@ -1,7 +1,5 @@
 import { BlockList, createServer, isIP, type Server, type Socket } from 'node:net';
-import type { ByteStream, PeerInfo } from '../../transport/stream.js';
-import { socketPeer } from '../../transport/socket-stream.js';
-import type { ProxyAddress, ProxyHeader } from '../../transport/proxy-protocol.js';
+import { socketPeer, type ByteStream, type PeerInfo, type ProxyAddress, type ProxyHeader } from '../../transport/index.js';
 import { notMqttReason } from './first-bytes.js';
 import type { Listener, ListenerOptions, RefusedHandler, TransportFault } from './listener.js';
 import { readProxyHeader } from './proxy-header-reader.js';

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { SocketStream } from '../../transport/socket-stream.js';
+import { SocketStream } from '../../transport/index.js';
 import type { ListenerOptions } from './listener.js';
 import { SocketListener } from './socket-listener.js';
 

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { createServer, type Server, type TLSSocket } from 'node:tls';
-import { SocketStream } from '../../transport/socket-stream.js';
+import { SocketStream } from '../../transport/index.js';
 import type { ListenerOptions, ListenerTlsOptions } from './listener.js';
 import { SocketListener } from './socket-listener.js';
 import { clientCertificateOptions, handshakeError, secureContextOptions } from './tls-options.js';

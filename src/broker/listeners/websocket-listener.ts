@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { WebSocketStream } from '../../transport/ws-stream.js';
+import { WebSocketStream } from '../../transport/index.js';
 import { classifyFirstBytes } from './first-bytes.js';
 import type { ListenerOptions, ListenerTlsOptions } from './listener.js';
 import { SocketListener } from './socket-listener.js';

@@ -3,7 +3,6 @@
 // only in its `LOG` file.
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ClassicLevel } from 'classic-level';
 import { DataDirLock } from './data-dir-lock.js';
 import type { Db } from './level-db.js';
 import { describeError, StoreError } from './store-errors.js';
@@ -70,6 +69,8 @@ export class DataDir {
    * refuses a database that LevelDB recovered by dropping damaged records.
    */
   async openDatabase(create: boolean): Promise<Db> {
+    // Loaded when a store opens, not with `culex/broker`: a memory-only broker never loads the LevelDB binding.
+    const { ClassicLevel } = await import('classic-level');
     const db: Db = new ClassicLevel<Buffer, Buffer>(this.dbPath, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
     try {
       await db.open({ createIfMissing: create, errorIfExists: false });

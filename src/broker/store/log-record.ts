@@ -2,7 +2,7 @@
 // and value straight into the record it appends, and LevelDB later gets views of those same bytes: an operation
 // is encoded once and copied nowhere, and carries no buffers of its own.
 import { crc32 } from 'node:zlib';
-import { writeU32 } from '../../packet/wire.js';
+import { writeU32 } from '../../packet/internal.js';
 
 /** One LevelDB operation as the log records and replays it. */
 export type LogOp = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };

@@ -4,9 +4,19 @@
 // The encoders leave it zero: the store fills it in (`seal`) when a value goes to LevelDB, so that values a later
 // change makes needless before that (most of them) are never summed; the write-ahead log has its own checksums.
 import { crc32 } from 'node:zlib';
-import { propertiesSize, readProperties, writeProperties } from '../../packet/properties.js';
-import type { Properties, ProtocolVersion, QoS } from '../../packet/types.js';
-import { PUBLISH, Reader, stringSize, WILL, writeString, writeU16, writeU32 } from '../../packet/wire.js';
+import {
+  propertiesSize,
+  readProperties,
+  writeProperties,
+  PUBLISH,
+  Reader,
+  stringSize,
+  WILL,
+  writeString,
+  writeU16,
+  writeU32,
+} from '../../packet/internal.js';
+import type { Properties, ProtocolVersion, QoS } from '../../packet/index.js';
 import type { BrokerMessage } from '../message.js';
 import type { StoredOutgoing, StoredSession, StoredSubscription, StoredWill } from './store.js';
 

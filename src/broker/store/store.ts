@@ -1,4 +1,4 @@
-import type { ProtocolVersion, QoS, Will } from '../../packet/types.js';
+import type { ProtocolVersion, QoS, Will } from '../../packet/index.js';
 import type { BrokerMessage } from '../message.js';
 
 /**

@@ -1,7 +1,7 @@
 import { LogLimiter, type Logger } from '../logger.js';
 import { StoreError } from './store-errors.js';
 import type { BrokerStore, StoreOp } from './store.js';
-import { atTickEnd } from '../../transport/tick-end.js';
+import { atTickEnd } from '../../transport/internal.js';
 
 /** Work that must wait until everything recorded before it is stored (an acknowledgement, a QoS 2 send). */
 export interface Committed {

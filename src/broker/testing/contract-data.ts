@@ -1,7 +1,7 @@
 // Records for the store contract, and the plain form in which what a store loads is compared (payloads and
 // binary properties as hex, sessions, subscriptions and incoming ids in a fixed order, outgoing messages in the
 // order loaded, which the contract requires to be by seq).
-import type { Properties, Will } from '../../packet/types.js';
+import type { Properties, Will } from '../../packet/index.js';
 import type { BrokerMessage } from '../message.js';
 import type { BrokerStore, StoredOutgoing, StoredSession, StoredSessionState, StoredSubscription, StoredWill } from '../store/store.js';
 

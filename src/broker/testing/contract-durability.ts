@@ -6,7 +6,7 @@ import { MemoryStore } from '../store/memory-store.js';
 import type { BrokerStore, StoreOp } from '../store/store.js';
 import { ALL_MESSAGE_PROPERTIES, message, outgoing, outgoingOf, retainedOf, session, snapshot, stateOf, subscription, text } from './contract-data.js';
 import { CRASH_PROGRESS_TOPIC, crashBatch } from './crash-workload.js';
-import type { ContractContext } from './store-contract.js';
+import type { ContractContext } from './contract-types.js';
 
 /** Base records of the fault case: queued messages 1..20, the one of batch `b` deleted by that batch. */
 const FAULT_BASE = 20;

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import type { BrokerStore, StoreOp } from '../store/store.js';
 import { generator, message, outgoing, outgoingOf, retainedOf, session, stateOf, subscription, text } from './contract-data.js';
-import type { ContractContext } from './store-contract.js';
+import type { ContractContext } from './contract-types.js';
 
 /** Seqs where a key made of two 32-bit halves, or a float, would go wrong. */
 const AWKWARD_SEQS = [0, 1, 255, 256, 65_535, 65_536, 0xffff_ffff, 0x1_0000_0000, 0x1_0000_0001, 2 ** 40, Number.MAX_SAFE_INTEGER];

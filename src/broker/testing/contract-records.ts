@@ -21,7 +21,7 @@ import {
   subscription,
   text,
 } from './contract-data.js';
-import type { ContractContext } from './store-contract.js';
+import type { ContractContext } from './contract-types.js';
 
 export function recordCases<S extends BrokerStore>({ it, fresh, again }: ContractContext<S>): void {
   it('starts empty', async () => {

@@ -1,0 +1,14 @@
+// What other parts of culex use of auth and package users do not: the SCRAM-SHA-256 client side (the client's
+// `scramSha256`, which exports ScramError as its own), and the password file's hashing and the password prompt
+// (`culex passwd`). Nothing here loads the broker, so the client can import it.
+export { makeNonce, SCRAM_SHA_256, ScramClient, ScramError } from './scram.js';
+export {
+  DEFAULT_ITERATIONS,
+  formatHash,
+  hashPassword,
+  looksHashed,
+  splitPasswordLine,
+  usernameProblem,
+  type HashAlgorithm,
+} from './password-file.js';
+export { PromptInterrupted, promptNewPassword } from './password-prompt.js';
