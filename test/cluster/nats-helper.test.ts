@@ -154,8 +154,11 @@ test('three servers: routes carry messages, an R3 stream survives the loss of it
     const i = (leaderIndex + 1) % 3;
     const conn = await connect({ servers: nats.urls[i]!, reconnect: false, ignoreClusterUpdates: true, pingInterval: 60_000 });
     connections.push(conn);
+    // Settle every PING the handshake sent first, so a late PONG cannot be taken for the answer below.
+    await conn.flush();
     nats.pause(i);
     assert.equal(nats.servers[i]!.paused, true);
+    await new Promise((r) => setTimeout(r, 50));
     const stalled = await Promise.race([
       conn.flush().then(() => 'answered'),
       new Promise((r) => setTimeout(() => r('silent'), 500)),
