@@ -24,6 +24,9 @@ const rate = Number(env.BENCH_RATE ?? 2000);
 const seconds = Number(env.BENCH_SECONDS ?? 10);
 const rounds = Number(env.BENCH_ROUNDS ?? 2);
 const qos = Number(env.BENCH_QOS ?? 1) === 0 ? 0 : 1;
+// BENCH_ONLY=leveldb,memory,same,across,mosquitto picks scenarios; BENCH_NODE_FLAGS adds Node flags (e.g. --cpu-prof).
+const only = new Set((env.BENCH_ONLY ?? 'leveldb,memory,same,across,mosquitto').split(','));
+const nodeFlags = (env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 const BROKER_CORE = '0';
 const LOAD_CORE = '1';
 
@@ -78,7 +81,7 @@ const configDir = mkdtempSync(join(tmpdir(), 'bench-culex-config-'));
 const configFile = join(configDir, 'culex.json');
 writeFileSync(configFile, JSON.stringify({ listeners: [{ host: '127.0.0.1', port: 0 }], allowAnonymous: true, sysInterval: 0, security: { connectionRate: 0 } }));
 // The built command (npm run build), as users run it: no TypeScript loader in the measured process.
-const culex = (args: string[]): string[] => [process.execPath, join(root, 'bin/culex.js'), 'broker', '-c', configFile, ...args];
+const culex = (args: string[]): string[] => [process.execPath, ...nodeFlags, join(root, 'bin/culex.js'), 'broker', '-c', configFile, ...args];
 const listening = /listening on mqtt:\/\/127\.0\.0\.1:(\d+)/;
 
 interface Result {
@@ -160,14 +163,17 @@ async function cluster(crossNode: boolean): Promise<Result> {
 
 const results: Result[] = [];
 for (let round = 0; round < rounds; round++) {
-  const dataDir = mkdtempSync(join(tmpdir(), 'bench-culex-'));
-  results.push(await single('Culex (LevelDB store)', culex(['--data-dir', dataDir])));
-  rmSync(dataDir, { recursive: true, force: true });
-  results.push(await single('Culex (memory)', culex(['--memory'])));
-  results.push(await cluster(false));
-  results.push(await cluster(true));
-  results.push(await mosquitto());
-  for (const r of results.slice(-5)) {
+  const first = results.length;
+  if (only.has('leveldb')) {
+    const dataDir = mkdtempSync(join(tmpdir(), 'bench-culex-'));
+    results.push(await single('Culex (LevelDB store)', culex(['--data-dir', dataDir])));
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  if (only.has('memory')) results.push(await single('Culex (memory)', culex(['--memory'])));
+  if (only.has('same')) results.push(await cluster(false));
+  if (only.has('across')) results.push(await cluster(true));
+  if (only.has('mosquitto')) results.push(await mosquitto());
+  for (const r of results.slice(first)) {
     const each = r.perProcess.map((cpu) => ((cpu * 1e6) / Math.max(1, r.received)).toFixed(1)).join(' + ');
     console.error(`round ${round + 1}: ${r.scenario}: ${r.received}/${r.sent} received, broker ${((r.brokerCpu * 1e6) / Math.max(1, r.received)).toFixed(1)} µs/msg (${each}), NATS ${((r.natsCpu * 1e6) / Math.max(1, r.received)).toFixed(1)}`);
   }
