@@ -162,6 +162,17 @@ export class Broker extends EventEmitter<BrokerEvents> {
     return this.core.storeFailing !== undefined;
   }
 
+  /** Clients past CONNACK, by the name of the listener they came in on. */
+  connectedByListener(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const connection of this.core.connections) {
+      if (connection.state !== 'open') continue;
+      const name = connection.policy.listener;
+      counts.set(name, (counts.get(name) ?? 0) + 1);
+    }
+    return counts;
+  }
+
   /** Every session, connected or not, as plain objects (made on each call). */
   clients(): ClientSnapshot[] {
     const core = this.core;

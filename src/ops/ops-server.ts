@@ -6,6 +6,7 @@ import { hostname } from 'node:os';
 import { silentLogger, type Broker, type Logger } from '../broker/index.js';
 import { brokerRoutes } from './api-broker.js';
 import { OpsHttpServer, type HttpListenerOptions } from './http-server.js';
+import { BrokerMetrics } from './metrics.js';
 import { Nodes } from './nodes.js';
 import { RouteTable } from './routes.js';
 
@@ -27,6 +28,7 @@ export interface OpsOptions {
 export class OpsServer {
   private constructor(
     private readonly server: OpsHttpServer,
+    private readonly metrics: BrokerMetrics,
     private readonly reloadBroker: (() => Promise<void>) | undefined,
   ) {}
 
@@ -38,9 +40,11 @@ export class OpsServer {
     const reload = async (): Promise<void> => {
       await Promise.all([server?.credentials.reload(), options.reload?.()]);
     };
-    routes.add(...brokerRoutes(nodes, reload));
+    const metrics = new BrokerMetrics(options.broker);
+    routes.add(metrics.route(options.http.publicMetrics ?? false), ...brokerRoutes(nodes, reload));
     server = await OpsHttpServer.start(options.http, routes, logger);
-    return new OpsServer(server, options.reload);
+    metrics.attach();
+    return new OpsServer(server, metrics, options.reload);
   }
 
   get port(): number {
@@ -57,6 +61,7 @@ export class OpsServer {
   }
 
   async close(): Promise<void> {
+    this.metrics.detach();
     await this.server.close();
   }
 }
