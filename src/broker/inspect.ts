@@ -43,7 +43,7 @@ export interface ClientSnapshot {
   disconnectedAt: number | undefined;
   /** Why its last connection ended. */
   disconnectReason: string | undefined;
-  subscriptions: number;
+  subscriptionCount: number;
   /** Messages waiting in its queue, and QoS 1/2 messages sent and not yet acknowledged. */
   queued: number;
   inflight: number;
@@ -57,7 +57,7 @@ export interface ClientSnapshot {
 
 /** One session with its subscriptions and its last errors. */
 export interface ClientDetail extends ClientSnapshot {
-  subscriptionList: SubscriptionSnapshot[];
+  subscriptions: SubscriptionSnapshot[];
   lastErrors: ClientError[];
 }
 
@@ -105,7 +105,7 @@ export function clientSnapshot(session: Session, connection: Connection | undefi
     sessionExpiryInterval: session.expiryInterval === NEVER_EXPIRES ? undefined : session.expiryInterval,
     disconnectedAt: connection === undefined ? session.disconnectedAt : undefined,
     disconnectReason: session.disconnectReason,
-    subscriptions: session.subscriptions.size,
+    subscriptionCount: session.subscriptions.size,
     queued: outbox.queued,
     inflight: outbox.inflightCount,
     queuedBytes: outbox.queuedWeight,
@@ -132,7 +132,7 @@ export function subscriptionSnapshots(session: Session): SubscriptionSnapshot[] 
 export function clientDetail(session: Session, connection: Connection | undefined): ClientDetail {
   return {
     ...clientSnapshot(session, connection),
-    subscriptionList: subscriptionSnapshots(session),
+    subscriptions: subscriptionSnapshots(session),
     lastErrors: session.lastErrors.map((error) => ({ ...error })),
   };
 }

@@ -180,10 +180,13 @@ export class OpsHttpServer {
     if ('stream' in reply) {
       response.writeHead(200, { 'content-type': reply.contentType, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
       response.flushHeaders();
-      reply.stream(
-        (chunk) => response.write(chunk),
-        () => response.end(),
-      );
+      reply.stream({
+        write: (text) => response.write(text),
+        end: () => response.end(),
+        get backlog() {
+          return response.writableLength;
+        },
+      });
       return;
     }
     response.writeHead(204, { 'cache-control': 'no-store' });

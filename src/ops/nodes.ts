@@ -5,11 +5,13 @@
 import type { Broker } from '../broker/index.js';
 import { ApiError } from './http-error.js';
 import type { Query } from './query.js';
+import type { TraceRegistry } from './trace.js';
 
 export interface AdminNode {
   /** The node's name (a cluster node's name, else the host name). */
   readonly name: string;
   readonly broker: Broker;
+  readonly traces: TraceRegistry;
 }
 
 export class Nodes {

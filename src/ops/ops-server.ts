@@ -5,10 +5,15 @@
 import { hostname } from 'node:os';
 import { silentLogger, type Broker, type Logger } from '../broker/index.js';
 import { brokerRoutes } from './api-broker.js';
+import { clientRoutes } from './api-clients.js';
+import { retainedRoutes } from './api-retained.js';
+import { traceRoutes } from './api-traces.js';
 import { OpsHttpServer, type HttpListenerOptions } from './http-server.js';
 import { BrokerMetrics } from './metrics.js';
 import { Nodes } from './nodes.js';
+import { openApiRoute } from './openapi.js';
 import { RouteTable } from './routes.js';
+import { TraceRegistry } from './trace.js';
 
 export interface OpsOptions {
   broker: Broker;
@@ -29,22 +34,31 @@ export class OpsServer {
   private constructor(
     private readonly server: OpsHttpServer,
     private readonly metrics: BrokerMetrics,
+    private readonly traces: TraceRegistry,
     private readonly reloadBroker: (() => Promise<void>) | undefined,
   ) {}
 
   static async start(options: OpsOptions): Promise<OpsServer> {
     const logger = options.logger ?? silentLogger;
-    const nodes = new Nodes({ name: options.nodeName ?? hostname(), broker: options.broker }, options.clustered ?? false);
+    const traces = new TraceRegistry(options.broker);
+    const nodes = new Nodes({ name: options.nodeName ?? hostname(), broker: options.broker, traces }, options.clustered ?? false);
     const routes = new RouteTable();
     let server: OpsHttpServer | undefined;
     const reload = async (): Promise<void> => {
       await Promise.all([server?.credentials.reload(), options.reload?.()]);
     };
     const metrics = new BrokerMetrics(options.broker);
-    routes.add(metrics.route(options.http.publicMetrics ?? false), ...brokerRoutes(nodes, reload));
+    routes.add(
+      metrics.route(options.http.publicMetrics ?? false),
+      ...brokerRoutes(nodes, reload),
+      ...clientRoutes(nodes),
+      ...retainedRoutes(nodes),
+      ...traceRoutes(nodes),
+    );
+    routes.add(openApiRoute(routes));
     server = await OpsHttpServer.start(options.http, routes, logger);
     metrics.attach();
-    return new OpsServer(server, metrics, options.reload);
+    return new OpsServer(server, metrics, traces, options.reload);
   }
 
   get port(): number {
@@ -62,6 +76,7 @@ export class OpsServer {
 
   async close(): Promise<void> {
     this.metrics.detach();
+    this.traces.close();
     await this.server.close();
   }
 }

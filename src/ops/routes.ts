@@ -23,12 +23,21 @@ export interface ApiRequest {
   readonly closed: AbortSignal;
 }
 
-/** A JSON answer, a text answer, nothing (204), or a stream the handler writes itself. */
+/** Where a streamed answer goes. */
+export interface StreamSink {
+  /** False when the text waits in memory for the client to read. */
+  write(text: string): boolean;
+  end(): void;
+  /** Bytes written and not yet taken by the client. */
+  readonly backlog: number;
+}
+
+/** A JSON answer, a text answer, nothing (204), or a stream the handler writes itself (until `closed`). */
 export type Reply =
   | { status?: number; json: unknown }
   | { status?: number; text: string; contentType: string }
   | { status: 204 }
-  | { stream: (write: (chunk: string) => boolean, end: () => void) => void; contentType: string };
+  | { stream: (sink: StreamSink) => void; contentType: string };
 
 export interface Route {
   method: Method;
