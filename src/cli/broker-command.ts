@@ -14,8 +14,7 @@ import {
 } from '../config/index.js';
 import type { ClusterNode } from '../cluster/index.js';
 import { clusterNode, nodeName, runWorkers, workerCount } from './broker-cluster.js';
-import { applyOpsFlags, logFormat, opsHelp, opsOptions, startOps } from './broker-ops.js';
-import type { OpsServer } from '../ops/index.js';
+import { applyOpsFlags, logFormat, opsHelp, opsOptions, startOperations, type Operations } from './broker-ops.js';
 
 /** Where `culex broker` keeps its state when neither a flag nor a configuration file says. */
 const defaultDataDir = 'culex-data';
@@ -203,7 +202,7 @@ export async function run(args: string[]): Promise<number> {
   let broker: Broker;
   let node: ClusterNode | undefined;
   let setup: BrokerSetup;
-  let ops: OpsServer | undefined;
+  let ops: Operations;
   // Installed before the listeners open: a stop asked for as soon as the listening line appears is not the default
   // (an exit without closing) but a clean stop once the start is done.
   const stopSignal = new Promise<string>((resolve) => {
@@ -223,7 +222,7 @@ export async function run(args: string[]): Promise<number> {
       await node.start();
     }
     try {
-      ops = await startOps(config, broker, config.cluster === undefined ? undefined : nodeName(config.cluster), () => setup.reload(broker), logger);
+      ops = await startOperations(config, broker, config.cluster === undefined ? undefined : nodeName(config.cluster), () => setup.reload(broker), logger);
     } catch (err) {
       await (node === undefined ? broker.close() : node.stop());
       throw new Error(`admin HTTP listener: ${err instanceof Error ? err.message : String(err)}`);
@@ -242,7 +241,7 @@ export async function run(args: string[]): Promise<number> {
     logger.info('anonymous clients are refused on a non-loopback address; --allow-anonymous accepts them');
   }
   const onHangup = (): void => {
-    (ops === undefined ? setup.reload(broker) : ops.reload()).then(
+    ops.reload().then(
       () => logger.info('SIGHUP: password, ACL and TLS files re-read'),
       (err: unknown) => logger.error(`SIGHUP: reload failed, previous files stay in force: ${err instanceof Error ? err.message : String(err)}`),
     );
@@ -257,7 +256,7 @@ export async function run(args: string[]): Promise<number> {
   };
   process.once('SIGINT', force);
   process.once('SIGTERM', force);
-  await ops?.close();
+  await ops.close();
   if (node !== undefined) await node.stop();
   else await broker.close();
   process.off('SIGINT', force);

@@ -1,12 +1,12 @@
 /**
- * `culex broker`'s operations flags (`--http`, `--http-passwd`, ..., `--log-format`) onto the configuration, and
- * the admin HTTP listener started from it.
+ * `culex broker`'s operations flags (`--http`, `--http-passwd`, ..., `--presence`, `--log-format`) onto the
+ * configuration, and what they start: alarms (always), presence events, the admin HTTP listener.
  */
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import type { Broker, Logger, LogFormat } from '../broker/index.js';
 import type { BrokerConfig, HttpSettings } from '../config/index.js';
-import { OpsServer } from '../ops/index.js';
+import { Alarms, OpsServer, Presence } from '../ops/index.js';
 
 export const opsHelp = `      --http [HOST:]PORT  serve the admin interface over HTTP: Prometheus metrics at /metrics, the admin API
                           under /api/v1 (docs/operate.md); HOST defaults to 127.0.0.1 (default off)
@@ -15,6 +15,7 @@ export const opsHelp = `      --http [HOST:]PORT  serve the admin interface over
       --http-cert FILE    serve HTTPS with this certificate chain (PEM) ...
       --http-key FILE     ... and this key
       --http-public-metrics  answer GET /metrics without credentials (default: credentials needed)
+      --presence          publish \$SYS/broker/clients/{clientId}/connected and /disconnected (default off)
       --log-format F      text or json (one JSON object a line: time, level, msg) (default text)
 `;
 
@@ -26,6 +27,7 @@ export const opsOptions = {
   'http-cert': { type: 'string' },
   'http-key': { type: 'string' },
   'http-public-metrics': { type: 'boolean' },
+  presence: { type: 'boolean' },
   'log-format': { type: 'string' },
 } as const;
 
@@ -36,6 +38,7 @@ export interface OpsFlags {
   'http-cert'?: string;
   'http-key'?: string;
   'http-public-metrics'?: boolean;
+  presence?: boolean;
   'log-format'?: string;
 }
 
@@ -54,6 +57,7 @@ export function applyOpsFlags(flags: OpsFlags, config: BrokerConfig): void {
     if (flags['log-format'] !== 'text' && flags['log-format'] !== 'json') throw new Error(`--log-format takes text or json, not '${flags['log-format']}'`);
     config.logFormat = flags['log-format'];
   }
+  if (flags.presence) config.presence = true;
   const rest = [flags['http-passwd'], flags['http-tokens'], flags['http-cert'], flags['http-key'], flags['http-public-metrics']];
   if (flags.http === undefined) {
     if (config.http === undefined && rest.some((value) => value !== undefined)) throw new Error('the --http-... flags need --http (or http in the configuration file)');
@@ -75,23 +79,53 @@ export function logFormat(config: BrokerConfig): LogFormat {
   return config.logFormat ?? 'text';
 }
 
-/** Starts the admin listener when the configuration has one; `reload` is what SIGHUP re-reads. */
-export async function startOps(
+/** What runs beside the broker; `reload` re-reads what SIGHUP re-reads, `close` stops it all. */
+export interface Operations {
+  reload(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the alarms, presence events when configured, and the admin listener when the configuration has one;
+ * `reload` is what SIGHUP re-reads of the broker's files.
+ */
+export async function startOperations(
   config: BrokerConfig,
   broker: Broker,
   nodeName: string | undefined,
   reload: () => Promise<void>,
   logger: Logger,
-): Promise<OpsServer | undefined> {
-  const http = config.http;
-  if (http === undefined) return undefined;
-  const tls = http.tls === undefined ? undefined : { cert: await readFile(http.tls.certFile), key: await readFile(http.tls.keyFile) };
-  return OpsServer.start({
-    broker,
-    http: { host: http.host, port: http.port, passwordFile: http.passwordFile, tokensFile: http.tokensFile, tls, publicMetrics: http.publicMetrics },
-    nodeName: nodeName ?? hostname(),
-    clustered: config.cluster !== undefined,
-    reload,
-    logger,
+): Promise<Operations> {
+  const settings = config.alarms ?? {};
+  const alarms = new Alarms(broker, {
+    intervalSeconds: settings.intervalSeconds,
+    memoryRatio: settings.memoryPercent === undefined ? undefined : settings.memoryPercent / 100,
+    connectionsRatio: settings.connectionsPercent === undefined ? undefined : settings.connectionsPercent / 100,
+    stuckSubscribers: settings.stuckSubscribers,
   });
+  const presence = config.presence ? new Presence(broker) : undefined;
+  const http = config.http;
+  let server: OpsServer | undefined;
+  if (http !== undefined) {
+    const tls = http.tls === undefined ? undefined : { cert: await readFile(http.tls.certFile), key: await readFile(http.tls.keyFile) };
+    server = await OpsServer.start({
+      broker,
+      http: { host: http.host, port: http.port, passwordFile: http.passwordFile, tokensFile: http.tokensFile, tls, publicMetrics: http.publicMetrics },
+      nodeName: nodeName ?? hostname(),
+      clustered: config.cluster !== undefined,
+      reload,
+      alarms,
+      logger,
+    });
+  }
+  alarms.start();
+  presence?.start();
+  return {
+    reload: () => (server === undefined ? reload() : server.reload()),
+    async close() {
+      presence?.stop();
+      alarms.stop();
+      await server?.close();
+    },
+  };
 }

@@ -77,6 +77,14 @@ export interface HttpSettings {
   publicMetrics?: boolean;
 }
 
+/** Alarm thresholds (src/ops/alarms.ts); ratios as whole percents, as the file has integers only. */
+export interface AlarmSettings {
+  intervalSeconds?: number;
+  memoryPercent?: number;
+  connectionsPercent?: number;
+  stuckSubscribers?: number;
+}
+
 export interface BrokerConfig {
   file: string;
   format: 'native' | 'mosquitto';
@@ -97,6 +105,10 @@ export interface BrokerConfig {
   logFormat?: LogFormat;
   /** The admin HTTP(S) listener. */
   http?: HttpSettings;
+  /** Alarm thresholds; alarms run with their defaults otherwise. */
+  alarms?: AlarmSettings;
+  /** Publish client connect/disconnect events on `$SYS/broker/clients/...`. */
+  presence?: boolean;
   /** Settings accepted but without effect in culex, for the start-up log. */
   notes: string[];
 }

@@ -6,6 +6,7 @@
 export { loadBrokerConfig } from './broker-config.js';
 export { setUpBroker, type BrokerSetup } from './broker-setup.js';
 export type {
+  AlarmSettings,
   BrokerConfig,
   ClusterSettings,
   ConfiguredBrokerOptions,

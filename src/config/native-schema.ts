@@ -265,6 +265,17 @@ export const nativeSchema: Schema = {
         publicMetrics: { type: 'boolean', doc: 'answer GET /metrics without credentials (default false)' },
       },
     },
+    alarms: {
+      type: 'object',
+      doc: 'alarm thresholds; alarms are published on $SYS/broker/alarms/{name} and listed by the admin API',
+      properties: {
+        intervalSeconds: { type: 'integer', min: 1, max: 3600, doc: 'seconds between checks (default 5)' },
+        memoryPercent: { type: 'integer', min: 1, max: 100, doc: 'V8 heap used, percent of its limit, that raises memory (default 85)' },
+        connectionsPercent: { type: 'integer', min: 1, max: 100, doc: 'clients connected, percent of limits.maxConnections, that raises connections (default 90)' },
+        stuckSubscribers: { type: 'integer', min: 1, max: U32, doc: 'stuck subscribers that raise stuck-subscribers (default 1)' },
+      },
+    },
+    presence: { type: 'boolean', doc: 'publish $SYS/broker/clients/{clientId}/connected and /disconnected events (default false)' },
   },
 };
 

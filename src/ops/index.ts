@@ -1,6 +1,9 @@
-// `culex/ops`: operating a broker: the admin HTTP(S) listener with Prometheus metrics and the admin API.
+// `culex/ops`: operating a broker: the admin HTTP(S) listener with Prometheus metrics and the admin API, alarms,
+// presence events.
 export { OpsServer, type OpsOptions } from './ops-server.js';
 export type { HttpListenerOptions } from './http-server.js';
 export { BrokerMetrics } from './metrics.js';
 export { newToken, tokenHash, TokensFileError, type AdminCredentialOptions, type Principal } from './admin-credentials.js';
 export type { BrokerInfo } from './api-broker.js';
+export { Alarms, alarmNames, type Alarm, type AlarmName, type AlarmOptions } from './alarms.js';
+export { Presence } from './presence.js';

@@ -8,6 +8,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { Broker, BrokerMeters, DropReason, SessionFigures } from '../broker/index.js';
 import { version } from '../broker/internal.js';
 import { reasonCodeName } from '../packet/index.js';
+import { alarmNames, type Alarms } from './alarms.js';
 import type { Route } from './routes.js';
 
 const QOS_LABELS = ['0', '1', '2'] as const;
@@ -62,7 +63,11 @@ export class BrokerMetrics {
   /** What the broker calls to feed the histograms. */
   readonly meters: BrokerMeters;
 
-  constructor(private readonly broker: Broker) {
+  /** `alarms`, when given, shows as culex_alarm_active. */
+  constructor(
+    private readonly broker: Broker,
+    alarms?: Alarms,
+  ) {
     const registry = this.registry;
     const stats = broker.stats;
     collectDefaultMetrics({ register: registry });
@@ -165,6 +170,17 @@ export class BrokerMetrics {
     readCounter(registry, 'culex_network_sent_bytes_total', 'bytes sent to clients', () => stats.bytesSent);
     readCounter(registry, 'culex_internal_errors_total', 'exceptions caught and contained (each is logged: a bug to report)', () => stats.internalErrors);
     readGauge(registry, 'culex_store_failing', '1 while store writes fail (new QoS 1/2 messages are refused), else 0', () => (broker.storeFailing ? 1 : 0));
+    if (alarms !== undefined) {
+      new Gauge({
+        name: 'culex_alarm_active',
+        help: 'alarms (docs/operate.md): 1 while raised, else 0',
+        labelNames: ['alarm'],
+        registers: [registry],
+        collect() {
+          for (const name of alarmNames) this.set({ alarm: name }, alarms.isActive(name) ? 1 : 0);
+        },
+      });
+    }
 
     this.storeLatency = new Histogram({
       name: 'culex_store_batch_duration_seconds',

@@ -3,6 +3,7 @@
  * requests work unchanged once a cluster answers for all its nodes; today each node answers for itself.
  */
 import type { Broker } from '../broker/index.js';
+import type { Alarms } from './alarms.js';
 import { ApiError } from './http-error.js';
 import type { Query } from './query.js';
 import type { TraceRegistry } from './trace.js';
@@ -12,6 +13,7 @@ export interface AdminNode {
   readonly name: string;
   readonly broker: Broker;
   readonly traces: TraceRegistry;
+  readonly alarms: Alarms;
 }
 
 export class Nodes {

@@ -133,6 +133,15 @@ const schemas: Record<string, Schema> = {
       payloadLimit: int('payload bytes shown per packet', { minimum: 0, maximum: 65536, default: 256 }),
     },
   },
+  Alarm: object({
+    node: str(),
+    name: { type: 'string', enum: ['memory', 'connections', 'store', 'stuck-subscribers'] },
+    active: bool(),
+    raisedAt: str('ISO 8601'),
+    clearedAt: nullable(str('ISO 8601')),
+    message: str(),
+    details: { type: 'object' },
+  }),
   Trace: object({
     node: str(),
     id: str(),
@@ -205,6 +214,11 @@ const operations: Record<string, Operation> = {
     summary: "a trace's events as Server-Sent Events: those so far, then each as it happens; event types packet-in, packet-out, connected, disconnected, dropped, lost, and end when it stops",
     parameters: [p('id'), p('node')],
     responses: { 200: { description: 'the event stream', content: { 'text/event-stream': { schema: str() } } } },
+  },
+  'GET /api/v1/alarms': {
+    summary: 'active alarms (items) and those cleared lately (history); they are also published on $SYS/broker/alarms/{name}',
+    parameters: [p('node')],
+    responses: { 200: ok('alarms', object({ items: { type: 'array', items: ref('Alarm') }, history: { type: 'array', items: ref('Alarm') } })) },
   },
   'GET /api/openapi.json': { summary: 'this document', responses: { 200: ok('OpenAPI 3.1', { type: 'object' }) } },
 };

@@ -4,6 +4,8 @@
  */
 import { hostname } from 'node:os';
 import { silentLogger, type Broker, type Logger } from '../broker/index.js';
+import { Alarms, type AlarmOptions } from './alarms.js';
+import { alarmRoutes } from './api-alarms.js';
 import { brokerRoutes } from './api-broker.js';
 import { clientRoutes } from './api-clients.js';
 import { retainedRoutes } from './api-retained.js';
@@ -27,6 +29,11 @@ export interface OpsOptions {
   clustered?: boolean;
   /** Re-reads the broker's files as SIGHUP does (`POST /api/v1/reload`); the listener's credentials are re-read too. */
   reload?: () => Promise<void>;
+  /**
+   * The broker's alarms, when the program runs them (they publish on `$SYS` with or without this listener); else
+   * the server runs its own with these thresholds while it is open.
+   */
+  alarms?: Alarms | AlarmOptions;
   logger?: Logger;
 }
 
@@ -35,30 +42,36 @@ export class OpsServer {
     private readonly server: OpsHttpServer,
     private readonly metrics: BrokerMetrics,
     private readonly traces: TraceRegistry,
+    /** Alarms this server started (and stops); undefined when the program runs them. */
+    private readonly ownAlarms: Alarms | undefined,
     private readonly reloadBroker: (() => Promise<void>) | undefined,
   ) {}
 
   static async start(options: OpsOptions): Promise<OpsServer> {
     const logger = options.logger ?? silentLogger;
     const traces = new TraceRegistry(options.broker);
-    const nodes = new Nodes({ name: options.nodeName ?? hostname(), broker: options.broker, traces }, options.clustered ?? false);
+    const alarms = options.alarms instanceof Alarms ? options.alarms : new Alarms(options.broker, options.alarms);
+    const ownAlarms = alarms === options.alarms ? undefined : alarms;
+    const nodes = new Nodes({ name: options.nodeName ?? hostname(), broker: options.broker, traces, alarms }, options.clustered ?? false);
     const routes = new RouteTable();
     let server: OpsHttpServer | undefined;
     const reload = async (): Promise<void> => {
       await Promise.all([server?.credentials.reload(), options.reload?.()]);
     };
-    const metrics = new BrokerMetrics(options.broker);
+    const metrics = new BrokerMetrics(options.broker, alarms);
     routes.add(
       metrics.route(options.http.publicMetrics ?? false),
       ...brokerRoutes(nodes, reload),
       ...clientRoutes(nodes),
       ...retainedRoutes(nodes),
       ...traceRoutes(nodes),
+      ...alarmRoutes(nodes),
     );
     routes.add(openApiRoute(routes));
     server = await OpsHttpServer.start(options.http, routes, logger);
     metrics.attach();
-    return new OpsServer(server, metrics, traces, options.reload);
+    ownAlarms?.start();
+    return new OpsServer(server, metrics, traces, ownAlarms, options.reload);
   }
 
   get port(): number {
@@ -77,6 +90,7 @@ export class OpsServer {
   async close(): Promise<void> {
     this.metrics.detach();
     this.traces.close();
+    this.ownAlarms?.stop();
     await this.server.close();
   }
 }

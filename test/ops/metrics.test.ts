@@ -12,26 +12,8 @@ import { after, before, describe, it } from 'node:test';
 import { LevelStore, ReasonCode } from '../../src/broker/index.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { waitFor } from '../helpers/wait.js';
+import { sample } from './exposition.js';
 import { startOps, type OpsFixture } from './ops-fixture.js';
-
-/** One sample's value from exposition text: `name{a="b",...}` with exactly these labels; undefined when absent. */
-export function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  const wanted = Object.entries(labels)
-    .map(([k, v]) => `${k}="${v}"`)
-    .sort()
-    .join(',');
-  for (const line of text.split('\n')) {
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (match === null || match[1] !== name) continue;
-    const have = (match[2] ?? '')
-      .split(/,(?=[a-zA-Z_]+=")/)
-      .filter((pair) => pair !== '')
-      .sort()
-      .join(',');
-    if (have === wanted) return Number(match[3]);
-  }
-  return undefined;
-}
 
 function promtool(text: string): { status: number | null; output: string } {
   const result = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
