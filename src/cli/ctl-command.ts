@@ -160,6 +160,26 @@ function show(context: Context, value: unknown): void {
 
 const enc = encodeURIComponent;
 
+interface AlarmList {
+  items: Array<Record<string, unknown>>;
+  history: Array<Record<string, unknown>>;
+}
+
+/** Active alarms first, then those cleared lately (newest first): one line each. */
+function printAlarms(context: Context, alarms: AlarmList): void {
+  if (context.values['json']) return context.out(JSON.stringify(alarms, null, 2));
+  const row = (alarm: Record<string, unknown>): string[] => [
+    String(alarm['name']),
+    String(alarm['node']),
+    alarm['active'] ? 'active' : 'cleared',
+    String(alarm['raisedAt']),
+    String(alarm['clearedAt'] ?? '-'),
+    String(alarm['message']),
+  ];
+  const rows = [...alarms.items.map(row), ...[...alarms.history].reverse().map(row)];
+  context.out(rows.length === 0 ? 'no alarms' : table(['ALARM', 'NODE', 'STATE', 'RAISED', 'CLEARED', 'MESSAGE'], rows));
+}
+
 async function clients(context: Context, action: string): Promise<void> {
   const { positionals, values, connection } = context;
   switch (action) {
@@ -357,7 +377,7 @@ async function dispatch(command: string, rest: string[], out: (text: string) => 
       await call(connection, 'POST', `/api/v1/reload${query(context, {})}`);
       return out('reloaded');
     case 'alarms':
-      return show(context, await call(connection, 'GET', `/api/v1/alarms${query(context, {})}`));
+      return printAlarms(context, await call<AlarmList>(connection, 'GET', `/api/v1/alarms${query(context, {})}`));
     default:
       return trace(context);
   }

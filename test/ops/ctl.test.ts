@@ -139,6 +139,20 @@ describe('culex ctl', () => {
     assert.equal(info.code, 0, info.stderr);
   });
 
+  it('lists alarms, active first', async () => {
+    assert.equal((await ctl('alarms')).stdout.toString(), 'no alarms\n');
+    const alarmed = await startOps({}, { alarms: { intervalSeconds: 60, memoryRatio: 0.0001 } });
+    try {
+      const listed = await culex(['ctl', 'alarms', '--url', alarmed.url, '--token', alarmed.token]);
+      assert.equal(listed.code, 0, listed.stderr);
+      const lines = listed.stdout.toString().trim().split('\n');
+      assert.match(lines[0]!, /^ALARM\s+NODE\s+STATE\s+RAISED\s+CLEARED\s+MESSAGE$/);
+      assert.match(lines[1]!, /^memory\s+node-a\s+active\s+\d{4}-\d\d-\d\dT\S+\s+-\s+heap \d+\.\d% of its limit/);
+    } finally {
+      await alarmed.close();
+    }
+  });
+
   it('exits 1 with the API error, 2 for bad usage', async () => {
     const denied = await culex(['ctl', 'info', '--url', f.url, '-u', ADMIN.username, '-P', 'wrong']);
     assert.equal(denied.code, 1);
