@@ -55,7 +55,13 @@ export class Alarms {
     private readonly broker: Broker,
     options: AlarmOptions = {},
   ) {
-    this.options = { intervalSeconds: 5, memoryRatio: 0.85, connectionsRatio: 0.9, stuckSubscribers: 1, ...options };
+    // Field by field: a threshold given as undefined (a configuration without it) takes its default.
+    this.options = {
+      intervalSeconds: options.intervalSeconds ?? 5,
+      memoryRatio: options.memoryRatio ?? 0.85,
+      connectionsRatio: options.connectionsRatio ?? 0.9,
+      stuckSubscribers: options.stuckSubscribers ?? 1,
+    };
   }
 
   start(): void {

@@ -97,6 +97,15 @@ describe('alarms', () => {
     await alarmMessage(watcher, '$SYS/broker/alarms/store', (a) => !a.active);
   });
 
+  it('takes the default for a threshold given as undefined, and raises nothing on an idle broker', async () => {
+    const f = await startOps({ limits: { maxConnections: 100 } }, {
+      alarms: { intervalSeconds: undefined, memoryRatio: undefined, connectionsRatio: undefined, stuckSubscribers: undefined },
+    });
+    fixtures.push(f);
+    const api = await f.request<{ items: AlarmJson[]; history: AlarmJson[] }>('GET', '/api/v1/alarms');
+    assert.deepEqual(api.json, { items: [], history: [] });
+  });
+
   it('raises memory above its threshold', async () => {
     const f = await startOps({}, { alarms: { intervalSeconds: 60, memoryRatio: 0.0001 } });
     fixtures.push(f);
@@ -169,6 +178,7 @@ describe('presence', () => {
       await watcher.subscribe('$SYS/broker/clients/+/connected', 0);
       clients.push((await RawClient.connect(broker.ports[0]!, { protocolVersion: 4, clientId: 'someone' })).client);
       await watcher.expectPublish('$SYS/broker/clients/someone/connected');
+      assert.doesNotMatch(broker.log(), /alarm/, 'no alarm on an idle broker with the default thresholds');
     } finally {
       for (const client of clients) client.destroy();
       await broker.stop();
