@@ -173,6 +173,7 @@ export function parseMosquittoConfig(text: string, file: string): BrokerConfig {
         const v = one();
         if (!l || v === undefined) break;
         if (v === 'mqtt' || v === 'websockets') l.protocol = v;
+        else if (v === 'http_api') fail("protocol http_api: culex serves its admin HTTP API and metrics with 'culex broker --http' (docs/operate.md)");
         else fail(`protocol: expected mqtt or websockets, not '${v}'`);
         break;
       }

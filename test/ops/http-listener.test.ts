@@ -212,6 +212,19 @@ describe('culex broker --http', () => {
     }
   });
 
+  it("refuses a mosquitto.conf http_api listener, pointing to --http", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'culex-ops-'));
+    try {
+      const config = join(dir, 'mosquitto.conf');
+      writeFileSync(config, 'listener 1883\nlistener 9883\nprotocol http_api\n');
+      const answer = await culex(['broker', '-c', config]);
+      assert.equal(answer.code, 2);
+      assert.match(answer.stderr, /mosquitto\.conf:3: protocol http_api: culex serves its admin HTTP API and metrics with 'culex broker --http'/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('checks the http section of the configuration file', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'culex-ops-'));
     try {
