@@ -42,6 +42,8 @@ export interface ClusterStatus {
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+/** The operations of another node's entry that change anything here (`apply`). */
+const ROUTED: ReadonlySet<JournalOp['op']> = new Set(['publish', 'putRetained', 'deleteRetained']);
 
 /**
  * One broker of a cluster: its router sends what is published here to the other nodes and takes what they
@@ -308,7 +310,7 @@ export class ClusterNode {
     if (entry.node === this.engine.nodeId) return;
     let ops: JournalOp[];
     try {
-      ops = decodeBatch(entry.data);
+      ops = decodeBatch(entry.data, ROUTED);
     } catch (err) {
       this.badEntries++;
       if (this.badEntries <= 10) this.logger.warn(`cluster: journal entry ${entry.seq} from ${entry.node} dropped: ${err instanceof JournalError ? err.message : String(err)}`);

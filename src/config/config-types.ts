@@ -54,6 +54,7 @@ export interface ClusterSettings {
   name?: string;
   node?: string;
   replicas?: number;
+  journalBatchMs?: number;
   user?: string;
   password?: string;
   token?: string;
