@@ -227,10 +227,11 @@ export class NatsEngine implements ClusterEngine {
     return this.publisher.publish(`${this.prefix}.j.${subjectToken(this.nodeId)}`, data, id);
   }
 
-  async follow(fromSeq: number, onEntry: (entry: JournalEntry) => void): Promise<Stop> {
+  async follow(fromSeq: number, onEntry: (entry: JournalEntry) => void | Promise<void>): Promise<Stop> {
     const head = `${this.prefix}.j.`;
     let next = Math.max(1, fromSeq);
     let stopped = false;
+    let held = false;
     let current: { close(): Promise<void | Error> } | undefined;
     // One ordered consumer at a time, made again from where the last one got whenever it ends (the server restarted,
     // the connection was lost for longer than the client library bridges): the follower never stops on its own.
@@ -249,7 +250,12 @@ export class NatsEngine implements ClusterEngine {
             if (msg.seq < next) continue;
             next = msg.seq + 1;
             const token = msg.subject.slice(head.length);
-            onEntry({ seq: msg.seq, node: decodeToken(token) ?? token, data: msg.data });
+            const hold = onEntry({ seq: msg.seq, node: decodeToken(token) ?? token, data: msg.data });
+            if (hold !== undefined) {
+              held = true;
+              await hold.catch(() => undefined);
+              held = false;
+            }
           }
         } catch {
           // Unreachable or the stream answered with an error: tried again below.
@@ -264,6 +270,10 @@ export class NatsEngine implements ClusterEngine {
     const watchdog = setInterval(() => {
       if (stopped || current === undefined) return;
       const at = next;
+      if (held) {
+        seen = at;
+        return;
+      }
       void this.lastSeq().then(
         (last) => {
           if (last >= at && at === seen) void current?.close().catch(() => undefined);
