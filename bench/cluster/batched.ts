@@ -7,9 +7,7 @@
  * Environment: BENCH_COUNT (messages per round, default 200000), BENCH_WINDOW (in flight, default 1000),
  * BENCH_SECONDS (cap per round, default 60), BENCH_ROUNDS (default 2).
  */
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
-import { LOAD_CORE, culexCluster, culexSingle, median, mosquitto, root, type BenchBroker } from './processes.js';
+import { culexCluster, culexSingle, median, mosquitto, runLoad, type BenchBroker } from './processes.js';
 
 const env = process.env;
 const count = Number(env['BENCH_COUNT'] ?? 200_000);
@@ -20,11 +18,7 @@ const rounds = Number(env['BENCH_ROUNDS'] ?? 2);
 async function run(broker: BenchBroker): Promise<{ received: number; rate: number }> {
   try {
     const spec = { pubPort: broker.ports[0]!, subPort: broker.ports[broker.ports.length - 1]!, count, window, seconds };
-    const load = spawn('taskset', ['-c', LOAD_CORE, process.execPath, '--import', 'tsx', join(root, 'bench/cluster/batched-load.ts'), JSON.stringify(spec)], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    load.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    await new Promise<void>((res, rej) => load.once('exit', (code) => (code === 0 ? res() : rej(new Error(`load exited ${code}`)))));
-    const line = JSON.parse(out.trim().split('\n').pop()!) as { received: number; seconds: number };
+    const line = JSON.parse(await runLoad('batched-load.ts', spec)) as { received: number; seconds: number };
     return { received: line.received, rate: line.received / line.seconds };
   } finally {
     await broker.stop();

@@ -8,9 +8,7 @@
  * Environment: BENCH_CLIENTS (default 10000), BENCH_CONCURRENCY (connects outstanding, default 1000),
  * BENCH_ROUNDS (default 2), BENCH_NODES (cluster size, default 3).
  */
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
-import { LOAD_CORE, cpuSeconds, culexCluster, culexSingle, median, mosquitto, root, type BenchBroker } from './processes.js';
+import { cpuSeconds, culexCluster, culexSingle, median, mosquitto, runLoad, type BenchBroker } from './processes.js';
 
 const env = process.env;
 const clients = Number(env['BENCH_CLIENTS'] ?? 10_000);
@@ -31,11 +29,7 @@ async function storm(broker: BenchBroker): Promise<Result> {
     const before = broker.pids.map(cpuSeconds);
     const natsBefore = broker.natsPid === undefined ? 0 : cpuSeconds(broker.natsPid);
     const spec = { ports: broker.ports, count: clients, concurrency, clientPrefix: `storm-${Date.now()}-` };
-    const load = spawn('taskset', ['-c', LOAD_CORE, process.execPath, '--import', 'tsx', join(root, 'bench/cluster/connect-load.ts'), JSON.stringify(spec)], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    load.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    await new Promise<void>((res, rej) => load.once('exit', (code) => (code === 0 ? res() : rej(new Error(`load exited ${code}`)))));
-    const line = JSON.parse(out.trim().split('\n').pop()!) as { ms: number; connected: number; failed: Record<string, number> };
+    const line = JSON.parse(await runLoad('connect-load.ts', spec)) as { ms: number; connected: number; failed: Record<string, number> };
     const brokerCpu = broker.pids.map(cpuSeconds).reduce((sum, after, i) => sum + after - before[i]!, 0);
     const natsCpu = broker.natsPid === undefined ? 0 : cpuSeconds(broker.natsPid) - natsBefore;
     return { ...line, brokerCpu, natsCpu };

@@ -8,11 +8,12 @@
  * Runs the built command: `npm run build` first.
  *
  * Environment: BENCH_PAIRS (default 1000), BENCH_RATE (messages/s in all, default 2000), BENCH_SECONDS (default 10),
- * BENCH_ROUNDS (default 2), BENCH_QOS (0 or 1, default 1), BENCH_ONLY (scenarios, comma-separated: leveldb, memory,
+ * BENCH_ROUNDS (default 2), BENCH_WARMUP (seconds, default 3), BENCH_QOS (0 or 1, default 1), BENCH_ONLY (scenarios, comma-separated: leveldb, memory,
  * same, across, mosquitto), BENCH_NODE_FLAGS (Node flags for every Culex process, e.g. --cpu-prof).
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { pinned } from '../harness/processes.js';
 import { LOAD_CORE, cpuSeconds, culexCluster, culexSingle, median, mosquitto, root, type BenchBroker } from './processes.js';
 
 const env = process.env;
@@ -36,7 +37,8 @@ interface Result {
 }
 
 async function measure(scenario: string, pubPort: number, subPort: number, brokerPids: number[], natsPid: number | undefined): Promise<Result> {
-  const load = spawn('taskset', ['-c', LOAD_CORE, process.execPath, '--import', 'tsx', join(root, 'bench/cluster/devices-load.ts'), JSON.stringify({ pubPort, subPort, pairs, qos, rate, warmupSeconds: 3, seconds })], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+  const [command, ...args] = pinned(LOAD_CORE, [process.execPath, '--import', 'tsx', join(root, 'bench/cluster/devices-load.ts'), JSON.stringify({ pubPort, subPort, pairs, qos, rate, warmupSeconds: Number(env.BENCH_WARMUP ?? 3), seconds })]);
+  const load = spawn(command!, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   let before: number[] = [];
   let natsBefore = 0;

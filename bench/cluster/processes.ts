@@ -8,10 +8,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../test/helpers/ports.js';
+import { pinned } from '../harness/processes.js';
 
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const BROKER_CORE = '0';
-export const LOAD_CORE = '1';
+export const BROKER_CORE = 0;
+export const LOAD_CORE = 1;
 
 /** User plus system CPU seconds of a process so far. */
 export function cpuSeconds(pid: number): number {
@@ -26,9 +27,10 @@ export interface Started {
 }
 
 /** Starts `argv` pinned to `core` and resolves once its output matches `ready`. */
-export function start(core: string, argv: string[], ready: RegExp): Promise<Started> {
+export function start(core: number, argv: string[], ready: RegExp): Promise<Started> {
   return new Promise((res, rej) => {
-    const child = spawn('taskset', ['-c', core, ...argv], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const [command, ...args] = pinned(core, argv);
+    const child = spawn(command!, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
     let log = '';
     const timer = setTimeout(() => rej(new Error(`${argv.join(' ')} did not start: ${log}`)), 30_000);
     const on = (d: Buffer): void => {
@@ -137,6 +139,16 @@ export async function mosquitto(): Promise<BenchBroker> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Runs a load script of this folder on the load core with its JSON argument; resolves with its last output line. */
+export async function runLoad(script: string, spec: object): Promise<string> {
+  const [command, ...args] = pinned(LOAD_CORE, [process.execPath, '--import', 'tsx', join(root, 'bench/cluster', script), JSON.stringify(spec)]);
+  const load = spawn(command!, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  load.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  await new Promise<void>((res, rej) => load.once('exit', (code) => (code === 0 ? res() : rej(new Error(`${script} exited ${code}`)))));
+  return out.trim().split('\n').pop()!;
 }
 
 /** Median of a non-empty list. */
