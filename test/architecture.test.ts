@@ -24,7 +24,8 @@ const allowed: Record<string, string[]> = {
   iothub: ['broker', 'registry', 'credentials', 'transport'],
   dialects: ['broker', 'credentials'],
   cluster: ['packet', 'topic', 'transport', 'broker'],
-  cli: ['auth', 'broker', 'client', 'cluster', 'config', 'credentials', 'dialects', 'iothub', 'packet', 'registry', 'topic', 'transport'],
+  ops: ['auth', 'broker', 'packet', 'topic'],
+  cli: ['auth', 'broker', 'client', 'cluster', 'config', 'credentials', 'dialects', 'iothub', 'ops', 'packet', 'registry', 'topic', 'transport'],
 };
 
 /** Parts that run in browsers as they are: no Node built-ins. */

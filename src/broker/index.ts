@@ -11,7 +11,9 @@ export type {
   PublishHookResult,
   SubscribeAuthorization,
 } from './hooks.js';
-export { stderrLogger, silentLogger, type LogLimitOptions, type Logger, type LogLevel } from './logger.js';
+export { stderrLogger, silentLogger, type LogFormat, type LogLimitOptions, type Logger, type LogLevel } from './logger.js';
+export type { ClientDetail, ClientSnapshot, ConnectionSnapshot, SessionFigures, SubscriptionSnapshot } from './inspect.js';
+export type { ClientError } from './session.js';
 export type { BrokerMessage, PublishMessage } from './message.js';
 export type { DeliveryOutcome, Reassigner } from './outbox.js';
 export type { Holdable } from './flow.js';
@@ -24,7 +26,7 @@ export {
   type SessionDirectory,
 } from './options.js';
 export { LocalRouter, type Router, type SubscriptionRecord } from './router.js';
-export type { BrokerStats } from './stats.js';
+export type { BrokerMeters, BrokerStats, BrokerTap, DropCounts, DropReason } from './stats.js';
 export { MemoryStore } from './store/memory-store.js';
 export { LevelStore, type LevelStoreOptions, type StoreRepair } from './store/level-store.js';
 export type { SegmentRepair } from './store/log-repair.js';

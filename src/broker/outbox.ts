@@ -2,7 +2,7 @@ import { ReasonCode, type QoS } from '../packet/index.js';
 import { PublisherHold, type Holdable } from './flow.js';
 import { messageWeight, type BrokerMessage } from './message.js';
 import type { BrokerLimits } from './options.js';
-import type { BrokerStats } from './stats.js';
+import type { BrokerStats, DropReason } from './stats.js';
 import type { StoredOutgoing } from './store/store.js';
 import type { Committed, StoreWriter } from './store/writer.js';
 
@@ -12,7 +12,7 @@ export interface DeliveryTarget {
   writable(): boolean;
   /** Most QoS 1/2 messages unacknowledged at once: min(maxInflight, the client's Receive Maximum). */
   readonly sendWindow: number;
-  /** Encodes and buffers a PUBLISH; false when it could not be sent (too large for the client, or expired). */
+  /** Encodes and buffers a PUBLISH; false when it was dropped (too large for the client, or expired), and counted so. */
   sendPublish(
     message: BrokerMessage,
     qos: QoS,
@@ -114,6 +114,10 @@ export class Outbox {
   private readonly hold = new PublisherHold();
   /** Armed while messages wait for a connected client; fires when none has left the queue for writeStallTimeout. */
   private stallTimer: NodeJS.Timeout | undefined;
+  /** Messages dropped for this session, the last reason and when (epoch ms): for the admin API. */
+  dropped = 0;
+  lastDropReason: DropReason | undefined;
+  lastDropAt = 0;
 
   constructor(
     private readonly clientId: string,
@@ -127,6 +131,21 @@ export class Outbox {
 
   get inflightCount(): number {
     return this.inflight.size;
+  }
+
+  /** Payload, topic and property bytes of the queued messages (messageWeight). */
+  get queuedWeight(): number {
+    return this.queuedBytes;
+  }
+
+  /** Messages that left the queue or the window so far: unchanged while messages wait, the subscriber takes nothing. */
+  get progress(): number {
+    return this.hold.moves;
+  }
+
+  /** True while the queue is full and the subscriber takes nothing: its overflow is dropped (flow.ts). */
+  get stuck(): boolean {
+    return this.hold.stuck;
   }
 
   /** True when a new QoS 1/2 message would go out at once (used to pick a shared subscription member). */
@@ -170,7 +189,7 @@ export class Outbox {
     if (this.queued >= this.limits.maxQueuedMessages || this.queuedBytes + weight > this.limits.maxQueuedBytes) {
       // A client publishing to itself is not held: it would stop reading its own acknowledgements.
       if (target === undefined || this.hold.stuck || publisher === undefined || publisher === (target as object)) {
-        this.stats.publishDropped++;
+        this.drop(target !== undefined && this.hold.stuck ? 'stuckSubscriber' : 'queueFull', message.topic);
         return false;
       }
       this.hold.hold(publisher);
@@ -182,6 +201,14 @@ export class Outbox {
     if (target !== undefined && this.stallTimer === undefined) this.watchStall();
     if (qos > 0) this.journal?.record({ op: 'putOutgoing', clientId: this.clientId, outgoing: delivery.toStored() });
     return true;
+  }
+
+  /** A message on `topic` dropped for this session: counted here and broker-wide. */
+  drop(reason: 'queueFull' | 'stuckSubscriber' | 'tooLarge' | 'expired', topic: string): void {
+    this.dropped++;
+    this.lastDropReason = reason;
+    this.lastDropAt = Date.now();
+    this.stats.dropForSession(reason, this.clientId, topic);
   }
 
   /** Sends queued messages while the window and the socket allow. */
@@ -372,10 +399,9 @@ export class Outbox {
     this.transmit(delivery, target, false);
   }
 
-  /** Puts a sent-state delivery on the wire; one too large for the client (or expired) is dropped. */
+  /** Puts a sent-state delivery on the wire; one too large for the client (or expired) is dropped (the target counts it). */
   transmit(delivery: Delivery, target: DeliveryTarget, dup: boolean): void {
     if (target.sendPublish(delivery.message, delivery.qos, delivery.retain, dup, delivery.packetId, delivery.subscriptionIds)) return;
-    this.stats.publishDropped++;
     this.complete(delivery, 'dropped');
   }
 

@@ -4,7 +4,7 @@
  * auth files are read when the broker starts and again on SIGHUP.
  */
 import type { ConnectionGuardOptions, FileAuthOptions } from '../auth/index.js';
-import type { BrokerListenerOptions, BrokerOptions, LogLevel } from '../broker/index.js';
+import type { BrokerListenerOptions, BrokerOptions, LogFormat, LogLevel } from '../broker/index.js';
 import type { AliyunIotProfileOptions, AliyunMqProfileOptions, TencentProfileOptions } from '../dialects/index.js';
 
 /** A listener's TLS files and settings. */
@@ -63,6 +63,21 @@ export interface ClusterSettings {
   keyFile?: string;
 }
 
+/** The admin HTTP(S) listener: metrics, the admin API (off unless configured). */
+export interface HttpSettings {
+  /** Default 127.0.0.1. */
+  host?: string;
+  port: number;
+  /** Admin users, `culex passwd` format (HTTP Basic). */
+  passwordFile?: string;
+  /** API tokens, `name:sha256-hex` lines (`culex ctl token`). */
+  tokensFile?: string;
+  /** HTTPS with these PEM files. */
+  tls?: { certFile: string; keyFile: string };
+  /** `GET /metrics` without credentials. */
+  publicMetrics?: boolean;
+}
+
 export interface BrokerConfig {
   file: string;
   format: 'native' | 'mosquitto';
@@ -79,6 +94,10 @@ export interface BrokerConfig {
   /** Per-address connection rate and failed-authentication delay; defaults from `defaultConnectionGuard`. */
   security?: Partial<ConnectionGuardOptions>;
   logLevel?: LogLevel;
+  /** `json`: one JSON object a line, for log collectors. Default text. */
+  logFormat?: LogFormat;
+  /** The admin HTTP(S) listener. */
+  http?: HttpSettings;
   /** Settings accepted but without effect in culex, for the start-up log. */
   notes: string[];
 }

@@ -1,7 +1,7 @@
 /** The native configuration file: JSON checked against `nativeSchema`, mapped onto BrokerConfig. */
 import type { FileAuthOptions } from '../auth/index.js';
-import type { LogLevel, BrokerLimits } from '../broker/index.js';
-import type { BrokerConfig, ConfiguredBrokerOptions, ConfiguredListener, DialectSettings, TlsFiles } from './config-types.js';
+import type { LogFormat, LogLevel, BrokerLimits } from '../broker/index.js';
+import type { BrokerConfig, ConfiguredBrokerOptions, ConfiguredListener, DialectSettings, HttpSettings, TlsFiles } from './config-types.js';
 import { parseJsonSource } from './json-source.js';
 import { checkNode, nativeSchema } from './native-schema.js';
 
@@ -29,6 +29,8 @@ interface NativeFile extends ConfiguredBrokerOptions {
   security?: BrokerConfig['security'];
   cluster?: BrokerConfig['cluster'];
   logLevel?: LogLevel;
+  logFormat?: LogFormat;
+  http?: Omit<HttpSettings, 'tls'> & { tls?: { cert: string; key: string } };
 }
 
 function tlsFiles(tls: NativeTls): TlsFiles {
@@ -44,7 +46,7 @@ function tlsFiles(tls: NativeTls): TlsFiles {
 
 export function parseNativeConfig(text: string, file: string): BrokerConfig {
   const parsed = checkNode(parseJsonSource(text, file), nativeSchema, file, '') as NativeFile;
-  const { $schema: _ignored, listeners = [], auth, dialect, persistence = {}, security, cluster, logLevel, ...broker } = parsed;
+  const { $schema: _ignored, listeners = [], auth, dialect, persistence = {}, security, cluster, logLevel, logFormat, http, ...broker } = parsed;
   const config: BrokerConfig = {
     file,
     format: 'native',
@@ -58,5 +60,10 @@ export function parseNativeConfig(text: string, file: string): BrokerConfig {
   if (security) config.security = security;
   if (cluster) config.cluster = cluster;
   if (logLevel) config.logLevel = logLevel;
+  if (logFormat) config.logFormat = logFormat;
+  if (http) {
+    const { tls, ...rest } = http;
+    config.http = tls ? { ...rest, tls: { certFile: tls.cert, keyFile: tls.key } } : rest;
+  }
   return config;
 }

@@ -244,6 +244,28 @@ export const nativeSchema: Schema = {
       },
     },
     logLevel: { type: 'string', enum: ['error', 'warn', 'info', 'debug'], doc: 'log level (default info)' },
+    logFormat: { type: 'string', enum: ['text', 'json'], doc: 'log lines as text or one JSON object each (default text)' },
+    http: {
+      type: 'object',
+      doc: 'the admin HTTP(S) listener: Prometheus metrics at /metrics, the admin API under /api/v1 (see docs/operate.md) (default off)',
+      required: ['port', ['passwordFile', 'tokensFile']],
+      properties: {
+        host: { type: 'string', doc: 'address to bind (default 127.0.0.1)' },
+        port: { type: 'integer', min: 0, max: 65535, doc: 'port; 0 = any free port' },
+        passwordFile: { type: 'path', doc: 'admin users, culex passwd format, for HTTP Basic (re-read on SIGHUP)' },
+        tokensFile: { type: 'path', doc: "API tokens, 'name:sha256-hex' lines made by culex ctl token, for Bearer (re-read on SIGHUP)" },
+        tls: {
+          type: 'object',
+          doc: 'HTTPS',
+          required: ['cert', 'key'],
+          properties: {
+            cert: { type: 'path', doc: 'certificate chain (PEM)' },
+            key: { type: 'path', doc: 'private key (PEM)' },
+          },
+        },
+        publicMetrics: { type: 'boolean', doc: 'answer GET /metrics without credentials (default false)' },
+      },
+    },
   },
 };
 
