@@ -70,6 +70,13 @@ export class AuthChain {
     return chainHooks(this.methods, this.noMatch);
   }
 
+  /** Counters of the HTTP service, named as `$SYS/broker/...` topics (none without one). */
+  figures(): Array<[string, number]> {
+    const counts = this.http?.counts;
+    if (counts === undefined) return [];
+    return [['auth/http/requests', counts.requests], ['auth/http/cached', counts.cached], ['auth/http/down', counts.down]];
+  }
+
   /** Re-reads the password, ACL, SCRAM and key files; on a failure the ones that did not load stay as they were. */
   async reload(): Promise<void> {
     await Promise.all(this.reloaders.map((reload) => reload()));

@@ -10,6 +10,8 @@ export { chainHooks, type AuthMethod, type LoginAnswer, type NoMatch, type Verdi
 export { HttpAuth, ACCESS_FIELDS, LOGIN_FIELDS, type HttpAuthOptions, type HttpEndpoint } from './http-auth.js';
 export { JwtAuth, type JwtAlgorithm, type JwtAuthOptions } from './jwt-auth.js';
 export { ConnectionGuard, defaultConnectionGuard, type ConnectionGuardOptions } from './connection-guard.js';
+export { RateLimits, type RateLimit, type RateLimitCounts, type RateLimitOptions } from './rate-limits.js';
+export { Protection, type ProtectionOptions } from './protection.js';
 export { PasswordFileError } from './password-file.js';
 export { AclFileError } from './acl-file.js';
 export { ScramCredentialFileError, formatScramCredential } from './scram-credentials.js';

@@ -5,7 +5,7 @@
  * rate limit and failed-authentication delay, opens the store; and re-reads the files on demand (SIGHUP) without
  * dropping clients.
  */
-import { AuthChain, ConnectionGuard } from '../auth/index.js';
+import { AuthChain, Protection } from '../auth/index.js';
 import { certificateCommonName, certificateSubject } from '../auth/internal.js';
 import {
   defaultLimits,
@@ -26,6 +26,8 @@ import { DeviceSecrets } from './device-secrets.js';
 
 export interface BrokerSetup {
   options: BrokerOptions;
+  /** The connection guard and rate limits every listener's hooks go through, with their counters. */
+  protection: Protection;
   /** Hands the broker to the dialect profiles that send messages themselves; call it before `listen()`. */
   attach(broker: Broker): void;
   /** Re-reads password, ACL, device secrets and TLS files; on a failure the previous ones stay in force and it throws. */
@@ -98,12 +100,14 @@ export async function setUpBroker(config: BrokerConfig, logger: Logger): Promise
     return profile;
   };
   const options: BrokerOptions = { ...config.broker, logger };
-  // One guard for every listener: its delays must end before the shortest connect timeout.
+  // One guard for every listener: its delays must end before the shortest connect timeout; the rate limits of a
+  // user name or a listener count every connection of it.
   const connectTimeout = Math.min(
     config.broker.limits?.connectTimeout ?? defaultLimits.connectTimeout,
     ...config.listeners.map((listener) => listener.limits?.connectTimeout ?? Infinity),
   );
-  const guard = new ConnectionGuard({ ...config.security, connectTimeout }, { logger });
+  const guard = new Protection({ ...config.security, connectTimeout }, { logger });
+  options.sysFigures = () => [...guard.figures(), ...auths.flatMap((auth) => auth.figures())];
   if (config.dialect) options.hooks = guard.guard(await serve(config.dialect));
   else options.hooks = guard.guard(config.auth ? await load(config.auth) : {});
   if (config.listeners.length > 0) {
@@ -127,6 +131,7 @@ export async function setUpBroker(config: BrokerConfig, logger: Logger): Promise
   }
   return {
     options,
+    protection: guard,
     attach(broker: Broker) {
       for (const profile of profiles) profile.attach?.(broker);
     },

@@ -3,7 +3,7 @@
  * options, listeners, the password/ACL files or cloud dialects and persistence. File names stay names here: certificates and
  * auth files are read when the broker starts and again on SIGHUP.
  */
-import type { AuthChainOptions, ConnectionGuardOptions } from '../auth/index.js';
+import type { AuthChainOptions, ProtectionOptions } from '../auth/index.js';
 import type { BrokerListenerOptions, BrokerOptions, LogLevel } from '../broker/index.js';
 import type { AliyunIotProfileOptions, AliyunMqProfileOptions, TencentProfileOptions } from '../dialects/index.js';
 
@@ -75,8 +75,8 @@ export interface BrokerConfig {
   persistence: PersistenceSettings;
   /** Set: the broker is one node of a cluster, its state in NATS. */
   cluster?: ClusterSettings;
-  /** Per-address connection rate and failed-authentication delay; defaults from `defaultConnectionGuard`. */
-  security?: Partial<ConnectionGuardOptions>;
+  /** Connection rates, failed-authentication delay, inbound rate limits; defaults from `defaultConnectionGuard`. */
+  security?: ProtectionOptions;
   logLevel?: LogLevel;
   /** Settings accepted but without effect in culex, for the start-up log. */
   notes: string[];

@@ -191,6 +191,18 @@ const dialect: Schema = {
   },
 };
 
+/** Messages and payload bytes a second, one scope's PUBLISH rate limit. */
+function rateLimit(scope: string): Schema {
+  return {
+    type: 'object',
+    doc: `${scope} (default unlimited)`,
+    properties: {
+      messages: { type: 'integer', min: 0, max: 100_000_000, doc: 'PUBLISH messages a second; 0 = unlimited' },
+      bytes: { type: 'integer', min: 0, max: Number.MAX_SAFE_INTEGER, doc: 'PUBLISH payload bytes a second; 0 = unlimited' },
+    },
+  };
+}
+
 const listener: Schema = {
   type: 'object',
   doc: 'one listener',
@@ -281,6 +293,28 @@ export const nativeSchema: Schema = {
         exemptLoopback: {
           type: 'boolean',
           doc: `loopback peers are neither limited nor delayed (default ${defaultConnectionGuard.exemptLoopback}: local users may be hostile too)`,
+        },
+        listenerConnectionRate: {
+          type: 'integer', min: 0, max: 1_000_000,
+          doc: 'new connections per second per listener, all addresses together; 0 = unlimited (default 0)',
+        },
+        listenerConnectionBurst: {
+          type: 'integer', min: 1, max: 1_000_000,
+          doc: 'connections a listener takes at once (default: one second of listenerConnectionRate)',
+        },
+        publishRate: {
+          type: 'object',
+          doc: 'inbound PUBLISH rate limits: a publisher over one is slowed (reading paused), one that stays over is disconnected (default none)',
+          properties: {
+            perClient: rateLimit('per client id'),
+            perUsername: rateLimit('per user name, all its connections together'),
+            perListener: rateLimit('per listener, all its clients together (only slows)'),
+            burstSeconds: { type: 'integer', min: 1, max: 3600, doc: 'seconds of its rate a bucket holds (default 1)' },
+            overLimitSeconds: {
+              type: 'integer', min: 1, max: 86400,
+              doc: 'a publisher over a client or user-name limit this long is disconnected: 0x96 messages, 0x97 bytes (default 10)',
+            },
+          },
         },
       },
     },
