@@ -12,6 +12,7 @@ export { JwtAuth, type JwtAlgorithm, type JwtAuthOptions } from './jwt-auth.js';
 export { ConnectionGuard, defaultConnectionGuard, type ConnectionGuardOptions } from './connection-guard.js';
 export { RateLimits, type RateLimit, type RateLimitCounts, type RateLimitOptions } from './rate-limits.js';
 export { Protection, type ProtectionOptions } from './protection.js';
+export { OverloadMonitor, type LoadFigures, type OverloadOptions } from './overload.js';
 export { PasswordFileError } from './password-file.js';
 export { AclFileError } from './acl-file.js';
 export { ScramCredentialFileError, formatScramCredential } from './scram-credentials.js';

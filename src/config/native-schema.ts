@@ -316,6 +316,19 @@ export const nativeSchema: Schema = {
             },
           },
         },
+        overload: {
+          type: 'object',
+          doc: 'refuse new clients (CONNACK 0x89) while the broker is overloaded, until it recovers (default off)',
+          properties: {
+            maxEventLoopDelayMs: { type: 'integer', min: 0, max: 600_000, doc: '99th percentile of event-loop delay, ms; 0 = unchecked (default 0)' },
+            maxMemoryMB: { type: 'integer', min: 0, max: 1_048_576, doc: 'resident memory, MiB; 0 = unchecked (default 0)' },
+            checkIntervalMs: { type: 'integer', min: 10, max: 600_000, doc: 'how often they are sampled, ms (default 1000)' },
+            refuseWith: {
+              type: 'string', enum: ['serverBusy', 'connectionRateExceeded'],
+              doc: 'CONNACK reason code: 0x89 Server busy or 0x9F Connection rate exceeded (default serverBusy)',
+            },
+          },
+        },
       },
     },
     persistence: {
