@@ -7,6 +7,7 @@ export type {
   BrokerHooks,
   ClientInfo,
   DisconnectVerdict,
+  InboundMeter,
   PublishAuthorization,
   PublishHookResult,
   SubscribeAuthorization,

@@ -3,7 +3,7 @@
  * options, listeners, the password/ACL files or cloud dialects and persistence. File names stay names here: certificates and
  * auth files are read when the broker starts and again on SIGHUP.
  */
-import type { ConnectionGuardOptions, FileAuthOptions } from '../auth/index.js';
+import type { AuthChainOptions, ProtectionOptions } from '../auth/index.js';
 import type { BrokerListenerOptions, BrokerOptions, LogFormat, LogLevel } from '../broker/index.js';
 import type { AliyunIotProfileOptions, AliyunMqProfileOptions, TencentProfileOptions } from '../dialects/index.js';
 
@@ -29,8 +29,8 @@ export type DialectSettings = { secretsFile: string } & (
 
 export interface ConfiguredListener extends Omit<BrokerListenerOptions, 'tls' | 'hooks'> {
   tlsFiles?: TlsFiles;
-  /** This listener's own password/ACL files (per-listener settings); else the broker-wide `auth` applies. */
-  auth?: FileAuthOptions;
+  /** This listener's own auth methods (per-listener settings); else the broker-wide `auth` applies. */
+  auth?: AuthChainOptions;
   /** The client certificate's Common Name becomes the user name; CONNECT's user name and password are ignored. */
   useIdentityAsUsername?: boolean;
   /** The client certificate's whole subject (RFC 2253 form, as Mosquitto writes it) becomes the user name. */
@@ -84,15 +84,15 @@ export interface BrokerConfig {
   broker: ConfiguredBrokerOptions;
   /** Empty: the broker's default listener. */
   listeners: ConfiguredListener[];
-  /** Broker-wide password/ACL files. */
-  auth?: FileAuthOptions;
+  /** Broker-wide auth methods: password/ACL files, an HTTP service, JWT, in an order. */
+  auth?: AuthChainOptions;
   /** Broker-wide cloud dialect (excludes `auth`), for listeners without their own auth or dialect. */
   dialect?: DialectSettings;
   persistence: PersistenceSettings;
   /** Set: the broker is one node of a cluster, its state in NATS. */
   cluster?: ClusterSettings;
-  /** Per-address connection rate and failed-authentication delay; defaults from `defaultConnectionGuard`. */
-  security?: Partial<ConnectionGuardOptions>;
+  /** Connection rates, failed-authentication delay, inbound rate limits; defaults from `defaultConnectionGuard`. */
+  security?: ProtectionOptions;
   logLevel?: LogLevel;
   /** `json`: one JSON object a line, for log collectors. Default text. */
   logFormat?: LogFormat;

@@ -1,5 +1,5 @@
 /** The native configuration file: JSON checked against `nativeSchema`, mapped onto BrokerConfig. */
-import type { FileAuthOptions } from '../auth/index.js';
+import type { AuthChainOptions } from '../auth/index.js';
 import type { LogFormat, LogLevel, BrokerLimits } from '../broker/index.js';
 import type { BrokerConfig, ConfiguredBrokerOptions, ConfiguredListener, DialectSettings, HttpSettings, TlsFiles } from './config-types.js';
 import { parseJsonSource } from './json-source.js';
@@ -23,7 +23,7 @@ interface NativeFile extends ConfiguredBrokerOptions {
   $schema?: string;
   listeners?: NativeListener[];
   limits?: Partial<BrokerLimits>;
-  auth?: FileAuthOptions;
+  auth?: AuthChainOptions;
   dialect?: DialectSettings;
   persistence?: { dataDir?: string; fsync?: boolean };
   security?: BrokerConfig['security'];
