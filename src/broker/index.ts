@@ -1,5 +1,5 @@
 // `culex/broker`: the broker, its options, hooks and events, and the stores and router it can be given.
-export { Broker } from './broker.js';
+export { Broker, type SessionInfo } from './broker.js';
 export type { BrokerEvents } from './events.js';
 export type {
   AuthenticateContext,
@@ -13,7 +13,7 @@ export type {
 } from './hooks.js';
 export { stderrLogger, silentLogger, type LogLimitOptions, type Logger, type LogLevel } from './logger.js';
 export type { BrokerMessage, PublishMessage } from './message.js';
-export type { DeliveryOutcome, Reassigner } from './outbox.js';
+export type { DeliveryOutcome, DropCounts, Reassigner } from './outbox.js';
 export type { Holdable } from './flow.js';
 export {
   defaultLimits,

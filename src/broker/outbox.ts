@@ -12,6 +12,8 @@ export interface DeliveryTarget {
   writable(): boolean;
   /** Most QoS 1/2 messages unacknowledged at once: min(maxInflight, the client's Receive Maximum). */
   readonly sendWindow: number;
+  /** False: a full queue drops the overflow instead of holding the publisher back (ListenerPolicy.holdPublishers). */
+  readonly holdsPublishers?: boolean;
   /** Encodes and buffers a PUBLISH; false when it could not be sent (too large for the client, or expired). */
   sendPublish(
     message: BrokerMessage,
@@ -39,6 +41,29 @@ export interface Reassigner {
   /** The shared subscription, `$share/{group}/{filter}`: kept with stored messages to find the group again. */
   readonly filter: string;
   reassign(message: BrokerMessage, from: string): void;
+}
+
+/** Why a session dropped messages, counted per session (`Broker.sessionInfo`) besides the broker-wide count. */
+export interface DropCounts {
+  /** Its queue was full (maxQueuedMessages, maxQueuedBytes). */
+  full: number;
+  /** Waited longer than maxQueuedAge, or past the message's own expiry. */
+  expired: number;
+  /** Could not be sent: too large for the client. */
+  refused: number;
+}
+
+/**
+ * `seq` of a delivery queued for a session with an age limit: the time it was queued, in microseconds, kept above
+ * the previous `seq`. The store keys outgoing records by `seq`, so the age survives a restart with no new field.
+ * Numbers this large are never reached by counting (a plain `seq` counts from 1).
+ */
+const SEQ_PER_MS = 1000;
+const TIMED_SEQ_FROM = 1e15;
+
+/** When a delivery was queued (epoch ms), if its `seq` says so. */
+function queuedAt(seq: number): number | undefined {
+  return seq >= TIMED_SEQ_FROM ? Math.floor(seq / SEQ_PER_MS) : undefined;
 }
 
 /** Never added to: read-only stand-in for an empty in-flight map. */
@@ -114,15 +139,22 @@ export class Outbox {
   private readonly hold = new PublisherHold();
   /** Armed while messages wait for a connected client; fires when none has left the queue for writeStallTimeout. */
   private stallTimer: NodeJS.Timeout | undefined;
+  readonly dropped: DropCounts = { full: 0, expired: 0, refused: 0 };
 
   constructor(
     private readonly clientId: string,
-    private readonly limits: BrokerLimits,
+    /** The limits of the listener the client last connected through (a recovered session: the broker's). */
+    public limits: BrokerLimits,
     private readonly stats: BrokerStats,
   ) {}
 
   get queued(): number {
     return this.queue.length - this.head;
+  }
+
+  /** Bytes of the queued messages, as the limits count them. */
+  get queuedWeight(): number {
+    return this.queuedBytes;
   }
 
   get inflightCount(): number {
@@ -158,7 +190,7 @@ export class Outbox {
         return sent;
       }
       if (this.inflight.size < target.sendWindow) {
-        const delivery = new Delivery(this.nextSeq++, message, qos, retain, subscriptionIds, shared);
+        const delivery = new Delivery(this.takeSeq(), message, qos, retain, subscriptionIds, shared);
         delivery.settle = settle;
         this.send(delivery, target);
         return true;
@@ -167,15 +199,17 @@ export class Outbox {
     // Behind the window, a full socket or earlier messages: wait in the bounded queue. At its limits a connected
     // subscriber that is still taking messages holds the publisher back and keeps the message; otherwise drop.
     const weight = messageWeight(message);
-    if (this.queued >= this.limits.maxQueuedMessages || this.queuedBytes + weight > this.limits.maxQueuedBytes) {
+    if (this.full(weight) && this.limits.maxQueuedAge > 0) this.dropAged();
+    if (this.full(weight)) {
       // A client publishing to itself is not held: it would stop reading its own acknowledgements.
-      if (target === undefined || this.hold.stuck || publisher === undefined || publisher === (target as object)) {
+      if (target === undefined || this.hold.stuck || publisher === undefined || publisher === (target as object) || target.holdsPublishers === false) {
         this.stats.publishDropped++;
+        this.dropped.full++;
         return false;
       }
       this.hold.hold(publisher);
     }
-    const delivery = new Delivery(this.nextSeq++, message, qos, retain, subscriptionIds, shared);
+    const delivery = new Delivery(this.takeSeq(), message, qos, retain, subscriptionIds, shared);
     delivery.settle = settle;
     this.queue.push(delivery);
     this.queuedBytes += weight;
@@ -190,13 +224,17 @@ export class Outbox {
     if (target === undefined) return;
     const queue = this.queue;
     const start = this.head;
+    const maxAge = this.limits.maxQueuedAge;
+    const oldest = maxAge > 0 ? Date.now() - maxAge * 1000 : 0;
     while (this.head < queue.length && target.writable()) {
       const delivery = queue[this.head]!;
-      if (delivery.qos > 0 && this.inflight.size >= target.sendWindow) break;
+      const tooOld = maxAge > 0 && (queuedAt(delivery.seq) ?? Infinity) < oldest;
+      if (!tooOld && delivery.qos > 0 && this.inflight.size >= target.sendWindow) break;
       queue[this.head] = undefined as unknown as Delivery;
       this.head++;
       this.queuedBytes -= messageWeight(delivery.message);
-      if (delivery.qos > 0) this.send(delivery, target);
+      if (tooOld) this.expire(delivery);
+      else if (delivery.qos > 0) this.send(delivery, target);
       else {
         const sent = target.sendPublish(delivery.message, 0, delivery.retain, false, 0, delivery.subscriptionIds);
         delivery.settle?.(sent ? 'acknowledged' : 'dropped');
@@ -207,6 +245,12 @@ export class Outbox {
     if (this.hold.holding && this.queued * 2 <= this.limits.maxQueuedMessages && this.queuedBytes * 2 <= this.limits.maxQueuedBytes) {
       this.hold.releaseAll();
     }
+    this.compact();
+  }
+
+  /** Lets go of the queue's consumed head. */
+  private compact(): void {
+    const queue = this.queue;
     if (this.head === queue.length) {
       this.queue = [];
       this.head = 0;
@@ -376,7 +420,48 @@ export class Outbox {
   transmit(delivery: Delivery, target: DeliveryTarget, dup: boolean): void {
     if (target.sendPublish(delivery.message, delivery.qos, delivery.retain, dup, delivery.packetId, delivery.subscriptionIds)) return;
     this.stats.publishDropped++;
+    const expiresAt = delivery.message.expiresAt;
+    if (expiresAt !== undefined && expiresAt <= Date.now()) this.dropped.expired++;
+    else this.dropped.refused++;
     this.complete(delivery, 'dropped');
+  }
+
+  /** A queued delivery older than maxQueuedAge: dropped, counted, and gone from the store. */
+  private expire(delivery: Delivery): void {
+    this.stats.publishDropped++;
+    this.dropped.expired++;
+    this.hold.moved();
+    if (delivery.qos > 0) this.journal?.record({ op: 'deleteOutgoing', clientId: this.clientId, seq: delivery.seq });
+    delivery.settle?.('dropped');
+  }
+
+  private full(weight: number): boolean {
+    return this.queued >= this.limits.maxQueuedMessages || this.queuedBytes + weight > this.limits.maxQueuedBytes;
+  }
+
+  /** Drops the deliveries at the head of the queue that are older than maxQueuedAge (the queue is in time order). */
+  private dropAged(): void {
+    const oldest = Date.now() - this.limits.maxQueuedAge * 1000;
+    const queue = this.queue;
+    while (this.head < queue.length && (queuedAt(queue[this.head]!.seq) ?? Infinity) < oldest) {
+      const delivery = queue[this.head]!;
+      queue[this.head] = undefined as unknown as Delivery;
+      this.head++;
+      this.queuedBytes -= messageWeight(delivery.message);
+      this.expire(delivery);
+    }
+    this.compact();
+  }
+
+  /**
+   * The next delivery's `seq`: counted, or the time it was queued for a session with an age limit (and for one
+   * whose stored deliveries are timed, recovered before its client brought the limit back).
+   */
+  private takeSeq(): number {
+    const timed = this.limits.maxQueuedAge > 0 || this.nextSeq >= TIMED_SEQ_FROM;
+    const seq = timed ? Math.max(this.nextSeq, Date.now() * SEQ_PER_MS) : this.nextSeq;
+    this.nextSeq = seq + 1;
+    return seq;
   }
 
   /** A held QoS 2 PUBLISH whose packet id is now stored. */

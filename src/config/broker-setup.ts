@@ -6,6 +6,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { ConnectionGuard, FileAuth } from '../auth/index.js';
+import type { BridgeOptions } from '../bridge/index.js';
 import {
   defaultLimits,
   LevelStore,
@@ -19,12 +20,14 @@ import {
   type BrokerOptions,
 } from '../broker/index.js';
 import { type DialectProfile, aliyunIotProfile, aliyunMqProfile, tencentProfile } from '../dialects/index.js';
-import { readListenerTls } from './broker-config.js';
-import type { BrokerConfig, DialectSettings } from './config-types.js';
+import { readBridgeTls, readListenerTls } from './broker-config.js';
+import type { BrokerConfig, ConfiguredBridge, DialectSettings } from './config-types.js';
 import { DeviceSecrets } from './device-secrets.js';
 
 export interface BrokerSetup {
   options: BrokerOptions;
+  /** The bridges to start once the broker listens (`BridgeManager.add`), their certificate files read. */
+  bridges: BridgeOptions[];
   /** Hands the broker to the dialect profiles that send messages themselves; call it before `listen()`. */
   attach(broker: Broker): void;
   /** Re-reads password, ACL, device secrets and TLS files; on a failure the previous ones stay in force and it throws. */
@@ -88,6 +91,11 @@ export function subjectAsUsername(context: AuthenticateContext): AuthenticateRes
   return { result: 'success', username: lines.reverse().join(',') };
 }
 
+/** A configured bridge with its certificate files read. */
+async function bridgeOptions({ tlsFiles, ...bridge }: ConfiguredBridge): Promise<BridgeOptions> {
+  return tlsFiles === undefined ? bridge : { ...bridge, tls: await readBridgeTls(tlsFiles) };
+}
+
 export async function setUpBroker(config: BrokerConfig, logger: Logger): Promise<BrokerSetup> {
   const auths: FileAuth[] = [];
   const load = async (options: NonNullable<BrokerConfig['auth']>): Promise<FileAuth> => {
@@ -137,8 +145,10 @@ export async function setUpBroker(config: BrokerConfig, logger: Logger): Promise
   if (config.persistence.dataDir !== undefined) {
     options.store = new LevelStore(config.persistence.dataDir, { fsync: config.persistence.fsync ?? false, logger });
   }
+  const bridges = await Promise.all((config.bridges ?? []).map(bridgeOptions));
   return {
     options,
+    bridges,
     attach(broker: Broker) {
       for (const profile of profiles) profile.attach?.(broker);
     },

@@ -91,6 +91,7 @@ function acknowledge(context: OpenContext, packet: SubscribePacket, codes: numbe
   const v5 = context.client.version === 5;
   const reasonCodes = v5 ? codes : codes.map((code) => (code >= ReasonCode.UnspecifiedError ? ReasonCode.UnspecifiedError : code));
   context.send({ type: 'suback', packetId: packet.packetId, reasonCodes });
+  context.broker.emitSubscribed(context.info, packet.subscriptions.flatMap((sub, i) => (codes[i]! < ReasonCode.UnspecifiedError ? [{ ...sub, qos: codes[i] as QoS }] : [])));
   for (const record of withRetained) {
     context.broker.forEachRetained(record.topicFilter, (message) => {
       session.outbox.deliver(message, message.qos < record.qos ? message.qos : record.qos, true, record.identifiers, undefined);
