@@ -118,6 +118,11 @@ export class Connection implements HandlerContext {
     return this.client.sendWindow;
   }
 
+  /** Whether this client's full queue may hold publishers back (DeliveryTarget). */
+  get holdsPublishers(): boolean {
+    return this.policy.holdPublishers;
+  }
+
   start(): void {
     this.connectTimer = setTimeout(connectDeadline, this.policy.limits.connectTimeout * 1000, this);
     this.stream.start(new StreamEvents(this));

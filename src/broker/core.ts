@@ -1,7 +1,7 @@
 import type { EventEmitter } from 'node:events';
 import type { BrokerEvents } from './events.js';
 import { protocolName } from './client-state.js';
-import { ReasonCode, type Will } from '../packet/index.js';
+import { ReasonCode, type Subscription, type Will } from '../packet/index.js';
 import type { ByteStream } from '../transport/index.js';
 import { Connection, type ConnectionHost } from './connection.js';
 import type { Holdable } from './flow.js';
@@ -143,6 +143,10 @@ export class BrokerCore implements ConnectionHost {
 
   emitConnected(info: ClientInfo): void {
     this.events.emit('connected', info);
+  }
+
+  emitSubscribed(info: ClientInfo, subscriptions: Subscription[]): void {
+    if (subscriptions.length > 0 && this.events.listenerCount('subscribed') > 0) this.events.emit('subscribed', info, subscriptions);
   }
 
   emitUnsubscribed(info: ClientInfo, topicFilters: string[]): void {

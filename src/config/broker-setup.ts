@@ -7,6 +7,7 @@
  */
 import { AuthChain, Protection } from '../auth/index.js';
 import { certificateCommonName, certificateSubject } from '../auth/internal.js';
+import type { BridgeOptions } from '../bridge/index.js';
 import {
   defaultLimits,
   LevelStore,
@@ -20,14 +21,16 @@ import {
   type BrokerOptions,
 } from '../broker/index.js';
 import { type DialectProfile, aliyunIotProfile, aliyunMqProfile, tencentProfile } from '../dialects/index.js';
-import { readListenerTls } from './broker-config.js';
-import type { BrokerConfig, DialectSettings } from './config-types.js';
+import { readBridgeTls, readListenerTls } from './broker-config.js';
+import type { BrokerConfig, ConfiguredBridge, DialectSettings } from './config-types.js';
 import { DeviceSecrets } from './device-secrets.js';
 
 export interface BrokerSetup {
   options: BrokerOptions;
   /** The connection guard and rate limits every listener's hooks go through, with their counters. */
   protection: Protection;
+  /** The bridges to start once the broker listens (`BridgeManager.add`), their certificate files read. */
+  bridges: BridgeOptions[];
   /** Hands the broker to the dialect profiles that send messages themselves; call it before `listen()`. */
   attach(broker: Broker): void;
   /** Re-reads password, ACL, device secrets and TLS files; on a failure the previous ones stay in force and it throws. */
@@ -76,6 +79,11 @@ export function subjectAsUsername(context: AuthenticateContext): AuthenticateRes
   const subject = certificateSubject(context.peer);
   if (!subject) return { result: 'fail', reasonCode: ReasonCode.NotAuthorized, reasonString: 'a client certificate is needed' };
   return { result: 'success', username: subject };
+}
+
+/** A configured bridge with its certificate files read. */
+async function bridgeOptions({ tlsFiles, ...bridge }: ConfiguredBridge): Promise<BridgeOptions> {
+  return tlsFiles === undefined ? bridge : { ...bridge, tls: await readBridgeTls(tlsFiles) };
 }
 
 export async function setUpBroker(config: BrokerConfig, logger: Logger): Promise<BrokerSetup> {
@@ -129,9 +137,11 @@ export async function setUpBroker(config: BrokerConfig, logger: Logger): Promise
   if (config.persistence.dataDir !== undefined) {
     options.store = new LevelStore(config.persistence.dataDir, { fsync: config.persistence.fsync ?? false, logger });
   }
+  const bridges = await Promise.all((config.bridges ?? []).map(bridgeOptions));
   return {
     options,
     protection: guard,
+    bridges,
     attach(broker: Broker) {
       for (const profile of profiles) profile.attach?.(broker);
     },

@@ -4,6 +4,7 @@
  * auth files are read when the broker starts and again on SIGHUP.
  */
 import type { AuthChainOptions, ProtectionOptions } from '../auth/index.js';
+import type { BridgeOptions } from '../bridge/index.js';
 import type { BrokerListenerOptions, BrokerOptions, LogFormat, LogLevel } from '../broker/index.js';
 import type { AliyunIotProfileOptions, AliyunMqProfileOptions, TencentProfileOptions } from '../dialects/index.js';
 
@@ -38,6 +39,22 @@ export interface ConfiguredListener extends Omit<BrokerListenerOptions, 'tls' | 
   /** This listener's cloud dialect, instead of any password/ACL files. */
   dialect?: DialectSettings;
 }
+
+/** A bridge's certificate files and TLS settings (Mosquitto's bridge_cafile, bridge_capath, ...). */
+export interface BridgeTlsFiles {
+  caFile?: string;
+  /** Directory of CA certificates (`*.pem`, `*.crt`), added to `caFile`'s. */
+  caPath?: string;
+  certFile?: string;
+  keyFile?: string;
+  /** Skip the host name check (the chain is still verified). */
+  insecure?: boolean;
+  alpn?: string[];
+  minVersion?: 'TLSv1.2' | 'TLSv1.3';
+}
+
+/** A bridge as a file configures it: its certificates as file names, read when the broker starts. */
+export type ConfiguredBridge = Omit<BridgeOptions, 'tls'> & { tlsFiles?: BridgeTlsFiles };
 
 export interface PersistenceSettings {
   /** Directory of the durable store; absent = memory only. */
@@ -91,6 +108,8 @@ export interface BrokerConfig {
   persistence: PersistenceSettings;
   /** Set: the broker is one node of a cluster, its state in NATS. */
   cluster?: ClusterSettings;
+  /** Bridges to other brokers (mosquitto.conf `connection` sections, the native file's `bridges`). */
+  bridges?: ConfiguredBridge[];
   /** Connection rates, failed-authentication delay, inbound rate limits; defaults from `defaultConnectionGuard`. */
   security?: ProtectionOptions;
   logLevel?: LogLevel;
