@@ -1,5 +1,7 @@
 import type { ConnectionOptions } from 'node:tls';
 import { dialTcp, dialTls, dialWebSocket, type ByteStream } from '../transport/index.js';
+import { asBuffer } from '../transport/internal.js';
+import type { ClientRuntime } from './client.js';
 import { InvalidOptionError } from './errors.js';
 import type { ClientOptions } from './options.js';
 import { webSocketUrl } from './websocket-url.js';
@@ -53,3 +55,6 @@ export function nodeDialer(url: URL, options: ClientOptions): Promise<ByteStream
       return Promise.reject(new InvalidOptionError(`unsupported URL scheme ${url.protocol}`));
   }
 }
+
+/** What the client takes from Node besides the dialer: received payloads are Buffers over the received bytes. */
+export const nodeRuntime: ClientRuntime = { bytes: asBuffer };
