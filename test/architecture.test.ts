@@ -24,6 +24,7 @@ const allowed: Record<string, string[]> = {
   iothub: ['broker', 'registry', 'credentials', 'transport'],
   dialects: ['broker', 'credentials'],
   cluster: ['packet', 'topic', 'transport', 'broker'],
+  mqttjs: ['client'],
   cli: ['auth', 'broker', 'client', 'cluster', 'config', 'credentials', 'dialects', 'iothub', 'packet', 'registry', 'topic', 'transport'],
 };
 

@@ -32,6 +32,7 @@ const documented: Record<string, string[]> = {
   'culex/registry': ['DeviceRegistry', 'MemoryKeyValueStore', 'LevelKeyValueStore', 'CodedError'],
   'culex/iothub': ['createIotHub', 'IotHub', 'createServiceToken', 'CodedError'],
   'culex/dialects': ['tencentProfile', 'aliyunMqProfile', 'aliyunIotProfile'],
+  'culex/mqtt': ['connect', 'connectAsync', 'MqttClient', 'Client', 'ErrorWithReasonCode', 'default'],
 };
 
 /** The entries by package name (`.` is `culex`, `./broker` is `culex/broker`). */
@@ -66,9 +67,9 @@ describe('package entry points', () => {
     assert.deepEqual(missing, []);
   });
 
-  it('never export two different things under one name', async () => {
+  it('never export two different things under one name (but culex/mqtt, which has MQTT.js\'s names)', async () => {
     const byName = new Map<string, Map<unknown, string[]>>();
-    for (const name of entries) {
+    for (const name of entries.filter((entry) => entry !== 'culex/mqtt')) {
       for (const [symbol, value] of Object.entries(await load(name))) {
         const values = byName.get(symbol) ?? new Map<unknown, string[]>();
         values.set(value, [...(values.get(value) ?? []), name]);
