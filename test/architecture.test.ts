@@ -26,6 +26,7 @@ const allowed: Record<string, string[]> = {
   cluster: ['packet', 'topic', 'transport', 'broker'],
   ops: ['auth', 'broker', 'packet', 'topic'],
   bridge: ['packet', 'topic', 'transport', 'broker', 'credentials'],
+  mqttjs: ['client'],
   cli: ['auth', 'bridge', 'broker', 'client', 'cluster', 'config', 'credentials', 'dialects', 'iothub', 'ops', 'packet', 'registry', 'topic', 'transport'],
 };
 

@@ -16,7 +16,7 @@ import { SessionRegistry } from './sessions.js';
 import { BrokerStats } from './stats.js';
 import type { BrokerStore } from './store/store.js';
 import { StoreWriter, type AckKind, type AckTarget } from './store/writer.js';
-import { atTickEnd } from '../transport/internal.js';
+import { asBuffer, atTickEnd } from '../transport/internal.js';
 
 /**
  * The broker's shared state and the rules that span connections: accepting connections, routing and retaining
@@ -185,7 +185,8 @@ export class BrokerCore implements ConnectionHost {
   dispatch(message: BrokerMessage, from: ClientInfo | undefined, publisher?: Holdable): number {
     if (message.retain && this.settings.retainAvailable) this.retain(message);
     const delivered = this.router.route(message, publisher);
-    if (this.events.listenerCount('message') > 0) this.events.emit('message', message, from);
+    // Listeners get the payload as a Buffer, as Node programs expect; the message routed keeps its plain view.
+    if (this.events.listenerCount('message') > 0) this.events.emit('message', { ...message, payload: asBuffer(message.payload) }, from);
     return delivered;
   }
 
