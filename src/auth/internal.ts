@@ -14,3 +14,5 @@ export {
   type HashAlgorithm,
 } from './password-file.js';
 export { PromptInterrupted, promptNewPassword } from './password-prompt.js';
+// A client certificate's subject and Common Name, for `use_subject_as_username` / `use_identity_as_username`.
+export { certificateCommonName, certificateSubject } from './certificate-subject.js';

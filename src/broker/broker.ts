@@ -6,7 +6,7 @@ import { createListener, transportFaultNames } from './listeners/index.js';
 import type { Listener } from './listeners/listener.js';
 import { LogLimiter, stderrLogger, type Logger } from './logger.js';
 import { createMessage, type BrokerMessage, type PublishMessage } from './message.js';
-import { ReasonCode, type Subscription, type Will } from '../packet/index.js';
+import { ReasonCode, type QoS, type Subscription, type Will } from '../packet/index.js';
 import { validateSubscriptionFilter } from '../topic/index.js';
 import { clientDetail, clientSnapshot, sessionFigures, type ClientDetail, type ClientSnapshot, type SessionFigures } from './inspect.js';
 import {
@@ -18,13 +18,29 @@ import {
   type BrokerOptions,
   type ListenerPolicy,
 } from './options.js';
-import type { DeliveryOutcome } from './outbox.js';
+import type { DeliveryOutcome, SessionDropCounts } from './outbox.js';
 import { LocalRouter, type Router } from './router.js';
 import type { BrokerMeters, BrokerStats, BrokerTap } from './stats.js';
 import { sendRetained, subscriptionRecord, wantsRetained } from './subscription.js';
 import type { BrokerStore, StoredSessionState } from './store/store.js';
 import { SysPublisher } from './sys.js';
 import { version } from './version.js';
+
+/** A session as `Broker.sessionInfo` describes it. */
+export interface SessionInfo {
+  connected: boolean;
+  /** Its subscriptions: filters as the client sent them, and the QoS granted. */
+  subscriptions: Array<{ filter: string; qos: QoS }>;
+  /** QoS 2 packet ids received from its client and not yet released (PUBREL). */
+  incoming: number[];
+  /** Messages waiting in its queue, and their bytes as the queue limits count them. */
+  queued: number;
+  queuedBytes: number;
+  /** QoS 1/2 messages sent and not yet acknowledged. */
+  inflight: number;
+  /** Messages it dropped since the broker started, by cause. */
+  dropped: SessionDropCounts;
+}
 
 /**
  * An MQTT 3.1/3.1.1/5.0 broker: `new Broker(options)`, `await broker.listen()`, `await broker.close()`.
@@ -79,7 +95,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     try {
       if (this.store !== undefined) await this.recover(this.store);
       for (const config of configs) {
-        const { allowAnonymous: _a, refuseExcessKeepalive: _r, limits: _l, hooks: _h, ...listenerOptions } = config;
+        const { allowAnonymous: _a, refuseExcessKeepalive: _r, limits: _l, hooks: _h, holdPublishers: _p, ...listenerOptions } = config;
         const listener = createListener({ ...listenerOptions, maxPacketSize: listenerOptions.maxPacketSize ?? { ...this.limits, ...config.limits }.maxPacketSize });
         const policy = resolvePolicy(this.options, listener.name, { ...config, host: listener.host });
         await listener.start(
@@ -272,6 +288,22 @@ export class Broker extends EventEmitter<BrokerEvents> {
     if (session === undefined) return false;
     const m = createMessage(message, undefined);
     return session.outbox.deliver(m, m.qos, m.retain, undefined, undefined, undefined, onSettled);
+  }
+
+  /** What the broker holds for a session (connected or not), undefined when there is none. */
+  sessionInfo(clientId: string): SessionInfo | undefined {
+    const session = this.core.sessions.get(clientId);
+    if (session === undefined) return undefined;
+    const outbox = session.outbox;
+    return {
+      connected: session.online,
+      subscriptions: [...session.subscriptions.values()].map((sub) => ({ filter: sub.filter, qos: sub.qos })),
+      incoming: session.incomingIds(),
+      queued: outbox.queued,
+      queuedBytes: outbox.queuedWeight,
+      inflight: outbox.inflightCount,
+      dropped: { ...outbox.dropped },
+    };
   }
 
   /**

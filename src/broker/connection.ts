@@ -22,7 +22,7 @@ import { ClientState } from './client-state.js';
 import { ACK_SIZE, ackChunk, coalesce, type OutChunk } from './coalesce.js';
 import type { BrokerServices, ConnectionState, HandlerContext } from './handlers/context.js';
 import { handlePacket } from './handlers/dispatch.js';
-import type { ClientInfo } from './hooks.js';
+import type { ClientInfo, InboundMeter } from './hooks.js';
 import { remainingExpiry, TopicBytesCache, type BrokerMessage } from './message.js';
 import type { ConnectionPolicy } from './options.js';
 import type { Session } from './session.js';
@@ -35,6 +35,8 @@ const ACK_FIRST_BYTE = { puback: 0x40, pubrec: 0x50, pubrel: 0x62, pubcomp: 0x70
 const LINGER_MS = 2000;
 /** A connection's output list is emptied and kept after a flush up to this length, replaced beyond it. */
 const KEPT_OUT_LIST = 64;
+/** Longest delay a Node timer keeps; a later deadline is looked at again then. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Filled in for every PUBLISH head encoded (encodePublishHead keeps none of it), so no object per delivery. */
 const headFields: PublishHead = { topic: '', topicBytes: undefined, qos: 0, retain: false, dup: false, packetId: undefined, properties: undefined };
 
@@ -75,6 +77,11 @@ export class Connection implements HandlerContext {
   private connectTimer: NodeJS.Timeout | undefined;
   private keepaliveTimer: NodeJS.Timeout | undefined;
   private stallTimer: NodeJS.Timeout | undefined;
+  /** When the client's credentials end (epoch ms), and the timer that closes the connection then. */
+  private deadline: number | undefined;
+  private deadlineTimer: NodeJS.Timeout | undefined;
+  /** The inbound rate limits (BrokerHooks.meterInbound); undefined costs the packet path one check. */
+  private meter: InboundMeter | undefined;
 
   constructor(
     readonly broker: ConnectionHost,
@@ -109,6 +116,11 @@ export class Connection implements HandlerContext {
   /** What the client allows us to have unacknowledged (DeliveryTarget). */
   get sendWindow(): number {
     return this.client.sendWindow;
+  }
+
+  /** Whether this client's full queue may hold publishers back (DeliveryTarget). */
+  get holdsPublishers(): boolean {
+    return this.policy.holdPublishers;
   }
 
   start(): void {
@@ -156,6 +168,7 @@ export class Connection implements HandlerContext {
       const stats = this.broker.stats;
       stats.messagesReceived++;
       if (stats.tap !== undefined) stats.tap.packetIn(this.clientInfo(), packet);
+      if (this.meter !== undefined && packet.type === 'publish' && !this.metered(this.meter, packet.payload.length)) return;
       let pending: void | Promise<void>;
       try {
         pending = handlePacket(this, packet);
@@ -228,6 +241,22 @@ export class Connection implements HandlerContext {
     if (this.held++ === 0 && !this.busy) this.stream.pause();
   }
 
+  /**
+   * Applies the rate limits' verdict on a PUBLISH: false when it closed the connection (the PUBLISH is dropped);
+   * a pause holds input after this PUBLISH, as a full subscriber queue does.
+   */
+  private metered(meter: InboundMeter, bytes: number): boolean {
+    const verdict = meter.publish(bytes);
+    if (verdict === 0) return true;
+    if (typeof verdict === 'object') {
+      this.disconnect(verdict.reasonCode ?? ReasonCode.MessageRateTooHigh, verdict.reasonString ?? 'over the rate limit');
+      return false;
+    }
+    this.hold();
+    setTimeout(pauseOver, verdict, this);
+    return true;
+  }
+
   release(): void {
     if (this.held === 0 || --this.held > 0) return;
     this.lastReceived = Date.now();
@@ -246,6 +275,26 @@ export class Connection implements HandlerContext {
     this.connectionState = 'auth';
   }
 
+  setDeadline(at: number | undefined): void {
+    this.deadline = at;
+    if (this.connectionState === 'open') this.armDeadline();
+  }
+
+  private armDeadline(): void {
+    clearTimeout(this.deadlineTimer);
+    this.deadlineTimer = undefined;
+    if (this.deadline === undefined) return;
+    this.deadlineTimer = setTimeout(deadlineDue, Math.min(Math.max(this.deadline - Date.now(), 0), MAX_TIMER_MS), this);
+  }
+
+  /** The deadline timer fired: the credentials ran out, unless a re-authentication moved the deadline meanwhile. */
+  checkDeadline(): void {
+    this.deadlineTimer = undefined;
+    if (this.connectionState !== 'open' || this.deadline === undefined) return;
+    if (this.deadline > Date.now()) this.armDeadline();
+    else this.disconnect(ReasonCode.MaximumConnectTime, 'credentials expired');
+  }
+
   open(session: Session): ClientInfo {
     this.connectionState = 'open';
     this.openedAt = Date.now();
@@ -257,6 +306,8 @@ export class Connection implements HandlerContext {
     this.connectTimer = undefined;
     const keepalive = this.client.keepalive;
     if (keepalive > 0) this.keepaliveTimer = setTimeout(keepaliveDue, keepalive * 1500, this);
+    this.armDeadline();
+    this.meter = this.policy.hooks.meterInbound?.(info);
     return info;
   }
 
@@ -324,6 +375,7 @@ export class Connection implements HandlerContext {
     clearTimeout(this.connectTimer);
     clearTimeout(this.keepaliveTimer);
     clearTimeout(this.stallTimer);
+    clearTimeout(this.deadlineTimer);
     this.flush();
     const stream = this.stream;
     // A socket that is not draining would never finish an orderly close.
@@ -561,6 +613,14 @@ function keepaliveDue(connection: Connection): void {
 
 function stallDue(connection: Connection): void {
   contained(connection, 'in the write-stall timer', (c) => c.writeStalled());
+}
+
+function deadlineDue(connection: Connection): void {
+  contained(connection, 'in the credentials deadline timer', (c) => c.checkDeadline());
+}
+
+function pauseOver(connection: Connection): void {
+  contained(connection, 'ending a rate-limit pause', (c) => c.release());
 }
 
 class StreamEvents implements StreamHandlers {

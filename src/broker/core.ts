@@ -1,7 +1,7 @@
 import type { EventEmitter } from 'node:events';
 import type { BrokerEvents } from './events.js';
 import { protocolName } from './client-state.js';
-import { ReasonCode, type Will } from '../packet/index.js';
+import { ReasonCode, type Subscription, type Will } from '../packet/index.js';
 import type { ByteStream } from '../transport/index.js';
 import { Connection, type ConnectionHost } from './connection.js';
 import type { Holdable } from './flow.js';
@@ -16,7 +16,7 @@ import { SessionRegistry } from './sessions.js';
 import { BrokerStats } from './stats.js';
 import type { BrokerStore } from './store/store.js';
 import { StoreWriter, type AckKind, type AckTarget } from './store/writer.js';
-import { atTickEnd } from '../transport/internal.js';
+import { asBuffer, atTickEnd } from '../transport/internal.js';
 
 /**
  * The broker's shared state and the rules that span connections: accepting connections, routing and retaining
@@ -145,6 +145,10 @@ export class BrokerCore implements ConnectionHost {
     this.events.emit('connected', info);
   }
 
+  emitSubscribed(info: ClientInfo, subscriptions: Subscription[]): void {
+    if (subscriptions.length > 0 && this.events.listenerCount('subscribed') > 0) this.events.emit('subscribed', info, subscriptions);
+  }
+
   emitUnsubscribed(info: ClientInfo, topicFilters: string[]): void {
     if (topicFilters.length > 0 && this.events.listenerCount('unsubscribed') > 0) this.events.emit('unsubscribed', info, topicFilters);
   }
@@ -181,7 +185,8 @@ export class BrokerCore implements ConnectionHost {
   dispatch(message: BrokerMessage, from: ClientInfo | undefined, publisher?: Holdable): number {
     if (message.retain && this.settings.retainAvailable) this.retain(message);
     const delivered = this.router.route(message, publisher);
-    if (this.events.listenerCount('message') > 0) this.events.emit('message', message, from);
+    // Listeners get the payload as a Buffer, as Node programs expect; the message routed keeps its plain view.
+    if (this.events.listenerCount('message') > 0) this.events.emit('message', { ...message, payload: asBuffer(message.payload) }, from);
     return delivered;
   }
 

@@ -1,5 +1,5 @@
 // `culex/broker`: the broker, its options, hooks and events, and the stores and router it can be given.
-export { Broker } from './broker.js';
+export { Broker, type SessionInfo } from './broker.js';
 export type { BrokerEvents } from './events.js';
 export type {
   AuthenticateContext,
@@ -7,6 +7,7 @@ export type {
   BrokerHooks,
   ClientInfo,
   DisconnectVerdict,
+  InboundMeter,
   PublishAuthorization,
   PublishHookResult,
   SubscribeAuthorization,
@@ -15,7 +16,7 @@ export { stderrLogger, silentLogger, type LogFormat, type LogLimitOptions, type 
 export type { ClientDetail, ClientSnapshot, ConnectionSnapshot, SessionFigures, SubscriptionSnapshot } from './inspect.js';
 export type { ClientError } from './session.js';
 export type { BrokerMessage, PublishMessage } from './message.js';
-export type { DeliveryOutcome, Reassigner } from './outbox.js';
+export type { DeliveryOutcome, Reassigner, SessionDropCounts, SessionDropReason } from './outbox.js';
 export type { Holdable } from './flow.js';
 export {
   defaultLimits,

@@ -109,7 +109,7 @@ export function clientSnapshot(session: Session, connection: Connection | undefi
     queued: outbox.queued,
     inflight: outbox.inflightCount,
     queuedBytes: outbox.queuedWeight,
-    dropped: outbox.dropped,
+    dropped: outbox.dropped.queueFull + outbox.dropped.stuckSubscriber + outbox.dropped.tooLarge + outbox.dropped.expired,
     lastDrop: outbox.lastDropReason === undefined ? undefined : { reason: outbox.lastDropReason, at: outbox.lastDropAt },
     stuck: outbox.stuck,
   };

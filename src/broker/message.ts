@@ -78,7 +78,8 @@ export function brokerMessage(
 /** The same message on its own copy of the payload, not a view pinning the whole received chunk (retained). */
 export function withOwnPayload(message: BrokerMessage): BrokerMessage {
   const payload = message.payload;
-  return payload.byteLength === payload.buffer.byteLength ? message : { ...message, payload: payload.slice() };
+  // Uint8Array's slice copies; a Buffer's own slice (a hook's or an embedder's payload) would be another view.
+  return payload.byteLength === payload.buffer.byteLength ? message : { ...message, payload: Uint8Array.prototype.slice.call(payload) };
 }
 
 /**

@@ -155,6 +155,11 @@ export class Session {
     return this.incomingQos2 !== undefined && this.incomingQos2.has(packetId);
   }
 
+  /** The QoS 2 packet ids received and not yet released. */
+  incomingIds(): number[] {
+    return [...(this.incomingQos2 ?? [])];
+  }
+
   /** A QoS 2 message with this packet id was taken: a resend of it is a duplicate until PUBREL. */
   addIncoming(packetId: number): void {
     (this.incomingQos2 ??= new Set()).add(packetId);

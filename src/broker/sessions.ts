@@ -93,6 +93,8 @@ export class SessionRegistry {
     }
     session.expiryInterval = expiryInterval;
     session.disconnectedAt = undefined;
+    // The listener the client comes through now sets its queue's limits (a recovered session had the broker's).
+    session.outbox.limits = client.limits;
     session.connection = client.connection;
     session.outbox.target = client.connection;
     this.updatePersistence(session);

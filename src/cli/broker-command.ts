@@ -1,5 +1,6 @@
 import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
+import { BridgeManager } from '../bridge/index.js';
 import { Broker, stderrLogger, defaultLimits } from '../broker/index.js';
 import { isLoopback } from '../broker/internal.js';
 import { dialectTypes, secretsSchema, describeSchema } from '../config/internal.js';
@@ -58,7 +59,12 @@ mosquitto.conf: listener, port, bind_address, protocol, allow_anonymous, passwor
 capath, certfile, keyfile, crlfile, require_certificate, use_identity_as_username, use_subject_as_username,
 tls_version, persistence, persistence_location, max_inflight_messages, max_queued_messages, max_queued_bytes,
 message_size_limit, max_packet_size, max_keepalive, max_topic_alias, retain_available, sys_interval,
-max_connections, per_listener_settings, persistent_client_expiration, include_dir; Mosquitto's defaults apply.
+max_connections, per_listener_settings, persistent_client_expiration, include_dir; bridges: connection, address,
+topic, bridge_protocol_version, remote_clientid, local_clientid, remote_username, remote_password, cleansession,
+local_cleansession, bridge_cafile, bridge_capath, bridge_certfile, bridge_keyfile, bridge_insecure,
+bridge_tls_version, bridge_alpn, keepalive_interval, restart_timeout, round_robin, try_private, notifications,
+notification_topic, notifications_local_only, bridge_outgoing_retain, bridge_max_packet_size,
+bridge_receive_maximum, bridge_session_expiry_interval, start_type automatic; Mosquitto's defaults apply.
 Other directives are errors, except these, which have no effect: log_* settings, connection_messages,
 websockets_log_level, user, pid_file, persistence_file, autosave_interval, autosave_on_changes, set_tcp_nodelay.
 `;
@@ -176,6 +182,10 @@ export async function run(args: string[]): Promise<number> {
     process.stderr.write('culex broker: --cluster-name and --node-name need --cluster\n');
     return 2;
   }
+  if (config.cluster !== undefined && (config.bridges?.length ?? 0) > 0) {
+    process.stderr.write('culex broker: bridges run on a single broker, not on a cluster node\n');
+    return 2;
+  }
   if (workers !== undefined && config.cluster === undefined) {
     process.stderr.write('culex broker: --workers needs --cluster: the workers share sessions and messages through the cluster\n');
     return 2;
@@ -203,6 +213,7 @@ export async function run(args: string[]): Promise<number> {
   let node: ClusterNode | undefined;
   let setup: BrokerSetup;
   let ops: Operations;
+  let bridges: BridgeManager | undefined;
   // Installed before the listeners open: a stop asked for as soon as the listening line appears is not the default
   // (an exit without closing) but a clean stop once the start is done.
   const stopSignal = new Promise<string>((resolve) => {
@@ -212,9 +223,13 @@ export async function run(args: string[]): Promise<number> {
   try {
     setup = await setUpBroker(config, logger);
     if (config.cluster === undefined) {
-      broker = new Broker(setup.options);
+      broker = new Broker({ ...setup.options, sysFigures: () => bridges?.sysFigures() ?? [] });
       setup.attach(broker);
       await broker.listen();
+      if (setup.bridges.length > 0) {
+        bridges = new BridgeManager(broker, logger);
+        for (const bridge of setup.bridges) bridges.add(bridge);
+      }
     } else {
       node = clusterNode(setup.options, config.cluster, logger);
       broker = node.broker;
@@ -257,6 +272,7 @@ export async function run(args: string[]): Promise<number> {
   process.once('SIGINT', force);
   process.once('SIGTERM', force);
   await ops.close();
+  await bridges?.close();
   if (node !== undefined) await node.stop();
   else await broker.close();
   process.off('SIGINT', force);

@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { ReasonCode, type PublishPacket } from '../../packet/index.js';
 import { validateTopicName } from '../../topic/index.js';
+import { asBuffer } from '../../transport/internal.js';
 import type { DisconnectVerdict, PublishHookResult } from '../hooks.js';
 import { brokerMessage, createMessage, type PublishMessage } from '../message.js';
 import { chain } from './chain.js';
@@ -80,7 +81,7 @@ function admit(context: OpenContext, packet: PublishPacket, topic: string, packe
     if (typeof verdict === 'object') return refuseByClosing(context, packet, verdict);
     if (verdict !== true) return reject(context, packet, packetId, typeof verdict === 'number' ? verdict : ReasonCode.NotAuthorized, 'not authorized', 'notAuthorized');
     if (hooks.onPublish === undefined) return route(context, packet, packetId, topic, undefined, arrivedAt);
-    const message: PublishMessage = { topic, payload: packet.payload, qos: packet.qos, retain: packet.retain, properties: packet.properties };
+    const message: PublishMessage = { topic, payload: asBuffer(packet.payload), qos: packet.qos, retain: packet.retain, properties: packet.properties };
     return chain(hooks.onPublish(context.info, message), (result) => applyHookResult(context, packet, packetId, topic, result, arrivedAt));
   });
 }

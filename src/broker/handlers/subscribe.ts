@@ -81,5 +81,6 @@ function acknowledge(context: OpenContext, packet: SubscribePacket, codes: numbe
   }
   const reasonCodes = v5 ? codes : codes.map((code) => (code >= ReasonCode.UnspecifiedError ? ReasonCode.UnspecifiedError : code));
   context.send({ type: 'suback', packetId: packet.packetId, reasonCodes });
+  context.broker.emitSubscribed(context.info, packet.subscriptions.flatMap((sub, i) => (codes[i]! < ReasonCode.UnspecifiedError ? [{ ...sub, qos: codes[i] as QoS }] : [])));
   for (const record of withRetained) sendRetained(context.broker, session, record);
 }
