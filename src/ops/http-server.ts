@@ -131,7 +131,10 @@ export class OpsHttpServer {
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
       const headers: Record<string, string> = {};
-      if (err.code === 'unauthorized') headers['www-authenticate'] = 'Basic realm="culex", charset="UTF-8"';
+      // No challenge for a script of this server's own page (the dashboard): the browser would hold its request for
+      // a login dialog instead of letting the page say the password was wrong.
+      const fromScript = request.headers['sec-fetch-site'] === 'same-origin' && request.headers['sec-fetch-mode'] !== 'navigate';
+      if (err.code === 'unauthorized' && !fromScript) headers['www-authenticate'] = 'Basic realm="culex", charset="UTF-8"';
       sendError(response, err, headers);
     }
   }

@@ -7,6 +7,7 @@ import { silentLogger, type Broker, type Logger } from '../broker/index.js';
 import { Alarms, type AlarmOptions } from './alarms.js';
 import { alarmRoutes } from './api-alarms.js';
 import { brokerRoutes } from './api-broker.js';
+import { dashboardRoutes, defaultDashboardDir } from './dashboard-routes.js';
 import { clientRoutes } from './api-clients.js';
 import { retainedRoutes } from './api-retained.js';
 import { traceRoutes } from './api-traces.js';
@@ -34,6 +35,8 @@ export interface OpsOptions {
    * the server runs its own with these thresholds while it is open.
    */
   alarms?: Alarms | AlarmOptions;
+  /** Where the built dashboard is (index.html, app.js). Default dist/dashboard of this package. */
+  dashboardDir?: string;
   logger?: Logger;
 }
 
@@ -66,6 +69,7 @@ export class OpsServer {
       ...retainedRoutes(nodes),
       ...traceRoutes(nodes),
       ...alarmRoutes(nodes),
+      ...dashboardRoutes(options.dashboardDir ?? defaultDashboardDir),
     );
     routes.add(openApiRoute(routes));
     server = await OpsHttpServer.start(options.http, routes, logger);

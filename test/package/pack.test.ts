@@ -117,7 +117,8 @@ describe('the npm package', () => {
   it('holds the licence, the docs the README links to, both builds, and no source maps that point at unshipped files', () => {
     const paths = new Set(packed.files.map((file) => file.path));
     for (const path of ['LICENSE', 'README.md', 'docs/coming-from-mqttjs.md', 'docs/persistence.md', 'src/client/README.md',
-      'dist/cjs/package.json', 'dist/mqttjs/index.js', 'dist/cjs/mqttjs/index.d.ts', 'bin/culex.js']) {
+      'dist/cjs/package.json', 'dist/mqttjs/index.js', 'dist/cjs/mqttjs/index.d.ts', 'bin/culex.js',
+      'docs/operate.md', 'docs/dashboard.png', 'dist/dashboard/index.html', 'dist/dashboard/app.js']) {
       assert.ok(paths.has(path), `${path} is not in the package`);
     }
     const maps = [...paths].filter((path) => path.endsWith('.map'));

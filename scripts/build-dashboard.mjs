@@ -1,0 +1,28 @@
+// Builds the admin dashboard (src/ops/dashboard) into dist/dashboard: its page and one bundled script, which the
+// admin listener serves at / (src/ops/dashboard-routes.ts).
+import { build } from 'esbuild';
+import { copyFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+export async function buildDashboard({ outdir = `${root}dist/dashboard` } = {}) {
+  mkdirSync(outdir, { recursive: true });
+  await build({
+    entryPoints: [join(root, 'src/ops/dashboard/app.ts')],
+    outfile: join(outdir, 'app.js'),
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    minify: true,
+    logLevel: 'warning',
+  });
+  copyFileSync(join(root, 'src/ops/dashboard/index.html'), join(outdir, 'index.html'));
+  return outdir;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  console.log(`wrote ${await buildDashboard()}`);
+}

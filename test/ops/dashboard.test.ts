@@ -1,0 +1,118 @@
+/**
+ * The dashboard in real headless Chromium (Debian chromium, playwright-core): sign in, see a client connect and
+ * appear, kick it, watch a client's trace, delete a retained message, publish from the page and receive it.
+ * Screenshots go to $CULEX_TEST_ARTIFACTS (default: a directory under the system's temporary one), not the tree.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { chromium, type Browser, type Page } from 'playwright-core';
+// @ts-expect-error: a plain ES module script without type declarations
+import { buildDashboard } from '../../scripts/build-dashboard.mjs';
+import { RawClient } from '../helpers/raw-client.js';
+import { waitFor } from '../helpers/wait.js';
+import { ADMIN, startOps, type OpsFixture } from './ops-fixture.js';
+
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'];
+const shots = process.env['CULEX_TEST_ARTIFACTS'] ?? join(tmpdir(), 'culex-test-artifacts');
+
+describe('dashboard', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'culex-dashboard-'));
+  let f: OpsFixture;
+  let browser: Browser;
+  let page: Page;
+  const clients: RawClient[] = [];
+  const connect = async (...args: Parameters<typeof RawClient.connect>): Promise<RawClient> => {
+    const { client } = await RawClient.connect(...args);
+    clients.push(client);
+    return client;
+  };
+
+  before(async () => {
+    await (buildDashboard as (o: { outdir: string }) => Promise<string>)({ outdir: dir });
+    f = await startOps({}, { dashboardDir: dir });
+    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    page = await browser.newPage({ viewport: { width: 1200, height: 800 } });
+    mkdirSync(shots, { recursive: true });
+  });
+
+  after(async () => {
+    for (const client of clients) client.destroy();
+    await browser?.close();
+    await f?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('is served at / without credentials, and refuses a wrong password', async () => {
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await page.goto(`${f.url}/`);
+    await page.fill('#user', ADMIN.username);
+    await page.fill('#password', 'wrong');
+    await page.click('#signin');
+    await page.waitForFunction(() => document.getElementById('login-error')!.textContent !== '', undefined, { timeout: 10_000 });
+    assert.match(await page.textContent('#login-error') ?? '', /401 unauthorized/);
+    assert.deepEqual(errors, []);
+  });
+
+  it('signs in and shows the overview', async () => {
+    await page.fill('#password', ADMIN.password);
+    await page.click('#signin');
+    await page.waitForSelector('#card-version', { timeout: 10_000 });
+    assert.match(await page.textContent('#card-version') ?? '', /\d+\.\d+\.\d+/);
+    assert.equal(await page.isVisible('#login'), false, 'the sign-in form goes');
+    // Two polls make a rate: the charts have their lines.
+    await page.waitForFunction(() => (document.querySelector('#rates polyline')?.getAttribute('points') ?? '').includes(' '), undefined, { timeout: 15_000 });
+    await page.screenshot({ path: join(shots, 'dashboard-overview.png') });
+  });
+
+  it('shows a client that connects, and kicks it', async () => {
+    const victim = await connect(f.broker.port, { protocolVersion: 5, clientId: 'dash-kick' });
+    await page.click('nav button[data-view="clients"]');
+    const row = 'tr[data-client-id="dash-kick"]';
+    await page.waitForSelector(row, { timeout: 10_000 });
+    await page.screenshot({ path: join(shots, 'dashboard-clients.png') });
+    await page.click(`${row} button:text("kick")`);
+    assert.equal((await victim.expect('disconnect')).reasonCode, 0x98);
+  });
+
+  it("watches a client's trace", async () => {
+    const traced = await connect(f.broker.port, { protocolVersion: 5, clientId: 'dash-traced' });
+    const row = 'tr[data-client-id="dash-traced"]';
+    await page.waitForSelector(row, { timeout: 10_000 });
+    await page.click(`${row} button:text("details")`);
+    await page.waitForFunction(() => document.getElementById('detail-json')!.textContent!.includes('dash-traced'), undefined, { timeout: 10_000 });
+    await page.click('#trace-start');
+    // The trace runs once the broker's tap is set.
+    await waitFor(() => f.broker.stats.tap !== undefined, 10_000, 'the trace started');
+    await traced.publish('dash/t', 'hello trace', 0);
+    await page.waitForFunction(() => document.getElementById('trace')!.textContent!.includes('PUBLISH dash/t hello trace'), undefined, { timeout: 10_000 });
+    await page.screenshot({ path: join(shots, 'dashboard-trace.png') });
+  });
+
+  it('deletes a retained message', async () => {
+    f.broker.publish({ topic: 'dash/keep', payload: new TextEncoder().encode('kept'), qos: 0, retain: true });
+    await page.click('nav button[data-view="retained"]');
+    const row = 'tr[data-topic="dash/keep"]';
+    await page.waitForSelector(row, { timeout: 10_000 });
+    await page.click(`${row} button:text("delete")`);
+    await page.waitForSelector(row, { state: 'detached', timeout: 10_000 });
+    assert.equal(f.broker.retainedCount, 0);
+  });
+
+  it('publishes from the page to a subscriber', async () => {
+    const sub = await connect(f.broker.port, { protocolVersion: 4, clientId: 'dash-sub' });
+    await sub.subscribe('from/page', 1);
+    await page.click('nav button[data-view="publish"]');
+    await page.fill('#pub-topic', 'from/page');
+    await page.fill('#pub-payload', 'hello from the dashboard');
+    await page.selectOption('#pub-qos', '1');
+    await page.click('#pub-send');
+    const got = await sub.expectPublish('from/page');
+    assert.equal(Buffer.from(got.payload).toString('utf8'), 'hello from the dashboard');
+    await page.waitForFunction(() => document.getElementById('pub-result')!.textContent!.includes('1 sessions took it'), undefined, { timeout: 10_000 });
+  });
+});
