@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
-export async function buildBrowser({ outfile = `${root}dist/browser/culex.js`, minify = true } = {}) {
+export async function buildBrowser({ outfile = `${root}dist/browser/culex.js`, minify = true, sourcemap = true } = {}) {
   await build({
     entryPoints: [`${root}src/client/browser.ts`],
     outfile,
@@ -13,7 +13,7 @@ export async function buildBrowser({ outfile = `${root}dist/browser/culex.js`, m
     platform: 'browser',
     target: 'es2022',
     minify,
-    sourcemap: true,
+    sourcemap,
     // The codec uses Node's Buffer string methods when they exist; a browser has none, so that branch goes.
     define: { 'globalThis.Buffer': 'undefined' },
     logLevel: 'warning',

@@ -1,5 +1,5 @@
 /**
- * The dashboard: a page and its script, served at `/` without credentials (they hold no data: the page asks for
+ * The dashboard: a page, its script and the browser client of its MQTT console, served at `/` without credentials (they hold no data: the page asks for
  * credentials and calls the API with them). Built by `npm run build` (scripts/build-dashboard.mjs) into
  * dist/dashboard, read once at start.
  */
@@ -15,6 +15,7 @@ export const defaultDashboardDir = fileURLToPath(new URL('../../dist/dashboard/'
 const FILES = [
   { path: '/', file: 'index.html', contentType: 'text/html; charset=utf-8' },
   { path: '/dashboard/app.js', file: 'app.js', contentType: 'text/javascript; charset=utf-8' },
+  { path: '/dashboard/culex.js', file: 'culex.js', contentType: 'text/javascript; charset=utf-8' },
 ] as const;
 
 function read(dir: string, file: string): string | undefined {

@@ -222,6 +222,7 @@ const operations: Record<string, Operation> = {
   },
   'GET /': { summary: 'the dashboard (no credentials: it asks for them and calls this API)', responses: { 200: { description: 'its page', content: { 'text/html': { schema: str() } } } } },
   'GET /dashboard/app.js': { summary: "the dashboard's script", responses: { 200: { description: 'JavaScript', content: { 'text/javascript': { schema: str() } } } } },
+  'GET /dashboard/culex.js': { summary: "the Culex browser client, for the dashboard's MQTT console", responses: { 200: { description: 'JavaScript', content: { 'text/javascript': { schema: str() } } } } },
   'GET /api/openapi.json': { summary: 'this document', responses: { 200: ok('OpenAPI 3.1', { type: 'object' }) } },
 };
 

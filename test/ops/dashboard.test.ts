@@ -33,7 +33,7 @@ describe('dashboard', () => {
 
   before(async () => {
     await (buildDashboard as (o: { outdir: string }) => Promise<string>)({ outdir: dir });
-    f = await startOps({}, { dashboardDir: dir });
+    f = await startOps({ listeners: [{ port: 0 }, { port: 0, protocol: 'websockets', path: '/mqtt' }] }, { dashboardDir: dir });
     browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
     page = await browser.newPage({ viewport: { width: 1200, height: 800 } });
     mkdirSync(shots, { recursive: true });
@@ -114,5 +114,23 @@ describe('dashboard', () => {
     const got = await sub.expectPublish('from/page');
     assert.equal(Buffer.from(got.payload).toString('utf8'), 'hello from the dashboard');
     await page.waitForFunction(() => document.getElementById('pub-result')!.textContent!.includes('1 sessions took it'), undefined, { timeout: 10_000 });
+  });
+
+  it('connects its MQTT console over the WebSocket listener, subscribes, publishes and receives', async () => {
+    const sub = await connect(f.broker.port, { protocolVersion: 4, clientId: 'dash-console-sub' });
+    await sub.subscribe('console/#', 0);
+    await page.click('nav button[data-view="console"]');
+    await page.waitForFunction(() => (document.getElementById('mqtt-url') as HTMLInputElement).value.endsWith('/mqtt'), undefined, { timeout: 10_000 });
+    await page.click('#mqtt-connect');
+    await page.waitForFunction(() => document.getElementById('mqtt-state')!.textContent === 'connected', undefined, { timeout: 10_000 });
+    await page.fill('#mqtt-filter', 'console/#');
+    await page.click('#mqtt-subscribe');
+    await page.waitForFunction(() => document.getElementById('mqtt-log')!.textContent!.includes('subscribed to console/#'), undefined, { timeout: 10_000 });
+    await page.fill('#mqtt-topic', 'console/1');
+    await page.fill('#mqtt-payload', 'hello from the console');
+    await page.click('#mqtt-publish');
+    await page.waitForFunction(() => document.getElementById('mqtt-log')!.textContent!.includes('console/1 hello from the console'), undefined, { timeout: 10_000 });
+    assert.equal(Buffer.from((await sub.expectPublish('console/1')).payload).toString('utf8'), 'hello from the console');
+    await page.screenshot({ path: join(shots, 'dashboard-console.png') });
   });
 });

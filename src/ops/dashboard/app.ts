@@ -7,7 +7,7 @@
 type Json = Record<string, unknown>;
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => document.getElementById(id) as T;
-const VIEWS = ['overview', 'clients', 'retained', 'publish', 'alarms'] as const;
+const VIEWS = ['overview', 'clients', 'retained', 'publish', 'console', 'alarms'] as const;
 type View = (typeof VIEWS)[number];
 const POLL_MS = 2000;
 const HISTORY = 60;
@@ -228,6 +228,45 @@ async function publish(): Promise<void> {
   $('pub-result').textContent = `published to ${topic}: ${answer.delivered} sessions took it`;
 }
 
+/** What the console uses of Culex's browser client (loaded at run time from /dashboard/culex.js). */
+interface ConsoleClient {
+  on(event: 'message', listener: (topic: string, payload: Uint8Array) => void): void;
+  subscribe(filter: string, options: { qos: 0 | 1 | 2 }): Promise<unknown>;
+  publish(topic: string, payload: string, options: { qos: 0 | 1 | 2 }): Promise<unknown>;
+  end(): Promise<void>;
+}
+let mqtt: ConsoleClient | undefined;
+
+function log(line: string): void {
+  const out = $('mqtt-log');
+  out.textContent = `${new Date().toISOString().slice(11, 23)} ${line}\n${out.textContent ?? ''}`.slice(0, 20_000);
+}
+
+/** The first WebSocket listener of the broker, as the console's default address. */
+async function consoleDefaults(): Promise<void> {
+  const input = $<HTMLInputElement>('mqtt-url');
+  if (input.value !== '') return;
+  const info = (await api<{ items: Json[] }>('GET', '/api/v1/broker')).items[0] ?? {};
+  const listeners = (info['listeners'] ?? []) as Json[];
+  const ws = listeners.map((l) => String(l['name'])).find((name) => /^wss?:\/\//.test(name));
+  // Listener names carry no path; /mqtt is the broker's default.
+  if (ws !== undefined) input.value = `${ws.replace('127.0.0.1', location.hostname)}/mqtt`;
+}
+
+async function consoleConnect(): Promise<void> {
+  await mqtt?.end();
+  const url = '/dashboard/culex.js';
+  // Imported by address at run time, not bundled: the page stays small until the console is used.
+  const culex = (await import(url)) as { connect(url: string, options: Json): Promise<ConsoleClient> };
+  const user = $<HTMLInputElement>('mqtt-user').value;
+  const options: Json = { protocolVersion: 5, clientId: `culex-dashboard-${Math.random().toString(16).slice(2, 10)}` };
+  if (user !== '') Object.assign(options, { username: user, password: $<HTMLInputElement>('mqtt-password').value });
+  $('mqtt-state').textContent = 'connecting';
+  mqtt = await culex.connect($<HTMLInputElement>('mqtt-url').value, options);
+  mqtt.on('message', (topic, payload) => log(`${topic} ${new TextDecoder().decode(payload)}`));
+  $('mqtt-state').textContent = 'connected';
+}
+
 async function alarms(): Promise<void> {
   const list = await api<{ items: Json[]; history: Json[] }>('GET', '/api/v1/alarms');
   $('alarm-rows').replaceChildren(
@@ -242,13 +281,14 @@ async function alarms(): Promise<void> {
   );
 }
 
-const refresh: Record<View, (() => Promise<void>) | undefined> = { overview, clients, retained: undefined, publish: undefined, alarms };
+const refresh: Record<View, (() => Promise<void>) | undefined> = { overview, clients, retained: undefined, publish: undefined, console: undefined, alarms };
 
 function show(next: View): void {
   view = next;
   for (const name of VIEWS) $(name).hidden = name !== next;
   for (const b of $('nav').querySelectorAll('button')) b.classList.toggle('on', b.dataset['view'] === next);
   if (next === 'retained') retained().catch(showError);
+  if (next === 'console') consoleDefaults().catch(showError);
   refresh[next]?.().catch(showError);
 }
 
@@ -268,6 +308,15 @@ function start(): void {
   $('trace-start').addEventListener('click', () => void trace().catch(showError));
   $('retained-load').addEventListener('click', () => void retained().catch(showError));
   $('pub-send').addEventListener('click', () => void publish().catch(showError));
+  $('mqtt-connect').addEventListener('click', () => void consoleConnect().catch(showError));
+  $('mqtt-subscribe').addEventListener('click', () => {
+    const filter = $<HTMLInputElement>('mqtt-filter').value;
+    mqtt?.subscribe(filter, { qos: 1 }).then(() => log(`subscribed to ${filter}`), showError);
+  });
+  $('mqtt-publish').addEventListener('click', () => {
+    const topic = $<HTMLInputElement>('mqtt-topic').value;
+    mqtt?.publish(topic, $<HTMLInputElement>('mqtt-payload').value, { qos: 1 }).then(() => log(`published to ${topic}`), showError);
+  });
   show('overview');
   setInterval(() => {
     const poll = view === 'overview' ? overview : refresh[view];
