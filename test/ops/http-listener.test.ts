@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { get as httpGet, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,6 +41,17 @@ describe('admin HTTP listener', () => {
     assert.equal(answer.json.error.code, 'unauthorized');
     assert.match(answer.headers.get('www-authenticate') ?? '', /^Basic realm="culex"/);
     assert.match(answer.headers.get('content-type') ?? '', /^application\/json/);
+    // The dashboard's own scripts get no challenge: a browser would hold their request for a login dialog.
+    const fromPage = await f.request('GET', '/api/v1/broker', { auth: null, headers: { 'sec-fetch-site': 'same-origin', 'sec-fetch-mode': 'cors' } });
+    assert.equal(fromPage.status, 401);
+    assert.equal(fromPage.headers.get('www-authenticate'), null);
+    // A navigation to an API address does get it (node:http: fetch sets Sec-Fetch-Mode itself).
+    const navigation = await new Promise<IncomingMessage>((resolve, reject) => {
+      httpGet(`${f.url}/api/v1/broker`, { headers: { 'sec-fetch-site': 'same-origin', 'sec-fetch-mode': 'navigate' } }, resolve).on('error', reject);
+    });
+    navigation.resume();
+    assert.equal(navigation.statusCode, 401);
+    assert.match(navigation.headers['www-authenticate'] ?? '', /^Basic/);
   });
 
   it('refuses a wrong password and an unknown user alike', async () => {
