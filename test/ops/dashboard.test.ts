@@ -93,6 +93,28 @@ describe('dashboard', () => {
     await page.screenshot({ path: join(shots, 'dashboard-trace.png') });
   });
 
+  it("removes a client's subscription, and ends an offline session", async () => {
+    const sleeper = await connect(f.broker.port, { protocolVersion: 4, clientId: 'dash-sleeper', clean: false });
+    await sleeper.subscribe('sleep/#', 1);
+    await sleeper.subscribe('keep/#', 0);
+    await page.click('nav button[data-view="clients"]');
+    const row = '#clients tr[data-client-id="dash-sleeper"]';
+    await page.waitForSelector(row, { timeout: 10_000 });
+    await page.click(`${row} button:text("details")`);
+    await page.waitForSelector('tr[data-filter="sleep/#"]', { timeout: 10_000 });
+    await page.click('tr[data-filter="sleep/#"] button:text("remove")');
+    await page.waitForSelector('tr[data-filter="sleep/#"]', { state: 'detached', timeout: 10_000 });
+    assert.deepEqual(f.broker.client('dash-sleeper')?.subscriptions.map((sub) => sub.filter), ['keep/#']);
+    sleeper.destroy();
+    await waitFor(() => f.broker.client('dash-sleeper')?.connected === false, 5000, 'offline');
+    await page.click('nav button[data-view="sessions"]');
+    const session = '#sessions tr[data-client-id="dash-sleeper"]';
+    await page.waitForSelector(session, { timeout: 10_000 });
+    await page.click(`${session} button:text("end")`);
+    await page.waitForSelector(session, { state: 'detached', timeout: 10_000 });
+    assert.equal(f.broker.client('dash-sleeper'), undefined);
+  });
+
   it('deletes a retained message', async () => {
     f.broker.publish({ topic: 'dash/keep', payload: new TextEncoder().encode('kept'), qos: 0, retain: true });
     await page.click('nav button[data-view="retained"]');

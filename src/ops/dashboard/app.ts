@@ -7,7 +7,7 @@
 type Json = Record<string, unknown>;
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => document.getElementById(id) as T;
-const VIEWS = ['overview', 'clients', 'retained', 'publish', 'console', 'alarms'] as const;
+const VIEWS = ['overview', 'clients', 'sessions', 'retained', 'publish', 'console', 'alarms'] as const;
 type View = (typeof VIEWS)[number];
 const POLL_MS = 2000;
 const HISTORY = 60;
@@ -165,7 +165,39 @@ async function details(clientId: string): Promise<void> {
   $('client-detail').hidden = false;
   $('detail-title').textContent = clientId;
   $('trace').textContent = '';
-  $('detail-json').textContent = JSON.stringify(await api('GET', `/api/v1/clients/${encodeURIComponent(clientId)}`), null, 2);
+  const detail = await api('GET', `/api/v1/clients/${encodeURIComponent(clientId)}`);
+  $('detail-json').textContent = JSON.stringify(detail, null, 2);
+  $('subscription-rows').replaceChildren(
+    ...((detail['subscriptions'] ?? []) as Json[]).map((sub) => {
+      const row = document.createElement('tr');
+      const filter = String(sub['filter']);
+      row.dataset['filter'] = filter;
+      cell(row, filter);
+      cell(row, sub['qos']);
+      const path = `/api/v1/clients/${encodeURIComponent(clientId)}/subscriptions?topicFilter=${encodeURIComponent(filter)}`;
+      cell(row, '').append(button('remove', () => void api('DELETE', path).then(() => details(clientId)).catch(showError)));
+      return row;
+    }),
+  );
+}
+
+async function sessions(): Promise<void> {
+  const page = await api<{ items: Json[] }>('GET', '/api/v1/sessions');
+  $('session-rows').replaceChildren(
+    ...page.items.map((c) => {
+      const row = document.createElement('tr');
+      const id = String(c['clientId']);
+      row.dataset['clientId'] = id;
+      cell(row, id);
+      cell(row, c['username']);
+      cell(row, c['disconnectedAt']);
+      cell(row, c['disconnectReason']);
+      cell(row, c['subscriptionCount']);
+      cell(row, c['queued']);
+      cell(row, '').append(button('end', () => void api('DELETE', `/api/v1/sessions/${encodeURIComponent(id)}`).then(sessions).catch(showError)));
+      return row;
+    }),
+  );
 }
 
 function traceLine(event: string, data: Json): string {
@@ -281,7 +313,7 @@ async function alarms(): Promise<void> {
   );
 }
 
-const refresh: Record<View, (() => Promise<void>) | undefined> = { overview, clients, retained: undefined, publish: undefined, console: undefined, alarms };
+const refresh: Record<View, (() => Promise<void>) | undefined> = { overview, clients, sessions, retained: undefined, publish: undefined, console: undefined, alarms };
 
 function show(next: View): void {
   view = next;
