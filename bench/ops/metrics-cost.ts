@@ -5,7 +5,8 @@
  * share the cores, which is why this exists beside `npm run bench`. Linux only (/proc). First, in process and
  * without sockets, the work the meters add on the message path alone (the 1-in-16 stamp and histogram update).
  *
- *   node --import tsx bench/ops/metrics-cost.ts        (METRICS_COST_MESSAGES, default 100000; METRICS_COST_ROUNDS, default 5)
+ *   node --import tsx bench/ops/metrics-cost.ts        (METRICS_COST_MESSAGES, default 100000; METRICS_COST_ROUNDS, default 5;
+ *                                                       METRICS_COST_ONLY, comma-separated scenario ids)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -27,11 +28,13 @@ interface Scenario {
   store: boolean;
 }
 
-const scenarios: Scenario[] = [
+const only = process.env['METRICS_COST_ONLY']?.split(',');
+const allScenarios: Scenario[] = [
   { id: 'qos0', qos: 0, store: false },
   { id: 'qos1', qos: 1, store: false },
   { id: 'qos1-store', qos: 1, store: true },
 ];
+const scenarios = allScenarios.filter((scenario) => only === undefined || only.includes(scenario.id));
 
 interface BrokerProcess {
   child: ChildProcess;
