@@ -115,11 +115,16 @@ describe('dashboard', () => {
     assert.equal(f.broker.client('dash-sleeper'), undefined);
   });
 
-  it('deletes a retained message', async () => {
-    f.broker.publish({ topic: 'dash/keep', payload: new TextEncoder().encode('kept'), qos: 0, retain: true });
+  it('shows retained messages as a topic tree, and deletes one', async () => {
+    for (const topic of ['dash/keep', 'dash/tree/a', 'dash/tree/b']) {
+      f.broker.publish({ topic, payload: new TextEncoder().encode('kept'), qos: 0, retain: true });
+    }
     await page.click('nav button[data-view="retained"]');
     const row = 'tr[data-topic="dash/keep"]';
     await page.waitForSelector(row, { timeout: 10_000 });
+    assert.equal(await page.textContent('#retained-tree details[data-path="dash"] > summary'), 'dash (3)');
+    assert.equal(await page.textContent('details[data-path="dash/tree"] > summary'), 'tree (2)');
+    for (const topic of ['dash/tree/a', 'dash/tree/b']) f.broker.clearRetained(topic);
     await page.click(`${row} button:text("delete")`);
     await page.waitForSelector(row, { state: 'detached', timeout: 10_000 });
     assert.equal(f.broker.retainedCount, 0);

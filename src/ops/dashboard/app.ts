@@ -230,9 +230,44 @@ async function trace(): Promise<void> {
   }
 }
 
+/** A level of the topic tree: its children by name, and how many retained messages lie under it. */
+interface TopicNode {
+  children: Map<string, TopicNode>;
+  count: number;
+}
+
+/** Retained topics as a tree of their levels, each level with the number of messages under it. */
+function topicTree(topics: string[]): HTMLElement {
+  const root: TopicNode = { children: new Map(), count: 0 };
+  for (const topic of topics) {
+    let node = root;
+    node.count++;
+    for (const level of topic.split('/')) {
+      let child = node.children.get(level);
+      if (child === undefined) node.children.set(level, (child = { children: new Map(), count: 0 }));
+      child.count++;
+      node = child;
+    }
+  }
+  const render = (node: TopicNode, path: string): HTMLElement[] =>
+    [...node.children].map(([level, child]) => {
+      const full = path === '' ? level : `${path}/${level}`;
+      const details = document.createElement('details');
+      details.dataset['path'] = full;
+      const summary = document.createElement('summary');
+      summary.textContent = `${level === '' ? '(empty)' : level} (${child.count})`;
+      details.append(summary, ...render(child, full));
+      return details;
+    });
+  const div = document.createElement('div');
+  div.append(...render(root, ''));
+  return div;
+}
+
 async function retained(): Promise<void> {
   const filter = $<HTMLInputElement>('retained-filter').value || '#';
   const page = await api<{ items: Json[] }>('GET', `/api/v1/retained?filter=${encodeURIComponent(filter)}`);
+  $('retained-tree').replaceChildren(topicTree(page.items.map((m) => String(m['topic']))));
   $('retained-rows').replaceChildren(
     ...page.items.map((m) => {
       const row = document.createElement('tr');
