@@ -33,6 +33,8 @@ import { IncomingAliases, OutgoingAliases } from './topic-aliases.js';
 const ACK_FIRST_BYTE = { puback: 0x40, pubrec: 0x50, pubrel: 0x62, pubcomp: 0x70 } as const;
 /** How long a closing connection may take to flush its last bytes before it is destroyed. */
 const LINGER_MS = 2000;
+/** How often a backlog the stream will not announce the draining of is looked at again (see flush). */
+const BACKLOG_CHECK_MS = 10;
 /** A connection's output list is emptied and kept after a flush up to this length, replaced beyond it. */
 const KEPT_OUT_LIST = 64;
 /** Filled in for every PUBLISH head encoded (encodePublishHead keeps none of it), so no object per delivery. */
@@ -73,6 +75,7 @@ export class Connection implements HandlerContext {
   private connectTimer: NodeJS.Timeout | undefined;
   private keepaliveTimer: NodeJS.Timeout | undefined;
   private stallTimer: NodeJS.Timeout | undefined;
+  private backlogTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly broker: ConnectionHost,
@@ -316,6 +319,7 @@ export class Connection implements HandlerContext {
     clearTimeout(this.connectTimer);
     clearTimeout(this.keepaliveTimer);
     clearTimeout(this.stallTimer);
+    clearTimeout(this.backlogTimer);
     this.flush();
     const stream = this.stream;
     // A socket that is not draining would never finish an orderly close.
@@ -393,9 +397,24 @@ export class Connection implements HandlerContext {
     if (out.length > KEPT_OUT_LIST) this.out = [];
     else out.length = 0;
     this.outBytes = 0;
-    if (!this.stream.write(chunks) && this.connectionState !== 'closed' && this.stallTimer === undefined) {
-      this.stallTimer = setTimeout(stallDue, this.policy.limits.writeStallTimeout * 1000, this);
+    const accepted = this.stream.write(chunks);
+    if (this.connectionState === 'closed') return;
+    if (!accepted) {
+      if (this.stallTimer === undefined) this.stallTimer = setTimeout(stallDue, this.policy.limits.writeStallTimeout * 1000, this);
+    } else if (this.connectionState === 'open' && this.backlogTimer === undefined && !this.writable()) {
+      // A maxWriteBuffer below the stream's own high-water mark: the stream took the batch without asking for a
+      // wait, so no 'drain' will come, yet messages now queue behind its backlog. Look again until it is down.
+      this.backlogTimer = setTimeout(backlogDue, BACKLOG_CHECK_MS, this);
     }
+  }
+
+  /** The backlog timer fired (see flush): the queue goes on once the backlog is under maxWriteBuffer. */
+  checkBacklog(): void {
+    this.backlogTimer = undefined;
+    // While a 'drain' is due (a later write asked for a wait), that event pumps.
+    if (this.connectionState !== 'open' || this.stallTimer !== undefined) return;
+    if (this.writable()) this.attached?.outbox.pump();
+    else this.backlogTimer = setTimeout(backlogDue, BACKLOG_CHECK_MS, this);
   }
 
   /** Messages have waited for this client for `seconds` without one going out (Outbox.watchStall). */
@@ -536,6 +555,10 @@ function keepaliveDue(connection: Connection): void {
 
 function stallDue(connection: Connection): void {
   contained(connection, 'in the write-stall timer', (c) => c.writeStalled());
+}
+
+function backlogDue(connection: Connection): void {
+  contained(connection, 'in the backlog timer', (c) => c.checkBacklog());
 }
 
 class StreamEvents implements StreamHandlers {

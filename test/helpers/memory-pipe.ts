@@ -120,7 +120,8 @@ class End {
       sent = true;
       this.closeIfDone();
     }
-    if (sent) this.other.scheduleRead();
+    // With a window of 0 the reader takes from the writer's buffer, so anything written there is for it to read.
+    if (sent || (this.window === 0 && this.bufferedBytes > 0)) this.other.scheduleRead();
     if (this.needDrain && this.bufferedBytes === 0 && !this.destroyed) {
       this.needDrain = false;
       this.owner.drain();
@@ -132,7 +133,8 @@ class End {
     const parts: Uint8Array[] = [];
     let size = 0;
     // In flight first; with a window of 0 the reader takes straight from the writer's buffer.
-    for (const from of [this.inFlight, this.buffered] as Uint8Array[][]) {
+    const sources: Uint8Array[][] = this.window === 0 ? [this.inFlight, this.buffered] : [this.inFlight];
+    for (const from of sources) {
       while (from.length > 0 && size < max) {
         const chunk = from[0]!;
         const part = chunk.length <= max - size ? chunk : chunk.subarray(0, max - size);

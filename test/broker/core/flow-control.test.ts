@@ -1,10 +1,12 @@
 // Back-pressure from a slow subscriber to its publishers: with small queues and a subscriber that reads and
 // acknowledges slowly, nothing the broker acknowledged (or, at QoS 0, read) is lost.
 import assert from 'node:assert/strict';
+import { getDefaultHighWaterMark } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { HOLD_LIMIT_MS } from '../../../src/broker/flow.js';
 import type { PublishPacket } from '../../../src/packet/types.js';
-import type { RawClient } from '../../helpers/raw-client.js';
+import { memoryPipe } from '../../helpers/memory-pipe.js';
+import { RawClient } from '../../helpers/raw-client.js';
 import { sleep, startBroker, type Fixture } from './fixture.js';
 
 const QOS1_COUNT = 3000;
@@ -97,6 +99,41 @@ describe('flow control', () => {
     await reading;
     assert.deepEqual(counts, [perPublisher, perPublisher, perPublisher, perPublisher]);
     assert.equal(fx.broker.stats.publishDropped, 0);
+  });
+
+  it('a QoS 0 subscriber gets what queued behind a backlog over maxWriteBuffer but under the drain mark', async () => {
+    // Every unread byte counts in the broker's backlog (window 0), so it is known exactly: each batch below stays
+    // under the high-water mark where a write would ask for a wait and 'drain' would follow, and over 4096 bytes.
+    const pipe = memoryPipe({ window: 0 });
+    fx.broker.accept(pipe.server, { name: 'memory' });
+    const sub = RawClient.over(pipe.client);
+    try {
+      await sub.connect({ clientId: 'flow-backlog' });
+      await sub.subscribe('flow/backlog', 0);
+      const pub = await fx.connect({ clientId: 'flow-backlog-pub' });
+      sub.socket.pause();
+      const body = new Uint8Array(1000);
+      const view = new DataView(body.buffer);
+      let seq = 0;
+      for (const batch of [8, 8]) {
+        for (let i = 0; i < batch; i++, seq++) {
+          view.setUint32(0, seq);
+          pub.send({ type: 'publish', topic: 'flow/backlog', payload: body, qos: 0, retain: false, dup: false });
+        }
+        // Its PINGRESP says the batch was routed; the first went out, the second queued behind the backlog.
+        pub.send({ type: 'pingreq' });
+        await pub.expect('pingresp');
+      }
+      assert.ok(pipe.server.bufferedAmount > 4096 && pipe.server.bufferedAmount < getDefaultHighWaterMark(false));
+      sub.socket.resume();
+      for (let i = 0; i < seq; i++) {
+        const p = await sub.expectPublish('flow/backlog', 5000);
+        assert.equal(new DataView(p.payload.buffer, p.payload.byteOffset, 4).getUint32(0), i);
+      }
+      assert.equal(fx.broker.stats.publishDropped, 0);
+    } finally {
+      sub.destroy();
+    }
   });
 
   it('a client publishing to its own full queue is not held (it must go on reading its acknowledgements)', async () => {
