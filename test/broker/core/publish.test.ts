@@ -215,8 +215,7 @@ describe('PUBLISH and SUBSCRIBE', () => {
     const disconnect = await pub.expect('disconnect');
     assert.equal(disconnect.reasonCode, 0x99);
     assert.deepEqual(await sub.drain(100), []);
-    const { RawClient } = await import('../../helpers/raw-client.js');
-    const { client, connack } = await RawClient.connect(f.port, {
+    const { client, connack } = await f.handshake({
       protocolVersion: 5,
       will: { topic: 'pfi/will', payload: bad, qos: 0, retain: false, properties: utf8 },
     });
@@ -435,8 +434,7 @@ describe('publish and subscribe hooks', () => {
       await pub.publish('secret/r', '', 1, { retain: true });
       await pub.publish('public/r', '', 1, { retain: true });
       refuse = true;
-      const { RawClient } = await import('../../helpers/raw-client.js');
-      const refused = await RawClient.open(f.port);
+      const refused = await f.open();
       await refused.closedWithin();
       for (const c of [pub, reader, other]) c.destroy();
     } finally {
