@@ -33,7 +33,7 @@ import { IncomingAliases, OutgoingAliases } from './topic-aliases.js';
 const ACK_FIRST_BYTE = { puback: 0x40, pubrec: 0x50, pubrel: 0x62, pubcomp: 0x70 } as const;
 /** How long a closing connection may take to flush its last bytes before it is destroyed. */
 const LINGER_MS = 2000;
-/** How often a backlog the stream will not announce the draining of is looked at again (see flush). */
+/** How often a backlog the stream will not announce the draining of is looked at again (see writable). */
 const BACKLOG_CHECK_MS = 10;
 /** A connection's output list is emptied and kept after a flush up to this length, replaced beyond it. */
 const KEPT_OUT_LIST = 64;
@@ -397,24 +397,16 @@ export class Connection implements HandlerContext {
     if (out.length > KEPT_OUT_LIST) this.out = [];
     else out.length = 0;
     this.outBytes = 0;
-    const accepted = this.stream.write(chunks);
-    if (this.connectionState === 'closed') return;
-    if (!accepted) {
-      if (this.stallTimer === undefined) this.stallTimer = setTimeout(stallDue, this.policy.limits.writeStallTimeout * 1000, this);
-    } else if (this.connectionState === 'open' && this.backlogTimer === undefined && !this.writable()) {
-      // A maxWriteBuffer below the stream's own high-water mark: the stream took the batch without asking for a
-      // wait, so no 'drain' will come, yet messages now queue behind its backlog. Look again until it is down.
-      this.backlogTimer = setTimeout(backlogDue, BACKLOG_CHECK_MS, this);
+    if (!this.stream.write(chunks) && this.connectionState !== 'closed' && this.stallTimer === undefined) {
+      this.stallTimer = setTimeout(stallDue, this.policy.limits.writeStallTimeout * 1000, this);
     }
   }
 
-  /** The backlog timer fired (see flush): the queue goes on once the backlog is under maxWriteBuffer. */
+  /** The backlog timer fired (see writable): the queue goes on, or looks again, now. */
   checkBacklog(): void {
     this.backlogTimer = undefined;
     // While a 'drain' is due (a later write asked for a wait), that event pumps.
-    if (this.connectionState !== 'open' || this.stallTimer !== undefined) return;
-    if (this.writable()) this.attached?.outbox.pump();
-    else this.backlogTimer = setTimeout(backlogDue, BACKLOG_CHECK_MS, this);
+    if (this.connectionState === 'open' && this.stallTimer === undefined) this.attached?.outbox.pump();
   }
 
   /** Messages have waited for this client for `seconds` without one going out (Outbox.watchStall). */
@@ -437,10 +429,15 @@ export class Connection implements HandlerContext {
 
   /**
    * The socket's backlog only: this tick's batch is bounded by the input read in one tick, and counting it would
-   * make a healthy subscriber drop a burst.
+   * make a healthy subscriber drop a burst. A false answer makes messages wait, so it also arranges the wake-up.
    */
   writable(): boolean {
-    return this.connectionState === 'open' && this.stream.bufferedAmount < this.policy.limits.maxWriteBuffer;
+    if (this.connectionState !== 'open') return false;
+    if (this.stream.bufferedAmount < this.policy.limits.maxWriteBuffer) return true;
+    // A 'drain' comes only after a write the stream asked to wait for; with a maxWriteBuffer below the stream's own
+    // high-water mark the backlog can be over ours without that, and nothing would pump the queue: look again.
+    if (this.stallTimer === undefined && this.backlogTimer === undefined) this.backlogTimer = setTimeout(backlogDue, BACKLOG_CHECK_MS, this);
+    return false;
   }
 
   sendPublish(
