@@ -18,8 +18,6 @@ const DEFAULT_WINDOW = 64 * 1024;
 export interface MemoryPipeOptions {
   /** Bytes one direction holds in flight before writes stay in the writer's buffer; 0 makes every unread byte count there. */
   window?: number;
-  /** The peer the server end reports; by default a documentation address (192.0.2.x, RFC 5737). */
-  peer?: PeerInfo;
 }
 
 /** What one end tells its owner; called from timers, never from inside a call the owner made. */
@@ -302,7 +300,8 @@ let pipes = 0;
 export function memoryPipe(options: MemoryPipeOptions = {}): { client: MemorySocket; server: MemoryServerStream } {
   const window = options.window ?? DEFAULT_WINDOW;
   const n = pipes++;
-  const peer = options.peer ?? { remoteAddress: `192.0.2.${(n % 254) + 1}`, remotePort: 1024 + (n % 64_000), transport: 'tcp' };
+  // A documentation address (192.0.2.x, RFC 5737), and a port of its own for each pipe.
+  const peer: PeerInfo = { remoteAddress: `192.0.2.${(n % 254) + 1}`, remotePort: 1024 + (n % 64_000), transport: 'tcp' };
   const clientEnd = new End(window, false);
   const serverEnd = new End(window, true);
   clientEnd.other = serverEnd;
