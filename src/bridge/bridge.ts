@@ -254,14 +254,15 @@ export class Bridge {
     try {
       let forwarder: Forwarder | undefined;
       const credentials = login(options.remoteClientId, options.remoteUsername, options.remotePassword, options.credentials);
-      // A remote session that must start anew, when it is meant to persist, first gets a clean one (3.x needs a
-      // connection of its own for that; MQTT 5 starts it clean and persistent at once).
-      if (this.resetRemote && !options.cleanSession && options.protocolVersion !== 5) {
+      // A remote session that must start anew, when it is meant to persist, first gets a clean one, on a connection
+      // of its own: a session that began with Clean Start is not written to disk by some brokers (Mosquitto), even
+      // with an MQTT 5 Session Expiry, and would be gone after the remote's restart.
+      if (this.resetRemote && !options.cleanSession) {
         const reset = await step(this.dial(this.connectPacket(credentials, true), { packet: () => undefined, lost: () => undefined }), (late) => late.close());
         reset.close();
       }
       const remote = await step(
-        this.dial(this.connectPacket(credentials, options.cleanSession || (this.resetRemote && options.protocolVersion === 5)), {
+        this.dial(this.connectPacket(credentials, options.cleanSession), {
           packet: (packet) => {
             if (!remoteRequests.take(packet)) forwarder?.remote(packet);
           },
