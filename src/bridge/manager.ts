@@ -48,7 +48,8 @@ export class BridgeManager {
     const paused = old.status().state === 'paused';
     await old.stop();
     this.bridges.set(bridge.name, bridge);
-    if (!paused) bridge.start();
+    if (paused) await bridge.pause();
+    else bridge.start();
     return bridge.status();
   }
 
