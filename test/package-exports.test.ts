@@ -32,6 +32,7 @@ const documented: Record<string, string[]> = {
   'culex/registry': ['DeviceRegistry', 'MemoryKeyValueStore', 'LevelKeyValueStore', 'CodedError'],
   'culex/iothub': ['createIotHub', 'IotHub', 'createServiceToken', 'CodedError'],
   'culex/dialects': ['tencentProfile', 'aliyunMqProfile', 'aliyunIotProfile'],
+  'culex/bridge': ['BridgeManager', 'BridgeError', 'bridgeProblems'],
 };
 
 /** The entries by package name (`.` is `culex`, `./broker` is `culex/broker`). */
