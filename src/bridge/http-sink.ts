@@ -73,7 +73,8 @@ export class HttpSink {
   private overflow = 0;
   private lastError: string | undefined;
   private lastErrorAt: number | undefined;
-  private readonly clientId: string;
+  /** The sink's session on the broker. */
+  readonly clientId: string;
   private readonly listeners: Array<[SinkEvent, (...args: never[]) => void]> = [];
 
   constructor(

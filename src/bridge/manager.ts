@@ -1,10 +1,12 @@
 /**
- * The bridges of one broker, changed while it runs: add, change, remove, pause, resume, status (the admin API's
- * calls), and their `$SYS` figures. A bridge's name is its key; its local session (and the messages queued in it)
- * outlives a change or a restart of the bridge, and ends when it is removed.
+ * The bridges and HTTP sinks of one broker, changed while it runs: add, change, remove, pause, resume, status (the
+ * admin API's calls), and their `$SYS` figures. A bridge's (or sink's) name is its key; its local session (and the
+ * messages queued in it) outlives a change or a restart, and ends when it is removed.
  */
 import type { Broker, Logger } from '../broker/index.js';
 import { Bridge, type BridgeStatus } from './bridge.js';
+import { HttpSink, type HttpSinkOptions, type HttpSinkStatus } from './http-sink.js';
+import { LocalLink } from './local-link.js';
 import { bridgeProblems, resolveBridge, type BridgeOptions } from './options.js';
 
 /**
@@ -24,6 +26,7 @@ export class BridgeError extends Error {
 
 export class BridgeManager {
   private readonly bridges = new Map<string, Bridge>();
+  private readonly sinks = new Map<string, HttpSink>();
   private closed = false;
 
   constructor(
@@ -81,7 +84,36 @@ export class BridgeManager {
     return [...this.bridges.values()].map((bridge) => bridge.status());
   }
 
-  /** Figures under `$SYS/broker/` (BrokerOptions.sysFigures): per bridge, its state, queue and counts. */
+  /** Adds and starts an HTTP sink. Throws BridgeError for a name in use. */
+  async addSink(options: HttpSinkOptions): Promise<HttpSinkStatus> {
+    if (this.closed) throw new Error('the bridges are closed');
+    if (this.sinks.has(options.name)) throw new BridgeError(options.name, 'exists', ['a sink of that name exists']);
+    if (!/^https?:\/\//.test(options.url)) throw new BridgeError(options.name, 'invalid', [`url '${options.url}' is not http:// or https://`]);
+    const sink = new HttpSink(options, this.broker, this.logger);
+    this.sinks.set(options.name, sink);
+    await sink.start();
+    return sink.status();
+  }
+
+  /** Stops a sink and ends its session (what waited for the endpoint is dropped). */
+  async removeSink(name: string): Promise<void> {
+    const sink = this.sinks.get(name);
+    if (sink === undefined) throw new BridgeError(name, 'unknown', ['no sink of that name']);
+    this.sinks.delete(name);
+    await sink.stop();
+    const link = await LocalLink.open(this.broker, { name: `sink:${name}`, clientId: sink.clientId, clean: true, receiveMaximum: 1, limits: {}, sessionExpiryInterval: 0 }, {
+      packet: () => undefined,
+      lost: () => undefined,
+    });
+    link.close();
+    this.logger.info(`sink ${name}: removed`);
+  }
+
+  sinkStatus(): HttpSinkStatus[] {
+    return [...this.sinks.values()].map((sink) => sink.status());
+  }
+
+  /** Figures under `$SYS/broker/` (BrokerOptions.sysFigures): per bridge and sink, its state, queue and counts. */
   sysFigures(): Array<[string, number | string]> {
     const figures: Array<[string, number | string]> = [];
     for (const bridge of this.bridges.values()) {
@@ -91,6 +123,12 @@ export class BridgeManager {
         [`${at}/messages/received`, s.forwarded.in], [`${at}/connections`, s.connections]);
       for (const [cause, count] of Object.entries(s.dropped)) figures.push([`${at}/dropped/${cause}`, count]);
     }
+    for (const sink of this.sinks.values()) {
+      const s = sink.status();
+      const at = `sinks/${s.name}`;
+      figures.push([`${at}/state`, s.state], [`${at}/queued`, s.queued], [`${at}/delivered`, s.delivered], [`${at}/failures`, s.failures]);
+      for (const [cause, count] of Object.entries(s.dropped)) figures.push([`${at}/dropped/${cause}`, count]);
+    }
     return figures;
   }
 
@@ -98,6 +136,7 @@ export class BridgeManager {
   async close(): Promise<void> {
     this.closed = true;
     await Promise.all([...this.bridges.values()].map((bridge) => bridge.stop()));
+    await Promise.all([...this.sinks.values()].map((sink) => sink.stop()));
   }
 
   private get(name: string): Bridge {

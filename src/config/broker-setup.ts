@@ -6,7 +6,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { ConnectionGuard, FileAuth } from '../auth/index.js';
-import type { BridgeOptions } from '../bridge/index.js';
+import type { BridgeOptions, HttpSinkOptions } from '../bridge/index.js';
 import {
   defaultLimits,
   LevelStore,
@@ -28,6 +28,8 @@ export interface BrokerSetup {
   options: BrokerOptions;
   /** The bridges to start once the broker listens (`BridgeManager.add`), their certificate files read. */
   bridges: BridgeOptions[];
+  /** The HTTP sinks to start once the broker listens (`BridgeManager.addSink`). */
+  sinks: HttpSinkOptions[];
   /** Hands the broker to the dialect profiles that send messages themselves; call it before `listen()`. */
   attach(broker: Broker): void;
   /** Re-reads password, ACL, device secrets and TLS files; on a failure the previous ones stay in force and it throws. */
@@ -149,6 +151,7 @@ export async function setUpBroker(config: BrokerConfig, logger: Logger): Promise
   return {
     options,
     bridges,
+    sinks: config.sinks ?? [],
     attach(broker: Broker) {
       for (const profile of profiles) profile.attach?.(broker);
     },

@@ -6,12 +6,13 @@ import { createHmac } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Broker, LevelStore } from '../../src/broker/index.js';
-import { HttpSink } from '../../src/bridge/index.js';
+import { BridgeManager, HttpSink } from '../../src/bridge/index.js';
 import { connect } from '../../src/client/index.js';
+import { startCulexBroker } from '../cli/culex-broker.js';
 import { waitFor } from '../helpers/wait.js';
 import { recordingLogger } from './fixture.js';
 
@@ -137,6 +138,31 @@ describe('HTTP sink', () => {
       await sink.stop();
       await server.close();
     }
+  });
+
+  it('culex broker starts the sinks of its configuration file; removeSink ends the session', async () => {
+    const hook = await endpoint();
+    hook.mode = 'ok';
+    cleanups.push(() => hook.close());
+    const dir = mkdtempSync(join(tmpdir(), 'culex-sink-cli-'));
+    const config = join(dir, 'culex.json');
+    writeFileSync(config, JSON.stringify({ listeners: [{ port: 0 }], sinks: [{ name: 'hook', url: hook.url, events: ['connected'], headers: ['X-Site: 7'] }] }));
+    const culex = await startCulexBroker(['-c', config], 1);
+    cleanups.push(async () => void (await culex.stop()));
+    const client = await connect(`mqtt://127.0.0.1:${culex.ports[0]}`, { clientId: 'device-3', reconnect: false });
+    await client.end();
+    await waitFor(() => hook.accepted.length === 1, 10_000, 'the connected event');
+    assert.equal((JSON.parse(hook.accepted[0]!.body.toString()) as { clientId: string }).clientId, 'device-3');
+    assert.equal(hook.accepted[0]!.headers['x-site'], '7');
+
+    const server = await broker();
+    const manager = new BridgeManager(server, recordingLogger());
+    await manager.addSink({ name: 'gone', url: hook.url, topics: ['g/#'] });
+    assert.notEqual(server.sessionInfo('sink.gone'), undefined);
+    await manager.removeSink('gone');
+    assert.equal(server.sessionInfo('sink.gone'), undefined);
+    assert.deepEqual(manager.sinkStatus(), []);
+    await manager.close();
   });
 
   it('raw format: the payload as the body, topic and QoS in headers', async () => {
