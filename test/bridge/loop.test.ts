@@ -44,3 +44,27 @@ describe('bridge loop between two Culex brokers on #', () => {
     }
   });
 });
+
+describe('one bridge both ways over MQTT 3.1.1 to a Culex broker', () => {
+  it('connects with the bridge bit, and the remote does not send a message back where it came from', async () => {
+    const remote = await startEdge([]);
+    const edge = await startEdge([{ name: 'up', addresses: [remote.url], protocolVersion: 4, topics: [{ pattern: 's/#', direction: 'both', qos: 1 }], restartTimeout: 1, notifications: false }]);
+    try {
+      await whenConnected(edge, 'up');
+      assert.ok(edge.logger.lines.some((l) => /connected to .* \(MQTT 3\.1\.1, as a bridge/.test(l)), 'the Culex remote took the bridge bit');
+      const here = await collector(edge.url, ['s/#']);
+      const there = await collector(remote.url, ['s/#']);
+      await here.client.publish('s/from-edge', 'e', { qos: 1 });
+      await there.client.publish('s/from-remote', 'r', { qos: 1 });
+      await waitFor(() => here.received.length >= 2 && there.received.length >= 2, 5000, 'both messages on both sides');
+      await new Promise((r) => setTimeout(r, 500));
+      assert.deepEqual(here.received.map((m) => m.topic).sort(), ['s/from-edge', 's/from-remote']);
+      assert.deepEqual(there.received.map((m) => m.topic).sort(), ['s/from-edge', 's/from-remote']);
+      await here.client.end();
+      await there.client.end();
+    } finally {
+      await edge.close();
+      await remote.close();
+    }
+  });
+});

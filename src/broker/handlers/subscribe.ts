@@ -50,6 +50,7 @@ function finish(context: OpenContext, packet: SubscribePacket, codes: number[]):
   const sessions = context.broker.sessions;
   const max = context.policy.limits.maxSubscriptionsPerClient;
   const identifier = packet.properties?.subscriptionIdentifiers?.[0];
+  const bridge = context.client.connect?.bridge === true;
   const withRetained: SubscriptionRecord[] = [];
   for (let i = 0; i < codes.length; i++) {
     const code = codes[i]!;
@@ -69,8 +70,9 @@ function finish(context: OpenContext, packet: SubscribePacket, codes: number[]):
       topicFilter: isShared ? shared.filter : filter,
       group: isShared ? shared.group : undefined,
       qos: code as QoS,
-      noLocal: sub.noLocal ?? false,
-      retainAsPublished: sub.retainAsPublished ?? false,
+      // A 3.x bridge (the CONNECT's bridge bit) gets neither its own messages back nor retain flags cleared.
+      noLocal: (sub.noLocal ?? false) || (bridge && !isShared),
+      retainAsPublished: (sub.retainAsPublished ?? false) || bridge,
       retainHandling: sub.retainHandling ?? 0,
       identifier,
       identifiers: identifier === undefined ? undefined : [identifier],
