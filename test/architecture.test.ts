@@ -24,8 +24,10 @@ const allowed: Record<string, string[]> = {
   iothub: ['broker', 'registry', 'credentials', 'transport'],
   dialects: ['broker', 'credentials'],
   cluster: ['packet', 'topic', 'transport', 'broker'],
+  ops: ['auth', 'broker', 'packet', 'topic'],
   bridge: ['packet', 'topic', 'transport', 'broker', 'credentials'],
-  cli: ['auth', 'bridge', 'broker', 'client', 'cluster', 'config', 'credentials', 'dialects', 'iothub', 'packet', 'registry', 'topic', 'transport'],
+  mqttjs: ['client'],
+  cli: ['auth', 'bridge', 'broker', 'client', 'cluster', 'config', 'credentials', 'dialects', 'iothub', 'ops', 'packet', 'registry', 'topic', 'transport'],
 };
 
 /** Parts that run in browsers as they are: no Node built-ins. */

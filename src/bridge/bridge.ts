@@ -139,7 +139,7 @@ export class Bridge {
       queuedBytes: info?.queuedBytes ?? 0,
       inflight: info?.inflight ?? 0,
       forwarded: { ...this.forwarded },
-      dropped: { ...this.drops, queueFull: info?.dropped.full ?? 0, expired: info?.dropped.expired ?? 0, tooLarge: this.drops.tooLarge + (info?.dropped.refused ?? 0) },
+      dropped: { ...this.drops, queueFull: (info?.dropped.queueFull ?? 0) + (info?.dropped.stuckSubscriber ?? 0), expired: info?.dropped.expired ?? 0, tooLarge: this.drops.tooLarge + (info?.dropped.tooLarge ?? 0) },
     };
   }
 

@@ -141,7 +141,7 @@ export class HttpSink {
       lastErrorAt: this.lastErrorAt,
       queued: info?.queued ?? 0,
       inflight: this.pending.length,
-      dropped: { queueFull: info?.dropped.full ?? 0, expired: info?.dropped.expired ?? 0, overflow: this.overflow },
+      dropped: { queueFull: (info?.dropped.queueFull ?? 0) + (info?.dropped.stuckSubscriber ?? 0), expired: info?.dropped.expired ?? 0, overflow: this.overflow },
     };
   }
 

@@ -14,7 +14,7 @@ export interface DeliveryTarget {
   readonly sendWindow: number;
   /** False: a full queue drops the overflow instead of holding the publisher back (ListenerPolicy.holdPublishers). */
   readonly holdsPublishers?: boolean;
-  /** Encodes and buffers a PUBLISH; false when it could not be sent (too large for the client, or expired). */
+  /** Encodes and buffers a PUBLISH; false when it was dropped (too large for the client, or expired), and counted so. */
   sendPublish(
     message: BrokerMessage,
     qos: QoS,
@@ -43,15 +43,10 @@ export interface Reassigner {
   reassign(message: BrokerMessage, from: string): void;
 }
 
-/** Why a session dropped messages, counted per session (`Broker.sessionInfo`) besides the broker-wide count. */
-export interface DropCounts {
-  /** Its queue was full (maxQueuedMessages, maxQueuedBytes). */
-  full: number;
-  /** Waited longer than maxQueuedAge, or past the message's own expiry. */
-  expired: number;
-  /** Could not be sent: too large for the client. */
-  refused: number;
-}
+/** Why a session dropped a message (a subset of the broker-wide DropReason). */
+export type SessionDropReason = 'queueFull' | 'stuckSubscriber' | 'tooLarge' | 'expired';
+/** Messages a session dropped, by reason (`Broker.sessionInfo`), besides the broker-wide counts. */
+export type SessionDropCounts = Record<SessionDropReason, number>;
 
 /**
  * `seq` of a delivery queued for a session with an age limit: the time it was queued, in microseconds, kept above
@@ -139,7 +134,10 @@ export class Outbox {
   private readonly hold = new PublisherHold();
   /** Armed while messages wait for a connected client; fires when none has left the queue for writeStallTimeout. */
   private stallTimer: NodeJS.Timeout | undefined;
-  readonly dropped: DropCounts = { full: 0, expired: 0, refused: 0 };
+  /** Messages dropped for this session by reason, the last reason and when (epoch ms): for the admin API and bridges. */
+  readonly dropped: SessionDropCounts = { queueFull: 0, stuckSubscriber: 0, tooLarge: 0, expired: 0 };
+  lastDropReason: SessionDropReason | undefined;
+  lastDropAt = 0;
 
   constructor(
     private readonly clientId: string,
@@ -152,13 +150,23 @@ export class Outbox {
     return this.queue.length - this.head;
   }
 
-  /** Bytes of the queued messages, as the limits count them. */
+  get inflightCount(): number {
+    return this.inflight.size;
+  }
+
+  /** Payload, topic and property bytes of the queued messages (messageWeight). */
   get queuedWeight(): number {
     return this.queuedBytes;
   }
 
-  get inflightCount(): number {
-    return this.inflight.size;
+  /** Messages that left the queue or the window so far: unchanged while messages wait, the subscriber takes nothing. */
+  get progress(): number {
+    return this.hold.moves;
+  }
+
+  /** True while the queue is full and the subscriber takes nothing: its overflow is dropped (flow.ts). */
+  get stuck(): boolean {
+    return this.hold.stuck;
   }
 
   /** True when a new QoS 1/2 message would go out at once (used to pick a shared subscription member). */
@@ -203,8 +211,7 @@ export class Outbox {
     if (this.full(weight)) {
       // A client publishing to itself is not held: it would stop reading its own acknowledgements.
       if (target === undefined || this.hold.stuck || publisher === undefined || publisher === (target as object) || target.holdsPublishers === false) {
-        this.stats.publishDropped++;
-        this.dropped.full++;
+        this.drop(target !== undefined && this.hold.stuck ? 'stuckSubscriber' : 'queueFull', message.topic);
         return false;
       }
       this.hold.hold(publisher);
@@ -216,6 +223,14 @@ export class Outbox {
     if (target !== undefined && this.stallTimer === undefined) this.watchStall();
     if (qos > 0) this.journal?.record({ op: 'putOutgoing', clientId: this.clientId, outgoing: delivery.toStored() });
     return true;
+  }
+
+  /** A message on `topic` dropped for this session: counted here and broker-wide. */
+  drop(reason: SessionDropReason, topic: string): void {
+    this.dropped[reason]++;
+    this.lastDropReason = reason;
+    this.lastDropAt = Date.now();
+    this.stats.dropForSession(reason, this.clientId, topic);
   }
 
   /** Sends queued messages while the window and the socket allow. */
@@ -416,20 +431,15 @@ export class Outbox {
     this.transmit(delivery, target, false);
   }
 
-  /** Puts a sent-state delivery on the wire; one too large for the client (or expired) is dropped. */
+  /** Puts a sent-state delivery on the wire; one too large for the client (or expired) is dropped (the target counts it). */
   transmit(delivery: Delivery, target: DeliveryTarget, dup: boolean): void {
     if (target.sendPublish(delivery.message, delivery.qos, delivery.retain, dup, delivery.packetId, delivery.subscriptionIds)) return;
-    this.stats.publishDropped++;
-    const expiresAt = delivery.message.expiresAt;
-    if (expiresAt !== undefined && expiresAt <= Date.now()) this.dropped.expired++;
-    else this.dropped.refused++;
     this.complete(delivery, 'dropped');
   }
 
   /** A queued delivery older than maxQueuedAge: dropped, counted, and gone from the store. */
   private expire(delivery: Delivery): void {
-    this.stats.publishDropped++;
-    this.dropped.expired++;
+    this.drop('expired', delivery.message.topic);
     this.hold.moved();
     if (delivery.qos > 0) this.journal?.record({ op: 'deleteOutgoing', clientId: this.clientId, seq: delivery.seq });
     delivery.settle?.('dropped');

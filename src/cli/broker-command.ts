@@ -15,6 +15,8 @@ import {
 } from '../config/index.js';
 import type { ClusterNode } from '../cluster/index.js';
 import { clusterNode, nodeName, runWorkers, workerCount } from './broker-cluster.js';
+import { applyOpsFlags, logFormat, opsHelp, opsOptions, startOps } from './broker-ops.js';
+import type { OpsServer } from '../ops/index.js';
 
 /** Where `culex broker` keeps its state when neither a flag nor a configuration file says. */
 const defaultDataDir = 'culex-data';
@@ -44,7 +46,7 @@ options (given with -c, they override the file):
       --dialect TYPE      serve ${dialectTypes.join(', ')} devices on every listener without its own auth or
                           dialect, instead of the file's broker-wide auth (default none)
       --secrets FILE      the device secrets file of --dialect (described below)
-  -v, --verbose           log debug lines too (default: info)
+${opsHelp}  -v, --verbose           log debug lines too (default: info)
       --help              show this help
 
 configuration file (JSON; unknown keys are errors; relative file names are relative to the file):
@@ -112,6 +114,7 @@ export async function run(args: string[]): Promise<number> {
         workers: { type: 'string' },
         verbose: { type: 'boolean', short: 'v' },
         help: { type: 'boolean' },
+        ...opsOptions,
       },
       strict: true,
     }).values;
@@ -188,8 +191,19 @@ export async function run(args: string[]): Promise<number> {
     process.stderr.write('culex broker: --workers needs --cluster: the workers share sessions and messages through the cluster\n');
     return 2;
   }
+  try {
+    applyOpsFlags(values, config);
+  } catch (err) {
+    process.stderr.write(`culex broker: ${(err as Error).message}\n`);
+    return 2;
+  }
+  if (workers !== undefined && config.http !== undefined) {
+    // Workers would share one port, each request answered by whichever worker took it.
+    process.stderr.write('culex broker: --http cannot go with --workers: run the nodes as separate processes, each with its own --http\n');
+    return 2;
+  }
 
-  const logger = stderrLogger(values.verbose ? 'debug' : (config.logLevel ?? 'info'));
+  const logger = stderrLogger(values.verbose ? 'debug' : (config.logLevel ?? 'info'), logFormat(config));
   if (workers !== undefined && cluster.isPrimary) return runWorkers(workers, logger);
   if (config.file) logger.info(`configuration ${config.file} (${config.format === 'mosquitto' ? 'mosquitto.conf' : 'culex JSON'})`);
   for (const note of config.notes) logger.info(note);
@@ -199,6 +213,7 @@ export async function run(args: string[]): Promise<number> {
   let broker: Broker;
   let node: ClusterNode | undefined;
   let setup: BrokerSetup;
+  let ops: OpsServer | undefined;
   let bridges: BridgeManager | undefined;
   // Installed before the listeners open: a stop asked for as soon as the listening line appears is not the default
   // (an exit without closing) but a clean stop once the start is done.
@@ -223,6 +238,12 @@ export async function run(args: string[]): Promise<number> {
       setup.attach(broker);
       await node.start();
     }
+    try {
+      ops = await startOps(config, broker, config.cluster === undefined ? undefined : nodeName(config.cluster), () => setup.reload(broker), logger);
+    } catch (err) {
+      await (node === undefined ? broker.close() : node.stop());
+      throw new Error(`admin HTTP listener: ${err instanceof Error ? err.message : String(err)}`);
+    }
   } catch (err) {
     // A mistake in a secrets file is a configuration mistake, reported as those of the configuration file are.
     if (err instanceof ConfigError || err instanceof ConfigErrors) {
@@ -237,7 +258,7 @@ export async function run(args: string[]): Promise<number> {
     logger.info('anonymous clients are refused on a non-loopback address; --allow-anonymous accepts them');
   }
   const onHangup = (): void => {
-    setup.reload(broker).then(
+    (ops === undefined ? setup.reload(broker) : ops.reload()).then(
       () => logger.info('SIGHUP: password, ACL and TLS files re-read'),
       (err: unknown) => logger.error(`SIGHUP: reload failed, previous files stay in force: ${err instanceof Error ? err.message : String(err)}`),
     );
@@ -252,6 +273,7 @@ export async function run(args: string[]): Promise<number> {
   };
   process.once('SIGINT', force);
   process.once('SIGTERM', force);
+  await ops?.close();
   await bridges?.close();
   if (node !== undefined) await node.stop();
   else await broker.close();

@@ -3,9 +3,9 @@
  * options, listeners, the password/ACL files or cloud dialects and persistence. File names stay names here: certificates and
  * auth files are read when the broker starts and again on SIGHUP.
  */
-import type { ConnectionGuardOptions, FileAuthOptions } from '../auth/index.js';
+import type { AuthChainOptions, ProtectionOptions } from '../auth/index.js';
 import type { BridgeOptions, HttpSinkOptions } from '../bridge/index.js';
-import type { BrokerListenerOptions, BrokerOptions, LogLevel } from '../broker/index.js';
+import type { BrokerListenerOptions, BrokerOptions, LogFormat, LogLevel } from '../broker/index.js';
 import type { AliyunIotProfileOptions, AliyunMqProfileOptions, TencentProfileOptions } from '../dialects/index.js';
 
 /** A listener's TLS files and settings. */
@@ -30,8 +30,8 @@ export type DialectSettings = { secretsFile: string } & (
 
 export interface ConfiguredListener extends Omit<BrokerListenerOptions, 'tls' | 'hooks'> {
   tlsFiles?: TlsFiles;
-  /** This listener's own password/ACL files (per-listener settings); else the broker-wide `auth` applies. */
-  auth?: FileAuthOptions;
+  /** This listener's own auth methods (per-listener settings); else the broker-wide `auth` applies. */
+  auth?: AuthChainOptions;
   /** The client certificate's Common Name becomes the user name; CONNECT's user name and password are ignored. */
   useIdentityAsUsername?: boolean;
   /** The client certificate's whole subject (RFC 2253 form, as Mosquitto writes it) becomes the user name. */
@@ -71,6 +71,7 @@ export interface ClusterSettings {
   name?: string;
   node?: string;
   replicas?: number;
+  journalBatchMs?: number;
   user?: string;
   password?: string;
   token?: string;
@@ -79,14 +80,29 @@ export interface ClusterSettings {
   keyFile?: string;
 }
 
+/** The admin HTTP(S) listener: metrics, the admin API (off unless configured). */
+export interface HttpSettings {
+  /** Default 127.0.0.1. */
+  host?: string;
+  port: number;
+  /** Admin users, `culex passwd` format (HTTP Basic). */
+  passwordFile?: string;
+  /** API tokens, `name:sha256-hex` lines (`culex ctl token`). */
+  tokensFile?: string;
+  /** HTTPS with these PEM files. */
+  tls?: { certFile: string; keyFile: string };
+  /** `GET /metrics` without credentials. */
+  publicMetrics?: boolean;
+}
+
 export interface BrokerConfig {
   file: string;
   format: 'native' | 'mosquitto';
   broker: ConfiguredBrokerOptions;
   /** Empty: the broker's default listener. */
   listeners: ConfiguredListener[];
-  /** Broker-wide password/ACL files. */
-  auth?: FileAuthOptions;
+  /** Broker-wide auth methods: password/ACL files, an HTTP service, JWT, in an order. */
+  auth?: AuthChainOptions;
   /** Broker-wide cloud dialect (excludes `auth`), for listeners without their own auth or dialect. */
   dialect?: DialectSettings;
   persistence: PersistenceSettings;
@@ -96,9 +112,13 @@ export interface BrokerConfig {
   bridges?: ConfiguredBridge[];
   /** HTTP sinks (the native file's `sinks`). */
   sinks?: HttpSinkOptions[];
-  /** Per-address connection rate and failed-authentication delay; defaults from `defaultConnectionGuard`. */
-  security?: Partial<ConnectionGuardOptions>;
+  /** Connection rates, failed-authentication delay, inbound rate limits; defaults from `defaultConnectionGuard`. */
+  security?: ProtectionOptions;
   logLevel?: LogLevel;
+  /** `json`: one JSON object a line, for log collectors. Default text. */
+  logFormat?: LogFormat;
+  /** The admin HTTP(S) listener. */
+  http?: HttpSettings;
   /** Settings accepted but without effect in culex, for the start-up log. */
   notes: string[];
 }

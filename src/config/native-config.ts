@@ -1,9 +1,9 @@
 /** The native configuration file: JSON checked against `nativeSchema`, mapped onto BrokerConfig. */
-import type { FileAuthOptions } from '../auth/index.js';
-import type { LogLevel, BrokerLimits } from '../broker/index.js';
+import type { AuthChainOptions } from '../auth/index.js';
+import type { LogFormat, LogLevel, BrokerLimits } from '../broker/index.js';
 import { bridgeProblems, type BridgeOptions, type HttpSinkOptions } from '../bridge/index.js';
 import { ConfigError } from './config-error.js';
-import type { BrokerConfig, ConfiguredBridge, ConfiguredBrokerOptions, ConfiguredListener, DialectSettings, TlsFiles } from './config-types.js';
+import type { BrokerConfig, ConfiguredBridge, ConfiguredBrokerOptions, ConfiguredListener, DialectSettings, HttpSettings, TlsFiles } from './config-types.js';
 import { parseJsonSource } from './json-source.js';
 import { checkNode, nativeSchema } from './native-schema.js';
 
@@ -75,7 +75,7 @@ interface NativeFile extends ConfiguredBrokerOptions {
   $schema?: string;
   listeners?: NativeListener[];
   limits?: Partial<BrokerLimits>;
-  auth?: FileAuthOptions;
+  auth?: AuthChainOptions;
   dialect?: DialectSettings;
   persistence?: { dataDir?: string; fsync?: boolean };
   security?: BrokerConfig['security'];
@@ -83,6 +83,8 @@ interface NativeFile extends ConfiguredBrokerOptions {
   bridges?: NativeBridge[];
   sinks?: NativeSink[];
   logLevel?: LogLevel;
+  logFormat?: LogFormat;
+  http?: Omit<HttpSettings, 'tls'> & { tls?: { cert: string; key: string } };
 }
 
 function tlsFiles(tls: NativeTls): TlsFiles {
@@ -98,7 +100,7 @@ function tlsFiles(tls: NativeTls): TlsFiles {
 
 export function parseNativeConfig(text: string, file: string): BrokerConfig {
   const parsed = checkNode(parseJsonSource(text, file), nativeSchema, file, '') as NativeFile;
-  const { $schema: _ignored, listeners = [], auth, dialect, persistence = {}, security, cluster, bridges, sinks, logLevel, ...broker } = parsed;
+  const { $schema: _ignored, listeners = [], auth, dialect, persistence = {}, security, cluster, bridges, sinks, logLevel, logFormat, http, ...broker } = parsed;
   const config: BrokerConfig = {
     file,
     format: 'native',
@@ -120,5 +122,10 @@ export function parseNativeConfig(text: string, file: string): BrokerConfig {
   }
   if (sinks) config.sinks = sinks.map((sink, i) => configuredSink(sink, `sinks[${i}]`, file));
   if (logLevel) config.logLevel = logLevel;
+  if (logFormat) config.logFormat = logFormat;
+  if (http) {
+    const { tls, ...rest } = http;
+    config.http = tls ? { ...rest, tls: { certFile: tls.cert, keyFile: tls.key } } : rest;
+  }
   return config;
 }

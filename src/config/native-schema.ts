@@ -3,7 +3,7 @@
  * or a ConfigError naming the file, the line and the key. Its keys mirror BrokerOptions (src/broker/options.ts).
  */
 import { isAbsolute, resolve } from 'node:path';
-import { defaultConnectionGuard } from '../auth/index.js';
+import { ACCESS_FIELDS, defaultConnectionGuard, LOGIN_FIELDS } from '../auth/index.js';
 import { defaultLimits, type BrokerLimits } from '../broker/index.js';
 import { ConfigError } from './config-error.js';
 import type { JsonNode } from './json-source.js';
@@ -17,6 +17,8 @@ export type Schema = { doc: string } & (
   /** A point in time: ISO 8601 text or epoch milliseconds; checked into epoch milliseconds. */
   | { type: 'instant' }
   | { type: 'array'; items: Schema }
+  /** An object whose keys are free (header names, JSON body keys), each value checked against `values`. */
+  | { type: 'map'; values: Schema }
   | ObjectSchema
   /** An object whose `type` key picks which of the `variants` it is checked against. */
   | { type: 'variant'; variants: Record<string, ObjectSchema> }
@@ -68,13 +70,78 @@ const limits: Schema = {
   ),
 };
 
+/** An HTTP endpoint of the auth service: its URL, the JSON body template and extra headers. */
+function httpEndpoint(doc: string, fields: readonly string[]): Schema {
+  return {
+    type: 'object',
+    doc,
+    required: ['url'],
+    properties: {
+      url: { type: 'string', doc: 'http:// or https:// URL, POSTed to' },
+      body: {
+        type: 'map',
+        values: { type: 'string', doc: 'text with ${field} placeholders' },
+        doc: `JSON body, each key a template; fields: ${fields.join(', ')} (default: all of them under their own names)`,
+      },
+      headers: { type: 'map', values: { type: 'string', doc: 'header value' }, doc: 'extra request headers (default none)' },
+    },
+  };
+}
+
 const auth: Schema = {
   type: 'object',
-  doc: 'Mosquitto-format password and ACL files, SCRAM-SHA-256 credentials (re-read on SIGHUP)',
+  doc: 'authentication and authorisation methods, asked in order (files and keys re-read on SIGHUP)',
   properties: {
     passwordFile: { type: 'path', doc: 'mosquitto_passwd / culex passwd file (default none)' },
     aclFile: { type: 'path', doc: 'Mosquitto ACL file (default none: everything allowed)' },
     scramFile: { type: 'path', doc: 'SCRAM-SHA-256 credential file (default none)' },
+    http: {
+      type: 'object',
+      doc: 'an HTTP auth service answering {"result": "allow" | "deny" | "ignore"} (default none)',
+      required: [['authenticate', 'authorize']],
+      properties: {
+        authenticate: httpEndpoint('asked for each CONNECT', LOGIN_FIELDS),
+        authorize: httpEndpoint('asked for each PUBLISH and SUBSCRIBE, answers cached', ACCESS_FIELDS),
+        timeoutMs: { type: 'integer', min: 1, max: 60_000, doc: 'longest wait for an answer, ms (default 5000)' },
+        whenDown: { type: 'string', enum: ['deny', 'ignore'], doc: 'no answer, an error status or a bad answer: refuse, or ask the next method (default deny)' },
+        cacheTtlMs: { type: 'integer', min: 0, max: 86_400_000, doc: 'how long an authorisation answer is kept, ms; 0 = not kept (default 60000)' },
+        cacheSize: { type: 'integer', min: 1, max: 10_000_000, doc: 'authorisation answers kept (default 10000)' },
+      },
+    },
+    jwt: {
+      type: 'object',
+      doc: 'JSON Web Tokens in the password (or user name), or in MQTT 5 Authentication Data for re-authentication (default none)',
+      required: [['secret', 'secretFile', 'keyFile', 'jwksUrl']],
+      exclusive: [['secret', 'secretFile', 'keyFile', 'jwksUrl']],
+      properties: {
+        secret: { type: 'string', doc: 'HS256 shared secret' },
+        secretFile: { type: 'path', doc: 'file holding the HS256 shared secret' },
+        keyFile: { type: 'path', doc: 'PEM public key or certificate (RS256, ES256), or a JWK Set (JSON)' },
+        jwksUrl: { type: 'string', doc: 'JWK Set URL, fetched when needed and kept jwksCacheMs' },
+        jwksCacheMs: { type: 'integer', min: 1000, max: 86_400_000, doc: 'how long a fetched JWK Set is used, ms (default 600000)' },
+        jwksCooldownMs: { type: 'integer', min: 0, max: 86_400_000, doc: 'least time between fetches, also for an unknown key id, ms (default 30000)' },
+        algorithms: {
+          type: 'array',
+          items: { type: 'string', enum: ['HS256', 'RS256', 'ES256'], doc: 'an algorithm' },
+          doc: "accepted algorithms (default: the key's)",
+        },
+        issuer: { type: 'string', doc: 'required iss claim (default unchecked)' },
+        audience: { type: 'string', doc: 'required aud claim (default unchecked)' },
+        tokenIn: { type: 'string', enum: ['password', 'username'], doc: 'the CONNECT field holding the token (default password)' },
+        clientIdClaim: { type: 'string', doc: 'claim that must equal the client id (default none)' },
+        usernameClaim: { type: 'string', doc: 'claim that must equal the user name, or names the user when tokenIn is username (default none / sub)' },
+        aclClaim: { type: 'string', doc: 'claim with {"publish": [...], "subscribe": [...]} filters, %c and %u allowed (default acl)' },
+        requireExpiry: { type: 'boolean', doc: 'refuse tokens without exp (default true)' },
+        clockToleranceSec: { type: 'integer', min: 0, max: 3600, doc: 'clock difference tolerated for exp and nbf, s (default 0)' },
+        authenticationMethod: { type: 'string', doc: 'MQTT 5 Authentication Method carrying tokens, for re-authentication (default JWT)' },
+      },
+    },
+    order: {
+      type: 'array',
+      items: { type: 'string', enum: ['file', 'http', 'jwt'], doc: 'a method' },
+      doc: 'the order methods are asked in, each configured one once (default file, http, jwt)',
+    },
+    noMatch: { type: 'string', enum: ['allow', 'deny'], doc: 'what a publish, subscribe or delivery no method decides gets (default allow)' },
   },
 };
 
@@ -124,6 +191,18 @@ const dialect: Schema = {
     }),
   },
 };
+
+/** Messages and payload bytes a second, one scope's PUBLISH rate limit. */
+function rateLimit(scope: string): Schema {
+  return {
+    type: 'object',
+    doc: `${scope} (default unlimited)`,
+    properties: {
+      messages: { type: 'integer', min: 0, max: 100_000_000, doc: 'PUBLISH messages a second; 0 = unlimited' },
+      bytes: { type: 'integer', min: 0, max: Number.MAX_SAFE_INTEGER, doc: 'PUBLISH payload bytes a second; 0 = unlimited' },
+    },
+  };
+}
 
 const listener: Schema = {
   type: 'object',
@@ -398,6 +477,41 @@ export const nativeSchema: Schema = {
           type: 'boolean',
           doc: `loopback peers are neither limited nor delayed (default ${defaultConnectionGuard.exemptLoopback}: local users may be hostile too)`,
         },
+        listenerConnectionRate: {
+          type: 'integer', min: 0, max: 1_000_000,
+          doc: 'new connections per second per listener, all addresses together; 0 = unlimited (default 0)',
+        },
+        listenerConnectionBurst: {
+          type: 'integer', min: 1, max: 1_000_000,
+          doc: 'connections a listener takes at once (default: one second of listenerConnectionRate)',
+        },
+        publishRate: {
+          type: 'object',
+          doc: 'inbound PUBLISH rate limits: a publisher over one is slowed (reading paused), one that stays over is disconnected (default none)',
+          properties: {
+            perClient: rateLimit('per client id'),
+            perUsername: rateLimit('per user name, all its connections together'),
+            perListener: rateLimit('per listener, all its clients together (only slows)'),
+            burstSeconds: { type: 'integer', min: 1, max: 3600, doc: 'seconds of its rate a bucket holds (default 1)' },
+            overLimitSeconds: {
+              type: 'integer', min: 1, max: 86400,
+              doc: 'a publisher over a client or user-name limit this long is disconnected: 0x96 messages, 0x97 bytes (default 10)',
+            },
+          },
+        },
+        overload: {
+          type: 'object',
+          doc: 'refuse new clients (CONNACK 0x89) while the broker is overloaded, until it recovers (default off)',
+          properties: {
+            maxEventLoopDelayMs: { type: 'integer', min: 0, max: 600_000, doc: '99th percentile of event-loop delay, ms; 0 = unchecked (default 0)' },
+            maxMemoryMB: { type: 'integer', min: 0, max: 1_048_576, doc: 'resident memory, MiB; 0 = unchecked (default 0)' },
+            checkIntervalMs: { type: 'integer', min: 10, max: 600_000, doc: 'how often they are sampled, ms (default 1000)' },
+            refuseWith: {
+              type: 'string', enum: ['serverBusy', 'connectionRateExceeded'],
+              doc: 'CONNACK reason code: 0x89 Server busy or 0x9F Connection rate exceeded (default serverBusy)',
+            },
+          },
+        },
       },
     },
     persistence: {
@@ -417,6 +531,7 @@ export const nativeSchema: Schema = {
         name: { type: 'string', doc: 'cluster name, so that several clusters can share one NATS (default culex)' },
         node: { type: 'string', doc: 'this node\'s name, unique in the cluster (default host name and process id)' },
         replicas: { type: 'integer', min: 1, max: 5, doc: 'copies JetStream keeps of the cluster\'s streams (default: 1 for one server, 3 for more)' },
+        journalBatchMs: { type: 'integer', min: 0, max: 1000, doc: 'least milliseconds between two journal writes of a node: more gathers more messages per JetStream write (less CPU) and delays QoS 1/2 acknowledgements by up to that much (default 2)' },
         user: { type: 'string', doc: 'NATS user (default none)' },
         password: { type: 'string', doc: 'NATS password (default none)' },
         token: { type: 'string', doc: 'NATS token (default none)' },
@@ -428,6 +543,28 @@ export const nativeSchema: Schema = {
     bridges: { type: 'array', items: bridge, doc: 'bridges to other brokers (default none)' },
     sinks: { type: 'array', items: sink, doc: 'HTTP sinks (webhooks) (default none)' },
     logLevel: { type: 'string', enum: ['error', 'warn', 'info', 'debug'], doc: 'log level (default info)' },
+    logFormat: { type: 'string', enum: ['text', 'json'], doc: 'log lines as text or one JSON object each (default text)' },
+    http: {
+      type: 'object',
+      doc: 'the admin HTTP(S) listener: Prometheus metrics at /metrics, the admin API under /api/v1 (see docs/operate.md) (default off)',
+      required: ['port', ['passwordFile', 'tokensFile']],
+      properties: {
+        host: { type: 'string', doc: 'address to bind (default 127.0.0.1)' },
+        port: { type: 'integer', min: 0, max: 65535, doc: 'port; 0 = any free port' },
+        passwordFile: { type: 'path', doc: 'admin users, culex passwd format, for HTTP Basic (re-read on SIGHUP)' },
+        tokensFile: { type: 'path', doc: "API tokens, 'name:sha256-hex' lines made by culex ctl token, for Bearer (re-read on SIGHUP)" },
+        tls: {
+          type: 'object',
+          doc: 'HTTPS',
+          required: ['cert', 'key'],
+          properties: {
+            cert: { type: 'path', doc: 'certificate chain (PEM)' },
+            key: { type: 'path', doc: 'private key (PEM)' },
+          },
+        },
+        publicMetrics: { type: 'boolean', doc: 'answer GET /metrics without credentials (default false)' },
+      },
+    },
   },
 };
 
@@ -471,6 +608,9 @@ export function checkNode(node: JsonNode, schema: Schema, file: string, key: str
     case 'array':
       if (node.type !== 'array') return bad('an array');
       return node.items.map((item, i) => checkNode(item, schema.items, file, `${key}[${i}]`));
+    case 'map':
+      if (node.type !== 'object') return bad('an object');
+      return Object.fromEntries(node.entries.map((entry) => [entry.key, checkNode(entry.value, schema.values, file, `${key}.${entry.key}`)]));
     case 'object': {
       if (node.type !== 'object') return bad('an object');
       const out: Record<string, unknown> = {};

@@ -29,7 +29,7 @@ describe('broker hooks for bridges and sinks', () => {
       // Held back, the publisher would wait HOLD_LIMIT_MS (2 s) for its acknowledgements.
       assert.ok(Date.now() - started < 1500, `publishing took ${Date.now() - started} ms`);
       const info = broker.sessionInfo('slow')!;
-      assert.deepEqual({ inflight: info.inflight, queued: info.queued, full: info.dropped.full }, { inflight: 1, queued: 5, full: 14 });
+      assert.deepEqual({ inflight: info.inflight, queued: info.queued, full: info.dropped.queueFull }, { inflight: 1, queued: 5, full: 14 });
       assert.equal(broker.stats.publishDropped, 14);
     } finally {
       subscriber.socket.destroy();

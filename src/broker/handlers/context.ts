@@ -90,6 +90,11 @@ export interface HandlerContext extends AckTarget, Holdable, SessionConnection, 
 
   /** An AUTH exchange starts before CONNACK. */
   startAuthentication(): void;
+  /**
+   * The client's credentials end at `at` (epoch ms): the connection is closed then (v5: DISCONNECT 0xA0), counted
+   * from CONNACK on; undefined removes the deadline. Set by each successful authentication and re-authentication.
+   */
+  setDeadline(at: number | undefined): void;
   /** CONNACK sent: the session is attached and timers switch from the connect timeout to keepalive. */
   open(session: Session): ClientInfo;
   /** One more inbound QoS 1/2 message awaiting our acknowledgement. */

@@ -178,6 +178,8 @@ export class FakeContext implements HandlerContext {
     this.state = 'auth';
   }
 
+  setDeadline(): void {}
+
   open(session: Session): ClientInfo {
     this.state = 'open';
     this.session = session;
