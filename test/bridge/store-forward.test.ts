@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { connect, type MqttClient } from '../../src/client/index.js';
+import { connect, createClient, type MqttClient } from '../../src/client/index.js';
 import type { QoS } from '../../src/packet/index.js';
 import { startCulexBroker, type CulexBroker } from '../cli/culex-broker.js';
 import { freePort } from '../helpers/ports.js';
@@ -111,6 +111,45 @@ describe('bridge store and forward with Mosquitto as the remote', () => {
       assert.equal(duplicates, 0, 'no QoS 1 message was resent: the kill came while none was in flight');
     } finally {
       await client.end();
+      await culex.stop();
+      await mosquitto.stop();
+    }
+  });
+
+  it('kill -9 of Culex mid-stream with QoS 2 in flight to the remote: after the restart all arrive, QoS 2 once', async () => {
+    const mosquitto = await restartableMosquitto();
+    started.push(mosquitto);
+    await mosquitto.start();
+    const { client: app, received } = await remoteSubscriber(mosquitto, 'edge1/#');
+    const dir = mkdtempSync(join(tmpdir(), 'culex-bridge-kill-'));
+    const port = await freePort();
+    const config = join(dir, 'mosquitto.conf');
+    writeFileSync(config, [
+      `listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence true', `persistence_location ${dir}/data/`,
+      'max_queued_messages 5000', 'connection cloud', `address 127.0.0.1:${mosquitto.port}`, 'topic data/# out 2 "" edge1/',
+      'restart_timeout 1', '',
+    ].join('\n'));
+    let culex = await startCulexBroker(['-c', config], 1);
+    started.push(culex);
+    // The publisher keeps its session: what Culex had not acknowledged when it died is sent again.
+    const publisher = createClient(`mqtt://127.0.0.1:${port}`, { clientId: 'sensor', clean: false, protocolVersion: 4, reconnect: { initialDelay: 100, maxDelay: 300 } });
+    const total = 2000;
+    try {
+      await waitFor(() => /bridge cloud: connected/.test(culex.log()), 20_000, 'the bridge connected');
+      const publishing = publishRange(publisher, 'data/x', 0, total);
+      await waitFor(() => received.length >= total / 3, 30_000, 'a third of the messages on the remote');
+      culex.signal('SIGKILL');
+      await culex.stop();
+      culex = await startCulexBroker(['-c', config], 1);
+      started.push(culex);
+      await publishing;
+      await waitFor(() => new Set(received.map((m) => m.payload)).size >= total, 60_000, `${total} messages on the remote`);
+      await new Promise((r) => setTimeout(r, 500));
+      const duplicates = checkArrivals(received, total);
+      process.stdout.write(`# Culex killed mid-stream after ${Math.round(total / 3)} of ${total} messages: ${duplicates} QoS 1 duplicates\n`);
+    } finally {
+      await publisher.end({ force: true });
+      await app.end();
       await culex.stop();
       await mosquitto.stop();
     }
