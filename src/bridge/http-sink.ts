@@ -57,6 +57,8 @@ export interface HttpSinkStatus {
 /** The topic of events in the sink's queue (`#` does not match it). */
 const EVENT_TOPIC = '$culex/sink/event';
 const MAX_HELD_QOS0 = 1000;
+/** The listener names of the in-memory connections of bridges and sinks (LocalLink's `name`). */
+const INTERNAL_LISTENER = /^(bridge|sink):/;
 
 export class HttpSink {
   private link: LocalLink | undefined;
@@ -147,7 +149,8 @@ export class HttpSink {
 
   private listen(event: SinkEvent): void {
     const record = (client: ClientInfo, detail: Record<string, unknown>): void => {
-      if (client.clientId === this.clientId) return;
+      // The broker's own sessions (bridges, sinks) are not clients of interest.
+      if (INTERNAL_LISTENER.test(client.listener)) return;
       const body = { event, time: new Date().toISOString(), clientId: client.clientId, username: client.username ?? null, address: client.peer.remoteAddress, listener: client.listener, ...detail };
       this.broker.deliverTo(this.clientId, { topic: EVENT_TOPIC, payload: JSON.stringify(body), qos: 1, retain: false });
     };

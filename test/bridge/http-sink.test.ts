@@ -77,6 +77,10 @@ describe('HTTP sink', () => {
     }, server, logger);
     await sink.start();
     cleanups.push(() => sink.stop());
+    // Another sink's session (the broker's own) is no client event.
+    const other = new HttpSink({ name: 'other', url: hook.url }, server, logger);
+    await other.start();
+    cleanups.push(() => other.stop());
 
     const client = await connect(`mqtt://127.0.0.1:${server.port}`, { clientId: 'device-1', reconnect: false });
     await client.subscribe('x/#', { qos: 1 });
