@@ -78,6 +78,8 @@ export class HttpSink {
   /** The sink's session on the broker. */
   readonly clientId: string;
   private readonly listeners: Array<[SinkEvent, (...args: never[]) => void]> = [];
+  /** Resolves `start` once the broker answered its SUBSCRIBE. */
+  private subscribed: (() => void) | undefined;
 
   constructor(
     readonly options: HttpSinkOptions,
@@ -87,7 +89,7 @@ export class HttpSink {
     this.clientId = `sink.${options.name}`;
   }
 
-  /** Opens the sink's session (subscribing to its topics) and starts posting what it holds. */
+  /** Opens the sink's session, subscribed to its topics once it resolves, and starts posting what it holds. */
   async start(): Promise<void> {
     if (!this.stopped) return;
     this.stopped = false;
@@ -112,7 +114,9 @@ export class HttpSink {
     const filters = this.options.topics ?? [];
     if (filters.length > 0) {
       const subscriptions: Subscription[] = filters.map((topicFilter) => ({ topicFilter, qos: 2, retainAsPublished: true }));
+      const answered = new Promise<void>((resolve) => (this.subscribed = resolve));
       link.send({ type: 'subscribe', packetId: 1, subscriptions });
+      await answered;
     }
     for (const event of this.options.events ?? []) this.listen(event);
   }
@@ -164,6 +168,10 @@ export class HttpSink {
   }
 
   private onPacket(packet: Packet): void {
+    if (packet.type === 'suback') {
+      this.subscribed?.();
+      this.subscribed = undefined;
+    }
     // A QoS 2 message is done for the sink once posted (PUBREC); the broker's PUBREL only needs its answer.
     if (packet.type === 'pubrel') this.link?.send({ type: 'pubcomp', packetId: packet.packetId });
     if (packet.type !== 'publish') return;

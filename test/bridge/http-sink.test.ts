@@ -169,6 +169,16 @@ describe('HTTP sink', () => {
     await manager.close();
   });
 
+  it("is the broker's own: its session is admitted while the broker refuses clients (overload, bans)", async () => {
+    const server = new Broker({ listeners: [{ port: 0 }], logger: recordingLogger(), sysInterval: 0, hooks: { admitClient: () => 0x89 } });
+    await server.listen();
+    cleanups.push(() => server.close());
+    const sink = new HttpSink({ name: 'busy', url: 'http://127.0.0.1:9/', topics: ['b/#'] }, server, recordingLogger());
+    await sink.start();
+    cleanups.push(() => sink.stop());
+    assert.deepEqual(server.sessionInfo('sink.busy')?.subscriptions, [{ filter: 'b/#', qos: 2 }]);
+  });
+
   it('raw format: the payload as the body, topic and QoS in headers', async () => {
     const hook = await endpoint();
     hook.mode = 'ok';
