@@ -77,6 +77,7 @@ export class Bridge {
   private nextAddress = 0;
   private sleep = 0;
   private readonly onMessage = (message: BrokerMessage, client: ClientInfo | undefined): void => this.keepRetained(message, client);
+  private watching = false;
 
   constructor(
     readonly options: ResolvedBridge,
@@ -95,13 +96,15 @@ export class Bridge {
   start(): void {
     if (this.running) return;
     this.running = true;
-    if (this.rules.localFilters().length > 0) this.broker.on('message', this.onMessage);
+    this.watchRetained(true);
     this.cycle = this.run();
   }
 
   /** Disconnects and stays away until `resume`; messages for the remote wait in the broker's store meanwhile. */
   async pause(): Promise<void> {
     await this.halt();
+    // Retained messages published meanwhile must still reach the remote when it resumes.
+    this.watchRetained(true);
     this.state = 'paused';
     this.logger.info(`bridge ${this.name}: paused`);
   }
@@ -115,6 +118,7 @@ export class Bridge {
   /** Disconnects for good (the local session, and what waits in it, stays for a later bridge of the same name). */
   async stop(): Promise<void> {
     await this.halt();
+    this.watchRetained(false);
     this.state = 'stopped';
   }
 
@@ -145,7 +149,6 @@ export class Bridge {
 
   private async halt(): Promise<void> {
     this.running = false;
-    this.broker.off('message', this.onMessage);
     this.interrupt?.();
     await this.cycle;
     this.cycle = undefined;
@@ -465,6 +468,14 @@ export class Bridge {
       limits,
       ...(endSession ? { sessionExpiryInterval: 0 } : {}),
     };
+  }
+
+  /** Listens for retained messages to keep for the remote (see keepRetained), or stops; once either way. */
+  private watchRetained(on: boolean): void {
+    if (on === this.watching || (on && this.rules.localFilters().length === 0)) return;
+    this.watching = on;
+    if (on) this.broker.on('message', this.onMessage);
+    else this.broker.off('message', this.onMessage);
   }
 
   /**

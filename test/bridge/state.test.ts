@@ -86,6 +86,42 @@ describe('bridge state', () => {
     }
   });
 
+  for (const away of ['paused', 'down'] as const) {
+    it(`retained messages and deletions made while the remote is away (${away}, at QoS 0) reach it on return`, async () => {
+      const mosquitto = await remote();
+      const local = await edge([{ name: 'cloud', addresses: [`127.0.0.1:${mosquitto.port}`], topics: [{ pattern: 'r/#', qos: 1 }], restartTimeout: 0.2 }]);
+      await whenConnected(local, 'cloud');
+      const publisher = await connect(local.url, { reconnect: false });
+      try {
+        await publisher.publish('r/old', 'stale', { qos: 0, retain: true });
+        const seen = await collector(`mqtt://127.0.0.1:${mosquitto.port}`, ['r/#'], { protocolVersion: 4 });
+        await waitFor(() => seen.received.length === 1, 5000, 'the first retained message on the remote');
+        await seen.client.end();
+        if (away === 'paused') await local.bridges.pause('cloud');
+        else {
+          await mosquitto.stop();
+          await waitFor(() => local.bridges.status('cloud').state !== 'connected', 5000, 'the bridge to notice');
+        }
+        await publisher.publish('r/old', '', { qos: 0, retain: true });
+        await publisher.publish('r/new', 'fresh', { qos: 0, retain: true });
+        // QoS 0 resolves once sent: a QoS 1 round trip on the same connection makes sure the broker took both.
+        await publisher.publish('sync', '', { qos: 1 });
+        assert.equal(local.bridges.status('cloud').queued, 2, 'both queued for the remote, at QoS 1');
+        if (away === 'paused') local.bridges.resume('cloud');
+        else await mosquitto.start();
+        await whenConnected(local, 'cloud');
+        await waitFor(() => local.bridges.status('cloud').queued === 0 && local.bridges.status('cloud').inflight === 0, 5000, 'the queue sent');
+        const after = await collector(`mqtt://127.0.0.1:${mosquitto.port}`, ['r/#'], { protocolVersion: 4 });
+        await waitFor(() => after.received.length >= 1, 5000, 'the retained state of the remote');
+        await new Promise((r) => setTimeout(r, 300));
+        assert.deepEqual(after.received.map((m) => [m.topic, m.payload, m.retain]), [['r/new', 'fresh', true]], 'the deletion and the new message both arrived');
+        await after.client.end();
+      } finally {
+        await publisher.end();
+      }
+    });
+  }
+
   it('change and remove: a changed bridge keeps what was queued; a removed one ends its session; mistakes are named', async () => {
     const mosquitto = await remote();
     const local = await edge([{ name: 'cloud', remoteClientId: 'cloud-edge', addresses: [`127.0.0.1:${mosquitto.port}`], topics: [{ pattern: 'c/#', qos: 1 }], restartTimeout: 0.2 }]);
