@@ -50,8 +50,8 @@ export interface HttpSinkStatus {
   /** Waiting in the broker's store, and posted but not yet accepted. */
   queued: number;
   inflight: number;
-  /** Dropped: the queue was full, a message waited too long, QoS 0 beyond the memory bound. */
-  dropped: { queueFull: number; expired: number; overflow: number };
+  /** Dropped: the queue was full, a message waited too long, QoS 0 beyond the memory bound or not accepted. */
+  dropped: { queueFull: number; expired: number; overflow: number; failed: number };
 }
 
 /** The topic of events in the sink's queue (`#` does not match it). */
@@ -73,6 +73,8 @@ export class HttpSink {
   private delivered = 0;
   private failures = 0;
   private overflow = 0;
+  /** QoS 0 messages the endpoint did not accept (they are posted once). */
+  private failedQoS0 = 0;
   private lastError: string | undefined;
   private lastErrorAt: number | undefined;
   /** The sink's session on the broker. */
@@ -147,7 +149,7 @@ export class HttpSink {
       lastErrorAt: this.lastErrorAt,
       queued: info?.queued ?? 0,
       inflight: this.pending.length,
-      dropped: { queueFull: (info?.dropped.queueFull ?? 0) + (info?.dropped.stuckSubscriber ?? 0), expired: info?.dropped.expired ?? 0, overflow: this.overflow },
+      dropped: { queueFull: (info?.dropped.queueFull ?? 0) + (info?.dropped.stuckSubscriber ?? 0), expired: info?.dropped.expired ?? 0, overflow: this.overflow, failed: this.failedQoS0 },
     };
   }
 
@@ -200,7 +202,10 @@ export class HttpSink {
         continue;
       }
       this.pending.shift();
-      if (packet.qos === 0) this.heldQoS0--;
+      if (packet.qos === 0) {
+        this.heldQoS0--;
+        if (!ok) this.failedQoS0++;
+      }
       else this.link?.send({ type: packet.qos === 1 ? 'puback' : 'pubrec', packetId: packet.packetId! });
     }
     this.posting = false;

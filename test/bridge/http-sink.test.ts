@@ -189,8 +189,13 @@ describe('HTTP sink', () => {
     cleanups.push(() => sink.stop());
     const client = await connect(`mqtt://127.0.0.1:${server.port}`, { reconnect: false });
     await client.publish('r/é', new Uint8Array([1, 2, 3]), { qos: 2 });
-    await client.end();
     await waitFor(() => hook.accepted.length === 1, 5000, 'the request');
+    // A QoS 0 message is posted once: refused, it is counted as dropped, not retried.
+    hook.mode = 'fail';
+    await client.publish('r/q0', 'once', { qos: 0 });
+    await waitFor(() => sink.status().dropped.failed === 1, 5000, 'the refused QoS 0 message counted');
+    assert.equal(sink.status().failures, 1);
+    await client.end();
     const { body, headers } = hook.accepted[0]!;
     assert.deepEqual([...body], [1, 2, 3]);
     assert.equal(decodeURIComponent(headers['x-culex-topic'] as string), 'r/é');
