@@ -16,7 +16,7 @@
 import type { Broker, BrokerLimits, BrokerMessage, ClientInfo, Logger } from '../broker/index.js';
 import { ReasonCode, type ConnectPacket, type Packet, type Subscription } from '../packet/index.js';
 import { login, renewIn, type Login } from './credentials.js';
-import { Forwarder, type DropCause } from './forwarder.js';
+import { BROKER_ID_TOPIC, Forwarder, type DropCause } from './forwarder.js';
 import { LocalLink, type LocalLinkOptions } from './local-link.js';
 import type { ResolvedBridge } from './options.js';
 import { RemoteError, RemoteLink } from './remote-link.js';
@@ -83,6 +83,8 @@ export class Bridge {
     readonly options: ResolvedBridge,
     private readonly broker: Broker,
     private readonly logger: Logger,
+    /** This broker's identity among bridged brokers (BridgeManager's). */
+    private readonly brokerId: string,
   ) {
     this.rules = new TopicRules(options.topics);
     this.tryPrivate = options.tryPrivate;
@@ -267,7 +269,8 @@ export class Bridge {
       const remote = await step(
         this.dial(this.connectPacket(credentials, options.cleanSession), {
           packet: (packet) => {
-            if (!remoteRequests.take(packet)) forwarder?.remote(packet);
+            if (packet.type === 'publish' && packet.topic === BROKER_ID_TOPIC) forwarder?.setRemoteBroker(Buffer.from(packet.payload).toString());
+            else if (!remoteRequests.take(packet)) forwarder?.remote(packet);
           },
           lost: (error) => this.lostCycle?.(`connection to ${this.remoteUrl?.host} lost: ${error.message}`),
         }),
@@ -283,6 +286,7 @@ export class Bridge {
         maxPacketSize: options.maxPacketSize > 0 ? Math.min(options.maxPacketSize, limits.maximumPacketSize) : limits.maximumPacketSize,
         remote: limits,
         maxHeldQoS0: MAX_HELD_QOS0,
+        broker: this.brokerId,
       }, {
         toLocal: (packet) => this.local?.send(packet),
         toRemote: (packet) => remote.send(packet),
@@ -398,6 +402,13 @@ export class Bridge {
       });
       answers.push(answered);
       remote.send({ type: 'subscribe', packetId, subscriptions });
+    }
+    if (options.protocolVersion === 5) {
+      // The remote's identity, if it is a Culex broker with bridges (its retained message comes behind the SUBACK).
+      const packetId = freeId(used);
+      used.add(packetId);
+      answers.push(requests.expect('suback', packetId));
+      remote.send({ type: 'subscribe', packetId, subscriptions: [{ topicFilter: BROKER_ID_TOPIC, qos: 0 }] });
     }
     if (options.notifications && !options.notificationsLocalOnly) {
       const packetId = freeId(used);

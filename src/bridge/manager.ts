@@ -3,8 +3,10 @@
  * admin API's calls), and their `$SYS` figures. A bridge's (or sink's) name is its key; its local session (and the
  * messages queued in it) outlives a change or a restart, and ends when it is removed.
  */
+import { randomBytes } from 'node:crypto';
 import type { Broker, Logger } from '../broker/index.js';
 import { Bridge, type BridgeStatus } from './bridge.js';
+import { BROKER_ID_TOPIC } from './forwarder.js';
 import { HttpSink, type HttpSinkOptions, type HttpSinkStatus } from './http-sink.js';
 import { LocalLink } from './local-link.js';
 import { bridgeProblems, resolveBridge, type BridgeOptions } from './options.js';
@@ -25,6 +27,8 @@ export class BridgeError extends Error {
 }
 
 export class BridgeManager {
+  /** This broker among bridged brokers: new at each start, published retained for the bridges of other brokers. */
+  readonly brokerId = randomBytes(6).toString('hex');
   private readonly bridges = new Map<string, Bridge>();
   private readonly sinks = new Map<string, HttpSink>();
   private closed = false;
@@ -32,7 +36,9 @@ export class BridgeManager {
   constructor(
     private readonly broker: Broker,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    broker.publish({ topic: BROKER_ID_TOPIC, payload: this.brokerId, qos: 0, retain: true });
+  }
 
   /** Adds and starts a bridge. Throws BridgeError for unusable options or a name in use. */
   add(options: BridgeOptions): BridgeStatus {
@@ -154,6 +160,6 @@ export class BridgeManager {
         throw new BridgeError(resolved.name, 'invalid', [`local client id '${resolved.localClientId}' is bridge ${other.name}'s`]);
       }
     }
-    return new Bridge(resolved, this.broker, this.logger);
+    return new Bridge(resolved, this.broker, this.logger, this.brokerId);
   }
 }
