@@ -16,7 +16,7 @@
 import type { Broker, BrokerLimits, BrokerMessage, ClientInfo, Logger } from '../broker/index.js';
 import { ReasonCode, type ConnectPacket, type Packet, type Subscription } from '../packet/index.js';
 import { login, renewIn, type Login } from './credentials.js';
-import { Forwarder, type DropCause } from './forwarder.js';
+import { BROKER_ID_TOPIC, Forwarder, type DropCause } from './forwarder.js';
 import { LocalLink, type LocalLinkOptions } from './local-link.js';
 import type { ResolvedBridge } from './options.js';
 import { RemoteError, RemoteLink } from './remote-link.js';
@@ -77,11 +77,14 @@ export class Bridge {
   private nextAddress = 0;
   private sleep = 0;
   private readonly onMessage = (message: BrokerMessage, client: ClientInfo | undefined): void => this.keepRetained(message, client);
+  private watching = false;
 
   constructor(
     readonly options: ResolvedBridge,
     private readonly broker: Broker,
     private readonly logger: Logger,
+    /** This broker's identity among bridged brokers (BridgeManager's). */
+    private readonly brokerId: string,
   ) {
     this.rules = new TopicRules(options.topics);
     this.tryPrivate = options.tryPrivate;
@@ -95,13 +98,15 @@ export class Bridge {
   start(): void {
     if (this.running) return;
     this.running = true;
-    if (this.rules.localFilters().length > 0) this.broker.on('message', this.onMessage);
+    this.watchRetained(true);
     this.cycle = this.run();
   }
 
   /** Disconnects and stays away until `resume`; messages for the remote wait in the broker's store meanwhile. */
   async pause(): Promise<void> {
     await this.halt();
+    // Retained messages published meanwhile must still reach the remote when it resumes.
+    this.watchRetained(true);
     this.state = 'paused';
     this.logger.info(`bridge ${this.name}: paused`);
   }
@@ -115,6 +120,7 @@ export class Bridge {
   /** Disconnects for good (the local session, and what waits in it, stays for a later bridge of the same name). */
   async stop(): Promise<void> {
     await this.halt();
+    this.watchRetained(false);
     this.state = 'stopped';
   }
 
@@ -145,7 +151,6 @@ export class Bridge {
 
   private async halt(): Promise<void> {
     this.running = false;
-    this.broker.off('message', this.onMessage);
     this.interrupt?.();
     await this.cycle;
     this.cycle = undefined;
@@ -254,16 +259,18 @@ export class Bridge {
     try {
       let forwarder: Forwarder | undefined;
       const credentials = login(options.remoteClientId, options.remoteUsername, options.remotePassword, options.credentials);
-      // A remote session that must start anew, when it is meant to persist, first gets a clean one (3.x needs a
-      // connection of its own for that; MQTT 5 starts it clean and persistent at once).
-      if (this.resetRemote && !options.cleanSession && options.protocolVersion !== 5) {
+      // A remote session that must start anew, when it is meant to persist, first gets a clean one, on a connection
+      // of its own: a session that began with Clean Start is not written to disk by some brokers (Mosquitto), even
+      // with an MQTT 5 Session Expiry, and would be gone after the remote's restart.
+      if (this.resetRemote && !options.cleanSession) {
         const reset = await step(this.dial(this.connectPacket(credentials, true), { packet: () => undefined, lost: () => undefined }), (late) => late.close());
         reset.close();
       }
       const remote = await step(
-        this.dial(this.connectPacket(credentials, options.cleanSession || (this.resetRemote && options.protocolVersion === 5)), {
+        this.dial(this.connectPacket(credentials, options.cleanSession), {
           packet: (packet) => {
-            if (!remoteRequests.take(packet)) forwarder?.remote(packet);
+            if (packet.type === 'publish' && packet.topic === BROKER_ID_TOPIC) forwarder?.setRemoteBroker(Buffer.from(packet.payload).toString());
+            else if (!remoteRequests.take(packet)) forwarder?.remote(packet);
           },
           lost: (error) => this.lostCycle?.(`connection to ${this.remoteUrl?.host} lost: ${error.message}`),
         }),
@@ -279,6 +286,7 @@ export class Bridge {
         maxPacketSize: options.maxPacketSize > 0 ? Math.min(options.maxPacketSize, limits.maximumPacketSize) : limits.maximumPacketSize,
         remote: limits,
         maxHeldQoS0: MAX_HELD_QOS0,
+        broker: this.brokerId,
       }, {
         toLocal: (packet) => this.local?.send(packet),
         toRemote: (packet) => remote.send(packet),
@@ -395,6 +403,13 @@ export class Bridge {
       answers.push(answered);
       remote.send({ type: 'subscribe', packetId, subscriptions });
     }
+    if (options.protocolVersion === 5) {
+      // The remote's identity, if it is a Culex broker with bridges (its retained message comes behind the SUBACK).
+      const packetId = freeId(used);
+      used.add(packetId);
+      answers.push(requests.expect('suback', packetId));
+      remote.send({ type: 'subscribe', packetId, subscriptions: [{ topicFilter: BROKER_ID_TOPIC, qos: 0 }] });
+    }
     if (options.notifications && !options.notificationsLocalOnly) {
       const packetId = freeId(used);
       answers.push(requests.expect('puback', packetId));
@@ -464,6 +479,14 @@ export class Bridge {
       limits,
       ...(endSession ? { sessionExpiryInterval: 0 } : {}),
     };
+  }
+
+  /** Listens for retained messages to keep for the remote (see keepRetained), or stops; once either way. */
+  private watchRetained(on: boolean): void {
+    if (on === this.watching || (on && this.rules.localFilters().length === 0)) return;
+    this.watching = on;
+    if (on) this.broker.on('message', this.onMessage);
+    else this.broker.off('message', this.onMessage);
   }
 
   /**

@@ -17,6 +17,14 @@ import type { TopicRules } from './topics.js';
 
 /** The user property naming the bridges a message went through, in order (comma-separated): loop prevention. */
 export const VIA = 'culex-via';
+/**
+ * The user property naming the brokers a message was on before it crossed bridges (comma-separated): a bridge
+ * does not carry a message to a broker that had it, which also cuts the loop of two bridges that each carry the
+ * same topics between the same two brokers, one from each side.
+ */
+export const BROKERS = 'culex-brokers';
+/** Where a broker with bridges keeps its identity, retained, for the bridges that connect to it. */
+export const BROKER_ID_TOPIC = '$culex/bridge/broker';
 
 /** Why a message was not forwarded. */
 export type DropCause = 'unmapped' | 'loop' | 'hops' | 'tooLarge' | 'rejected' | 'overflow';
@@ -24,6 +32,8 @@ export type DropCause = 'unmapped' | 'loop' | 'hops' | 'tooLarge' | 'rejected' |
 export interface ForwarderSettings {
   /** This bridge in the `culex-via` path. */
   id: string;
+  /** This broker in the `culex-brokers` list. */
+  broker: string;
   /** A message that went through this many bridges is not forwarded again. */
   maxHops: number;
   /** Whether the remote speaks MQTT 5 (properties cross) or 3.x (they cannot). */
@@ -67,19 +77,29 @@ interface Incoming {
   state: 'forwarded' | 'received' | 'releasing' | 'dropped';
 }
 
-/** The bridges a message went through, from its `culex-via` user property. */
-export function viaOf(properties: Properties | undefined): string[] {
+/** A comma-separated list in a user property (`culex-via`, `culex-brokers`). */
+function listOf(properties: Properties | undefined, key: string): string[] {
   const pairs = properties?.userProperties;
   if (pairs === undefined) return [];
-  for (const [key, value] of pairs) if (key === VIA) return value === '' ? [] : value.split(',');
+  for (const [name, value] of pairs) if (name === key) return value === '' ? [] : value.split(',');
   return [];
 }
 
-/** The message's properties for the other side: per-connection ones removed, the path with this bridge added. */
-function crossing(properties: Properties | undefined, via: string[], id: string): Properties {
+/** The bridges a message went through, from its `culex-via` user property. */
+export function viaOf(properties: Properties | undefined): string[] {
+  return listOf(properties, VIA);
+}
+
+/**
+ * The message's properties for the other side: per-connection ones removed, the path with this bridge added, and
+ * the broker it leaves (when known) added to the brokers it was on.
+ */
+function crossing(properties: Properties | undefined, via: string[], id: string, brokers: string[], leaving: string | undefined): Properties {
   const { topicAlias: _alias, subscriptionIdentifiers: _ids, userProperties, ...rest } = properties ?? {};
-  const pairs: Array<[string, string]> = (userProperties ?? []).filter(([key]) => key !== VIA);
+  const pairs: Array<[string, string]> = (userProperties ?? []).filter(([key]) => key !== VIA && key !== BROKERS);
   pairs.push([VIA, [...via, id].join(',')]);
+  const on = leaving === undefined || brokers.includes(leaving) ? brokers : [...brokers, leaving];
+  if (on.length > 0) pairs.push([BROKERS, on.join(',')]);
   return { ...rest, userProperties: pairs };
 }
 
@@ -94,6 +114,8 @@ export class Forwarder {
   private heldOut: Packet[] | undefined = [];
   private heldIn: Packet[] | undefined = [];
   private heldQoS0 = 0;
+  /** The remote broker's identity, once it said (a Culex remote with bridges of its own does). */
+  private remoteBroker: string | undefined;
 
   constructor(
     private readonly rules: TopicRules,
@@ -106,6 +128,11 @@ export class Forwarder {
     const ids = new Set(this.outgoing.keys());
     for (const packet of this.heldOut ?? []) if ((packet.type === 'publish' && packet.qos > 0) || packet.type === 'pubrel') ids.add(packet.packetId!);
     return ids;
+  }
+
+  /** The remote broker's identity (its retained `$culex/bridge/broker` message). */
+  setRemoteBroker(id: string): void {
+    this.remoteBroker = id;
   }
 
   /** The remote is ready for messages (subscribed): what the local broker sent meanwhile goes now. */
@@ -174,8 +201,10 @@ export class Forwarder {
     const { remote, id } = this.settings;
     const topic = this.rules.toRemote(packet.topic);
     const via = viaOf(packet.properties);
+    const brokers = listOf(packet.properties, BROKERS);
+    const looped = via.includes(id) || (this.remoteBroker !== undefined && brokers.includes(this.remoteBroker));
     const cause: DropCause | undefined =
-      topic === undefined ? 'unmapped' : via.includes(id) ? 'loop' : via.length >= this.settings.maxHops ? 'hops' : undefined;
+      topic === undefined ? 'unmapped' : looped ? 'loop' : via.length >= this.settings.maxHops ? 'hops' : undefined;
     if (cause !== undefined) {
       this.ports.dropped('out', cause, packet.topic);
       if (packet.qos > 0) this.settleLocally(packet.packetId!, packet.qos as 1 | 2);
@@ -191,7 +220,7 @@ export class Forwarder {
       dup: packet.dup && qos > 0,
     };
     if (qos > 0) out.packetId = packet.packetId!;
-    if (this.settings.remoteV5) out.properties = crossing(packet.properties, via, id);
+    if (this.settings.remoteV5) out.properties = crossing(packet.properties, via, id, brokers, this.settings.broker);
     if (packet.qos === 0) {
       this.sendOut(out, packet.topic);
       return;
@@ -324,9 +353,11 @@ export class Forwarder {
     }
     const topic = this.rules.toLocal(packet.topic);
     const via = viaOf(packet.properties);
+    const brokers = listOf(packet.properties, BROKERS);
     const { id } = this.settings;
+    const looped = via.includes(id) || brokers.includes(this.settings.broker);
     const cause: DropCause | undefined =
-      topic === undefined ? 'unmapped' : via.includes(id) ? 'loop' : via.length >= this.settings.maxHops ? 'hops' : undefined;
+      topic === undefined ? 'unmapped' : looped ? 'loop' : via.length >= this.settings.maxHops ? 'hops' : undefined;
     if (cause !== undefined) {
       this.ports.dropped('in', cause, packet.topic);
       if (packet.qos === 1) this.ports.toRemote({ type: 'puback', packetId: packetId! });
@@ -343,7 +374,7 @@ export class Forwarder {
       qos: packet.qos,
       retain: packet.retain,
       dup: packet.dup,
-      properties: crossing(this.settings.remoteV5 ? packet.properties : undefined, via, id),
+      properties: this.settings.remoteV5 ? crossing(packet.properties, via, id, brokers, this.remoteBroker) : crossing(undefined, via, id, [], undefined),
     };
     if (packet.qos > 0) {
       local.packetId = packetId!;

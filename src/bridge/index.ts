@@ -6,3 +6,4 @@ export type { BridgeTopic, Direction } from './topics.js';
 export type { RemoteTls } from './remote-link.js';
 export { cloudTypes, type CloudCredentials } from './credentials.js';
 export { VIA } from './forwarder.js';
+export { HttpSink, type HttpSinkOptions, type HttpSinkStatus, type SinkEvent } from './http-sink.js';

@@ -44,14 +44,17 @@ export interface LocalLinkOwner {
 }
 
 /**
- * The bridge is the broker's own: no password, ACL, dialect or rate limit of the listeners applies to it (a
- * broker-wide hook would otherwise refuse it or rewrite what it carries).
+ * The bridge is the broker's own: no password, ACL, dialect, ban, overload refusal or rate limit of the listeners
+ * applies to it (a broker-wide hook would otherwise refuse it or rewrite what it carries). Every hook is named, so
+ * that a hook added to the broker later cannot apply here unnoticed.
  */
-const trusted: BrokerHooks = {
+const trusted: { [K in keyof Required<BrokerHooks>]: BrokerHooks[K] } = {
   acceptConnection: () => true,
   authenticate: () => ({ result: 'success' }),
   authorizePublish: () => true,
   authorizeSubscribe: () => true,
+  admitClient: undefined,
+  meterInbound: undefined,
   authorizeRead: undefined,
   onPublish: undefined,
   onAuthFailure: undefined,

@@ -1,10 +1,14 @@
 /**
- * The bridges of one broker, changed while it runs: add, change, remove, pause, resume, status (the admin API's
- * calls), and their `$SYS` figures. A bridge's name is its key; its local session (and the messages queued in it)
- * outlives a change or a restart of the bridge, and ends when it is removed.
+ * The bridges and HTTP sinks of one broker, changed while it runs: add, change, remove, pause, resume, status (the
+ * admin API's calls), and their `$SYS` figures. A bridge's (or sink's) name is its key; its local session (and the
+ * messages queued in it) outlives a change or a restart, and ends when it is removed.
  */
+import { randomBytes } from 'node:crypto';
 import type { Broker, Logger } from '../broker/index.js';
 import { Bridge, type BridgeStatus } from './bridge.js';
+import { BROKER_ID_TOPIC } from './forwarder.js';
+import { HttpSink, type HttpSinkOptions, type HttpSinkStatus } from './http-sink.js';
+import { LocalLink } from './local-link.js';
 import { bridgeProblems, resolveBridge, type BridgeOptions } from './options.js';
 
 /**
@@ -23,13 +27,18 @@ export class BridgeError extends Error {
 }
 
 export class BridgeManager {
+  /** This broker among bridged brokers: new at each start, published retained for the bridges of other brokers. */
+  readonly brokerId = randomBytes(6).toString('hex');
   private readonly bridges = new Map<string, Bridge>();
+  private readonly sinks = new Map<string, HttpSink>();
   private closed = false;
 
   constructor(
     private readonly broker: Broker,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    broker.publish({ topic: BROKER_ID_TOPIC, payload: this.brokerId, qos: 0, retain: true });
+  }
 
   /** Adds and starts a bridge. Throws BridgeError for unusable options or a name in use. */
   add(options: BridgeOptions): BridgeStatus {
@@ -48,7 +57,8 @@ export class BridgeManager {
     const paused = old.status().state === 'paused';
     await old.stop();
     this.bridges.set(bridge.name, bridge);
-    if (!paused) bridge.start();
+    if (paused) await bridge.pause();
+    else bridge.start();
     return bridge.status();
   }
 
@@ -80,7 +90,36 @@ export class BridgeManager {
     return [...this.bridges.values()].map((bridge) => bridge.status());
   }
 
-  /** Figures under `$SYS/broker/` (BrokerOptions.sysFigures): per bridge, its state, queue and counts. */
+  /** Adds and starts an HTTP sink. Throws BridgeError for a name in use. */
+  async addSink(options: HttpSinkOptions): Promise<HttpSinkStatus> {
+    if (this.closed) throw new Error('the bridges are closed');
+    if (this.sinks.has(options.name)) throw new BridgeError(options.name, 'exists', ['a sink of that name exists']);
+    if (!/^https?:\/\//.test(options.url)) throw new BridgeError(options.name, 'invalid', [`url '${options.url}' is not http:// or https://`]);
+    const sink = new HttpSink(options, this.broker, this.logger);
+    this.sinks.set(options.name, sink);
+    await sink.start();
+    return sink.status();
+  }
+
+  /** Stops a sink and ends its session (what waited for the endpoint is dropped). */
+  async removeSink(name: string): Promise<void> {
+    const sink = this.sinks.get(name);
+    if (sink === undefined) throw new BridgeError(name, 'unknown', ['no sink of that name']);
+    this.sinks.delete(name);
+    await sink.stop();
+    const link = await LocalLink.open(this.broker, { name: `sink:${name}`, clientId: sink.clientId, clean: true, receiveMaximum: 1, limits: {}, sessionExpiryInterval: 0 }, {
+      packet: () => undefined,
+      lost: () => undefined,
+    });
+    link.close();
+    this.logger.info(`sink ${name}: removed`);
+  }
+
+  sinkStatus(): HttpSinkStatus[] {
+    return [...this.sinks.values()].map((sink) => sink.status());
+  }
+
+  /** Figures under `$SYS/broker/` (BrokerOptions.sysFigures): per bridge and sink, its state, queue and counts. */
   sysFigures(): Array<[string, number | string]> {
     const figures: Array<[string, number | string]> = [];
     for (const bridge of this.bridges.values()) {
@@ -90,6 +129,12 @@ export class BridgeManager {
         [`${at}/messages/received`, s.forwarded.in], [`${at}/connections`, s.connections]);
       for (const [cause, count] of Object.entries(s.dropped)) figures.push([`${at}/dropped/${cause}`, count]);
     }
+    for (const sink of this.sinks.values()) {
+      const s = sink.status();
+      const at = `sinks/${s.name}`;
+      figures.push([`${at}/state`, s.state], [`${at}/queued`, s.queued], [`${at}/delivered`, s.delivered], [`${at}/failures`, s.failures]);
+      for (const [cause, count] of Object.entries(s.dropped)) figures.push([`${at}/dropped/${cause}`, count]);
+    }
     return figures;
   }
 
@@ -97,6 +142,7 @@ export class BridgeManager {
   async close(): Promise<void> {
     this.closed = true;
     await Promise.all([...this.bridges.values()].map((bridge) => bridge.stop()));
+    await Promise.all([...this.sinks.values()].map((sink) => sink.stop()));
   }
 
   private get(name: string): Bridge {
@@ -114,6 +160,6 @@ export class BridgeManager {
         throw new BridgeError(resolved.name, 'invalid', [`local client id '${resolved.localClientId}' is bridge ${other.name}'s`]);
       }
     }
-    return new Bridge(resolved, this.broker, this.logger);
+    return new Bridge(resolved, this.broker, this.logger, this.brokerId);
   }
 }

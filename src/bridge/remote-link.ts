@@ -128,18 +128,11 @@ export function dialAddress(url: URL, settings: DialSettings): Promise<ByteStrea
 
 /**
  * The CONNECT bytes. With `bridgeFlag` (Mosquitto's try_private) the protocol level gets its high bit, which tells a
- * Mosquitto remote that this client is a bridge: it then keeps the retain flag of what it forwards and does not send
- * the bridge's own messages back to it. The codec encodes a plain CONNECT; the bit is set on its bytes.
+ * Mosquitto (or Culex) remote that this client is a bridge: it then keeps the retain flag of what it forwards and
+ * does not send the bridge's own messages back to it.
  */
 export function connectBytes(connect: ConnectPacket, bridgeFlag: boolean): Uint8Array {
-  const bytes = encode(connect, connect.protocolVersion);
-  if (!bridgeFlag || connect.protocolVersion === 5) return bytes;
-  let at = 1;
-  while ((bytes[at]! & 0x80) !== 0) at++;
-  at++; // past the remaining length
-  const nameLength = (bytes[at]! << 8) | bytes[at + 1]!;
-  bytes[at + 2 + nameLength]! |= 0x80;
-  return bytes;
+  return encode(bridgeFlag && connect.protocolVersion !== 5 ? { ...connect, bridge: true } : connect, connect.protocolVersion);
 }
 
 /** What a CONNACK allows, with MQTT's defaults where it says nothing. */

@@ -182,8 +182,8 @@ export async function run(args: string[]): Promise<number> {
     process.stderr.write('culex broker: --cluster-name and --node-name need --cluster\n');
     return 2;
   }
-  if (config.cluster !== undefined && (config.bridges?.length ?? 0) > 0) {
-    process.stderr.write('culex broker: bridges run on a single broker, not on a cluster node\n');
+  if (config.cluster !== undefined && (config.bridges?.length ?? 0) + (config.sinks?.length ?? 0) > 0) {
+    process.stderr.write('culex broker: bridges and sinks run on a single broker, not on a cluster node\n');
     return 2;
   }
   if (workers !== undefined && config.cluster === undefined) {
@@ -226,9 +226,10 @@ export async function run(args: string[]): Promise<number> {
       broker = new Broker({ ...setup.options, sysFigures: () => bridges?.sysFigures() ?? [] });
       setup.attach(broker);
       await broker.listen();
-      if (setup.bridges.length > 0) {
+      if (setup.bridges.length > 0 || setup.sinks.length > 0) {
         bridges = new BridgeManager(broker, logger);
         for (const bridge of setup.bridges) bridges.add(bridge);
+        for (const sink of setup.sinks) await bridges.addSink(sink);
       }
     } else {
       node = clusterNode(setup.options, config.cluster, logger);

@@ -7,7 +7,7 @@
  */
 import { AuthChain, Protection } from '../auth/index.js';
 import { certificateCommonName, certificateSubject } from '../auth/internal.js';
-import type { BridgeOptions } from '../bridge/index.js';
+import type { BridgeOptions, HttpSinkOptions } from '../bridge/index.js';
 import {
   defaultLimits,
   LevelStore,
@@ -31,6 +31,8 @@ export interface BrokerSetup {
   protection: Protection;
   /** The bridges to start once the broker listens (`BridgeManager.add`), their certificate files read. */
   bridges: BridgeOptions[];
+  /** The HTTP sinks to start once the broker listens (`BridgeManager.addSink`). */
+  sinks: HttpSinkOptions[];
   /** Hands the broker to the dialect profiles that send messages themselves; call it before `listen()`. */
   attach(broker: Broker): void;
   /** Re-reads password, ACL, device secrets and TLS files; on a failure the previous ones stay in force and it throws. */
@@ -142,6 +144,7 @@ export async function setUpBroker(config: BrokerConfig, logger: Logger): Promise
     options,
     protection: guard,
     bridges,
+    sinks: config.sinks ?? [],
     attach(broker: Broker) {
       for (const profile of profiles) profile.attach?.(broker);
     },

@@ -4,7 +4,7 @@
  * auth files are read when the broker starts and again on SIGHUP.
  */
 import type { AuthChainOptions, ProtectionOptions } from '../auth/index.js';
-import type { BridgeOptions } from '../bridge/index.js';
+import type { BridgeOptions, HttpSinkOptions } from '../bridge/index.js';
 import type { BrokerListenerOptions, BrokerOptions, LogFormat, LogLevel } from '../broker/index.js';
 import type { AliyunIotProfileOptions, AliyunMqProfileOptions, TencentProfileOptions } from '../dialects/index.js';
 
@@ -118,6 +118,8 @@ export interface BrokerConfig {
   cluster?: ClusterSettings;
   /** Bridges to other brokers (mosquitto.conf `connection` sections, the native file's `bridges`). */
   bridges?: ConfiguredBridge[];
+  /** HTTP sinks (the native file's `sinks`). */
+  sinks?: HttpSinkOptions[];
   /** Connection rates, failed-authentication delay, inbound rate limits; defaults from `defaultConnectionGuard`. */
   security?: ProtectionOptions;
   logLevel?: LogLevel;

@@ -1,7 +1,7 @@
 /** The native configuration file: JSON checked against `nativeSchema`, mapped onto BrokerConfig. */
 import type { AuthChainOptions } from '../auth/index.js';
 import type { LogFormat, LogLevel, BrokerLimits } from '../broker/index.js';
-import { bridgeProblems, type BridgeOptions } from '../bridge/index.js';
+import { bridgeProblems, type BridgeOptions, type HttpSinkOptions } from '../bridge/index.js';
 import { ConfigError } from './config-error.js';
 import type { AlarmSettings, BrokerConfig, ConfiguredBridge, ConfiguredBrokerOptions, ConfiguredListener, DialectSettings, HttpSettings, TlsFiles } from './config-types.js';
 import { parseJsonSource } from './json-source.js';
@@ -54,6 +54,23 @@ function configuredBridge({ tls, websocketPath, restartTimeout, ...rest }: Nativ
   return bridge;
 }
 
+type NativeSink = Omit<HttpSinkOptions, 'headers'> & { headers?: string[] };
+
+/** A sink with its `Name: value` header lines as a record; throws a ConfigError naming a bad one. */
+function configuredSink({ headers, ...rest }: NativeSink, at: string, file: string): HttpSinkOptions {
+  const sink: HttpSinkOptions = rest;
+  if (!/^https?:\/\//.test(sink.url)) throw new ConfigError(file, 0, `${at}.url: expected an http:// or https:// URL, not '${sink.url}'`);
+  if (headers !== undefined) {
+    sink.headers = {};
+    for (const line of headers) {
+      const colon = line.indexOf(':');
+      if (colon <= 0) throw new ConfigError(file, 0, `${at}.headers: expected 'Name: value', not '${line}'`);
+      sink.headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+    }
+  }
+  return sink;
+}
+
 interface NativeFile extends ConfiguredBrokerOptions {
   $schema?: string;
   listeners?: NativeListener[];
@@ -64,6 +81,7 @@ interface NativeFile extends ConfiguredBrokerOptions {
   security?: BrokerConfig['security'];
   cluster?: BrokerConfig['cluster'];
   bridges?: NativeBridge[];
+  sinks?: NativeSink[];
   logLevel?: LogLevel;
   logFormat?: LogFormat;
   http?: Omit<HttpSettings, 'tls'> & { tls?: { cert: string; key: string } };
@@ -84,7 +102,7 @@ function tlsFiles(tls: NativeTls): TlsFiles {
 
 export function parseNativeConfig(text: string, file: string): BrokerConfig {
   const parsed = checkNode(parseJsonSource(text, file), nativeSchema, file, '') as NativeFile;
-  const { $schema: _ignored, listeners = [], auth, dialect, persistence = {}, security, cluster, bridges, logLevel, logFormat, http, alarms, presence, ...broker } = parsed;
+  const { $schema: _ignored, listeners = [], auth, dialect, persistence = {}, security, cluster, bridges, sinks, logLevel, logFormat, http, alarms, presence, ...broker } = parsed;
   const config: BrokerConfig = {
     file,
     format: 'native',
@@ -104,6 +122,7 @@ export function parseNativeConfig(text: string, file: string): BrokerConfig {
       if (problems.length > 0) throw new ConfigError(file, 0, `bridges[${i}] (${options.name}): ${problems.join('; ')}`);
     });
   }
+  if (sinks) config.sinks = sinks.map((sink, i) => configuredSink(sink, `sinks[${i}]`, file));
   if (logLevel) config.logLevel = logLevel;
   if (logFormat) config.logFormat = logFormat;
   if (alarms) config.alarms = alarms;

@@ -399,6 +399,44 @@ const bridge: Schema = {
   },
 };
 
+const sink: Schema = {
+  type: 'object',
+  doc: 'one HTTP sink (webhook): events and messages POSTed to a URL; see src/bridge/README.md',
+  required: ['name', 'url'],
+  properties: {
+    name: { type: 'string', doc: 'unique on this broker; its session is sink.NAME' },
+    url: { type: 'string', doc: 'http:// or https:// endpoint' },
+    topics: { type: 'array', items: { type: 'string', doc: 'a topic filter' }, doc: 'messages posted (default none)' },
+    events: {
+      type: 'array',
+      items: { type: 'string', enum: ['connected', 'disconnected', 'subscribed', 'unsubscribed'], doc: 'an event' },
+      doc: 'client lifecycle events posted (default none)',
+    },
+    format: { type: 'string', enum: ['json', 'raw'], doc: 'json: a document per message; raw: the payload, topic and QoS in headers (default json)' },
+    headers: { type: 'array', items: { type: 'string', doc: 'Name: value' }, doc: 'extra request headers (default none)' },
+    hmacSecret: { type: 'string', doc: 'signs each body: X-Culex-Signature: sha256=HEX (default none)' },
+    timeoutMs: { type: 'integer', min: 1, max: 600_000, doc: 'milliseconds a request may take (default 5000)' },
+    retry: {
+      type: 'object',
+      doc: 'back-off between attempts, milliseconds, doubling from base to cap (default 500 to 30000)',
+      required: ['base', 'cap'],
+      properties: {
+        base: { type: 'integer', min: 1, max: 3_600_000, doc: 'first delay' },
+        cap: { type: 'integer', min: 1, max: 3_600_000, doc: 'longest delay' },
+      },
+    },
+    queue: {
+      type: 'object',
+      doc: 'what waits for the endpoint, in the store; newer messages are dropped when full',
+      properties: {
+        maxMessages: { type: 'integer', min: 0, max: U32, doc: 'messages (default limits.maxQueuedMessages)' },
+        maxBytes: { type: 'integer', min: 0, max: Number.MAX_SAFE_INTEGER, doc: 'bytes (default limits.maxQueuedBytes)' },
+        maxAge: { type: 'integer', min: 0, max: U32, doc: 'seconds a message may wait (default 0: no limit)' },
+      },
+    },
+  },
+};
+
 export const nativeSchema: Schema = {
   type: 'object',
   doc: 'culex broker configuration',
@@ -503,6 +541,7 @@ export const nativeSchema: Schema = {
       },
     },
     bridges: { type: 'array', items: bridge, doc: 'bridges to other brokers (default none)' },
+    sinks: { type: 'array', items: sink, doc: 'HTTP sinks (webhooks) (default none)' },
     logLevel: { type: 'string', enum: ['error', 'warn', 'info', 'debug'], doc: 'log level (default info)' },
     logFormat: { type: 'string', enum: ['text', 'json'], doc: 'log lines as text or one JSON object each (default text)' },
     http: {

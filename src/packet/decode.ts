@@ -148,10 +148,13 @@ function decodePublish(r: Reader, first: number, version: ProtocolVersion): Publ
 
 function decodeConnect(r: Reader): ConnectPacket {
   const name = r.string();
-  const level = r.u8();
+  const byte = r.u8();
+  // The bridge bit (Mosquitto's try_private) exists for 3.1 and 3.1.1 only.
+  const bridge = (byte & 0x80) !== 0 && (byte & 0x7f) !== 5;
+  const level = bridge ? byte & 0x7f : byte;
   if (name !== 'MQTT' && name !== 'MQIsdp') protocolError(`protocol name ${JSON.stringify(name)}`);
   if (name === 'MQIsdp' ? level !== 3 : level !== 4 && level !== 5)
-    throw new PacketError(0x84, `protocol ${name} level ${level}`);
+    throw new PacketError(0x84, `protocol ${name} level ${byte}`);
   const version = level as ProtocolVersion;
   const flags = r.u8();
   if ((flags & 1) !== 0) malformed('reserved CONNECT flag set'); // MQTT-3.1.2-3
@@ -173,6 +176,7 @@ function decodeConnect(r: Reader): ConnectPacket {
     keepalive,
   };
   if (properties !== undefined) packet.properties = properties;
+  if (bridge) packet.bridge = true;
   if (hasWill) {
     const willProperties = version === 5 ? readProperties(r, WILL) : undefined;
     const will: Will = { topic: r.string(), payload: r.binary(), qos: willQos as QoS, retain: willRetain };

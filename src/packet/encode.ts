@@ -238,7 +238,7 @@ function encodeConnect(p: ConnectPacket, version: ProtocolVersion): Uint8Array {
   }
   const buf = allocate(0x10, size);
   let pos = writeString(buf, headerEnd, version === 3 ? 'MQIsdp' : 'MQTT');
-  buf[pos++] = version;
+  buf[pos++] = p.bridge === true && version !== 5 ? version | 0x80 : version;
   buf[pos++] = flags;
   pos = writeU16(buf, pos, p.keepalive);
   if (propsSize >= 0) pos = writeProperties(buf, pos, p.properties, propsSize);

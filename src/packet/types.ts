@@ -58,6 +58,11 @@ export interface ConnectPacket {
   password?: Uint8Array;
   will?: Will;
   properties?: Properties;
+  /**
+   * MQTT 3.x: the high bit of the protocol level, which Mosquitto's bridges set (`try_private`) to say they are
+   * bridges: the server then sends them none of their own messages back and keeps the retain flag of what it sends.
+   */
+  bridge?: boolean;
 }
 
 export interface ConnackPacket {

@@ -167,3 +167,26 @@ describe('bridges in the native configuration file', () => {
       /bridges\[0\] \(b\): topic an empty pattern needs both a local and a remote prefix/);
   });
 });
+
+describe('HTTP sinks in the native configuration file', () => {
+  it('takes the sink options, header lines as a record', async () => {
+    const config = await loadBrokerConfig(file(JSON.stringify({
+      sinks: [{
+        name: 'hook', url: 'https://hooks.example.com/mqtt', topics: ['alerts/#'], events: ['connected', 'disconnected'], format: 'raw',
+        headers: ['Authorization: Bearer abc', 'X-Site: 7'], hmacSecret: 's', timeoutMs: 2000, retry: { base: 100, cap: 5000 }, queue: { maxMessages: 100 },
+      }],
+    }), 'json'));
+    assert.deepEqual(config.sinks, [{
+      name: 'hook', url: 'https://hooks.example.com/mqtt', topics: ['alerts/#'], events: ['connected', 'disconnected'], format: 'raw',
+      headers: { authorization: 'Bearer abc', 'x-site': '7' }, hmacSecret: 's', timeoutMs: 2000, retry: { base: 100, cap: 5000 }, queue: { maxMessages: 100 },
+    }]);
+    const setup = await setUpBroker(config, silentLogger);
+    assert.equal(setup.sinks.length, 1);
+  });
+
+  it('refuses a URL that is not http(s), a header without a colon, an unknown event', async () => {
+    assert.match(await failure(file('{"sinks": [{"name": "h", "url": "ftp://x"}]}', 'json')), /sinks\[0\]\.url: expected an http:\/\/ or https:\/\/ URL, not 'ftp:\/\/x'/);
+    assert.match(await failure(file('{"sinks": [{"name": "h", "url": "http://x", "headers": ["nocolon"]}]}', 'json')), /sinks\[0\]\.headers: expected 'Name: value', not 'nocolon'/);
+    assert.match(await failure(file('{"sinks": [{"name": "h", "url": "http://x", "events": ["published"]}]}', 'json')), /sinks\[0\]\.events\[0\]/);
+  });
+});

@@ -2,7 +2,7 @@
 // collect what they receive.
 import { Broker, type BrokerOptions, type Logger } from '../../src/broker/index.js';
 import { BridgeManager, type BridgeOptions } from '../../src/bridge/index.js';
-import { connect, type ClientOptions, type MqttClient } from '../../src/client/index.js';
+import { createClient, type ClientOptions, type MqttClient } from '../../src/client/index.js';
 import { waitFor } from '../helpers/wait.js';
 
 export interface RecordingLogger extends Logger {
@@ -63,12 +63,19 @@ export interface Received {
   retain: boolean;
 }
 
-/** A client that records every message it receives. */
+/**
+ * A client that records every message it receives; listening before it connects, so that what a resumed session
+ * sends right behind the CONNACK is recorded too.
+ */
 export async function collector(url: string, filters: string[], options: ClientOptions & { qos?: 0 | 1 | 2; rap?: boolean } = {}): Promise<{ client: MqttClient; received: Received[] }> {
   const { qos = 2, rap, ...clientOptions } = options;
-  const client = await connect(url, clientOptions);
+  const client = createClient(url, { ...clientOptions, reconnect: clientOptions.reconnect ?? false });
   const received: Received[] = [];
   client.on('message', (topic, payload, packet) => received.push({ topic, payload: Buffer.from(payload).toString(), qos: packet.qos, retain: packet.retain }));
+  await new Promise<void>((resolve, reject) => {
+    client.once('connect', () => resolve());
+    client.once('end', () => reject(new Error(`cannot connect to ${url}`)));
+  });
   if (filters.length > 0) await client.subscribe(filters, { qos, ...(rap !== undefined && { rap }) });
   return { client, received };
 }

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { encodePublishHead, type Packet, type PublishPacket, type QoS } from '../../src/packet/index.js';
-import { Forwarder, VIA, type ForwarderSettings } from '../../src/bridge/forwarder.js';
+import { BROKERS, Forwarder, VIA, type ForwarderSettings } from '../../src/bridge/forwarder.js';
 import { TopicRules, type BridgeTopic } from '../../src/bridge/topics.js';
 
 /** One packet as a short line: `publish a/b q1 #7 dup retain via=x`, `puback #7 0x92`. */
@@ -36,6 +36,7 @@ function harness(settings: Partial<ForwarderSettings> = {}, topics: BridgeTopic[
   const drops: string[] = [];
   const forwarder = new Forwarder(new TopicRules(topics), {
     id: 'edge',
+    broker: 'here',
     maxHops: 3,
     remoteV5: true,
     outgoingRetain: true,
@@ -95,7 +96,7 @@ describe('bridge forwarder: local to remote', () => {
   it('holds what the local broker sends until the remote is ready, and names the held ids', () => {
     const sent: string[] = [];
     const forwarder = new Forwarder(new TopicRules([{ pattern: '#', qos: 2 }]), {
-      id: 'edge', maxHops: 3, remoteV5: false, outgoingRetain: true, maxPacketSize: 1000,
+      id: 'edge', broker: 'here', maxHops: 3, remoteV5: false, outgoingRetain: true, maxPacketSize: 1000,
       remote: { receiveMaximum: 100, maximumQoS: 2, retainAvailable: true, maximumPacketSize: 1000 }, maxHeldQoS0: 10,
     }, {
       toLocal: (p) => sent.push(`local < ${line(p)}`),
@@ -204,7 +205,7 @@ describe('bridge forwarder: remote to local', () => {
     const sent: string[] = [];
     const drops: string[] = [];
     const forwarder = new Forwarder(new TopicRules([{ pattern: '#', direction: 'in', qos: 1 }]), {
-      id: 'edge', maxHops: 3, remoteV5: true, outgoingRetain: true, maxPacketSize: 1000,
+      id: 'edge', broker: 'here', maxHops: 3, remoteV5: true, outgoingRetain: true, maxPacketSize: 1000,
       remote: { receiveMaximum: 100, maximumQoS: 2, retainAvailable: true, maximumPacketSize: 1000 }, maxHeldQoS0: 2,
     }, {
       toLocal: (p) => sent.push(line(p)),
@@ -231,5 +232,39 @@ describe('bridge forwarder: remote to local', () => {
     assert.deepEqual(drops, ['in loop cloud/in/a', 'in unmapped other']);
     forwarder.remote(publish('cloud/in/b', 0));
     assert.deepEqual(take(), ['local < publish in/b q0 via=edge']);
+  });
+});
+
+describe('bridge forwarder: the brokers a message was on', () => {
+  const brokers = (packet: Packet | undefined): string | undefined =>
+    packet?.type === 'publish' ? packet.properties?.userProperties?.find(([key]) => key === BROKERS)?.[1] : undefined;
+  const withBrokers = (list: string): Partial<PublishPacket> => ({ properties: { userProperties: [[BROKERS, list]] } });
+
+  it('adds this broker going out, the remote going in, and refuses to carry a message back to a broker that had it', () => {
+    const packets: Packet[] = [];
+    const drops: string[] = [];
+    const forwarder = new Forwarder(new TopicRules([{ pattern: '#', direction: 'both', qos: 1 }]), {
+      id: 'edge', broker: 'here', maxHops: 8, remoteV5: true, outgoingRetain: true, maxPacketSize: 1000,
+      remote: { receiveMaximum: 100, maximumQoS: 2, retainAvailable: true, maximumPacketSize: 1000 }, maxHeldQoS0: 10,
+    }, {
+      toLocal: (packet) => packets.push(packet),
+      toRemote: (packet) => packets.push(packet),
+      publishRemote: (packet) => packets.push(packet) > 0,
+      forwarded: () => undefined,
+      dropped: (direction, cause, topic) => drops.push(`${direction} ${cause} ${topic}`),
+    });
+    forwarder.startInbound();
+    forwarder.startOutbound();
+    forwarder.setRemoteBroker('there');
+    forwarder.local(publish('a', 0));
+    assert.equal(brokers(packets.pop()), 'here');
+    forwarder.remote(publish('b', 0));
+    assert.equal(brokers(packets.pop()), 'there');
+    forwarder.local(publish('c', 0, undefined, withBrokers('there')));
+    forwarder.remote(publish('d', 0, undefined, withBrokers('elsewhere,here')));
+    assert.deepEqual(packets, []);
+    assert.deepEqual(drops, ['out loop c', 'in loop d']);
+    forwarder.local(publish('e', 0, undefined, withBrokers('elsewhere')));
+    assert.equal(brokers(packets.pop()), 'elsewhere,here');
   });
 });

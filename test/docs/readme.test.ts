@@ -62,4 +62,20 @@ describe('README', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('bridges edge to cloud in eight lines of mosquitto.conf', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'culex-readme-'));
+    try {
+      const [conf] = fencedBlocks('conf').filter((b) => b.includes('connection cloud'));
+      assert.ok(conf, 'no bridge example');
+      assert.equal(conf!.trim().split('\n').length, 8);
+      writeFileSync(join(dir, 'edge.conf'), conf!);
+      const { bridges } = await loadBrokerConfig(join(dir, 'edge.conf'));
+      assert.equal(bridges?.length, 1);
+      assert.deepEqual(bridges![0]!.addresses, ['cloud.example.com:8883', 'backup.example.com:8883']);
+      assert.deepEqual(bridges![0]!.topics.map((t) => t.direction), ['out', 'in']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

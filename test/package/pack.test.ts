@@ -41,6 +41,7 @@ const entries: Record<string, string> = {
   'culex/registry': 'DeviceRegistry',
   'culex/iothub': 'createIotHub',
   'culex/dialects': 'tencentProfile',
+  'culex/bridge': 'BridgeManager',
 };
 
 /** A program that uses the package as its README shows: an embedded broker and an MQTT.js-style client. */

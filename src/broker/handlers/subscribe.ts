@@ -50,6 +50,7 @@ function finish(context: OpenContext, packet: SubscribePacket, codes: number[]):
   const sessions = context.broker.sessions;
   const max = context.policy.limits.maxSubscriptionsPerClient;
   const identifier = packet.properties?.subscriptionIdentifiers?.[0];
+  const bridge = context.client.connect?.bridge === true;
   const withRetained: SubscriptionRecord[] = [];
   for (let i = 0; i < codes.length; i++) {
     const code = codes[i]!;
@@ -61,7 +62,9 @@ function finish(context: OpenContext, packet: SubscribePacket, codes: number[]):
       codes[i] = ReasonCode.QuotaExceeded;
       continue;
     }
-    const record = subscriptionRecord(session, sub, code as QoS, identifier);
+    // A 3.x bridge (the CONNECT's bridge bit) gets neither its own messages back nor retain flags cleared.
+    const asked = bridge ? { ...sub, noLocal: !filter.startsWith('$share/'), retainAsPublished: true } : sub;
+    const record = subscriptionRecord(session, asked, code as QoS, identifier);
     sessions.subscribe(session, record);
     if (wantsRetained(record, existed)) withRetained.push(record);
   }
