@@ -39,6 +39,12 @@ export interface ConfiguredListener extends Omit<BrokerListenerOptions, 'tls' | 
   dialect?: DialectSettings;
 }
 
+/** `security`: what `Protection` takes (defaults from `defaultConnectionGuard`), and the bans' file. */
+export interface SecuritySettings extends ProtectionOptions {
+  /** Default: `bans.json` in the data directory; without one, bans last until the broker stops. */
+  bansFile?: string;
+}
+
 export interface PersistenceSettings {
   /** Directory of the durable store; absent = memory only. */
   dataDir?: string;
@@ -75,8 +81,8 @@ export interface BrokerConfig {
   persistence: PersistenceSettings;
   /** Set: the broker is one node of a cluster, its state in NATS. */
   cluster?: ClusterSettings;
-  /** Connection rates, failed-authentication delay, inbound rate limits; defaults from `defaultConnectionGuard`. */
-  security?: ProtectionOptions;
+  /** Connection rates, failed-authentication delay, rate limits, overload, flapping, where bans are kept. */
+  security?: SecuritySettings;
   logLevel?: LogLevel;
   /** Settings accepted but without effect in culex, for the start-up log. */
   notes: string[];

@@ -12,6 +12,7 @@ export type {
   ConfiguredListener,
   DialectSettings,
   PersistenceSettings,
+  SecuritySettings,
   TlsFiles,
 } from './config-types.js';
 export { ConfigError, ConfigErrors } from './config-error.js';
