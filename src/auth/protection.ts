@@ -35,9 +35,11 @@ export class Protection {
   /** Clients connected to the attached broker, for disconnecting those a new ban covers. */
   private readonly connected = new Set<ClientInfo>();
   readonly counts = { banned: 0 };
+  private readonly logger: Logger;
 
   constructor(options: ProtectionOptions = {}, { logger = silentLogger, bans = new BanList() }: { logger?: Logger; bans?: Bans } = {}) {
     const { publishRate = {}, overload = {}, flapping = {}, ...guard } = options;
+    this.logger = logger;
     this.connections = new ConnectionGuard(guard, { logger });
     this.rateLimits = new RateLimits(publishRate);
     this.overload = new OverloadMonitor(overload, { logger });
@@ -70,10 +72,12 @@ export class Protection {
   }
 
   private disconnectCovered(broker: Pick<Broker, 'disconnectClient'>, ban: Ban): void {
+    let disconnected = 0;
     for (const client of [...this.connected]) {
       if (!covers(ban, { clientId: client.clientId, username: client.username, address: client.peer.remoteAddress })) continue;
-      broker.disconnectClient(client.clientId, ReasonCode.AdministrativeAction, `banned: ${describeBan(ban)}`);
+      if (broker.disconnectClient(client.clientId, ReasonCode.AdministrativeAction, `banned: ${describeBan(ban)}`)) disconnected++;
     }
+    this.logger.info(`banned ${describeBan(ban)}: ${disconnected} connected client${disconnected === 1 ? '' : 's'} disconnected`);
   }
 
   /** `hooks` with every protection added (and their `authenticate` and `admitClient`, if any, wrapped). */

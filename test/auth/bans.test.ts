@@ -123,7 +123,8 @@ async function startBroker(protection: Protection): Promise<Broker> {
 
 describe('bans on a real broker', () => {
   it('refuses banned clients with CONNACK 0x8A (3.1.1: 5); a new ban disconnects the clients it covers (0x98); removed, they come back', async () => {
-    const protection = new Protection({ connectionRate: 0 });
+    const log = captureLog();
+    const protection = new Protection({ connectionRate: 0 }, { logger: log });
     const broker = await startBroker(protection);
     const clients: RawClient[] = [];
     const login = async (clientId: string, username = 'user', protocolVersion: 4 | 5 = 5): Promise<{ client: RawClient; code: number }> => {
@@ -151,6 +152,12 @@ describe('bans on a real broker', () => {
       assert.equal(await protection.bans.remove('address', '127.0.0.0/8'), true);
       assert.equal((await login('o3', 'bob')).code, 0);
 
+      assert.deepEqual(log.lines.filter((line) => line.includes('banned')), [
+        'info banned client id prefix "bad-" for ever: 0 connected clients disconnected',
+        'info banned user name "alice" for ever (compromised): 1 connected client disconnected',
+        log.lines.find((line) => line.startsWith('info banned address 127.0.0.0/8 until '))!,
+      ]);
+      assert.match(log.lines.at(-1)!, /: 2 connected clients disconnected$/);
       const figures = new Map(protection.figures());
       assert.equal(figures.get('security/bans/count'), 2);
       assert.equal(figures.get('security/bans/refused'), 4);
