@@ -72,6 +72,8 @@ export class Connection implements HandlerContext {
   /** Subscribers' queues holding this publisher back (flow.ts); input stops while any does. */
   private held = 0;
   private lastReceived = Date.now();
+  /** When CONNACK went out (epoch ms); 0 before. */
+  openedAt = 0;
   private connectTimer: NodeJS.Timeout | undefined;
   private keepaliveTimer: NodeJS.Timeout | undefined;
   private stallTimer: NodeJS.Timeout | undefined;
@@ -116,6 +118,11 @@ export class Connection implements HandlerContext {
     return this.client.sendWindow;
   }
 
+  /** Whether this client's full queue may hold publishers back (DeliveryTarget). */
+  get holdsPublishers(): boolean {
+    return this.policy.holdPublishers;
+  }
+
   start(): void {
     this.connectTimer = setTimeout(connectDeadline, this.policy.limits.connectTimeout * 1000, this);
     this.stream.start(new StreamEvents(this));
@@ -158,7 +165,9 @@ export class Connection implements HandlerContext {
         return;
       }
       if (packet === null) return;
-      this.broker.stats.messagesReceived++;
+      const stats = this.broker.stats;
+      stats.messagesReceived++;
+      if (stats.tap !== undefined) stats.tap.packetIn(this.clientInfo(), packet);
       if (this.meter !== undefined && packet.type === 'publish' && !this.metered(this.meter, packet.payload.length)) return;
       let pending: void | Promise<void>;
       try {
@@ -203,6 +212,7 @@ export class Connection implements HandlerContext {
     }
     if (this.connectionState === 'connect' && err.reasonCode === ReasonCode.UnsupportedProtocolVersion) {
       // Unknown protocol level: answer in the oldest form every client understands, then close.
+      this.broker.stats.refusal(ReasonCode.UnsupportedProtocolVersion);
       this.write(new Uint8Array([0x20, 0x02, 0x00, 0x01]), 4);
       this.teardown(`refused: ${err.message} (0x84)`, false);
       return;
@@ -287,6 +297,7 @@ export class Connection implements HandlerContext {
 
   open(session: Session): ClientInfo {
     this.connectionState = 'open';
+    this.openedAt = Date.now();
     this.attached = session;
     const info = this.clientInfo();
     this.clientInfoAtConnack = info;
@@ -323,6 +334,7 @@ export class Connection implements HandlerContext {
     if (this.connectionState === 'closed') return;
     // Codes from hooks may not be valid in a DISCONNECT.
     if (DISCONNECT_CODES[reasonCode] !== 1) reasonCode = ReasonCode.UnspecifiedError;
+    if (reasonCode >= ReasonCode.UnspecifiedError) this.attached?.noteError(`disconnected by the server: ${reason} (0x${reasonCode.toString(16)})`);
     if (this.client.version === 5 && this.connectionState === 'open') {
       const properties: Properties | undefined = this.client.problemInformation && reasonCode !== 0 ? { reasonString: reason } : undefined;
       this.send({ type: 'disconnect', reasonCode, properties });
@@ -333,6 +345,7 @@ export class Connection implements HandlerContext {
   refuse(reasonCode: number, reason: string): void {
     if (this.connectionState === 'closed') return;
     if (reasonCode < ReasonCode.UnspecifiedError || CONNACK_CODES[reasonCode] !== 1) reasonCode = ReasonCode.UnspecifiedError;
+    this.broker.stats.refusal(reasonCode);
     if (this.client.version === 5) {
       const properties: Properties | undefined = this.client.problemInformation ? { reasonString: reason } : undefined;
       this.send({ type: 'connack', sessionPresent: false, reasonCode, properties });
@@ -393,9 +406,11 @@ export class Connection implements HandlerContext {
     if (bytes.length > max) {
       if (!('properties' in packet) || packet.properties === undefined) return;
       const { reasonString: _r, userProperties: _u, ...rest } = packet.properties;
-      bytes = encode({ ...packet, properties: rest } as Packet, version);
+      packet = { ...packet, properties: rest } as Packet;
+      bytes = encode(packet, version);
       if (bytes.length > max) return;
     }
+    this.broker.stats.tap?.packetOut(this.clientInfo(), packet);
     this.write(bytes, bytes.length);
   }
 
@@ -414,6 +429,7 @@ export class Connection implements HandlerContext {
       if (bytes.length > max) bytes = encode({ ...packet, properties: undefined }, version);
     }
     if (bytes.length > max) return false;
+    this.broker.stats.tap?.packetOut(this.clientInfo(), packet);
     this.write(bytes, bytes.length);
     return true;
   }
@@ -490,7 +506,7 @@ export class Connection implements HandlerContext {
       // Once sent, a message is not expired: a resend (DUP) goes out even after its expiry.
       if (message.expiresAt !== undefined) {
         expiry = remainingExpiry(message, Date.now());
-        if (expiry === 0 && !dup) return false;
+        if (expiry === 0 && !dup) return this.dropped('expired', message);
       }
       let alias = 0;
       const aliases = this.outgoingAliases;
@@ -506,7 +522,7 @@ export class Connection implements HandlerContext {
         if (alias !== 0) properties.topicAlias = alias;
       }
     } else if (message.expiresAt !== undefined && !dup && message.expiresAt <= Date.now()) {
-      return false;
+      return this.dropped('expired', message);
     }
     const payload = message.payload;
     const fields = headFields;
@@ -520,19 +536,32 @@ export class Connection implements HandlerContext {
     const head = encodePublishHead(fields, version, payload.length);
     fields.properties = undefined;
     fields.topicBytes = undefined;
-    if (head.length + payload.length > client.maxPacketSize) return false;
+    if (head.length + payload.length > client.maxPacketSize) return this.dropped('tooLarge', message);
     if (newAlias !== 0) this.outgoingAliases!.bind(message.topic, newAlias);
     this.out.push(head, payload);
     this.outBytes += head.length + payload.length;
     const stats = this.broker.stats;
     stats.messagesSent++;
-    stats.publishSent++;
-    stats.publishBytesSent += payload.length;
+    stats.publishSentByQos[qos]++;
+    stats.publishBytesSentByQos[qos] += payload.length;
+    const arrived = message.arrivedAt;
+    if (arrived !== undefined && arrived !== 0 && !dup) stats.meters?.delivered((performance.now() - arrived) / 1000);
+    if (stats.tap !== undefined) {
+      stats.tap.packetOut(this.clientInfo(), { type: 'publish', topic: message.topic, payload, qos, retain, dup, packetId: qos === 0 ? undefined : packetId, properties });
+    }
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       this.broker.scheduleFlush(this);
     }
     return true;
+  }
+
+  /** A delivery dropped for this client (counted for its session); false for sendPublish to return. */
+  private dropped(reason: 'expired' | 'tooLarge', message: BrokerMessage): false {
+    const session = this.attached;
+    if (session !== undefined) session.outbox.drop(reason, message.topic);
+    else this.broker.stats.dropForSession(reason, this.client.clientId, message.topic);
+    return false;
   }
 
   sendPubrel(packetId: number): void {
@@ -555,6 +584,7 @@ export class Connection implements HandlerContext {
     }
     // The four bytes every version shares (one per QoS 1/2 message): no packet object, no encoder pass, and no
     // buffer of its own until the batch is joined.
+    this.broker.stats.tap?.packetOut(this.clientInfo(), { type: kind, packetId, reasonCode: ReasonCode.Success });
     this.write(ackChunk(ACK_FIRST_BYTE[kind], packetId), ACK_SIZE);
   }
 }

@@ -67,6 +67,11 @@ export type Dialer = (url: URL, options: ClientOptions) => Promise<ByteStream>;
 export interface ClientRuntime {
   /** Keepalive and reconnect timers. Default: this thread's. */
   timers?: Timers;
+  /**
+   * The form received payloads are handed out in, given a view of the received bytes: Node's entry makes them
+   * Buffers (a Uint8Array subclass, so `payload.toString()` gives the text). Default: the plain view.
+   */
+  bytes?: (view: Uint8Array) => Uint8Array;
 }
 
 export interface ClientEvents {
@@ -85,6 +90,10 @@ export interface ClientEvents {
   error: [error: Error];
   /** The client has ended: every pending operation has settled. */
   end: [];
+  /** A packet was queued for writing to the broker (PUBLISH after its topic alias was applied). */
+  packetsend: [packet: Packet];
+  /** A packet arrived from the broker (before the client acts on it). */
+  packetreceive: [packet: Packet];
   /**
    * The broker answered the subscriptions the client made again after a connection without its session: the code
    * per filter (granted QoS, or 0x80 and above for a refusal, each refusal also an `error` ResubscribeError).
@@ -129,6 +138,7 @@ export class MqttClient extends Emitter<ClientEvents> {
   private readonly store: MessageStore;
   private readonly reconnectOptions: Required<ReconnectOptions> | undefined;
   private readonly timers: Timers;
+  private readonly bytes: ((view: Uint8Array) => Uint8Array) | undefined;
   private readonly session: ClientSession;
   private readonly inbox: Inbox;
   private readonly auth: AuthExchange;
@@ -156,6 +166,7 @@ export class MqttClient extends Emitter<ClientEvents> {
   ) {
     super();
     this.timers = runtime.timers ?? threadTimers;
+    this.bytes = runtime.bytes;
     checkClientOptions(options);
     this.url = new URL(url);
     this.options = options;
@@ -182,6 +193,7 @@ export class MqttClient extends Emitter<ClientEvents> {
       handle: (link, packet) => this.handle(link, packet),
       fail: (link, error) => this.fail(link, error),
       renew: (link) => this.renew(link),
+      sent: (packet) => void this.emit('packetsend', packet),
     };
     const emitMessage = (packet: PublishPacket): void => void this.emit('message', packet.topic, packet.payload, packet);
     this.inbox = new Inbox(session, () => this.link, emitMessage);
@@ -402,7 +414,8 @@ export class MqttClient extends Emitter<ClientEvents> {
         link.handshake as Promise<never>,
       ]);
       const credentials = { clientId, username, password, authenticationData };
-      const bytes = encode(connectPacket(options, this.protocolVersion, credentials), this.protocolVersion);
+      const connect = connectPacket(options, this.protocolVersion, credentials);
+      const bytes = encode(connect, this.protocolVersion);
       const dialing = this.dial(this.url, options);
       dialing.then((late) => link.closed && late.destroy(), ignore);
       const stream = await Promise.race([dialing, link.handshake as Promise<never>]);
@@ -412,7 +425,7 @@ export class MqttClient extends Emitter<ClientEvents> {
       }
       link.attach(stream);
       this.clientId = clientId;
-      link.sendEncoded(bytes);
+      link.sendEncoded(bytes, connect);
       return await link.handshake;
     } catch (error) {
       this.fail(link, error as Error);
@@ -424,6 +437,8 @@ export class MqttClient extends Emitter<ClientEvents> {
 
   /** A packet from the broker on `link`. */
   private handle(link: Link, packet: Packet): void {
+    if (packet.type === 'publish' && this.bytes) packet.payload = this.bytes(packet.payload);
+    this.emit('packetreceive', packet);
     switch (packet.type) {
       case 'connack':
         this.onConnack(link, packet);

@@ -1,6 +1,6 @@
 /** The client for Node: TCP, TLS and WebSocket transports, memory and file stores. */
 import { connectWith, createClientWith, type MqttClient } from './client.js';
-import { nodeDialer } from './node-dialer.js';
+import { nodeDialer, nodeRuntime } from './node-dialer.js';
 import type { ClientOptions } from './options.js';
 
 export * from './exports.js';
@@ -14,7 +14,7 @@ export { ScramError } from '../auth/internal.js';
  * refused, or with the network error.
  */
 export function connect(url: string | URL, options: ClientOptions = {}): Promise<MqttClient> {
-  return connectWith(url, options, nodeDialer);
+  return connectWith(url, options, nodeDialer, nodeRuntime);
 }
 
 /**
@@ -23,5 +23,5 @@ export function connect(url: string | URL, options: ClientOptions = {}): Promise
  * device that may boot while the network is down. `connect` is the form that rejects on the first failure.
  */
 export function createClient(url: string | URL, options: ClientOptions = {}): MqttClient {
-  return createClientWith(url, options, nodeDialer);
+  return createClientWith(url, options, nodeDialer, nodeRuntime);
 }

@@ -51,6 +51,8 @@ export interface LinkOwner {
   fail(link: Link, error: Error): void;
   /** The credentials of this connection are about to expire. */
   renew(link: Link): void;
+  /** A packet was encoded and queued for writing (the `packetsend` event). */
+  sent(packet: Packet): void;
 }
 
 export interface LinkSettings {
@@ -283,11 +285,14 @@ export class Link implements SessionLink {
   // Writing
 
   send(packet: Packet): void {
-    this.write(encode(packet, this.version), false);
+    const bytes = encode(packet, this.version);
+    this.owner.sent(packet);
+    this.write(bytes, false);
   }
 
-  /** Queues a packet encoded already (the CONNECT, encoded before dialing so that what cannot be sent fails first). */
-  sendEncoded(bytes: Uint8Array): void {
+  /** Queues `packet` encoded already (the CONNECT, encoded before dialing so that what cannot be sent fails first). */
+  sendEncoded(bytes: Uint8Array, packet: Packet): void {
+    this.owner.sent(packet);
     this.write(bytes, false);
   }
 
@@ -308,6 +313,7 @@ export class Link implements SessionLink {
     }
     const size = split ? bytes.length + payload.length : bytes.length;
     if (size > this.maxPacketSize) return new PacketTooLargeError(size, this.maxPacketSize);
+    this.owner.sent(packet);
     this.write(bytes, packet.qos > 0, split ? payload : undefined);
     return undefined;
   }

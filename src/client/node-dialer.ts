@@ -1,5 +1,7 @@
 import type { ConnectionOptions } from 'node:tls';
-import { dialTcp, dialTls, dialWebSocket, type ByteStream } from '../transport/index.js';
+import { dialTcp, dialTls, dialUnix, dialWebSocket, type ByteStream } from '../transport/index.js';
+import { asBuffer } from '../transport/internal.js';
+import type { ClientRuntime } from './client.js';
 import { InvalidOptionError } from './errors.js';
 import type { ClientOptions } from './options.js';
 import { webSocketUrl } from './websocket-url.js';
@@ -32,7 +34,10 @@ function hostOf(url: URL): string {
   return url.hostname.replace(/^\[(.*)\]$/, '$1');
 }
 
-/** Node transports: `mqtt:`/`tcp:` (TCP), `mqtts:`/`ssl:`/`tls:` (TLS), `ws:` and `wss:` (WebSocket via `ws`). */
+/**
+ * Node transports: `mqtt:`/`tcp:` (TCP), `mqtts:`/`ssl:`/`tls:` (TLS), `ws:` and `wss:` (WebSocket via `ws`),
+ * `unix:`/`mqtt+unix:` (the Unix socket named by the URL's path: `unix:///run/culex.sock`).
+ */
 export function nodeDialer(url: URL, options: ClientOptions): Promise<ByteStream> {
   switch (url.protocol) {
     case 'mqtt:':
@@ -49,7 +54,13 @@ export function nodeDialer(url: URL, options: ClientOptions): Promise<ByteStream
       if (url.protocol === 'wss:') dialOptions.tls = tlsOptions(url, options);
       return dialWebSocket(webSocketUrl(url, options), dialOptions);
     }
+    case 'unix:':
+    case 'mqtt+unix:':
+      return dialUnix(decodeURIComponent(url.pathname));
     default:
       return Promise.reject(new InvalidOptionError(`unsupported URL scheme ${url.protocol}`));
   }
 }
+
+/** What the client takes from Node besides the dialer: received payloads are Buffers over the received bytes. */
+export const nodeRuntime: ClientRuntime = { bytes: asBuffer };

@@ -6,7 +6,7 @@
 import type { AuthPacket } from '../packet/index.js';
 import { SCRAM_SHA_256, ScramClient, ScramError, makeNonce } from '../auth/internal.js';
 import { connectWith, type MqttClient } from './client.js';
-import { nodeDialer } from './node-dialer.js';
+import { nodeDialer, nodeRuntime } from './node-dialer.js';
 import type { AuthResponse, ClientOptions } from './options.js';
 
 export interface ScramSha256Options {
@@ -72,5 +72,5 @@ export function connectScram(
     authenticationData: auth.authenticationData,
     onAuth: auth.onAuth,
     onAuthSuccess: auth.onAuthSuccess,
-  }, nodeDialer);
+  }, nodeDialer, nodeRuntime);
 }

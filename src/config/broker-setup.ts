@@ -8,6 +8,7 @@
 import { join } from 'node:path';
 import { AuthChain, BanList, FileBanStore, Protection } from '../auth/index.js';
 import { certificateCommonName, certificateSubject } from '../auth/internal.js';
+import type { BridgeOptions } from '../bridge/index.js';
 import {
   defaultLimits,
   LevelStore,
@@ -21,8 +22,8 @@ import {
   type BrokerOptions,
 } from '../broker/index.js';
 import { type DialectProfile, aliyunIotProfile, aliyunMqProfile, tencentProfile } from '../dialects/index.js';
-import { readListenerTls } from './broker-config.js';
-import type { BrokerConfig, DialectSettings } from './config-types.js';
+import { readBridgeTls, readListenerTls } from './broker-config.js';
+import type { BrokerConfig, ConfiguredBridge, DialectSettings } from './config-types.js';
 import { DeviceSecrets } from './device-secrets.js';
 
 export interface BrokerSetup {
@@ -32,6 +33,8 @@ export interface BrokerSetup {
    * their counters and the ban list (`protection.bans`: list, add, remove).
    */
   protection: Protection;
+  /** The bridges to start once the broker listens (`BridgeManager.add`), their certificate files read. */
+  bridges: BridgeOptions[];
   /**
    * Hands the broker to the dialect profiles that send messages themselves, and to the protection (a new ban
    * disconnects the clients it covers); call it before `listen()`.
@@ -91,6 +94,11 @@ function defaultBansFile(config: BrokerConfig): string | undefined {
   return dataDir === undefined ? undefined : join(dataDir, 'bans.json');
 }
 
+/** A configured bridge with its certificate files read. */
+async function bridgeOptions({ tlsFiles, ...bridge }: ConfiguredBridge): Promise<BridgeOptions> {
+  return tlsFiles === undefined ? bridge : { ...bridge, tls: await readBridgeTls(tlsFiles) };
+}
+
 export async function setUpBroker(config: BrokerConfig, logger: Logger): Promise<BrokerSetup> {
   const auths: AuthChain[] = [];
   const load = async (options: NonNullable<BrokerConfig['auth']>): Promise<BrokerHooks> => {
@@ -145,9 +153,11 @@ export async function setUpBroker(config: BrokerConfig, logger: Logger): Promise
   if (config.persistence.dataDir !== undefined) {
     options.store = new LevelStore(config.persistence.dataDir, { fsync: config.persistence.fsync ?? false, logger });
   }
+  const bridges = await Promise.all((config.bridges ?? []).map(bridgeOptions));
   return {
     options,
     protection: guard,
+    bridges,
     attach(broker: Broker) {
       guard.attach(broker);
       for (const profile of profiles) profile.attach?.(broker);

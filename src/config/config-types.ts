@@ -4,7 +4,8 @@
  * auth files are read when the broker starts and again on SIGHUP.
  */
 import type { AuthChainOptions, ProtectionOptions } from '../auth/index.js';
-import type { BrokerListenerOptions, BrokerOptions, LogLevel } from '../broker/index.js';
+import type { BridgeOptions } from '../bridge/index.js';
+import type { BrokerListenerOptions, BrokerOptions, LogFormat, LogLevel } from '../broker/index.js';
 import type { AliyunIotProfileOptions, AliyunMqProfileOptions, TencentProfileOptions } from '../dialects/index.js';
 
 /** A listener's TLS files and settings. */
@@ -45,6 +46,22 @@ export interface SecuritySettings extends ProtectionOptions {
   bansFile?: string;
 }
 
+/** A bridge's certificate files and TLS settings (Mosquitto's bridge_cafile, bridge_capath, ...). */
+export interface BridgeTlsFiles {
+  caFile?: string;
+  /** Directory of CA certificates (`*.pem`, `*.crt`), added to `caFile`'s. */
+  caPath?: string;
+  certFile?: string;
+  keyFile?: string;
+  /** Skip the host name check (the chain is still verified). */
+  insecure?: boolean;
+  alpn?: string[];
+  minVersion?: 'TLSv1.2' | 'TLSv1.3';
+}
+
+/** A bridge as a file configures it: its certificates as file names, read when the broker starts. */
+export type ConfiguredBridge = Omit<BridgeOptions, 'tls'> & { tlsFiles?: BridgeTlsFiles };
+
 export interface PersistenceSettings {
   /** Directory of the durable store; absent = memory only. */
   dataDir?: string;
@@ -60,12 +77,28 @@ export interface ClusterSettings {
   name?: string;
   node?: string;
   replicas?: number;
+  journalBatchMs?: number;
   user?: string;
   password?: string;
   token?: string;
   caFile?: string;
   certFile?: string;
   keyFile?: string;
+}
+
+/** The admin HTTP(S) listener: metrics, the admin API (off unless configured). */
+export interface HttpSettings {
+  /** Default 127.0.0.1. */
+  host?: string;
+  port: number;
+  /** Admin users, `culex passwd` format (HTTP Basic). */
+  passwordFile?: string;
+  /** API tokens, `name:sha256-hex` lines (`culex ctl token`). */
+  tokensFile?: string;
+  /** HTTPS with these PEM files. */
+  tls?: { certFile: string; keyFile: string };
+  /** `GET /metrics` without credentials. */
+  publicMetrics?: boolean;
 }
 
 export interface BrokerConfig {
@@ -81,9 +114,15 @@ export interface BrokerConfig {
   persistence: PersistenceSettings;
   /** Set: the broker is one node of a cluster, its state in NATS. */
   cluster?: ClusterSettings;
+  /** Bridges to other brokers (mosquitto.conf `connection` sections, the native file's `bridges`). */
+  bridges?: ConfiguredBridge[];
   /** Connection rates, failed-authentication delay, rate limits, overload, flapping, where bans are kept. */
   security?: SecuritySettings;
   logLevel?: LogLevel;
+  /** `json`: one JSON object a line, for log collectors. Default text. */
+  logFormat?: LogFormat;
+  /** The admin HTTP(S) listener. */
+  http?: HttpSettings;
   /** Settings accepted but without effect in culex, for the start-up log. */
   notes: string[];
 }

@@ -10,8 +10,10 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { AuthChainOptions } from '../auth/index.js';
 import type { BrokerLimits } from '../broker/index.js';
-import type { BrokerConfig, ConfiguredListener } from './config-types.js';
+import { bridgeProblems } from '../bridge/index.js';
+import type { BrokerConfig, ConfiguredBridge, ConfiguredListener } from './config-types.js';
 import { ConfigError, ConfigErrors } from './config-error.js';
+import { applyBridgeDirective, isBridgeKey } from './mosquitto-bridges.js';
 
 interface Line {
   file: string;
@@ -95,6 +97,9 @@ export function parseMosquittoConfig(text: string, file: string): BrokerConfig {
   /** The listener of `port` / `bind_address` (Mosquitto's default listener). */
   let defaultListener: ConfiguredListener | undefined;
   let current: ConfiguredListener | undefined;
+  const bridges: ConfiguredBridge[] = [];
+  /** Where each bridge's `connection` line is, for its problems. */
+  const bridgeLines: Line[] = [];
 
   for (const entry of lines) if (entry.directive === 'per_listener_settings') perListener = entry.args[0] === 'true';
 
@@ -323,7 +328,11 @@ export function parseMosquittoConfig(text: string, file: string): BrokerConfig {
       }
       default:
         if (pluginDirective.test(directive)) fail(`${directive}: ${PLUGIN_REFUSAL}`);
-        else if (processOnly.has(directive)) config.notes.push(`${entry.file}:${entry.line}: ${directive} has no effect in culex`);
+        else if (isBridgeKey(directive)) {
+          const count = bridges.length;
+          applyBridgeDirective({ directive, args, fail, path: (value) => pathOf(value, entry.file) }, bridges);
+          if (bridges.length > count) bridgeLines.push(entry);
+        } else if (processOnly.has(directive)) config.notes.push(`${entry.file}:${entry.line}: ${directive} has no effect in culex`);
         else fail(`unsupported directive '${directive}'`);
     }
   }
@@ -339,8 +348,14 @@ export function parseMosquittoConfig(text: string, file: string): BrokerConfig {
       errors.push(new ConfigError(file, 0, `listener ${l.port}: use_subject_as_username needs require_certificate true`));
     }
   }
+  bridges.forEach((bridge, i) => {
+    const { tlsFiles, ...options } = bridge;
+    const at = bridgeLines[i]!;
+    for (const problem of bridgeProblems(tlsFiles ? { ...options, tls: {} } : options)) errors.push(new ConfigError(at.file, at.line, `bridge ${bridge.name}: ${problem}`));
+  });
   if (errors.length === 1) throw errors[0]!;
   if (errors.length > 1) throw new ConfigErrors(errors);
+  if (bridges.length > 0) config.bridges = bridges;
 
   if (config.listeners.length === 0) {
     // Mosquitto 2.0 without a listener: local only, anonymous clients allowed unless the file says otherwise.

@@ -26,6 +26,13 @@ export async function dialTcp(host: string, port: number): Promise<SocketStream>
   return new SocketStream(socket, socketPeer(socket), undefined, reads);
 }
 
+/** Opens a connection to an MQTT broker's Unix socket at `path` (a `listener 0 /path` in mosquitto.conf). */
+export async function dialUnix(path: string): Promise<SocketStream> {
+  const reads = new ReusedReadBuffer();
+  const socket = await whenReady(netConnect({ path, onread: reads.option }), 'connect');
+  return new SocketStream(socket, socketPeer(socket), undefined, reads);
+}
+
 /** Opens a TLS connection to an MQTT broker; the handshake (and certificate check) completes first. */
 export async function dialTls(host: string, port: number, options: ConnectionOptions): Promise<SocketStream> {
   const socket = await whenReady(tlsConnect({ host, port, ...options }), 'secureConnect');

@@ -3,3 +3,4 @@
 // `browser.ts`: the browser client's connection uses `atTickEnd`.
 export { startsWithProxySignature } from './proxy-protocol.js';
 export { atTickEnd } from './tick-end.js';
+export { asBuffer } from './node-bytes.js';

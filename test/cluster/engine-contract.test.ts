@@ -77,12 +77,31 @@ for (const [name, setUp] of implementations) {
       const from = (await a.lastSeq()) + 1;
       await a.append(bytes('f1'), 'f:1');
       const seen: string[] = [];
-      const stop = await b.follow(from, (e) => seen.push(text(e.data)));
+      const stop = await b.follow(from, (e) => void seen.push(text(e.data)));
       await b.append(bytes('f2'), 'f:2');
       await a.append(bytes('f3'), 'f:3');
       await waitFor(() => seen.length >= 3, 10_000, 'three entries');
       stop();
       assert.deepEqual(seen, ['f1', 'f2', 'f3']);
+    });
+
+    it('a promise returned for an entry holds the later ones back until it settles', async () => {
+      const from = (await a.lastSeq()) + 1;
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      const seen: string[] = [];
+      const stop = await b.follow(from, (e) => {
+        seen.push(text(e.data));
+        return seen.length === 1 ? gate : undefined;
+      });
+      for (const name of ['h1', 'h2', 'h3']) await a.append(bytes(name), `h:${name}`);
+      await waitFor(() => seen.length >= 1, 10_000, 'the first entry');
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(seen, ['h1'], 'nothing after the held entry');
+      open();
+      await waitFor(() => seen.length >= 3, 10_000, 'the held entries');
+      stop();
+      assert.deepEqual(seen, ['h1', 'h2', 'h3']);
     });
 
     it('purgeNode removes only that node\'s entries', async () => {
@@ -95,6 +114,27 @@ for (const [name, setUp] of implementations) {
       const others: string[] = [];
       await a.readNode('node-b', (e) => others.push(text(e.data)));
       assert.ok(others.includes('p-b'));
+    });
+
+    it('purgeNode with a sequence removes only that node\'s entries below it (0 and 1 remove nothing)', async () => {
+      const first = await a.append(bytes('q-1'), 'q:1');
+      await b.append(bytes('q-b'), 'q:b');
+      const second = await a.append(bytes('q-2'), 'q:2');
+      const third = await a.append(bytes('q-3'), 'q:3');
+      const mine = async (): Promise<string[]> => {
+        const left: string[] = [];
+        await b.readNode('node-a', (e) => left.push(text(e.data)));
+        return left.filter((t) => t.startsWith('q-'));
+      };
+      await a.purgeNode('node-a', 0);
+      await a.purgeNode('node-a', 1);
+      assert.deepEqual(await mine(), ['q-1', 'q-2', 'q-3']);
+      assert.ok(first < second && second < third);
+      await a.purgeNode('node-a', third);
+      assert.deepEqual(await mine(), ['q-3']);
+      const others: string[] = [];
+      await a.readNode('node-b', (e) => others.push(text(e.data)));
+      assert.ok(others.includes('q-b'));
     });
 
     it('live messages reach other nodes with interest (wildcards), not the sender', async () => {

@@ -1,32 +1,33 @@
-/** The README's promises that can be checked mechanically: its commands and its configuration examples. */
+/** The README's promises that can be checked mechanically: its programs, commands and configuration examples. */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { loadBrokerConfig } from '../../src/config/broker-config.js';
+import { freePort } from '../helpers/ports.js';
+import { blockWith, fencedBlocks as blocksOf, runSnippet } from './snippets.js';
 
 const root = new URL('../../', import.meta.url).pathname;
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
 
-/** The contents of the README's fenced blocks marked `language`. */
 function fencedBlocks(language: string): string[] {
-  const blocks: string[] = [];
-  let open: { language: string; lines: string[] } | undefined;
-  for (const line of readme.split('\n')) {
-    if (!line.startsWith('```')) {
-      open?.lines.push(line);
-    } else if (open) {
-      if (open.language === language) blocks.push(open.lines.join('\n'));
-      open = undefined;
-    } else {
-      open = { language: line.slice(3).trim(), lines: [] };
-    }
-  }
-  return blocks;
+  return blocksOf(readme, language);
 }
 
 describe('README', () => {
+  before(() => {
+    execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-b'], { cwd: root, stdio: 'pipe' });
+  });
+
+  it('runs the embedded broker that keeps its state across a restart', async () => {
+    const program = blockWith('README.md', 'ts', 'new LevelStore(');
+    const port = String(await freePort());
+    const output = runSnippet(program, [['1883', port]]);
+    assert.equal(output.trim(), 'after the restart, device-1 got: reboot');
+  });
+
   it('gives the test command that CI runs', () => {
     const ci = readFileSync(join(root, '.ci/run'), 'utf8');
     const testCommand = fencedBlocks('sh').map((b) => b.split('\n').find((l) => l.includes('npm test'))).find(Boolean);

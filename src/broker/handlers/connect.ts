@@ -145,6 +145,7 @@ function admissionRefusal(context: HandlerContext): number | undefined {
 
 /** A failed authentication: the `onAuthFailure` hook first (it may delay the answer), then the refusal. */
 function fail(context: HandlerContext, reasonCode: number, reason: string): void | Promise<void> {
+  context.broker.stats.authFailures++;
   const hook = context.policy.hooks.onAuthFailure;
   if (hook === undefined) return refuseAuthentication(context, reasonCode, reason);
   return chain(hook(context.peer, { username: context.client.username }), () => refuseAuthentication(context, reasonCode, reason));

@@ -1,4 +1,4 @@
-import type { Packet, Properties } from '../../packet/index.js';
+import type { Packet, Properties, Subscription } from '../../packet/index.js';
 import type { PeerInfo } from '../../transport/index.js';
 import type { ClientState } from '../client-state.js';
 import type { Holdable } from '../flow.js';
@@ -48,6 +48,7 @@ export interface BrokerServices {
   /** Every retained message whose topic matches the filter and passes `canRead`. */
   forEachRetained(topicFilter: string, visit: (message: BrokerMessage) => void, canRead?: (topic: string) => boolean): void;
   emitConnected(info: ClientInfo): void;
+  emitSubscribed(info: ClientInfo, subscriptions: Subscription[]): void;
   emitUnsubscribed(info: ClientInfo, topicFilters: string[]): void;
 }
 

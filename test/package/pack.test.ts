@@ -1,0 +1,167 @@
+/**
+ * The package as a user gets it: built, packed with `npm pack`, and installed into a fresh project, where ES
+ * module, CommonJS and TypeScript programs (each `module` setting, each package type) use it by name.
+ *
+ * Offline: the tarball is unpacked into the project's node_modules/culex as npm would place it, and each dependency
+ * that package.json declares (and only those) is linked there from this repository's node_modules, already
+ * installed from the registry. A dependency missing from package.json, a file missing from `files`, an entry that
+ * resolves to nothing or types that do not resolve all fail here.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+const root = new URL('../../', import.meta.url).pathname;
+const tsc = join(root, 'node_modules/typescript/bin/tsc');
+
+interface PackResult {
+  filename: string;
+  size: number;
+  unpackedSize: number;
+  files: Array<{ path: string }>;
+}
+
+/** Every package entry by name, and a name it exports. */
+const entries: Record<string, string> = {
+  culex: 'connect',
+  'culex/client': 'createClient',
+  'culex/mqtt': 'connectAsync',
+  'culex/broker': 'LevelStore',
+  'culex/broker/testing': 'runStoreContract',
+  'culex/packet': 'PacketParser',
+  'culex/topic': 'matches',
+  'culex/transport': 'dialTcp',
+  'culex/credentials': 'azureCredentials',
+  'culex/auth': 'FileAuth',
+  'culex/config': 'loadBrokerConfig',
+  'culex/cluster': 'ClusterNode',
+  'culex/registry': 'DeviceRegistry',
+  'culex/iothub': 'createIotHub',
+  'culex/dialects': 'tencentProfile',
+};
+
+/** A program that uses the package as its README shows: an embedded broker and an MQTT.js-style client. */
+const roundTrip = (load: (name: string) => string): string => `
+  const mqtt = ${load('culex/mqtt')};
+  const { Broker } = ${load('culex/broker')};
+  const names = ${JSON.stringify(entries)};
+  const missing = [];
+  for (const [name, symbol] of Object.entries(names)) if (!(${load('name')})[symbol]) missing.push(name);
+  const broker = new Broker({ listeners: [{ port: 0 }], sysInterval: 0 });
+  await broker.listen();
+  const client = await (mqtt.default ?? mqtt).connectAsync('mqtt://127.0.0.1:' + broker.port);
+  await client.subscribeAsync('t');
+  const got = new Promise((resolve) => client.once('message', (topic, payload) => resolve(payload.toString())));
+  await client.publishAsync('t', 'hello');
+  console.log(JSON.stringify({ missing, payload: await got }));
+  await client.endAsync();
+  await broker.close();`;
+
+const typeScriptProgram = `
+import mqtt, { type IClientOptions } from 'culex/mqtt';
+import { connect, type ClientOptions } from 'culex';
+import { Broker, LevelStore, type BrokerOptions } from 'culex/broker';
+import { runStoreContract } from 'culex/broker/testing';
+import { loadBrokerConfig } from 'culex/config';
+import { FileAuth } from 'culex/auth';
+import { ClusterNode } from 'culex/cluster';
+const options: IClientOptions = { protocolVersion: 5 };
+const native: ClientOptions = { protocolVersion: 4 };
+const brokerOptions: BrokerOptions = { listeners: [{ port: 0 }], store: new LevelStore('data') };
+const client = mqtt.connect('mqtt://127.0.0.1:1883', options);
+client.on('message', (topic: string, payload: Buffer) => console.log(topic, payload.toString()));
+export const used = [connect, native, Broker, brokerOptions, runStoreContract, loadBrokerConfig, FileAuth, ClusterNode, client];
+`;
+
+describe('the npm package', () => {
+  let dir: string;
+  let project: string;
+  let packed: PackResult;
+
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'culex-pack-'));
+    execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'pipe' });
+    const output = execFileSync('npm', ['pack', '--json', '--pack-destination', dir], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    packed = (JSON.parse(output) as PackResult[])[0]!;
+    project = join(dir, 'project');
+    const modules = join(project, 'node_modules');
+    mkdirSync(modules, { recursive: true });
+    execFileSync('tar', ['-xzf', join(dir, packed.filename), '-C', modules]);
+    renameSync(join(modules, 'package'), join(modules, 'culex'));
+    const manifest = JSON.parse(readFileSync(join(modules, 'culex/package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    for (const dependency of Object.keys(manifest.dependencies)) {
+      const link = join(modules, 'culex/node_modules', dependency);
+      mkdirSync(dirname(link), { recursive: true });
+      symlinkSync(realpathSync(join(root, 'node_modules', dependency)), link);
+    }
+    // The program's own type declarations for Node, as any TypeScript project for Node has.
+    mkdirSync(join(modules, '@types'), { recursive: true });
+    symlinkSync(realpathSync(join(root, 'node_modules/@types/node')), join(modules, '@types/node'));
+    console.log(`npm pack: ${packed.filename}, ${(packed.size / 1024).toFixed(0)} KiB packed, ` +
+      `${(packed.unpackedSize / 1024).toFixed(0)} KiB unpacked, ${packed.files.length} files`);
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  function writeManifest(type: 'module' | 'commonjs'): void {
+    writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true, type }));
+  }
+
+  function node(file: string, code: string): { missing: string[]; payload: string } {
+    writeFileSync(join(project, file), code);
+    return JSON.parse(execFileSync(process.execPath, [file], { cwd: project, encoding: 'utf8', timeout: 60_000 })) as { missing: string[]; payload: string };
+  }
+
+  it('holds the licence, the docs the README links to, both builds, and no source maps that point at unshipped files', () => {
+    const paths = new Set(packed.files.map((file) => file.path));
+    for (const path of ['LICENSE', 'README.md', 'docs/coming-from-mqttjs.md', 'docs/persistence.md', 'src/client/README.md',
+      'dist/cjs/package.json', 'dist/mqttjs/index.js', 'dist/cjs/mqttjs/index.d.ts', 'bin/culex.js']) {
+      assert.ok(paths.has(path), `${path} is not in the package`);
+    }
+    const maps = [...paths].filter((path) => path.endsWith('.map'));
+    assert.deepEqual(maps, ['dist/browser/culex.js.map']);
+    const browserMap = JSON.parse(readFileSync(join(project, 'node_modules/culex/dist/browser/culex.js.map'), 'utf8')) as { sources: string[]; sourcesContent?: string[] };
+    assert.equal(browserMap.sourcesContent?.length, browserMap.sources.length, 'the browser map carries its sources');
+    assert.ok(![...paths].some((path) => path.startsWith('test/') || path.endsWith('.ts') && !path.endsWith('.d.ts')));
+    const manifest = JSON.parse(readFileSync(join(project, 'node_modules/culex/package.json'), 'utf8')) as { engines: { node: string }; license: string };
+    // The store checks records with zlib.crc32, which Node has from 20.15.
+    assert.equal(manifest.engines.node, '>=20.15');
+    assert.equal(manifest.license, 'MIT');
+  });
+
+  it('runs an ES module program that imports every entry', () => {
+    writeManifest('module');
+    const result = node('esm.mjs', roundTrip((name) => (name === 'name' ? 'await import(name)' : `await import('${name}')`)));
+    assert.deepEqual(result, { missing: [], payload: 'hello' });
+  });
+
+  it('runs a CommonJS program that requires every entry', () => {
+    writeManifest('commonjs');
+    const body = roundTrip((name) => (name === 'name' ? 'require(name)' : `require('${name}')`));
+    const result = node('cjs.cjs', `(async () => {${body}})();`);
+    assert.deepEqual(result, { missing: [], payload: 'hello' });
+  });
+
+  for (const type of ['module', 'commonjs'] as const) {
+    for (const [module, resolution] of [['node16', undefined], ['nodenext', undefined], ['commonjs', undefined], ['esnext', 'bundler']] as const) {
+      it(`type-checks a TypeScript program with module ${module}${resolution ? ` and ${resolution} resolution` : ''} in a package of type ${type}`, () => {
+        writeManifest(type);
+        writeFileSync(join(project, 'use.ts'), typeScriptProgram);
+        const compilerOptions: Record<string, unknown> = { module, target: 'es2022', strict: true, noEmit: true, esModuleInterop: true, types: ['node'] };
+        if (resolution) compilerOptions.moduleResolution = resolution;
+        writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({ compilerOptions, files: ['use.ts'] }));
+        try {
+          execFileSync(process.execPath, [tsc, '-p', project], { cwd: project, encoding: 'utf8', stdio: 'pipe' });
+        } catch (error) {
+          assert.fail(`tsc: ${(error as { stdout?: string }).stdout ?? String(error)}`);
+        }
+      });
+    }
+  }
+
+  it('declares every package its code loads', () => {
+    assert.ok(existsSync(join(project, 'node_modules/culex/node_modules/@types/ws')), 'the types of ws are a dependency: the declarations use them');
+  });
+});
