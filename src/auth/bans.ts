@@ -65,7 +65,7 @@ export class BanError extends Error {
 
 const KINDS: readonly BanKind[] = ['clientId', 'username', 'address'];
 
-/** An address ban's value as one address or a block: the address family and what BlockList takes. */
+/** An address ban's value (one address or a CIDR block) as a BlockList, and written the one way it is stored. */
 function parseAddress(value: string): { block: BlockList; normal: string } {
   const [address = '', bits, extra] = value.split('/');
   const family = isIP(address);
