@@ -45,6 +45,11 @@ export class FlappingDetector {
     return this.max > 0;
   }
 
+  /** Client ids whose recent connects are kept. */
+  get tracked(): number {
+    return this.recent.size;
+  }
+
   /** Counts a CONNECT of `clientId`; the ban it earned when this one is over the limit. */
   record(clientId: string): Ban | undefined {
     const now = this.now();

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { BanError, BanList, FileBanStore, type BanSubject } from '../../src/auth/bans.js';
+import { FlappingDetector } from '../../src/auth/flapping.js';
 import { Protection } from '../../src/auth/protection.js';
 import { Broker, silentLogger, type AuthenticateContext, type AuthenticateResult, type Logger } from '../../src/broker/index.js';
 import { loadBrokerConfig } from '../../src/config/broker-config.js';
@@ -207,6 +208,29 @@ describe('bans on a real broker', () => {
 });
 
 describe('flapping detection', () => {
+  it('counts connects per client id in a sliding window, in a table of bounded size', async () => {
+    let now = 0;
+    const bans = new BanList(undefined, () => now);
+    const detector = new FlappingDetector({ maxConnects: 3, windowSeconds: 10, banSeconds: 60, maxClients: 100 }, bans, { now: () => now });
+    for (let i = 0; i < 3; i++) {
+      assert.equal(detector.record('slow'), undefined);
+      now += 4000;
+    }
+    assert.equal(detector.record('slow'), undefined, 'the first connect left the 10 s window: three in it');
+    now += 1000;
+    const ban = detector.record('slow');
+    assert.deepEqual(ban && { ...ban }, { kind: 'clientId', value: 'slow', until: now + 60_000, reason: 'flapping: 4 connects in 10 s', created: now });
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(bans.find(who('slow'))?.reason, 'flapping: 4 connects in 10 s');
+    // Ten thousand ids seen once each: the table keeps at most 100 of them, the most recently seen.
+    for (let i = 0; i < 10_000; i++) detector.record(`id-${i}`);
+    assert.equal(detector.tracked, 100);
+    assert.deepEqual([1, 2, 3].map(() => detector.record('id-0')), [undefined, undefined, undefined], "id-0's first connect was forgotten");
+    assert.deepEqual([1, 2].map(() => detector.record('id-9999')), [undefined, undefined]);
+    assert.equal(detector.record('id-9999')?.value, 'id-9999', "id-9999's was not");
+    assert.equal(detector.counts.banned, 2);
+  });
+
   it('bans a client id that connects more than maxConnects times in the window, for banSeconds; logged and counted', async () => {
     const log = captureLog();
     const protection = new Protection({ connectionRate: 0, authFailureDelay: 0, flapping: { maxConnects: 3, windowSeconds: 60, banSeconds: 2 } }, { logger: log });
