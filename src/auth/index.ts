@@ -13,6 +13,20 @@ export { ConnectionGuard, defaultConnectionGuard, type ConnectionGuardOptions } 
 export { RateLimits, type RateLimit, type RateLimitCounts, type RateLimitOptions } from './rate-limits.js';
 export { Protection, type ProtectionOptions } from './protection.js';
 export { OverloadMonitor, type LoadFigures, type OverloadOptions } from './overload.js';
+export {
+  BanError,
+  BanList,
+  covers,
+  describeBan,
+  FileBanStore,
+  type Ban,
+  type BanKind,
+  type BanRequest,
+  type Bans,
+  type BanStore,
+  type BanSubject,
+} from './bans.js';
+export { FlappingDetector, type FlappingOptions } from './flapping.js';
 export { PasswordFileError } from './password-file.js';
 export { AclFileError } from './acl-file.js';
 export { ScramCredentialFileError, formatScramCredential } from './scram-credentials.js';

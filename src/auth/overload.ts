@@ -5,8 +5,9 @@
  *
  * The figures are sampled every `checkIntervalMs`: the 99th percentile of the event-loop delay over the interval, and
  * the resident set size. An episode begins when one passes its threshold and ends when every figure is back under 90%
- * of its threshold (so that a figure hovering at the threshold does not flap the state); each start and end is
- * logged once, with what was refused meanwhile.
+ * of its threshold (so that a figure hovering at the threshold does not flap the state) at two checks in a row: a
+ * check held up by a long block can run before the sampler records that block, so one quiet interval proves nothing.
+ * Each start and end is logged once, with what was refused meanwhile.
  */
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { ReasonCode, silentLogger, type Logger } from '../broker/index.js';
@@ -37,7 +38,8 @@ export class OverloadMonitor {
   private readonly reasonCode: number;
   private readonly histogram: IntervalHistogram | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private episode: { since: number; refused: number } | undefined;
+  /** `quiet`: consecutive checks under every recovery threshold. */
+  private episode: { since: number; refused: number; quiet: number } | undefined;
   private readonly logger: Logger;
   /** The last figures sampled. */
   last: LoadFigures = { eventLoopDelayMs: 0, memoryMB: 0 };
@@ -96,14 +98,15 @@ export class OverloadMonitor {
     const now = Date.now();
     if (this.episode === undefined) {
       if (over.length === 0) return;
-      this.episode = { since: now, refused: 0 };
+      this.episode = { since: now, refused: 0, quiet: 0 };
       this.counts.episodes++;
       this.logger.warn(`overloaded: ${over.join(' and ')}: new clients are refused (0x${this.reasonCode.toString(16)}) until it recovers`);
       return;
     }
     const recovered =
       (this.maxDelay === 0 || figures.eventLoopDelayMs < this.maxDelay * RECOVERY) && (this.maxMemory === 0 || figures.memoryMB < this.maxMemory * RECOVERY);
-    if (!recovered) return;
+    this.episode.quiet = recovered ? this.episode.quiet + 1 : 0;
+    if (this.episode.quiet < 2) return;
     const { since, refused } = this.episode;
     this.episode = undefined;
     this.logger.warn(`recovered from overload after ${((now - since) / 1000).toFixed(1)} s: ${refused} new clients were refused`);

@@ -5,7 +5,8 @@
  * rate limit and failed-authentication delay, opens the store; and re-reads the files on demand (SIGHUP) without
  * dropping clients.
  */
-import { AuthChain, Protection } from '../auth/index.js';
+import { join } from 'node:path';
+import { AuthChain, BanList, FileBanStore, Protection } from '../auth/index.js';
 import { certificateCommonName, certificateSubject } from '../auth/internal.js';
 import type { BridgeOptions, HttpSinkOptions } from '../bridge/index.js';
 import {
@@ -27,13 +28,19 @@ import { DeviceSecrets } from './device-secrets.js';
 
 export interface BrokerSetup {
   options: BrokerOptions;
-  /** The connection guard and rate limits every listener's hooks go through, with their counters. */
+  /**
+   * The connection guard, rate limits, bans, overload and flapping checks every listener's hooks go through, with
+   * their counters and the ban list (`protection.bans`: list, add, remove).
+   */
   protection: Protection;
   /** The bridges to start once the broker listens (`BridgeManager.add`), their certificate files read. */
   bridges: BridgeOptions[];
   /** The HTTP sinks to start once the broker listens (`BridgeManager.addSink`). */
   sinks: HttpSinkOptions[];
-  /** Hands the broker to the dialect profiles that send messages themselves; call it before `listen()`. */
+  /**
+   * Hands the broker to the dialect profiles that send messages themselves, and to the protection (a new ban
+   * disconnects the clients it covers); call it before `listen()`.
+   */
   attach(broker: Broker): void;
   /** Re-reads password, ACL, device secrets and TLS files; on a failure the previous ones stay in force and it throws. */
   reload(broker: Broker): Promise<void>;
@@ -83,6 +90,12 @@ export function subjectAsUsername(context: AuthenticateContext): AuthenticateRes
   return { result: 'success', username: subject };
 }
 
+/** Bans are kept beside the broker's other state, when it keeps any. */
+function defaultBansFile(config: BrokerConfig): string | undefined {
+  const dataDir = config.persistence.dataDir;
+  return dataDir === undefined ? undefined : join(dataDir, 'bans.json');
+}
+
 /** A configured bridge with its certificate files read. */
 async function bridgeOptions({ tlsFiles, ...bridge }: ConfiguredBridge): Promise<BridgeOptions> {
   return tlsFiles === undefined ? bridge : { ...bridge, tls: await readBridgeTls(tlsFiles) };
@@ -116,7 +129,10 @@ export async function setUpBroker(config: BrokerConfig, logger: Logger): Promise
     config.broker.limits?.connectTimeout ?? defaultLimits.connectTimeout,
     ...config.listeners.map((listener) => listener.limits?.connectTimeout ?? Infinity),
   );
-  const guard = new Protection({ ...config.security, connectTimeout }, { logger });
+  const { bansFile = defaultBansFile(config), ...protection } = config.security ?? {};
+  const bans = await BanList.load(bansFile === undefined ? undefined : new FileBanStore(bansFile));
+  if (bansFile !== undefined) logger.info(`bans kept in ${bansFile}: ${bans.list().length} in force`);
+  const guard = new Protection({ ...protection, connectTimeout }, { logger, bans });
   options.sysFigures = () => [...guard.figures(), ...auths.flatMap((auth) => auth.figures())];
   if (config.dialect) options.hooks = guard.guard(await serve(config.dialect));
   else options.hooks = guard.guard(config.auth ? await load(config.auth) : {});
@@ -146,6 +162,7 @@ export async function setUpBroker(config: BrokerConfig, logger: Logger): Promise
     bridges,
     sinks: config.sinks ?? [],
     attach(broker: Broker) {
+      guard.attach(broker);
       for (const profile of profiles) profile.attach?.(broker);
     },
     async reload(broker: Broker) {

@@ -40,6 +40,12 @@ export interface ConfiguredListener extends Omit<BrokerListenerOptions, 'tls' | 
   dialect?: DialectSettings;
 }
 
+/** `security`: what `Protection` takes (defaults from `defaultConnectionGuard`), and the bans' file. */
+export interface SecuritySettings extends ProtectionOptions {
+  /** Default: `bans.json` in the data directory; without one, bans last until the broker stops. */
+  bansFile?: string;
+}
+
 /** A bridge's certificate files and TLS settings (Mosquitto's bridge_cafile, bridge_capath, ...). */
 export interface BridgeTlsFiles {
   caFile?: string;
@@ -120,8 +126,8 @@ export interface BrokerConfig {
   bridges?: ConfiguredBridge[];
   /** HTTP sinks (the native file's `sinks`). */
   sinks?: HttpSinkOptions[];
-  /** Connection rates, failed-authentication delay, inbound rate limits; defaults from `defaultConnectionGuard`. */
-  security?: ProtectionOptions;
+  /** Connection rates, failed-authentication delay, rate limits, overload, flapping, where bans are kept. */
+  security?: SecuritySettings;
   logLevel?: LogLevel;
   /** `json`: one JSON object a line, for log collectors. Default text. */
   logFormat?: LogFormat;

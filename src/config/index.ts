@@ -14,6 +14,7 @@ export type {
   DialectSettings,
   HttpSettings,
   PersistenceSettings,
+  SecuritySettings,
   TlsFiles,
 } from './config-types.js';
 export { ConfigError, ConfigErrors } from './config-error.js';

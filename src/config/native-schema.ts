@@ -499,6 +499,16 @@ export const nativeSchema: Schema = {
             },
           },
         },
+        flapping: {
+          type: 'object',
+          doc: 'ban a client id that connects too often, for a while (default off)',
+          properties: {
+            maxConnects: { type: 'integer', min: 0, max: 1_000_000, doc: 'connects of one client id in the window beyond which it is banned; 0 = off (default 0)' },
+            windowSeconds: { type: 'integer', min: 1, max: 86400, doc: 'the window, seconds (default 60)' },
+            banSeconds: { type: 'integer', min: 1, max: 31_536_000, doc: 'how long the ban lasts, seconds (default 300)' },
+          },
+        },
+        bansFile: { type: 'path', doc: 'where bans are kept across restarts (default: bans.json in persistence.dataDir; none without one)' },
         overload: {
           type: 'object',
           doc: 'refuse new clients (CONNACK 0x89) while the broker is overloaded, until it recovers (default off)',

@@ -1,6 +1,7 @@
 /**
  * An HTTP auth service on a real broker, against a local HTTP server written here: the templated request, allow /
- * deny / ignore, a service that is slow, failing or down (whenDown deny or ignore), authorisation per PUBLISH and
+ * deny / ignore, a service that is slow, failing or down for logins and for authorisation (whenDown deny or ignore;
+ * a slow answer holding up no other client), authorisation per PUBLISH and
  * SUBSCRIBE with its cache, and passwords kept out of the log.
  */
 import assert from 'node:assert/strict';
@@ -15,6 +16,7 @@ import { Broker, type Logger } from '../../src/broker/index.js';
 import type { ConnectPacket } from '../../src/packet/types.js';
 import { freePort } from '../helpers/ports.js';
 import { RawClient } from '../helpers/raw-client.js';
+import { waitFor } from '../helpers/wait.js';
 import { HttpService } from './http-service.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'culex-http-auth-'));
@@ -180,6 +182,57 @@ describe('HTTP authentication', () => {
       assert.equal(service.to('/acl').length, 6, 'asked again once the TTL is over');
     } finally {
       await started.close();
+      await service.close();
+    }
+  });
+
+  it('authorisation when the service is slow, failing or down: deny refuses with 0x87, ignore leaves it to noMatch; a slow answer holds up no one else', async () => {
+    const service = await HttpService.start();
+    const unreachable = `http://127.0.0.1:${await freePort()}/acl`;
+    const faults: Array<[string, (typeof service)['reply']]> = [
+      ['slow', () => ({ body: { result: 'allow' }, delayMs: 3000 })],
+      ['failing', () => ({ status: 503 })],
+      ['cutting the connection', () => 'cut'],
+      ['down', () => ({ body: { result: 'allow' } })],
+    ];
+    try {
+      for (const whenDown of ['deny', 'ignore'] as const) {
+        for (const [what, reply] of faults) {
+          service.reply = (request) => (request.path === '/auth' ? { body: { result: 'allow' } } : reply(request));
+          const authorize = { url: what === 'down' ? unreachable : service.url('/acl') };
+          const started = await startBroker({ http: { authenticate: { url: service.url('/auth') }, authorize, timeoutMs: 300, whenDown }, noMatch: 'allow' });
+          try {
+            const { client } = await started.login({ clientId: 'p', username: 'alice', password: bytes('pw') });
+            // Taken with ignore: 0x10 No matching subscribers first, then 0 once subscribed.
+            assert.equal(await client.publish('x/1', 'm', 1), whenDown === 'deny' ? 0x87 : 0x10, `${what}, ${whenDown}: PUBLISH`);
+            assert.deepEqual(await client.subscribe('x/#', 1), [whenDown === 'deny' ? 0x87 : 1], `${what}, ${whenDown}: SUBSCRIBE`);
+            assert.equal(await client.publish('x/1', 'm', 1), whenDown === 'deny' ? 0x87 : 0, `${what}, ${whenDown}: not kept in the cache`);
+            assert.ok(started.chain.http!.counts.down >= 3, what);
+          } finally {
+            await started.close();
+          }
+        }
+      }
+
+      service.reply = (request) => ({ body: { result: 'allow' }, delayMs: request.body['topic'] === 'slow/1' ? 3000 : undefined });
+      const started = await startBroker({ http: { authenticate: { url: service.url('/auth') }, authorize: { url: service.url('/acl') }, timeoutMs: 1500 } });
+      try {
+        const { client: waiting } = await started.login({ clientId: 'w', username: 'alice', password: bytes('pw') });
+        const { client: other } = await started.login({ clientId: 'o', username: 'bob', password: bytes('pw') });
+        const asked = service.to('/acl').length;
+        const start = performance.now();
+        const slow = waiting.publish('slow/1', 'm', 1).then((code) => ({ code, ms: performance.now() - start }));
+        await waitFor(() => service.to('/acl').length > asked, 2000, 'the slow request');
+        assert.equal(await other.publish('fast/1', 'm', 1), 0x10, 'taken (no subscribers)');
+        const otherMs = performance.now() - start;
+        const { code, ms } = await slow;
+        assert.equal(code, 0x87, 'no answer within timeoutMs: down, and denied');
+        assert.ok(otherMs < ms, `the other client was answered after ${otherMs.toFixed(0)} ms, before the slow one's ${ms.toFixed(0)} ms`);
+        assert.ok(ms >= 1400 && ms < 2900, `the slow one waited ${ms.toFixed(0)} ms for a 1500 ms timeout`);
+      } finally {
+        await started.close();
+      }
+    } finally {
       await service.close();
     }
   });
