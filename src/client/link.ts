@@ -20,6 +20,7 @@ import type { ByteStream } from '../transport/browser.js';
 import { atTickEnd } from '../transport/internal.js';
 import { ConnectionLostError, PacketTooLargeError, PublishError } from './errors.js';
 import { Fifo } from './fifo.js';
+import { closedAfterPublish, closedBeforeAnswer, foreignProtocol } from './lost-cause.js';
 import type { DeferredAck } from './message-iterator.js';
 import { MAX_TIMER_MS, renewalDelay } from './renewal.js';
 import type { SessionLink } from './session.js';
@@ -113,6 +114,10 @@ export class Link implements SessionLink {
   private resumed = false;
   /** DISCONNECT was queued: nothing more may be written (MQTT-3.14.4-1). */
   private sealed = false;
+  /** The first bytes from the server, kept until CONNACK to say what it speaks if it is not MQTT. */
+  private head: Uint8Array | undefined;
+  /** Size of the last packet queued when it was a PUBLISH (0 otherwise): what a silent close is blamed on. */
+  private lastPublishSize = 0;
   /** Reconnects with fresh credentials before the current ones expire (`credentialsExpireAt`). */
   private renewTimer: ReturnType<typeof setTimeout> | undefined;
   // Keepalive, timed from what arrives (see `keepaliveCheck`); times from `monotonicNow`.
@@ -165,7 +170,7 @@ export class Link implements SessionLink {
     stream.start({
       data: (chunk) => this.onData(chunk),
       drain: () => this.onDrain(),
-      close: (error) => this.owner.fail(this, error ?? new ConnectionLostError('connection closed by the broker')),
+      close: (error) => this.owner.fail(this, error ?? new ConnectionLostError(this.closeReason())),
     });
   }
 
@@ -203,8 +208,16 @@ export class Link implements SessionLink {
   // ---------------------------------------------------------------------------------------------------------------
   // Reading
 
+  /** Why the broker closed the connection, as far as can be told. */
+  private closeReason(): string {
+    if (this.connected && this.version !== 5 && this.lastPublishSize > 0) return closedAfterPublish(this.lastPublishSize);
+    if (!this.connected && this.head === undefined) return closedBeforeAnswer();
+    return 'connection closed by the broker';
+  }
+
   private onData(chunk: Uint8Array): void {
     if (this.closed) return;
+    if (!this.connected && this.head === undefined) this.head = chunk.slice(0, 8);
     this.lastReceived = monotonicNow();
     this.parser.push(chunk);
     if (!this.verifying) this.readPackets();
@@ -221,7 +234,8 @@ export class Link implements SessionLink {
         packet = parser.next();
       } catch (error) {
         const code = error instanceof PacketError ? error.reasonCode : ReasonCode.MalformedPacket;
-        this.protocolViolation(code, (error as Error).message);
+        const foreign = this.connected || this.head === undefined ? undefined : foreignProtocol(this.head);
+        this.protocolViolation(code, foreign ?? (error as Error).message);
         return;
       }
       if (packet === null) {
@@ -287,6 +301,7 @@ export class Link implements SessionLink {
   send(packet: Packet): void {
     const bytes = encode(packet, this.version);
     this.owner.sent(packet);
+    this.lastPublishSize = 0;
     this.write(bytes, false);
   }
 
@@ -314,6 +329,7 @@ export class Link implements SessionLink {
     const size = split ? bytes.length + payload.length : bytes.length;
     if (size > this.maxPacketSize) return new PacketTooLargeError(size, this.maxPacketSize);
     this.owner.sent(packet);
+    this.lastPublishSize = size;
     this.write(bytes, packet.qos > 0, split ? payload : undefined);
     return undefined;
   }
