@@ -19,13 +19,15 @@ const allowed: Record<string, string[]> = {
   client: ['packet', 'topic', 'transport', 'auth'],
   broker: ['packet', 'topic', 'transport'],
   auth: ['broker', 'credentials', 'topic'],
-  config: ['broker', 'auth', 'credentials', 'dialects'],
+  config: ['broker', 'auth', 'bridge', 'credentials', 'dialects'],
   registry: ['transport'],
   iothub: ['broker', 'registry', 'credentials', 'transport'],
   dialects: ['broker', 'credentials'],
   cluster: ['packet', 'topic', 'transport', 'broker'],
+  ops: ['auth', 'broker', 'packet', 'topic'],
+  bridge: ['packet', 'topic', 'transport', 'broker', 'credentials'],
   mqttjs: ['client'],
-  cli: ['auth', 'broker', 'client', 'cluster', 'config', 'credentials', 'dialects', 'iothub', 'packet', 'registry', 'topic', 'transport'],
+  cli: ['auth', 'bridge', 'broker', 'client', 'cluster', 'config', 'credentials', 'dialects', 'iothub', 'ops', 'packet', 'registry', 'topic', 'transport'],
 };
 
 /** Parts that run in browsers as they are: no Node built-ins. */

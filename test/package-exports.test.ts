@@ -40,6 +40,7 @@ const documented: Record<string, string[]> = {
   'culex/registry': ['DeviceRegistry', 'MemoryKeyValueStore', 'LevelKeyValueStore', 'CodedError'],
   'culex/iothub': ['createIotHub', 'IotHub', 'createServiceToken', 'CodedError'],
   'culex/dialects': ['tencentProfile', 'aliyunMqProfile', 'aliyunIotProfile'],
+  'culex/ops': ['OpsServer', 'newToken', 'tokenHash'],
   'culex/mqtt': ['connect', 'connectAsync', 'MqttClient', 'Client', 'ErrorWithReasonCode', 'default'],
 };
 

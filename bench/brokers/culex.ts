@@ -1,7 +1,11 @@
-/** Culex as the harness runs it: an embedded Broker, $SYS off, silent, on ports chosen by the system. */
+/**
+ * Culex as the harness runs it: an embedded Broker, $SYS off, silent, on ports chosen by the system; with
+ * BENCH_CULEX_METRICS=1 also its Prometheus metrics.
+ */
 import { readFileSync } from 'node:fs';
 import { Broker, silentLogger, type BrokerListenerOptions } from '../../src/broker/index.js';
 import { LevelStore } from '../../src/broker/store/level-store.js';
+import { BrokerMetrics } from '../../src/ops/index.js';
 import { announce, readConfig } from './broker-config.js';
 
 const config = readConfig();
@@ -21,6 +25,8 @@ const broker = new Broker({
   limits: config.limits,
   store: config.dataDir === undefined ? undefined : new LevelStore(config.dataDir, { fsync: config.fsync ?? false }),
 });
+// BENCH_CULEX_METRICS=1: with the metrics of culex/ops attached, as `culex broker --http` runs (their cost measured).
+if (process.env['BENCH_CULEX_METRICS'] === '1') new BrokerMetrics(broker).attach();
 await broker.listen();
 const [port, ...rest] = broker.ports;
 announce(

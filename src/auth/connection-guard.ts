@@ -1,5 +1,6 @@
 /**
- * Slows down hostile peers: a token bucket of new connections per source address (`acceptConnection`), and a
+ * Slows down hostile peers: token buckets of new connections per source address and per listener
+ * (`acceptConnection`), and a
  * delay before a failed login is answered (`onAuthFailure`) that doubles with each failure, so that passwords
  * cannot be guessed at line speed.
  *
@@ -20,6 +21,7 @@ import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { silentLogger, type AuthenticateContext, type AuthenticateResult, type BrokerHooks, type Logger } from '../broker/index.js';
 import { LogLimiter, isLoopback } from '../broker/internal.js';
+import { Buckets } from './token-bucket.js';
 
 /** CONNACK reason codes of a locked login: MQTT 5's own, and the 3.x one it maps onto (return code 5). */
 const CONNECTION_RATE_EXCEEDED = 0x9f;
@@ -32,6 +34,10 @@ export interface ConnectionGuardOptions {
   connectionRate: number;
   /** Connections an address may open at once before the rate applies. */
   connectionBurst: number;
+  /** New connections per second per listener, all addresses together; 0 = unlimited (default). */
+  listenerConnectionRate?: number;
+  /** Connections a listener takes at once before its rate applies (default: one second's worth, at least 1). */
+  listenerConnectionBurst?: number;
   /** Delay before answering the first failed login, ms; 0 = no delay and no lock. */
   authFailureDelay: number;
   /** Cap on the doubling delay, ms; it is also kept below half the connect timeout. */
@@ -58,10 +64,6 @@ export const defaultConnectionGuard: ConnectionGuardOptions = {
 
 interface Entry {
   at: number;
-}
-
-interface Bucket extends Entry {
-  tokens: number;
 }
 
 interface Streak extends Entry {
@@ -130,7 +132,8 @@ function describeUser(username: string | undefined): string {
 }
 
 export class ConnectionGuard {
-  private readonly buckets = new Map<string, Bucket>();
+  private readonly buckets: Buckets;
+  private readonly listenerBuckets: Buckets;
   private readonly byAddress: Streaks;
   private readonly byUser: Streaks;
   private readonly byIdentity: Streaks;
@@ -144,13 +147,14 @@ export class ConnectionGuard {
   private readonly log: LogLimiter;
   private readonly now: () => number;
   /** Connections refused by the rate limit, failed logins delayed, logins refused by a lock: for logs and tests. */
-  readonly counts = { refused: 0, delayed: 0, locked: 0 };
+  readonly counts = { refused: 0, listenerRefused: 0, delayed: 0, locked: 0 };
 
   constructor(
     options: Partial<ConnectionGuardOptions> = {},
     { logger = silentLogger, now = Date.now }: { logger?: Logger; now?: () => number } = {},
   ) {
     this.now = now;
+    const listenerRate = options.listenerConnectionRate ?? 0;
     this.options = {
       maxAddresses: 100_000,
       failureMemoryMs: 60_000,
@@ -158,6 +162,8 @@ export class ConnectionGuard {
       connectTimeout: 10,
       ...defaultConnectionGuard,
       ...options,
+      listenerConnectionRate: listenerRate,
+      listenerConnectionBurst: options.listenerConnectionBurst ?? Math.max(1, Math.ceil(listenerRate)),
     };
     const { authFailureDelay: base, authFailureDelayMax, connectTimeout, failureMemoryMs, maxAddresses } = this.options;
     // The connect timeout runs from accept to CONNACK; half of it is left for the handshake, CONNECT and the check.
@@ -169,34 +175,39 @@ export class ConnectionGuard {
     this.byUser = new Streaks(failureMemoryMs, maxAddresses);
     this.byIdentity = new Streaks(failureMemoryMs, maxAddresses);
     this.log = new LogLimiter(logger);
+    this.buckets = new Buckets({ rate: this.options.connectionRate, burst: this.options.connectionBurst }, maxAddresses);
+    this.listenerBuckets = new Buckets({ rate: this.options.listenerConnectionRate, burst: this.options.listenerConnectionBurst }, maxAddresses);
   }
 
   private exempt(address: string): boolean {
     return this.options.exemptLoopback && isLoopback(address);
   }
 
-  /** The `acceptConnection` hook: false when the address has used up its bucket. */
+  /** The `acceptConnection` hook: false when the address, or the listener, has used up its bucket. */
   acceptConnection(peer: PeerInfo, listener?: string): boolean {
-    const { connectionRate: rate, connectionBurst: burst, maxAddresses } = this.options;
+    const { connectionRate: rate, connectionBurst: burst, listenerConnectionRate, listenerConnectionBurst } = this.options;
     const address = peer.remoteAddress;
-    if (rate <= 0 || this.exempt(address)) return true;
+    if (this.exempt(address)) return true;
     const now = this.now();
-    // A bucket idle long enough to be full again says nothing: it may go.
-    prune(this.buckets, now, (burst / rate) * 1000, maxAddresses);
-    const bucket = this.buckets.get(address);
-    let tokens = burst;
-    if (bucket) {
-      tokens = Math.min(burst, bucket.tokens + ((now - bucket.at) / 1000) * rate);
-      this.buckets.delete(address);
-    }
-    const accepted = tokens >= 1;
-    this.buckets.set(address, { tokens: accepted ? tokens - 1 : tokens, at: now });
-    if (!accepted) {
+    const fromAddress = rate > 0 ? this.buckets.get(address, now) : undefined;
+    const onListener = listenerConnectionRate > 0 && listener !== undefined ? this.listenerBuckets.get(listener, now) : undefined;
+    const where = listener === undefined ? '' : `${listener}: `;
+    if (fromAddress !== undefined && fromAddress.tokens < 1) {
       this.counts.refused++;
       this.log.log('info', 'connection rate exceeded', address,
-        `${listener === undefined ? '' : `${listener}: `}connection from ${address} refused: more than ${burst} at once or ${rate} a second (security.connectionRate)`);
+        `${where}connection from ${address} refused: more than ${burst} at once or ${rate} a second (security.connectionRate)`);
+      return false;
     }
-    return accepted;
+    if (onListener !== undefined && onListener.tokens < 1) {
+      this.counts.listenerRefused++;
+      this.log.log('info', 'listener connection rate exceeded', listener!,
+        `${where}connection from ${address} refused: more than ${listenerConnectionBurst} at once or ${listenerConnectionRate} a second on this listener (security.listenerConnectionRate)`);
+      return false;
+    }
+    // Only a connection both buckets let through costs each a token.
+    if (fromAddress !== undefined) fromAddress.tokens--;
+    if (onListener !== undefined) onListener.tokens--;
+    return true;
   }
 
   /** How long the next failed login of `username` from `address` waits before it is answered, ms. */

@@ -14,9 +14,10 @@
  * `reload()` re-reads the files (SIGHUP): connected clients keep their session and are judged by the new rules
  * from their next packet on. A file that fails to parse leaves the previous rules in place.
  */
-import { ReasonCode, type AuthenticateContext, type AuthenticateResult, type BrokerHooks, type ClientInfo } from '../broker/index.js';
+import { ReasonCode, type AuthenticateContext, type BrokerHooks, type ClientInfo } from '../broker/index.js';
 import { Acl, type ClientAcl } from './acl.js';
 import { loadAclFile } from './acl-file.js';
+import { chainHooks, type AuthMethod, type LoginAnswer, type Verdict } from './method-chain.js';
 import { PasswordFile } from './password-file.js';
 import { SCRAM_SHA_256, ScramError, ScramServer, type ScramCredential } from './scram.js';
 import { loadScramCredentials } from './scram-credentials.js';
@@ -67,16 +68,26 @@ export class FileAuth {
 
   /** The hooks to give the broker (or a listener). Only those the loaded files call for are present. */
   get hooks(): BrokerHooks {
-    const hooks: BrokerHooks = {};
+    return chainHooks([this.method()]);
+  }
+
+  /**
+   * These files as one method of a chain (method-chain.ts): a user the password file does not list, and a client
+   * without a user name, are left to the other methods; a listed user with a wrong password is refused. The ACL
+   * file decides every request it is asked, as in Mosquitto: what it does not allow is denied.
+   */
+  method(): AuthMethod {
+    const method: AuthMethod = { name: 'file', authenticationMethods: this.options.scramFile === undefined ? [] : [SCRAM_SHA_256] };
     if (this.options.passwordFile !== undefined || this.options.scramFile !== undefined) {
-      hooks.authenticate = (context) => this.authenticate(context);
+      method.authenticate = (context) => this.authenticate(context);
     }
     if (this.options.aclFile !== undefined) {
-      hooks.authorizePublish = ({ client, topic }) => this.forClient(client)?.canWrite(topic) ?? true;
-      hooks.authorizeSubscribe = ({ client, subscription }) => this.forClient(client)?.canSubscribe(subscription.topicFilter) ?? true;
-      hooks.authorizeRead = (client, topic) => this.canRead(client, topic);
+      const verdict = (allowed: boolean | undefined): Verdict => (allowed === false ? 'deny' : 'allow');
+      method.authorizePublish = ({ client, topic }) => verdict(this.forClient(client)?.canWrite(topic));
+      method.authorizeSubscribe = ({ client, subscription }) => verdict(this.forClient(client)?.canSubscribe(subscription.topicFilter));
+      method.authorizeRead = (client, topic) => verdict(this.canRead(client, topic));
     }
-    return hooks;
+    return method;
   }
 
   /** May this message (a live one or a retained one) go to this client? True when there is no ACL file. */
@@ -94,29 +105,25 @@ export class FileAuth {
     return rules;
   }
 
-  private async authenticate(context: AuthenticateContext): Promise<AuthenticateResult> {
+  private async authenticate(context: AuthenticateContext): Promise<LoginAnswer> {
     if (context.method !== undefined) return this.authenticateScram(context);
-    const { passwords, scram } = this.loaded;
-    if (context.username === undefined) return { result: 'success' };
-    if (passwords === undefined) {
-      // With only SCRAM credentials configured, a user name is accepted only once SCRAM has proved it.
-      return scram === undefined
-        ? { result: 'success' }
-        : { result: 'fail', reasonCode: ReasonCode.BadUserNameOrPassword, reasonString: 'this listener needs SCRAM-SHA-256' };
-    }
+    const { passwords } = this.loaded;
+    if (context.username === undefined) return { verdict: 'ignore' };
+    // With only SCRAM credentials configured, a user name is accepted only once SCRAM has proved it.
+    if (passwords === undefined) return { verdict: 'ignore', reasonCode: ReasonCode.BadUserNameOrPassword, reason: 'this listener needs SCRAM-SHA-256' };
     // Verified even without a password, so a missing one costs the same time as a wrong one.
     const ok = await passwords.verify(context.username, context.password ?? new Uint8Array(0));
-    return ok && context.password !== undefined
-      ? { result: 'success' }
-      : { result: 'fail', reasonCode: ReasonCode.BadUserNameOrPassword, reasonString: 'bad user name or password' };
+    if (ok && context.password !== undefined) return { verdict: 'allow' };
+    const refusal = { reasonCode: ReasonCode.BadUserNameOrPassword, reason: 'bad user name or password' };
+    return passwords.has(context.username) ? { verdict: 'deny', ...refusal } : { verdict: 'ignore', ...refusal };
   }
 
-  private async authenticateScram(context: AuthenticateContext): Promise<AuthenticateResult> {
+  private async authenticateScram(context: AuthenticateContext): Promise<LoginAnswer> {
     const credentials = this.loaded.scram;
     if (context.method !== SCRAM_SHA_256 || credentials === undefined) {
-      return { result: 'fail', reasonCode: ReasonCode.BadAuthenticationMethod, reasonString: `authentication method ${context.method} is not supported` };
+      return { verdict: 'deny', reasonCode: ReasonCode.BadAuthenticationMethod, reason: `authentication method ${context.method} is not supported` };
     }
-    if (context.data === undefined) return { result: 'fail', reasonCode: ReasonCode.NotAuthorized, reasonString: 'SCRAM message missing' };
+    if (context.data === undefined) return { verdict: 'deny', reasonCode: ReasonCode.NotAuthorized, reason: 'SCRAM message missing' };
     try {
       if (!(context.state instanceof ScramServer)) {
         const server = new ScramServer({
@@ -125,19 +132,19 @@ export class FileAuth {
           ...(this.loaded.scramIterations ? { decoyIterations: this.loaded.scramIterations } : {}),
         });
         context.state = server;
-        return { result: 'continue', data: Buffer.from(await server.serverFirst(context.data)) };
+        return { verdict: 'continue', data: Buffer.from(await server.serverFirst(context.data)) };
       }
       const server = context.state;
       const final = server.serverFinal(context.data);
       const username = server.username!;
       // A CONNECT user name (or the user of a live connection) must be the one SCRAM proved.
       if (context.username !== undefined && context.username !== username) {
-        return { result: 'fail', reasonCode: ReasonCode.NotAuthorized, reasonString: 'SCRAM user differs from the user name' };
+        return { verdict: 'deny', reasonCode: ReasonCode.NotAuthorized, reason: 'SCRAM user differs from the user name' };
       }
-      return { result: 'success', username, data: Buffer.from(final) };
+      return { verdict: 'allow', username, data: Buffer.from(final) };
     } catch (err) {
       if (!(err instanceof ScramError)) throw err;
-      return { result: 'fail', reasonCode: ReasonCode.BadUserNameOrPassword, reasonString: `SCRAM: ${err.message}` };
+      return { verdict: 'deny', reasonCode: ReasonCode.BadUserNameOrPassword, reason: `SCRAM: ${err.message}` };
     }
   }
 }

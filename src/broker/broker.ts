@@ -5,8 +5,10 @@ import type { BrokerEvents } from './events.js';
 import { createListener, transportFaultNames } from './listeners/index.js';
 import type { Listener } from './listeners/listener.js';
 import { LogLimiter, stderrLogger, type Logger } from './logger.js';
-import { createMessage, type PublishMessage } from './message.js';
-import { ReasonCode, type Will } from '../packet/index.js';
+import { createMessage, type BrokerMessage, type PublishMessage } from './message.js';
+import { ReasonCode, type QoS, type Subscription, type Will } from '../packet/index.js';
+import { validateSubscriptionFilter } from '../topic/index.js';
+import { clientDetail, clientSnapshot, sessionFigures, type ClientDetail, type ClientSnapshot, type SessionFigures } from './inspect.js';
 import {
   defaultLimits,
   defaultListener,
@@ -16,12 +18,29 @@ import {
   type BrokerOptions,
   type ListenerPolicy,
 } from './options.js';
-import type { DeliveryOutcome } from './outbox.js';
+import type { DeliveryOutcome, SessionDropCounts } from './outbox.js';
 import { LocalRouter, type Router } from './router.js';
-import type { BrokerStats } from './stats.js';
+import type { BrokerMeters, BrokerStats, BrokerTap } from './stats.js';
+import { sendRetained, subscriptionRecord, wantsRetained } from './subscription.js';
 import type { BrokerStore, StoredSessionState } from './store/store.js';
 import { SysPublisher } from './sys.js';
 import { version } from './version.js';
+
+/** A session as `Broker.sessionInfo` describes it. */
+export interface SessionInfo {
+  connected: boolean;
+  /** Its subscriptions: filters as the client sent them, and the QoS granted. */
+  subscriptions: Array<{ filter: string; qos: QoS }>;
+  /** QoS 2 packet ids received from its client and not yet released (PUBREL). */
+  incoming: number[];
+  /** Messages waiting in its queue, and their bytes as the queue limits count them. */
+  queued: number;
+  queuedBytes: number;
+  /** QoS 1/2 messages sent and not yet acknowledged. */
+  inflight: number;
+  /** Messages it dropped since the broker started, by cause. */
+  dropped: SessionDropCounts;
+}
 
 /**
  * An MQTT 3.1/3.1.1/5.0 broker: `new Broker(options)`, `await broker.listen()`, `await broker.close()`.
@@ -76,7 +95,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     try {
       if (this.store !== undefined) await this.recover(this.store);
       for (const config of configs) {
-        const { allowAnonymous: _a, refuseExcessKeepalive: _r, limits: _l, hooks: _h, ...listenerOptions } = config;
+        const { allowAnonymous: _a, refuseExcessKeepalive: _r, limits: _l, hooks: _h, holdPublishers: _p, ...listenerOptions } = config;
         const listener = createListener({ ...listenerOptions, maxPacketSize: listenerOptions.maxPacketSize ?? { ...this.limits, ...config.limits }.maxPacketSize });
         const policy = resolvePolicy(this.options, listener.name, { ...config, host: listener.host });
         await listener.start(
@@ -144,6 +163,115 @@ export class Broker extends EventEmitter<BrokerEvents> {
     this.core.accept(stream, resolved);
   }
 
+  /** Subscriptions held, all sessions together. */
+  get subscriptionCount(): number {
+    return this.core.router.subscriptionCount;
+  }
+
+  /** Retained messages held. */
+  get retainedCount(): number {
+    return this.core.router.retainedCount;
+  }
+
+  /** True while store writes fail (new QoS 1/2 messages are refused meanwhile). */
+  get storeFailing(): boolean {
+    return this.core.storeFailing !== undefined;
+  }
+
+  /** Clients past CONNACK, by the name of the listener they came in on. */
+  connectedByListener(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const connection of this.core.connections) {
+      if (connection.state !== 'open') continue;
+      const name = connection.policy.listener;
+      counts.set(name, (counts.get(name) ?? 0) + 1);
+    }
+    return counts;
+  }
+
+  /** Every session, connected or not, as plain objects (made on each call). */
+  clients(): ClientSnapshot[] {
+    const core = this.core;
+    const out: ClientSnapshot[] = [];
+    for (const session of core.sessions.values()) out.push(clientSnapshot(session, core.connectionOf(session)));
+    return out;
+  }
+
+  /** One session with its subscriptions and last errors; undefined when there is none. */
+  client(clientId: string): ClientDetail | undefined {
+    const session = this.core.sessions.get(clientId);
+    return session === undefined ? undefined : clientDetail(session, this.core.connectionOf(session));
+  }
+
+  /** Online and offline sessions, queued and in-flight messages, stuck subscribers (the first `stuckLimit` ids). */
+  sessionFigures(stuckLimit = 10): SessionFigures {
+    return sessionFigures(this.core.sessions.values(), stuckLimit);
+  }
+
+  /**
+   * Ends a session: its client, if connected, gets DISCONNECT with `reasonCode` (v5; its Will is sent), then its
+   * subscriptions and queued messages go. False when there is no such session.
+   */
+  endSession(clientId: string, reasonCode: number = ReasonCode.AdministrativeAction, reason = 'session ended by the broker'): boolean {
+    const sessions = this.core.sessions;
+    if (sessions.get(clientId) === undefined) return false;
+    this.disconnectClient(clientId, reasonCode, reason);
+    // Looked up again: the disconnect may have ended it already (no expiry).
+    const session = sessions.get(clientId);
+    if (session !== undefined) sessions.end(session);
+    return true;
+  }
+
+  /**
+   * Subscribes a session (connected or not) as if its client had, without the subscribe hooks: an operator's
+   * server-side subscription. Matching retained messages follow as Retain Handling says. Returns the granted QoS,
+   * or a reason code: 0x8F for a filter that is not valid; undefined when there is no such session.
+   */
+  subscribe(clientId: string, subscription: Subscription, identifier?: number): number | undefined {
+    const core = this.core;
+    const session = core.sessions.get(clientId);
+    if (session === undefined) return undefined;
+    const limits = this.limits;
+    if (validateSubscriptionFilter(subscription.topicFilter, limits.maxTopicLevels > 0 ? { maxLevels: limits.maxTopicLevels } : undefined) !== undefined) {
+      return ReasonCode.TopicFilterInvalid;
+    }
+    const existed = session.subscriptions.has(subscription.topicFilter);
+    const record = subscriptionRecord(session, subscription, subscription.qos, identifier);
+    core.sessions.subscribe(session, record);
+    if (wantsRetained(record, existed)) sendRetained(core, session, record);
+    return subscription.qos;
+  }
+
+  /** Removes a session's subscription (filter as subscribed, `$share/...` included); undefined without the session. */
+  unsubscribe(clientId: string, topicFilter: string): boolean | undefined {
+    const session = this.core.sessions.get(clientId);
+    if (session === undefined) return undefined;
+    return this.core.sessions.unsubscribe(session, topicFilter);
+  }
+
+  /** Calls `visit` for each retained message whose topic matches the filter (`#` does not match `$SYS/...`). */
+  forEachRetained(topicFilter: string, visit: (message: BrokerMessage) => void): void {
+    this.core.forEachRetained(topicFilter, visit);
+  }
+
+  /** Deletes a topic's retained message without sending anything to subscribers; false when it had none. */
+  clearRetained(topic: string): boolean {
+    return this.core.clearRetained(topic);
+  }
+
+  /**
+   * Watches packets and drops (a live trace) while set; undefined stops. The tap is called on the broker's own
+   * path: it must be quick and must not throw.
+   */
+  setTap(tap: BrokerTap | undefined): void {
+    this.core.stats.tap = tap;
+  }
+
+  /** Times store batches and a sample of deliveries (metrics) while set; undefined stops. */
+  setMeters(meters: BrokerMeters | undefined): void {
+    this.core.stats.meters = meters;
+  }
+
   /** Publishes as the broker (no hooks): retained when flagged, routed to every matching subscription. */
   publish(message: PublishMessage): number {
     return this.core.dispatch(createMessage(message, undefined), undefined);
@@ -160,6 +288,22 @@ export class Broker extends EventEmitter<BrokerEvents> {
     if (session === undefined) return false;
     const m = createMessage(message, undefined);
     return session.outbox.deliver(m, m.qos, m.retain, undefined, undefined, undefined, onSettled);
+  }
+
+  /** What the broker holds for a session (connected or not), undefined when there is none. */
+  sessionInfo(clientId: string): SessionInfo | undefined {
+    const session = this.core.sessions.get(clientId);
+    if (session === undefined) return undefined;
+    const outbox = session.outbox;
+    return {
+      connected: session.online,
+      subscriptions: [...session.subscriptions.values()].map((sub) => ({ filter: sub.filter, qos: sub.qos })),
+      incoming: session.incomingIds(),
+      queued: outbox.queued,
+      queuedBytes: outbox.queuedWeight,
+      inflight: outbox.inflightCount,
+      dropped: { ...outbox.dropped },
+    };
   }
 
   /**

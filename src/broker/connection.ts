@@ -22,7 +22,7 @@ import { ClientState } from './client-state.js';
 import { ACK_SIZE, ackChunk, coalesce, type OutChunk } from './coalesce.js';
 import type { BrokerServices, ConnectionState, HandlerContext } from './handlers/context.js';
 import { handlePacket } from './handlers/dispatch.js';
-import type { ClientInfo } from './hooks.js';
+import type { ClientInfo, InboundMeter } from './hooks.js';
 import { remainingExpiry, TopicBytesCache, type BrokerMessage } from './message.js';
 import type { ConnectionPolicy } from './options.js';
 import type { Session } from './session.js';
@@ -35,6 +35,8 @@ const ACK_FIRST_BYTE = { puback: 0x40, pubrec: 0x50, pubrel: 0x62, pubcomp: 0x70
 const LINGER_MS = 2000;
 /** A connection's output list is emptied and kept after a flush up to this length, replaced beyond it. */
 const KEPT_OUT_LIST = 64;
+/** Longest delay a Node timer keeps; a later deadline is looked at again then. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Filled in for every PUBLISH head encoded (encodePublishHead keeps none of it), so no object per delivery. */
 const headFields: PublishHead = { topic: '', topicBytes: undefined, qos: 0, retain: false, dup: false, packetId: undefined, properties: undefined };
 
@@ -70,9 +72,16 @@ export class Connection implements HandlerContext {
   /** Subscribers' queues holding this publisher back (flow.ts); input stops while any does. */
   private held = 0;
   private lastReceived = Date.now();
+  /** When CONNACK went out (epoch ms); 0 before. */
+  openedAt = 0;
   private connectTimer: NodeJS.Timeout | undefined;
   private keepaliveTimer: NodeJS.Timeout | undefined;
   private stallTimer: NodeJS.Timeout | undefined;
+  /** When the client's credentials end (epoch ms), and the timer that closes the connection then. */
+  private deadline: number | undefined;
+  private deadlineTimer: NodeJS.Timeout | undefined;
+  /** The inbound rate limits (BrokerHooks.meterInbound); undefined costs the packet path one check. */
+  private meter: InboundMeter | undefined;
 
   constructor(
     readonly broker: ConnectionHost,
@@ -107,6 +116,11 @@ export class Connection implements HandlerContext {
   /** What the client allows us to have unacknowledged (DeliveryTarget). */
   get sendWindow(): number {
     return this.client.sendWindow;
+  }
+
+  /** Whether this client's full queue may hold publishers back (DeliveryTarget). */
+  get holdsPublishers(): boolean {
+    return this.policy.holdPublishers;
   }
 
   start(): void {
@@ -151,7 +165,10 @@ export class Connection implements HandlerContext {
         return;
       }
       if (packet === null) return;
-      this.broker.stats.messagesReceived++;
+      const stats = this.broker.stats;
+      stats.messagesReceived++;
+      if (stats.tap !== undefined) stats.tap.packetIn(this.clientInfo(), packet);
+      if (this.meter !== undefined && packet.type === 'publish' && !this.metered(this.meter, packet.payload.length)) return;
       let pending: void | Promise<void>;
       try {
         pending = handlePacket(this, packet);
@@ -195,6 +212,7 @@ export class Connection implements HandlerContext {
     }
     if (this.connectionState === 'connect' && err.reasonCode === ReasonCode.UnsupportedProtocolVersion) {
       // Unknown protocol level: answer in the oldest form every client understands, then close.
+      this.broker.stats.refusal(ReasonCode.UnsupportedProtocolVersion);
       this.write(new Uint8Array([0x20, 0x02, 0x00, 0x01]), 4);
       this.teardown(`refused: ${err.message} (0x84)`, false);
       return;
@@ -223,6 +241,22 @@ export class Connection implements HandlerContext {
     if (this.held++ === 0 && !this.busy) this.stream.pause();
   }
 
+  /**
+   * Applies the rate limits' verdict on a PUBLISH: false when it closed the connection (the PUBLISH is dropped);
+   * a pause holds input after this PUBLISH, as a full subscriber queue does.
+   */
+  private metered(meter: InboundMeter, bytes: number): boolean {
+    const verdict = meter.publish(bytes);
+    if (verdict === 0) return true;
+    if (typeof verdict === 'object') {
+      this.disconnect(verdict.reasonCode ?? ReasonCode.MessageRateTooHigh, verdict.reasonString ?? 'over the rate limit');
+      return false;
+    }
+    this.hold();
+    setTimeout(pauseOver, verdict, this);
+    return true;
+  }
+
   release(): void {
     if (this.held === 0 || --this.held > 0) return;
     this.lastReceived = Date.now();
@@ -241,8 +275,29 @@ export class Connection implements HandlerContext {
     this.connectionState = 'auth';
   }
 
+  setDeadline(at: number | undefined): void {
+    this.deadline = at;
+    if (this.connectionState === 'open') this.armDeadline();
+  }
+
+  private armDeadline(): void {
+    clearTimeout(this.deadlineTimer);
+    this.deadlineTimer = undefined;
+    if (this.deadline === undefined) return;
+    this.deadlineTimer = setTimeout(deadlineDue, Math.min(Math.max(this.deadline - Date.now(), 0), MAX_TIMER_MS), this);
+  }
+
+  /** The deadline timer fired: the credentials ran out, unless a re-authentication moved the deadline meanwhile. */
+  checkDeadline(): void {
+    this.deadlineTimer = undefined;
+    if (this.connectionState !== 'open' || this.deadline === undefined) return;
+    if (this.deadline > Date.now()) this.armDeadline();
+    else this.disconnect(ReasonCode.MaximumConnectTime, 'credentials expired');
+  }
+
   open(session: Session): ClientInfo {
     this.connectionState = 'open';
+    this.openedAt = Date.now();
     this.attached = session;
     const info = this.clientInfo();
     this.clientInfoAtConnack = info;
@@ -251,6 +306,8 @@ export class Connection implements HandlerContext {
     this.connectTimer = undefined;
     const keepalive = this.client.keepalive;
     if (keepalive > 0) this.keepaliveTimer = setTimeout(keepaliveDue, keepalive * 1500, this);
+    this.armDeadline();
+    this.meter = this.policy.hooks.meterInbound?.(info);
     return info;
   }
 
@@ -277,6 +334,7 @@ export class Connection implements HandlerContext {
     if (this.connectionState === 'closed') return;
     // Codes from hooks may not be valid in a DISCONNECT.
     if (DISCONNECT_CODES[reasonCode] !== 1) reasonCode = ReasonCode.UnspecifiedError;
+    if (reasonCode >= ReasonCode.UnspecifiedError) this.attached?.noteError(`disconnected by the server: ${reason} (0x${reasonCode.toString(16)})`);
     if (this.client.version === 5 && this.connectionState === 'open') {
       const properties: Properties | undefined = this.client.problemInformation && reasonCode !== 0 ? { reasonString: reason } : undefined;
       this.send({ type: 'disconnect', reasonCode, properties });
@@ -287,6 +345,7 @@ export class Connection implements HandlerContext {
   refuse(reasonCode: number, reason: string): void {
     if (this.connectionState === 'closed') return;
     if (reasonCode < ReasonCode.UnspecifiedError || CONNACK_CODES[reasonCode] !== 1) reasonCode = ReasonCode.UnspecifiedError;
+    this.broker.stats.refusal(reasonCode);
     if (this.client.version === 5) {
       const properties: Properties | undefined = this.client.problemInformation ? { reasonString: reason } : undefined;
       this.send({ type: 'connack', sessionPresent: false, reasonCode, properties });
@@ -316,6 +375,7 @@ export class Connection implements HandlerContext {
     clearTimeout(this.connectTimer);
     clearTimeout(this.keepaliveTimer);
     clearTimeout(this.stallTimer);
+    clearTimeout(this.deadlineTimer);
     this.flush();
     const stream = this.stream;
     // A socket that is not draining would never finish an orderly close.
@@ -346,9 +406,11 @@ export class Connection implements HandlerContext {
     if (bytes.length > max) {
       if (!('properties' in packet) || packet.properties === undefined) return;
       const { reasonString: _r, userProperties: _u, ...rest } = packet.properties;
-      bytes = encode({ ...packet, properties: rest } as Packet, version);
+      packet = { ...packet, properties: rest } as Packet;
+      bytes = encode(packet, version);
       if (bytes.length > max) return;
     }
+    this.broker.stats.tap?.packetOut(this.clientInfo(), packet);
     this.write(bytes, bytes.length);
   }
 
@@ -367,6 +429,7 @@ export class Connection implements HandlerContext {
       if (bytes.length > max) bytes = encode({ ...packet, properties: undefined }, version);
     }
     if (bytes.length > max) return false;
+    this.broker.stats.tap?.packetOut(this.clientInfo(), packet);
     this.write(bytes, bytes.length);
     return true;
   }
@@ -443,7 +506,7 @@ export class Connection implements HandlerContext {
       // Once sent, a message is not expired: a resend (DUP) goes out even after its expiry.
       if (message.expiresAt !== undefined) {
         expiry = remainingExpiry(message, Date.now());
-        if (expiry === 0 && !dup) return false;
+        if (expiry === 0 && !dup) return this.dropped('expired', message);
       }
       let alias = 0;
       const aliases = this.outgoingAliases;
@@ -459,7 +522,7 @@ export class Connection implements HandlerContext {
         if (alias !== 0) properties.topicAlias = alias;
       }
     } else if (message.expiresAt !== undefined && !dup && message.expiresAt <= Date.now()) {
-      return false;
+      return this.dropped('expired', message);
     }
     const payload = message.payload;
     const fields = headFields;
@@ -473,19 +536,32 @@ export class Connection implements HandlerContext {
     const head = encodePublishHead(fields, version, payload.length);
     fields.properties = undefined;
     fields.topicBytes = undefined;
-    if (head.length + payload.length > client.maxPacketSize) return false;
+    if (head.length + payload.length > client.maxPacketSize) return this.dropped('tooLarge', message);
     if (newAlias !== 0) this.outgoingAliases!.bind(message.topic, newAlias);
     this.out.push(head, payload);
     this.outBytes += head.length + payload.length;
     const stats = this.broker.stats;
     stats.messagesSent++;
-    stats.publishSent++;
-    stats.publishBytesSent += payload.length;
+    stats.publishSentByQos[qos]++;
+    stats.publishBytesSentByQos[qos] += payload.length;
+    const arrived = message.arrivedAt;
+    if (arrived !== undefined && arrived !== 0 && !dup) stats.meters?.delivered((performance.now() - arrived) / 1000);
+    if (stats.tap !== undefined) {
+      stats.tap.packetOut(this.clientInfo(), { type: 'publish', topic: message.topic, payload, qos, retain, dup, packetId: qos === 0 ? undefined : packetId, properties });
+    }
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       this.broker.scheduleFlush(this);
     }
     return true;
+  }
+
+  /** A delivery dropped for this client (counted for its session); false for sendPublish to return. */
+  private dropped(reason: 'expired' | 'tooLarge', message: BrokerMessage): false {
+    const session = this.attached;
+    if (session !== undefined) session.outbox.drop(reason, message.topic);
+    else this.broker.stats.dropForSession(reason, this.client.clientId, message.topic);
+    return false;
   }
 
   sendPubrel(packetId: number): void {
@@ -508,6 +584,7 @@ export class Connection implements HandlerContext {
     }
     // The four bytes every version shares (one per QoS 1/2 message): no packet object, no encoder pass, and no
     // buffer of its own until the batch is joined.
+    this.broker.stats.tap?.packetOut(this.clientInfo(), { type: kind, packetId, reasonCode: ReasonCode.Success });
     this.write(ackChunk(ACK_FIRST_BYTE[kind], packetId), ACK_SIZE);
   }
 }
@@ -536,6 +613,14 @@ function keepaliveDue(connection: Connection): void {
 
 function stallDue(connection: Connection): void {
   contained(connection, 'in the write-stall timer', (c) => c.writeStalled());
+}
+
+function deadlineDue(connection: Connection): void {
+  contained(connection, 'in the credentials deadline timer', (c) => c.checkDeadline());
+}
+
+function pauseOver(connection: Connection): void {
+  contained(connection, 'ending a rate-limit pause', (c) => c.release());
 }
 
 class StreamEvents implements StreamHandlers {

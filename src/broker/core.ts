@@ -1,7 +1,7 @@
 import type { EventEmitter } from 'node:events';
 import type { BrokerEvents } from './events.js';
 import { protocolName } from './client-state.js';
-import { ReasonCode, type Will } from '../packet/index.js';
+import { ReasonCode, type Subscription, type Will } from '../packet/index.js';
 import type { ByteStream } from '../transport/index.js';
 import { Connection, type ConnectionHost } from './connection.js';
 import type { Holdable } from './flow.js';
@@ -11,6 +11,7 @@ import type { LogLimiter, Logger } from './logger.js';
 import { createMessage, withOwnPayload, type BrokerMessage } from './message.js';
 import type { BrokerLimits, ConnectionPolicy, SessionDirectory } from './options.js';
 import type { Router } from './router.js';
+import type { Session } from './session.js';
 import { SessionRegistry } from './sessions.js';
 import { BrokerStats } from './stats.js';
 import type { BrokerStore } from './store/store.js';
@@ -55,7 +56,7 @@ export class BrokerCore implements ConnectionHost {
     private readonly events: EventEmitter<BrokerEvents>,
     store: BrokerStore | undefined,
   ) {
-    if (store !== undefined) this.writer = new StoreWriter(store, logger);
+    if (store !== undefined) this.writer = new StoreWriter(store, logger, this.stats);
     this.sessions = new SessionRegistry({
       router,
       writer: this.writer,
@@ -75,6 +76,7 @@ export class BrokerCore implements ConnectionHost {
   accept(stream: ByteStream, policy: ConnectionPolicy): Connection | undefined {
     if (policy.hooks.acceptConnection?.(stream.peer, policy.listener) === false) {
       this.logger.debug(`${policy.listener}: connection from ${stream.peer.remoteAddress} refused by hook`);
+      this.stats.refusedByHook++;
       stream.destroy();
       return undefined;
     }
@@ -143,6 +145,10 @@ export class BrokerCore implements ConnectionHost {
     this.events.emit('connected', info);
   }
 
+  emitSubscribed(info: ClientInfo, subscriptions: Subscription[]): void {
+    if (subscriptions.length > 0 && this.events.listenerCount('subscribed') > 0) this.events.emit('subscribed', info, subscriptions);
+  }
+
   emitUnsubscribed(info: ClientInfo, topicFilters: string[]): void {
     if (topicFilters.length > 0 && this.events.listenerCount('unsubscribed') > 0) this.events.emit('unsubscribed', info, topicFilters);
   }
@@ -166,7 +172,10 @@ export class BrokerCore implements ConnectionHost {
       );
     } else this.logger.debug(`connection from ${peer.remoteAddress} closed: ${reason}`);
     const session = connection.session;
-    if (session !== undefined) this.sessions.detach(session, connection, wasOpen ? will : undefined);
+    if (session !== undefined) {
+      if (session.connection === connection) session.disconnectReason = reason;
+      this.sessions.detach(session, connection, wasOpen ? will : undefined);
+    }
     if (wasOpen) this.directory?.disconnected(client.clientId);
   }
 
@@ -179,6 +188,24 @@ export class BrokerCore implements ConnectionHost {
     // Listeners get the payload as a Buffer, as Node programs expect; the message routed keeps its plain view.
     if (this.events.listenerCount('message') > 0) this.events.emit('message', { ...message, payload: asBuffer(message.payload) }, from);
     return delivered;
+  }
+
+  /** The open connection of a session here, if any. */
+  connectionOf(session: Session): Connection | undefined {
+    const connection = session.connection;
+    // A session's connection is one of this broker's Connections: the set confirms it without a cast's guess.
+    return connection !== undefined && this.connections.has(connection as Connection) ? (connection as Connection) : undefined;
+  }
+
+  /**
+   * Removes a topic's retained message without routing anything (an operator's delete: subscribers get no empty
+   * message); false when the topic had none.
+   */
+  clearRetained(topic: string): boolean {
+    if (!this.router.hasRetained(topic)) return false;
+    this.router.retain(createMessage({ topic, payload: new Uint8Array(0), retain: true }, undefined));
+    if (!topic.startsWith('$SYS/')) this.writer?.record({ op: 'deleteRetained', topic });
+    return true;
   }
 
   publishWill(clientId: string, will: Will): void {
@@ -194,9 +221,7 @@ export class BrokerCore implements ConnectionHost {
   private retain(message: BrokerMessage): void {
     const router = this.router;
     if (message.payload.length === 0) {
-      if (!router.hasRetained(message.topic)) return;
-      router.retain(message);
-      this.writer?.record({ op: 'deleteRetained', topic: message.topic });
+      this.clearRetained(message.topic);
       return;
     }
     const max = this.limits.maxRetainedMessages;
@@ -204,7 +229,9 @@ export class BrokerCore implements ConnectionHost {
       this.logger.warn(`retained message limit (${max}) reached: ${message.topic} not retained`);
       return;
     }
-    const own = withOwnPayload(message);
+    let own = withOwnPayload(message);
+    // Delivered later to new subscribers: its arrival time would make their deliveries look late.
+    if (own.arrivedAt) own = { ...own, arrivedAt: 0 };
     router.retain(own);
     // `$SYS` figures are recomputed at start, not stored.
     if (!message.topic.startsWith('$SYS/')) this.writer?.record({ op: 'putRetained', message: own });

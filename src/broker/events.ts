@@ -1,3 +1,4 @@
+import type { Subscription } from '../packet/index.js';
 import type { ClientInfo } from './hooks.js';
 import type { BrokerMessage } from './message.js';
 
@@ -7,6 +8,8 @@ export interface BrokerEvents {
   connected: [client: ClientInfo];
   /** A connected client's connection ended; `reason` in words. */
   disconnected: [client: ClientInfo, reason: string];
+  /** A client's SUBSCRIBE added or replaced these subscriptions (as sent, `$share/...` included, at the QoS granted); the refused are left out. */
+  subscribed: [client: ClientInfo, subscriptions: Subscription[]];
   /** A client's UNSUBSCRIBE removed these filters (as sent, `$share/...` included); not sent for filters it did not hold. */
   unsubscribed: [client: ClientInfo, topicFilters: string[]];
   /** A message was routed: from a client (`client` set), a Will, `$SYS` or `broker.publish`. */

@@ -40,8 +40,12 @@ export interface AuthenticateContext {
 }
 
 export type AuthenticateResult =
-  /** Accepted; `username` replaces the one in CONNECT; `data` goes to the client in CONNACK/AUTH. */
-  | { result: 'success'; username?: string; data?: Uint8Array }
+  /**
+   * Accepted; `username` replaces the one in CONNECT; `data` goes to the client in CONNACK/AUTH. With `expiresAt`
+   * (epoch ms, the credentials' end) the connection is closed then (v5: DISCONNECT 0xA0 Maximum connect time) unless
+   * a re-authentication succeeds first; a successful re-authentication replaces the deadline (none: no deadline).
+   */
+  | { result: 'success'; username?: string; data?: Uint8Array; expiresAt?: number }
   /** Another round: `data` goes to the client in AUTH 0x18 and the hook is called again with its answer. */
   | { result: 'continue'; data?: Uint8Array }
   /** Refused with an MQTT 5 reason code (mapped onto a 3.x return code), default 0x87 Not authorized. */
@@ -87,6 +91,19 @@ export type PublishHookResult =
 type MaybeAsync<T> = T | Promise<T>;
 
 /**
+ * The inbound rate limits one connection publishes under (see `BrokerHooks.meterInbound`). Asked for every PUBLISH
+ * the client sends, on the packet path: keep it cheap.
+ */
+export interface InboundMeter {
+  /**
+   * A PUBLISH with `bytes` of payload arrived. 0: go on. A number of ms: the PUBLISH is handled, then nothing more is
+   * read from the client for that long. A DisconnectVerdict: the connection is closed (v5: DISCONNECT with its code)
+   * and this PUBLISH is neither routed nor acknowledged.
+   */
+  publish(bytes: number): number | DisconnectVerdict;
+}
+
+/**
  * The broker's extension points. Each may be synchronous or return a promise; a connection processes its packets
  * in order, waiting for a hook before the next packet. Hooks can differ per listener.
  */
@@ -110,6 +127,17 @@ export interface BrokerHooks {
    * Synchronous, before any byte is read from a new connection (rate limits, ban lists): false closes it at once.
    */
   acceptConnection?(peer: PeerInfo, listener: string): boolean;
+  /**
+   * Synchronous, for each CONNECT before it is authenticated, and again once authenticated if that changed the user
+   * name (bans, overload, flapping): a reason code refuses the CONNECT with it (3.x: the mapped return code);
+   * undefined lets it go on.
+   */
+  admitClient?(client: ClientInfo): number | undefined;
+  /**
+   * Called once per connection when it opens (CONNACK): the inbound rate limits its PUBLISH packets are metered
+   * against, or undefined for none (then the packet path does no metering at all).
+   */
+  meterInbound?(client: ClientInfo): InboundMeter | undefined;
   /**
    * Synchronous, on the delivery path: may this client receive a message on this topic (read ACLs, including
    * retained messages and `$SYS`)? Called per matching session and message, so keep it cheap.

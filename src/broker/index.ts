@@ -1,5 +1,5 @@
 // `culex/broker`: the broker, its options, hooks and events, and the stores and router it can be given.
-export { Broker } from './broker.js';
+export { Broker, type SessionInfo } from './broker.js';
 export type { BrokerEvents } from './events.js';
 export type {
   AuthenticateContext,
@@ -7,13 +7,16 @@ export type {
   BrokerHooks,
   ClientInfo,
   DisconnectVerdict,
+  InboundMeter,
   PublishAuthorization,
   PublishHookResult,
   SubscribeAuthorization,
 } from './hooks.js';
-export { stderrLogger, silentLogger, type LogLimitOptions, type Logger, type LogLevel } from './logger.js';
+export { stderrLogger, silentLogger, type LogFormat, type LogLimitOptions, type Logger, type LogLevel } from './logger.js';
+export type { ClientDetail, ClientSnapshot, ConnectionSnapshot, SessionFigures, SubscriptionSnapshot } from './inspect.js';
+export type { ClientError } from './session.js';
 export type { BrokerMessage, PublishMessage } from './message.js';
-export type { DeliveryOutcome, Reassigner } from './outbox.js';
+export type { DeliveryOutcome, Reassigner, SessionDropCounts, SessionDropReason } from './outbox.js';
 export type { Holdable } from './flow.js';
 export {
   defaultLimits,
@@ -24,7 +27,7 @@ export {
   type SessionDirectory,
 } from './options.js';
 export { LocalRouter, type Router, type SubscriptionRecord } from './router.js';
-export type { BrokerStats } from './stats.js';
+export type { BrokerMeters, BrokerStats, BrokerTap, DropCounts, DropReason } from './stats.js';
 export { MemoryStore } from './store/memory-store.js';
 export { LevelStore, type LevelStoreOptions, type StoreRepair } from './store/level-store.js';
 export type { SegmentRepair } from './store/log-repair.js';

@@ -17,3 +17,4 @@ export {
   writeOutgoing,
   writeRetained,
 } from './store/record-codec.js';
+export { version } from './version.js';

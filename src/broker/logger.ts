@@ -13,11 +13,19 @@ export interface Logger {
   enabled(level: LogLevel): boolean;
 }
 
-/** Writes `2026-01-01T00:00:00.000Z info message` lines to stderr at or above `level`. */
-export function stderrLogger(level: LogLevel = 'info'): Logger {
+/** How a log line is written: `text` is `2026-01-01T00:00:00.000Z info message`, `json` one JSON object a line. */
+export type LogFormat = 'text' | 'json';
+
+/**
+ * Writes lines to stderr at or above `level`: `2026-01-01T00:00:00.000Z info message`, or with `json`
+ * `{"time":"2026-01-01T00:00:00.000Z","level":"info","msg":"message"}` for log collectors (the same events and words).
+ */
+export function stderrLogger(level: LogLevel = 'info', format: LogFormat = 'text'): Logger {
   const max = rank[level];
   const line = (lvl: LogLevel, message: string): void => {
-    if (rank[lvl] <= max) process.stderr.write(`${new Date().toISOString()} ${lvl} ${message}\n`);
+    if (rank[lvl] > max) return;
+    const time = new Date().toISOString();
+    process.stderr.write(format === 'json' ? `${JSON.stringify({ time, level: lvl, msg: message })}\n` : `${time} ${lvl} ${message}\n`);
   };
   return {
     error: (m) => line('error', m),

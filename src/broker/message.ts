@@ -33,6 +33,11 @@ export interface BrokerMessage {
    * message recovered from a store): each send then encodes it.
    */
   readonly topicBytes?: Uint8Array | undefined;
+  /**
+   * `performance.now()` when the PUBLISH that carried it was read, for the delivery-latency metric; 0 or undefined
+   * when not timed (only a sample of messages is, and only while metrics are on).
+   */
+  readonly arrivedAt?: number;
 }
 
 const encoder = new TextEncoder();
@@ -41,9 +46,9 @@ const encoder = new TextEncoder();
  * Builds the broker's form of a message: expiry made absolute, per-connection properties removed. `topicBytes`,
  * the topic's UTF-8 form when the caller has it (a publisher's cache), else it is encoded here.
  */
-export function createMessage(message: PublishMessage, origin: string | undefined, topicBytes?: Uint8Array): BrokerMessage {
+export function createMessage(message: PublishMessage, origin: string | undefined, topicBytes?: Uint8Array, arrivedAt = 0): BrokerMessage {
   const payload = typeof message.payload === 'string' ? encoder.encode(message.payload) : message.payload;
-  return brokerMessage(message.topic, payload, message.qos ?? 0, message.retain ?? false, message.properties, origin, topicBytes ?? Buffer.from(message.topic));
+  return brokerMessage(message.topic, payload, message.qos ?? 0, message.retain ?? false, message.properties, origin, topicBytes ?? Buffer.from(message.topic), arrivedAt);
 }
 
 /** `createMessage` from the fields of a received PUBLISH, without an intermediate object. */
@@ -55,6 +60,7 @@ export function brokerMessage(
   properties: Properties | undefined,
   origin: string | undefined,
   topicBytes: Uint8Array | undefined,
+  arrivedAt = 0,
 ): BrokerMessage {
   let expiresAt: number | undefined;
   if (properties !== undefined) {
@@ -66,7 +72,7 @@ export function brokerMessage(
       properties = Object.keys(rest).length === 0 ? undefined : rest;
     }
   }
-  return { topic, payload, qos, retain, properties, expiresAt, origin, topicBytes };
+  return { topic, payload, qos, retain, properties, expiresAt, origin, topicBytes, arrivedAt };
 }
 
 /** The same message on its own copy of the payload, not a view pinning the whole received chunk (retained). */

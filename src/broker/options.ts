@@ -24,6 +24,11 @@ export interface BrokerLimits {
   maxQueuedMessages: number;
   /** Payload bytes queued per session. Default 16 MiB. */
   maxQueuedBytes: number;
+  /**
+   * Seconds a message may wait in a session's queue; older ones are dropped and counted when their turn comes.
+   * 0 = no limit. Default 0.
+   */
+  maxQueuedAge: number;
   /** Subscriptions per client; 0 = unlimited. Default 0. */
   maxSubscriptionsPerClient: number;
   /** Retained messages kept; 0 = unlimited. New topics beyond it are not retained. Default 0. */
@@ -60,6 +65,7 @@ export const defaultLimits: Readonly<BrokerLimits> = Object.freeze({
   receiveMaximum: 100,
   maxQueuedMessages: 1000,
   maxQueuedBytes: 16 * 1024 * 1024,
+  maxQueuedAge: 0,
   maxSubscriptionsPerClient: 0,
   maxRetainedMessages: 0,
   maxKeepalive: 65535,
@@ -103,6 +109,11 @@ export interface ListenerPolicy {
   refuseExcessKeepalive?: boolean;
   limits?: Partial<BrokerLimits>;
   hooks?: BrokerHooks;
+  /**
+   * A subscriber's full queue holds back the connections publishing to it (flow.ts). `false` drops (and counts)
+   * the overflow instead, for subscribers that must never slow publishers down (bridges, HTTP sinks). Default true.
+   */
+  holdPublishers?: boolean;
 }
 
 export type BrokerListenerOptions = ListenerOptions & ListenerPolicy;
@@ -140,6 +151,7 @@ export interface ConnectionPolicy {
   refuseExcessKeepalive: boolean;
   limits: BrokerLimits;
   hooks: BrokerHooks;
+  holdPublishers: boolean;
 }
 
 export const defaultListener: ListenerOptions = { protocol: 'mqtt', host: '127.0.0.1', port: 1883 };
@@ -162,5 +174,6 @@ export function resolvePolicy(
     refuseExcessKeepalive: listener.refuseExcessKeepalive ?? options.refuseExcessKeepalive ?? false,
     limits: { ...defaultLimits, ...options.limits, ...listener.limits },
     hooks: { ...options.hooks, ...listener.hooks },
+    holdPublishers: listener.holdPublishers ?? options.holdPublishers ?? true,
   };
 }

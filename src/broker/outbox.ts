@@ -12,7 +12,9 @@ export interface DeliveryTarget {
   writable(): boolean;
   /** Most QoS 1/2 messages unacknowledged at once: min(maxInflight, the client's Receive Maximum). */
   readonly sendWindow: number;
-  /** Encodes and buffers a PUBLISH; false when it could not be sent (too large for the client, or expired). */
+  /** False: a full queue drops the overflow instead of holding the publisher back (ListenerPolicy.holdPublishers). */
+  readonly holdsPublishers?: boolean;
+  /** Encodes and buffers a PUBLISH; false when it was dropped (too large for the client, or expired), and counted so. */
   sendPublish(
     message: BrokerMessage,
     qos: QoS,
@@ -39,6 +41,24 @@ export interface Reassigner {
   /** The shared subscription, `$share/{group}/{filter}`: kept with stored messages to find the group again. */
   readonly filter: string;
   reassign(message: BrokerMessage, from: string): void;
+}
+
+/** Why a session dropped a message (a subset of the broker-wide DropReason). */
+export type SessionDropReason = 'queueFull' | 'stuckSubscriber' | 'tooLarge' | 'expired';
+/** Messages a session dropped, by reason (`Broker.sessionInfo`), besides the broker-wide counts. */
+export type SessionDropCounts = Record<SessionDropReason, number>;
+
+/**
+ * `seq` of a delivery queued for a session with an age limit: the time it was queued, in microseconds, kept above
+ * the previous `seq`. The store keys outgoing records by `seq`, so the age survives a restart with no new field.
+ * Numbers this large are never reached by counting (a plain `seq` counts from 1).
+ */
+const SEQ_PER_MS = 1000;
+const TIMED_SEQ_FROM = 1e15;
+
+/** When a delivery was queued (epoch ms), if its `seq` says so. */
+function queuedAt(seq: number): number | undefined {
+  return seq >= TIMED_SEQ_FROM ? Math.floor(seq / SEQ_PER_MS) : undefined;
 }
 
 /** Never added to: read-only stand-in for an empty in-flight map. */
@@ -114,10 +134,15 @@ export class Outbox {
   private readonly hold = new PublisherHold();
   /** Armed while messages wait for a connected client; fires when none has left the queue for writeStallTimeout. */
   private stallTimer: NodeJS.Timeout | undefined;
+  /** Messages dropped for this session by reason, the last reason and when (epoch ms): for the admin API and bridges. */
+  readonly dropped: SessionDropCounts = { queueFull: 0, stuckSubscriber: 0, tooLarge: 0, expired: 0 };
+  lastDropReason: SessionDropReason | undefined;
+  lastDropAt = 0;
 
   constructor(
     private readonly clientId: string,
-    private readonly limits: BrokerLimits,
+    /** The limits of the listener the client last connected through (a recovered session: the broker's). */
+    public limits: BrokerLimits,
     private readonly stats: BrokerStats,
   ) {}
 
@@ -127,6 +152,21 @@ export class Outbox {
 
   get inflightCount(): number {
     return this.inflight.size;
+  }
+
+  /** Payload, topic and property bytes of the queued messages (messageWeight). */
+  get queuedWeight(): number {
+    return this.queuedBytes;
+  }
+
+  /** Messages that left the queue or the window so far: unchanged while messages wait, the subscriber takes nothing. */
+  get progress(): number {
+    return this.hold.moves;
+  }
+
+  /** True while the queue is full and the subscriber takes nothing: its overflow is dropped (flow.ts). */
+  get stuck(): boolean {
+    return this.hold.stuck;
   }
 
   /** True when a new QoS 1/2 message would go out at once (used to pick a shared subscription member). */
@@ -158,7 +198,7 @@ export class Outbox {
         return sent;
       }
       if (this.inflight.size < target.sendWindow) {
-        const delivery = new Delivery(this.nextSeq++, message, qos, retain, subscriptionIds, shared);
+        const delivery = new Delivery(this.takeSeq(), message, qos, retain, subscriptionIds, shared);
         delivery.settle = settle;
         this.send(delivery, target);
         return true;
@@ -167,15 +207,16 @@ export class Outbox {
     // Behind the window, a full socket or earlier messages: wait in the bounded queue. At its limits a connected
     // subscriber that is still taking messages holds the publisher back and keeps the message; otherwise drop.
     const weight = messageWeight(message);
-    if (this.queued >= this.limits.maxQueuedMessages || this.queuedBytes + weight > this.limits.maxQueuedBytes) {
+    if (this.full(weight) && this.limits.maxQueuedAge > 0) this.dropAged();
+    if (this.full(weight)) {
       // A client publishing to itself is not held: it would stop reading its own acknowledgements.
-      if (target === undefined || this.hold.stuck || publisher === undefined || publisher === (target as object)) {
-        this.stats.publishDropped++;
+      if (target === undefined || this.hold.stuck || publisher === undefined || publisher === (target as object) || target.holdsPublishers === false) {
+        this.drop(target !== undefined && this.hold.stuck ? 'stuckSubscriber' : 'queueFull', message.topic);
         return false;
       }
       this.hold.hold(publisher);
     }
-    const delivery = new Delivery(this.nextSeq++, message, qos, retain, subscriptionIds, shared);
+    const delivery = new Delivery(this.takeSeq(), message, qos, retain, subscriptionIds, shared);
     delivery.settle = settle;
     this.queue.push(delivery);
     this.queuedBytes += weight;
@@ -184,19 +225,31 @@ export class Outbox {
     return true;
   }
 
+  /** A message on `topic` dropped for this session: counted here and broker-wide. */
+  drop(reason: SessionDropReason, topic: string): void {
+    this.dropped[reason]++;
+    this.lastDropReason = reason;
+    this.lastDropAt = Date.now();
+    this.stats.dropForSession(reason, this.clientId, topic);
+  }
+
   /** Sends queued messages while the window and the socket allow. */
   pump(): void {
     const target = this.target;
     if (target === undefined) return;
     const queue = this.queue;
     const start = this.head;
+    const maxAge = this.limits.maxQueuedAge;
+    const oldest = maxAge > 0 ? Date.now() - maxAge * 1000 : 0;
     while (this.head < queue.length && target.writable()) {
       const delivery = queue[this.head]!;
-      if (delivery.qos > 0 && this.inflight.size >= target.sendWindow) break;
+      const tooOld = maxAge > 0 && (queuedAt(delivery.seq) ?? Infinity) < oldest;
+      if (!tooOld && delivery.qos > 0 && this.inflight.size >= target.sendWindow) break;
       queue[this.head] = undefined as unknown as Delivery;
       this.head++;
       this.queuedBytes -= messageWeight(delivery.message);
-      if (delivery.qos > 0) this.send(delivery, target);
+      if (tooOld) this.expire(delivery);
+      else if (delivery.qos > 0) this.send(delivery, target);
       else {
         const sent = target.sendPublish(delivery.message, 0, delivery.retain, false, 0, delivery.subscriptionIds);
         delivery.settle?.(sent ? 'acknowledged' : 'dropped');
@@ -207,6 +260,12 @@ export class Outbox {
     if (this.hold.holding && this.queued * 2 <= this.limits.maxQueuedMessages && this.queuedBytes * 2 <= this.limits.maxQueuedBytes) {
       this.hold.releaseAll();
     }
+    this.compact();
+  }
+
+  /** Lets go of the queue's consumed head. */
+  private compact(): void {
+    const queue = this.queue;
     if (this.head === queue.length) {
       this.queue = [];
       this.head = 0;
@@ -372,11 +431,47 @@ export class Outbox {
     this.transmit(delivery, target, false);
   }
 
-  /** Puts a sent-state delivery on the wire; one too large for the client (or expired) is dropped. */
+  /** Puts a sent-state delivery on the wire; one too large for the client (or expired) is dropped (the target counts it). */
   transmit(delivery: Delivery, target: DeliveryTarget, dup: boolean): void {
     if (target.sendPublish(delivery.message, delivery.qos, delivery.retain, dup, delivery.packetId, delivery.subscriptionIds)) return;
-    this.stats.publishDropped++;
     this.complete(delivery, 'dropped');
+  }
+
+  /** A queued delivery older than maxQueuedAge: dropped, counted, and gone from the store. */
+  private expire(delivery: Delivery): void {
+    this.drop('expired', delivery.message.topic);
+    this.hold.moved();
+    if (delivery.qos > 0) this.journal?.record({ op: 'deleteOutgoing', clientId: this.clientId, seq: delivery.seq });
+    delivery.settle?.('dropped');
+  }
+
+  private full(weight: number): boolean {
+    return this.queued >= this.limits.maxQueuedMessages || this.queuedBytes + weight > this.limits.maxQueuedBytes;
+  }
+
+  /** Drops the deliveries at the head of the queue that are older than maxQueuedAge (the queue is in time order). */
+  private dropAged(): void {
+    const oldest = Date.now() - this.limits.maxQueuedAge * 1000;
+    const queue = this.queue;
+    while (this.head < queue.length && (queuedAt(queue[this.head]!.seq) ?? Infinity) < oldest) {
+      const delivery = queue[this.head]!;
+      queue[this.head] = undefined as unknown as Delivery;
+      this.head++;
+      this.queuedBytes -= messageWeight(delivery.message);
+      this.expire(delivery);
+    }
+    this.compact();
+  }
+
+  /**
+   * The next delivery's `seq`: counted, or the time it was queued for a session with an age limit (and for one
+   * whose stored deliveries are timed, recovered before its client brought the limit back).
+   */
+  private takeSeq(): number {
+    const timed = this.limits.maxQueuedAge > 0 || this.nextSeq >= TIMED_SEQ_FROM;
+    const seq = timed ? Math.max(this.nextSeq, Date.now() * SEQ_PER_MS) : this.nextSeq;
+    this.nextSeq = seq + 1;
+    return seq;
   }
 
   /** A held QoS 2 PUBLISH whose packet id is now stored. */

@@ -9,6 +9,17 @@ import type { AckKind, AckTarget, StoreWriter } from './store/writer.js';
 /** Session Expiry Interval meaning "never expires". */
 export const NEVER_EXPIRES = 0xffffffff;
 
+/** Errors a session remembers for the admin API: the last few are enough to tell what is going wrong. */
+const KEPT_ERRORS = 8;
+
+/** Something that went wrong for a client; the same text in a row is counted, not repeated. */
+export interface ClientError {
+  /** Epoch ms of the latest occurrence. */
+  at: number;
+  text: string;
+  count: number;
+}
+
 /** What a session needs of the connection attached to it. */
 export interface SessionConnection {
   /** Server-side close (v5: DISCONNECT with the reason code); the Will is sent. */
@@ -41,6 +52,10 @@ export class Session {
   canRead: ((topic: string) => boolean) | undefined;
   /** True once the session has ended; a late event must not revive it. */
   ended = false;
+  /** Why its last connection ended (undefined while it never had one here). */
+  disconnectReason: string | undefined;
+  /** Refused packets and server-side disconnects, oldest first; made at the first (most sessions have none). */
+  private errors: ClientError[] | undefined;
 
   constructor(
     readonly clientId: string,
@@ -54,6 +69,24 @@ export class Session {
 
   get online(): boolean {
     return this.connection !== undefined;
+  }
+
+  /** The last errors, oldest first. */
+  get lastErrors(): readonly ClientError[] {
+    return this.errors ?? [];
+  }
+
+  /** Remembers that something went wrong for this client (a refused PUBLISH or SUBSCRIBE, a server-side close). */
+  noteError(text: string): void {
+    const errors = (this.errors ??= []);
+    const last = errors[errors.length - 1];
+    if (last !== undefined && last.text === text) {
+      last.count++;
+      last.at = Date.now();
+      return;
+    }
+    if (errors.length >= KEPT_ERRORS) errors.shift();
+    errors.push({ at: Date.now(), text, count: 1 });
   }
 
   /** True while the session's changes are stored. */
@@ -120,6 +153,11 @@ export class Session {
 
   hasIncoming(packetId: number): boolean {
     return this.incomingQos2 !== undefined && this.incomingQos2.has(packetId);
+  }
+
+  /** The QoS 2 packet ids received and not yet released. */
+  incomingIds(): number[] {
+    return [...(this.incomingQos2 ?? [])];
   }
 
   /** A QoS 2 message with this packet id was taken: a resend of it is a duplicate until PUBREL. */

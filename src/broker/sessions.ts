@@ -1,10 +1,9 @@
 import { ReasonCode, type ProtocolVersion, type Will } from '../packet/index.js';
-import { parseSharedFilter, TopicError } from '../topic/index.js';
 import type { Logger } from './logger.js';
 import type { BrokerLimits } from './options.js';
 import type { DeliveryTarget } from './outbox.js';
 import type { Router } from './router.js';
-import type { SubscriptionRecord } from './subscription.js';
+import { subscriptionRecord, type SubscriptionRecord } from './subscription.js';
 import { NEVER_EXPIRES, Session, type SessionConnection } from './session.js';
 import type { BrokerStats } from './stats.js';
 import type { StoredSessionState } from './store/store.js';
@@ -94,6 +93,8 @@ export class SessionRegistry {
     }
     session.expiryInterval = expiryInterval;
     session.disconnectedAt = undefined;
+    // The listener the client comes through now sets its queue's limits (a recovered session had the broker's).
+    session.outbox.limits = client.limits;
     session.connection = client.connection;
     session.outbox.target = client.connection;
     this.updatePersistence(session);
@@ -239,16 +240,7 @@ export class SessionRegistry {
     session.disconnectedAt = stored.disconnectedAt ?? Date.now();
     this.sessions.set(session.clientId, session);
     for (const sub of state.subscriptions) {
-      const shared = parseSharedFilter(sub.filter);
-      const isShared = shared !== undefined && !(shared instanceof TopicError);
-      const identifiers = sub.identifier === undefined ? undefined : [sub.identifier];
-      const record: SubscriptionRecord = {
-        session,
-        ...sub,
-        topicFilter: isShared ? shared.filter : sub.filter,
-        group: isShared ? shared.group : undefined,
-        identifiers,
-      };
+      const record = subscriptionRecord(session, { ...sub, topicFilter: sub.filter }, sub.qos, sub.identifier);
       session.restoreSubscription(record);
       router.add(record);
     }

@@ -1,4 +1,6 @@
-import type { QoS } from '../packet/index.js';
+import type { QoS, Subscription } from '../packet/index.js';
+import { parseSharedFilter, TopicError } from '../topic/index.js';
+import type { BrokerMessage } from './message.js';
 import type { Outbox } from './outbox.js';
 
 /** A session as the router sees it: who it is, whether it is connected, what it may read, and its outbox. */
@@ -28,3 +30,43 @@ export interface SubscriptionRecord {
   readonly identifiers: number[] | undefined;
 }
 
+
+/** The record of a subscription granted at `qos` (a checked filter; `$share/{group}/...` split into its parts). */
+export function subscriptionRecord(session: Subscriber, sub: Subscription, qos: QoS, identifier: number | undefined): SubscriptionRecord {
+  const filter = sub.topicFilter;
+  const shared = parseSharedFilter(filter);
+  const isShared = shared !== undefined && !(shared instanceof TopicError);
+  return {
+    session,
+    filter,
+    topicFilter: isShared ? shared.filter : filter,
+    group: isShared ? shared.group : undefined,
+    qos,
+    noLocal: sub.noLocal ?? false,
+    retainAsPublished: sub.retainAsPublished ?? false,
+    retainHandling: sub.retainHandling ?? 0,
+    identifier,
+    identifiers: identifier === undefined ? undefined : [identifier],
+  };
+}
+
+/** Shared subscriptions get no retained messages; Retain Handling 1 only a new subscription, 2 none. */
+export function wantsRetained(record: SubscriptionRecord, existed: boolean): boolean {
+  return record.group === undefined && (record.retainHandling === 0 || (record.retainHandling === 1 && !existed));
+}
+
+/** Where retained messages are found. */
+export interface RetainedSource {
+  forEachRetained(topicFilter: string, visit: (message: BrokerMessage) => void, canRead?: (topic: string) => boolean): void;
+}
+
+/** Queues the retained messages matching a new subscription for its session (with the retain flag, as MQTT says). */
+export function sendRetained(source: RetainedSource, session: Subscriber, record: SubscriptionRecord): void {
+  source.forEachRetained(
+    record.topicFilter,
+    (message) => {
+      session.outbox.deliver(message, message.qos < record.qos ? message.qos : record.qos, true, record.identifiers, undefined);
+    },
+    session.canRead,
+  );
+}

@@ -40,7 +40,7 @@ export function clusterNode(options: BrokerOptions, settings: ClusterSettings, l
   const { store: _store, ...rest } = options;
   // Workers share one stderr: their lines say which node wrote them.
   const nodeLogger = cluster.isWorker ? prefixed(logger, `node=${engine.nodeId} `) : logger;
-  return new ClusterNode({ ...rest, logger: nodeLogger }, { engine, subjects: engine.subjects, logger: nodeLogger });
+  return new ClusterNode({ ...rest, logger: nodeLogger }, { engine, subjects: engine.subjects, logger: nodeLogger, journalBatchMs: settings.journalBatchMs });
 }
 
 function prefixed(logger: Logger, prefix: string): Logger {

@@ -1,5 +1,6 @@
 import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
+import { BridgeManager } from '../bridge/index.js';
 import { Broker, stderrLogger, defaultLimits } from '../broker/index.js';
 import { isLoopback } from '../broker/internal.js';
 import { dialectTypes, secretsSchema, describeSchema } from '../config/internal.js';
@@ -14,6 +15,8 @@ import {
 } from '../config/index.js';
 import type { ClusterNode } from '../cluster/index.js';
 import { clusterNode, nodeName, runWorkers, workerCount } from './broker-cluster.js';
+import { applyOpsFlags, logFormat, opsHelp, opsOptions, startOps } from './broker-ops.js';
+import type { OpsServer } from '../ops/index.js';
 
 /** Where `culex broker` keeps its state when neither a flag nor a configuration file says. */
 const defaultDataDir = 'culex-data';
@@ -43,7 +46,7 @@ options (given with -c, they override the file):
       --dialect TYPE      serve ${dialectTypes.join(', ')} devices on every listener without its own auth or
                           dialect, instead of the file's broker-wide auth (default none)
       --secrets FILE      the device secrets file of --dialect (described below)
-  -v, --verbose           log debug lines too (default: info)
+${opsHelp}  -v, --verbose           log debug lines too (default: info)
       --help              show this help
 
 configuration file (JSON; unknown keys are errors; relative file names are relative to the file):
@@ -57,7 +60,12 @@ mosquitto.conf: listener, port, bind_address, protocol, allow_anonymous, passwor
 capath, certfile, keyfile, crlfile, require_certificate, use_identity_as_username, use_subject_as_username,
 tls_version, persistence, persistence_location, max_inflight_messages, max_queued_messages, max_queued_bytes,
 message_size_limit, max_packet_size, max_keepalive, max_topic_alias, retain_available, sys_interval,
-max_connections, per_listener_settings, persistent_client_expiration, include_dir; Mosquitto's defaults apply.
+max_connections, per_listener_settings, persistent_client_expiration, include_dir; bridges: connection, address,
+topic, bridge_protocol_version, remote_clientid, local_clientid, remote_username, remote_password, cleansession,
+local_cleansession, bridge_cafile, bridge_capath, bridge_certfile, bridge_keyfile, bridge_insecure,
+bridge_tls_version, bridge_alpn, keepalive_interval, restart_timeout, round_robin, try_private, notifications,
+notification_topic, notifications_local_only, bridge_outgoing_retain, bridge_max_packet_size,
+bridge_receive_maximum, bridge_session_expiry_interval, start_type automatic; Mosquitto's defaults apply.
 Other directives are errors, except these, which have no effect: log_* settings, connection_messages,
 websockets_log_level, user, pid_file, persistence_file, autosave_interval, autosave_on_changes, set_tcp_nodelay.
 `;
@@ -106,6 +114,7 @@ export async function run(args: string[]): Promise<number> {
         workers: { type: 'string' },
         verbose: { type: 'boolean', short: 'v' },
         help: { type: 'boolean' },
+        ...opsOptions,
       },
       strict: true,
     }).values;
@@ -174,12 +183,27 @@ export async function run(args: string[]): Promise<number> {
     process.stderr.write('culex broker: --cluster-name and --node-name need --cluster\n');
     return 2;
   }
+  if (config.cluster !== undefined && (config.bridges?.length ?? 0) > 0) {
+    process.stderr.write('culex broker: bridges run on a single broker, not on a cluster node\n');
+    return 2;
+  }
   if (workers !== undefined && config.cluster === undefined) {
     process.stderr.write('culex broker: --workers needs --cluster: the workers share sessions and messages through the cluster\n');
     return 2;
   }
+  try {
+    applyOpsFlags(values, config);
+  } catch (err) {
+    process.stderr.write(`culex broker: ${(err as Error).message}\n`);
+    return 2;
+  }
+  if (workers !== undefined && config.http !== undefined) {
+    // Workers would share one port, each request answered by whichever worker took it.
+    process.stderr.write('culex broker: --http cannot go with --workers: run the nodes as separate processes, each with its own --http\n');
+    return 2;
+  }
 
-  const logger = stderrLogger(values.verbose ? 'debug' : (config.logLevel ?? 'info'));
+  const logger = stderrLogger(values.verbose ? 'debug' : (config.logLevel ?? 'info'), logFormat(config));
   if (workers !== undefined && cluster.isPrimary) return runWorkers(workers, logger);
   if (config.file) logger.info(`configuration ${config.file} (${config.format === 'mosquitto' ? 'mosquitto.conf' : 'culex JSON'})`);
   for (const note of config.notes) logger.info(note);
@@ -189,6 +213,8 @@ export async function run(args: string[]): Promise<number> {
   let broker: Broker;
   let node: ClusterNode | undefined;
   let setup: BrokerSetup;
+  let ops: OpsServer | undefined;
+  let bridges: BridgeManager | undefined;
   // Installed before the listeners open: a stop asked for as soon as the listening line appears is not the default
   // (an exit without closing) but a clean stop once the start is done.
   const stopSignal = new Promise<string>((resolve) => {
@@ -198,14 +224,24 @@ export async function run(args: string[]): Promise<number> {
   try {
     setup = await setUpBroker(config, logger);
     if (config.cluster === undefined) {
-      broker = new Broker(setup.options);
+      broker = new Broker({ ...setup.options, sysFigures: () => bridges?.sysFigures() ?? [] });
       setup.attach(broker);
       await broker.listen();
+      if (setup.bridges.length > 0) {
+        bridges = new BridgeManager(broker, logger);
+        for (const bridge of setup.bridges) bridges.add(bridge);
+      }
     } else {
       node = clusterNode(setup.options, config.cluster, logger);
       broker = node.broker;
       setup.attach(broker);
       await node.start();
+    }
+    try {
+      ops = await startOps(config, broker, config.cluster === undefined ? undefined : nodeName(config.cluster), () => setup.reload(broker), logger);
+    } catch (err) {
+      await (node === undefined ? broker.close() : node.stop());
+      throw new Error(`admin HTTP listener: ${err instanceof Error ? err.message : String(err)}`);
     }
   } catch (err) {
     // A mistake in a secrets file is a configuration mistake, reported as those of the configuration file are.
@@ -221,7 +257,7 @@ export async function run(args: string[]): Promise<number> {
     logger.info('anonymous clients are refused on a non-loopback address; --allow-anonymous accepts them');
   }
   const onHangup = (): void => {
-    setup.reload(broker).then(
+    (ops === undefined ? setup.reload(broker) : ops.reload()).then(
       () => logger.info('SIGHUP: password, ACL and TLS files re-read'),
       (err: unknown) => logger.error(`SIGHUP: reload failed, previous files stay in force: ${err instanceof Error ? err.message : String(err)}`),
     );
@@ -236,6 +272,8 @@ export async function run(args: string[]): Promise<number> {
   };
   process.once('SIGINT', force);
   process.once('SIGTERM', force);
+  await ops?.close();
+  await bridges?.close();
   if (node !== undefined) await node.stop();
   else await broker.close();
   process.off('SIGINT', force);

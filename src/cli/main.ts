@@ -12,6 +12,7 @@ const commands: Record<string, Command> = {
   hub: { summary: 'run and manage an Azure-IoT-Hub-compatible hub', load: () => import('./hub-command.js') },
   passwd: { summary: 'manage a password file (mosquitto_passwd compatible)', load: () => import('./passwd-command.js') },
   token: { summary: 'print cloud device credentials (azure, tencent, aliyun-mq, aliyun-iot)', load: () => import('./token-command.js') },
+  ctl: { summary: "operate a running broker through its admin API (clients, retained, trace, ...)", load: () => import('./ctl-command.js') },
 };
 
 function usage(): string {

@@ -131,12 +131,12 @@ export class ClusterRouter implements Router {
    * A message another node published: to local plain subscriptions (unless it only hands a shared message on), and
    * to the members of shared subscriptions that node chose on this node.
    */
-  routeRemote(message: BrokerMessage, shared?: ReadonlyArray<SharedChoice>, sharedOnly = false): number {
+  routeRemote(message: BrokerMessage, shared?: ReadonlyArray<SharedChoice>, sharedOnly = false, follower?: Holdable): number {
     this.stats.remoteMessages++;
-    let delivered = sharedOnly ? 0 : this.local.routeUnshared(message);
+    let delivered = sharedOnly ? 0 : this.local.routeUnshared(message, follower);
     for (const [group, clientId, node] of shared ?? []) {
       if (node !== this.engine.nodeId) continue;
-      if (this.local.deliverToMember(group, clientId, message)) delivered++;
+      if (this.local.deliverToMember(group, clientId, message, follower)) delivered++;
       // The member left meanwhile: another one gets it.
       else this.handOn(group, message, clientId);
     }

@@ -61,8 +61,12 @@ export interface ClusterEngine {
    * promises (replicated, for JetStream). `id` makes a retry of the same batch a no-op.
    */
   append(data: Uint8Array, id: string): Promise<number>;
-  /** Delivers every node's journal entries with a sequence of at least `fromSeq`, in order, then new ones live. */
-  follow(fromSeq: number, onEntry: (entry: JournalEntry) => void): Promise<Stop>;
+  /**
+   * Delivers every node's journal entries with a sequence of at least `fromSeq`, in order, then new ones live. A
+   * promise returned by `onEntry` holds the later entries back until it settles: a node whose subscribers' queues
+   * are full stops reading the journal as a single broker stops reading a publisher's socket.
+   */
+  follow(fromSeq: number, onEntry: (entry: JournalEntry) => void | Promise<void>): Promise<Stop>;
   /** Reads every node's entries with `fromSeq <= seq < toSeq` that the journal still holds, in order. */
   readRange(fromSeq: number, toSeq: number, onEntry: (entry: JournalEntry) => void): Promise<void>;
   /** Reads one node's journal from its first entry to its last at the time of the call. */

@@ -328,8 +328,10 @@ function readBody(kind: (typeof KINDS)[number], r: BodyReader): JournalOp {
 /**
  * Decodes a journal entry; throws JournalError for anything that is not a whole, intact entry of this format
  * (another program's message on the cluster's subjects, damage, a newer format). Payloads are views of `data`.
+ * With `only`, operations of other kinds are framed and skipped, not decoded: a follower needs only what routes
+ * (most of an entry is the writing node's session bookkeeping).
  */
-export function decodeBatch(data: Uint8Array): JournalOp[] {
+export function decodeBatch(data: Uint8Array, only?: ReadonlySet<JournalOp['op']>): JournalOp[] {
   const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   if (buf.length < HEADER || buf[0] !== MAGIC[0] || buf[1] !== MAGIC[1] || buf[2] !== MAGIC[2]) throw new JournalError('not a journal entry');
   if (buf[3] !== VERSION) throw new JournalError(`format version ${buf[3]}, this node reads ${VERSION}`);
@@ -345,6 +347,10 @@ export function decodeBatch(data: Uint8Array): JournalOp[] {
     const size = buf.readUInt32BE(pos + 1);
     const end = pos + 5 + size;
     if (end > buf.length) throw new JournalError('operation past the end');
+    if (only !== undefined && !only.has(kind)) {
+      pos = end;
+      continue;
+    }
     try {
       ops.push(readBody(kind, new BodyReader(buf, pos + 5, end)));
     } catch (err) {

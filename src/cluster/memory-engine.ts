@@ -11,6 +11,30 @@ import {
   type Stop,
 } from './engine.js';
 
+/**
+ * `onEntry` for every entry, in order: while a call's returned promise is pending, later entries wait their turn
+ * (the engine contract's hold).
+ */
+function inOrder(onEntry: (entry: JournalEntry) => void | Promise<void>): (entry: JournalEntry) => void {
+  let waiting: JournalEntry[] | undefined;
+  const drain = async (hold: Promise<void>): Promise<void> => {
+    await hold.catch(() => undefined);
+    for (let entry = waiting!.shift(); entry !== undefined; entry = waiting!.shift()) await onEntry(entry)?.catch(() => undefined);
+    waiting = undefined;
+  };
+  return (entry) => {
+    if (waiting !== undefined) {
+      waiting.push(entry);
+      return;
+    }
+    const hold = onEntry(entry);
+    if (hold !== undefined) {
+      waiting = [];
+      void drain(hold);
+    }
+  };
+}
+
 /** Whether a NATS subject matches a subject that may hold `*` (one token) and `>` (one or more, last). */
 export function subjectMatches(pattern: string, subject: string): boolean {
   const p = pattern.split('.');
@@ -130,11 +154,12 @@ export class MemoryCluster {
     return entry.seq;
   }
 
-  follow(fromSeq: number, onEntry: (entry: JournalEntry) => void): Stop {
+  follow(fromSeq: number, onEntry: (entry: JournalEntry) => void | Promise<void>): Stop {
     this.check();
-    for (const entry of this.journal) if (entry.seq >= fromSeq) onEntry(entry);
-    this.followers.add(onEntry);
-    return () => this.followers.delete(onEntry);
+    const follower = inOrder(onEntry);
+    for (const entry of this.journal) if (entry.seq >= fromSeq) follower(entry);
+    this.followers.add(follower);
+    return () => this.followers.delete(follower);
   }
 
   readRange(fromSeq: number, toSeq: number, onEntry: (entry: JournalEntry) => void): void {
@@ -256,7 +281,7 @@ export class MemoryEngine implements ClusterEngine {
     return this.hub.append(this.nodeId, data, id);
   }
 
-  async follow(fromSeq: number, onEntry: (entry: JournalEntry) => void): Promise<Stop> {
+  async follow(fromSeq: number, onEntry: (entry: JournalEntry) => void | Promise<void>): Promise<Stop> {
     return this.track(this.hub.follow(fromSeq, onEntry));
   }
 

@@ -23,6 +23,7 @@ import {
   type KvEntry,
   type Stop,
 } from './engine.js';
+import { JetStreamPublisher } from './jetstream-publisher.js';
 import { decodeToken, encodeLevel } from './subject.js';
 
 /** Where the engine is and how it keeps what it is given. */
@@ -129,6 +130,7 @@ export class NatsEngine implements ClusterEngine {
   private nc: NatsConnection | undefined;
   private js: JetStreamClient | undefined;
   private jsm: JetStreamManager | undefined;
+  private publisher: JetStreamPublisher | undefined;
   private readonly kvs = new Map<BucketName, KV>();
   private readonly listeners: EngineStatusListener[] = [];
   private readonly stops = new Set<Stop>();
@@ -174,6 +176,7 @@ export class NatsEngine implements ClusterEngine {
     this.reachable = true;
     void this.watchStatus(this.nc);
     this.js = jetstream(this.nc, { timeout: this.timeoutMs });
+    this.publisher = new JetStreamPublisher(this.nc, this.timeoutMs);
     this.jsm = await jetstreamManager(this.nc, { timeout: this.timeoutMs });
     // Without a setting: 3 copies when the server says it has peers (INFO connect_urls lists the others), else 1.
     const servers = 1 + (this.nc.info?.connect_urls?.length ?? 0);
@@ -209,7 +212,10 @@ export class NatsEngine implements ClusterEngine {
     this.stops.clear();
     const nc = this.nc;
     this.nc = undefined;
+    const publisher = this.publisher;
+    this.publisher = undefined;
     if (nc !== undefined) await nc.drain().catch(() => nc.close());
+    publisher?.close();
   }
 
   onStatus(listener: EngineStatusListener): void {
@@ -217,14 +223,15 @@ export class NatsEngine implements ClusterEngine {
   }
 
   async append(data: Uint8Array, id: string): Promise<number> {
-    const ack = await this.jetstream().publish(`${this.prefix}.j.${subjectToken(this.nodeId)}`, data, { msgID: id, timeout: this.timeoutMs });
-    return ack.seq;
+    if (this.publisher === undefined) throw new EngineUnavailableError('the engine is not started');
+    return this.publisher.publish(`${this.prefix}.j.${subjectToken(this.nodeId)}`, data, id);
   }
 
-  async follow(fromSeq: number, onEntry: (entry: JournalEntry) => void): Promise<Stop> {
+  async follow(fromSeq: number, onEntry: (entry: JournalEntry) => void | Promise<void>): Promise<Stop> {
     const head = `${this.prefix}.j.`;
     let next = Math.max(1, fromSeq);
     let stopped = false;
+    let held = false;
     let current: { close(): Promise<void | Error> } | undefined;
     // One ordered consumer at a time, made again from where the last one got whenever it ends (the server restarted,
     // the connection was lost for longer than the client library bridges): the follower never stops on its own.
@@ -243,7 +250,12 @@ export class NatsEngine implements ClusterEngine {
             if (msg.seq < next) continue;
             next = msg.seq + 1;
             const token = msg.subject.slice(head.length);
-            onEntry({ seq: msg.seq, node: decodeToken(token) ?? token, data: msg.data });
+            const hold = onEntry({ seq: msg.seq, node: decodeToken(token) ?? token, data: msg.data });
+            if (hold !== undefined) {
+              held = true;
+              await hold.catch(() => undefined);
+              held = false;
+            }
           }
         } catch {
           // Unreachable or the stream answered with an error: tried again below.
@@ -258,6 +270,10 @@ export class NatsEngine implements ClusterEngine {
     const watchdog = setInterval(() => {
       if (stopped || current === undefined) return;
       const at = next;
+      if (held) {
+        seen = at;
+        return;
+      }
       void this.lastSeq().then(
         (last) => {
           if (last >= at && at === seen) void current?.close().catch(() => undefined);

@@ -5,6 +5,7 @@ import type { ClusterEngine, JournalEntry, Stop } from './engine.js';
 import { decodeBatch, JournalError, type JournalOp } from './journal-codec.js';
 import { JournalStore } from './journal-store.js';
 import { Reaper } from './reaper.js';
+import { FollowerHold } from './follower-hold.js';
 import { ClusterSessions } from './session-directory.js';
 import { ClusterSharedGroups } from './shared-groups.js';
 import { TopicSubjects } from './subject.js';
@@ -42,6 +43,8 @@ export interface ClusterStatus {
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+/** The operations of another node's entry that change anything here (`apply`). */
+const ROUTED: ReadonlySet<JournalOp['op']> = new Set(['publish', 'putRetained', 'deleteRetained']);
 
 /**
  * One broker of a cluster: its router sends what is published here to the other nodes and takes what they
@@ -66,6 +69,8 @@ export class ClusterNode {
   private routedSeq = 0;
   private catchUpWaiters: Array<{ seq: number; resolve: () => void }> = [];
   private badEntries = 0;
+  /** Held by local subscribers' full queues: the follower then reads no further entries until they drain. */
+  private readonly followerHold = new FollowerHold();
   private reachable = true;
   private unreachableSince = 0;
   private readonly lastHeard = new Map<string, number>();
@@ -288,9 +293,12 @@ export class ClusterNode {
     }
   }
 
-  /** One journal entry of any node: what another node published or retained is applied here. */
-  private onEntry(entry: JournalEntry): void {
-    if (entry.seq < this.consumedSeq) return;
+  /**
+   * One journal entry of any node: what another node published or retained is applied here. Returns a promise
+   * while a local subscriber's full queue holds the follower back.
+   */
+  private onEntry(entry: JournalEntry): Promise<void> | undefined {
+    if (entry.seq < this.consumedSeq) return undefined;
     this.consumedSeq = entry.seq + 1;
 
     try {
@@ -302,13 +310,14 @@ export class ClusterNode {
         for (const waiter of due) waiter.resolve();
       }
     }
+    return this.followerHold.wait;
   }
 
   private applyEntry(entry: JournalEntry): void {
     if (entry.node === this.engine.nodeId) return;
     let ops: JournalOp[];
     try {
-      ops = decodeBatch(entry.data);
+      ops = decodeBatch(entry.data, ROUTED);
     } catch (err) {
       this.badEntries++;
       if (this.badEntries <= 10) this.logger.warn(`cluster: journal entry ${entry.seq} from ${entry.node} dropped: ${err instanceof JournalError ? err.message : String(err)}`);
@@ -324,7 +333,7 @@ export class ClusterNode {
   private apply(op: JournalOp): boolean {
     switch (op.op) {
       case 'publish':
-        this.router.routeRemote(op.message, op.shared, op.sharedOnly === true);
+        this.router.routeRemote(op.message, op.shared, op.sharedOnly === true, this.followerHold);
         return true;
       case 'putRetained':
         this.router.local.retain(withOwnPayload(op.message));

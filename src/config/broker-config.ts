@@ -6,7 +6,8 @@ import { readFile } from 'node:fs/promises';
 import type { ListenerTlsOptions } from '../broker/index.js';
 import { readCaPath } from './ca-path.js';
 import { ConfigError } from './config-error.js';
-import type { BrokerConfig, DialectSettings, TlsFiles } from './config-types.js';
+import type { RemoteTls } from '../bridge/index.js';
+import type { BridgeTlsFiles, BrokerConfig, DialectSettings, TlsFiles } from './config-types.js';
 import { parseMosquittoConfig } from './mosquitto-config.js';
 import { parseNativeConfig } from './native-config.js';
 
@@ -28,26 +29,44 @@ export async function loadBrokerConfig(file: string): Promise<BrokerConfig> {
   return detectFormat(text) === 'native' ? parseNativeConfig(text, file) : parseMosquittoConfig(text, file);
 }
 
-/** Reads a listener's certificate, key, CA and CRL files (at start and on SIGHUP). */
-export async function readListenerTls(files: TlsFiles): Promise<ListenerTlsOptions> {
-  const read = async (path: string, what: string): Promise<Buffer> => {
-    try {
-      return await readFile(path);
-    } catch (err) {
-      throw new Error(`cannot read TLS ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
-  };
-  const tls: ListenerTlsOptions = { cert: await read(files.certFile, 'certificate'), key: await read(files.keyFile, 'key') };
+async function read(path: string, what: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (err) {
+    throw new Error(`cannot read TLS ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+/** The CA file and the CA directory's certificates as one PEM bundle, or undefined when neither is given. */
+async function readCas(caFile: string | undefined, caPath: string | undefined): Promise<Buffer | undefined> {
   const cas: Buffer[] = [];
-  if (files.caFile !== undefined) cas.push(await read(files.caFile, 'CA file'));
-  if (files.caPath !== undefined) {
+  if (caFile !== undefined) cas.push(await read(caFile, 'CA file'));
+  if (caPath !== undefined) {
     try {
-      cas.push(...(await readCaPath(files.caPath)));
+      cas.push(...(await readCaPath(caPath)));
     } catch (err) {
-      throw new Error(`cannot read TLS CA directory ${files.caPath}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      throw new Error(`cannot read TLS CA directory ${caPath}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
   }
-  if (cas.length > 0) tls.ca = Buffer.concat(cas.flatMap((ca) => [ca, Buffer.from('\n')]));
+  return cas.length > 0 ? Buffer.concat(cas.flatMap((ca) => [ca, Buffer.from('\n')])) : undefined;
+}
+
+/** Reads a bridge's CA, certificate and key files (at start). */
+export async function readBridgeTls(files: BridgeTlsFiles): Promise<RemoteTls> {
+  const { caFile, caPath, certFile, keyFile, ...settings } = files;
+  const tls: RemoteTls = { ...settings };
+  const ca = await readCas(caFile, caPath);
+  if (ca !== undefined) tls.ca = ca;
+  if (certFile !== undefined) tls.cert = await read(certFile, 'certificate');
+  if (keyFile !== undefined) tls.key = await read(keyFile, 'key');
+  return tls;
+}
+
+/** Reads a listener's certificate, key, CA and CRL files (at start and on SIGHUP). */
+export async function readListenerTls(files: TlsFiles): Promise<ListenerTlsOptions> {
+  const tls: ListenerTlsOptions = { cert: await read(files.certFile, 'certificate'), key: await read(files.keyFile, 'key') };
+  const ca = await readCas(files.caFile, files.caPath);
+  if (ca !== undefined) tls.ca = ca;
   if (files.crlFile !== undefined) tls.crl = await read(files.crlFile, 'CRL');
   if (files.requestCertificate !== undefined) tls.requestCertificate = files.requestCertificate;
   if (files.requireCertificate !== undefined) tls.requireCertificate = files.requireCertificate;

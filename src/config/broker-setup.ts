@@ -1,11 +1,13 @@
 /**
- * Turns a BrokerConfig into running BrokerOptions: reads TLS files, loads password/ACL files or a cloud dialect's
- * device secrets as hooks (broker-wide and per listener), makes a certificate's Common Name or subject the user name
- * where asked, adds the per-address connection rate limit and failed-authentication delay, opens the store; and
- * re-reads the files on demand (SIGHUP) without dropping clients.
+ * Turns a BrokerConfig into running BrokerOptions: reads TLS files, loads the auth methods (password/ACL files, an
+ * HTTP service, JWT, chained in their order) or a cloud dialect's device secrets as hooks (broker-wide and per
+ * listener), makes a certificate's Common Name or subject the user name where asked, adds the per-address connection
+ * rate limit and failed-authentication delay, opens the store; and re-reads the files on demand (SIGHUP) without
+ * dropping clients.
  */
-import { X509Certificate } from 'node:crypto';
-import { ConnectionGuard, FileAuth } from '../auth/index.js';
+import { AuthChain, Protection } from '../auth/index.js';
+import { certificateCommonName, certificateSubject } from '../auth/internal.js';
+import type { BridgeOptions } from '../bridge/index.js';
 import {
   defaultLimits,
   LevelStore,
@@ -19,12 +21,16 @@ import {
   type BrokerOptions,
 } from '../broker/index.js';
 import { type DialectProfile, aliyunIotProfile, aliyunMqProfile, tencentProfile } from '../dialects/index.js';
-import { readListenerTls } from './broker-config.js';
-import type { BrokerConfig, DialectSettings } from './config-types.js';
+import { readBridgeTls, readListenerTls } from './broker-config.js';
+import type { BrokerConfig, ConfiguredBridge, DialectSettings } from './config-types.js';
 import { DeviceSecrets } from './device-secrets.js';
 
 export interface BrokerSetup {
   options: BrokerOptions;
+  /** The connection guard and rate limits every listener's hooks go through, with their counters. */
+  protection: Protection;
+  /** The bridges to start once the broker listens (`BridgeManager.add`), their certificate files read. */
+  bridges: BridgeOptions[];
   /** Hands the broker to the dialect profiles that send messages themselves; call it before `listen()`. */
   attach(broker: Broker): void;
   /** Re-reads password, ACL, device secrets and TLS files; on a failure the previous ones stay in force and it throws. */
@@ -61,39 +67,31 @@ function dialectProfile(settings: DialectSettings, secrets: DeviceSecrets): Brok
   }
 }
 
-/** Hooks of a FileAuth, with the per-delivery read check. */
-function authHooks(auth: FileAuth): BrokerHooks {
-  const hooks = auth.hooks;
-  hooks.authorizeRead = (client, topic) => auth.canRead(client, topic);
-  return hooks;
-}
-
 /** Mosquitto's `use_identity_as_username`: the certificate names the user; CONNECT's user name and password are not used. */
 function identityAsUsername(context: AuthenticateContext): AuthenticateResult {
-  const cn = context.peer.peerCertificate?.subject['CN'];
-  const name = Array.isArray(cn) ? cn[0] : cn;
+  const name = certificateCommonName(context.peer);
   if (!name) return { result: 'fail', reasonCode: ReasonCode.NotAuthorized, reasonString: 'a client certificate is needed' };
   return { result: 'success', username: name };
 }
 
-/**
- * Mosquitto's `use_subject_as_username`: the subject as OpenSSL prints it with XN_FLAG_RFC2253, i.e. the RDNs in
- * reverse order joined by commas, values escaped per RFC 2253 (`CN=client,O=Example,C=GB`).
- */
+/** Mosquitto's `use_subject_as_username`: the subject in RFC 2253 form (`CN=client,O=Example,C=GB`). */
 export function subjectAsUsername(context: AuthenticateContext): AuthenticateResult {
-  const raw = context.peer.peerCertificate?.raw;
-  if (!raw) return { result: 'fail', reasonCode: ReasonCode.NotAuthorized, reasonString: 'a client certificate is needed' };
-  // Node prints one RDN per line in certificate order, escaped as RFC 2253 asks.
-  const lines = new X509Certificate(raw).subject.split('\n').filter((line) => line !== '');
-  return { result: 'success', username: lines.reverse().join(',') };
+  const subject = certificateSubject(context.peer);
+  if (!subject) return { result: 'fail', reasonCode: ReasonCode.NotAuthorized, reasonString: 'a client certificate is needed' };
+  return { result: 'success', username: subject };
+}
+
+/** A configured bridge with its certificate files read. */
+async function bridgeOptions({ tlsFiles, ...bridge }: ConfiguredBridge): Promise<BridgeOptions> {
+  return tlsFiles === undefined ? bridge : { ...bridge, tls: await readBridgeTls(tlsFiles) };
 }
 
 export async function setUpBroker(config: BrokerConfig, logger: Logger): Promise<BrokerSetup> {
-  const auths: FileAuth[] = [];
-  const load = async (options: NonNullable<BrokerConfig['auth']>): Promise<FileAuth> => {
-    const auth = await FileAuth.load(options);
+  const auths: AuthChain[] = [];
+  const load = async (options: NonNullable<BrokerConfig['auth']>): Promise<BrokerHooks> => {
+    const auth = await AuthChain.load(options, { logger });
     auths.push(auth);
-    return auth;
+    return auth.hooks;
   };
   // One reading per secrets file, however many dialects use it.
   const secretFiles = new Map<string, Promise<DeviceSecrets>>();
@@ -110,14 +108,16 @@ export async function setUpBroker(config: BrokerConfig, logger: Logger): Promise
     return profile;
   };
   const options: BrokerOptions = { ...config.broker, logger };
-  // One guard for every listener: its delays must end before the shortest connect timeout.
+  // One guard for every listener: its delays must end before the shortest connect timeout; the rate limits of a
+  // user name or a listener count every connection of it.
   const connectTimeout = Math.min(
     config.broker.limits?.connectTimeout ?? defaultLimits.connectTimeout,
     ...config.listeners.map((listener) => listener.limits?.connectTimeout ?? Infinity),
   );
-  const guard = new ConnectionGuard({ ...config.security, connectTimeout }, { logger });
+  const guard = new Protection({ ...config.security, connectTimeout }, { logger });
+  options.sysFigures = () => [...guard.figures(), ...auths.flatMap((auth) => auth.figures())];
   if (config.dialect) options.hooks = guard.guard(await serve(config.dialect));
-  else options.hooks = guard.guard(config.auth ? authHooks(await load(config.auth)) : {});
+  else options.hooks = guard.guard(config.auth ? await load(config.auth) : {});
   if (config.listeners.length > 0) {
     options.listeners = await Promise.all(
       config.listeners.map(async ({ tlsFiles, auth, dialect, useIdentityAsUsername, useSubjectAsUsername, ...listener }): Promise<BrokerListenerOptions> => {
@@ -125,7 +125,7 @@ export async function setUpBroker(config: BrokerConfig, logger: Logger): Promise
         if (tlsFiles) result.tls = await readListenerTls(tlsFiles);
         let hooks: BrokerHooks | undefined;
         if (dialect) hooks = await serve(dialect);
-        if (auth) hooks = authHooks(await load(auth));
+        if (auth) hooks = await load(auth);
         if (useIdentityAsUsername) hooks = { ...hooks, authenticate: identityAsUsername };
         if (useSubjectAsUsername) hooks = { ...hooks, authenticate: subjectAsUsername };
         if (hooks && (dialect || config.dialect)) hooks = { ...noAccessControl, ...hooks };
@@ -137,8 +137,11 @@ export async function setUpBroker(config: BrokerConfig, logger: Logger): Promise
   if (config.persistence.dataDir !== undefined) {
     options.store = new LevelStore(config.persistence.dataDir, { fsync: config.persistence.fsync ?? false, logger });
   }
+  const bridges = await Promise.all((config.bridges ?? []).map(bridgeOptions));
   return {
     options,
+    protection: guard,
+    bridges,
     attach(broker: Broker) {
       for (const profile of profiles) profile.attach?.(broker);
     },

@@ -11,6 +11,7 @@ export type {
   ConfiguredBrokerOptions,
   ConfiguredListener,
   DialectSettings,
+  HttpSettings,
   PersistenceSettings,
   TlsFiles,
 } from './config-types.js';

@@ -8,10 +8,12 @@
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import type { FileAuthOptions } from '../auth/index.js';
+import type { AuthChainOptions } from '../auth/index.js';
 import type { BrokerLimits } from '../broker/index.js';
-import type { BrokerConfig, ConfiguredListener } from './config-types.js';
+import { bridgeProblems } from '../bridge/index.js';
+import type { BrokerConfig, ConfiguredBridge, ConfiguredListener } from './config-types.js';
 import { ConfigError, ConfigErrors } from './config-error.js';
+import { applyBridgeDirective, isBridgeKey } from './mosquitto-bridges.js';
 
 interface Line {
   file: string;
@@ -37,6 +39,15 @@ const processOnly = new Set([
   'connection_messages', 'websockets_log_level', 'autosave_interval', 'autosave_on_changes', 'persistence_file',
   'set_tcp_nodelay',
 ]);
+
+/**
+ * Mosquitto's plugin directives: culex loads no Mosquitto plugins. The external auth they are mostly used for is
+ * built in, configured in the native file; the refusal says where.
+ */
+const pluginDirective = /^(?:plugin|auth_plugin|global_plugin|plugin_load|plugin_use|plugin_opt_\S+|auth_opt_\S+)$/;
+const PLUGIN_REFUSAL =
+  'culex loads no Mosquitto plugins: an HTTP auth service, JWT and the order of auth methods are the native configuration\'s ' +
+  '"auth": { "http": ..., "jwt": ..., "order": [...] } keys (docs/security.md)';
 
 const durationUnits: Record<string, number> = { h: 3600, d: 86400, w: 604800, m: 2_592_000, y: 31_536_000 };
 
@@ -78,7 +89,7 @@ export function parseMosquittoConfig(text: string, file: string): BrokerConfig {
   const errors: ConfigError[] = [];
   const config: BrokerConfig = { file, format: 'mosquitto', broker: {}, listeners: [], persistence: {}, notes: [] };
   const limits: Partial<BrokerLimits> = { ...mosquittoLimits };
-  const auth: FileAuthOptions = {};
+  const auth: AuthChainOptions = {};
   let perListener = false;
   let allowAnonymous: boolean | undefined;
   let persistence = false;
@@ -86,6 +97,9 @@ export function parseMosquittoConfig(text: string, file: string): BrokerConfig {
   /** The listener of `port` / `bind_address` (Mosquitto's default listener). */
   let defaultListener: ConfiguredListener | undefined;
   let current: ConfiguredListener | undefined;
+  const bridges: ConfiguredBridge[] = [];
+  /** Where each bridge's `connection` line is, for its problems. */
+  const bridgeLines: Line[] = [];
 
   for (const entry of lines) if (entry.directive === 'per_listener_settings') perListener = entry.args[0] === 'true';
 
@@ -125,7 +139,7 @@ export function parseMosquittoConfig(text: string, file: string): BrokerConfig {
       return undefined;
     };
     /** Where allow_anonymous, password_file and acl_file go: the listener with per_listener_settings, else everywhere. */
-    const authTarget = (): FileAuthOptions | undefined => {
+    const authTarget = (): AuthChainOptions | undefined => {
       if (!perListener) return auth;
       const l = listener();
       return l ? (l.auth ??= {}) : undefined;
@@ -313,7 +327,12 @@ export function parseMosquittoConfig(text: string, file: string): BrokerConfig {
         break;
       }
       default:
-        if (processOnly.has(directive)) config.notes.push(`${entry.file}:${entry.line}: ${directive} has no effect in culex`);
+        if (pluginDirective.test(directive)) fail(`${directive}: ${PLUGIN_REFUSAL}`);
+        else if (isBridgeKey(directive)) {
+          const count = bridges.length;
+          applyBridgeDirective({ directive, args, fail, path: (value) => pathOf(value, entry.file) }, bridges);
+          if (bridges.length > count) bridgeLines.push(entry);
+        } else if (processOnly.has(directive)) config.notes.push(`${entry.file}:${entry.line}: ${directive} has no effect in culex`);
         else fail(`unsupported directive '${directive}'`);
     }
   }
@@ -329,8 +348,14 @@ export function parseMosquittoConfig(text: string, file: string): BrokerConfig {
       errors.push(new ConfigError(file, 0, `listener ${l.port}: use_subject_as_username needs require_certificate true`));
     }
   }
+  bridges.forEach((bridge, i) => {
+    const { tlsFiles, ...options } = bridge;
+    const at = bridgeLines[i]!;
+    for (const problem of bridgeProblems(tlsFiles ? { ...options, tls: {} } : options)) errors.push(new ConfigError(at.file, at.line, `bridge ${bridge.name}: ${problem}`));
+  });
   if (errors.length === 1) throw errors[0]!;
   if (errors.length > 1) throw new ConfigErrors(errors);
+  if (bridges.length > 0) config.bridges = bridges;
 
   if (config.listeners.length === 0) {
     // Mosquitto 2.0 without a listener: local only, anonymous clients allowed unless the file says otherwise.

@@ -1,7 +1,9 @@
 /** The native configuration file: JSON checked against `nativeSchema`, mapped onto BrokerConfig. */
-import type { FileAuthOptions } from '../auth/index.js';
-import type { LogLevel, BrokerLimits } from '../broker/index.js';
-import type { BrokerConfig, ConfiguredBrokerOptions, ConfiguredListener, DialectSettings, TlsFiles } from './config-types.js';
+import type { AuthChainOptions } from '../auth/index.js';
+import type { LogFormat, LogLevel, BrokerLimits } from '../broker/index.js';
+import { bridgeProblems, type BridgeOptions } from '../bridge/index.js';
+import { ConfigError } from './config-error.js';
+import type { BrokerConfig, ConfiguredBridge, ConfiguredBrokerOptions, ConfiguredListener, DialectSettings, HttpSettings, TlsFiles } from './config-types.js';
 import { parseJsonSource } from './json-source.js';
 import { checkNode, nativeSchema } from './native-schema.js';
 
@@ -19,16 +21,52 @@ interface NativeTls {
 
 type NativeListener = Omit<ConfiguredListener, 'tlsFiles'> & { tls?: NativeTls };
 
+interface NativeBridgeTls {
+  ca?: string;
+  caPath?: string;
+  cert?: string;
+  key?: string;
+  insecure?: boolean;
+  alpn?: string[];
+  minVersion?: 'TLSv1.2' | 'TLSv1.3';
+}
+
+type NativeBridge = Omit<BridgeOptions, 'tls' | 'websocket' | 'restartTimeout'> & {
+  tls?: NativeBridgeTls;
+  websocketPath?: string;
+  restartTimeout?: { base: number; cap?: number };
+};
+
+function configuredBridge({ tls, websocketPath, restartTimeout, ...rest }: NativeBridge): ConfiguredBridge {
+  const bridge: ConfiguredBridge = rest;
+  if (tls) {
+    const { ca, caPath, cert, key, ...settings } = tls;
+    bridge.tlsFiles = {
+      ...settings,
+      ...(ca !== undefined && { caFile: ca }),
+      ...(caPath !== undefined && { caPath }),
+      ...(cert !== undefined && { certFile: cert }),
+      ...(key !== undefined && { keyFile: key }),
+    };
+  }
+  if (websocketPath !== undefined) bridge.websocket = { path: websocketPath };
+  if (restartTimeout !== undefined) bridge.restartTimeout = { base: restartTimeout.base, cap: restartTimeout.cap ?? restartTimeout.base };
+  return bridge;
+}
+
 interface NativeFile extends ConfiguredBrokerOptions {
   $schema?: string;
   listeners?: NativeListener[];
   limits?: Partial<BrokerLimits>;
-  auth?: FileAuthOptions;
+  auth?: AuthChainOptions;
   dialect?: DialectSettings;
   persistence?: { dataDir?: string; fsync?: boolean };
   security?: BrokerConfig['security'];
   cluster?: BrokerConfig['cluster'];
+  bridges?: NativeBridge[];
   logLevel?: LogLevel;
+  logFormat?: LogFormat;
+  http?: Omit<HttpSettings, 'tls'> & { tls?: { cert: string; key: string } };
 }
 
 function tlsFiles(tls: NativeTls): TlsFiles {
@@ -44,7 +82,7 @@ function tlsFiles(tls: NativeTls): TlsFiles {
 
 export function parseNativeConfig(text: string, file: string): BrokerConfig {
   const parsed = checkNode(parseJsonSource(text, file), nativeSchema, file, '') as NativeFile;
-  const { $schema: _ignored, listeners = [], auth, dialect, persistence = {}, security, cluster, logLevel, ...broker } = parsed;
+  const { $schema: _ignored, listeners = [], auth, dialect, persistence = {}, security, cluster, bridges, logLevel, logFormat, http, ...broker } = parsed;
   const config: BrokerConfig = {
     file,
     format: 'native',
@@ -57,6 +95,18 @@ export function parseNativeConfig(text: string, file: string): BrokerConfig {
   if (dialect) config.dialect = dialect;
   if (security) config.security = security;
   if (cluster) config.cluster = cluster;
+  if (bridges) {
+    config.bridges = bridges.map(configuredBridge);
+    config.bridges.forEach(({ tlsFiles, ...options }, i) => {
+      const problems = bridgeProblems(tlsFiles ? { ...options, tls: {} } : options);
+      if (problems.length > 0) throw new ConfigError(file, 0, `bridges[${i}] (${options.name}): ${problems.join('; ')}`);
+    });
+  }
   if (logLevel) config.logLevel = logLevel;
+  if (logFormat) config.logFormat = logFormat;
+  if (http) {
+    const { tls, ...rest } = http;
+    config.http = tls ? { ...rest, tls: { certFile: tls.cert, keyFile: tls.key } } : rest;
+  }
   return config;
 }

@@ -3,7 +3,7 @@
  * or a ConfigError naming the file, the line and the key. Its keys mirror BrokerOptions (src/broker/options.ts).
  */
 import { isAbsolute, resolve } from 'node:path';
-import { defaultConnectionGuard } from '../auth/index.js';
+import { ACCESS_FIELDS, defaultConnectionGuard, LOGIN_FIELDS } from '../auth/index.js';
 import { defaultLimits, type BrokerLimits } from '../broker/index.js';
 import { ConfigError } from './config-error.js';
 import type { JsonNode } from './json-source.js';
@@ -17,6 +17,8 @@ export type Schema = { doc: string } & (
   /** A point in time: ISO 8601 text or epoch milliseconds; checked into epoch milliseconds. */
   | { type: 'instant' }
   | { type: 'array'; items: Schema }
+  /** An object whose keys are free (header names, JSON body keys), each value checked against `values`. */
+  | { type: 'map'; values: Schema }
   | ObjectSchema
   /** An object whose `type` key picks which of the `variants` it is checked against. */
   | { type: 'variant'; variants: Record<string, ObjectSchema> }
@@ -42,6 +44,7 @@ const limitRanges: Record<keyof BrokerLimits, [number, number, string]> = {
   receiveMaximum: [1, 65535, 'QoS 1/2 messages a client may have unacknowledged towards us'],
   maxQueuedMessages: [0, U32, 'messages queued per session'],
   maxQueuedBytes: [0, Number.MAX_SAFE_INTEGER, 'bytes queued per session (payload, topic and properties)'],
+  maxQueuedAge: [0, U32, 'seconds a message may wait in a session queue; 0 = no limit'],
   maxSubscriptionsPerClient: [0, U32, 'subscriptions per client; 0 = unlimited'],
   maxRetainedMessages: [0, U32, 'retained messages kept; 0 = unlimited'],
   maxKeepalive: [1, 65535, 'longest keepalive allowed, seconds'],
@@ -67,13 +70,78 @@ const limits: Schema = {
   ),
 };
 
+/** An HTTP endpoint of the auth service: its URL, the JSON body template and extra headers. */
+function httpEndpoint(doc: string, fields: readonly string[]): Schema {
+  return {
+    type: 'object',
+    doc,
+    required: ['url'],
+    properties: {
+      url: { type: 'string', doc: 'http:// or https:// URL, POSTed to' },
+      body: {
+        type: 'map',
+        values: { type: 'string', doc: 'text with ${field} placeholders' },
+        doc: `JSON body, each key a template; fields: ${fields.join(', ')} (default: all of them under their own names)`,
+      },
+      headers: { type: 'map', values: { type: 'string', doc: 'header value' }, doc: 'extra request headers (default none)' },
+    },
+  };
+}
+
 const auth: Schema = {
   type: 'object',
-  doc: 'Mosquitto-format password and ACL files, SCRAM-SHA-256 credentials (re-read on SIGHUP)',
+  doc: 'authentication and authorisation methods, asked in order (files and keys re-read on SIGHUP)',
   properties: {
     passwordFile: { type: 'path', doc: 'mosquitto_passwd / culex passwd file (default none)' },
     aclFile: { type: 'path', doc: 'Mosquitto ACL file (default none: everything allowed)' },
     scramFile: { type: 'path', doc: 'SCRAM-SHA-256 credential file (default none)' },
+    http: {
+      type: 'object',
+      doc: 'an HTTP auth service answering {"result": "allow" | "deny" | "ignore"} (default none)',
+      required: [['authenticate', 'authorize']],
+      properties: {
+        authenticate: httpEndpoint('asked for each CONNECT', LOGIN_FIELDS),
+        authorize: httpEndpoint('asked for each PUBLISH and SUBSCRIBE, answers cached', ACCESS_FIELDS),
+        timeoutMs: { type: 'integer', min: 1, max: 60_000, doc: 'longest wait for an answer, ms (default 5000)' },
+        whenDown: { type: 'string', enum: ['deny', 'ignore'], doc: 'no answer, an error status or a bad answer: refuse, or ask the next method (default deny)' },
+        cacheTtlMs: { type: 'integer', min: 0, max: 86_400_000, doc: 'how long an authorisation answer is kept, ms; 0 = not kept (default 60000)' },
+        cacheSize: { type: 'integer', min: 1, max: 10_000_000, doc: 'authorisation answers kept (default 10000)' },
+      },
+    },
+    jwt: {
+      type: 'object',
+      doc: 'JSON Web Tokens in the password (or user name), or in MQTT 5 Authentication Data for re-authentication (default none)',
+      required: [['secret', 'secretFile', 'keyFile', 'jwksUrl']],
+      exclusive: [['secret', 'secretFile', 'keyFile', 'jwksUrl']],
+      properties: {
+        secret: { type: 'string', doc: 'HS256 shared secret' },
+        secretFile: { type: 'path', doc: 'file holding the HS256 shared secret' },
+        keyFile: { type: 'path', doc: 'PEM public key or certificate (RS256, ES256), or a JWK Set (JSON)' },
+        jwksUrl: { type: 'string', doc: 'JWK Set URL, fetched when needed and kept jwksCacheMs' },
+        jwksCacheMs: { type: 'integer', min: 1000, max: 86_400_000, doc: 'how long a fetched JWK Set is used, ms (default 600000)' },
+        jwksCooldownMs: { type: 'integer', min: 0, max: 86_400_000, doc: 'least time between fetches, also for an unknown key id, ms (default 30000)' },
+        algorithms: {
+          type: 'array',
+          items: { type: 'string', enum: ['HS256', 'RS256', 'ES256'], doc: 'an algorithm' },
+          doc: "accepted algorithms (default: the key's)",
+        },
+        issuer: { type: 'string', doc: 'required iss claim (default unchecked)' },
+        audience: { type: 'string', doc: 'required aud claim (default unchecked)' },
+        tokenIn: { type: 'string', enum: ['password', 'username'], doc: 'the CONNECT field holding the token (default password)' },
+        clientIdClaim: { type: 'string', doc: 'claim that must equal the client id (default none)' },
+        usernameClaim: { type: 'string', doc: 'claim that must equal the user name, or names the user when tokenIn is username (default none / sub)' },
+        aclClaim: { type: 'string', doc: 'claim with {"publish": [...], "subscribe": [...]} filters, %c and %u allowed (default acl)' },
+        requireExpiry: { type: 'boolean', doc: 'refuse tokens without exp (default true)' },
+        clockToleranceSec: { type: 'integer', min: 0, max: 3600, doc: 'clock difference tolerated for exp and nbf, s (default 0)' },
+        authenticationMethod: { type: 'string', doc: 'MQTT 5 Authentication Method carrying tokens, for re-authentication (default JWT)' },
+      },
+    },
+    order: {
+      type: 'array',
+      items: { type: 'string', enum: ['file', 'http', 'jwt'], doc: 'a method' },
+      doc: 'the order methods are asked in, each configured one once (default file, http, jwt)',
+    },
+    noMatch: { type: 'string', enum: ['allow', 'deny'], doc: 'what a publish, subscribe or delivery no method decides gets (default allow)' },
   },
 };
 
@@ -123,6 +191,18 @@ const dialect: Schema = {
     }),
   },
 };
+
+/** Messages and payload bytes a second, one scope's PUBLISH rate limit. */
+function rateLimit(scope: string): Schema {
+  return {
+    type: 'object',
+    doc: `${scope} (default unlimited)`,
+    properties: {
+      messages: { type: 'integer', min: 0, max: 100_000_000, doc: 'PUBLISH messages a second; 0 = unlimited' },
+      bytes: { type: 'integer', min: 0, max: Number.MAX_SAFE_INTEGER, doc: 'PUBLISH payload bytes a second; 0 = unlimited' },
+    },
+  };
+}
 
 const listener: Schema = {
   type: 'object',
@@ -175,6 +255,150 @@ const listener: Schema = {
   },
 };
 
+const bridgeCredentials: Schema = {
+  type: 'variant',
+  doc: "a cloud platform's device credentials for the remote, signed afresh at each connection (default none)",
+  variants: {
+    azure: {
+      type: 'object',
+      doc: 'Azure IoT Hub (or a culex hub) device or module: SAS token from a key, renewed before it expires',
+      required: ['type', ['connectionString', 'hostName']],
+      properties: {
+        type: { type: 'string', enum: ['azure'], doc: 'azure' },
+        connectionString: { type: 'string', doc: 'device or module connection string' },
+        hostName: { type: 'string', doc: 'hub host name' },
+        deviceId: { type: 'string', doc: 'device id' },
+        moduleId: { type: 'string', doc: 'module id' },
+        key: { type: 'string', doc: 'base64 key of the device, module or policy' },
+        policyName: { type: 'string', doc: 'shared access policy the key belongs to' },
+        ttl: { type: 'integer', min: 10, max: U32, doc: 'seconds each token is valid (default 3600)' },
+        gatewayHostName: { type: 'string', doc: 'host[:port] dialled instead of the hub' },
+      },
+    },
+    tencent: {
+      type: 'object',
+      doc: 'Tencent IoT Hub key device (HMAC signature)',
+      required: ['type', 'productId', 'deviceName', 'deviceSecret'],
+      properties: {
+        type: { type: 'string', enum: ['tencent'], doc: 'tencent' },
+        productId: { type: 'string', doc: 'product id' },
+        deviceName: { type: 'string', doc: 'device name' },
+        deviceSecret: { type: 'string', doc: 'base64 device secret' },
+        method: { type: 'string', enum: ['hmacsha1', 'hmacsha256'], doc: 'signature (default hmacsha256)' },
+        ttl: { type: 'integer', min: 10, max: U32, doc: 'seconds each signature is valid (default 3600)' },
+      },
+    },
+    'aliyun-iot': {
+      type: 'object',
+      doc: 'Alibaba Cloud IoT Platform device',
+      required: ['type', 'productKey', 'deviceName', 'deviceSecret'],
+      properties: {
+        type: { type: 'string', enum: ['aliyun-iot'], doc: 'aliyun-iot' },
+        productKey: { type: 'string', doc: 'product key' },
+        deviceName: { type: 'string', doc: 'device name' },
+        deviceSecret: { type: 'string', doc: 'device secret' },
+        signMethod: { type: 'string', enum: ['hmacmd5', 'hmacsha1', 'hmacsha256'], doc: 'signature (default hmacsha256)' },
+      },
+    },
+    'aliyun-mq': {
+      type: 'object',
+      doc: 'Alibaba Cloud MQ for IoT client, Signature mode',
+      required: ['type', 'groupId', 'deviceId', 'accessKeyId', 'instanceId', 'secretKey'],
+      properties: {
+        type: { type: 'string', enum: ['aliyun-mq'], doc: 'aliyun-mq' },
+        groupId: { type: 'string', doc: 'group id' },
+        deviceId: { type: 'string', doc: 'device id' },
+        accessKeyId: { type: 'string', doc: 'AccessKey id' },
+        instanceId: { type: 'string', doc: 'instance id' },
+        secretKey: { type: 'string', doc: 'AccessKey secret' },
+      },
+    },
+  },
+};
+
+const bridge: Schema = {
+  type: 'object',
+  doc: 'one bridge to another broker (Mosquitto\'s bridge keys by their culex names; see docs/coming-from-mosquitto.md)',
+  required: ['name', 'addresses', 'topics'],
+  exclusive: [['credentials', 'remoteUsername'], ['credentials', 'remotePassword']],
+  properties: {
+    name: { type: 'string', doc: "the bridge's name (Mosquitto's connection), unique on this broker" },
+    addresses: {
+      type: 'array',
+      items: { type: 'string', doc: 'host[:port], or a URL mqtt://, mqtts://, ws://, wss://' },
+      doc: 'remote addresses, tried in order (fail-over)',
+    },
+    roundRobin: { type: 'boolean', doc: 'after a failure try the next address, not the first again (default false)' },
+    topics: {
+      type: 'array',
+      doc: 'what crosses (Mosquitto\'s topic lines)',
+      items: {
+        type: 'object',
+        doc: 'one topic rule',
+        required: ['pattern'],
+        properties: {
+          pattern: { type: 'string', doc: 'topic filter; "" for the prefixes alone' },
+          direction: { type: 'string', enum: ['in', 'out', 'both'], doc: 'out: to the remote, in: from it (default out)' },
+          qos: { type: 'integer', min: 0, max: 2, doc: 'QoS of the subscriptions on both sides (default 0)' },
+          localPrefix: { type: 'string', doc: 'prefix of the topic on this broker (default none)' },
+          remotePrefix: { type: 'string', doc: 'prefix of the topic on the remote (default none)' },
+        },
+      },
+    },
+    protocolVersion: { type: 'integer', min: 3, max: 5, doc: '3 (MQTT 3.1), 4 (3.1.1) or 5 (default 4)' },
+    remoteClientId: { type: 'string', doc: 'client id on the remote (default NAME.HOSTNAME)' },
+    localClientId: { type: 'string', doc: "client id of the bridge's session here (default local.REMOTE-CLIENT-ID)" },
+    remoteUsername: { type: 'string', doc: 'user name on the remote (default none)' },
+    remotePassword: { type: 'string', doc: 'password on the remote (default none)' },
+    credentials: bridgeCredentials,
+    cleanSession: { type: 'boolean', doc: 'clean session on the remote (default false)' },
+    localCleanSession: { type: 'boolean', doc: 'a new local session (dropping what waited) at each start (default cleanSession)' },
+    tls: {
+      type: 'object',
+      doc: 'TLS to the remote (host:port addresses then mean mqtts)',
+      properties: {
+        ca: { type: 'path', doc: 'CA certificates the remote must chain to (PEM) (default the system\'s)' },
+        caPath: { type: 'path', doc: 'directory of CA certificates (*.pem, *.crt)' },
+        cert: { type: 'path', doc: 'client certificate (PEM)' },
+        key: { type: 'path', doc: 'its private key (PEM)' },
+        insecure: { type: 'boolean', doc: 'skip the host name check (default false)' },
+        alpn: { type: 'array', items: { type: 'string', doc: 'a protocol' }, doc: 'ALPN protocols (default none)' },
+        minVersion: { type: 'string', enum: ['TLSv1.2', 'TLSv1.3'], doc: 'oldest TLS version (default TLSv1.2)' },
+      },
+    },
+    websocketPath: { type: 'string', doc: 'WebSocket path for ws:// and wss:// addresses without one (default /mqtt)' },
+    keepalive: { type: 'integer', min: 5, max: 65535, doc: 'seconds (default 60)' },
+    restartTimeout: {
+      type: 'object',
+      doc: 'seconds between connection attempts: backoff with jitter from base to cap (default 5 to 30)',
+      required: ['base'],
+      properties: {
+        base: { type: 'integer', min: 0, max: 86400, doc: 'first delay' },
+        cap: { type: 'integer', min: 0, max: 86400, doc: 'longest delay (default base: constant)' },
+      },
+    },
+    tryPrivate: { type: 'boolean', doc: 'tell a 3.x remote this is a bridge (default true)' },
+    notifications: { type: 'boolean', doc: 'publish the connection state, retained 1 or 0 (default true)' },
+    notificationTopic: { type: 'string', doc: 'default $SYS/broker/connection/REMOTE-CLIENT-ID/state' },
+    notificationsLocalOnly: { type: 'boolean', doc: 'state only on this broker (default false)' },
+    outgoingRetain: { type: 'boolean', doc: 'keep the retain flag towards the remote (default true)' },
+    maxPacketSize: { type: 'integer', min: 0, max: 268_435_455, doc: 'largest packet sent to the remote; 0 = its own limit (default 0)' },
+    receiveMaximum: { type: 'integer', min: 1, max: 65535, doc: 'MQTT 5: messages the remote may send unacknowledged (default 100)' },
+    sessionExpiryInterval: { type: 'integer', min: 0, max: U32, doc: 'MQTT 5: the remote session\'s expiry, seconds (default forever)' },
+    maxInflight: { type: 'integer', min: 1, max: 65535, doc: 'messages sent to the remote and not yet acknowledged (default 20, 100 for MQTT 5)' },
+    queue: {
+      type: 'object',
+      doc: 'what waits for the remote, in the store; newer messages are dropped when full',
+      properties: {
+        maxMessages: { type: 'integer', min: 0, max: U32, doc: 'messages (default limits.maxQueuedMessages)' },
+        maxBytes: { type: 'integer', min: 0, max: Number.MAX_SAFE_INTEGER, doc: 'bytes (default limits.maxQueuedBytes)' },
+        maxAge: { type: 'integer', min: 0, max: U32, doc: 'seconds a message may wait (default 0: no limit)' },
+      },
+    },
+    maxHops: { type: 'integer', min: 1, max: 255, doc: 'bridges a message may cross before it is no longer forwarded (default 8)' },
+  },
+};
+
 export const nativeSchema: Schema = {
   type: 'object',
   doc: 'culex broker configuration',
@@ -215,6 +439,41 @@ export const nativeSchema: Schema = {
           type: 'boolean',
           doc: `loopback peers are neither limited nor delayed (default ${defaultConnectionGuard.exemptLoopback}: local users may be hostile too)`,
         },
+        listenerConnectionRate: {
+          type: 'integer', min: 0, max: 1_000_000,
+          doc: 'new connections per second per listener, all addresses together; 0 = unlimited (default 0)',
+        },
+        listenerConnectionBurst: {
+          type: 'integer', min: 1, max: 1_000_000,
+          doc: 'connections a listener takes at once (default: one second of listenerConnectionRate)',
+        },
+        publishRate: {
+          type: 'object',
+          doc: 'inbound PUBLISH rate limits: a publisher over one is slowed (reading paused), one that stays over is disconnected (default none)',
+          properties: {
+            perClient: rateLimit('per client id'),
+            perUsername: rateLimit('per user name, all its connections together'),
+            perListener: rateLimit('per listener, all its clients together (only slows)'),
+            burstSeconds: { type: 'integer', min: 1, max: 3600, doc: 'seconds of its rate a bucket holds (default 1)' },
+            overLimitSeconds: {
+              type: 'integer', min: 1, max: 86400,
+              doc: 'a publisher over a client or user-name limit this long is disconnected: 0x96 messages, 0x97 bytes (default 10)',
+            },
+          },
+        },
+        overload: {
+          type: 'object',
+          doc: 'refuse new clients (CONNACK 0x89) while the broker is overloaded, until it recovers (default off)',
+          properties: {
+            maxEventLoopDelayMs: { type: 'integer', min: 0, max: 600_000, doc: '99th percentile of event-loop delay, ms; 0 = unchecked (default 0)' },
+            maxMemoryMB: { type: 'integer', min: 0, max: 1_048_576, doc: 'resident memory, MiB; 0 = unchecked (default 0)' },
+            checkIntervalMs: { type: 'integer', min: 10, max: 600_000, doc: 'how often they are sampled, ms (default 1000)' },
+            refuseWith: {
+              type: 'string', enum: ['serverBusy', 'connectionRateExceeded'],
+              doc: 'CONNACK reason code: 0x89 Server busy or 0x9F Connection rate exceeded (default serverBusy)',
+            },
+          },
+        },
       },
     },
     persistence: {
@@ -234,6 +493,7 @@ export const nativeSchema: Schema = {
         name: { type: 'string', doc: 'cluster name, so that several clusters can share one NATS (default culex)' },
         node: { type: 'string', doc: 'this node\'s name, unique in the cluster (default host name and process id)' },
         replicas: { type: 'integer', min: 1, max: 5, doc: 'copies JetStream keeps of the cluster\'s streams (default: 1 for one server, 3 for more)' },
+        journalBatchMs: { type: 'integer', min: 0, max: 1000, doc: 'least milliseconds between two journal writes of a node: more gathers more messages per JetStream write (less CPU) and delays QoS 1/2 acknowledgements by up to that much (default 2)' },
         user: { type: 'string', doc: 'NATS user (default none)' },
         password: { type: 'string', doc: 'NATS password (default none)' },
         token: { type: 'string', doc: 'NATS token (default none)' },
@@ -242,7 +502,30 @@ export const nativeSchema: Schema = {
         keyFile: { type: 'path', doc: 'its key (default none)' },
       },
     },
+    bridges: { type: 'array', items: bridge, doc: 'bridges to other brokers (default none)' },
     logLevel: { type: 'string', enum: ['error', 'warn', 'info', 'debug'], doc: 'log level (default info)' },
+    logFormat: { type: 'string', enum: ['text', 'json'], doc: 'log lines as text or one JSON object each (default text)' },
+    http: {
+      type: 'object',
+      doc: 'the admin HTTP(S) listener: Prometheus metrics at /metrics, the admin API under /api/v1 (see docs/operate.md) (default off)',
+      required: ['port', ['passwordFile', 'tokensFile']],
+      properties: {
+        host: { type: 'string', doc: 'address to bind (default 127.0.0.1)' },
+        port: { type: 'integer', min: 0, max: 65535, doc: 'port; 0 = any free port' },
+        passwordFile: { type: 'path', doc: 'admin users, culex passwd format, for HTTP Basic (re-read on SIGHUP)' },
+        tokensFile: { type: 'path', doc: "API tokens, 'name:sha256-hex' lines made by culex ctl token, for Bearer (re-read on SIGHUP)" },
+        tls: {
+          type: 'object',
+          doc: 'HTTPS',
+          required: ['cert', 'key'],
+          properties: {
+            cert: { type: 'path', doc: 'certificate chain (PEM)' },
+            key: { type: 'path', doc: 'private key (PEM)' },
+          },
+        },
+        publicMetrics: { type: 'boolean', doc: 'answer GET /metrics without credentials (default false)' },
+      },
+    },
   },
 };
 
@@ -286,6 +569,9 @@ export function checkNode(node: JsonNode, schema: Schema, file: string, key: str
     case 'array':
       if (node.type !== 'array') return bad('an array');
       return node.items.map((item, i) => checkNode(item, schema.items, file, `${key}[${i}]`));
+    case 'map':
+      if (node.type !== 'object') return bad('an object');
+      return Object.fromEntries(node.entries.map((entry) => [entry.key, checkNode(entry.value, schema.values, file, `${key}.${entry.key}`)]));
     case 'object': {
       if (node.type !== 'object') return bad('an object');
       const out: Record<string, unknown> = {};

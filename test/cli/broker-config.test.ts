@@ -269,10 +269,10 @@ describe('culex broker -c', () => {
 
   it('reports configuration mistakes with file, line and key, and exits 2', async () => {
     const bad = join(dir, 'bad.conf');
-    writeFileSync(bad, 'listener 1883\nautosave_interval 60\nbridge_cafile x\nmax_keepalive never\n');
+    writeFileSync(bad, 'listener 1883\nautosave_interval 60\npsk_hint x\nmax_keepalive never\n');
     const r1 = await culex(['broker', '-c', bad]);
     assert.equal(r1.code, 2);
-    assert.equal(r1.stderr, `culex broker: ${bad}:3: unsupported directive 'bridge_cafile'\n${bad}:4: max_keepalive: expected an integer from 1 to 65535, not 'never'\n`);
+    assert.equal(r1.stderr, `culex broker: ${bad}:3: unsupported directive 'psk_hint'\n${bad}:4: max_keepalive: expected an integer from 1 to 65535, not 'never'\n`);
     const json = join(dir, 'bad.json');
     writeFileSync(json, '{\n  "listeners": [\n    { "port": 1883, "tls": { "cert": "a.pem" } }\n  ]\n}\n');
     const r2 = await culex(['broker', '-c', json]);

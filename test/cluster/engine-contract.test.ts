@@ -77,12 +77,31 @@ for (const [name, setUp] of implementations) {
       const from = (await a.lastSeq()) + 1;
       await a.append(bytes('f1'), 'f:1');
       const seen: string[] = [];
-      const stop = await b.follow(from, (e) => seen.push(text(e.data)));
+      const stop = await b.follow(from, (e) => void seen.push(text(e.data)));
       await b.append(bytes('f2'), 'f:2');
       await a.append(bytes('f3'), 'f:3');
       await waitFor(() => seen.length >= 3, 10_000, 'three entries');
       stop();
       assert.deepEqual(seen, ['f1', 'f2', 'f3']);
+    });
+
+    it('a promise returned for an entry holds the later ones back until it settles', async () => {
+      const from = (await a.lastSeq()) + 1;
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      const seen: string[] = [];
+      const stop = await b.follow(from, (e) => {
+        seen.push(text(e.data));
+        return seen.length === 1 ? gate : undefined;
+      });
+      for (const name of ['h1', 'h2', 'h3']) await a.append(bytes(name), `h:${name}`);
+      await waitFor(() => seen.length >= 1, 10_000, 'the first entry');
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(seen, ['h1'], 'nothing after the held entry');
+      open();
+      await waitFor(() => seen.length >= 3, 10_000, 'the held entries');
+      stop();
+      assert.deepEqual(seen, ['h1', 'h2', 'h3']);
     });
 
     it('purgeNode removes only that node\'s entries', async () => {

@@ -121,10 +121,10 @@ describe('configuration files', () => {
     });
 
     it('reports every unsupported directive by name and line', async () => {
-      const path = file('listener 1883\nbridge_protocol_version mqttv311\nallow_anonymous true\nclientid_prefixes abc\n');
+      const path = file('listener 1883\npsk_hint hint\nallow_anonymous true\nclientid_prefixes abc\n');
       const err = await failure(path);
       assert.ok(err instanceof ConfigErrors);
-      assert.equal(err.message, `${path}:2: unsupported directive 'bridge_protocol_version'\n${path}:4: unsupported directive 'clientid_prefixes'`);
+      assert.equal(err.message, `${path}:2: unsupported directive 'psk_hint'\n${path}:4: unsupported directive 'clientid_prefixes'`);
     });
 
     it('names the file, line and directive of a bad value', async () => {

@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { DISCONNECT_CODES } from '../../packet/internal.js';
-import { ReasonCode, type ConnectPacket, type Properties } from '../../packet/index.js';
+import { ReasonCode, reasonCodeName, type ConnectPacket, type Properties } from '../../packet/index.js';
 import { validateTopicName } from '../../topic/index.js';
 import { protocolName } from '../client-state.js';
 import type { AuthenticateContext, AuthenticateResult } from '../hooks.js';
@@ -72,6 +72,8 @@ export function handleConnect(context: HandlerContext, packet: ConnectPacket): v
 
   const max = limits.maxConnections;
   if (max > 0 && context.broker.connectedCount >= max) return context.refuse(ReasonCode.ServerBusy, 'too many connections');
+  const refusal = admissionRefusal(context);
+  if (refusal !== undefined) return context.refuse(refusal, `refused by the broker (${reasonCodeName(refusal)})`);
 
   const method = properties?.authenticationMethod;
   const hook = context.policy.hooks.authenticate;
@@ -116,6 +118,7 @@ export function authenticated(context: HandlerContext, result: AuthenticateResul
     return fail(context, result.reasonCode ?? ReasonCode.NotAuthorized, result.reasonString ?? 'not authorized');
   }
   client.authData = result.data;
+  context.setDeadline(result.expiresAt);
   if (auth.reauthenticate) {
     client.auth = undefined;
     // A re-authentication only starts from a CONNECT that named a method (handlers/auth.ts).
@@ -126,11 +129,23 @@ export function authenticated(context: HandlerContext, result: AuthenticateResul
   }
   const username = result.username ?? auth.username;
   if (username === undefined && !context.policy.allowAnonymous) return fail(context, ReasonCode.NotAuthorized, 'anonymous clients not allowed');
+  if (username !== client.username) {
+    // A ban of the user name the credentials proved (a certificate's, a token's) applies as one of the CONNECT's.
+    client.username = username;
+    const refusal = admissionRefusal(context);
+    if (refusal !== undefined) return context.refuse(refusal, `refused by the broker (${reasonCodeName(refusal)})`);
+  }
   return authorizeWill(context, auth.connect, username);
+}
+
+/** The `admitClient` hook's answer for the client as it stands: a reason code to refuse with, or undefined. */
+function admissionRefusal(context: HandlerContext): number | undefined {
+  return context.policy.hooks.admitClient?.(context.clientInfo());
 }
 
 /** A failed authentication: the `onAuthFailure` hook first (it may delay the answer), then the refusal. */
 function fail(context: HandlerContext, reasonCode: number, reason: string): void | Promise<void> {
+  context.broker.stats.authFailures++;
   const hook = context.policy.hooks.onAuthFailure;
   if (hook === undefined) return refuseAuthentication(context, reasonCode, reason);
   return chain(hook(context.peer, { username: context.client.username }), () => refuseAuthentication(context, reasonCode, reason));

@@ -1,4 +1,4 @@
-import type { Packet, Properties } from '../../packet/index.js';
+import type { Packet, Properties, Subscription } from '../../packet/index.js';
 import type { PeerInfo } from '../../transport/index.js';
 import type { ClientState } from '../client-state.js';
 import type { Holdable } from '../flow.js';
@@ -48,6 +48,7 @@ export interface BrokerServices {
   /** Every retained message whose topic matches the filter and passes `canRead`. */
   forEachRetained(topicFilter: string, visit: (message: BrokerMessage) => void, canRead?: (topic: string) => boolean): void;
   emitConnected(info: ClientInfo): void;
+  emitSubscribed(info: ClientInfo, subscriptions: Subscription[]): void;
   emitUnsubscribed(info: ClientInfo, topicFilters: string[]): void;
 }
 
@@ -89,6 +90,11 @@ export interface HandlerContext extends AckTarget, Holdable, SessionConnection, 
 
   /** An AUTH exchange starts before CONNACK. */
   startAuthentication(): void;
+  /**
+   * The client's credentials end at `at` (epoch ms): the connection is closed then (v5: DISCONNECT 0xA0), counted
+   * from CONNACK on; undefined removes the deadline. Set by each successful authentication and re-authentication.
+   */
+  setDeadline(at: number | undefined): void;
   /** CONNACK sent: the session is attached and timers switch from the connect timeout to keepalive. */
   open(session: Session): ClientInfo;
   /** One more inbound QoS 1/2 message awaiting our acknowledgement. */

@@ -14,8 +14,8 @@ import type { OpenContext } from './context.js';
 export function handlePublish(context: OpenContext, packet: PublishPacket): void | Promise<void> {
   const broker = context.broker;
   const stats = broker.stats;
-  stats.publishReceived++;
-  stats.publishBytesReceived += packet.payload.length;
+  stats.received(packet.qos, packet.payload.length);
+  const arrivedAt = stats.arrival();
   const limits = context.policy.limits;
   let topic = packet.topic;
   const properties = packet.properties;
@@ -44,7 +44,7 @@ export function handlePublish(context: OpenContext, packet: PublishPacket): void
   const packetId = packet.packetId;
   if (packetId === undefined) {
     if (badPayload) return context.protocolError(ReasonCode.PayloadFormatInvalid, 'payload is not valid UTF-8');
-    return admit(context, packet, topic, 0);
+    return admit(context, packet, topic, 0, arrivedAt);
   }
   if (packet.qos === 2 && context.session.hasIncoming(packetId)) {
     // A resent QoS 2 PUBLISH we already have: acknowledge again (once stored), deliver nothing.
@@ -55,62 +55,76 @@ export function handlePublish(context: OpenContext, packet: PublishPacket): void
     return context.protocolError(ReasonCode.ReceiveMaximumExceeded, 'receive maximum exceeded');
   }
   context.takeInbound();
-  if (badPayload) return reject(context, packet, packetId, ReasonCode.PayloadFormatInvalid, 'payload is not valid UTF-8');
+  if (badPayload) return reject(context, packet, packetId, ReasonCode.PayloadFormatInvalid, 'payload is not valid UTF-8', 'rejected');
   // While the store fails, a message is routed only once the changes before it are written: one the broker
   // then refuses was never delivered, so the publisher sending it again makes no duplicate.
   const failing = broker.storeFailing;
   if (failing !== undefined) {
     return broker.whenStoreWritable().then((stored) => {
-      if (stored) return admit(context, packet, topic, packetId);
+      if (stored) return admit(context, packet, topic, packetId, arrivedAt);
       return refuseUnstored(context, packet, packetId, failing);
     });
   }
-  return admit(context, packet, topic, packetId);
+  return admit(context, packet, topic, packetId, arrivedAt);
 }
 
-/** The authorisation and publish hooks, then routing. `packetId` is 0 for QoS 0. */
-function admit(context: OpenContext, packet: PublishPacket, topic: string, packetId: number): void | Promise<void> {
+/**
+ * The authorisation and publish hooks, then routing. `packetId` is 0 for QoS 0; `arrivedAt` times the message's
+ * deliveries when it is one of the sampled (else 0).
+ */
+function admit(context: OpenContext, packet: PublishPacket, topic: string, packetId: number, arrivedAt: number): void | Promise<void> {
   if (context.state !== 'open') return;
   const hooks = context.policy.hooks;
-  if (hooks.authorizePublish === undefined && hooks.onPublish === undefined) return route(context, packet, packetId, topic, undefined);
+  if (hooks.authorizePublish === undefined && hooks.onPublish === undefined) return route(context, packet, packetId, topic, undefined, arrivedAt);
   const allowed = hooks.authorizePublish?.({ client: context.info, topic, qos: packet.qos, retain: packet.retain, will: false }) ?? true;
   return chain(allowed, (verdict) => {
     if (typeof verdict === 'object') return refuseByClosing(context, packet, verdict);
-    if (verdict !== true) return reject(context, packet, packetId, typeof verdict === 'number' ? verdict : ReasonCode.NotAuthorized, 'not authorized');
-    if (hooks.onPublish === undefined) return route(context, packet, packetId, topic, undefined);
+    if (verdict !== true) return reject(context, packet, packetId, typeof verdict === 'number' ? verdict : ReasonCode.NotAuthorized, 'not authorized', 'notAuthorized');
+    if (hooks.onPublish === undefined) return route(context, packet, packetId, topic, undefined, arrivedAt);
     const message: PublishMessage = { topic, payload: asBuffer(packet.payload), qos: packet.qos, retain: packet.retain, properties: packet.properties };
-    return chain(hooks.onPublish(context.info, message), (result) => applyHookResult(context, packet, packetId, topic, result));
+    return chain(hooks.onPublish(context.info, message), (result) => applyHookResult(context, packet, packetId, topic, result, arrivedAt));
   });
 }
 
-function applyHookResult(context: OpenContext, packet: PublishPacket, packetId: number, topic: string, result: PublishHookResult): void {
-  if (result === undefined || result.action === 'accept') return route(context, packet, packetId, topic, undefined);
+function applyHookResult(context: OpenContext, packet: PublishPacket, packetId: number, topic: string, result: PublishHookResult, arrivedAt: number): void {
+  if (result === undefined || result.action === 'accept') return route(context, packet, packetId, topic, undefined, arrivedAt);
   // A hook may have closed the connection meanwhile: then nothing may be acknowledged.
   if (context.state !== 'open') return;
   switch (result.action) {
     case 'disconnect':
       return refuseByClosing(context, packet, result);
     case 'reject':
-      return reject(context, packet, packetId, result.reasonCode, result.reasonString ?? 'refused');
+      return reject(context, packet, packetId, result.reasonCode, result.reasonString ?? 'refused', 'rejected');
     case 'rewrite':
-      return route(context, packet, packetId, result.message.topic, result.message);
+      return route(context, packet, packetId, result.message.topic, result.message, arrivedAt);
     case 'consume':
       return acknowledge(context, packet, packetId, result.reasonCode ?? ReasonCode.Success);
   }
 }
 
 /** Routes the message (or the hook's replacement) and acknowledges it. */
-function route(context: OpenContext, packet: PublishPacket, packetId: number, topic: string, replacement: PublishMessage | undefined): void {
+function route(
+  context: OpenContext,
+  packet: PublishPacket,
+  packetId: number,
+  topic: string,
+  replacement: PublishMessage | undefined,
+  arrivedAt: number,
+): void {
   // Clients may not publish into the broker's own statistics.
-  if (topic.startsWith('$SYS/')) return reject(context, packet, packetId, ReasonCode.NotAuthorized, '$SYS topics are read-only');
+  if (topic.startsWith('$SYS/')) return reject(context, packet, packetId, ReasonCode.NotAuthorized, '$SYS topics are read-only', 'notAuthorized');
   const clientId = context.client.clientId;
   const topicBytes = context.topicBytes.get(topic);
   const message =
     replacement === undefined
-      ? brokerMessage(topic, packet.payload, packet.qos, packet.retain, packet.properties, clientId, topicBytes)
-      : createMessage(replacement, clientId, topicBytes);
+      ? brokerMessage(topic, packet.payload, packet.qos, packet.retain, packet.properties, clientId, topicBytes, arrivedAt)
+      : createMessage(replacement, clientId, topicBytes, arrivedAt);
+  const stats = context.broker.stats;
+  const droppedBefore = stats.publishDropped;
   // A subscriber whose queue this message overflows holds this connection back (flow.ts).
   const delivered = context.broker.dispatch(message, context.info, context);
+  // Taken by no one and dropped by no one: nobody subscribed.
+  if (delivered === 0 && stats.publishDropped === droppedBefore) stats.dropPublished('noSubscribers', clientId, topic);
   acknowledge(context, packet, packetId, delivered === 0 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success);
 }
 
@@ -128,6 +142,8 @@ function acknowledge(context: OpenContext, packet: PublishPacket, packetId: numb
  */
 function refuseUnstored(context: OpenContext, packet: PublishPacket, packetId: number, reasonCode: number): void {
   context.broker.logger.debug(`${context.describe()}: PUBLISH to ${packet.topic} refused: store unavailable`);
+  context.broker.stats.dropPublished('storeFailure', context.client.clientId, packet.topic);
+  context.session.noteError(`PUBLISH to ${packet.topic} refused: store unavailable`);
   context.releaseInbound();
   if (context.client.version === 5) context.sendAck(packet.qos === 1 ? 'puback' : 'pubrec', packetId, reasonCode, 'store unavailable');
   else context.close('store unavailable', true);
@@ -137,12 +153,24 @@ function refuseUnstored(context: OpenContext, packet: PublishPacket, packetId: n
 function refuseByClosing(context: OpenContext, packet: PublishPacket, verdict: DisconnectVerdict): void {
   const reason = verdict.reasonString ?? `PUBLISH to ${packet.topic} refused`;
   context.broker.logger.info(`${context.describe()}: ${reason}: connection closed`);
-  context.disconnect(verdict.reasonCode ?? ReasonCode.NotAuthorized, reason);
+  const code = verdict.reasonCode ?? ReasonCode.NotAuthorized;
+  context.broker.stats.dropPublished(code === ReasonCode.NotAuthorized ? 'notAuthorized' : 'rejected', context.client.clientId, packet.topic);
+  context.session.noteError(`${reason} (0x${code.toString(16)})`);
+  context.disconnect(code, reason);
 }
 
 /** Refused: v5 hears the reason code; 3.x gets a plain acknowledgement and the message is dropped. */
-function reject(context: OpenContext, packet: PublishPacket, packetId: number, reasonCode: number, reason: string): void {
+function reject(
+  context: OpenContext,
+  packet: PublishPacket,
+  packetId: number,
+  reasonCode: number,
+  reason: string,
+  drop: 'notAuthorized' | 'rejected',
+): void {
   context.broker.logger.debug(`${context.describe()}: PUBLISH to ${packet.topic} refused: ${reason}`);
+  context.broker.stats.dropPublished(drop, context.client.clientId, packet.topic);
+  context.session.noteError(`PUBLISH to ${packet.topic} refused: ${reason} (0x${reasonCode.toString(16)})`);
   if (packet.qos === 0 || context.state !== 'open') return;
   const kind = packet.qos === 1 ? 'puback' : 'pubrec';
   if (context.client.version === 5) {

@@ -1,7 +1,7 @@
 import { SUBACK_CODES } from '../../packet/internal.js';
 import { ReasonCode, type QoS, type SubscribePacket, type Subscription } from '../../packet/index.js';
-import { parseSharedFilter, validateSubscriptionFilter, TopicError } from '../../topic/index.js';
-import type { SubscriptionRecord } from '../subscription.js';
+import { validateSubscriptionFilter, type TopicError } from '../../topic/index.js';
+import { sendRetained, subscriptionRecord, wantsRetained, type SubscriptionRecord } from '../subscription.js';
 import type { OpenContext } from './context.js';
 
 /**
@@ -61,23 +61,9 @@ function finish(context: OpenContext, packet: SubscribePacket, codes: number[]):
       codes[i] = ReasonCode.QuotaExceeded;
       continue;
     }
-    const shared = parseSharedFilter(filter);
-    const isShared = shared !== undefined && !(shared instanceof TopicError);
-    const record: SubscriptionRecord = {
-      session,
-      filter,
-      topicFilter: isShared ? shared.filter : filter,
-      group: isShared ? shared.group : undefined,
-      qos: code as QoS,
-      noLocal: sub.noLocal ?? false,
-      retainAsPublished: sub.retainAsPublished ?? false,
-      retainHandling: sub.retainHandling ?? 0,
-      identifier,
-      identifiers: identifier === undefined ? undefined : [identifier],
-    };
+    const record = subscriptionRecord(session, sub, code as QoS, identifier);
     sessions.subscribe(session, record);
-    // Shared subscriptions get no retained messages; Retain Handling 1 only for a new subscription.
-    if (!isShared && (record.retainHandling === 0 || (record.retainHandling === 1 && !existed))) withRetained.push(record);
+    if (wantsRetained(record, existed)) withRetained.push(record);
   }
   const ready = context.broker.routerReady();
   if (ready === undefined) return acknowledge(context, packet, codes, withRetained);
@@ -89,11 +75,12 @@ function acknowledge(context: OpenContext, packet: SubscribePacket, codes: numbe
   if (context.state !== 'open') return;
   const session = context.session;
   const v5 = context.client.version === 5;
+  for (let i = 0; i < codes.length; i++) {
+    const code = codes[i]!;
+    if (code >= ReasonCode.UnspecifiedError) session.noteError(`SUBSCRIBE to ${packet.subscriptions[i]!.topicFilter} refused (0x${code.toString(16)})`);
+  }
   const reasonCodes = v5 ? codes : codes.map((code) => (code >= ReasonCode.UnspecifiedError ? ReasonCode.UnspecifiedError : code));
   context.send({ type: 'suback', packetId: packet.packetId, reasonCodes });
-  for (const record of withRetained) {
-    context.broker.forEachRetained(record.topicFilter, (message) => {
-      session.outbox.deliver(message, message.qos < record.qos ? message.qos : record.qos, true, record.identifiers, undefined);
-    }, session.canRead);
-  }
+  context.broker.emitSubscribed(context.info, packet.subscriptions.flatMap((sub, i) => (codes[i]! < ReasonCode.UnspecifiedError ? [{ ...sub, qos: codes[i] as QoS }] : [])));
+  for (const record of withRetained) sendRetained(context.broker, session, record);
 }

@@ -1,4 +1,5 @@
 import { LogLimiter, type Logger } from '../logger.js';
+import type { BrokerStats } from '../stats.js';
 import { StoreError } from './store-errors.js';
 import type { BrokerStore, StoreOp } from './store.js';
 import { atTickEnd } from '../../transport/internal.js';
@@ -59,6 +60,8 @@ export class StoreWriter {
   private writing: Promise<void> | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private failures = 0;
+  /** `performance.now()` when the batch being written started, while meters time batches (else 0). */
+  private batchStarted = 0;
   /** Set from a failed write until a write succeeds; the reason code to refuse new messages with meanwhile. */
   failing: 0x80 | 0x97 | undefined;
   private readonly flushNow = (): void => {
@@ -76,6 +79,8 @@ export class StoreWriter {
   constructor(
     private readonly store: BrokerStore,
     private readonly logger: Logger,
+    /** Its meters, when set, time each batch. */
+    private readonly stats?: BrokerStats,
   ) {
     this.failureLog = new LogLimiter(logger);
   }
@@ -138,14 +143,23 @@ export class StoreWriter {
     const waiting = this.waiting;
     this.ops = [];
     this.waiting = [];
+    this.batchStarted = ops.length > 0 && this.stats?.meters !== undefined ? performance.now() : 0;
     this.writing = (ops.length === 0 ? Promise.resolve() : this.store.write(ops)).then(
-      () => this.committed(waiting),
+      () => this.committed(ops.length, waiting),
       (err: unknown) => this.failed(ops, waiting, err),
     );
   }
 
-  private committed(waiting: Committed[]): void {
+  /** Times the batch just written (or failed), when it was timed. */
+  private timed(operations: number): void {
+    if (this.batchStarted === 0) return;
+    this.stats?.meters?.storeBatch(operations, (performance.now() - this.batchStarted) / 1000);
+    this.batchStarted = 0;
+  }
+
+  private committed(operations: number, waiting: Committed[]): void {
     this.writing = undefined;
+    this.timed(operations);
     if (this.failing !== undefined) {
       this.failing = undefined;
       clearTimeout(this.retryTimer);
@@ -158,6 +172,7 @@ export class StoreWriter {
 
   private failed(ops: StoreOp[], waiting: Committed[], err: unknown): void {
     this.writing = undefined;
+    this.timed(ops.length);
     this.failures++;
     const cause = err instanceof Error ? err.message : String(err);
     this.failureLog.log('error', `store write failed (${cause})`, 'the store', `store write of ${ops.length} changes failed: ${cause}`);

@@ -77,6 +77,7 @@ export class FakeBroker implements BrokerServices {
   }
 
   emitConnected(): void {}
+  emitSubscribed(): void {}
   emitUnsubscribed(): void {}
 }
 
@@ -100,7 +101,7 @@ export class FakeContext implements HandlerContext {
     limits: Partial<BrokerLimits> = {},
   ) {
     const merged = { ...broker.limits, ...limits };
-    this.policy = { listener: 'fake', allowAnonymous: true, refuseExcessKeepalive: false, limits: merged, hooks };
+    this.policy = { listener: 'fake', allowAnonymous: true, refuseExcessKeepalive: false, limits: merged, hooks, holdPublishers: true };
     this.client = new ClientState(merged.maxInflight);
   }
 
@@ -176,6 +177,8 @@ export class FakeContext implements HandlerContext {
   startAuthentication(): void {
     this.state = 'auth';
   }
+
+  setDeadline(): void {}
 
   open(session: Session): ClientInfo {
     this.state = 'open';

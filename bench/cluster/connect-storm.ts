@@ -1,0 +1,65 @@
+/**
+ * `node --import tsx bench/cluster/connect-storm.ts`: BENCH_CLIENTS (default 10,000) clients connect at once with
+ * persistent sessions, spread over the nodes of a Culex cluster of three (one nats-server), against one Culex
+ * broker (LevelDB store) and Mosquitto in the same run: time until every client has its CONNACK, broker CPU (all
+ * nodes) and NATS CPU per CONNECT, failures. Brokers on core 0; load and nats-server on core 1. Each round starts
+ * every broker fresh (no sessions yet). Runs the built command: `npm run build` first.
+ *
+ * Environment: BENCH_CLIENTS (default 10000), BENCH_CONCURRENCY (connects outstanding, default 1000),
+ * BENCH_ROUNDS (default 2), BENCH_NODES (cluster size, default 3).
+ */
+import { cpuSeconds, culexCluster, culexSingle, median, mosquitto, runLoad, type BenchBroker } from './processes.js';
+
+const env = process.env;
+const clients = Number(env['BENCH_CLIENTS'] ?? 10_000);
+const concurrency = Number(env['BENCH_CONCURRENCY'] ?? 1000);
+const rounds = Number(env['BENCH_ROUNDS'] ?? 2);
+const nodes = Number(env['BENCH_NODES'] ?? 3);
+
+interface Result {
+  ms: number;
+  connected: number;
+  failed: Record<string, number>;
+  brokerCpu: number;
+  natsCpu: number;
+}
+
+async function storm(broker: BenchBroker): Promise<Result> {
+  try {
+    const before = broker.pids.map(cpuSeconds);
+    const natsBefore = broker.natsPid === undefined ? 0 : cpuSeconds(broker.natsPid);
+    const spec = { ports: broker.ports, count: clients, concurrency, clientPrefix: `storm-${Date.now()}-` };
+    const line = JSON.parse(await runLoad('connect-load.ts', spec)) as { ms: number; connected: number; failed: Record<string, number> };
+    const brokerCpu = broker.pids.map(cpuSeconds).reduce((sum, after, i) => sum + after - before[i]!, 0);
+    const natsCpu = broker.natsPid === undefined ? 0 : cpuSeconds(broker.natsPid) - natsBefore;
+    return { ...line, brokerCpu, natsCpu };
+  } finally {
+    await broker.stop();
+  }
+}
+
+const scenarios: Array<[string, () => Promise<BenchBroker>]> = [
+  ['Culex (LevelDB store)', () => culexSingle('leveldb')],
+  [`Culex cluster, ${nodes} nodes`, () => culexCluster(nodes)],
+  ['Mosquitto', () => mosquitto()],
+];
+const results = new Map<string, Result[]>();
+for (let round = 0; round < rounds; round++) {
+  for (const [name, make] of scenarios) {
+    const r = await storm(await make());
+    console.error(`round ${round + 1}: ${name}: ${r.connected}/${clients} in ${r.ms.toFixed(0)} ms, broker ${((r.brokerCpu * 1e6) / clients).toFixed(0)} µs/CONNECT, NATS ${((r.natsCpu * 1e6) / clients).toFixed(0)}, failed ${JSON.stringify(r.failed)}`);
+    results.set(name, [...(results.get(name) ?? []), r]);
+  }
+}
+
+const base = median(results.get('Culex (LevelDB store)')!.map((r) => r.ms));
+console.log(`\nConnect storm: ${clients} persistent-session CONNECTs (MQTT 3.1.1, Clean Session 0), ${concurrency} outstanding, ${rounds} rounds (median)\n`);
+console.log('| broker | connected | time to all (ms) | ÷ Culex (LevelDB) | broker CPU µs/CONNECT | NATS CPU µs/CONNECT |');
+console.log('|---|---:|---:|---:|---:|---:|');
+for (const [name, rs] of results) {
+  const ms = median(rs.map((r) => r.ms));
+  const nats = median(rs.map((r) => (r.natsCpu * 1e6) / clients));
+  console.log(
+    `| ${name} | ${rs.map((r) => r.connected).join(', ')} | ${ms.toFixed(0)} | ${(ms / base).toFixed(2)}x | ${median(rs.map((r) => (r.brokerCpu * 1e6) / clients)).toFixed(0)} | ${nats > 0 ? nats.toFixed(0) : '—'} |`,
+  );
+}

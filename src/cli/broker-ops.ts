@@ -1,0 +1,97 @@
+/**
+ * `culex broker`'s operations flags (`--http`, `--http-passwd`, ..., `--log-format`) onto the configuration, and
+ * the admin HTTP listener started from it.
+ */
+import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import type { Broker, Logger, LogFormat } from '../broker/index.js';
+import type { BrokerConfig, HttpSettings } from '../config/index.js';
+import { OpsServer } from '../ops/index.js';
+
+export const opsHelp = `      --http [HOST:]PORT  serve the admin interface over HTTP: Prometheus metrics at /metrics, the admin API
+                          under /api/v1 (docs/operate.md); HOST defaults to 127.0.0.1 (default off)
+      --http-passwd FILE  admin users for HTTP Basic, in culex passwd format (re-read on SIGHUP)
+      --http-tokens FILE  API tokens for Bearer, made by \`culex ctl token\` (re-read on SIGHUP)
+      --http-cert FILE    serve HTTPS with this certificate chain (PEM) ...
+      --http-key FILE     ... and this key
+      --http-public-metrics  answer GET /metrics without credentials (default: credentials needed)
+      --log-format F      text or json (one JSON object a line: time, level, msg) (default text)
+`;
+
+/** parseArgs options of the flags above. */
+export const opsOptions = {
+  http: { type: 'string' },
+  'http-passwd': { type: 'string' },
+  'http-tokens': { type: 'string' },
+  'http-cert': { type: 'string' },
+  'http-key': { type: 'string' },
+  'http-public-metrics': { type: 'boolean' },
+  'log-format': { type: 'string' },
+} as const;
+
+export interface OpsFlags {
+  http?: string;
+  'http-passwd'?: string;
+  'http-tokens'?: string;
+  'http-cert'?: string;
+  'http-key'?: string;
+  'http-public-metrics'?: boolean;
+  'log-format'?: string;
+}
+
+/** `PORT`, `HOST:PORT` or `[IPv6]:PORT`. */
+export function parseHttpAddress(text: string): { host?: string; port: number } {
+  const match = /^(?:(\[[^\]]+\]|[^:]+):)?(\d{1,5})$/.exec(text);
+  const port = match === null ? NaN : Number(match[2]);
+  if (match === null || port > 65535) throw new Error(`--http takes [HOST:]PORT, not '${text}'`);
+  const host = match[1]?.replace(/^\[(.*)\]$/, '$1');
+  return host === undefined ? { port } : { host, port };
+}
+
+/** Applies the flags over the file's settings (flags win); throws an Error worded for the user. */
+export function applyOpsFlags(flags: OpsFlags, config: BrokerConfig): void {
+  if (flags['log-format'] !== undefined) {
+    if (flags['log-format'] !== 'text' && flags['log-format'] !== 'json') throw new Error(`--log-format takes text or json, not '${flags['log-format']}'`);
+    config.logFormat = flags['log-format'];
+  }
+  const rest = [flags['http-passwd'], flags['http-tokens'], flags['http-cert'], flags['http-key'], flags['http-public-metrics']];
+  if (flags.http === undefined) {
+    if (config.http === undefined && rest.some((value) => value !== undefined)) throw new Error('the --http-... flags need --http (or http in the configuration file)');
+    if (config.http === undefined) return;
+  }
+  const http: HttpSettings = flags.http === undefined ? config.http! : { ...config.http, ...parseHttpAddress(flags.http) };
+  if (flags['http-passwd'] !== undefined) http.passwordFile = flags['http-passwd'];
+  if (flags['http-tokens'] !== undefined) http.tokensFile = flags['http-tokens'];
+  if ((flags['http-cert'] === undefined) !== (flags['http-key'] === undefined)) throw new Error('--http-cert and --http-key go together');
+  if (flags['http-cert'] !== undefined) http.tls = { certFile: flags['http-cert'], keyFile: flags['http-key']! };
+  if (flags['http-public-metrics']) http.publicMetrics = true;
+  if (http.passwordFile === undefined && http.tokensFile === undefined) {
+    throw new Error('--http needs --http-passwd or --http-tokens: the admin interface is never open to anyone');
+  }
+  config.http = http;
+}
+
+export function logFormat(config: BrokerConfig): LogFormat {
+  return config.logFormat ?? 'text';
+}
+
+/** Starts the admin listener when the configuration has one; `reload` is what SIGHUP re-reads. */
+export async function startOps(
+  config: BrokerConfig,
+  broker: Broker,
+  nodeName: string | undefined,
+  reload: () => Promise<void>,
+  logger: Logger,
+): Promise<OpsServer | undefined> {
+  const http = config.http;
+  if (http === undefined) return undefined;
+  const tls = http.tls === undefined ? undefined : { cert: await readFile(http.tls.certFile), key: await readFile(http.tls.keyFile) };
+  return OpsServer.start({
+    broker,
+    http: { host: http.host, port: http.port, passwordFile: http.passwordFile, tokensFile: http.tokensFile, tls, publicMetrics: http.publicMetrics },
+    nodeName: nodeName ?? hostname(),
+    clustered: config.cluster !== undefined,
+    reload,
+    logger,
+  });
+}

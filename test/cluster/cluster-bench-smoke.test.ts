@@ -1,0 +1,56 @@
+/**
+ * The cluster benchmarks (many devices, connect storm, batched QoS 1) in their smallest form: every scenario runs
+ * and prints its row (no timing is judged here; figures come from full runs on a quiet machine).
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { test } from 'node:test';
+
+function run(script: string, env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.once('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** The rows of the Markdown table a benchmark prints: first cell, then the others. */
+function rows(stdout: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const line of stdout.split('\n')) {
+    if (!line.startsWith('| ') || line.startsWith('| broker') || line.startsWith('|---')) continue;
+    const cells = line.split('|').slice(1, -1).map((c) => c.trim());
+    out.set(cells[0]!, cells.slice(1));
+  }
+  return out;
+}
+
+test('many devices: every scenario delivers and reports CPU per message', { timeout: 240_000 }, async () => {
+  const r = await run('bench/cluster/many-devices.ts', { BENCH_PAIRS: '20', BENCH_RATE: '200', BENCH_SECONDS: '1', BENCH_WARMUP: '1', BENCH_ROUNDS: '1' });
+  assert.equal(r.code, 0, r.stderr);
+  const table = rows(r.stdout);
+  assert.deepEqual([...table.keys()], ['Culex (LevelDB store)', 'Culex (memory)', 'Culex cluster, same node', 'Culex cluster, across nodes', 'Mosquitto']);
+  for (const [name, cells] of table) {
+    const [received] = cells[0]!.split('/').map(Number);
+    assert.ok(received! > 0, `${name} delivered nothing: ${cells.join(' | ')}`);
+    assert.ok(Number(cells[1]) > 0, `${name}: no CPU figure`);
+  }
+});
+
+test('connect storm: every client of every scenario connects', { timeout: 240_000 }, async () => {
+  const r = await run('bench/cluster/connect-storm.ts', { BENCH_CLIENTS: '100', BENCH_CONCURRENCY: '50', BENCH_ROUNDS: '1', BENCH_NODES: '2' });
+  assert.equal(r.code, 0, r.stderr);
+  const table = rows(r.stdout);
+  assert.deepEqual([...table.keys()], ['Culex (LevelDB store)', 'Culex cluster, 2 nodes', 'Mosquitto']);
+  for (const [name, cells] of table) assert.equal(cells[0], '100', `${name}: ${cells.join(' | ')}`);
+});
+
+test('batched QoS 1 across nodes: every message arrives', { timeout: 240_000 }, async () => {
+  const r = await run('bench/cluster/batched.ts', { BENCH_COUNT: '3000', BENCH_WINDOW: '100', BENCH_ROUNDS: '1', BENCH_SECONDS: '30' });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /Culex cluster, across nodes: 3000\/3000 received/);
+  assert.deepEqual([...rows(r.stdout).keys()], ['Mosquitto', 'Culex (LevelDB store)', 'Culex cluster, across nodes']);
+});
