@@ -15,6 +15,7 @@ import {
   TwinStore,
   type HubConfig,
 } from '../iothub/internal.js';
+import { parseArgsMessage, usageError } from './args.js';
 import { DeviceRegistry, identityKey, LevelKeyValueStore, type DeviceIdentityInput } from '../registry/index.js';
 
 const help = `usage: culex hub <command> [options]
@@ -54,8 +55,14 @@ options:
       --policy NAME        token: the policy (default iothubowner)
       --ttl S              token: seconds of validity (default 3600)
   -v, --verbose            start: log connections and refusals
-      --help               show this help
+  -h, --help               show this help
 `;
+
+const hubCommands = ['init', 'start', 'policies', 'token', 'device', 'connection-string'] as const;
+
+function isHubCommand(name: string): name is (typeof hubCommands)[number] {
+  return (hubCommands as readonly string[]).includes(name);
+}
 
 type Values = Record<string, string | boolean | undefined>;
 
@@ -207,20 +214,22 @@ export async function run(args: string[]): Promise<number> {
         policy: { type: 'string' },
         ttl: { type: 'string' },
         verbose: { type: 'boolean', short: 'v' },
-        help: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
       },
       strict: true,
     });
   } catch (err) {
-    process.stderr.write(`culex hub: ${(err as Error).message}\n\n${help}`);
-    return 2;
+    return usageError('hub', parseArgsMessage(err));
   }
   const { values, positionals } = parsed;
   const [command, ...rest] = positionals;
-  if (values.help || command === undefined) {
+  if (values.help) {
     process.stdout.write(help);
-    return values.help ? 0 : 2;
+    return 0;
   }
+  if (command === undefined) return usageError('hub', `which command? (${hubCommands.join(', ')})`);
+  // Before the hub directory is read: a mistyped command is not a missing hub.json.
+  if (!isHubCommand(command)) return usageError('hub', `unknown command '${command}'`);
   const dir = values.dir ?? '.';
   try {
     if (command === 'init') {
@@ -254,9 +263,6 @@ export async function run(args: string[]): Promise<number> {
         process.stdout.write(`${connectionString(config, values, deviceId, moduleId, identity.authentication.symmetricKey?.primaryKey)}\n`);
         return 0;
       }
-      default:
-        process.stderr.write(`culex hub: unknown command '${command}'\n\n${help}`);
-        return 2;
     }
   } catch (err) {
     process.stderr.write(`culex hub: ${(err as Error).message}\n`);
