@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, posix } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 const root = new URL('../../', import.meta.url).pathname;
@@ -117,8 +117,17 @@ describe('the npm package', () => {
   it('holds the licence, the docs the README links to, both builds, and no source maps that point at unshipped files', () => {
     const paths = new Set(packed.files.map((file) => file.path));
     for (const path of ['LICENSE', 'README.md', 'docs/coming-from-mqttjs.md', 'docs/persistence.md', 'src/client/README.md',
-      'dist/cjs/package.json', 'dist/mqttjs/index.js', 'dist/cjs/mqttjs/index.d.ts', 'bin/culex.js']) {
+      'dist/cjs/package.json', 'dist/mqttjs/index.js', 'dist/cjs/mqttjs/index.d.ts', 'bin/culex.js', 'docs/deploy.md', 'docs/culex.service']) {
       assert.ok(paths.has(path), `${path} is not in the package`);
+    }
+    // Every relative link of the shipped Markdown leads to a shipped file (a folder: its README.md).
+    for (const doc of [...paths].filter((path) => path.endsWith('.md'))) {
+      const text = readFileSync(join(project, 'node_modules/culex', doc), 'utf8');
+      for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+        if (/^[a-z]+:/.test(target!) || target!.startsWith('#')) continue;
+        const linked = posix.normalize(posix.join(posix.dirname(doc), target!.split('#')[0]!)).replace(/\/$/, '');
+        assert.ok(paths.has(linked) || paths.has(`${linked}/README.md`), `${doc} links to ${target}, which is not in the package`);
+      }
     }
     const maps = [...paths].filter((path) => path.endsWith('.map'));
     assert.deepEqual(maps, ['dist/browser/culex.js.map']);
