@@ -74,7 +74,10 @@ export class Link implements SessionLink {
   closed = false;
   readonly handshake: Promise<ConnackPacket>;
   settleHandshake!: { resolve: (connack: ConnackPacket) => void; reject: (error: Error) => void };
-  /** The CONNACK's authentication data is being checked (`onAuthSuccess`): the packets after it wait. */
+  /**
+   * The packets after the CONNACK wait: its authentication data is being checked (`onAuthSuccess`), or the program
+   * that awaited the connection has yet to attach its listeners (`readAfterConnack`).
+   */
   verifying = false;
   drainWaiters: Array<() => void> = [];
   writable = true;
@@ -248,7 +251,25 @@ export class Link implements SessionLink {
       else if (packet.type === 'publish') messages = true;
       if (this.inOrder(packet)) this.owner.handle(this, packet);
       if (this.closed || this.verifying) return;
+      if (packet.type === 'connack' && this.connected) {
+        this.readAfterConnack();
+        return;
+      }
     }
+  }
+
+  /**
+   * Reads what came with the CONNACK (a resumed session's queued messages, typically in the same read) on the next
+   * turn of the event loop: `await connect(...)` resumes the program first, so the `message` listener it attaches
+   * next hears them instead of their being acknowledged to nobody.
+   */
+  readAfterConnack(): void {
+    this.verifying = true;
+    // A timer, not setImmediate: the browser build runs this too.
+    setTimeout(() => {
+      this.verifying = false;
+      if (!this.closed) this.readPackets();
+    }, 0);
   }
 
   /** A connection starts with one CONNACK (after AUTH exchanges); anything else before it breaks the protocol. */
