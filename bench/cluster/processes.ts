@@ -64,6 +64,8 @@ export interface BenchBroker {
   ports: number[];
   pids: number[];
   natsPid: number | undefined;
+  /** A cluster's NATS server and cluster name (to write to its journal as another node would). */
+  nats?: { url: string; cluster: string };
   stop(): Promise<void>;
 }
 
@@ -115,6 +117,7 @@ export async function culexCluster(nodes: number, extra: string[] = []): Promise
     ports: started.map((s) => Number(s.log().match(listening)![1])),
     pids: started.map((s) => s.child.pid!),
     natsPid: nats.child.pid!,
+    nats: { url, cluster: name },
     async stop() {
       for (const s of started) await stop(s.child);
       await stop(nats.child);

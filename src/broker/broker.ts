@@ -318,6 +318,15 @@ export class Broker extends EventEmitter<BrokerEvents> {
   }
 
   /**
+   * Writes the whole state of every persistent session to the store again and resolves once that is stored (false
+   * when the write failed). A store that keeps a log (the cluster journal) may then drop what came before.
+   */
+  recordSessions(): Promise<boolean> {
+    for (const session of this.core.sessions.values()) session.recordWhole();
+    return this.core.whenStoreWritable();
+  }
+
+  /**
    * Gives a session up to another broker of a cluster: its client gets DISCONNECT 0x8E and the session's whole
    * state is returned (undefined when there is no such session, or with `discard`, which ends it here instead).
    */

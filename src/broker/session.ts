@@ -194,6 +194,18 @@ export class Session {
     this.outbox.recordAll();
   }
 
+  /**
+   * Records its whole state again (session, subscriptions, deliveries, QoS 2 ids): a store that keeps a log (the
+   * cluster journal) may then drop everything before these records.
+   */
+  recordWhole(): void {
+    const journal = this.journal;
+    if (journal === undefined) return;
+    journal.record({ op: 'putSession', session: this.toStored() });
+    for (const sub of this.subscriptions.values()) this.recordSubscription(journal, sub);
+    this.recordAll();
+  }
+
   /** Puts back an incoming QoS 2 packet id a store recovered (nothing recorded: the store has it). */
   restoreIncoming(packetId: number): void {
     (this.incomingQos2 ??= new Set()).add(packetId);

@@ -178,20 +178,43 @@ function writeBody(buf: Buffer, pos: number, op: JournalOp, size: number): void 
 
 /** Encodes a batch of operations as one journal entry. */
 export function encodeBatch(ops: readonly JournalOp[]): Buffer {
-  const sizes = new Array<number>(ops.length);
-  let total = HEADER;
+  const sizes = ops.map(bodySize);
+  return encodeRange(ops, sizes, 0, ops.length);
+}
+
+/**
+ * Encodes operations as consecutive journal entries of at most `maxBytes` each (NATS refuses a message above its
+ * max_payload, 1 MB by default); an operation larger than that alone gets an entry of its own.
+ */
+export function encodeBatches(ops: readonly JournalOp[], maxBytes: number): Buffer[] {
+  const sizes = ops.map(bodySize);
+  const entries: Buffer[] = [];
+  let from = 0;
+  let bytes = HEADER;
   for (let i = 0; i < ops.length; i++) {
-    sizes[i] = bodySize(ops[i]!);
-    total += 5 + sizes[i]!;
+    const size = 5 + sizes[i]!;
+    if (i > from && bytes + size > maxBytes) {
+      entries.push(encodeRange(ops, sizes, from, i));
+      from = i;
+      bytes = HEADER;
+    }
+    bytes += size;
   }
+  if (from < ops.length || ops.length === 0) entries.push(encodeRange(ops, sizes, from, ops.length));
+  return entries;
+}
+
+function encodeRange(ops: readonly JournalOp[], sizes: readonly number[], from: number, to: number): Buffer {
+  let total = HEADER;
+  for (let i = from; i < to; i++) total += 5 + sizes[i]!;
   const buf = Buffer.allocUnsafe(total);
   buf[0] = MAGIC[0]!;
   buf[1] = MAGIC[1]!;
   buf[2] = MAGIC[2]!;
   buf[3] = VERSION;
-  buf.writeUInt32BE(ops.length, 4);
+  buf.writeUInt32BE(to - from, 4);
   let pos = HEADER;
-  for (let i = 0; i < ops.length; i++) {
+  for (let i = from; i < to; i++) {
     const op = ops[i]!;
     const size = sizes[i]!;
     buf[pos] = KIND_OF.get(op.op)!;

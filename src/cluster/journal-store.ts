@@ -1,19 +1,31 @@
 import { StoreError, type BrokerMessage, type BrokerStore, type StoredSessionState, type StoreOp } from '../broker/index.js';
 import type { ClusterEngine } from './engine.js';
-import { decodeMessage, encodeBatch, encodeMessage, type JournalOp } from './journal-codec.js';
+import { decodeMessage, encodeBatches, encodeMessage, type JournalOp } from './journal-codec.js';
 import type { TopicSubjects } from './subject.js';
 
+/** Largest journal entry by default: half of NATS's default max_payload, room for headers. */
+export const MAX_ENTRY_BYTES = 512 * 1024;
+
+/** A batch of the broker's operations as journal entries, with their ids. */
+interface PendingBatch {
+  entries: Array<{ id: string; data: Uint8Array }>;
+  ops: readonly StoreOp[];
+}
+
 /**
- * A node's store in the cluster: every batch the broker writes becomes one entry of the node's journal (one
- * JetStream message), which resolves once the engine holds it. Retained messages also go to the engine's retained
+ * A node's store in the cluster: every batch the broker writes becomes an entry of the node's journal (one
+ * JetStream message; several when it is large), which resolves once the engine holds it. Retained messages also go to the engine's retained
  * store (before the entry, so a node that loads them and then follows the journal from where it loaded misses
  * nothing). A node starts with no sessions of its own: they come to it from the clients that connect to it
  * (handed over by other nodes) or from a dead node's journal (adopted).
  */
 export class JournalStore implements BrokerStore {
   private batches = 0;
-  /** A batch whose append failed: tried again, with the same id, before anything newer (the engine may hold it). */
-  private unconfirmed: { id: string; data: Uint8Array; ops: readonly StoreOp[] } | undefined;
+  /**
+   * A batch whose append failed: its entries not yet confirmed are tried again, with the same ids, before anything
+   * newer (the engine may hold them).
+   */
+  private unconfirmed: PendingBatch | undefined;
   /** The broker operations of a failed batch that went in on retry: the broker's next write starts with them. */
   private confirmed: readonly StoreOp[] | undefined;
   /** Operations the node adds to its next entry (marks), not the broker's. */
@@ -25,6 +37,11 @@ export class JournalStore implements BrokerStore {
   private consumedWritten = 0;
 
   private lastAppend = 0;
+  /** Bytes this store has appended to the journal since it opened. */
+  appendedBytes = 0;
+  private appendsStarted = 0;
+  /** Waiting for the sequence of the first entry whose append starts after a given count (see `nextSeq`). */
+  private seqWaiters: Array<{ after: number; resolve: (seq: number) => void }> = [];
 
   constructor(
     private readonly engine: ClusterEngine,
@@ -34,6 +51,8 @@ export class JournalStore implements BrokerStore {
      * flight), so that one JetStream request carries many MQTT messages — JetStream's cost is per request.
      */
     private readonly batchMs = 0,
+    /** Largest journal entry written (NATS refuses messages above its max_payload, 1 MB by default). */
+    private readonly maxEntryBytes = MAX_ENTRY_BYTES,
   ) {}
 
   async open(): Promise<void> {
@@ -72,7 +91,7 @@ export class JournalStore implements BrokerStore {
   private async writeNow(ops: readonly StoreOp[]): Promise<void> {
     const pending = this.unconfirmed;
     if (pending !== undefined) {
-      await this.append(pending.id, pending.data);
+      await this.appendAll(pending);
       this.unconfirmed = undefined;
       this.confirmed = pending.ops;
     }
@@ -96,15 +115,46 @@ export class JournalStore implements BrokerStore {
     const wait = this.lastAppend + this.batchMs - Date.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     this.lastAppend = Date.now();
-    const id = `${this.engine.nodeId}:${++this.batches}`;
-    const data = encodeBatch(entry);
+    const batch: PendingBatch = {
+      entries: encodeBatches(entry, this.maxEntryBytes).map((data) => ({ id: `${this.engine.nodeId}:${++this.batches}`, data })),
+      ops: fresh,
+    };
     try {
-      await this.append(id, data);
+      await this.appendAll(batch);
     } catch (err) {
-      this.unconfirmed = { id, data, ops: fresh };
+      this.unconfirmed = batch;
       throw err;
     }
     if (consumed > this.consumedWritten) this.consumedWritten = consumed;
+  }
+
+  /**
+   * Resolves with the journal sequence of the first entry whose append starts after this call: everything this
+   * node records from now on is at or after it.
+   */
+  nextSeq(): Promise<number> {
+    return new Promise((resolve) => this.seqWaiters.push({ after: this.appendsStarted, resolve }));
+  }
+
+  /** The next entry says again how far this node has routed (a compacted journal keeps the mark). */
+  restateConsumed(): void {
+    this.consumedWritten = 0;
+  }
+
+  /** Appends a batch's entries in order; each one confirmed leaves the batch. */
+  private async appendAll(batch: PendingBatch): Promise<void> {
+    while (batch.entries.length > 0) {
+      const { id, data } = batch.entries[0]!;
+      const index = ++this.appendsStarted;
+      const seq = await this.append(id, data);
+      batch.entries.shift();
+      this.appendedBytes += data.length;
+      if (this.seqWaiters.length > 0) {
+        const due = this.seqWaiters.filter((w) => w.after < index);
+        this.seqWaiters = this.seqWaiters.filter((w) => w.after >= index);
+        for (const waiter of due) waiter.resolve(seq);
+      }
+    }
   }
 
   /** Writes pending marks (and how far the node has routed) even when the broker has nothing to write. */
@@ -133,9 +183,9 @@ export class JournalStore implements BrokerStore {
     await this.flushMarks().catch(() => undefined);
   }
 
-  private async append(id: string, data: Uint8Array): Promise<void> {
+  private async append(id: string, data: Uint8Array): Promise<number> {
     try {
-      await this.engine.append(data, id);
+      return await this.engine.append(data, id);
     } catch (err) {
       throw new StoreError('io', `cluster journal write failed: ${err instanceof Error ? err.message : String(err)}; the node refuses QoS 1/2 messages until NATS takes writes again`);
     }

@@ -342,6 +342,8 @@ export class NatsEngine implements ClusterEngine {
   }
 
   async purgeNode(node: string, beforeSeq?: number): Promise<void> {
+    // Nothing is below sequence 1; and JetStream reads `seq: 0` as no bound at all (it would purge everything).
+    if (beforeSeq !== undefined && beforeSeq <= 1) return;
     const filter = `${this.prefix}.j.${subjectToken(node)}`;
     await this.manager().streams.purge(this.journalStream, beforeSeq === undefined ? { filter } : { filter, seq: beforeSeq });
   }

@@ -26,6 +26,26 @@ export interface ClusterNodeOptions {
    * write); QoS 1/2 acknowledgements wait up to this much longer. Default 2.
    */
   journalBatchMs?: number;
+  /**
+   * The journal is compacted (see `checkpoint`) once this many bytes were appended since the last compaction, or
+   * twice what that compaction wrote if more. Default 64 MiB.
+   */
+  checkpointBytes?: number;
+  /** ... or once this many milliseconds passed with anything appended (keep it below the journal's max age). Default 1 day. */
+  checkpointEveryMs?: number;
+  /** Milliseconds a compaction waits before purging, so that every node has routed what it purges. Default 60,000. */
+  purgeDelayMs?: number;
+  /** Largest journal entry in bytes (below the NATS servers' max_payload). Default 512 KiB. */
+  maxEntryBytes?: number;
+}
+
+/** What a compaction of the journal did (`ClusterNode.checkpoint`). */
+export interface CheckpointResult {
+  /** The journal sequence where this node's state was written again. */
+  start: number;
+  /** This node's entries below this sequence were purged; undefined when the purge was put off (why: `reason`). */
+  purgedBelow: number | undefined;
+  reason?: string;
 }
 
 /** The cluster as one node sees it, for `$SYS`, health output and tests. */
@@ -45,6 +65,8 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 /** The operations of another node's entry that change anything here (`apply`). */
 const ROUTED: ReadonlySet<JournalOp['op']> = new Set(['publish', 'putRetained', 'deleteRetained']);
+/** How often a node looks whether its journal is due for compaction. */
+const CHECKPOINT_CHECK_MS = 10_000;
 
 /**
  * One broker of a cluster: its router sends what is published here to the other nodes and takes what they
@@ -75,7 +97,15 @@ export class ClusterNode {
   private unreachableSince = 0;
   private readonly lastHeard = new Map<string, number>();
   private readonly alive = new Set<string>();
-  private readonly nodeFigures = new Map<string, { clients: number; sessions: number }>();
+  /** Each node's last heartbeat: its clients, sessions and how far its follower has read the journal. */
+  private readonly nodeFigures = new Map<string, { clients: number; sessions: number; consumed: number | undefined }>();
+  private readonly checkpointBytes: number;
+  private readonly checkpointEveryMs: number;
+  private readonly purgeDelayMs: number;
+  /** The last compaction: bytes appended when it was done, the bytes it wrote, when. */
+  private lastCheckpoint = { bytes: 0, size: 0, at: Date.now() };
+  private checkpointing: Promise<CheckpointResult> | undefined;
+  private purgeWait: { timer: NodeJS.Timeout; resolve: () => void } | undefined;
   private readonly stops: Stop[] = [];
   private timers: NodeJS.Timeout[] = [];
 
@@ -85,9 +115,12 @@ export class ClusterNode {
     this.heartbeatMs = options.heartbeatMs ?? 1000;
     this.deadAfterMs = options.deadAfterMs ?? 5000;
     this.markIntervalMs = options.markIntervalMs ?? 2000;
+    this.checkpointBytes = options.checkpointBytes ?? 64 * 1024 * 1024;
+    this.checkpointEveryMs = options.checkpointEveryMs ?? 86_400_000;
+    this.purgeDelayMs = options.purgeDelayMs ?? 60_000;
     this.groups = new ClusterSharedGroups(this.engine.bucket('shares'), this.engine.nodeId, (node) => this.alive.has(node), this.logger);
     this.router = new ClusterRouter(this.engine, new TopicSubjects({ prefix: options.subjects.live }), this.groups);
-    this.store = new JournalStore(this.engine, new TopicSubjects({ prefix: options.subjects.retained }), options.journalBatchMs ?? 2);
+    this.store = new JournalStore(this.engine, new TopicSubjects({ prefix: options.subjects.retained }), options.journalBatchMs ?? 2, options.maxEntryBytes);
     this.store.consumed = () => this.routedSeq;
     this.router.catchUp = () => this.caughtUp();
     this.sessions = new ClusterSessions(
@@ -141,6 +174,7 @@ export class ClusterNode {
     this.routedSeq = this.consumedSeq;
     this.stops.push(await engine.follow(this.consumedSeq, (entry) => this.onEntry(entry)));
     this.timers.push(setInterval(() => void this.store.flushMarks().catch(() => undefined), this.markIntervalMs));
+    this.timers.push(setInterval(() => this.compactIfDue(), Math.min(CHECKPOINT_CHECK_MS, this.checkpointEveryMs)));
     this.logger.info(`cluster node ${this.nodeId} joined (${this.alive.size} nodes: ${[...this.alive].sort().join(', ')})`);
   }
 
@@ -149,6 +183,11 @@ export class ClusterNode {
     this.stopping = true;
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
+    if (this.purgeWait !== undefined) {
+      clearTimeout(this.purgeWait.timer);
+      this.purgeWait.resolve();
+    }
+    await this.checkpointing?.catch(() => undefined);
     await this.broker.close();
     // The clients' disconnections are in the journal before the node leaves (so no Will is sent twice).
     await this.store.flushMarks().catch(() => undefined);
@@ -185,17 +224,23 @@ export class ClusterNode {
   private async startMembership(): Promise<void> {
     const nodes = this.engine.bucket('nodes');
     const beat = (): Promise<unknown> =>
-      nodes.put(this.nodeId, encoder.encode(JSON.stringify({ at: Date.now(), clients: this.broker.connectedClients, sessions: this.broker.sessionCount })));
+      nodes.put(
+        this.nodeId,
+        encoder.encode(JSON.stringify({ at: Date.now(), clients: this.broker.connectedClients, sessions: this.broker.sessionCount, consumed: this.consumedSeq })),
+      );
     await beat();
     this.timers.push(setInterval(() => void beat().catch(() => undefined), this.heartbeatMs));
     this.stops.push(
       await nodes.watch((change) => {
-        if ('deleted' in change) this.nodeGone(change.key, 'left');
-        else {
+        if ('deleted' in change) {
+          this.nodeFigures.delete(change.key);
+          this.nodeGone(change.key, 'left');
+        } else {
           this.heard(change.key);
           try {
-            const figures = JSON.parse(decoder.decode(change.value)) as { clients?: number; sessions?: number };
-            this.nodeFigures.set(change.key, { clients: Number(figures.clients) || 0, sessions: Number(figures.sessions) || 0 });
+            const figures = JSON.parse(decoder.decode(change.value)) as { clients?: number; sessions?: number; consumed?: number };
+            const consumed = typeof figures.consumed === 'number' && Number.isSafeInteger(figures.consumed) ? figures.consumed : undefined;
+            this.nodeFigures.set(change.key, { clients: Number(figures.clients) || 0, sessions: Number(figures.sessions) || 0, consumed });
           } catch {
             // Not a heartbeat of ours: counted as alive, with no figures.
           }
@@ -203,6 +248,65 @@ export class ClusterNode {
       }),
     );
     this.timers.push(setInterval(() => this.checkLiveness(), this.heartbeatMs));
+  }
+
+  /** Compacts the journal when enough was appended since the last compaction, or long enough ago. */
+  private compactIfDue(): void {
+    if (this.checkpointing !== undefined || !this.reachable || this.stopping) return;
+    const since = this.store.appendedBytes - this.lastCheckpoint.bytes;
+    const bySize = since >= Math.max(this.checkpointBytes, 2 * this.lastCheckpoint.size);
+    const byAge = since > 0 && Date.now() - this.lastCheckpoint.at >= this.checkpointEveryMs;
+    if (!bySize && !byAge) return;
+    void this.checkpoint().catch((err: unknown) => this.logger.warn(`cluster: journal compaction of ${this.nodeId} failed: ${err instanceof Error ? err.message : String(err)}`));
+  }
+
+  /**
+   * Compacts this node's journal: writes the whole state of its persistent sessions, the Wills of its connected
+   * clients and how far it has routed again, then purges its entries before those. Whoever adopts this node's
+   * sessions after its death reads the journal from there: without this it would read everything since the node
+   * started, and records older than the journal's max age would be gone. The purge waits `purgeDelayMs` and goes
+   * no further than every node's follower had read when the compaction began (so no node misses a message it has
+   * yet to route, and a node that dies meanwhile has marked what it routed); while a dead node awaits adoption it
+   * is put off to the next compaction.
+   */
+  checkpoint(): Promise<CheckpointResult> {
+    this.checkpointing ??= this.compact().finally(() => (this.checkpointing = undefined));
+    return this.checkpointing;
+  }
+
+  private async compact(): Promise<CheckpointResult> {
+    const bytesBefore = this.store.appendedBytes;
+    const readBy = new Map<string, number | undefined>();
+    for (const [node, figures] of this.nodeFigures) if (node !== this.nodeId) readBy.set(node, figures.consumed);
+    const started = this.store.nextSeq();
+    this.store.restateConsumed();
+    this.sessions.remarkConnected();
+    if (!(await this.broker.recordSessions())) throw new Error('the journal did not take the sessions\' state');
+    await this.store.flushMarks();
+    const start = await started;
+    this.lastCheckpoint = { bytes: this.store.appendedBytes, size: this.store.appendedBytes - bytesBefore, at: Date.now() };
+    if (this.purgeDelayMs > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.purgeDelayMs);
+        timer.unref();
+        this.purgeWait = { timer, resolve };
+      });
+      this.purgeWait = undefined;
+    }
+    if (this.stopping) return { start, purgedBelow: undefined, reason: 'the node is stopping' };
+    let below = start;
+    for (const [node, consumed] of readBy) {
+      if (consumed === undefined || consumed < 1) return { start, purgedBelow: undefined, reason: `node ${node} has not said how far it has read` };
+      below = Math.min(below, consumed);
+    }
+    for (const node of this.nodeFigures.keys()) {
+      if (node === this.nodeId) continue;
+      if (!this.alive.has(node)) return { start, purgedBelow: undefined, reason: `node ${node} awaits adoption` };
+      if (!readBy.has(node)) return { start, purgedBelow: undefined, reason: `node ${node} joined meanwhile` };
+    }
+    await this.engine.purgeNode(this.nodeId, below);
+    this.logger.info(`cluster: journal of ${this.nodeId} compacted: ${this.broker.sessionCount} sessions written again (${this.lastCheckpoint.size} bytes), entries before ${below} purged`);
+    return { start, purgedBelow: below };
   }
 
   /** Resolves once this node has routed every journal entry written before the call. */

@@ -83,8 +83,8 @@ export class ClusterSessions implements SessionDirectory {
 
   /** Set while sessions of a dead node are being adopted here. */
   private adopting: Promise<void> | undefined;
-  /** Clients connected here with a Will: their `disconnected` is marked too. */
-  private readonly withWill = new Set<string>();
+  /** Clients connected here with a Will, and the mark that says so: their `disconnected` is marked too. */
+  private readonly withWill = new Map<string, JournalOp>();
 
   constructor(
     private readonly engine: ClusterEngine,
@@ -152,12 +152,18 @@ export class ClusterSessions implements SessionDirectory {
       if (this.withWill.delete(clientId)) this.mark({ op: 'disconnected', clientId });
       return;
     }
-    this.withWill.add(clientId);
     const delay = protocolVersion === 5 ? (will.properties?.willDelayInterval ?? 0) : 0;
-    this.mark({
+    const mark: JournalOp = {
       op: 'connected',
       session: { clientId, username: undefined, protocolVersion, expiryInterval: 0, disconnectedAt: undefined, will: { will, dueAt: delay } },
-    });
+    };
+    this.withWill.set(clientId, mark);
+    this.mark(mark);
+  }
+
+  /** Marks every client connected here with a Will again (a compacted journal keeps them). */
+  remarkConnected(): void {
+    for (const mark of this.withWill.values()) this.mark(mark);
   }
 
   disconnected(clientId: string): void {

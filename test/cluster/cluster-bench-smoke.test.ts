@@ -1,5 +1,5 @@
 /**
- * The cluster benchmarks (many devices, connect storm, batched QoS 1) in their smallest form: every scenario runs
+ * The cluster benchmarks (many devices, connect storm, batched QoS 1, following the journal) in their smallest form: every scenario runs
  * and prints its row (no timing is judged here; figures come from full runs on a quiet machine).
  */
 import assert from 'node:assert/strict';
@@ -53,4 +53,13 @@ test('batched QoS 1 across nodes: every message arrives', { timeout: 240_000 }, 
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /Culex cluster, across nodes: 3000\/3000 received/);
   assert.deepEqual([...rows(r.stdout).keys()], ['Mosquitto', 'Culex (LevelDB store)', 'Culex cluster, across nodes']);
+});
+
+test('following the journal: the idle row and one row per entry size', { timeout: 240_000 }, async () => {
+  const r = await run('bench/cluster/follow.ts', { BENCH_RATE: '200', BENCH_SECONDS: '1', BENCH_KS: '1,8' });
+  assert.equal(r.code, 0, r.stderr);
+  const table = rows(r.stdout);
+  table.delete('writer');
+  assert.equal(table.size, 3, r.stdout);
+  assert.deepEqual([...table.values()].slice(1).map((cells) => cells[0]), ['1', '8']);
 });

@@ -11,6 +11,8 @@ import { startNats, type NatsInstance } from '../helpers/nats.js';
 
 export interface ClusterFixture {
   nodes: ClusterNode[];
+  /** Each node's engine, in the order of `nodes` (to read the journal as the nodes see it). */
+  engines: ClusterEngine[];
   ports: number[];
   /** The in-process engine's shared side (memory fixtures only). */
   memory: MemoryCluster | undefined;
@@ -37,6 +39,7 @@ export async function startCluster(options: ClusterFixtureOptions): Promise<Clus
   const memory = options.engine === 'memory' ? new MemoryCluster() : undefined;
   const nats = options.engine === 'nats' ? await startNats({ cluster: options.servers ?? 1 }) : undefined;
   const nodes: ClusterNode[] = [];
+  const engines: ClusterEngine[] = [];
   const ports: number[] = [];
   let count = 0;
   const addNode = async (name = `node${++count}`): Promise<ClusterNode> => {
@@ -54,12 +57,14 @@ export async function startCluster(options: ClusterFixtureOptions): Promise<Clus
     );
     await node.start();
     nodes.push(node);
+    engines.push(engine);
     ports.push(node.broker.port);
     return node;
   };
   for (let i = 0; i < options.nodes; i++) await addNode();
   return {
     nodes,
+    engines,
     ports,
     memory,
     nats,

@@ -116,6 +116,27 @@ for (const [name, setUp] of implementations) {
       assert.ok(others.includes('p-b'));
     });
 
+    it('purgeNode with a sequence removes only that node\'s entries below it (0 and 1 remove nothing)', async () => {
+      const first = await a.append(bytes('q-1'), 'q:1');
+      await b.append(bytes('q-b'), 'q:b');
+      const second = await a.append(bytes('q-2'), 'q:2');
+      const third = await a.append(bytes('q-3'), 'q:3');
+      const mine = async (): Promise<string[]> => {
+        const left: string[] = [];
+        await b.readNode('node-a', (e) => left.push(text(e.data)));
+        return left.filter((t) => t.startsWith('q-'));
+      };
+      await a.purgeNode('node-a', 0);
+      await a.purgeNode('node-a', 1);
+      assert.deepEqual(await mine(), ['q-1', 'q-2', 'q-3']);
+      assert.ok(first < second && second < third);
+      await a.purgeNode('node-a', third);
+      assert.deepEqual(await mine(), ['q-3']);
+      const others: string[] = [];
+      await a.readNode('node-b', (e) => others.push(text(e.data)));
+      assert.ok(others.includes('q-b'));
+    });
+
     it('live messages reach other nodes with interest (wildcards), not the sender', async () => {
       const got: string[] = [];
       const own: string[] = [];

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { BrokerMessage, StoredSessionState } from '../../src/broker/index.js';
-import { decodeBatch, decodeLive, decodeSessionState, encodeBatch, encodeLive, encodeSessionState, JournalError, type JournalOp } from '../../src/cluster/journal-codec.js';
+import { decodeBatch, decodeLive, decodeSessionState, encodeBatch, encodeBatches, encodeLive, encodeSessionState, JournalError, type JournalOp } from '../../src/cluster/journal-codec.js';
 
 const message: BrokerMessage = {
   topic: 'plant/1/temp',
@@ -95,4 +95,22 @@ test('a live message keeps its shared choices; a session state round-trips', () 
   assert.equal(back.outgoing[0]!.seq, 1);
   assert.deepEqual(back.incoming, [5]);
   assert.throws(() => decodeSessionState(encodeBatch([{ op: 'consumed', seq: 1 }])), JournalError);
+});
+
+test('encodeBatches splits operations into entries of at most the given size, in order, each a batch of its own', () => {
+  const ops: JournalOp[] = Array.from({ length: 40 }, (_, i) => ({ op: 'publish', message: { ...message, payload: new Uint8Array(100).fill(i) } }));
+  const entries = encodeBatches(ops, 1024);
+  assert.ok(entries.length > 1);
+  for (const entry of entries) assert.ok(entry.length <= 1024, `an entry of ${entry.length} bytes`);
+  assert.deepEqual(plain(entries.flatMap((entry) => decodeBatch(entry))), plain(ops));
+  // Under the limit: one entry, the same bytes as encodeBatch.
+  assert.deepEqual(encodeBatches(ops, 1 << 20), [encodeBatch(ops)]);
+  // An operation larger than the limit goes alone; nothing is lost or reordered around it.
+  const big: JournalOp = { op: 'publish', message: { ...message, payload: new Uint8Array(5000) } };
+  const mixed = [ops[0]!, big, ops[1]!];
+  const split = encodeBatches(mixed, 1024);
+  assert.deepEqual(split.map((entry) => decodeBatch(entry).length), [1, 1, 1]);
+  assert.deepEqual(plain(split.flatMap((entry) => decodeBatch(entry))), plain(mixed));
+  // No operations: one empty entry, as encodeBatch.
+  assert.deepEqual(encodeBatches([], 1024), [encodeBatch([])]);
 });
