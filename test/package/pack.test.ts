@@ -76,6 +76,31 @@ client.on('message', (topic: string, payload: Buffer) => console.log(topic, payl
 export const used = [connect, native, Broker, brokerOptions, runStoreContract, loadBrokerConfig, FileAuth, ClusterNode, client];
 `;
 
+/** The directory `name` resolves to from `from`, as Node's node_modules lookup finds it. */
+function packageDir(name: string, from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    const candidate = join(dir, 'node_modules', name);
+    if (existsSync(join(candidate, 'package.json'))) return realpathSync(candidate);
+    if (dir === dirname(dir)) throw new Error(`${name} is not installed (looked up from ${from})`);
+  }
+}
+
+/** Every package a user's install brings with `dependencies` (taken from this repository's), with its size in KiB. */
+function dependencyClosure(dependencies: Record<string, string>): Map<string, number> {
+  const sizes = new Map<string, number>();
+  const visit = (names: string[], from: string): void => {
+    for (const name of names) {
+      const dir = packageDir(name, from);
+      if (sizes.has(dir)) continue;
+      sizes.set(dir, Number(execFileSync('du', ['-sk', '--exclude=node_modules', dir], { encoding: 'utf8' }).split('\t')[0]));
+      const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
+      visit(Object.keys(manifest.dependencies ?? {}), dir);
+    }
+  };
+  visit(Object.keys(dependencies), root);
+  return sizes;
+}
+
 describe('the npm package', () => {
   let dir: string;
   let project: string;
@@ -100,8 +125,11 @@ describe('the npm package', () => {
     // The program's own type declarations for Node, as any TypeScript project for Node has.
     mkdirSync(join(modules, '@types'), { recursive: true });
     symlinkSync(realpathSync(join(root, 'node_modules/@types/node')), join(modules, '@types/node'));
+    const dependencies = dependencyClosure(manifest.dependencies);
+    const dependencyKiB = [...dependencies.values()].reduce((sum, kib) => sum + kib, 0);
     console.log(`npm pack: ${packed.filename}, ${(packed.size / 1024).toFixed(0)} KiB packed, ` +
-      `${(packed.unpackedSize / 1024).toFixed(0)} KiB unpacked, ${packed.files.length} files`);
+      `${(packed.unpackedSize / 1024).toFixed(0)} KiB unpacked, ${packed.files.length} files; installed with its ` +
+      `${dependencies.size} dependencies (as this repository has them): ${((packed.unpackedSize / 1024 + dependencyKiB) / 1024).toFixed(1)} MiB`);
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
