@@ -3,7 +3,7 @@ import { socketPeer, type ByteStream, type PeerInfo, type ProxyAddress, type Pro
 import { notMqttReason } from './first-bytes.js';
 import type { Listener, ListenerOptions, RefusedHandler, TransportFault } from './listener.js';
 import { readProxyHeader } from './proxy-header-reader.js';
-import { listenUnix } from './unix-socket.js';
+import { listenOn, listenUnix } from './unix-socket.js';
 
 const DEFAULT_PROXY_HEADER_TIMEOUT_MS = 5000;
 const DEFAULT_SETUP_TIMEOUT_MS = 10_000;
@@ -66,7 +66,7 @@ export abstract class SocketListener implements Listener {
     this.onRefused = onRefused;
     const server = createServer({ noDelay: true }, (socket) => this.accept(socket));
     try {
-      await (this.options.unix !== undefined ? listenUnix(server, this.options.unix) : listenTcp(server, this.options.port, this.host));
+      await (this.options.unix !== undefined ? listenUnix(server, this.options.unix) : listenOn(server, { port: this.options.port, host: this.host }));
     } catch (error) {
       throw new Error(`listener ${this.name}: ${(error as Error).message}`, { cause: error });
     }
@@ -181,16 +181,6 @@ export abstract class SocketListener implements Listener {
     if (header.command === 'proxy' && header.source) this.proxied.set(socket, header.source);
     this.connect(socket, rest.length > 0 ? rest : undefined);
   }
-}
-
-function listenTcp(server: Server, port: number, host: string): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
 }
 
 /** A TLS socket made by a `tls.Server` from an accepted socket keeps that socket as `_parent`. */

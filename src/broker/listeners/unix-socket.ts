@@ -1,11 +1,11 @@
 import { lstat, unlink } from 'node:fs/promises';
-import { connect, type Server } from 'node:net';
+import { connect, type ListenOptions, type Server } from 'node:net';
 
-/** Binds `server` to the Unix socket at `path`. */
-function bind(server: Server, path: string): Promise<void> {
+/** Binds `server` to a port or a Unix socket path; rejects with the bind's error. */
+export function listenOn(server: Server, where: ListenOptions): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(path, () => {
+    server.listen(where, () => {
       server.off('error', reject);
       resolve();
     });
@@ -31,7 +31,7 @@ function answers(path: string): Promise<boolean> {
  */
 export async function listenUnix(server: Server, path: string): Promise<void> {
   try {
-    await bind(server, path);
+    await listenOn(server, { path });
     return;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
@@ -40,5 +40,5 @@ export async function listenUnix(server: Server, path: string): Promise<void> {
     if (await answers(path)) throw new Error(`${path} is in use by another server`, { cause: error });
   }
   await unlink(path);
-  await bind(server, path);
+  await listenOn(server, { path });
 }
