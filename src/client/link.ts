@@ -20,7 +20,7 @@ import type { ByteStream } from '../transport/browser.js';
 import { atTickEnd } from '../transport/internal.js';
 import { ConnectionLostError, PacketTooLargeError, PublishError } from './errors.js';
 import { Fifo } from './fifo.js';
-import { closedAfterPublish, closedBeforeAnswer, foreignProtocol } from './lost-cause.js';
+import { BLAME_WINDOW_MS, closedAfterPublish, closedBeforeAnswer, foreignProtocol } from './lost-cause.js';
 import type { DeferredAck } from './message-iterator.js';
 import { MAX_TIMER_MS, renewalDelay } from './renewal.js';
 import type { SessionLink } from './session.js';
@@ -121,6 +121,8 @@ export class Link implements SessionLink {
   private head: Uint8Array | undefined;
   /** Size of the last packet queued when it was a PUBLISH (0 otherwise): what a silent close is blamed on. */
   private lastPublishSize = 0;
+  /** When that PUBLISH was queued (`monotonicNow`). */
+  private lastPublishAt = 0;
   /** Reconnects with fresh credentials before the current ones expire (`credentialsExpireAt`). */
   private renewTimer: ReturnType<typeof setTimeout> | undefined;
   // Keepalive, timed from what arrives (see `keepaliveCheck`); times from `monotonicNow`.
@@ -213,7 +215,9 @@ export class Link implements SessionLink {
 
   /** Why the broker closed the connection, as far as can be told. */
   private closeReason(): string {
-    if (this.connected && this.version !== 5 && this.lastPublishSize > 0) return closedAfterPublish(this.lastPublishSize);
+    if (this.connected && this.version !== 5 && this.lastPublishSize > 0 && monotonicNow() - this.lastPublishAt < BLAME_WINDOW_MS) {
+      return closedAfterPublish(this.lastPublishSize);
+    }
     if (!this.connected && this.head === undefined) return closedBeforeAnswer();
     return 'connection closed by the broker';
   }
@@ -351,6 +355,7 @@ export class Link implements SessionLink {
     if (size > this.maxPacketSize) return new PacketTooLargeError(size, this.maxPacketSize);
     this.owner.sent(packet);
     this.lastPublishSize = size;
+    this.lastPublishAt = monotonicNow();
     this.write(bytes, packet.qos > 0, split ? payload : undefined);
     return undefined;
   }

@@ -21,6 +21,12 @@ export function foreignProtocol(head: Uint8Array): string | undefined {
 }
 
 /**
+ * How soon after a PUBLISH was queued a close is blamed on it: a broker that refuses a packet closes as soon as it
+ * has read its header; a close long after is about something else (a restart, a network fault).
+ */
+export const BLAME_WINDOW_MS = 5000;
+
+/**
  * The connection was closed with a PUBLISH of `size` bytes as the last packet sent. MQTT 3.x has no way for a
  * broker to refuse a packet but closing the connection, so that PUBLISH is the likely cause.
  */

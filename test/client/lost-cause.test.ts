@@ -7,8 +7,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Broker, silentLogger } from '../../src/broker/index.js';
 import { connect, type MqttClient } from '../../src/client/index.js';
-import { closedAfterPublish, foreignProtocol } from '../../src/client/lost-cause.js';
+import { BLAME_WINDOW_MS, closedAfterPublish, foreignProtocol } from '../../src/client/lost-cause.js';
 import { makeCerts } from '../helpers/certs.js';
+import { FakeBroker } from './fake-broker.js';
 
 describe('likely causes of a lost connection', () => {
   let broker: Broker;
@@ -32,6 +33,22 @@ describe('likely causes of a lost connection', () => {
     const closed = new Promise<Error | undefined>((resolve) => client.once('close', resolve));
     await assert.rejects(client.publish('big', new Uint8Array(1 << 20), { qos: 1 }), /connection lost: connection closed by the broker right after a PUBLISH of 1048587 bytes.*maximum packet size \(Culex's broker takes 1 MiB by default, Mosquitto 256 MiB/);
     assert.match(String((await closed)?.message), /right after a PUBLISH of 1048587 bytes/);
+  });
+
+  it('a close long after the last PUBLISH is not blamed on it', async () => {
+    const fake = await new FakeBroker().start();
+    try {
+      const { c, client } = await fake.open({ protocolVersion: 4 });
+      const closed = new Promise<Error | undefined>((resolve) => client.once('close', resolve));
+      await client.publish('small', 'x', { qos: 0 });
+      await c.next('publish');
+      // Beyond the window, as a broker restarting minutes later would be.
+      await new Promise((resolve) => setTimeout(resolve, BLAME_WINDOW_MS + 500));
+      c.close();
+      assert.equal((await closed)?.message, 'connection closed by the broker');
+    } finally {
+      await fake.stop();
+    }
   });
 
   it('MQTT 5 gets the broker\'s reason instead', async () => {
