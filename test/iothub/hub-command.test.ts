@@ -115,3 +115,17 @@ test('culex hub listens on high ports by default, start takes this run\'s ports,
   assert.equal(child.exitCode, 0, `${child.signalCode} ${out}`);
   assert.equal(readHubConfig(home).websocketPort, 8443, 'hub.json is left as it was');
 });
+
+test('culex hub init without the openssl command says what to do', async () => {
+  const home = join(work, 'no-openssl');
+  // PATH without openssl; node itself is started by its full path.
+  const run = await new Promise<{ code: number; stderr: string }>((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'hub', 'init', '--dir', home], { cwd: ROOT, timeout: 60_000, env: { ...process.env, PATH: join(work, 'empty-path') } }, (err, _stdout, stderr) => {
+      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stderr });
+    });
+  });
+  assert.equal(run.code, 1);
+  assert.equal(run.stderr, 'culex hub: making certificates needs the openssl command, which is not on the PATH: install it (Debian: apt-get install openssl), or give --no-certs and set the tls files in hub.json\n');
+  const bare = await hubAt(join(work, 'no-certs'), 'init', '--no-certs');
+  assert.equal(bare.code, 0, bare.stderr);
+});
