@@ -33,6 +33,8 @@ import { IncomingAliases, OutgoingAliases } from './topic-aliases.js';
 const ACK_FIRST_BYTE = { puback: 0x40, pubrec: 0x50, pubrel: 0x62, pubcomp: 0x70 } as const;
 /** How long a closing connection may take to flush its last bytes before it is destroyed. */
 const LINGER_MS = 2000;
+/** How often a backlog the stream will not announce the draining of is looked at again (see writable). */
+const BACKLOG_CHECK_MS = 10;
 /** A connection's output list is emptied and kept after a flush up to this length, replaced beyond it. */
 const KEPT_OUT_LIST = 64;
 /** Longest delay a Node timer keeps; a later deadline is looked at again then. */
@@ -77,6 +79,7 @@ export class Connection implements HandlerContext {
   private connectTimer: NodeJS.Timeout | undefined;
   private keepaliveTimer: NodeJS.Timeout | undefined;
   private stallTimer: NodeJS.Timeout | undefined;
+  private backlogTimer: NodeJS.Timeout | undefined;
   /** When the client's credentials end (epoch ms), and the timer that closes the connection then. */
   private deadline: number | undefined;
   private deadlineTimer: NodeJS.Timeout | undefined;
@@ -375,6 +378,7 @@ export class Connection implements HandlerContext {
     clearTimeout(this.connectTimer);
     clearTimeout(this.keepaliveTimer);
     clearTimeout(this.stallTimer);
+    clearTimeout(this.backlogTimer);
     clearTimeout(this.deadlineTimer);
     this.flush();
     const stream = this.stream;
@@ -461,6 +465,13 @@ export class Connection implements HandlerContext {
     }
   }
 
+  /** The backlog timer fired (see writable): the queue goes on, or looks again, now. */
+  checkBacklog(): void {
+    this.backlogTimer = undefined;
+    // While a 'drain' is due (a later write asked for a wait), that event pumps.
+    if (this.connectionState === 'open' && this.stallTimer === undefined) this.attached?.outbox.pump();
+  }
+
   /** Messages have waited for this client for `seconds` without one going out (Outbox.watchStall). */
   stalled(seconds: number): void {
     if (this.connectionState !== 'open') return;
@@ -481,10 +492,15 @@ export class Connection implements HandlerContext {
 
   /**
    * The socket's backlog only: this tick's batch is bounded by the input read in one tick, and counting it would
-   * make a healthy subscriber drop a burst.
+   * make a healthy subscriber drop a burst. A false answer makes messages wait, so it also arranges the wake-up.
    */
   writable(): boolean {
-    return this.connectionState === 'open' && this.stream.bufferedAmount < this.policy.limits.maxWriteBuffer;
+    if (this.connectionState !== 'open') return false;
+    if (this.stream.bufferedAmount < this.policy.limits.maxWriteBuffer) return true;
+    // A 'drain' comes only after a write the stream asked to wait for; with a maxWriteBuffer below the stream's own
+    // high-water mark the backlog can be over ours without that, and nothing would pump the queue: look again.
+    if (this.stallTimer === undefined && this.backlogTimer === undefined) this.backlogTimer = setTimeout(backlogDue, BACKLOG_CHECK_MS, this);
+    return false;
   }
 
   sendPublish(
@@ -613,6 +629,10 @@ function keepaliveDue(connection: Connection): void {
 
 function stallDue(connection: Connection): void {
   contained(connection, 'in the write-stall timer', (c) => c.writeStalled());
+}
+
+function backlogDue(connection: Connection): void {
+  contained(connection, 'in the backlog timer', (c) => c.checkBacklog());
 }
 
 function deadlineDue(connection: Connection): void {

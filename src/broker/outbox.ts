@@ -8,7 +8,7 @@ import type { Committed, StoreWriter } from './store/writer.js';
 
 /** The connection side of delivery: what the outbox needs from the socket it is currently attached to. */
 export interface DeliveryTarget {
-  /** False when the socket buffer is above the cap: new messages wait in the queue. */
+  /** False when the socket buffer is above the cap: new messages wait in the queue, which the target pumps later. */
   writable(): boolean;
   /** Most QoS 1/2 messages unacknowledged at once: min(maxInflight, the client's Receive Maximum). */
   readonly sendWindow: number;

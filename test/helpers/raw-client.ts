@@ -1,5 +1,6 @@
-// A bare MQTT peer on a raw TCP socket, built on the project's codec, for tests that must speak exact protocol:
-// any CONNECT fields, any packet or raw bytes, the next packet of a type with a timeout, and the close.
+// A bare MQTT peer, built on the project's codec, for tests that must speak exact protocol: any CONNECT fields, any
+// packet or raw bytes, the next packet of a type with a timeout, and the close. It talks over a TCP socket, or over
+// anything else with a socket's few methods and events (the client end of test/helpers/memory-pipe.ts).
 import { connect as netConnect, type Socket } from 'node:net';
 import { encode, PacketParser } from '../../src/packet/index.js';
 import type {
@@ -24,9 +25,24 @@ export interface RawClientOptions {
   autoAck?: boolean;
 }
 
+/** What RawClient needs of its connection; a net.Socket has it. */
+export interface RawTransport {
+  write(bytes: Uint8Array): boolean;
+  /** Orderly close after what was written. */
+  end(): unknown;
+  /** Immediate close; buffered bytes are dropped. */
+  destroy(): unknown;
+  pause(): unknown;
+  resume(): unknown;
+  on(event: 'data', listener: (chunk: Buffer) => void): unknown;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  on(event: 'close', listener: () => void): unknown;
+}
+
 const DEFAULT_TIMEOUT = 5000;
 
-export class RawClient {
+/** `T` is the connection's own type, so tests on sockets keep the whole Socket API at `client.socket`. */
+export class RawClient<T extends RawTransport = Socket> {
   version: ProtocolVersion;
   autoAck: boolean;
   /** Why the socket closed (undefined while open or after an orderly close), or the codec error that closed it. */
@@ -40,13 +56,13 @@ export class RawClient {
   private nextId = 1;
 
   private constructor(
-    readonly socket: Socket,
+    /** The connection: a net.Socket, or another RawTransport. */
+    readonly socket: T,
     options: RawClientOptions,
   ) {
     this.version = options.version ?? 4;
     this.autoAck = options.autoAck ?? true;
     this.parser = new PacketParser({ protocolVersion: this.version });
-    socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => (this.closeError ??= err));
     socket.on('close', () => {
@@ -56,15 +72,21 @@ export class RawClient {
   }
 
   /** Opens the TCP connection (no MQTT bytes sent yet). */
-  static open(port: number, options: RawClientOptions = {}): Promise<RawClient> {
+  static open(port: number, options: RawClientOptions = {}): Promise<RawClient<Socket>> {
     return new Promise((resolve, reject) => {
       const socket = netConnect(port, options.host ?? '127.0.0.1');
       socket.once('error', reject);
       socket.once('connect', () => {
         socket.off('error', reject);
+        socket.setNoDelay(true);
         resolve(new RawClient(socket, options));
       });
     });
+  }
+
+  /** Speaks over a connection that is already open (no MQTT bytes sent yet). */
+  static over<T extends RawTransport>(transport: T, options: RawClientOptions = {}): RawClient<T> {
+    return new RawClient(transport, options);
   }
 
   /** Opens a connection, sends CONNECT and waits for CONNACK (whatever its code). */
@@ -72,7 +94,7 @@ export class RawClient {
     port: number,
     fields: Partial<Omit<ConnectPacket, 'type'>> = {},
     options: Omit<RawClientOptions, 'version'> = {},
-  ): Promise<{ client: RawClient; connack: ConnackPacket }> {
+  ): Promise<{ client: RawClient<Socket>; connack: ConnackPacket }> {
     const version = fields.protocolVersion ?? 4;
     const client = await RawClient.open(port, { ...options, version });
     const connack = await client.connect(fields);
@@ -221,7 +243,7 @@ export class RawClient {
     return code;
   }
 
-  /** Sends DISCONNECT (v5: with `reasonCode`) and closes the socket after it. */
+  /** Sends DISCONNECT (v5: with `reasonCode`) and closes the connection after it. */
   disconnect(reasonCode?: number, properties?: Properties): void {
     if (this.closed) return;
     this.send({

@@ -2,7 +2,7 @@
 // spec tests of each version.
 import assert from 'node:assert/strict';
 import type { Packet, PublishPacket, Will } from '../../src/packet/types.js';
-import type { Fixture } from '../broker/core/fixture.js';
+import type { Client, Fixture } from '../broker/core/fixture.js';
 import { text } from '../broker/core/fixture.js';
 import { RawClient } from '../helpers/raw-client.js';
 
@@ -50,7 +50,7 @@ export async function pingPong(f: Fixture, version: Level): Promise<void> {
 }
 
 /** Wills of dropped connections: Will Retain 0 goes out non-retained, Will Retain 1 retained. */
-export async function willRetain(f: Fixture, version: Level, watcher: RawClient): Promise<void> {
+export async function willRetain(f: Fixture, version: Level, watcher: Client): Promise<void> {
   const plain = await f.connect({ protocolVersion: version, will: will('will/plain', { retain: false }) });
   const kept = await f.connect({ protocolVersion: version, will: will('will/kept', { retain: true }) });
   plain.destroy();

@@ -5,7 +5,7 @@ import { FailingStore } from '../helpers/failing-store.js';
 import { after, before, describe, it } from 'node:test';
 import { encode } from '../../src/packet/index.js';
 import type { PublishPacket } from '../../src/packet/types.js';
-import { sleep, startBroker, text, type Fixture } from '../broker/core/fixture.js';
+import { sleep, startBroker, text, type Client, type Fixture } from '../broker/core/fixture.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { waitFor } from '../helpers/wait.js';
 import {
@@ -208,7 +208,7 @@ describe('MQTT 3.1.1 sessions', () => {
 
 describe('MQTT 3.1.1 Wills', () => {
   let f: Fixture;
-  let watcher: RawClient;
+  let watcher: Client;
   before(async () => {
     f = await startBroker();
     watcher = await f.connect({ protocolVersion: 4 });
@@ -445,7 +445,7 @@ describe('MQTT 3.1.1 SUBSCRIBE and UNSUBSCRIBE', () => {
   });
 
   it('v311/MQTT-4.7.1-2, v311/MQTT-4.7.1-3, v311/MQTT-4.7.3-1, v311/MQTT-4.8.0-1: a SUBSCRIBE or UNSUBSCRIBE with a malformed or empty topic filter closes the connection unanswered', async () => {
-    const cases: Array<(c: RawClient) => void> = [
+    const cases: Array<(c: Client) => void> = [
       (c) => c.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 's/ok', qos: 0 }, { topicFilter: 'ab/+e', qos: 0 }] }),
       (c) => c.send({ type: 'subscribe', packetId: 2, subscriptions: [{ topicFilter: '', qos: 0 }] }),
       (c) => c.send({ type: 'subscribe', packetId: 3, subscriptions: [{ topicFilter: 'a/#/b', qos: 1 }] }),

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { AuthenticateContext } from '../../src/broker/hooks.js';
 import { encode } from '../../src/packet/index.js';
-import { sleep, startBroker, text, type Fixture } from '../broker/core/fixture.js';
+import { sleep, startBroker, text, type Client, type Fixture } from '../broker/core/fixture.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { enc, publishes, rawExchange, shortClientIds, will, willRetain } from './scenarios.js';
 
@@ -240,7 +240,7 @@ describe('MQTT 5.0 CONNECT and CONNACK', () => {
 
 describe('MQTT 5.0 Wills', () => {
   let f: Fixture;
-  let watcher: RawClient;
+  let watcher: Client;
   before(async () => {
     f = await startBroker();
     watcher = await f.connect({ protocolVersion: 5 });

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { encode } from '../../src/packet/index.js';
-import { startBroker, type Fixture } from '../broker/core/fixture.js';
+import { startBroker, type Client, type Fixture } from '../broker/core/fixture.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { waitFor } from '../helpers/wait.js';
 import { downgrade, literalUnsubscribe, pingPong, publishes, resubscribe, unsubscribeCompletes } from './scenarios.js';
@@ -24,7 +24,7 @@ describe('MQTT 5.0 SUBSCRIBE and SUBACK', () => {
   after(() => f.close());
 
   it('v5/MQTT-4.7.1-1, v5/MQTT-4.7.1-2, v5/MQTT-4.7.3-1, v5/MQTT-4.13.1-1: a malformed or empty topic filter in SUBSCRIBE or UNSUBSCRIBE is a Malformed Packet (DISCONNECT 0x81), not SUBACK 0x8F', async () => {
-    const cases: Array<(c: RawClient) => void> = [
+    const cases: Array<(c: Client) => void> = [
       (c) => c.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 'm/ok', qos: 0 }, { topicFilter: 'ab/+e', qos: 0 }] }),
       (c) => c.send({ type: 'subscribe', packetId: 2, subscriptions: [{ topicFilter: '', qos: 0 }] }),
       (c) => c.send({ type: 'subscribe', packetId: 3, subscriptions: [{ topicFilter: '$share//x', qos: 0 }] }),

@@ -15,7 +15,7 @@ describe('CONNECT', () => {
 
   for (const version of [3, 4, 5] as const) {
     it(`accepts protocol level ${version}`, async () => {
-      const { client, connack } = await RawClient.connect(f.port, { protocolVersion: version, clientId: `v${version}` });
+      const { client, connack } = await f.handshake({ protocolVersion: version, clientId: `v${version}` });
       assert.equal(connack.reasonCode, 0);
       assert.equal(connack.sessionPresent, false);
       client.destroy();
@@ -23,7 +23,7 @@ describe('CONNECT', () => {
   }
 
   it('sends no Session Present flag to an MQTT 3.1 client (the byte is reserved at level 3)', async () => {
-    const first = await RawClient.connect(f.port, { protocolVersion: 3, clientId: 'v3-persistent', clean: false });
+    const first = await f.handshake({ protocolVersion: 3, clientId: 'v3-persistent', clean: false });
     first.client.destroy();
     await first.client.closedWithin();
     const again = await f.open(3);
@@ -32,10 +32,10 @@ describe('CONNECT', () => {
     await again.connect({ protocolVersion: 3, clientId: 'v3-persistent', clean: false });
     assert.deepEqual([...Buffer.concat(bytes).subarray(0, 4)], [0x20, 0x02, 0x00, 0x00]);
     // 3.1.1 has the flag: the same reconnect there says the session was present.
-    const v4 = await RawClient.connect(f.port, { protocolVersion: 4, clientId: 'v4-persistent', clean: false });
+    const v4 = await f.handshake({ protocolVersion: 4, clientId: 'v4-persistent', clean: false });
     v4.client.destroy();
     await v4.client.closedWithin();
-    const v4again = await RawClient.connect(f.port, { protocolVersion: 4, clientId: 'v4-persistent', clean: false });
+    const v4again = await f.handshake({ protocolVersion: 4, clientId: 'v4-persistent', clean: false });
     assert.equal(v4again.connack.sessionPresent, true);
     v4again.client.destroy();
   });
@@ -50,20 +50,20 @@ describe('CONNECT', () => {
   });
 
   it('assigns a client id to a v5 client that sent none', async () => {
-    const { client, connack } = await RawClient.connect(f.port, { protocolVersion: 5, clientId: '' });
+    const { client, connack } = await f.handshake({ protocolVersion: 5, clientId: '' });
     assert.equal(connack.reasonCode, 0);
     assert.match(connack.properties?.assignedClientIdentifier ?? '', /^culex-/);
     client.destroy();
   });
 
   it('refuses an empty client id with clean session 0 in 3.1.1 (return code 2)', async () => {
-    const { client, connack } = await RawClient.connect(f.port, { protocolVersion: 4, clientId: '', clean: false });
+    const { client, connack } = await f.handshake({ protocolVersion: 4, clientId: '', clean: false });
     assert.equal(connack.reasonCode, 2);
     await client.closedWithin();
   });
 
   it('accepts an empty client id with clean session 1 in 3.1.1', async () => {
-    const { client, connack } = await RawClient.connect(f.port, { protocolVersion: 4, clientId: '', clean: true });
+    const { client, connack } = await f.handshake({ protocolVersion: 4, clientId: '', clean: true });
     assert.equal(connack.reasonCode, 0);
     client.destroy();
   });
@@ -91,23 +91,23 @@ describe('CONNECT', () => {
 
   it('gives v5 clients Server Keep Alive when above maxKeepalive or 0', async () => {
     for (const keepalive of [0, 3600]) {
-      const { client, connack } = await RawClient.connect(f.port, { protocolVersion: 5, keepalive });
+      const { client, connack } = await f.handshake({ protocolVersion: 5, keepalive });
       assert.equal(connack.properties?.serverKeepAlive, 60);
       client.destroy();
     }
-    const { client, connack } = await RawClient.connect(f.port, { protocolVersion: 5, keepalive: 30 });
+    const { client, connack } = await f.handshake({ protocolVersion: 5, keepalive: 30 });
     assert.equal(connack.properties?.serverKeepAlive, undefined);
     client.destroy();
   });
 
   it('accepts 3.1.1 clients above maxKeepalive with their own value', async () => {
-    const { client, connack } = await RawClient.connect(f.port, { protocolVersion: 4, keepalive: 3600 });
+    const { client, connack } = await f.handshake({ protocolVersion: 4, keepalive: 3600 });
     assert.equal(connack.reasonCode, 0);
     client.destroy();
   });
 
   it('states its capabilities in a v5 CONNACK', async () => {
-    const { client, connack } = await RawClient.connect(f.port, { protocolVersion: 5 });
+    const { client, connack } = await f.handshake({ protocolVersion: 5 });
     const p = connack.properties ?? {};
     assert.equal(p.receiveMaximum, 100);
     assert.equal(p.topicAliasMaximum, 10);
@@ -147,7 +147,7 @@ describe('CONNECT', () => {
 
   it('refuses a takeover by another user name', async () => {
     const owner = await f.connect({ protocolVersion: 4, clientId: 'owned', username: 'alice' });
-    const { client, connack } = await RawClient.connect(f.port, { protocolVersion: 4, clientId: 'owned', username: 'mallory' });
+    const { client, connack } = await f.handshake({ protocolVersion: 4, clientId: 'owned', username: 'mallory' });
     assert.equal(connack.reasonCode, 5);
     await client.closedWithin();
     assert.equal(owner.closed, false);
@@ -159,11 +159,11 @@ describe('CONNECT policy', () => {
   it('refuses anonymous clients when the listener does not allow them', async () => {
     const f = await startBroker({ allowAnonymous: false });
     try {
-      const v4 = await RawClient.connect(f.port, { protocolVersion: 4 });
+      const v4 = await f.handshake({ protocolVersion: 4 });
       assert.equal(v4.connack.reasonCode, 5);
-      const v5 = await RawClient.connect(f.port, { protocolVersion: 5 });
+      const v5 = await f.handshake({ protocolVersion: 5 });
       assert.equal(v5.connack.reasonCode, 0x87);
-      const named = await RawClient.connect(f.port, { protocolVersion: 4, username: 'u' });
+      const named = await f.handshake({ protocolVersion: 4, username: 'u' });
       assert.equal(named.connack.reasonCode, 0);
       for (const c of [v4.client, v5.client, named.client]) c.destroy();
     } finally {
@@ -171,8 +171,9 @@ describe('CONNECT policy', () => {
     }
   });
 
+  // On TCP: what is checked is each listener's own policy, as its address and options set it.
   it('refuses anonymous clients on a non-loopback listener unless allowed', async () => {
-    const f = await startBroker({ listeners: [{ port: 0, host: '0.0.0.0' }, { port: 0, host: '0.0.0.0', allowAnonymous: true }] });
+    const f = await startBroker({ listeners: [{ port: 0, host: '0.0.0.0' }, { port: 0, host: '0.0.0.0', allowAnonymous: true }] }, { transport: 'tcp' });
     try {
       const refused = await RawClient.connect(f.broker.ports[0]!, { protocolVersion: 4 });
       assert.equal(refused.connack.reasonCode, 5);
@@ -185,14 +186,18 @@ describe('CONNECT policy', () => {
     }
   });
 
+  // On TCP, as the test above.
   it('applies hooks and limits per listener', async () => {
-    const f = await startBroker({
-      limits: { maxKeepalive: 100 },
-      listeners: [
-        { port: 0, hooks: { authorizeSubscribe: () => false } },
-        { port: 0, limits: { maxKeepalive: 20 } },
-      ],
-    });
+    const f = await startBroker(
+      {
+        limits: { maxKeepalive: 100 },
+        listeners: [
+          { port: 0, hooks: { authorizeSubscribe: () => false } },
+          { port: 0, limits: { maxKeepalive: 20 } },
+        ],
+      },
+      { transport: 'tcp' },
+    );
     try {
       const [strict, loose] = f.broker.ports as [number, number];
       const a = await RawClient.connect(strict, { protocolVersion: 5, keepalive: 0 });
@@ -287,7 +292,7 @@ describe('CONNECT policy', () => {
       assert.equal((await client.expect('disconnect')).reasonCode, 0x87);
       await client.closedWithin();
 
-      const other = await RawClient.connect(f.port, { protocolVersion: 5, properties: { authenticationMethod: 'OTHER' } });
+      const other = await f.handshake({ protocolVersion: 5, properties: { authenticationMethod: 'OTHER' } });
       assert.equal(other.connack.reasonCode, 0x8c);
       other.client.destroy();
       client.destroy();
@@ -312,7 +317,7 @@ describe('CONNECT policy', () => {
   it('refuses an authentication method when no hook handles AUTH (0x8C)', async () => {
     const f = await startBroker();
     try {
-      const { client, connack } = await RawClient.connect(f.port, { protocolVersion: 5, properties: { authenticationMethod: 'SCRAM-SHA-256' } });
+      const { client, connack } = await f.handshake({ protocolVersion: 5, properties: { authenticationMethod: 'SCRAM-SHA-256' } });
       assert.equal(connack.reasonCode, 0x8c);
       client.destroy();
     } finally {
@@ -334,7 +339,7 @@ describe('CONNECT policy', () => {
     const f = await startBroker({ limits: { maxConnections: 1 } });
     try {
       const first = await f.connect({ protocolVersion: 5 });
-      const { client, connack } = await RawClient.connect(f.port, { protocolVersion: 5 });
+      const { client, connack } = await f.handshake({ protocolVersion: 5 });
       assert.equal(connack.reasonCode, 0x89);
       client.destroy();
       first.destroy();
@@ -347,9 +352,9 @@ describe('CONNECT policy', () => {
     const f = await startBroker({ hooks: { authorizePublish: ({ topic }) => !topic.startsWith('forbidden/') } });
     try {
       const will = { topic: 'forbidden/will', payload: enc('x'), qos: 0 as const, retain: false };
-      const v4 = await RawClient.connect(f.port, { protocolVersion: 4, will });
+      const v4 = await f.handshake({ protocolVersion: 4, will });
       assert.equal(v4.connack.reasonCode, 5);
-      const v5 = await RawClient.connect(f.port, { protocolVersion: 5, will });
+      const v5 = await f.handshake({ protocolVersion: 5, will });
       assert.equal(v5.connack.reasonCode, 0x87);
       v4.client.destroy();
       v5.client.destroy();

@@ -6,7 +6,6 @@ import { Broker } from '../../../src/broker/broker.js';
 import { silentLogger } from '../../../src/broker/logger.js';
 import type { RecoveryStats, StoreOp } from '../../../src/broker/store/store.js';
 import type { PublishPacket } from '../../../src/packet/types.js';
-import { RawClient } from '../../helpers/raw-client.js';
 import { waitFor } from '../../helpers/wait.js';
 import { startBroker, text } from './fixture.js';
 import { runStoreContract } from './store-contract.js';
@@ -72,7 +71,7 @@ describe('persistence through the store', () => {
 
     const second = await startBroker({ store });
     try {
-      const { client, connack } = await RawClient.connect(second.port, { protocolVersion: 5, clientId: 'keeper', clean: false, properties: { sessionExpiryInterval: 300 } });
+      const { client, connack } = await second.handshake({ protocolVersion: 5, clientId: 'keeper', clean: false, properties: { sessionExpiryInterval: 300 } });
       assert.equal(connack.sessionPresent, true);
       const got = [];
       for (let i = 0; i < 6; i++) got.push(await client.expect('publish'));
@@ -110,7 +109,7 @@ describe('persistence through the store', () => {
       assert.equal((await pub.expect('pubrec')).packetId, 2);
       const stored = (await store.loadSessions()).find((s) => s.session.clientId === 'gated')!;
       assert.equal(stored.outgoing.length, 2);
-      const { client } = await RawClient.connect(f.port, { protocolVersion: 4, clientId: 'gated', clean: false });
+      const { client } = await f.handshake({ protocolVersion: 4, clientId: 'gated', clean: false });
       assert.equal(publishes(await client.drain(150)).length, 2);
       client.destroy();
       pub.destroy();
@@ -192,7 +191,7 @@ describe('persistence through the store', () => {
     // The failed batch was written later: the offline session has both messages, once each.
     f = await startBroker({ store });
     try {
-      const { client } = await RawClient.connect(f.port, { protocolVersion: 4, clientId: 'offline-sub', clean: false });
+      const { client } = await f.handshake({ protocolVersion: 4, clientId: 'offline-sub', clean: false });
       assert.deepEqual(publishes(await client.drain(200)).map((p) => text(p.payload)), ['a', 'b']);
       client.destroy();
     } finally {

@@ -7,7 +7,6 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { encode } from '../../../src/packet/index.js';
 import type { Logger } from '../../../src/broker/logger.js';
-import { RawClient } from '../../helpers/raw-client.js';
 import { sleep, startBroker, text, type Fixture } from './fixture.js';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -89,7 +88,7 @@ describe('exceptions on the close and timer paths', () => {
     f.broker.on('disconnected', () => {
       throw new Error('timer-path bug');
     });
-    const c = await RawClient.connect(f.port, { protocolVersion: 4, keepalive: 1 });
+    const c = await f.handshake({ protocolVersion: 4, keepalive: 1 });
     await c.client.closedWithin(5000);
     const other = await f.connect({ protocolVersion: 4 });
     other.send({ type: 'pingreq' });
@@ -171,10 +170,12 @@ describe('user properties', () => {
 });
 
 describe('memory after hostile connections', () => {
-  it('keeps nothing per closed connection: heap after 1,200 more hostile connections is where it was after the first 1,200', async () => {
+  it('keeps nothing per closed connection: heap after 1,200 more hostile connections is where it was after the first 1,800', async () => {
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as () => void;
-    const f = await startBroker({ limits: { connectTimeout: 1 } });
+    // On TCP: hostile bytes (an HTTP request, a TLS ClientHello) meet the listener's checks, and what each closed
+    // connection could leave behind includes its socket.
+    const f = await startBroker({ limits: { connectTimeout: 1 } }, { transport: 'tcp' });
     const kinds = [
       Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'),
       Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03]),
@@ -201,18 +202,29 @@ describe('memory after hostile connections', () => {
           ),
         );
       }
-      await sleep(200);
     };
-    const heap = (): number => {
-      gc();
-      gc();
-      return process.memoryUsage().heapUsed;
+    /**
+     * The least of samples over 2 s and more: the broker's 2 s linger timer holds each closing connection until it
+     * fires (measured at once, the last batch counted for about 250 KB of the 512 KB allowed), and a loaded
+     * machine fires timers late, whereas what leaks stays in every sample.
+     */
+    const heap = async (): Promise<number> => {
+      let least = Infinity;
+      for (let sample = 0; sample < 5; sample++) {
+        await sleep(500);
+        gc();
+        gc();
+        least = Math.min(least, process.memoryUsage().heapUsed);
+      }
+      return least;
     };
     try {
+      // A first round of 1,800, not 1,200: it also warms up the TCP paths (the tests before this one run in
+      // memory), as code compiled and optimised during the measured round would show as heap growth.
+      await round(1800);
+      const settled = await heap();
       await round(1200);
-      const settled = heap();
-      await round(1200);
-      const after = heap();
+      const after = await heap();
       assert.equal(f.broker.stats.clientsConnected, 0);
       assert.ok(after - settled < 512 * 1024, `heap grew by ${((after - settled) / 1024).toFixed(0)} KB over 1,200 closed connections`);
     } finally {

@@ -21,20 +21,18 @@ describe('sessions', () => {
     await first.closedWithin();
     const pub = await f.connect({ protocolVersion: 4 });
     for (const qos of [0, 1, 2] as const) await pub.publish('p311/x', `m${qos}`, qos);
-    const { RawClient } = await import('../../helpers/raw-client.js');
-    const again = await RawClient.connect(f.port, { protocolVersion: 4, clientId: 'p311', clean: false });
+    const again = await f.handshake({ protocolVersion: 4, clientId: 'p311', clean: false });
     assert.equal(again.connack.sessionPresent, true);
     const got = publishes(await again.client.drain(200));
     assert.deepEqual(got.map((p) => [text(p.payload), p.qos]), [['m1', 1], ['m2', 2]]);
     again.client.destroy();
     pub.destroy();
-    const clean = await RawClient.connect(f.port, { protocolVersion: 4, clientId: 'p311', clean: true });
+    const clean = await f.handshake({ protocolVersion: 4, clientId: 'p311', clean: true });
     assert.equal(clean.connack.sessionPresent, false);
     clean.client.destroy();
   });
 
   it('resends unacknowledged messages with DUP after a reconnect, and PUBREL for released ones', async () => {
-    const { RawClient } = await import('../../helpers/raw-client.js');
     const sub = await f.connect({ protocolVersion: 5, clientId: 'redeliver', clean: true, properties: { sessionExpiryInterval: 60 } }, false);
     await sub.subscribe([{ topicFilter: 'rd/1', qos: 1 }, { topicFilter: 'rd/2', qos: 2 }]);
     const pub = await f.connect({ protocolVersion: 5 });
@@ -46,7 +44,7 @@ describe('sessions', () => {
     await sub.expect('pubrel');
     sub.destroy();
     await waitFor(() => f.broker.connectedClients === 1, 2000, 'the subscriber to be gone');
-    const again = await RawClient.connect(f.port, { protocolVersion: 5, clientId: 'redeliver', clean: false, properties: { sessionExpiryInterval: 60 } }, { autoAck: false });
+    const again = await f.handshake({ protocolVersion: 5, clientId: 'redeliver', clean: false, properties: { sessionExpiryInterval: 60 } }, { autoAck: false });
     assert.equal(again.connack.sessionPresent, true);
     const resent = await again.client.expectPublish('rd/1');
     assert.equal(resent.dup, true);
@@ -57,7 +55,6 @@ describe('sessions', () => {
   });
 
   it('v5: a session with expiry 0 ends at disconnect; a set expiry ends it later', async () => {
-    const { RawClient } = await import('../../helpers/raw-client.js');
     const a = await f.connect({ protocolVersion: 5, clientId: 'exp0' });
     a.disconnect();
     await a.closedWithin();
@@ -65,11 +62,11 @@ describe('sessions', () => {
     await b.subscribe('exp1/x', 1);
     b.disconnect();
     await b.closedWithin();
-    const back = await RawClient.connect(f.port, { protocolVersion: 5, clientId: 'exp0', clean: false });
+    const back = await f.handshake({ protocolVersion: 5, clientId: 'exp0', clean: false });
     assert.equal(back.connack.sessionPresent, false);
     back.client.destroy();
     await sleep(1300);
-    const late = await RawClient.connect(f.port, { protocolVersion: 5, clientId: 'exp1', clean: false });
+    const late = await f.handshake({ protocolVersion: 5, clientId: 'exp1', clean: false });
     assert.equal(late.connack.sessionPresent, false);
     late.client.destroy();
   });
@@ -83,16 +80,15 @@ describe('sessions', () => {
   it('3.1.1 persistent sessions expire after persistentClientExpiration', async () => {
     const g = await startBroker({ limits: { persistentClientExpiration: 1 } });
     try {
-      const { RawClient } = await import('../../helpers/raw-client.js');
       const c = await g.connect({ protocolVersion: 4, clientId: 'pce', clean: false });
       c.disconnect();
       await c.closedWithin();
-      const soon = await RawClient.connect(g.port, { protocolVersion: 4, clientId: 'pce', clean: false });
+      const soon = await g.handshake({ protocolVersion: 4, clientId: 'pce', clean: false });
       assert.equal(soon.connack.sessionPresent, true);
       soon.client.disconnect();
       await soon.client.closedWithin();
       await sleep(1300);
-      const late = await RawClient.connect(g.port, { protocolVersion: 4, clientId: 'pce', clean: false });
+      const late = await g.handshake({ protocolVersion: 4, clientId: 'pce', clean: false });
       assert.equal(late.connack.sessionPresent, false);
       late.client.destroy();
     } finally {
@@ -103,12 +99,11 @@ describe('sessions', () => {
   it('requireSameUsername false lets another user resume a session; deliverTo reaches offline sessions', async () => {
     const g = await startBroker({ requireSameUsername: false });
     try {
-      const { RawClient } = await import('../../helpers/raw-client.js');
       const a = await g.connect({ protocolVersion: 4, clientId: 'shared-id', clean: false, username: 'alice' });
       a.disconnect();
       await a.closedWithin();
       assert.equal(g.broker.deliverTo('shared-id', { topic: 'direct/x', payload: 'queued', qos: 1 }), true);
-      const b = await RawClient.connect(g.port, { protocolVersion: 4, clientId: 'shared-id', clean: false, username: 'bob' });
+      const b = await g.handshake({ protocolVersion: 4, clientId: 'shared-id', clean: false, username: 'bob' });
       assert.equal(b.connack.reasonCode, 0);
       assert.equal(b.connack.sessionPresent, true);
       assert.equal(text((await b.client.expectPublish('direct/x')).payload), 'queued');
@@ -121,14 +116,13 @@ describe('sessions', () => {
   it('bounds the queue of an offline session and counts the drops', async () => {
     const g = await startBroker({ limits: { maxQueuedMessages: 5 } });
     try {
-      const { RawClient } = await import('../../helpers/raw-client.js');
       const sub = await g.connect({ protocolVersion: 4, clientId: 'bounded', clean: false });
       await sub.subscribe('b/#', 1);
       sub.destroy();
       await waitFor(() => g.broker.connectedClients === 0, 2000, 'disconnect');
       const pub = await g.connect({ protocolVersion: 4 });
       for (let i = 0; i < 8; i++) await pub.publish('b/x', String(i), 1);
-      const back = await RawClient.connect(g.port, { protocolVersion: 4, clientId: 'bounded', clean: false });
+      const back = await g.handshake({ protocolVersion: 4, clientId: 'bounded', clean: false });
       const got = publishes(await back.client.drain(200)).map((p) => text(p.payload));
       assert.deepEqual(got, ['0', '1', '2', '3', '4']);
       assert.equal(g.broker.stats.publishDropped, 3);
@@ -177,13 +171,12 @@ describe('wills', () => {
   });
 
   it('v5: delays the Will, cancels it when the client returns in time, sends it at session end when sooner', async () => {
-    const { RawClient } = await import('../../helpers/raw-client.js');
     const watcher = await f.connect({ protocolVersion: 5 });
     await watcher.subscribe('wd/#', 1);
     const delayed = await f.connect({ protocolVersion: 5, clientId: 'wd1', properties: { sessionExpiryInterval: 60 }, will: will('wd/cancel', { properties: { willDelayInterval: 1 } }) });
     delayed.destroy();
     await sleep(200);
-    const back = await RawClient.connect(f.port, { protocolVersion: 5, clientId: 'wd1', clean: false, properties: { sessionExpiryInterval: 0 } });
+    const back = await f.handshake({ protocolVersion: 5, clientId: 'wd1', clean: false, properties: { sessionExpiryInterval: 0 } });
     assert.equal(back.connack.sessionPresent, true);
     await sleep(1100);
     assert.equal(publishes(await watcher.drain(10)).length, 0);

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { PublishPacket } from '../../../src/packet/types.js';
-import { RawClient } from '../../helpers/raw-client.js';
 import { startBroker, text } from './fixture.js';
 
 const publishes = (packets: readonly { type: string }[]): PublishPacket[] => packets.filter((p) => p.type === 'publish') as PublishPacket[];
@@ -88,7 +87,7 @@ describe('limits', () => {
   it('maxTopicLevels and maxClientIdLength', async () => {
     const f = await startBroker({ limits: { maxTopicLevels: 3, maxClientIdLength: 8 } });
     try {
-      const long = await RawClient.connect(f.port, { protocolVersion: 5, clientId: 'x'.repeat(9) });
+      const long = await f.handshake({ protocolVersion: 5, clientId: 'x'.repeat(9) });
       assert.equal(long.connack.reasonCode, 0x85);
       long.client.destroy();
       const c = await f.connect({ protocolVersion: 5, clientId: 'short' });
@@ -106,7 +105,7 @@ describe('limits', () => {
       const c = await f.connect({ protocolVersion: 5 });
       c.send({ type: 'publish', topic: 'r', payload: new Uint8Array(1), qos: 0, retain: true, dup: false });
       assert.equal((await c.expect('disconnect')).reasonCode, 0x9a);
-      const { client, connack } = await RawClient.connect(f.port, { protocolVersion: 5 });
+      const { client, connack } = await f.handshake({ protocolVersion: 5 });
       assert.equal(connack.properties?.retainAvailable, false);
       client.destroy();
     } finally {
