@@ -156,10 +156,13 @@ export interface ConnectionPolicy {
 
 export const defaultListener: ListenerOptions = { protocol: 'mqtt', host: '127.0.0.1', port: 1883 };
 
-/** True for addresses only this machine can reach: a bind host, or a peer address (IPv4-mapped included). */
+/**
+ * True for addresses only this machine can reach: a bind host, or a peer address (IPv4-mapped included), or a Unix
+ * socket (`unix:/path`, as its listener names it).
+ */
 export function isLoopback(host: string | undefined): boolean {
   if (host === undefined) return true;
-  return host === 'localhost' || host === '::1' || host.startsWith('127.') || host.startsWith('::ffff:127.');
+  return host === 'localhost' || host === '::1' || host.startsWith('127.') || host.startsWith('::ffff:127.') || host.startsWith('unix:');
 }
 
 /** Merges broker-wide and listener settings into one connection policy. */

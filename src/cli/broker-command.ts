@@ -15,6 +15,7 @@ import {
 } from '../config/index.js';
 import type { ClusterNode } from '../cluster/index.js';
 import { clusterNode, nodeName, runWorkers, workerCount } from './broker-cluster.js';
+import { parseArgsMessage, usageError } from './args.js';
 import { applyOpsFlags, logFormat, opsHelp, opsOptions, startOperations, type Operations } from './broker-ops.js';
 
 /** Where `culex broker` keeps its state when neither a flag nor a configuration file says. */
@@ -46,7 +47,7 @@ options (given with -c, they override the file):
                           dialect, instead of the file's broker-wide auth (default none)
       --secrets FILE      the device secrets file of --dialect (described below)
 ${opsHelp}  -v, --verbose           log debug lines too (default: info)
-      --help              show this help
+  -h, --help              show this help
 
 configuration file (JSON; unknown keys are errors; relative file names are relative to the file):
 ${describeSchema().join('\n')}
@@ -112,14 +113,13 @@ export async function run(args: string[]): Promise<number> {
         'node-name': { type: 'string' },
         workers: { type: 'string' },
         verbose: { type: 'boolean', short: 'v' },
-        help: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
         ...opsOptions,
       },
       strict: true,
     }).values;
   } catch (err) {
-    process.stderr.write(`culex broker: ${err instanceof Error ? err.message : String(err)}\n\n${help}`);
-    return 2;
+    return usageError('broker', parseArgsMessage(err));
   }
   if (values.help) {
     process.stdout.write(help);

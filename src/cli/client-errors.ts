@@ -9,7 +9,7 @@ const defaultPorts: Record<string, number> = { 'mqtt:': 1883, 'mqtts:': 8883, 'w
 
 /** The one-line error and the exit code for a failure, the codes matching those of the Mosquitto tools. */
 export function describeFailure(error: unknown, url: URL): { message: string; exitCode: number } {
-  const where = `${url.hostname}:${url.port || defaultPorts[url.protocol] || 1883}`;
+  const where = url.protocol === 'unix:' ? decodeURIComponent(url.pathname) : `${url.hostname}:${url.port || defaultPorts[url.protocol] || 1883}`;
   if (error instanceof ConnectionRefusedError) {
     const code = error.reasonCode ?? 1;
     const words = error.protocolVersion === 5 ? reasonCodeName(code) : connectReturnCodeName(code);
@@ -41,6 +41,9 @@ export function describeFailure(error: unknown, url: URL): { message: string; ex
     case 'ECONNRESET':
     case 'EPIPE':
       return { message: `connection to ${where} lost: ${code}`, exitCode: 7 };
+    case 'ENOENT':
+      // Only a Unix socket path can be missing.
+      return { message: `cannot connect to ${where}: no such socket (is a broker listening there?)`, exitCode: 1 };
     case 'EHOSTUNREACH':
     case 'ENETUNREACH':
       return { message: `cannot reach ${where}: ${code}`, exitCode: 1 };

@@ -3,6 +3,7 @@
  * them, and their translation into a broker URL and ClientOptions.
  */
 import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import type { ClientOptions } from '../client/index.js';
 import { readCaPath } from '../config/internal.js';
 import type { ProtocolVersion, QoS } from '../packet/index.js';
@@ -13,6 +14,8 @@ import { readPropertyFlag, type PropertySets } from './property-flags.js';
 export interface ClientFlags {
   host: string | undefined;
   port: number | undefined;
+  /** `--unix`: the broker's Unix socket, dialled instead of a host and port. */
+  unix: string | undefined;
   /** From `-L`: scheme, credentials, host and port; its topic goes to `urlTopic`. */
   url: URL | undefined;
   urlTopic: string | undefined;
@@ -42,6 +45,7 @@ export function defaultClientFlags(): ClientFlags {
   return {
     host: undefined,
     port: undefined,
+    unix: undefined,
     url: undefined,
     urlTopic: undefined,
     username: undefined,
@@ -68,7 +72,7 @@ export function defaultClientFlags(): ClientFlags {
 
 const versions: Record<string, ProtocolVersion> = { mqttv31: 3, '31': 3, mqttv311: 4, '311': 4, mqttv5: 5, '5': 5 };
 const tlsVersions = { 'tlsv1.3': 'TLSv1.3', 'tlsv1.2': 'TLSv1.2', 'tlsv1.1': 'TLSv1.1' } as const;
-const unsupported = new Set(['-A', '--unix', '--proxy', '--psk', '--psk-identity', '--ciphers', '--tls-alpn', '--tls-engine',
+const unsupported = new Set(['-A', '--proxy', '--psk', '--psk-identity', '--ciphers', '--tls-alpn', '--tls-engine',
   '--keyform', '--tls-engine-kpass-sha1', '-S']);
 
 /** Help lines for the shared flags. */
@@ -76,6 +80,7 @@ export const clientFlagsHelp = `connection:
   -h, --host HOST        broker host (default localhost)
   -p, --port PORT        broker port (default 1883, 8883 with TLS)
   -L, --url URL          mqtt[s]://[user[:password]@]host[:port]/topic, or ws[s]://host[:port][/path] (WebSocket)
+      --unix PATH        the broker's Unix socket instead of a host and port
   -u, --username USER    user name
   -P, --pw PASSWORD      password
   -i, --id ID            client id (default culex-<command>-<pid>)
@@ -111,6 +116,9 @@ export function readClientFlag(flag: string, reader: ArgReader, flags: ClientFla
     case '-L':
     case '--url':
       readUrl(reader.value(flag, 'a URL'), flags);
+      return true;
+    case '--unix':
+      flags.unix = reader.value(flag, 'a socket path');
       return true;
     case '-u':
     case '--username':
@@ -244,6 +252,12 @@ function wantsTls(flags: ClientFlags): boolean {
 
 /** The broker URL to dial. */
 export function brokerUrl(flags: ClientFlags): URL {
+  if (flags.unix !== undefined) {
+    // As mosquitto_pub: the socket is the broker; a host or port given as well does not apply.
+    const url = new URL('unix://');
+    url.pathname = resolve(flags.unix);
+    return url;
+  }
   if (flags.url) {
     const url = new URL(flags.url.href);
     url.username = '';

@@ -3,7 +3,7 @@
  * the flags say or print why not. Either way the caller gets a client or the exit code.
  */
 import { connect, type MqttClient, type ClientOptions } from '../client/index.js';
-import { UsageError } from './args.js';
+import { UsageError, usageError } from './args.js';
 import { describeFailure, reportError } from './client-errors.js';
 import { brokerUrl, clientOptions, type ClientFlags } from './client-flags.js';
 
@@ -16,8 +16,8 @@ export function parseOrReport<T>(command: string, parse: () => T | 'help', help:
     return 0;
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    process.stderr.write(`culex ${command}: ${err.message}\nrun 'culex ${command} --help' for usage\n`);
-    return 1;
+    // Mosquitto's tools exit 1 on bad arguments.
+    return usageError(command, err.message, 1);
   }
 }
 

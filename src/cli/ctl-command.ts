@@ -5,6 +5,7 @@
 import { appendFile, readFile } from 'node:fs/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { newToken } from '../ops/index.js';
+import { parseArgsMessage, usageError } from './args.js';
 import { ApiCallError, call, events, type Connection } from './ctl-http.js';
 import { block, protocolName, table, traceLine } from './ctl-format.js';
 
@@ -47,7 +48,7 @@ options:
       --cafile FILE       CA certificates for an HTTPS listener
       --node NAME         the node to ask (default: the one answering)
       --json              print the API's JSON as it is
-      --help              show this help
+  -h, --help              show this help
 
 exit status: 0 done, 1 the API refused or failed (its code and message are printed), 2 bad usage
 `;
@@ -91,7 +92,7 @@ function parse(args: string[], options: ParseArgsConfig['options']): { values: V
     const parsed = parseArgs({ args, options: { ...common, ...options }, allowPositionals: true, strict: true });
     return { values: parsed.values as Values, positionals: parsed.positionals };
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    throw new UsageError(parseArgsMessage(err));
   }
 }
 
@@ -386,7 +387,7 @@ async function dispatch(command: string, rest: string[], out: (text: string) => 
 export async function run(args: string[]): Promise<number> {
   const out = (text: string): void => void process.stdout.write(`${text}\n`);
   const [command, ...rest] = args;
-  if (command === undefined || command === '--help' || command === 'help' || rest.includes('--help')) {
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help' || rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(help);
     return command === undefined ? 2 : 0;
   }
@@ -395,8 +396,7 @@ export async function run(args: string[]): Promise<number> {
     return 0;
   } catch (err) {
     if (err instanceof UsageError) {
-      process.stderr.write(`culex ctl: ${err.message}\n(culex ctl --help lists the commands)\n`);
-      return 2;
+      return usageError('ctl', err.message);
     }
     if (err instanceof ApiCallError) {
       process.stderr.write(`culex ctl: ${err.status} ${err.code}: ${err.message}\n`);

@@ -15,6 +15,7 @@ import {
   TwinStore,
   type HubConfig,
 } from '../iothub/internal.js';
+import { parseArgsMessage, usageError } from './args.js';
 import { DeviceRegistry, identityKey, LevelKeyValueStore, type DeviceIdentityInput } from '../registry/index.js';
 
 const help = `usage: culex hub <command> [options]
@@ -38,10 +39,10 @@ The device commands change the data directory directly: stop the hub first, or u
 options:
   -d, --dir DIR            hub directory (default .)
       --name HOST          init: the hub's host name (default localhost)
-      --host ADDR          init: address to listen on (default 127.0.0.1)
-      --mqtt-port N        init: MQTT over TLS port (default 8883; 0 = none)
-      --wss-port N         init: secure WebSocket port (default 443; 0 = none)
-      --service-port N     init: service API port (default 8080; 0 = none)
+      --host ADDR          init: address to listen on (default 127.0.0.1); start: likewise
+      --mqtt-port N        init: MQTT over TLS port (default 8883; 0 = none); start: this run's, over ${CONFIG_FILE}'s
+      --wss-port N         init: secure WebSocket port (default 8443; 0 = none; the Azure SDKs' MqttWs dials 443); start: likewise
+      --service-port N     init: service API port (default 8080; 0 = none); start: likewise
       --no-certs           init: make no certificates (set tls paths in ${CONFIG_FILE} yourself)
   -m, --module ID          device commands: the module of the device
       --x509-thumbprint T  device add: authenticate by certificate thumbprint (SHA-1 or SHA-256 hex)
@@ -54,8 +55,23 @@ options:
       --policy NAME        token: the policy (default iothubowner)
       --ttl S              token: seconds of validity (default 3600)
   -v, --verbose            start: log connections and refusals
-      --help               show this help
+  -h, --help               show this help
 `;
+
+/** Each command and the options it takes (besides --dir and --help): any other is refused, not ignored. */
+const hubCommandOptions = {
+  init: ['name', 'host', 'mqtt-port', 'wss-port', 'service-port', 'no-certs'],
+  start: ['host', 'mqtt-port', 'wss-port', 'service-port', 'verbose'],
+  policies: [],
+  token: ['policy', 'ttl'],
+  device: ['module', 'x509-thumbprint', 'x509-ca', 'primary-key', 'secondary-key', 'disabled'],
+  'connection-string': ['module', 'gateway'],
+} as const satisfies Record<string, readonly string[]>;
+const hubCommands = Object.keys(hubCommandOptions) as Array<keyof typeof hubCommandOptions>;
+
+function isHubCommand(name: string): name is keyof typeof hubCommandOptions {
+  return Object.hasOwn(hubCommandOptions, name);
+}
 
 type Values = Record<string, string | boolean | undefined>;
 
@@ -64,7 +80,7 @@ function option(values: Values, name: string): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
-function portOption(values: Values, name: string, fallback: number): number | null {
+function portOption(values: Values, name: string, fallback: number | null): number | null {
   const value = option(values, name);
   if (value === undefined) return fallback;
   const n = Number(value);
@@ -83,14 +99,26 @@ async function init(dir: string, values: Values): Promise<void> {
   const config = defaultHubConfig(option(values, 'name') ?? 'localhost');
   config.host = option(values, 'host') ?? config.host;
   config.mqttPort = portOption(values, 'mqtt-port', 8883);
-  config.websocketPort = portOption(values, 'wss-port', 443);
+  // Not 443: a hub started by a user who is not root must be able to bind it.
+  config.websocketPort = portOption(values, 'wss-port', 8443);
   config.servicePort = portOption(values, 'service-port', 8080);
   if (!values['no-certs']) await makeHubCertificates(dir, config.hubName);
   writeHubConfig(dir, config);
   process.stdout.write(`hub '${config.hubName}' created in ${dir}${values['no-certs'] ? '' : ` (CA certificate for devices: ${join(dir, 'tls', 'ca.crt')})`}\n`);
 }
 
-async function start(dir: string, config: HubConfig, verbose: boolean): Promise<number> {
+/** `culex hub start`: the hub of `dir`, with the address and ports given on the command line for this run. */
+async function start(dir: string, stored: HubConfig, values: Values): Promise<number> {
+  const config: HubConfig = {
+    ...stored,
+    host: option(values, 'host') ?? stored.host,
+    mqttPort: portOption(values, 'mqtt-port', stored.mqttPort),
+    websocketPort: portOption(values, 'wss-port', stored.websocketPort),
+    servicePort: portOption(values, 'service-port', stored.servicePort),
+  };
+  // With nothing to listen on the process would end at once, as if it had run.
+  if (config.mqttPort === null && config.websocketPort === null && config.servicePort === null) throw new Error('MQTT, WebSocket and service ports are all off (0): nothing to listen on');
+  const verbose = values['verbose'] === true;
   const hub = createIotHub({ ...hubOptionsFrom(dir, config), logger: stderrLogger(verbose ? 'info' : 'warn') });
   await hub.start();
   const [first, second] = hub.devicePorts;
@@ -207,20 +235,25 @@ export async function run(args: string[]): Promise<number> {
         policy: { type: 'string' },
         ttl: { type: 'string' },
         verbose: { type: 'boolean', short: 'v' },
-        help: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
       },
       strict: true,
     });
   } catch (err) {
-    process.stderr.write(`culex hub: ${(err as Error).message}\n\n${help}`);
-    return 2;
+    return usageError('hub', parseArgsMessage(err));
   }
   const { values, positionals } = parsed;
   const [command, ...rest] = positionals;
-  if (values.help || command === undefined) {
+  if (values.help) {
     process.stdout.write(help);
-    return values.help ? 0 : 2;
+    return 0;
   }
+  if (command === undefined) return usageError('hub', `which command? (${hubCommands.join(', ')})`);
+  // Before the hub directory is read: a mistyped command is not a missing hub.json.
+  if (!isHubCommand(command)) return usageError('hub', `unknown command '${command}'`);
+  const takes: readonly string[] = hubCommandOptions[command];
+  const stray = Object.keys(values).find((name) => name !== 'dir' && !takes.includes(name));
+  if (stray !== undefined) return usageError('hub', `--${stray} does not apply to '${command}'`);
   const dir = values.dir ?? '.';
   try {
     if (command === 'init') {
@@ -230,7 +263,7 @@ export async function run(args: string[]): Promise<number> {
     const config = readHubConfig(dir);
     switch (command) {
       case 'start':
-        return await start(dir, config, values.verbose === true);
+        return await start(dir, config, values);
       case 'policies':
         process.stdout.write(`${JSON.stringify(config.policies, null, 2)}\n`);
         return 0;
@@ -254,9 +287,6 @@ export async function run(args: string[]): Promise<number> {
         process.stdout.write(`${connectionString(config, values, deviceId, moduleId, identity.authentication.symmetricKey?.primaryKey)}\n`);
         return 0;
       }
-      default:
-        process.stderr.write(`culex hub: unknown command '${command}'\n\n${help}`);
-        return 2;
     }
   } catch (err) {
     process.stderr.write(`culex hub: ${(err as Error).message}\n`);

@@ -2,6 +2,9 @@
  * `culex` entry point: picks the sub-command and loads only its module, so `culex pub` does not pay for the broker.
  * Each command module exports `run(args): Promise<number>` returning the exit code.
  */
+import { createRequire } from 'node:module';
+import { USAGE_STATUS } from './args.js';
+
 type Command = { summary: string; load: () => Promise<{ run(args: string[]): Promise<number> }> };
 
 const commands: Record<string, Command> = {
@@ -18,21 +21,30 @@ const commands: Record<string, Command> = {
 function usage(): string {
   const lines = ['usage: culex <command> [options]', '', 'commands:'];
   for (const [name, command] of Object.entries(commands)) lines.push(`  ${name.padEnd(10)} ${command.summary}`);
-  lines.push('', "run 'culex <command> --help' for a command's options");
+  lines.push('', "run 'culex <command> --help' (or -h; pub and sub: --help) for a command's options; culex --version");
   return lines.join('\n');
 }
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+  if (name === undefined) {
+    console.error(usage());
+    return USAGE_STATUS;
+  }
+  if (name === 'help' || name === '--help' || name === '-h') {
     if (name === 'help' && rest[0] && commands[rest[0]]) return (await commands[rest[0]]!.load()).run(['--help']);
     console.log(usage());
-    return name === undefined ? 1 : 0;
+    return 0;
   }
-  const command = commands[name];
+  if (name === '--version' || name === '-v' || name === 'version') {
+    // src/cli and dist/cli both sit two levels below package.json.
+    console.log(`culex ${(createRequire(import.meta.url)('../../package.json') as { version: string }).version}`);
+    return 0;
+  }
+  const command = Object.hasOwn(commands, name) ? commands[name] : undefined;
   if (!command) {
-    console.error(`culex: unknown command '${name}'\n\n${usage()}`);
-    return 2;
+    console.error(`culex: unknown command '${name}'\nrun 'culex --help' for the commands`);
+    return USAGE_STATUS;
   }
   return (await command.load()).run(rest);
 }

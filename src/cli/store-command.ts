@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { parseArgsMessage, usageError } from './args.js';
 import { LevelStore, type SegmentRepair, type StoreRepair } from '../broker/index.js';
 
 const help = `usage: culex store repair [--dry-run] DIR
@@ -10,7 +11,7 @@ open it and closed again, so that the broker starts. The directory must not be i
 
 options:
       --dry-run   report what would be kept and skipped; change nothing
-      --help      show this help
+  -h, --help      show this help
 
 exit codes: 0 done (or nothing to repair), 1 the repair failed (one line on stderr says why), 2 bad usage
 `;
@@ -19,10 +20,9 @@ exit codes: 0 done (or nothing to repair), 1 the repair failed (one line on stde
 export async function run(args: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args, options: { 'dry-run': { type: 'boolean' }, help: { type: 'boolean' } }, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args, options: { 'dry-run': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
   } catch (err) {
-    process.stderr.write(`culex store: ${(err as Error).message}\n\n${help}`);
-    return 2;
+    return usageError('store', parseArgsMessage(err));
   }
   if (parsed.values.help) {
     process.stdout.write(help);
@@ -30,8 +30,7 @@ export async function run(args: string[]): Promise<number> {
   }
   const [action, dir, ...extra] = parsed.positionals;
   if (action !== 'repair' || dir === undefined || extra.length > 0) {
-    process.stderr.write(`culex store: ${action === undefined || action === 'repair' ? 'repair takes one data directory' : `unknown action '${action}'`}\n\n${help}`);
-    return 2;
+    return usageError('store', action === undefined || action === 'repair' ? 'repair takes one data directory' : `unknown command '${action}'`);
   }
   const dryRun = parsed.values['dry-run'] === true;
   let result: StoreRepair;

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { parseArgsMessage, USAGE_STATUS, usageError } from './args.js';
 import {
   type AliyunIotSignMethod,
   type AliyunMqToken,
@@ -193,8 +194,11 @@ export async function run(args: string[]): Promise<number> {
   }
   const scheme = cloud !== undefined && Object.hasOwn(schemes, cloud) ? schemes[cloud] : undefined;
   if (scheme === undefined) {
-    console.error(cloud === undefined ? usage() : `culex token: unknown cloud '${cloud}' (azure, tencent, aliyun-mq, aliyun-iot)`);
-    return 2;
+    if (cloud === undefined) {
+      console.error(usage());
+      return USAGE_STATUS;
+    }
+    return usageError('token', `unknown cloud '${cloud}' (azure, tencent, aliyun-mq, aliyun-iot)`);
   }
   try {
     const { values } = parseArgs({ args: rest, options: { ...scheme.flags, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false });
@@ -206,9 +210,8 @@ export async function run(args: string[]): Promise<number> {
     return 0;
   } catch (err) {
     // Every failure here is a missing, unknown or unusable flag (an unreadable key file included).
-    const message = (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
+    const message = parseArgsMessage(err).split('\n')[0]!;
     // Library errors already name the cloud.
-    console.error(`culex token ${cloud}: ${message.startsWith(`${cloud}: `) ? message.slice(cloud.length + 2) : message}`);
-    return 2;
+    return usageError(`token ${cloud}`, message.startsWith(`${cloud}: `) ? message.slice(cloud.length + 2) : message);
   }
 }

@@ -104,6 +104,6 @@ export class AuthExchange {
     if (link.closed) return;
     this.host.accept(link, connack);
     // A `connect` listener may have closed it already.
-    if (!link.closed) link.readPackets();
+    if (!link.closed) link.readAfterConnack();
   }
 }

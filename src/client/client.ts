@@ -547,7 +547,7 @@ export class MqttClient extends Emitter<ClientEvents> {
     if (monotonicNow() - link.acceptedAt >= (this.reconnectOptions?.resetAfter ?? 0)) this.reconnectAttempt = 0;
     this.session.connectionLost();
     if (this.reconnectOptions) this.scheduleReconnect();
-    else void this.shutdown(new ClientClosedError('connection lost', error));
+    else void this.shutdown(new ClientClosedError(`connection lost: ${error.message}`, error));
   }
 
   private scheduleReconnect(): void {

@@ -20,6 +20,7 @@ import type { ByteStream } from '../transport/browser.js';
 import { atTickEnd } from '../transport/internal.js';
 import { ConnectionLostError, PacketTooLargeError, PublishError } from './errors.js';
 import { Fifo } from './fifo.js';
+import { BLAME_WINDOW_MS, closedAfterPublish, closedBeforeAnswer, foreignProtocol } from './lost-cause.js';
 import type { DeferredAck } from './message-iterator.js';
 import { MAX_TIMER_MS, renewalDelay } from './renewal.js';
 import type { SessionLink } from './session.js';
@@ -73,7 +74,10 @@ export class Link implements SessionLink {
   closed = false;
   readonly handshake: Promise<ConnackPacket>;
   settleHandshake!: { resolve: (connack: ConnackPacket) => void; reject: (error: Error) => void };
-  /** The CONNACK's authentication data is being checked (`onAuthSuccess`): the packets after it wait. */
+  /**
+   * The packets after the CONNACK wait: its authentication data is being checked (`onAuthSuccess`), or the program
+   * that awaited the connection has yet to attach its listeners (`readAfterConnack`).
+   */
   verifying = false;
   drainWaiters: Array<() => void> = [];
   writable = true;
@@ -113,6 +117,12 @@ export class Link implements SessionLink {
   private resumed = false;
   /** DISCONNECT was queued: nothing more may be written (MQTT-3.14.4-1). */
   private sealed = false;
+  /** The first bytes from the server, kept until CONNACK to say what it speaks if it is not MQTT. */
+  private head: Uint8Array | undefined;
+  /** Size of the last packet queued when it was a PUBLISH (0 otherwise): what a silent close is blamed on. */
+  private lastPublishSize = 0;
+  /** When that PUBLISH was queued (`monotonicNow`). */
+  private lastPublishAt = 0;
   /** Reconnects with fresh credentials before the current ones expire (`credentialsExpireAt`). */
   private renewTimer: ReturnType<typeof setTimeout> | undefined;
   // Keepalive, timed from what arrives (see `keepaliveCheck`); times from `monotonicNow`.
@@ -165,7 +175,7 @@ export class Link implements SessionLink {
     stream.start({
       data: (chunk) => this.onData(chunk),
       drain: () => this.onDrain(),
-      close: (error) => this.owner.fail(this, error ?? new ConnectionLostError('connection closed by the broker')),
+      close: (error) => this.owner.fail(this, error ?? new ConnectionLostError(this.closeReason())),
     });
   }
 
@@ -203,8 +213,18 @@ export class Link implements SessionLink {
   // ---------------------------------------------------------------------------------------------------------------
   // Reading
 
+  /** Why the broker closed the connection, as far as can be told. */
+  private closeReason(): string {
+    if (this.connected && this.version !== 5 && this.lastPublishSize > 0 && monotonicNow() - this.lastPublishAt < BLAME_WINDOW_MS) {
+      return closedAfterPublish(this.lastPublishSize);
+    }
+    if (!this.connected && this.head === undefined) return closedBeforeAnswer();
+    return 'connection closed by the broker';
+  }
+
   private onData(chunk: Uint8Array): void {
     if (this.closed) return;
+    if (!this.connected && this.head === undefined) this.head = chunk.slice(0, 8);
     this.lastReceived = monotonicNow();
     this.parser.push(chunk);
     if (!this.verifying) this.readPackets();
@@ -221,7 +241,8 @@ export class Link implements SessionLink {
         packet = parser.next();
       } catch (error) {
         const code = error instanceof PacketError ? error.reasonCode : ReasonCode.MalformedPacket;
-        this.protocolViolation(code, (error as Error).message);
+        const foreign = this.connected || this.head === undefined ? undefined : foreignProtocol(this.head);
+        this.protocolViolation(code, foreign ?? (error as Error).message);
         return;
       }
       if (packet === null) {
@@ -234,7 +255,25 @@ export class Link implements SessionLink {
       else if (packet.type === 'publish') messages = true;
       if (this.inOrder(packet)) this.owner.handle(this, packet);
       if (this.closed || this.verifying) return;
+      if (packet.type === 'connack' && this.connected) {
+        this.readAfterConnack();
+        return;
+      }
     }
+  }
+
+  /**
+   * Reads what came with the CONNACK (a resumed session's queued messages, typically in the same read) on the next
+   * turn of the event loop: `await connect(...)` resumes the program first, so the `message` listener it attaches
+   * next hears them instead of their being acknowledged to nobody.
+   */
+  readAfterConnack(): void {
+    this.verifying = true;
+    // A timer, not setImmediate: the browser build runs this too.
+    setTimeout(() => {
+      this.verifying = false;
+      if (!this.closed) this.readPackets();
+    }, 0);
   }
 
   /** A connection starts with one CONNACK (after AUTH exchanges); anything else before it breaks the protocol. */
@@ -287,6 +326,7 @@ export class Link implements SessionLink {
   send(packet: Packet): void {
     const bytes = encode(packet, this.version);
     this.owner.sent(packet);
+    this.lastPublishSize = 0;
     this.write(bytes, false);
   }
 
@@ -314,6 +354,8 @@ export class Link implements SessionLink {
     const size = split ? bytes.length + payload.length : bytes.length;
     if (size > this.maxPacketSize) return new PacketTooLargeError(size, this.maxPacketSize);
     this.owner.sent(packet);
+    this.lastPublishSize = size;
+    this.lastPublishAt = monotonicNow();
     this.write(bytes, packet.qos > 0, split ? payload : undefined);
     return undefined;
   }

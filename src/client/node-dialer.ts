@@ -29,6 +29,20 @@ function tlsOptions(url: URL, options: ClientOptions): ConnectionOptions {
   return tls;
 }
 
+/**
+ * A server that closes the connection during the TLS handshake or the WebSocket upgrade most likely speaks another
+ * protocol on that port (a plain MQTT broker closes on bytes that are not MQTT): the error says so.
+ */
+function explainReset(dialing: Promise<ByteStream>, url: URL, during: string): Promise<ByteStream> {
+  return dialing.catch((error: Error & { code?: string }) => {
+    if (error.code !== 'ECONNRESET') throw error;
+    const other = url.protocol === 'mqtts:' || url.protocol === 'wss:' ? 'plain MQTT (mqtt://)' : 'plain MQTT (mqtt://) or TLS (mqtts://)';
+    // The error keeps its class and code (ECONNRESET); its message says what the reset likely means.
+    error.message = `${url.host} closed the connection during the ${during}: that port may speak ${other} (${error.message})`;
+    throw error;
+  });
+}
+
 /** The URL's host without IPv6 brackets. */
 function hostOf(url: URL): string {
   return url.hostname.replace(/^\[(.*)\]$/, '$1');
@@ -46,13 +60,13 @@ export function nodeDialer(url: URL, options: ClientOptions): Promise<ByteStream
     case 'mqtts:':
     case 'ssl:':
     case 'tls:':
-      return dialTls(hostOf(url), Number(url.port) || 8883, tlsOptions(url, options));
+      return explainReset(dialTls(hostOf(url), Number(url.port) || 8883, tlsOptions(url, options)), url, 'TLS handshake');
     case 'ws:':
     case 'wss:': {
       const dialOptions: Parameters<typeof dialWebSocket>[1] = { protocol: options.websocket?.protocol ?? 'mqtt' };
       if (options.websocket?.headers) dialOptions.headers = options.websocket.headers;
       if (url.protocol === 'wss:') dialOptions.tls = tlsOptions(url, options);
-      return dialWebSocket(webSocketUrl(url, options), dialOptions);
+      return explainReset(dialWebSocket(webSocketUrl(url, options), dialOptions), url, 'WebSocket upgrade');
     }
     case 'unix:':
     case 'mqtt+unix:':

@@ -148,10 +148,12 @@ export async function setUpBroker(config: BrokerConfig, logger: Logger): Promise
         if (useSubjectAsUsername) hooks = { ...hooks, authenticate: subjectAsUsername };
         if (hooks && (dialect || config.dialect)) hooks = { ...noAccessControl, ...hooks };
         if (hooks) result.hooks = guard.guard(hooks);
+        // A dialect's devices always sign in, and its hook refuses those that do not: the listener says so.
+        if (dialect || (config.dialect && !auth && !useIdentityAsUsername && !useSubjectAsUsername)) result.allowAnonymous = false;
         return result;
       }),
     );
-  }
+  } else if (config.dialect) options.allowAnonymous = false;
   if (config.persistence.dataDir !== undefined) {
     options.store = new LevelStore(config.persistence.dataDir, { fsync: config.persistence.fsync ?? false, logger });
   }

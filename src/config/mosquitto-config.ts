@@ -160,7 +160,9 @@ export function parseMosquittoConfig(text: string, file: string): BrokerConfig {
           fail(`listener: '${args[0]}' is not a port`);
           break;
         }
-        current = { protocol: 'mqtt', port, host: args[1] ?? '0.0.0.0' };
+        // Mosquitto's Unix socket: port 0 and a path in place of the bind address.
+        const unix = port === 0 && args[1]?.includes('/') ? pathOf(args[1], file) : undefined;
+        current = unix !== undefined ? { protocol: 'mqtt', port, unix } : { protocol: 'mqtt', port, host: args[1] ?? '0.0.0.0' };
         config.listeners.push(current);
         break;
       }
@@ -340,13 +342,13 @@ export function parseMosquittoConfig(text: string, file: string): BrokerConfig {
 
   for (const l of config.listeners) {
     if (l.tlsFiles && (!l.tlsFiles.certFile || !l.tlsFiles.keyFile)) {
-      errors.push(new ConfigError(file, 0, `listener ${l.port}: TLS needs both certfile and keyfile`));
+      errors.push(new ConfigError(file, 0, `listener ${l.unix ?? l.port}: TLS needs both certfile and keyfile`));
     }
     if (l.useIdentityAsUsername && !l.tlsFiles?.requireCertificate) {
-      errors.push(new ConfigError(file, 0, `listener ${l.port}: use_identity_as_username needs require_certificate true`));
+      errors.push(new ConfigError(file, 0, `listener ${l.unix ?? l.port}: use_identity_as_username needs require_certificate true`));
     }
     if (l.useSubjectAsUsername && !l.tlsFiles?.requireCertificate) {
-      errors.push(new ConfigError(file, 0, `listener ${l.port}: use_subject_as_username needs require_certificate true`));
+      errors.push(new ConfigError(file, 0, `listener ${l.unix ?? l.port}: use_subject_as_username needs require_certificate true`));
     }
   }
   bridges.forEach((bridge, i) => {

@@ -19,7 +19,8 @@ interface NativeTls {
   minVersion?: 'TLSv1.2' | 'TLSv1.3';
 }
 
-type NativeListener = Omit<ConfiguredListener, 'tlsFiles'> & { tls?: NativeTls };
+/** `port` or `unix`, the schema says: a Unix socket listener has port 0. */
+type NativeListener = Omit<ConfiguredListener, 'tlsFiles' | 'port'> & { port?: number; tls?: NativeTls };
 
 interface NativeBridgeTls {
   ca?: string;
@@ -107,7 +108,7 @@ export function parseNativeConfig(text: string, file: string): BrokerConfig {
     file,
     format: 'native',
     broker,
-    listeners: listeners.map(({ tls, ...rest }) => (tls ? { ...rest, tlsFiles: tlsFiles(tls) } : rest)),
+    listeners: listeners.map(({ tls, port = 0, ...rest }) => (tls ? { ...rest, port, tlsFiles: tlsFiles(tls) } : { ...rest, port })),
     persistence,
     notes: [],
   };

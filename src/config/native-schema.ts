@@ -207,13 +207,17 @@ function rateLimit(scope: string): Schema {
 const listener: Schema = {
   type: 'object',
   doc: 'one listener',
-  required: ['port'],
-  exclusive: [['auth', 'dialect'], ['useIdentityAsUsername', 'dialect'], ['useSubjectAsUsername', 'dialect']],
+  required: [['port', 'unix']],
+  exclusive: [
+    ['auth', 'dialect'], ['useIdentityAsUsername', 'dialect'], ['useSubjectAsUsername', 'dialect'],
+    ['port', 'unix'], ['host', 'unix'], ['proxyProtocol', 'unix'],
+  ],
   properties: {
     name: { type: 'string', doc: 'name in logs (default protocol://host:port)' },
     protocol: { type: 'string', enum: ['mqtt', 'websockets'], doc: 'mqtt (TCP/TLS) or websockets (WS/WSS) (default mqtt)' },
     host: { type: 'string', doc: 'address to bind (default 127.0.0.1)' },
     port: { type: 'integer', min: 0, max: 65535, doc: 'port; 0 = any free port' },
+    unix: { type: 'path', doc: 'Unix socket to listen on instead of host and port (a dead server\'s socket file is replaced)' },
     path: { type: 'string', doc: 'WebSocket path (default /mqtt)' },
     allowedOrigins: { type: 'array', items: { type: 'string', doc: 'an Origin' }, doc: 'WebSocket Origin values accepted (default any)' },
     tls: {
@@ -561,6 +565,7 @@ export const nativeSchema: Schema = {
       properties: {
         host: { type: 'string', doc: 'address to bind (default 127.0.0.1)' },
         port: { type: 'integer', min: 0, max: 65535, doc: 'port; 0 = any free port' },
+    unix: { type: 'path', doc: 'Unix socket to listen on instead of host and port (a dead server\'s socket file is replaced)' },
         passwordFile: { type: 'path', doc: 'admin users, culex passwd format, for HTTP Basic (re-read on SIGHUP)' },
         tokensFile: { type: 'path', doc: "API tokens, 'name:sha256-hex' lines made by culex ctl token, for Bearer (re-read on SIGHUP)" },
         tls: {

@@ -132,6 +132,9 @@ async function openssl(cwd: string, ...args: string[]): Promise<void> {
   try {
     await run('openssl', args, { cwd });
   } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new Error('making certificates needs the openssl command, which is not on the PATH: install it (Debian: apt-get install openssl), or give --no-certs and set the tls files in hub.json');
+    }
     const stderr = (err as { stderr?: string }).stderr?.trim();
     throw new Error(`openssl ${args[0]} failed: ${stderr || (err as Error).message}`);
   }

@@ -93,6 +93,15 @@ describe('culex broker with cloud dialects', () => {
     protocolVersion,
   });
 
+  it('says which listeners take anonymous clients: the dialect listeners do not, and refuse one', async () => {
+    const lines = broker.log().split('\n').filter((line) => line.includes('listening on'));
+    assert.deepEqual(lines.map((line) => /\((anonymous clients \w+)\)$/.exec(line)?.[1]), [
+      'anonymous clients allowed', 'anonymous clients refused', 'anonymous clients refused', 'anonymous clients refused',
+    ]);
+    // Refused by the dialect's check (Bad User Name or Password) before the anonymous rule (Not Authorized) applies.
+    for (const port of [aliyunIot, aliyunMq]) assert.equal(await refusal(`mqtt://127.0.0.1:${port}`, { protocolVersion: 5 }), 0x86);
+  });
+
   it("serves the vendor's Aliyun IoT device SDK: it connects, publishes and receives; a wrong secret is refused", async () => {
     const application = await open(`mqtt://127.0.0.1:${app}`, { protocolVersion: 5 });
     const seen: Array<{ topic: string; text: string }> = [];

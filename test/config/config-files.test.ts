@@ -182,7 +182,7 @@ describe('configuration files', () => {
       const path = file('{\n  "listeners": [{ "port": 1, "protocl": "mqtt" }]\n}', 'unknown.json');
       assert.match((await failure(path)).message, new RegExp(`^${path.replace(/[.]/g, '\\.')}:2: unknown key 'listeners\\[0\\]\\.protocl' \\(known here: name, protocol,`));
       const missing = file('{\n  "listeners": [\n    { "host": "::1" }\n  ]\n}', 'missing.json');
-      assert.equal((await failure(missing)).message, `${missing}:3: listeners[0]: 'port' is required`);
+      assert.equal((await failure(missing)).message, `${missing}:3: listeners[0]: 'port' or 'unix' is required`);
     });
 
     it('reports JSON syntax errors with their line', async () => {

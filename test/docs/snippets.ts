@@ -52,7 +52,22 @@ function pointAtBuild(code: string): string {
  * Type-checks and runs `code` (TypeScript, an ES module) after the given text replacements, in a fresh directory
  * that is its working directory; returns what it printed. Needs dist/ built (`tsc -b`).
  */
-export function runSnippet(code: string, replacements: Array<[string, string]> = [], timeoutMs = 60_000): string {
+export function runSnippet(code: string, replacements: Array<[string, string]> = [], timeoutMs = 60_000, env: Record<string, string> = {}): string {
+  return withSnippet(code, replacements, (file, dir) => {
+    const loader = pathToFileURL(join(root, 'node_modules/tsx/dist/loader.mjs')).href;
+    return execFileSync(process.execPath, ['--import', loader, file], {
+      cwd: dir, encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env },
+    });
+  });
+}
+
+/** Type-checks `code` as `runSnippet` does, without running it (for programs that need a cloud service). */
+export function checkSnippet(code: string): void {
+  withSnippet(code, [], () => undefined);
+}
+
+/** Writes `code`, with its replacements, into a fresh directory, type-checks it and hands it to `use`. */
+function withSnippet<T>(code: string, replacements: Array<[string, string]>, use: (file: string, dir: string) => T): T {
   const dir = mkdtempSync(join(tmpdir(), 'culex-snippet-'));
   try {
     let program = pointAtBuild(code);
@@ -72,8 +87,7 @@ export function runSnippet(code: string, replacements: Array<[string, string]> =
     } catch (error) {
       throw new Error(`the snippet does not compile:\n${(error as { stdout?: string }).stdout ?? String(error)}\n${program}`);
     }
-    const loader = pathToFileURL(join(root, 'node_modules/tsx/dist/loader.mjs')).href;
-    return execFileSync(process.execPath, ['--import', loader, file], { cwd: dir, encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
+    return use(file, dir);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

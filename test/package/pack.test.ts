@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, posix } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 const root = new URL('../../', import.meta.url).pathname;
@@ -77,6 +77,31 @@ client.on('message', (topic: string, payload: Buffer) => console.log(topic, payl
 export const used = [connect, native, Broker, brokerOptions, runStoreContract, loadBrokerConfig, FileAuth, ClusterNode, client];
 `;
 
+/** The directory `name` resolves to from `from`, as Node's node_modules lookup finds it. */
+function packageDir(name: string, from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    const candidate = join(dir, 'node_modules', name);
+    if (existsSync(join(candidate, 'package.json'))) return realpathSync(candidate);
+    if (dir === dirname(dir)) throw new Error(`${name} is not installed (looked up from ${from})`);
+  }
+}
+
+/** Every package a user's install brings with `dependencies` (taken from this repository's), with its size in KiB. */
+function dependencyClosure(dependencies: Record<string, string>): Map<string, number> {
+  const sizes = new Map<string, number>();
+  const visit = (names: string[], from: string): void => {
+    for (const name of names) {
+      const dir = packageDir(name, from);
+      if (sizes.has(dir)) continue;
+      sizes.set(dir, Number(execFileSync('du', ['-sk', '--exclude=node_modules', dir], { encoding: 'utf8' }).split('\t')[0]));
+      const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
+      visit(Object.keys(manifest.dependencies ?? {}), dir);
+    }
+  };
+  visit(Object.keys(dependencies), root);
+  return sizes;
+}
+
 describe('the npm package', () => {
   let dir: string;
   let project: string;
@@ -101,8 +126,11 @@ describe('the npm package', () => {
     // The program's own type declarations for Node, as any TypeScript project for Node has.
     mkdirSync(join(modules, '@types'), { recursive: true });
     symlinkSync(realpathSync(join(root, 'node_modules/@types/node')), join(modules, '@types/node'));
+    const dependencies = dependencyClosure(manifest.dependencies);
+    const dependencyKiB = [...dependencies.values()].reduce((sum, kib) => sum + kib, 0);
     console.log(`npm pack: ${packed.filename}, ${(packed.size / 1024).toFixed(0)} KiB packed, ` +
-      `${(packed.unpackedSize / 1024).toFixed(0)} KiB unpacked, ${packed.files.length} files`);
+      `${(packed.unpackedSize / 1024).toFixed(0)} KiB unpacked, ${packed.files.length} files; installed with its ` +
+      `${dependencies.size} dependencies (as this repository has them): ${((packed.unpackedSize / 1024 + dependencyKiB) / 1024).toFixed(1)} MiB`);
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -118,9 +146,18 @@ describe('the npm package', () => {
   it('holds the licence, the docs the README links to, both builds, and no source maps that point at unshipped files', () => {
     const paths = new Set(packed.files.map((file) => file.path));
     for (const path of ['LICENSE', 'README.md', 'docs/coming-from-mqttjs.md', 'docs/persistence.md', 'src/client/README.md',
-      'dist/cjs/package.json', 'dist/mqttjs/index.js', 'dist/cjs/mqttjs/index.d.ts', 'bin/culex.js',
+      'dist/cjs/package.json', 'dist/mqttjs/index.js', 'dist/cjs/mqttjs/index.d.ts', 'bin/culex.js', 'docs/deploy.md', 'docs/culex.service',
       'docs/operate.md', 'docs/dashboard.png', 'dist/dashboard/index.html', 'dist/dashboard/app.js']) {
       assert.ok(paths.has(path), `${path} is not in the package`);
+    }
+    // Every relative link of the shipped Markdown leads to a shipped file (a folder: its README.md).
+    for (const doc of [...paths].filter((path) => path.endsWith('.md'))) {
+      const text = readFileSync(join(project, 'node_modules/culex', doc), 'utf8');
+      for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+        if (/^[a-z]+:/.test(target!) || target!.startsWith('#')) continue;
+        const linked = posix.normalize(posix.join(posix.dirname(doc), target!.split('#')[0]!)).replace(/\/$/, '');
+        assert.ok(paths.has(linked) || paths.has(`${linked}/README.md`), `${doc} links to ${target}, which is not in the package`);
+      }
     }
     const maps = [...paths].filter((path) => path.endsWith('.map'));
     assert.deepEqual(maps, ['dist/browser/culex.js.map']);

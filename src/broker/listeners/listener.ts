@@ -16,7 +16,7 @@ export interface ListenerTlsOptions {
 }
 
 export interface ListenerOptions {
-  /** Shown in logs; default `{protocol}://{host}:{port}`. */
+  /** Shown in logs; default `{protocol}://{host}:{port}` (`{protocol}+unix://{path}` for a Unix socket). */
   name?: string;
   /** `mqtt` = raw MQTT over TCP (or TLS when `tls` is set); `websockets` = MQTT over WebSocket (or WSS). */
   protocol?: 'mqtt' | 'websockets';
@@ -24,6 +24,11 @@ export interface ListenerOptions {
   host?: string;
   /** 0 picks a free port; `Listener.port` tells which. */
   port: number;
+  /**
+   * Listen on this Unix socket path instead of `host` and `port` (port 0 by convention, as Mosquitto's
+   * `listener 0 /path`). A socket file left by a broker that died is replaced; one a live server owns is not.
+   */
+  unix?: string;
   tls?: ListenerTlsOptions;
   /** WebSocket path; default `/mqtt`. Requests for other paths get 404. */
   path?: string;

@@ -3,6 +3,7 @@ import { socketPeer, type ByteStream, type PeerInfo, type ProxyAddress, type Pro
 import { notMqttReason } from './first-bytes.js';
 import type { Listener, ListenerOptions, RefusedHandler, TransportFault } from './listener.js';
 import { readProxyHeader } from './proxy-header-reader.js';
+import { listenOn, listenUnix } from './unix-socket.js';
 
 const DEFAULT_PROXY_HEADER_TIMEOUT_MS = 5000;
 const DEFAULT_SETUP_TIMEOUT_MS = 10_000;
@@ -38,12 +39,14 @@ export abstract class SocketListener implements Listener {
     /** URL scheme for the default name: mqtt, mqtts, ws, wss. */
     private readonly scheme: string,
   ) {
-    this.host = options.host ?? '127.0.0.1';
+    // A Unix socket is reached through the file system only: its "host" says so (and counts as loopback).
+    this.host = options.unix !== undefined ? `unix:${options.unix}` : options.host ?? '127.0.0.1';
     this.proxyTimeoutMs = options.proxyProtocol?.headerTimeoutMs ?? DEFAULT_PROXY_HEADER_TIMEOUT_MS;
   }
 
   get name(): string {
     if (this.options.name) return this.options.name;
+    if (this.options.unix !== undefined) return `${this.scheme}+unix://${this.options.unix}`;
     const host = isIP(this.host) === 6 ? `[${this.host}]` : this.host;
     return `${this.scheme}://${host}:${this.boundPort || this.options.port}`;
   }
@@ -55,21 +58,18 @@ export abstract class SocketListener implements Listener {
   async start(onStream: (stream: ByteStream) => void, onRefused?: RefusedHandler): Promise<void> {
     if (this.server) throw new Error(`listener ${this.name} is already started`);
     const proxy = this.options.proxyProtocol;
+    // Trust is decided by the peer's IP address, which a Unix socket has not.
+    if (proxy && this.options.unix !== undefined) throw new Error(`listener ${this.name}: proxyProtocol needs a TCP listener, not a Unix socket`);
     this.trusted = proxy ? trustedList(proxy.trustedAddresses) : undefined;
     this.prepare();
     this.onStream = onStream;
     this.onRefused = onRefused;
     const server = createServer({ noDelay: true }, (socket) => this.accept(socket));
-    await new Promise<void>((resolve, reject) => {
-      const onError = (error: Error): void => {
-        reject(new Error(`listener ${this.name}: ${error.message}`, { cause: error }));
-      };
-      server.once('error', onError);
-      server.listen(this.options.port, this.host, () => {
-        server.off('error', onError);
-        resolve();
-      });
-    });
+    try {
+      await (this.options.unix !== undefined ? listenUnix(server, this.options.unix) : listenOn(server, { port: this.options.port, host: this.host }));
+    } catch (error) {
+      throw new Error(`listener ${this.name}: ${(error as Error).message}`, { cause: error });
+    }
     // Accept errors (e.g. EMFILE) are transient; the server keeps listening.
     server.on('error', ignoreError);
     this.server = server;
@@ -103,7 +103,10 @@ export abstract class SocketListener implements Listener {
    * PROXY header gave.
    */
   protected peerOf(socket: Socket): PeerInfo {
-    return socketPeer(socket, this.proxied.get(rawSocketOf(socket)));
+    const peer = socketPeer(socket, this.proxied.get(rawSocketOf(socket)));
+    // A Unix socket's peer has no address: logs and per-address limits name the socket instead.
+    if (this.options.unix !== undefined) peer.remoteAddress = this.host;
+    return peer;
   }
 
   /** The socket (or the TLS socket wrapping it) became a stream: from now on its owner closes it. */
@@ -116,7 +119,7 @@ export abstract class SocketListener implements Listener {
   protected refuse(socket: Socket, reason: Error, fault: TransportFault, response?: string): void {
     const raw = rawSocketOf(socket);
     // The client's address when a PROXY header told it: logs and rate limits are about clients, not the proxy.
-    const address = this.proxied.get(raw)?.address ?? raw.remoteAddress ?? '';
+    const address = this.proxied.get(raw)?.address ?? (this.options.unix !== undefined ? this.host : raw.remoteAddress ?? '');
     if (response) socket.end(response, () => socket.destroy());
     else socket.destroy();
     this.settled(raw);
