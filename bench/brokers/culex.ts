@@ -5,7 +5,6 @@
 import { readFileSync } from 'node:fs';
 import { Broker, silentLogger, type BrokerListenerOptions } from '../../src/broker/index.js';
 import { LevelStore } from '../../src/broker/store/level-store.js';
-import { BrokerMetrics } from '../../src/ops/index.js';
 import { announce, readConfig } from './broker-config.js';
 
 const config = readConfig();
@@ -26,7 +25,13 @@ const broker = new Broker({
   store: config.dataDir === undefined ? undefined : new LevelStore(config.dataDir, { fsync: config.fsync ?? false }),
 });
 // BENCH_CULEX_METRICS=1: with the metrics of culex/ops attached, as `culex broker --http` runs (their cost measured).
-if (process.env['BENCH_CULEX_METRICS'] === '1') new BrokerMetrics(broker).attach();
+// Loaded from the build at run time (`npm run build` first), not bundled: a bundle would import prom-client
+// unconditionally, and merely loading it slows the broker (src/ops/ops-server.ts).
+if (process.env['BENCH_CULEX_METRICS'] === '1') {
+  const built = new URL('../../dist/ops/metrics.js', import.meta.url).href;
+  const { BrokerMetrics } = (await import(built)) as typeof import('../../src/ops/metrics.js');
+  new BrokerMetrics(broker).attach();
+}
 await broker.listen();
 const [port, ...rest] = broker.ports;
 announce(

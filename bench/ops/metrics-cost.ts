@@ -15,7 +15,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Broker, silentLogger } from '../../src/broker/index.js';
 import { connect, type MqttClient } from '../../src/client/index.js';
-import { BrokerMetrics } from '../../src/ops/index.js';
+import { BrokerMetrics } from '../../src/ops/metrics.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const messages = Number(process.env['METRICS_COST_MESSAGES'] ?? 100_000);

@@ -2,7 +2,8 @@
 // presence events.
 export { OpsServer, type OpsOptions } from './ops-server.js';
 export type { HttpListenerOptions } from './http-server.js';
-export { BrokerMetrics } from './metrics.js';
+// A type only: the class loads prom-client, which OpsServer loads when it starts (see ops-server.ts).
+export type { BrokerMetrics } from './metrics.js';
 export { newToken, tokenHash, TokensFileError, type AdminCredentialOptions, type Principal } from './admin-credentials.js';
 export type { BrokerInfo } from './api-broker.js';
 export { Alarms, alarmNames, type Alarm, type AlarmName, type AlarmOptions } from './alarms.js';

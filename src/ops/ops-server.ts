@@ -12,7 +12,7 @@ import { clientRoutes } from './api-clients.js';
 import { retainedRoutes } from './api-retained.js';
 import { traceRoutes } from './api-traces.js';
 import { OpsHttpServer, type HttpListenerOptions } from './http-server.js';
-import { BrokerMetrics } from './metrics.js';
+import type { BrokerMetrics } from './metrics.js';
 import { Nodes } from './nodes.js';
 import { openApiRoute } from './openapi.js';
 import { RouteTable } from './routes.js';
@@ -61,6 +61,9 @@ export class OpsServer {
     const reload = async (): Promise<void> => {
       await Promise.all([server?.credentials.reload(), options.reload?.()]);
     };
+    // prom-client is loaded only here, when an admin listener starts: merely loaded, it cost a broker without one
+    // about 40% of its batched QoS 1 throughput, in garbage collection (docs/benchmarks.md, "Metrics cost").
+    const { BrokerMetrics } = await import('./metrics.js');
     const metrics = new BrokerMetrics(options.broker, alarms);
     routes.add(
       metrics.route(options.http.publicMetrics ?? false),
