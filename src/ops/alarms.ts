@@ -1,10 +1,11 @@
 /**
  * Alarms: conditions an operator must hear of, checked every few seconds against thresholds (memory, connections
- * near the limit, the store failing, subscribers stuck), each published when it starts and when it ends as a
+ * near the limit, the store failing, subscribers stuck, new clients refused for overload), each published when it starts and when it ends as a
  * retained JSON message on `$SYS/broker/alarms/{name}`, listed by the admin API and counted in /metrics. A raised
  * alarm clears only once its figure is back under 90% of the threshold, so a figure hovering at it does not flap.
  */
 import { getHeapStatistics } from 'node:v8';
+import type { OverloadMonitor } from '../auth/index.js';
 import type { Broker } from '../broker/index.js';
 
 export interface AlarmOptions {
@@ -18,8 +19,17 @@ export interface AlarmOptions {
   stuckSubscribers?: number;
 }
 
-export type AlarmName = 'memory' | 'connections' | 'store' | 'stuck-subscribers';
-export const alarmNames: readonly AlarmName[] = ['memory', 'connections', 'store', 'stuck-subscribers'];
+export type AlarmName = 'memory' | 'connections' | 'store' | 'stuck-subscribers' | 'overload';
+export const alarmNames: readonly AlarmName[] = ['memory', 'connections', 'store', 'stuck-subscribers', 'overload'];
+
+/** What the `overload` alarm reads of the broker's overload protection (its thresholds are that protection's). */
+export type OverloadState = Pick<OverloadMonitor, 'overloaded' | 'last' | 'counts'>;
+
+/** What the alarms watch besides the broker. */
+export interface AlarmSources {
+  /** The overload protection: `overload` is raised while it refuses new clients. Absent: never raised. */
+  overload?: OverloadState | undefined;
+}
 
 export interface Alarm {
   name: AlarmName;
@@ -54,6 +64,7 @@ export class Alarms {
   constructor(
     private readonly broker: Broker,
     options: AlarmOptions = {},
+    private readonly sources: AlarmSources = {},
   ) {
     // Field by field: a threshold given as undefined (a configuration without it) takes its default.
     this.options = {
@@ -122,6 +133,18 @@ export class Alarms {
       message: `${figures.stuckCount} subscribers take nothing while their queues are full (their overflow is dropped)`,
       details: { count: figures.stuckCount, clientIds: figures.stuck },
     });
+    const overload = this.sources.overload;
+    this.update(
+      'overload',
+      overload === undefined
+        ? undefined
+        : {
+            // The protection has its own recovery margin: the alarm follows its episode, raised and cleared with it.
+            level: overload.overloaded ? 1 : 0,
+            message: `new clients are refused for overload (event-loop delay ${overload.last.eventLoopDelayMs.toFixed(0)} ms, resident memory ${overload.last.memoryMB.toFixed(0)} MiB)`,
+            details: { eventLoopDelayMs: overload.last.eventLoopDelayMs, memoryMB: overload.last.memoryMB, refusedTotal: overload.counts.refused },
+          },
+    );
   }
 
   private update(name: AlarmName, reading: Reading | undefined): void {
