@@ -191,6 +191,34 @@ describe('culex ctl bans, ban, unban against culex broker --http', () => {
       rmSync(files.dir, { recursive: true, force: true });
     }
   });
+
+  it('keeps a ban made with culex ctl across a restart of the broker, in its data directory', async () => {
+    const files = credentialFiles();
+    const args = ['--port', '0', '--data-dir', `${files.dir}/data`, '--http', '127.0.0.1:0', '--http-passwd', files.passwordFile];
+    const started = async (): Promise<{ broker: Awaited<ReturnType<typeof startCulexBroker>>; ctl: (...args: string[]) => ReturnType<typeof culex> }> => {
+      const broker = await startCulexBroker(args, 1);
+      await waitFor(() => /admin HTTP listening/.test(broker.log()), 10_000, 'the admin listener');
+      const url = /admin HTTP listening on (\S+)/.exec(broker.log())![1]!;
+      return { broker, ctl: (...more: string[]) => culex(['ctl', ...more, '--url', url, '-u', ADMIN.username, '-P', ADMIN.password]) };
+    };
+    let first: Awaited<ReturnType<typeof started>> | undefined;
+    let second: Awaited<ReturnType<typeof started>> | undefined;
+    try {
+      first = await started();
+      assert.equal((await first.ctl('ban', '--client-id', 'kept', '--reason', 'stays')).code, 0);
+      await first.broker.stop();
+      second = await started();
+      const listed = JSON.parse((await second.ctl('bans', '--json')).stdout.toString()) as BanJson[];
+      assert.deepEqual(listed.map((ban) => [ban.id, ban.reason]), [['clientId=kept', 'stays']]);
+      const { client, connack } = await RawClient.connect(second.broker.ports[0]!, { protocolVersion: 5, clientId: 'kept' });
+      client.destroy();
+      assert.equal(connack.reasonCode, 0x8a);
+    } finally {
+      await first?.broker.stop();
+      await second?.broker.stop();
+      rmSync(files.dir, { recursive: true, force: true });
+    }
+  });
 });
 
 /** Holds the event loop busy `busyMs` at a time with `gapMs` between, until the returned function is called. */
