@@ -60,6 +60,8 @@ export class Alarms {
   private readonly past: Alarm[] = [];
   private timer: NodeJS.Timeout | undefined;
   private readonly options: Required<AlarmOptions>;
+  /** Overload episodes already seen: one that began and ended between two checks still raises the alarm once. */
+  private overloadEpisodes: number;
 
   constructor(
     private readonly broker: Broker,
@@ -73,6 +75,7 @@ export class Alarms {
       connectionsRatio: options.connectionsRatio ?? 0.9,
       stuckSubscribers: options.stuckSubscribers ?? 1,
     };
+    this.overloadEpisodes = sources.overload?.counts.episodes ?? 0;
   }
 
   start(): void {
@@ -133,18 +136,23 @@ export class Alarms {
       message: `${figures.stuckCount} subscribers take nothing while their queues are full (their overflow is dropped)`,
       details: { count: figures.stuckCount, clientIds: figures.stuck },
     });
+    this.update('overload', this.overloadReading());
+  }
+
+  /** The protection has its own recovery margin: the alarm follows its episodes, raised and cleared with them. */
+  private overloadReading(): Reading | undefined {
     const overload = this.sources.overload;
-    this.update(
-      'overload',
-      overload === undefined
-        ? undefined
-        : {
-            // The protection has its own recovery margin: the alarm follows its episode, raised and cleared with it.
-            level: overload.overloaded ? 1 : 0,
-            message: `new clients are refused for overload (event-loop delay ${overload.last.eventLoopDelayMs.toFixed(0)} ms, resident memory ${overload.last.memoryMB.toFixed(0)} MiB)`,
-            details: { eventLoopDelayMs: overload.last.eventLoopDelayMs, memoryMB: overload.last.memoryMB, refusedTotal: overload.counts.refused },
-          },
-    );
+    if (overload === undefined) return undefined;
+    const { episodes, refused } = overload.counts;
+    const missed = episodes > this.overloadEpisodes;
+    this.overloadEpisodes = episodes;
+    const { eventLoopDelayMs, memoryMB } = overload.last;
+    const figures = `event-loop delay ${eventLoopDelayMs.toFixed(0)} ms, resident memory ${memoryMB.toFixed(0)} MiB`;
+    return {
+      level: overload.overloaded || missed ? 1 : 0,
+      message: overload.overloaded ? `new clients are refused for overload (${figures})` : `new clients were refused for overload since the last check (now ${figures})`,
+      details: { eventLoopDelayMs, memoryMB, episodes, refusedTotal: refused },
+    };
   }
 
   private update(name: AlarmName, reading: Reading | undefined): void {

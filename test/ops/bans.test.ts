@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { Protection } from '../../src/auth/index.js';
+import { Alarms } from '../../src/ops/index.js';
 import type { PublishPacket } from '../../src/packet/types.js';
 import { startCulexBroker } from '../cli/culex-broker.js';
 import { culex } from '../cli/run.js';
@@ -265,6 +266,33 @@ describe('the overload alarm', () => {
       assert.ok(!alarms.json.items.some((alarm) => alarm.name === 'overload'));
     } finally {
       for (const client of clients) client.destroy();
+      await f.close();
+      protection.close();
+    }
+  });
+
+  it('is raised once for an episode that began and ended between two checks', async () => {
+    const protection = new Protection({ connectionRate: 0, overload: { maxEventLoopDelayMs: 100, checkIntervalMs: 200 } });
+    const f = await startOps({ hooks: protection.guard() });
+    // Checked by hand only: the timer of a started Alarms would not wait for the episode to end.
+    const alarms = new Alarms(f.broker, {}, { overload: protection.overload });
+    try {
+      alarms.check();
+      assert.equal(alarms.isActive('overload'), false);
+      const stop = lagEventLoop(250, 20);
+      try {
+        await waitFor(() => protection.overload.overloaded, 10_000, 'the overload to be seen');
+      } finally {
+        stop();
+      }
+      await waitFor(() => !protection.overload.overloaded, 10_000, 'the recovery');
+      alarms.check();
+      assert.equal(alarms.isActive('overload'), true, 'the episode is not missed');
+      assert.match(alarms.active()[0]!.message, /^new clients were refused for overload since the last check \(now event-loop delay \d+ ms, resident memory \d+ MiB\)$/);
+      alarms.check();
+      assert.equal(alarms.isActive('overload'), false, 'cleared at the next check');
+      assert.deepEqual(alarms.history().map((alarm) => alarm.name), ['overload']);
+    } finally {
       await f.close();
       protection.close();
     }
