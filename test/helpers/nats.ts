@@ -3,7 +3,7 @@
  * loopback ports, each with its own config file and store directory under one temporary folder.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -53,6 +53,16 @@ export interface NatsOptions {
 }
 
 const LOG_KEEP = 64 * 1024;
+
+/** The process's state in /proc is T (stopped by a signal); false when it cannot be read. */
+function stopped(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'T';
+  } catch {
+    return false;
+  }
+}
 
 function natsBinary(): string {
   return process.env.NATS_SERVER ?? '/usr/sbin/nats-server';
@@ -256,6 +266,11 @@ export async function startNats(options: NatsOptions = {}): Promise<NatsInstance
       const server = at(i);
       server.signal('SIGSTOP');
       server.paused = server.running;
+      // kill() only queues the signal: a server busy on the other core may still answer what is already on its way.
+      // Return once the kernel reports it stopped, so that whatever a test sends next meets a silent server.
+      const pid = server.pid;
+      const deadline = Date.now() + 2000;
+      while (pid !== undefined && Date.now() < deadline && !stopped(pid));
     },
     resume(i) {
       const server = at(i);
