@@ -100,12 +100,13 @@ export async function startOperations(
   logger: Logger,
 ): Promise<Operations> {
   const settings = config.alarms ?? {};
-  const alarms = new Alarms(broker, {
+  const thresholds = {
     intervalSeconds: settings.intervalSeconds,
     memoryRatio: settings.memoryPercent === undefined ? undefined : settings.memoryPercent / 100,
     connectionsRatio: settings.connectionsPercent === undefined ? undefined : settings.connectionsPercent / 100,
     stuckSubscribers: settings.stuckSubscribers,
-  }, { overload: protection.overload });
+  };
+  const alarms = new Alarms(broker, thresholds, { overload: protection.overload });
   const presence = config.presence ? new Presence(broker) : undefined;
   const http = config.http;
   let server: OpsServer | undefined;

@@ -1,8 +1,9 @@
 /**
  * Alarms: conditions an operator must hear of, checked every few seconds against thresholds (memory, connections
- * near the limit, the store failing, subscribers stuck, new clients refused for overload), each published when it starts and when it ends as a
- * retained JSON message on `$SYS/broker/alarms/{name}`, listed by the admin API and counted in /metrics. A raised
- * alarm clears only once its figure is back under 90% of the threshold, so a figure hovering at it does not flap.
+ * near the limit, the store failing, subscribers stuck, new clients refused for overload), each published when it
+ * starts and when it ends as a retained JSON message on `$SYS/broker/alarms/{name}`, listed by the admin API and
+ * counted in /metrics. A raised alarm clears only once its figure is back under 90% of the threshold, so a figure
+ * hovering at it does not flap.
  */
 import { getHeapStatistics } from 'node:v8';
 import type { OverloadMonitor } from '../auth/index.js';
