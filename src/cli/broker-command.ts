@@ -238,7 +238,7 @@ export async function run(args: string[]): Promise<number> {
       await node.start();
     }
     try {
-      ops = await startOperations(config, broker, config.cluster === undefined ? undefined : nodeName(config.cluster), () => setup.reload(broker), logger);
+      ops = await startOperations(config, broker, config.cluster === undefined ? undefined : nodeName(config.cluster), () => setup.reload(broker), setup.protection, logger);
     } catch (err) {
       await (node === undefined ? broker.close() : node.stop());
       throw new Error(`admin HTTP listener: ${err instanceof Error ? err.message : String(err)}`);

@@ -4,6 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import type { Protection } from '../auth/index.js';
 import type { Broker, Logger, LogFormat } from '../broker/index.js';
 import type { BrokerConfig, HttpSettings } from '../config/index.js';
 import { Alarms, OpsServer, Presence } from '../ops/index.js';
@@ -87,22 +88,25 @@ export interface Operations {
 
 /**
  * Starts the alarms, presence events when configured, and the admin listener when the configuration has one;
- * `reload` is what SIGHUP re-reads of the broker's files.
+ * `reload` is what SIGHUP re-reads of the broker's files; `protection` gives the ban list the admin API manages and
+ * the overload state the `overload` alarm follows.
  */
 export async function startOperations(
   config: BrokerConfig,
   broker: Broker,
   nodeName: string | undefined,
   reload: () => Promise<void>,
+  protection: Pick<Protection, 'bans' | 'overload'>,
   logger: Logger,
 ): Promise<Operations> {
   const settings = config.alarms ?? {};
-  const alarms = new Alarms(broker, {
+  const thresholds = {
     intervalSeconds: settings.intervalSeconds,
     memoryRatio: settings.memoryPercent === undefined ? undefined : settings.memoryPercent / 100,
     connectionsRatio: settings.connectionsPercent === undefined ? undefined : settings.connectionsPercent / 100,
     stuckSubscribers: settings.stuckSubscribers,
-  });
+  };
+  const alarms = new Alarms(broker, thresholds, { overload: protection.overload });
   const presence = config.presence ? new Presence(broker) : undefined;
   const http = config.http;
   let server: OpsServer | undefined;
@@ -115,6 +119,7 @@ export async function startOperations(
       clustered: config.cluster !== undefined,
       reload,
       alarms,
+      bans: protection.bans,
       logger,
     });
   }

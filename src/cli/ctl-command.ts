@@ -1,6 +1,6 @@
 /**
  * `culex ctl`: the admin API from the command line, as `mosquitto_ctrl` is for Mosquitto's: list and kick clients,
- * sessions, subscriptions, retained messages, publish, reload, alarms, and a live trace printed to the terminal.
+ * sessions, subscriptions, retained messages, publish, reload, alarms, bans, and a live trace printed to the terminal.
  */
 import { appendFile, readFile } from 'node:fs/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
@@ -35,6 +35,13 @@ commands:
   publish TOPIC MESSAGE [--qos N] [--retain] [--base64]
   reload                            re-read password, ACL, TLS and admin credential files (as SIGHUP)
   alarms                            active alarms and recent history
+  bans [list] [--kind clientId|username|address]
+                                    bans in force
+  ban --client-id ID | --username NAME [--prefix] | --address IP|CIDR [--for SECONDS] [--reason TEXT]
+                                    refuse these clients at CONNECT (0x8A Banned) and disconnect those connected;
+                                    --prefix: client ids or user names starting with it; default: for ever
+  unban --client-id ID | --username NAME [--prefix] | --address IP|CIDR
+  unban BAN-ID...                   lift bans (ids as bans lists them: clientId=ID, username*PREFIX, ...)
   trace --client ID | --topic FILTER | --address IP|CIDR [--duration S] [--payload-limit N]
                                     print a live trace until it ends (default 60 s) or Ctrl-C
   token NAME --file FILE            make an API token: its line goes into FILE (the broker's --http-tokens),
@@ -181,6 +188,63 @@ function printAlarms(context: Context, alarms: AlarmList): void {
   context.out(rows.length === 0 ? 'no alarms' : table(['ALARM', 'NODE', 'STATE', 'RAISED', 'CLEARED', 'MESSAGE'], rows));
 }
 
+/** The ban `--client-id`, `--username` (with `--prefix`) or `--address` name, as the API takes it. */
+function banTarget(values: Values): { kind: string; value: string; prefix: boolean } {
+  const given = (['client-id', 'username', 'address'] as const).filter((key) => values[key] !== undefined);
+  if (given.length !== 1) throw new UsageError('give one of --client-id, --username, --address');
+  const key = given[0]!;
+  const prefix = values['prefix'] === true;
+  if (prefix && key === 'address') throw new UsageError('--prefix goes with --client-id or --username; an address takes a CIDR block (10.0.0.0/8)');
+  return { kind: key === 'client-id' ? 'clientId' : key, value: values[key] as string, prefix };
+}
+
+function printBans(context: Context, items: Page['items']): void {
+  if (context.values['json']) return context.out(JSON.stringify(items, null, 2));
+  const rows = items.map((ban) => [
+    String(ban['id']),
+    String(ban['kind']),
+    ban['prefix'] ? `${String(ban['value'])}*` : String(ban['value']),
+    String(ban['expiresAt'] ?? 'never'),
+    String(ban['reason'] ?? '-'),
+  ]);
+  context.out(rows.length === 0 ? 'no bans' : table(['ID', 'KIND', 'VALUE', 'EXPIRES', 'REASON'], rows));
+}
+
+async function bans(context: Context, command: string): Promise<void> {
+  const { values, positionals, connection, out } = context;
+  if (command === 'bans') {
+    if (positionals[0] === 'list') positionals.shift();
+    if (positionals.length > 0) throw new UsageError('bans takes no arguments but --kind (ban and unban change them)');
+    const answer = await call<Page>(connection, 'GET', `/api/v1/bans${query(context, { kind: values['kind'] })}`);
+    return printBans(context, answer.items);
+  }
+  if (command === 'ban') {
+    if (positionals.length > 0) throw new UsageError(`ban takes no arguments: '${positionals[0]}'`);
+    const body: Record<string, unknown> = banTarget(values);
+    const seconds = values['for'] as string | undefined;
+    if (seconds !== undefined) {
+      if (!/^\d+$/.test(seconds) || Number(seconds) < 1) throw new UsageError(`--for takes whole seconds, not '${seconds}'`);
+      body['durationSeconds'] = Number(seconds);
+    }
+    if (values['reason'] !== undefined) body['reason'] = values['reason'];
+    const ban = await call<Record<string, unknown>>(connection, 'POST', `/api/v1/bans${query(context, {})}`, body);
+    if (values['json']) return out(JSON.stringify(ban, null, 2));
+    return out(`banned ${String(ban['id'])} until ${String(ban['expiresAt'] ?? 'lifted')}`);
+  }
+  const flagged = ['client-id', 'username', 'address'].some((key) => values[key] !== undefined);
+  if (flagged && positionals.length > 0) throw new UsageError('unban takes ban ids or --client-id/--username/--address, not both');
+  let ids = positionals;
+  if (flagged) {
+    const { kind, value, prefix } = banTarget(values);
+    ids = [`${kind}${prefix ? '*' : '='}${value}`];
+  }
+  if (ids.length === 0) throw new UsageError('unban takes ban ids or one of --client-id, --username, --address');
+  for (const id of ids) {
+    await call(connection, 'DELETE', `/api/v1/bans/${enc(id)}${query(context, {})}`);
+    out(`${id} lifted`);
+  }
+}
+
 async function clients(context: Context, action: string): Promise<void> {
   const { positionals, values, connection } = context;
   switch (action) {
@@ -317,6 +381,9 @@ const commandOptions: Record<string, ParseArgsConfig['options']> = {
   publish: { qos: { type: 'string' }, retain: { type: 'boolean' }, base64: { type: 'boolean' } },
   reload: {},
   alarms: {},
+  bans: { kind: { type: 'string' } },
+  ban: { 'client-id': { type: 'string' }, username: { type: 'string' }, address: { type: 'string' }, prefix: { type: 'boolean' }, for: { type: 'string' }, reason: { type: 'string' } },
+  unban: { 'client-id': { type: 'string' }, username: { type: 'string' }, address: { type: 'string' }, prefix: { type: 'boolean' } },
   trace: { client: { type: 'string' }, topic: { type: 'string' }, address: { type: 'string' }, duration: { type: 'string' }, 'payload-limit': { type: 'string' } },
   token: { file: { type: 'string' } },
 };
@@ -379,6 +446,10 @@ async function dispatch(command: string, rest: string[], out: (text: string) => 
       return out('reloaded');
     case 'alarms':
       return printAlarms(context, await call<AlarmList>(connection, 'GET', `/api/v1/alarms${query(context, {})}`));
+    case 'bans':
+    case 'ban':
+    case 'unban':
+      return bans(context, command);
     default:
       return trace(context);
   }

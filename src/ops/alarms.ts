@@ -1,10 +1,12 @@
 /**
  * Alarms: conditions an operator must hear of, checked every few seconds against thresholds (memory, connections
- * near the limit, the store failing, subscribers stuck), each published when it starts and when it ends as a
- * retained JSON message on `$SYS/broker/alarms/{name}`, listed by the admin API and counted in /metrics. A raised
- * alarm clears only once its figure is back under 90% of the threshold, so a figure hovering at it does not flap.
+ * near the limit, the store failing, subscribers stuck, new clients refused for overload), each published when it
+ * starts and when it ends as a retained JSON message on `$SYS/broker/alarms/{name}`, listed by the admin API and
+ * counted in /metrics. A raised alarm clears only once its figure is back under 90% of the threshold, so a figure
+ * hovering at it does not flap.
  */
 import { getHeapStatistics } from 'node:v8';
+import type { OverloadMonitor } from '../auth/index.js';
 import type { Broker } from '../broker/index.js';
 
 export interface AlarmOptions {
@@ -18,8 +20,17 @@ export interface AlarmOptions {
   stuckSubscribers?: number;
 }
 
-export type AlarmName = 'memory' | 'connections' | 'store' | 'stuck-subscribers';
-export const alarmNames: readonly AlarmName[] = ['memory', 'connections', 'store', 'stuck-subscribers'];
+export type AlarmName = 'memory' | 'connections' | 'store' | 'stuck-subscribers' | 'overload';
+export const alarmNames: readonly AlarmName[] = ['memory', 'connections', 'store', 'stuck-subscribers', 'overload'];
+
+/** What the `overload` alarm reads of the broker's overload protection (its thresholds are that protection's). */
+export type OverloadState = Pick<OverloadMonitor, 'overloaded' | 'last' | 'counts'>;
+
+/** What the alarms watch besides the broker. */
+export interface AlarmSources {
+  /** The overload protection: `overload` is raised while it refuses new clients. Absent: never raised. */
+  overload?: OverloadState | undefined;
+}
 
 export interface Alarm {
   name: AlarmName;
@@ -50,10 +61,13 @@ export class Alarms {
   private readonly past: Alarm[] = [];
   private timer: NodeJS.Timeout | undefined;
   private readonly options: Required<AlarmOptions>;
+  /** Overload episodes already seen: one that began and ended between two checks still raises the alarm once. */
+  private overloadEpisodes: number;
 
   constructor(
     private readonly broker: Broker,
     options: AlarmOptions = {},
+    private readonly sources: AlarmSources = {},
   ) {
     // Field by field: a threshold given as undefined (a configuration without it) takes its default.
     this.options = {
@@ -62,6 +76,7 @@ export class Alarms {
       connectionsRatio: options.connectionsRatio ?? 0.9,
       stuckSubscribers: options.stuckSubscribers ?? 1,
     };
+    this.overloadEpisodes = sources.overload?.counts.episodes ?? 0;
   }
 
   start(): void {
@@ -122,6 +137,23 @@ export class Alarms {
       message: `${figures.stuckCount} subscribers take nothing while their queues are full (their overflow is dropped)`,
       details: { count: figures.stuckCount, clientIds: figures.stuck },
     });
+    this.update('overload', this.overloadReading());
+  }
+
+  /** The protection has its own recovery margin: the alarm follows its episodes, raised and cleared with them. */
+  private overloadReading(): Reading | undefined {
+    const overload = this.sources.overload;
+    if (overload === undefined) return undefined;
+    const { episodes, refused } = overload.counts;
+    const missed = episodes > this.overloadEpisodes;
+    this.overloadEpisodes = episodes;
+    const { eventLoopDelayMs, memoryMB } = overload.last;
+    const figures = `event-loop delay ${eventLoopDelayMs.toFixed(0)} ms, resident memory ${memoryMB.toFixed(0)} MiB`;
+    return {
+      level: overload.overloaded || missed ? 1 : 0,
+      message: overload.overloaded ? `new clients are refused for overload (${figures})` : `new clients were refused for overload since the last check (now ${figures})`,
+      details: { eventLoopDelayMs, memoryMB, episodes, refusedTotal: refused },
+    };
   }
 
   private update(name: AlarmName, reading: Reading | undefined): void {

@@ -6,5 +6,5 @@ export type { HttpListenerOptions } from './http-server.js';
 export type { BrokerMetrics } from './metrics.js';
 export { newToken, tokenHash, TokensFileError, type AdminCredentialOptions, type Principal } from './admin-credentials.js';
 export type { BrokerInfo } from './api-broker.js';
-export { Alarms, alarmNames, type Alarm, type AlarmName, type AlarmOptions } from './alarms.js';
+export { Alarms, alarmNames, type Alarm, type AlarmName, type AlarmOptions, type AlarmSources, type OverloadState } from './alarms.js';
 export { Presence } from './presence.js';

@@ -2,6 +2,7 @@
  * The nodes the admin interface speaks for. Every view and action takes a `node` parameter so that the same
  * requests work unchanged once a cluster answers for all its nodes; today each node answers for itself.
  */
+import type { Bans } from '../auth/index.js';
 import type { Broker } from '../broker/index.js';
 import type { Alarms } from './alarms.js';
 import { ApiError } from './http-error.js';
@@ -14,6 +15,8 @@ export interface AdminNode {
   readonly broker: Broker;
   readonly traces: TraceRegistry;
   readonly alarms: Alarms;
+  /** Its ban list; undefined when the program serving the API gave none (the ban routes answer 501). */
+  readonly bans: Bans | undefined;
 }
 
 export class Nodes {

@@ -135,13 +135,34 @@ const schemas: Record<string, Schema> = {
   },
   Alarm: object({
     node: str(),
-    name: { type: 'string', enum: ['memory', 'connections', 'store', 'stuck-subscribers'] },
+    name: { type: 'string', enum: ['memory', 'connections', 'store', 'stuck-subscribers', 'overload'] },
     active: bool(),
     raisedAt: str('ISO 8601'),
     clearedAt: nullable(str('ISO 8601')),
     message: str(),
     details: { type: 'object' },
   }),
+  Ban: object({
+    node: str(),
+    id: str('kind, = (exact) or * (prefix), value: clientId=sensor-7, username*guest-, address=10.0.0.0/8'),
+    kind: { type: 'string', enum: ['clientId', 'username', 'address'] },
+    value: str('a client id or user name (or its beginning), an IP address or a CIDR block'),
+    prefix: bool('client ids or user names starting with value'),
+    createdAt: str('ISO 8601'),
+    expiresAt: nullable(str('ISO 8601; null: never')),
+    reason: nullable(str()),
+  }),
+  BanRequest: object(
+    {
+      kind: { type: 'string', enum: ['clientId', 'username', 'address'] },
+      value: str('a client id or user name (or its beginning, with prefix), an IP address or a CIDR block'),
+      prefix: bool('client ids or user names starting with value (not for addresses)'),
+      durationSeconds: int('the ban ends this long from now', { minimum: 1, maximum: 315360000 }),
+      expiresAt: str('ISO 8601: the ban ends then (instead of durationSeconds); neither: never'),
+      reason: str(),
+    },
+    ['kind', 'value'],
+  ),
   Trace: object({
     node: str(),
     id: str(),
@@ -162,6 +183,7 @@ const parameters: Record<string, Schema> = {
   clientId: { name: 'clientId', in: 'path', required: true, schema: str(), description: 'percent-encoded' },
   topic: { name: 'topic', in: 'path', required: true, schema: str(), description: 'percent-encoded (%2F for /); unencoded slashes are taken as levels' },
   id: { name: 'id', in: 'path', required: true, schema: str() },
+  banId: { name: 'id', in: 'path', required: true, schema: str(), description: 'a ban id (kind=value, kind*prefix), percent-encoded; the slash of a CIDR block may stay as it is' },
   reasonCode: { name: 'reasonCode', in: 'query', schema: str(), description: 'DISCONNECT reason code for v5 clients (0x80 and above, decimal or 0x..), default 0x98' },
   payloadLimit: { name: 'payloadLimit', in: 'query', schema: int(undefined, { minimum: 0 }), description: 'payload bytes shown' },
 };
@@ -220,6 +242,18 @@ const operations: Record<string, Operation> = {
     parameters: [p('node')],
     responses: { 200: ok('alarms', object({ items: { type: 'array', items: ref('Alarm') }, history: { type: 'array', items: ref('Alarm') } })) },
   },
+  'GET /api/v1/bans': {
+    summary: 'bans in force (client ids, user names, addresses refused at CONNECT with 0x8A Banned)',
+    parameters: [p('node'), q('kind', 'only bans of this kind', { type: 'string', enum: ['clientId', 'username', 'address'] })],
+    responses: { 200: ok('bans', list('Ban')), 501: ok('this listener was given no ban list', ref('Error')) },
+  },
+  'POST /api/v1/bans': {
+    summary: 'ban a client id, user name (exact or prefix) or address (or CIDR block), for a while or for ever; connected clients it covers are disconnected (v5: 0x98); it replaces a ban of the same id',
+    parameters: [p('node')],
+    requestBody: json(ref('BanRequest')),
+    responses: { 201: ok('the ban', ref('Ban')), 501: ok('this listener was given no ban list', ref('Error')) },
+  },
+  'DELETE /api/v1/bans/{id}': { summary: 'lift a ban', parameters: [p('banId'), p('node')], responses: { 204: noContent, 501: ok('this listener was given no ban list', ref('Error')) } },
   'GET /': { summary: 'the dashboard (no credentials: it asks for them and calls this API)', responses: { 200: { description: 'its page', content: { 'text/html': { schema: str() } } } } },
   'GET /dashboard/app.js': { summary: "the dashboard's script", responses: { 200: { description: 'JavaScript', content: { 'text/javascript': { schema: str() } } } } },
   'GET /dashboard/culex.js': { summary: "the Culex browser client, for the dashboard's MQTT console", responses: { 200: { description: 'JavaScript', content: { 'text/javascript': { schema: str() } } } } },
@@ -243,7 +277,7 @@ export function openApiDocument(routes: readonly Route[]): Schema {
   }
   return {
     openapi: '3.1.0',
-    info: { title: 'Culex admin API', version, description: 'Operate a Culex MQTT broker: clients, sessions, subscriptions, retained messages, publish, reload, traces, metrics. Errors are JSON {error:{code,message}}.' },
+    info: { title: 'Culex admin API', version, description: 'Operate a Culex MQTT broker: clients, sessions, subscriptions, retained messages, publish, reload, traces, alarms, bans, metrics. Errors are JSON {error:{code,message}}.' },
     paths,
     components: {
       schemas,

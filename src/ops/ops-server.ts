@@ -3,9 +3,11 @@
  * put together from a broker and what the program running it can reload.
  */
 import { hostname } from 'node:os';
+import type { Bans } from '../auth/index.js';
 import { silentLogger, type Broker, type Logger } from '../broker/index.js';
-import { Alarms, type AlarmOptions } from './alarms.js';
+import { Alarms, type AlarmOptions, type OverloadState } from './alarms.js';
 import { alarmRoutes } from './api-alarms.js';
+import { banRoutes } from './api-bans.js';
 import { brokerRoutes } from './api-broker.js';
 import { dashboardRoutes, defaultDashboardDir } from './dashboard-routes.js';
 import { clientRoutes } from './api-clients.js';
@@ -35,6 +37,10 @@ export interface OpsOptions {
    * the server runs its own with these thresholds while it is open.
    */
   alarms?: Alarms | AlarmOptions;
+  /** The broker's ban list, managed under `/api/v1/bans`; without it those routes answer 501. */
+  bans?: Bans;
+  /** The overload monitor, for the `overload` alarm of the alarms this server runs itself (not of given ones). */
+  overload?: OverloadState;
   /** Where the built dashboard is (index.html, app.js). Default dist/dashboard of this package. */
   dashboardDir?: string;
   logger?: Logger;
@@ -53,9 +59,9 @@ export class OpsServer {
   static async start(options: OpsOptions): Promise<OpsServer> {
     const logger = options.logger ?? silentLogger;
     const traces = new TraceRegistry(options.broker);
-    const alarms = options.alarms instanceof Alarms ? options.alarms : new Alarms(options.broker, options.alarms);
+    const alarms = options.alarms instanceof Alarms ? options.alarms : new Alarms(options.broker, options.alarms, { overload: options.overload });
     const ownAlarms = alarms === options.alarms ? undefined : alarms;
-    const nodes = new Nodes({ name: options.nodeName ?? hostname(), broker: options.broker, traces, alarms }, options.clustered ?? false);
+    const nodes = new Nodes({ name: options.nodeName ?? hostname(), broker: options.broker, traces, alarms, bans: options.bans }, options.clustered ?? false);
     const routes = new RouteTable();
     let server: OpsHttpServer | undefined;
     const reload = async (): Promise<void> => {
@@ -72,6 +78,7 @@ export class OpsServer {
       ...retainedRoutes(nodes),
       ...traceRoutes(nodes),
       ...alarmRoutes(nodes),
+      ...banRoutes(nodes),
       ...dashboardRoutes(options.dashboardDir ?? defaultDashboardDir),
     );
     routes.add(openApiRoute(routes));
