@@ -16,7 +16,7 @@ import {
 import type { ClusterNode } from '../cluster/index.js';
 import { clusterNode, nodeName, runWorkers, workerCount } from './broker-cluster.js';
 import { parseArgsMessage, usageError } from './args.js';
-import { applyOpsFlags, logFormat, opsHelp, opsOptions, startOperations, type Operations } from './broker-ops.js';
+import { applyOpsFlags, bridgeControl, logFormat, opsHelp, opsOptions, startOperations, type Operations } from './broker-ops.js';
 
 /** Where `culex broker` keeps its state when neither a flag nor a configuration file says. */
 const defaultDataDir = 'culex-data';
@@ -238,7 +238,8 @@ export async function run(args: string[]): Promise<number> {
       await node.start();
     }
     try {
-      ops = await startOperations(config, broker, config.cluster === undefined ? undefined : nodeName(config.cluster), () => setup.reload(broker), setup.protection, logger);
+      const managed = config.cluster === undefined ? bridgeControl(() => bridges, () => (bridges ??= new BridgeManager(broker, logger))) : undefined;
+      ops = await startOperations(config, broker, config.cluster === undefined ? undefined : nodeName(config.cluster), () => setup.reload(broker), setup.protection, logger, managed);
     } catch (err) {
       await (node === undefined ? broker.close() : node.stop());
       throw new Error(`admin HTTP listener: ${err instanceof Error ? err.message : String(err)}`);

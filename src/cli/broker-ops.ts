@@ -5,9 +5,11 @@
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import type { Protection } from '../auth/index.js';
+import { BridgeError, type BridgeManager } from '../bridge/index.js';
 import type { Broker, Logger, LogFormat } from '../broker/index.js';
-import type { BrokerConfig, HttpSettings } from '../config/index.js';
-import { Alarms, OpsServer, Presence } from '../ops/index.js';
+import { ConfigError, type BrokerConfig, type HttpSettings } from '../config/index.js';
+import { bridgeOptions, parseNativeBridge } from '../config/internal.js';
+import { Alarms, OpsServer, Presence, type BridgeControl } from '../ops/index.js';
 
 export const opsHelp = `      --http [HOST:]PORT  serve the admin interface over HTTP: Prometheus metrics at /metrics, the admin API
                           under /api/v1 (docs/operate.md); HOST defaults to 127.0.0.1 (default off)
@@ -80,6 +82,42 @@ export function logFormat(config: BrokerConfig): LogFormat {
   return config.logFormat ?? 'text';
 }
 
+/**
+ * The broker's bridges for the admin API. `manager` makes the BridgeManager when the first bridge is added (a broker
+ * started without bridges has none until then); `current` is the one made, if any.
+ */
+function nameOf(entry: unknown): string {
+  return typeof entry === 'object' && entry !== null && 'name' in entry && typeof entry.name === 'string' ? entry.name : '(unnamed)';
+}
+
+export function bridgeControl(current: () => BridgeManager | undefined, manager: () => BridgeManager): BridgeControl {
+  const options = async (entry: unknown) => {
+    try {
+      return await bridgeOptions(parseNativeBridge(JSON.stringify(entry), 'bridge'));
+    } catch (err) {
+      // The file's checks, worded for the request: the same refusal a configuration file would get.
+      if (err instanceof ConfigError) throw new BridgeError(nameOf(entry), 'invalid', [err.message.replace(/^bridge(:\d+)?: /, '')]);
+      throw err;
+    }
+  };
+  const existing = (name: string): BridgeManager => {
+    const bridges = current();
+    if (bridges === undefined) throw new BridgeError(name, 'unknown', ['no bridge of that name']);
+    return bridges;
+  };
+  return {
+    status: () => current()?.status() ?? [],
+    add: async (entry) => manager().add(await options(entry)),
+    change: async (entry) => {
+      const bridge = await options(entry);
+      return existing(bridge.name).change(bridge);
+    },
+    remove: (name) => existing(name).remove(name),
+    pause: (name) => existing(name).pause(name),
+    resume: async (name) => existing(name).resume(name),
+  };
+}
+
 /** What runs beside the broker; `reload` re-reads what SIGHUP re-reads, `close` stops it all. */
 export interface Operations {
   reload(): Promise<void>;
@@ -89,7 +127,7 @@ export interface Operations {
 /**
  * Starts the alarms, presence events when configured, and the admin listener when the configuration has one;
  * `reload` is what SIGHUP re-reads of the broker's files; `protection` gives the ban list the admin API manages and
- * the overload state the `overload` alarm follows.
+ * the overload state the `overload` alarm follows; `bridges`, those the admin API manages (none on a cluster node).
  */
 export async function startOperations(
   config: BrokerConfig,
@@ -98,6 +136,7 @@ export async function startOperations(
   reload: () => Promise<void>,
   protection: Pick<Protection, 'bans' | 'overload'>,
   logger: Logger,
+  bridges?: BridgeControl,
 ): Promise<Operations> {
   const settings = config.alarms ?? {};
   const thresholds = {
@@ -120,6 +159,7 @@ export async function startOperations(
       reload,
       alarms,
       bans: protection.bans,
+      bridges,
       logger,
     });
   }

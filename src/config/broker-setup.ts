@@ -97,7 +97,7 @@ function defaultBansFile(config: BrokerConfig): string | undefined {
 }
 
 /** A configured bridge with its certificate files read. */
-async function bridgeOptions({ tlsFiles, ...bridge }: ConfiguredBridge): Promise<BridgeOptions> {
+export async function bridgeOptions({ tlsFiles, ...bridge }: ConfiguredBridge): Promise<BridgeOptions> {
   return tlsFiles === undefined ? bridge : { ...bridge, tls: await readBridgeTls(tlsFiles) };
 }
 

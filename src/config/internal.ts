@@ -4,3 +4,6 @@ export { dialectTypes } from './broker-config.js';
 export { secretsSchema } from './device-secrets.js';
 export { describeSchema } from './native-schema.js';
 export { readCaPath } from './ca-path.js';
+// The admin API's bridges: one given as the native file's `bridges` entry, checked and its certificate files read.
+export { parseNativeBridge } from './native-config.js';
+export { bridgeOptions } from './broker-setup.js';

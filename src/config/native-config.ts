@@ -5,7 +5,7 @@ import { bridgeProblems, type BridgeOptions, type HttpSinkOptions } from '../bri
 import { ConfigError } from './config-error.js';
 import type { AlarmSettings, BrokerConfig, ConfiguredBridge, ConfiguredBrokerOptions, ConfiguredListener, DialectSettings, HttpSettings, TlsFiles } from './config-types.js';
 import { parseJsonSource } from './json-source.js';
-import { checkNode, nativeSchema } from './native-schema.js';
+import { bridge as bridgeSchema, checkNode, nativeSchema } from './native-schema.js';
 
 /** What the schema lets through, typed. */
 interface NativeTls {
@@ -52,6 +52,15 @@ function configuredBridge({ tls, websocketPath, restartTimeout, ...rest }: Nativ
   }
   if (websocketPath !== undefined) bridge.websocket = { path: websocketPath };
   if (restartTimeout !== undefined) bridge.restartTimeout = { base: restartTimeout.base, cap: restartTimeout.cap ?? restartTimeout.base };
+  return bridge;
+}
+
+/** One bridge given outside a file (the admin API), as JSON text: checked as the file's `bridges` entries are. */
+export function parseNativeBridge(text: string, source: string): ConfiguredBridge {
+  const bridge = configuredBridge(checkNode(parseJsonSource(text, source), bridgeSchema, source, '') as NativeBridge);
+  const { tlsFiles, ...options } = bridge;
+  const problems = bridgeProblems(tlsFiles ? { ...options, tls: {} } : options);
+  if (problems.length > 0) throw new ConfigError(source, 0, problems.join('; '));
   return bridge;
 }
 

@@ -320,7 +320,7 @@ const bridgeCredentials: Schema = {
   },
 };
 
-const bridge: Schema = {
+export const bridge: Schema = {
   type: 'object',
   doc: 'one bridge to another broker (Mosquitto\'s bridge keys by their culex names; see docs/coming-from-mosquitto.md)',
   required: ['name', 'addresses', 'topics'],

@@ -24,7 +24,7 @@ export interface HttpListenerOptions extends AdminCredentialOptions {
 /** A failed login is answered this much later: guessing passwords over HTTP gets slow. */
 const FAILED_LOGIN_DELAY_MS = 500;
 const DEFAULT_MAX_BODY = 4 * 1024 * 1024;
-const METHODS: ReadonlySet<string> = new Set(['GET', 'POST', 'DELETE']);
+const METHODS: ReadonlySet<string> = new Set(['GET', 'POST', 'PUT', 'DELETE']);
 
 function sendJson(response: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
   const body = JSON.stringify(value);
@@ -151,8 +151,8 @@ export class OpsHttpServer {
       throw new ApiError('unauthorized', 'credentials needed: HTTP Basic (a user of the password file) or Bearer (an API token)');
     }
     // JSON-only bodies make every cross-origin write need a preflight, which this server never grants.
-    if (method === 'POST' && !/^application\/json\b/i.test(request.headers['content-type'] ?? '')) {
-      throw new ApiError('unsupported_media_type', 'POST needs Content-Type: application/json');
+    if ((method === 'POST' || method === 'PUT') && !/^application\/json\b/i.test(request.headers['content-type'] ?? '')) {
+      throw new ApiError('unsupported_media_type', `${method} needs Content-Type: application/json`);
     }
     const closed = new AbortController();
     response.on('close', () => closed.abort());

@@ -142,6 +142,22 @@ const schemas: Record<string, Schema> = {
     message: str(),
     details: { type: 'object' },
   }),
+  Bridge: object({
+    name: str(),
+    state: str('starting, connecting, connected, waiting (to reconnect), paused or stopped'),
+    remote: nullable(str('the remote address in use or last tried')),
+    connectedSince: nullable(str('ISO 8601')),
+    connections: int('connections made to the remote'),
+    queued: int('messages waiting for the remote'),
+    queuedBytes: int(),
+    inflight: int('QoS 1/2 messages sent and not yet acknowledged'),
+    sent: int('messages forwarded to the remote'),
+    received: int('messages forwarded from the remote'),
+    dropped: { type: 'object', additionalProperties: { type: 'integer' }, description: 'messages not carried, by cause (src/bridge/README.md)' },
+    lastError: nullable(str()),
+    lastErrorAt: nullable(str('ISO 8601')),
+  }),
+  BridgeRequest: { type: 'object', description: "a bridge as the native configuration file's `bridges` list has it (name, addresses, topics, ...; `culex broker --help-config`)", required: ['name', 'addresses', 'topics'] },
   Ban: object({
     node: str(),
     id: str('kind, = (exact) or * (prefix), value: clientId=sensor-7, username*guest-, address=10.0.0.0/8'),
@@ -183,6 +199,7 @@ const parameters: Record<string, Schema> = {
   clientId: { name: 'clientId', in: 'path', required: true, schema: str(), description: 'percent-encoded' },
   topic: { name: 'topic', in: 'path', required: true, schema: str(), description: 'percent-encoded (%2F for /); unencoded slashes are taken as levels' },
   id: { name: 'id', in: 'path', required: true, schema: str() },
+  bridgeName: { name: 'name', in: 'path', required: true, schema: str(), description: "a bridge's name" },
   banId: { name: 'id', in: 'path', required: true, schema: str(), description: 'a ban id (kind=value, kind*prefix), percent-encoded; the slash of a CIDR block may stay as it is' },
   reasonCode: { name: 'reasonCode', in: 'query', schema: str(), description: 'DISCONNECT reason code for v5 clients (0x80 and above, decimal or 0x..), default 0x98' },
   payloadLimit: { name: 'payloadLimit', in: 'query', schema: int(undefined, { minimum: 0 }), description: 'payload bytes shown' },
@@ -201,6 +218,7 @@ const clientFilters = [
 const json = (schema: Schema): Schema => ({ content: { 'application/json': { schema } } });
 const ok = (description: string, schema: Schema): Schema => ({ description, ...json(schema) });
 const noContent = { description: 'done' };
+const noBridges = { 501: ok('this listener was given no bridges to manage', ref('Error')) };
 const errors = { default: { description: 'an error', ...json(ref('Error')) } };
 
 interface Operation {
@@ -254,6 +272,22 @@ const operations: Record<string, Operation> = {
     responses: { 201: ok('the ban', ref('Ban')), 501: ok('this listener was given no ban list', ref('Error')) },
   },
   'DELETE /api/v1/bans/{id}': { summary: 'lift a ban', parameters: [p('banId'), p('node')], responses: { 204: noContent, 501: ok('this listener was given no ban list', ref('Error')) } },
+  'GET /api/v1/bridges': { summary: "every bridge's state, queue and counts", responses: { 200: ok('bridges', list('Bridge')), ...noBridges } },
+  'GET /api/v1/bridges/{name}': { summary: "one bridge's state, queue and counts", parameters: [p('bridgeName')], responses: { 200: ok('the bridge', ref('Bridge')), ...noBridges } },
+  'POST /api/v1/bridges': {
+    summary: 'add and start a bridge (400 with every problem when its options cannot work; 409 when the name is in use)',
+    requestBody: json(ref('BridgeRequest')),
+    responses: { 201: ok('the bridge', ref('Bridge')), ...noBridges },
+  },
+  'PUT /api/v1/bridges/{name}': {
+    summary: "replace a bridge's options; it reconnects with them, keeping what is queued for it (and stays paused if it was)",
+    parameters: [p('bridgeName')],
+    requestBody: json(ref('BridgeRequest')),
+    responses: { 200: ok('the bridge', ref('Bridge')), ...noBridges },
+  },
+  'DELETE /api/v1/bridges/{name}': { summary: 'stop a bridge and end its local session (what was queued for it is dropped)', parameters: [p('bridgeName')], responses: { 204: noContent, ...noBridges } },
+  'POST /api/v1/bridges/{name}/pause': { summary: 'disconnect a bridge from its remote; messages for the remote are queued meanwhile', parameters: [p('bridgeName')], responses: { 200: ok('the bridge', ref('Bridge')), ...noBridges } },
+  'POST /api/v1/bridges/{name}/resume': { summary: 'reconnect a paused bridge; what was queued is sent', parameters: [p('bridgeName')], responses: { 200: ok('the bridge', ref('Bridge')), ...noBridges } },
   'GET /': { summary: 'the dashboard (no credentials: it asks for them and calls this API)', responses: { 200: { description: 'its page', content: { 'text/html': { schema: str() } } } } },
   'GET /dashboard/app.js': { summary: "the dashboard's script", responses: { 200: { description: 'JavaScript', content: { 'text/javascript': { schema: str() } } } } },
   'GET /dashboard/culex.js': { summary: "the Culex browser client, for the dashboard's MQTT console", responses: { 200: { description: 'JavaScript', content: { 'text/javascript': { schema: str() } } } } },
@@ -277,7 +311,7 @@ export function openApiDocument(routes: readonly Route[]): Schema {
   }
   return {
     openapi: '3.1.0',
-    info: { title: 'Culex admin API', version, description: 'Operate a Culex MQTT broker: clients, sessions, subscriptions, retained messages, publish, reload, traces, alarms, bans, metrics. Errors are JSON {error:{code,message}}.' },
+    info: { title: 'Culex admin API', version, description: 'Operate a Culex MQTT broker: clients, sessions, subscriptions, retained messages, publish, reload, traces, alarms, bans, bridges, metrics. Errors are JSON {error:{code,message}}.' },
     paths,
     components: {
       schemas,

@@ -8,6 +8,7 @@ import { silentLogger, type Broker, type Logger } from '../broker/index.js';
 import { Alarms, type AlarmOptions, type OverloadState } from './alarms.js';
 import { alarmRoutes } from './api-alarms.js';
 import { banRoutes } from './api-bans.js';
+import { bridgeRoutes, type BridgeControl } from './api-bridges.js';
 import { brokerRoutes } from './api-broker.js';
 import { dashboardRoutes, defaultDashboardDir } from './dashboard-routes.js';
 import { clientRoutes } from './api-clients.js';
@@ -39,6 +40,8 @@ export interface OpsOptions {
   alarms?: Alarms | AlarmOptions;
   /** The broker's ban list, managed under `/api/v1/bans`; without it those routes answer 501. */
   bans?: Bans;
+  /** The broker's bridges, managed under `/api/v1/bridges`; without them those routes answer 501. */
+  bridges?: BridgeControl;
   /** The overload monitor, for the `overload` alarm of the alarms this server runs itself (not of given ones). */
   overload?: OverloadState;
   /** Where the built dashboard is (index.html, app.js). Default dist/dashboard of this package. */
@@ -79,6 +82,7 @@ export class OpsServer {
       ...traceRoutes(nodes),
       ...alarmRoutes(nodes),
       ...banRoutes(nodes),
+      ...bridgeRoutes(options.bridges),
       ...dashboardRoutes(options.dashboardDir ?? defaultDashboardDir),
     );
     routes.add(openApiRoute(routes));

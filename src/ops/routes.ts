@@ -6,7 +6,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Principal } from './admin-credentials.js';
 import { ApiError, badRequest } from './http-error.js';
 
-export type Method = 'GET' | 'POST' | 'DELETE';
+export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
 /** What a handler sees of a request. */
 export interface ApiRequest {
