@@ -1,11 +1,12 @@
 /**
  * `culex ctl`: the admin API from the command line, as `mosquitto_ctrl` is for Mosquitto's: list and kick clients,
- * sessions, subscriptions, retained messages, publish, reload, alarms, bans, and a live trace printed to the terminal.
+ * sessions, subscriptions, retained messages, publish, reload, alarms, bans, bridges, and a live trace printed to the terminal.
  */
 import { appendFile, readFile } from 'node:fs/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { newToken } from '../ops/index.js';
 import { parseArgsMessage, usageError } from './args.js';
+import { bridgeCommand } from './ctl-bridges.js';
 import { ApiCallError, call, events, type Connection } from './ctl-http.js';
 import { block, protocolName, table, traceLine } from './ctl-format.js';
 
@@ -42,6 +43,13 @@ commands:
                                     --prefix: client ids or user names starting with it; default: for ever
   unban --client-id ID | --username NAME [--prefix] | --address IP|CIDR
   unban BAN-ID...                   lift bans (ids as bans lists them: clientId=ID, username*PREFIX, ...)
+  bridges [list]                    bridges: state, remote, queued, in flight, sent, received, dropped, last error
+  bridge show NAME                  one bridge's status
+  bridge add FILE|JSON              add and start a bridge: a \`bridges\` entry of the native configuration file,
+                                    in a file or inline ('{"name":"up","addresses":[...],"topics":[...]}')
+  bridge change NAME FILE|JSON      replace a bridge's options (it reconnects with them, keeping its queue)
+  bridge pause|resume NAME...       disconnect from the remote (messages for it queue meanwhile), reconnect
+  bridge remove NAME...             stop bridges and drop what was queued for them
   trace --client ID | --topic FILTER | --address IP|CIDR [--duration S] [--payload-limit N]
                                     print a live trace until it ends (default 60 s) or Ctrl-C
   token NAME --file FILE            make an API token: its line goes into FILE (the broker's --http-tokens),
@@ -386,6 +394,8 @@ const commandOptions: Record<string, ParseArgsConfig['options']> = {
   unban: { 'client-id': { type: 'string' }, username: { type: 'string' }, address: { type: 'string' }, prefix: { type: 'boolean' } },
   trace: { client: { type: 'string' }, topic: { type: 'string' }, address: { type: 'string' }, duration: { type: 'string' }, 'payload-limit': { type: 'string' } },
   token: { file: { type: 'string' } },
+  bridges: {},
+  bridge: {},
 };
 
 async function connectionOf(values: Values): Promise<Connection> {
@@ -450,6 +460,9 @@ async function dispatch(command: string, rest: string[], out: (text: string) => 
     case 'ban':
     case 'unban':
       return bans(context, command);
+    case 'bridges':
+    case 'bridge':
+      return bridgeCommand(command, { connection, positionals, json: values['json'] === true, out, usage: (message) => new UsageError(message) });
     default:
       return trace(context);
   }

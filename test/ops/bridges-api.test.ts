@@ -183,3 +183,71 @@ describe('bridges in the admin API', () => {
     assert.ok(doc.paths['/api/v1/bridges/{name}/pause']!['post']);
   });
 });
+
+describe('culex ctl bridges and bridge against culex broker --http', () => {
+  it('adds a bridge from a file, lists it, pauses, resumes and removes it; refuses bad input', async () => {
+    const files = credentialFiles();
+    const remote = new Broker({ listeners: [{ port: 0 }], sysInterval: 0, logger: silentLogger });
+    await remote.listen();
+    const broker = await startCulexBroker(['--port', '0', '--memory', '--http', '127.0.0.1:0', '--http-passwd', files.passwordFile], 1);
+    const clients: MqttClient[] = [];
+    try {
+      await waitFor(() => /admin HTTP listening/.test(broker.log()), 10_000, 'the admin listener');
+      const url = /admin HTTP listening on (\S+)/.exec(broker.log())![1]!;
+      const ctl = (...args: string[]) => culex(['ctl', ...args, '--url', url, '-u', ADMIN.username, '-P', ADMIN.password]);
+      const listed = async (): Promise<BridgeItem[]> => JSON.parse((await ctl('bridges', '--json')).stdout.toString()) as BridgeItem[];
+      const until = async (predicate: (items: BridgeItem[]) => boolean, what: string): Promise<void> => {
+        const deadline = Date.now() + 15_000;
+        let items: BridgeItem[] = [];
+        while (!predicate((items = await listed()))) {
+          if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(items)}`);
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      };
+
+      assert.equal((await ctl('bridges')).stdout.toString(), 'no bridges\n');
+      const file = join(files.dir, 'bridge.json');
+      writeFileSync(file, JSON.stringify(upstream('up', remote.port)));
+      const added = await ctl('bridge', 'add', file);
+      assert.equal(added.stdout.toString(), 'bridge up added\n', added.stderr.toString());
+      await until((items) => items[0]?.state === 'connected', 'the bridge connected');
+      const table = (await ctl('bridges')).stdout.toString().split('\n');
+      assert.match(table[0]!, /^NAME +STATE +REMOTE +QUEUED +INFLIGHT +SENT +RECEIVED +DROPPED +LAST ERROR$/);
+      assert.match(table[1]!, new RegExp(`^up +connected +127\\.0\\.0\\.1:${remote.port} +0 +0 +0 +0 +0 +`));
+
+      const { client: subscriber, received } = await collector(`mqtt://127.0.0.1:${remote.port}`, ['data/#'], { qos: 1 });
+      clients.push(subscriber);
+      const publisher = await connected(`mqtt://127.0.0.1:${broker.ports[0]}`);
+      clients.push(publisher);
+      await publisher.publish('data/1', 'one', { qos: 1 });
+      await waitFor(() => received.length === 1, 10_000, 'data/1 across the bridge');
+
+      assert.equal((await ctl('bridge', 'pause', 'up')).stdout.toString(), 'bridge up paused\n');
+      await publisher.publish('data/2', 'two', { qos: 1 });
+      await until((items) => items[0]?.state === 'paused' && items[0].queued === 1, 'data/2 queued');
+      assert.equal(received.length, 1);
+      assert.equal((await ctl('bridge', 'resume', 'up')).stdout.toString(), 'bridge up resumed\n');
+      await waitFor(() => received.length === 2, 10_000, 'data/2 across the resumed bridge');
+      await until((items) => items[0]?.sent === 2 && items[0].queued === 0, 'the figures');
+
+      const inline = await ctl('bridge', 'add', JSON.stringify({ name: 'bad', addresses: [], topics: [{ pattern: 'a/#' }] }));
+      assert.equal(inline.code, 1);
+      assert.match(inline.stderr.toString(), /^culex ctl: 400 bad_request: .*at least one address is needed/);
+      const twice = await ctl('bridge', 'add', file);
+      assert.equal(twice.code, 1);
+      assert.match(twice.stderr.toString(), /^culex ctl: 409 conflict: /);
+      assert.equal((await ctl('bridge', 'pause', 'nobody')).code, 1);
+      for (const args of [['bridge'], ['bridge', 'add'], ['bridge', 'add', '{not json'], ['bridge', 'fly', 'up'], ['bridges', 'up']]) {
+        assert.equal((await ctl(...args)).code, 2, args.join(' '));
+      }
+
+      assert.equal((await ctl('bridge', 'remove', 'up')).stdout.toString(), 'bridge up removed\n');
+      assert.equal((await ctl('bridges')).stdout.toString(), 'no bridges\n');
+    } finally {
+      for (const client of clients) await client.end();
+      await broker.stop();
+      await remote.close();
+      rmSync(files.dir, { recursive: true, force: true });
+    }
+  });
+});
