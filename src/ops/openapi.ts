@@ -157,7 +157,7 @@ const schemas: Record<string, Schema> = {
     lastError: nullable(str()),
     lastErrorAt: nullable(str('ISO 8601')),
   }),
-  BridgeRequest: { type: 'object', description: "a bridge as the native configuration file's `bridges` list has it (name, addresses, topics, ...; `culex broker --help-config`)", required: ['name', 'addresses', 'topics'] },
+  BridgeRequest: { type: 'object', description: "a bridge as the native configuration file's `bridges` list has it (name, addresses, topics, ...; as `culex broker --help` lists them)", required: ['name', 'addresses', 'topics'] },
   Ban: object({
     node: str(),
     id: str('kind, = (exact) or * (prefix), value: clientId=sensor-7, username*guest-, address=10.0.0.0/8'),
