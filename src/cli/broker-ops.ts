@@ -8,7 +8,7 @@ import type { Protection } from '../auth/index.js';
 import { BridgeError, type BridgeManager } from '../bridge/index.js';
 import type { Broker, Logger, LogFormat } from '../broker/index.js';
 import { ConfigError, type BrokerConfig, type HttpSettings } from '../config/index.js';
-import { bridgeOptions, parseNativeBridge } from '../config/internal.js';
+import { bridgeOptions, parseNativeBridge, parseNativeSink } from '../config/internal.js';
 import { Alarms, OpsServer, Presence, type BridgeControl } from '../ops/index.js';
 
 export const opsHelp = `      --http [HOST:]PORT  serve the admin interface over HTTP: Prometheus metrics at /metrics, the admin API
@@ -82,27 +82,32 @@ export function logFormat(config: BrokerConfig): LogFormat {
   return config.logFormat ?? 'text';
 }
 
-/**
- * The broker's bridges for the admin API. `manager` makes the BridgeManager when the first bridge is added (a broker
- * started without bridges has none until then); `current` is the one made, if any.
- */
 function nameOf(entry: unknown): string {
   return typeof entry === 'object' && entry !== null && 'name' in entry && typeof entry.name === 'string' ? entry.name : '(unnamed)';
 }
 
+/**
+ * A bridge or sink the admin API was given, checked as the configuration file's entries are (`parse` throws a
+ * ConfigError about `source`): the same refusal, worded for the request, as the manager's own (`BridgeError`).
+ */
+async function checked<T>(entry: unknown, source: 'bridge' | 'sink', parse: (text: string) => T | Promise<T>): Promise<T> {
+  try {
+    return await parse(JSON.stringify(entry));
+  } catch (err) {
+    if (err instanceof ConfigError) throw new BridgeError(nameOf(entry), 'invalid', [err.message.replace(new RegExp(`^${source}(:\\d+)?: `), '')]);
+    throw err;
+  }
+}
+
+/**
+ * The broker's bridges and sinks for the admin API. `manager` makes the BridgeManager when the first one is added (a
+ * broker started without bridges or sinks has none until then); `current` is the one made, if any.
+ */
 export function bridgeControl(current: () => BridgeManager | undefined, manager: () => BridgeManager): BridgeControl {
-  const options = async (entry: unknown) => {
-    try {
-      return await bridgeOptions(parseNativeBridge(JSON.stringify(entry), 'bridge'));
-    } catch (err) {
-      // The file's checks, worded for the request: the same refusal a configuration file would get.
-      if (err instanceof ConfigError) throw new BridgeError(nameOf(entry), 'invalid', [err.message.replace(/^bridge(:\d+)?: /, '')]);
-      throw err;
-    }
-  };
-  const existing = (name: string): BridgeManager => {
+  const options = (entry: unknown) => checked(entry, 'bridge', (text) => bridgeOptions(parseNativeBridge(text, 'bridge')));
+  const existing = (name: string, what: 'bridge' | 'sink'): BridgeManager => {
     const bridges = current();
-    if (bridges === undefined) throw new BridgeError(name, 'unknown', ['no bridge of that name']);
+    if (bridges === undefined) throw new BridgeError(name, 'unknown', [`no ${what} of that name`]);
     return bridges;
   };
   return {
@@ -110,11 +115,14 @@ export function bridgeControl(current: () => BridgeManager | undefined, manager:
     add: async (entry) => manager().add(await options(entry)),
     change: async (entry) => {
       const bridge = await options(entry);
-      return existing(bridge.name).change(bridge);
+      return existing(bridge.name, 'bridge').change(bridge);
     },
-    remove: (name) => existing(name).remove(name),
-    pause: (name) => existing(name).pause(name),
-    resume: async (name) => existing(name).resume(name),
+    remove: (name) => existing(name, 'bridge').remove(name),
+    pause: (name) => existing(name, 'bridge').pause(name),
+    resume: async (name) => existing(name, 'bridge').resume(name),
+    sinks: () => current()?.sinkStatus() ?? [],
+    addSink: async (entry) => manager().addSink(await checked(entry, 'sink', (text) => parseNativeSink(text, 'sink'))),
+    removeSink: (name) => existing(name, 'sink').removeSink(name),
   };
 }
 

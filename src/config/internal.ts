@@ -4,6 +4,7 @@ export { dialectTypes } from './broker-config.js';
 export { secretsSchema } from './device-secrets.js';
 export { describeSchema } from './native-schema.js';
 export { readCaPath } from './ca-path.js';
-// The admin API's bridges: one given as the native file's `bridges` entry, checked and its certificate files read.
-export { parseNativeBridge } from './native-config.js';
+// The admin API's bridges and sinks: one given as the native file's `bridges` (or `sinks`) entry, checked, and a
+// bridge's certificate files read.
+export { parseNativeBridge, parseNativeSink } from './native-config.js';
 export { bridgeOptions } from './broker-setup.js';

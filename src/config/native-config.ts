@@ -5,7 +5,7 @@ import { bridgeProblems, type BridgeOptions, type HttpSinkOptions } from '../bri
 import { ConfigError } from './config-error.js';
 import type { AlarmSettings, BrokerConfig, ConfiguredBridge, ConfiguredBrokerOptions, ConfiguredListener, DialectSettings, HttpSettings, TlsFiles } from './config-types.js';
 import { parseJsonSource } from './json-source.js';
-import { bridge as bridgeSchema, checkNode, nativeSchema } from './native-schema.js';
+import { bridge as bridgeSchema, checkNode, nativeSchema, sink as sinkSchema } from './native-schema.js';
 
 /** What the schema lets through, typed. */
 interface NativeTls {
@@ -79,6 +79,11 @@ function configuredSink({ headers, ...rest }: NativeSink, at: string, file: stri
     }
   }
   return sink;
+}
+
+/** One sink given outside a file (the admin API), as JSON text: checked as the file's `sinks` entries are. */
+export function parseNativeSink(text: string, source: string): HttpSinkOptions {
+  return configuredSink(checkNode(parseJsonSource(text, source), sinkSchema, source, '') as NativeSink, 'sink', source);
 }
 
 interface NativeFile extends ConfiguredBrokerOptions {

@@ -403,7 +403,7 @@ export const bridge: Schema = {
   },
 };
 
-const sink: Schema = {
+export const sink: Schema = {
   type: 'object',
   doc: 'one HTTP sink (webhook): events and messages POSTed to a URL; see src/bridge/README.md',
   required: ['name', 'url'],

@@ -1,6 +1,6 @@
 /**
  * Bridges to other brokers (`/api/v1/bridges`): their status, and add, change, remove, pause, resume while the
- * broker runs. The routes see the bridges through `BridgeControl`, which the program gives: ops does not depend on
+ * broker runs; HTTP sinks (`/api/v1/sinks`): their status, add, remove. The routes see the bridges through `BridgeControl`, which the program gives: ops does not depend on
  * the bridge part, and the program checks a new bridge as its configuration file's `bridges` entries are checked.
  */
 import { ApiError, badRequest, notFound } from './http-error.js';
@@ -36,6 +36,36 @@ export interface BridgeControl {
   remove(name: string): Promise<void>;
   pause(name: string): Promise<BridgeFigures>;
   resume(name: string): Promise<BridgeFigures>;
+  /** Every HTTP sink's, in the order they were added. */
+  sinks(): SinkFigures[];
+  /** `entry`: a sink as the native configuration file's `sinks` list has it. */
+  addSink(entry: unknown): Promise<SinkFigures>;
+  removeSink(name: string): Promise<void>;
+}
+
+/** What the routes read of an HTTP sink's status (the bridge part's HttpSinkStatus). */
+export interface SinkFigures {
+  name: string;
+  state: string;
+  delivered: number;
+  failures: number;
+  lastError: string | undefined;
+  lastErrorAt: number | undefined;
+  queued: number;
+  inflight: number;
+  dropped: Readonly<Record<string, number>>;
+}
+
+export interface SinkItem {
+  name: string;
+  state: string;
+  delivered: number;
+  failures: number;
+  queued: number;
+  inflight: number;
+  dropped: Record<string, number>;
+  lastError: string | null;
+  lastErrorAt: string | null;
 }
 
 export interface BridgeItem {
@@ -75,6 +105,20 @@ function bridgeItem(s: BridgeFigures): BridgeItem {
   };
 }
 
+function sinkItem(s: SinkFigures): SinkItem {
+  return {
+    name: s.name,
+    state: s.state,
+    delivered: s.delivered,
+    failures: s.failures,
+    queued: s.queued,
+    inflight: s.inflight,
+    dropped: { ...s.dropped },
+    lastError: s.lastError ?? null,
+    lastErrorAt: iso(s.lastErrorAt),
+  };
+}
+
 const bridgeErrorStatus = { invalid: 'bad_request', exists: 'conflict', unknown: 'not_found' } as const;
 
 /** The control's refusals as API errors; they are known by name, as the class belongs to the bridge part. */
@@ -90,8 +134,8 @@ async function answering<T>(work: () => T | Promise<T>): Promise<T> {
 }
 
 /** The body of an add or change: a JSON object; its name, when given with a path's name, must be that one. */
-function entryOf(body: unknown, name?: string): Record<string, unknown> {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('the body must be a JSON object: a bridge as the configuration file has it');
+function entryOf(body: unknown, name?: string, what = 'bridge'): Record<string, unknown> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest(`the body must be a JSON object: a ${what} as the configuration file has it`);
   const entry = body as Record<string, unknown>;
   if (name === undefined) return entry;
   if (entry['name'] !== undefined && entry['name'] !== name) throw badRequest(`the body names bridge '${String(entry['name'])}', the path '${name}'`);
@@ -156,6 +200,37 @@ export function bridgeRoutes(control: BridgeControl | undefined): Route[] {
       handle: async (request) => {
         const control = bridges();
         return { json: bridgeItem(await answering(() => control.resume(request.params['name']!))) };
+      },
+    },
+    { method: 'GET', path: '/api/v1/sinks', handle: () => ({ json: { items: bridges().sinks().map(sinkItem) } }) },
+    {
+      method: 'GET',
+      path: '/api/v1/sinks/{name}',
+      handle: (request) => {
+        const name = request.params['name']!;
+        const found = bridges()
+          .sinks()
+          .find((s) => s.name === name);
+        if (found === undefined) throw notFound(`no sink '${name}'`);
+        return { json: sinkItem(found) };
+      },
+    },
+    {
+      method: 'POST',
+      path: '/api/v1/sinks',
+      handle: async (request) => {
+        const control = bridges();
+        const entry = entryOf(await request.json(), undefined, 'sink');
+        return { status: 201, json: sinkItem(await answering(() => control.addSink(entry))) };
+      },
+    },
+    {
+      method: 'DELETE',
+      path: '/api/v1/sinks/{name}',
+      handle: async (request) => {
+        const control = bridges();
+        await answering(() => control.removeSink(request.params['name']!));
+        return { status: 204 };
       },
     },
   ];

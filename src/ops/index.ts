@@ -8,4 +8,4 @@ export { newToken, tokenHash, TokensFileError, type AdminCredentialOptions, type
 export type { BrokerInfo } from './api-broker.js';
 export { Alarms, alarmNames, type Alarm, type AlarmName, type AlarmOptions, type AlarmSources, type OverloadState } from './alarms.js';
 export { Presence } from './presence.js';
-export type { BridgeControl, BridgeFigures, BridgeItem } from './api-bridges.js';
+export type { BridgeControl, BridgeFigures, BridgeItem, SinkFigures, SinkItem } from './api-bridges.js';

@@ -4,13 +4,15 @@
  */
 import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { BridgeManager } from '../../src/bridge/index.js';
 import { Broker, silentLogger } from '../../src/broker/index.js';
 import { createClient, type MqttClient } from '../../src/client/index.js';
 import { bridgeControl } from '../../src/cli/broker-ops.js';
-import type { BridgeItem } from '../../src/ops/index.js';
+import type { BridgeItem, SinkItem } from '../../src/ops/index.js';
 import { collector } from '../bridge/fixture.js';
 import { startCulexBroker } from '../cli/culex-broker.js';
 import { culex } from '../cli/run.js';
@@ -24,6 +26,18 @@ const upstream = (name: string, port: number): Record<string, unknown> => ({
   topics: [{ pattern: 'data/#', direction: 'out', qos: 1 }],
   restartTimeout: { base: 1 },
 });
+
+/** Reads until `ok` holds (every 50 ms, 15 s at most); the last reading. */
+async function poll<T>(read: () => Promise<T>, ok: (value: T) => boolean, what: string): Promise<T> {
+  const deadline = Date.now() + 15_000;
+  let value = await read();
+  while (!ok(value)) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    value = await read();
+  }
+  return value;
+}
 
 async function connected(url: string): Promise<MqttClient> {
   const client = createClient(url, { reconnect: false });
@@ -77,16 +91,9 @@ describe('bridges in the admin API', () => {
     assert.equal(added.status, 201, added.text);
     assert.equal(added.json.name, 'up');
     const status = async (): Promise<BridgeItem> => (await f.request<BridgeItem>('GET', '/api/v1/bridges/up')).json;
-    let last: BridgeItem | undefined;
-    const until = async (predicate: (s: BridgeItem) => boolean, what: string): Promise<void> => {
-      const deadline = Date.now() + 15_000;
-      while (!predicate((last = await status()))) {
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(last)}`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    };
-    await until((s) => s.state === 'connected', 'the bridge connected');
-    assert.equal(last!.remote, `127.0.0.1:${remote.port}`);
+    const until = (predicate: (s: BridgeItem) => boolean, what: string): Promise<BridgeItem> => poll(status, predicate, what);
+    const up = await until((s) => s.state === 'connected', 'the bridge connected');
+    assert.equal(up.remote, `127.0.0.1:${remote.port}`);
 
     await publisher.publish('data/1', 'one', { qos: 1 });
     await waitFor(() => received.length === 1, 10_000, 'data/1 across the bridge');
@@ -169,10 +176,51 @@ describe('bridges in the admin API', () => {
     assert.equal((await f.request('DELETE', '/api/v1/bridges/b')).status, 204);
   });
 
+  it('adds an HTTP sink that posts to an endpoint, shows its figures, removes it; refuses a bad one', async () => {
+    const posted: string[] = [];
+    const endpoint = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      req.on('end', () => {
+        posted.push(body);
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => endpoint.listen(0, '127.0.0.1', resolve));
+    closers.push(() => new Promise((resolve) => endpoint.close(resolve)));
+    const { f } = await edge();
+    const publisher = await connected(`mqtt://127.0.0.1:${f.broker.port}`);
+    closers.push(() => publisher.end());
+
+    assert.deepEqual((await f.request<{ items: SinkItem[] }>('GET', '/api/v1/sinks')).json, { items: [] });
+    const url = `http://127.0.0.1:${(endpoint.address() as AddressInfo).port}/hook`;
+    const added = await f.request<SinkItem>('POST', '/api/v1/sinks', { body: { name: 'hook', url, topics: ['alerts/#'] } });
+    assert.equal(added.status, 201, added.text);
+    assert.equal(added.json.name, 'hook');
+    await publisher.publish('alerts/1', 'fire', { qos: 1 });
+    await waitFor(() => posted.length === 1, 10_000, 'the message posted');
+    assert.equal((JSON.parse(posted[0]!) as { topic: string }).topic, 'alerts/1');
+    const sink = await poll(async () => (await f.request<SinkItem>('GET', '/api/v1/sinks/hook')).json, (s) => s.delivered === 1, 'the delivery counted');
+    assert.equal(sink.failures, 0);
+
+    const badUrl = await f.request('POST', '/api/v1/sinks', { body: { name: 'bad', url: 'ftp://x' } });
+    assert.equal(badUrl.status, 400);
+    assert.match(badUrl.json.error.message, /http:\/\/ or https:\/\//);
+    const noUrl = await f.request('POST', '/api/v1/sinks', { body: { name: 'bad' } });
+    assert.equal(noUrl.status, 400);
+    assert.match(noUrl.json.error.message, /url/);
+    assert.equal((await f.request('POST', '/api/v1/sinks', { body: { name: 'hook', url } })).status, 409);
+
+    assert.equal((await f.request('DELETE', '/api/v1/sinks/hook')).status, 204);
+    assert.equal((await f.request('DELETE', '/api/v1/sinks/hook')).status, 404);
+    assert.equal((await f.request('GET', '/api/v1/sinks/hook')).status, 404);
+    assert.deepEqual((await f.request<{ items: SinkItem[] }>('GET', '/api/v1/sinks')).json, { items: [] });
+  });
+
   it('answers 501 when the listener was given no bridges, and documents the routes', async () => {
     const f = await startOps();
     closers.push(() => f.close());
-    for (const [method, path] of [['GET', '/api/v1/bridges'], ['GET', '/api/v1/bridges/x'], ['POST', '/api/v1/bridges'], ['PUT', '/api/v1/bridges/x'], ['DELETE', '/api/v1/bridges/x'], ['POST', '/api/v1/bridges/x/pause'], ['POST', '/api/v1/bridges/x/resume']] as const) {
+    for (const [method, path] of [['GET', '/api/v1/bridges'], ['GET', '/api/v1/bridges/x'], ['POST', '/api/v1/bridges'], ['PUT', '/api/v1/bridges/x'], ['DELETE', '/api/v1/bridges/x'], ['POST', '/api/v1/bridges/x/pause'], ['POST', '/api/v1/bridges/x/resume'], ['GET', '/api/v1/sinks'], ['POST', '/api/v1/sinks'], ['DELETE', '/api/v1/sinks/x']] as const) {
       const answer = await f.request(method, path, method === 'GET' || method === 'DELETE' ? {} : { body: {} });
       assert.equal(answer.status, 501, `${method} ${path}`);
       assert.equal(answer.json.error.code, 'not_implemented');
@@ -196,14 +244,7 @@ describe('culex ctl bridges and bridge against culex broker --http', () => {
       const url = /admin HTTP listening on (\S+)/.exec(broker.log())![1]!;
       const ctl = (...args: string[]) => culex(['ctl', ...args, '--url', url, '-u', ADMIN.username, '-P', ADMIN.password]);
       const listed = async (): Promise<BridgeItem[]> => JSON.parse((await ctl('bridges', '--json')).stdout.toString()) as BridgeItem[];
-      const until = async (predicate: (items: BridgeItem[]) => boolean, what: string): Promise<void> => {
-        const deadline = Date.now() + 15_000;
-        let items: BridgeItem[] = [];
-        while (!predicate((items = await listed()))) {
-          if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(items)}`);
-          await new Promise((resolve) => setTimeout(resolve, 100));
-        }
-      };
+      const until = (predicate: (items: BridgeItem[]) => boolean, what: string): Promise<BridgeItem[]> => poll(listed, predicate, what);
 
       assert.equal((await ctl('bridges')).stdout.toString(), 'no bridges\n');
       const file = join(files.dir, 'bridge.json');
