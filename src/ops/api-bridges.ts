@@ -4,7 +4,8 @@
  * the bridge part, and the program checks a new bridge as its configuration file's `bridges` entries are checked.
  */
 import { ApiError, badRequest, notFound } from './http-error.js';
-import type { Route } from './routes.js';
+import { Query } from './query.js';
+import type { ApiRequest, Route } from './routes.js';
 
 /** What the routes read of a bridge's status (the bridge part's BridgeStatus has these and more). */
 export interface BridgeFigures {
@@ -143,27 +144,29 @@ function entryOf(body: unknown, name?: string, what = 'bridge'): Record<string, 
 }
 
 export function bridgeRoutes(control: BridgeControl | undefined): Route[] {
-  const bridges = (): BridgeControl => {
+  /** The control, once the request's query is checked (these routes take no parameters of their own). */
+  const bridges = (request: ApiRequest): BridgeControl => {
+    new Query(request.query, []);
     if (control === undefined) {
       throw new ApiError('not_implemented', 'this admin listener was given no bridges to manage (culex broker gives them, except on a cluster node)');
     }
     return control;
   };
-  const one = (name: string): BridgeItem => {
-    const found = bridges()
+  const one = (request: ApiRequest, name: string): BridgeItem => {
+    const found = bridges(request)
       .status()
       .find((s) => s.name === name);
     if (found === undefined) throw notFound(`no bridge '${name}'`);
     return bridgeItem(found);
   };
   return [
-    { method: 'GET', path: '/api/v1/bridges', handle: () => ({ json: { items: bridges().status().map(bridgeItem) } }) },
-    { method: 'GET', path: '/api/v1/bridges/{name}', handle: (request) => ({ json: one(request.params['name']!) }) },
+    { method: 'GET', path: '/api/v1/bridges', handle: (request) => ({ json: { items: bridges(request).status().map(bridgeItem) } }) },
+    { method: 'GET', path: '/api/v1/bridges/{name}', handle: (request) => ({ json: one(request, request.params['name']!) }) },
     {
       method: 'POST',
       path: '/api/v1/bridges',
       handle: async (request) => {
-        const control = bridges();
+        const control = bridges(request);
         const entry = entryOf(await request.json());
         return { status: 201, json: bridgeItem(await answering(() => control.add(entry))) };
       },
@@ -172,7 +175,7 @@ export function bridgeRoutes(control: BridgeControl | undefined): Route[] {
       method: 'PUT',
       path: '/api/v1/bridges/{name}',
       handle: async (request) => {
-        const control = bridges();
+        const control = bridges(request);
         const entry = entryOf(await request.json(), request.params['name']!);
         return { json: bridgeItem(await answering(() => control.change(entry))) };
       },
@@ -181,7 +184,7 @@ export function bridgeRoutes(control: BridgeControl | undefined): Route[] {
       method: 'DELETE',
       path: '/api/v1/bridges/{name}',
       handle: async (request) => {
-        const control = bridges();
+        const control = bridges(request);
         await answering(() => control.remove(request.params['name']!));
         return { status: 204 };
       },
@@ -190,7 +193,7 @@ export function bridgeRoutes(control: BridgeControl | undefined): Route[] {
       method: 'POST',
       path: '/api/v1/bridges/{name}/pause',
       handle: async (request) => {
-        const control = bridges();
+        const control = bridges(request);
         return { json: bridgeItem(await answering(() => control.pause(request.params['name']!))) };
       },
     },
@@ -198,17 +201,17 @@ export function bridgeRoutes(control: BridgeControl | undefined): Route[] {
       method: 'POST',
       path: '/api/v1/bridges/{name}/resume',
       handle: async (request) => {
-        const control = bridges();
+        const control = bridges(request);
         return { json: bridgeItem(await answering(() => control.resume(request.params['name']!))) };
       },
     },
-    { method: 'GET', path: '/api/v1/sinks', handle: () => ({ json: { items: bridges().sinks().map(sinkItem) } }) },
+    { method: 'GET', path: '/api/v1/sinks', handle: (request) => ({ json: { items: bridges(request).sinks().map(sinkItem) } }) },
     {
       method: 'GET',
       path: '/api/v1/sinks/{name}',
       handle: (request) => {
         const name = request.params['name']!;
-        const found = bridges()
+        const found = bridges(request)
           .sinks()
           .find((s) => s.name === name);
         if (found === undefined) throw notFound(`no sink '${name}'`);
@@ -219,7 +222,7 @@ export function bridgeRoutes(control: BridgeControl | undefined): Route[] {
       method: 'POST',
       path: '/api/v1/sinks',
       handle: async (request) => {
-        const control = bridges();
+        const control = bridges(request);
         const entry = entryOf(await request.json(), undefined, 'sink');
         return { status: 201, json: sinkItem(await answering(() => control.addSink(entry))) };
       },
@@ -228,7 +231,7 @@ export function bridgeRoutes(control: BridgeControl | undefined): Route[] {
       method: 'DELETE',
       path: '/api/v1/sinks/{name}',
       handle: async (request) => {
-        const control = bridges();
+        const control = bridges(request);
         await answering(() => control.removeSink(request.params['name']!));
         return { status: 204 };
       },

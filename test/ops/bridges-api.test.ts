@@ -160,6 +160,9 @@ describe('bridges in the admin API', () => {
     assert.equal(wrongType.status, 400);
     assert.match(wrongType.json.error.message, /addresses/);
     assert.equal((await f.request('POST', '/api/v1/bridges', { body: [] })).status, 400);
+    const misspelt = await f.request('GET', '/api/v1/bridges?state=paused');
+    assert.equal(misspelt.status, 400);
+    assert.match(misspelt.json.error.message, /unknown query parameter 'state'/);
 
     // Port 1 refuses: the bridge exists and retries, which is enough for the name to be taken.
     const body = { name: 'b', addresses: ['127.0.0.1:1'], topics: [{ pattern: 'a/#' }], restartTimeout: { base: 5 } };
