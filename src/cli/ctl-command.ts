@@ -1,12 +1,12 @@
 /**
  * `culex ctl`: the admin API from the command line, as `mosquitto_ctrl` is for Mosquitto's: list and kick clients,
- * sessions, subscriptions, retained messages, publish, reload, alarms, bans, bridges, and a live trace printed to the terminal.
+ * sessions, subscriptions, retained messages, publish, reload, alarms, bans, bridges and sinks, and a live trace printed to the terminal.
  */
 import { appendFile, readFile } from 'node:fs/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { newToken } from '../ops/index.js';
 import { parseArgsMessage, usageError } from './args.js';
-import { bridgeCommand } from './ctl-bridges.js';
+import { bridgeCommand, sinkCommand, type BridgeCommand } from './ctl-bridges.js';
 import { ApiCallError, call, events, type Connection } from './ctl-http.js';
 import { block, protocolName, table, traceLine } from './ctl-format.js';
 
@@ -50,6 +50,9 @@ commands:
   bridge change NAME FILE|JSON      replace a bridge's options (it reconnects with them, keeping its queue)
   bridge pause|resume NAME...       disconnect from the remote (messages for it queue meanwhile), reconnect
   bridge remove NAME...             stop bridges and drop what was queued for them
+  sinks [list]                      HTTP sinks: state, queued, in flight, delivered, failures, dropped, last error
+  sink add FILE|JSON                add and start a sink: a \`sinks\` entry of the native configuration file
+  sink remove NAME...               stop sinks and drop what waited for their endpoints
   trace --client ID | --topic FILTER | --address IP|CIDR [--duration S] [--payload-limit N]
                                     print a live trace until it ends (default 60 s) or Ctrl-C
   token NAME --file FILE            make an API token: its line goes into FILE (the broker's --http-tokens),
@@ -253,6 +256,11 @@ async function bans(context: Context, command: string): Promise<void> {
   }
 }
 
+/** What the bridge and sink commands take of the context. */
+function managed({ connection, positionals, values, out }: Context): BridgeCommand {
+  return { connection, positionals, json: values['json'] === true, out, usage: (message) => new UsageError(message) };
+}
+
 async function clients(context: Context, action: string): Promise<void> {
   const { positionals, values, connection } = context;
   switch (action) {
@@ -396,6 +404,8 @@ const commandOptions: Record<string, ParseArgsConfig['options']> = {
   token: { file: { type: 'string' } },
   bridges: {},
   bridge: {},
+  sinks: {},
+  sink: {},
 };
 
 async function connectionOf(values: Values): Promise<Connection> {
@@ -462,7 +472,10 @@ async function dispatch(command: string, rest: string[], out: (text: string) => 
       return bans(context, command);
     case 'bridges':
     case 'bridge':
-      return bridgeCommand(command, { connection, positionals, json: values['json'] === true, out, usage: (message) => new UsageError(message) });
+      return bridgeCommand(command, managed(context));
+    case 'sinks':
+    case 'sink':
+      return sinkCommand(command, managed(context));
     default:
       return trace(context);
   }

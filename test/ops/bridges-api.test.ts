@@ -287,6 +287,17 @@ describe('culex ctl bridges and bridge against culex broker --http', () => {
 
       assert.equal((await ctl('bridge', 'remove', 'up')).stdout.toString(), 'bridge up removed\n');
       assert.equal((await ctl('bridges')).stdout.toString(), 'no bridges\n');
+
+      // A sink whose endpoint refuses: it exists, retries, and is listed until removed.
+      assert.equal((await ctl('sinks')).stdout.toString(), 'no sinks\n');
+      const sink = await ctl('sink', 'add', JSON.stringify({ name: 'hook', url: 'http://127.0.0.1:9/hook', topics: ['alerts/#'] }));
+      assert.equal(sink.stdout.toString(), 'sink hook added\n', sink.stderr.toString());
+      const sinks = (await ctl('sinks')).stdout.toString().split('\n');
+      assert.match(sinks[0]!, /^NAME +STATE +QUEUED +INFLIGHT +DELIVERED +FAILURES +DROPPED +LAST ERROR$/);
+      assert.match(sinks[1]!, /^hook +\w+ +\d+ +\d+ +0 +\d+ +0 /);
+      assert.equal((await ctl('sink', 'add', JSON.stringify({ name: 'bad', url: 'ftp://x' }))).code, 1);
+      assert.equal((await ctl('sink', 'remove', 'hook')).stdout.toString(), 'sink hook removed\n');
+      assert.equal((await ctl('sinks')).stdout.toString(), 'no sinks\n');
     } finally {
       for (const client of clients) await client.end();
       await broker.stop();
