@@ -124,11 +124,13 @@ async function start(dir: string, stored: HubConfig, values: Values): Promise<nu
   const [first, second] = hub.devicePorts;
   const ports = [config.mqttPort === null ? undefined : `mqtts ${first}`, config.websocketPort === null ? undefined : `wss ${config.mqttPort === null ? first : second}`];
   if (hub.servicePort !== undefined) ports.push(`service http ${hub.servicePort}`);
-  process.stdout.write(`hub '${config.hubName}' listening on ${config.host}: ${ports.filter((p) => p !== undefined).join(', ')}\n`);
-  const signal = await new Promise<string>((resolve) => {
+  // The handlers go in before the listening line: whoever reads it may stop the hub at once.
+  const stopped = new Promise<string>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'));
     process.once('SIGTERM', () => resolve('SIGTERM'));
   });
+  process.stdout.write(`hub '${config.hubName}' listening on ${config.host}: ${ports.filter((p) => p !== undefined).join(', ')}\n`);
+  const signal = await stopped;
   process.stderr.write(`culex hub: ${signal}, stopping\n`);
   await hub.stop();
   return 0;
