@@ -3,9 +3,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { canConnect } from '../helpers/mosquitto.js';
 import { freePort } from '../helpers/ports.js';
 
 export interface RestartableMosquitto {
@@ -15,17 +15,6 @@ export interface RestartableMosquitto {
   /** SIGTERM: Mosquitto saves its state on the way out. */
   stop(): Promise<void>;
   log(): string;
-}
-
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 /** A Mosquitto on a probed free port, not started yet; `extra` is appended to its configuration. */
@@ -51,7 +40,7 @@ export async function restartableMosquitto(extra = ''): Promise<RestartableMosqu
       started.stdout?.on('data', (d: Buffer) => (output += d));
       started.stderr?.on('data', (d: Buffer) => (output += d));
       const deadline = Date.now() + 10_000;
-      while (!(await listening(port))) {
+      while (!(await canConnect(port))) {
         if (started.exitCode !== null || Date.now() > deadline) {
           started.kill('SIGKILL');
           child = undefined;

@@ -28,7 +28,7 @@ function mosquittoBinary(): string {
   return process.env.MOSQUITTO ?? '/usr/sbin/mosquitto';
 }
 
-function canConnect(port: number): Promise<boolean> {
+export function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1');
     socket.once('connect', () => {
