@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { StoreError, type BrokerMessage, type BrokerStore, type StoredSessionState, type StoreOp } from '../broker/index.js';
 import type { ClusterEngine } from './engine.js';
 import { decodeMessage, encodeBatches, encodeMessage, type JournalOp } from './journal-codec.js';
@@ -21,6 +22,11 @@ interface PendingBatch {
  */
 export class JournalStore implements BrokerStore {
   private batches = 0;
+  /**
+   * Part of every entry id: a node restarted under the same name counts its batches from 1 again, and JetStream
+   * would take its first entries for retries of the last run's (within its duplicate window) and drop them.
+   */
+  private readonly incarnation = randomBytes(6).toString('base64url');
   /**
    * A batch whose append failed: its entries not yet confirmed are tried again, with the same ids, before anything
    * newer (the engine may hold them).
@@ -116,7 +122,7 @@ export class JournalStore implements BrokerStore {
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     this.lastAppend = Date.now();
     const batch: PendingBatch = {
-      entries: encodeBatches(entry, this.maxEntryBytes).map((data) => ({ id: `${this.engine.nodeId}:${++this.batches}`, data })),
+      entries: encodeBatches(entry, this.maxEntryBytes).map((data) => ({ id: `${this.engine.nodeId}:${this.incarnation}:${++this.batches}`, data })),
       ops: fresh,
     };
     try {

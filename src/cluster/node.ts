@@ -67,6 +67,9 @@ const decoder = new TextDecoder();
 const ROUTED: ReadonlySet<JournalOp['op']> = new Set(['publish', 'putRetained', 'deleteRetained']);
 /** How often a node looks whether its journal is due for compaction. */
 const CHECKPOINT_CHECK_MS = 10_000;
+/** Pause before taking over a dead node again after a failed attempt: grows per attempt up to the maximum. */
+const REAP_RETRY_MS = 1000;
+const REAP_RETRY_MAX_MS = 10_000;
 
 /**
  * One broker of a cluster: its router sends what is published here to the other nodes and takes what they
@@ -95,10 +98,19 @@ export class ClusterNode {
   private readonly followerHold = new FollowerHold();
   private reachable = true;
   private unreachableSince = 0;
+  /**
+   * While this node's own heartbeat cannot be written (JetStream without a leader after a server died, say), it
+   * hears nobody's either: when the last one started, while it is pending, and whether the last one failed.
+   */
+  private beatStarted: number | undefined;
+  private beatFailed = false;
+  private beatWritten = 0;
   private readonly lastHeard = new Map<string, number>();
   private readonly alive = new Set<string>();
   /** Each node's last heartbeat: its clients, sessions and how far its follower has read the journal. */
   private readonly nodeFigures = new Map<string, { clients: number; sessions: number; consumed: number | undefined }>();
+  /** The key revision of each node's last heartbeat: its removal after a takeover must not remove a newer one. */
+  private readonly beatRevisions = new Map<string, number>();
   private readonly checkpointBytes: number;
   private readonly checkpointEveryMs: number;
   private readonly purgeDelayMs: number;
@@ -223,19 +235,44 @@ export class ClusterNode {
 
   private async startMembership(): Promise<void> {
     const nodes = this.engine.bucket('nodes');
-    const beat = (): Promise<unknown> =>
+    const put = (): Promise<unknown> =>
       nodes.put(
         this.nodeId,
         encoder.encode(JSON.stringify({ at: Date.now(), clients: this.broker.connectedClients, sessions: this.broker.sessionCount, consumed: this.consumedSeq })),
       );
-    await beat();
-    this.timers.push(setInterval(() => void beat().catch(() => undefined), this.heartbeatMs));
+    await put();
+    this.beatWritten = Date.now();
+    this.beat = async () => {
+      if (this.beatStarted !== undefined) return;
+      this.beatStarted = Date.now();
+      try {
+        await put();
+        const silent = Date.now() - this.beatWritten > this.deadAfterMs;
+        this.beatWritten = Date.now();
+        if (this.beatFailed || silent) {
+          this.beatFailed = false;
+          // The others could not be heard meanwhile either: each gets a full period again. And after a silence
+          // this long (failed writes, or a stalled event loop) they may have counted this node dead: the sessions
+          // one of them adopted are given up.
+          this.hearAllAgain();
+          if (silent) void this.reconcile();
+        }
+      } catch {
+        this.beatFailed = true;
+      } finally {
+        this.beatStarted = undefined;
+      }
+    };
+    this.timers.push(setInterval(() => void this.beat(), this.heartbeatMs));
     this.stops.push(
       await nodes.watch((change) => {
         if ('deleted' in change) {
           this.nodeFigures.delete(change.key);
-          this.nodeGone(change.key, 'left');
+          this.beatRevisions.delete(change.key);
+          if (change.key === this.nodeId) this.countedDead();
+          else this.nodeGone(change.key, 'left', change.revision);
         } else {
+          this.beatRevisions.set(change.key, change.revision);
           this.heard(change.key);
           try {
             const figures = JSON.parse(decoder.decode(change.value)) as { clients?: number; sessions?: number; consumed?: number };
@@ -323,44 +360,71 @@ export class ClusterNode {
     if (node !== this.nodeId) this.logger.info(`cluster: node ${node} joined`);
   }
 
-  private nodeGone(node: string, how: string): void {
+  /** `revision`: of the node's key when it was found gone (its removal, or its last heartbeat). */
+  private nodeGone(node: string, how: string, revision: number | undefined): void {
     this.lastHeard.delete(node);
     if (!this.alive.delete(node)) return;
     this.logger.info(`cluster: node ${node} ${how}`);
-    if (node !== this.nodeId && !this.stopping) void this.reapIfElected(node);
+    if (!this.stopping) void this.reapIfElected(node, revision);
   }
 
-  /** One surviving node takes over a dead (or departed) node's sessions and Wills: the one that creates the key. */
-  private async reapIfElected(dead: string): Promise<void> {
+  /**
+   * One surviving node takes over a dead (or departed) node's sessions and Wills: the one that creates the key.
+   * The election and the takeover are tried again until they succeed (JetStream may be electing leaders itself
+   * when a node dies): a takeover given up half way would leave sessions claimed and never adopted.
+   */
+  private async reapIfElected(dead: string, revision: number | undefined): Promise<void> {
     const bucket = this.engine.bucket('sessions');
     const key = `r.${Buffer.from(dead).toString('base64url')}`;
     let elected: number | undefined;
-    try {
-      elected = await bucket.create(key, encoder.encode(this.nodeId));
-    } catch {
-      return;
-    }
-    if (elected === undefined) return;
-    const work = this.reaper.reap(dead);
-    this.sessions.whileAdopting(work);
-    try {
-      const done = await work;
-      this.logger.info(`cluster: took over from ${dead}: ${done.sessions} sessions, ${done.messages} messages queued for them since, ${done.wills} wills`);
-    } catch (err) {
-      this.logger.error(`cluster: taking over from ${dead} failed: ${err instanceof Error ? err.message : String(err)}`);
-    } finally {
-      await this.groups.forgetNode(dead).catch(() => undefined);
-      await bucket.delete(key, elected).catch(() => undefined);
-      await this.engine.bucket('nodes').delete(dead).catch(() => undefined);
+    for (let attempt = 1; !this.stopping; attempt++) {
+      try {
+        elected ??= await bucket.create(key, encoder.encode(this.nodeId));
+        if (elected === undefined) return;
+        const work = this.reaper.reap(dead);
+        this.sessions.whileAdopting(work);
+        const done = await work;
+        this.logger.info(`cluster: took over from ${dead}: ${done.sessions} sessions, ${done.messages} messages queued for them since, ${done.wills} wills`);
+        await this.groups.forgetNode(dead).catch(() => undefined);
+        await bucket.delete(key, elected).catch(() => undefined);
+        // Unless it came back meanwhile (restarted under its name, or only cut off from JetStream for a while).
+        await this.engine.bucket('nodes').delete(dead, revision).catch(() => undefined);
+        return;
+      } catch (err) {
+        const pause = Math.min(REAP_RETRY_MS * attempt, REAP_RETRY_MAX_MS);
+        if (attempt === 1 || attempt % 10 === 0) {
+          this.logger.error(`cluster: taking over from ${dead} failed (attempt ${attempt}): ${err instanceof Error ? err.message : String(err)}; trying again every ${pause / 1000} s`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, pause).unref());
+      }
     }
   }
 
-  private checkLiveness(): void {
-    // Cut off from the engine, this node hears nobody: that says nothing about the others.
-    if (!this.reachable) return;
+  private beat: () => Promise<void> = () => Promise.resolve();
+
+  private hearAllAgain(): void {
     const now = Date.now();
+    for (const node of this.lastHeard.keys()) this.lastHeard.set(node, now);
+  }
+
+  /**
+   * Another node took this one for dead (its heartbeats could not be written for long enough) and removed it:
+   * it says it is alive again at once, and gives up the sessions the other node has adopted meanwhile.
+   */
+  private countedDead(): void {
+    if (this.stopping) return;
+    this.logger.warn(`cluster: node ${this.nodeId} was counted dead by another node; it announces itself again`);
+    void this.beat();
+    void this.reconcile();
+  }
+
+  private checkLiveness(): void {
+    // Cut off from the engine, or unable to write its own heartbeat, this node hears nobody: that says nothing
+    // about the others.
+    const now = Date.now();
+    if (!this.reachable || this.beatFailed || (this.beatStarted !== undefined && now - this.beatStarted > this.heartbeatMs)) return;
     for (const [node, at] of this.lastHeard) {
-      if (node !== this.nodeId && now - at > this.deadAfterMs) this.nodeGone(node, `silent for ${Math.round((now - at) / 1000)} s: dead`);
+      if (node !== this.nodeId && now - at > this.deadAfterMs) this.nodeGone(node, `silent for ${Math.round((now - at) / 1000)} s: dead`, this.beatRevisions.get(node));
     }
   }
 
@@ -374,9 +438,8 @@ export class ClusterNode {
     }
     this.logger.warn(`cluster engine reachable again (${detail}): node ${this.nodeId} serves the cluster`);
     // The others were as silent to this node as it was to them: each gets a full period to be heard again.
-    const now = Date.now();
-    for (const node of this.lastHeard.keys()) this.lastHeard.set(node, now);
-    if (now - this.unreachableSince >= this.deadAfterMs) void this.reconcile();
+    this.hearAllAgain();
+    if (Date.now() - this.unreachableSince >= this.deadAfterMs) void this.reconcile();
   }
 
   /**

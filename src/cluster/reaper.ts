@@ -48,15 +48,23 @@ const CATCH_UP_ROUNDS = 20;
  * it had connected. Sessions another node has taken meanwhile are left alone (ownership is compared and set).
  */
 export class Reaper {
+  /** Sessions claimed by an attempt that failed later, by dead node: the next attempt adopts them too. */
+  private readonly claimed = new Map<string, Set<string>>();
+
   constructor(private readonly host: ReaperHost) {}
 
   async reap(dead: string): Promise<{ sessions: number; wills: number; messages: number }> {
     const { engine, logger } = this.host;
     const state = await this.read(dead);
     // Ownership first: a client that comes back elsewhere from now on asks this node, which waits for the adoption.
+    const claimed = this.claimed.get(dead) ?? new Set<string>();
+    this.claimed.set(dead, claimed);
     const mine: DeadSession[] = [];
     for (const [clientId, session] of state.sessions) {
-      if (await this.host.claimFrom(dead, clientId)) mine.push(session);
+      if (claimed.has(clientId) || (await this.host.claimFrom(dead, clientId))) {
+        claimed.add(clientId);
+        mine.push(session);
+      }
     }
     let messages = 0;
     let from = state.consumed;
@@ -96,6 +104,7 @@ export class Reaper {
       this.host.sendWill(clientId, live.will.will);
       wills++;
     }
+    this.claimed.delete(dead);
     await engine.purgeNode(dead).catch((err: unknown) => logger.warn(`cluster: journal of ${dead} not purged: ${err instanceof Error ? err.message : String(err)}`));
     return { sessions: mine.length, wills, messages };
   }

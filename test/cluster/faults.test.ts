@@ -86,7 +86,11 @@ async function publishThrough(ports: () => number[], topic: string, qos: 1 | 2, 
         const port = ports()[i % ports().length]!;
         client = (await RawClient.connect(port, { protocolVersion: 5, clientId: `pub-${topic}` })).client;
       }
-      await client.publish(topic, `m${i}`, qos);
+      // A refusal (0x80 while the journal cannot be written) is no acknowledgement: the message is sent again.
+      if ((await client.publish(topic, `m${i}`, qos)) >= 0x80) {
+        await sleep(200);
+        continue;
+      }
       acked.add(`m${i}`);
       i++;
     } catch {
@@ -199,6 +203,33 @@ describe('cluster faults (node processes on nats-server)', () => {
     await a.stop();
   });
 
+  it('a node stalled (SIGSTOP) long enough to be counted dead gives up the sessions another node adopted, and nothing acknowledged is lost', async () => {
+    cluster = clusterName();
+    const [a, b] = [await start('sa'), await start('sb')];
+    const counter = new Counter('stalled-sub', 'st/#', 1);
+    await counter.subscribe(b.port);
+    const before = await publishThrough(() => [a.port], 'st/x', 1, 10, () => undefined);
+    await waitFor(() => [...before].every((m) => counter.seen.has(m)), 10_000, 'the first messages');
+    b.signal('SIGSTOP');
+    try {
+      await waitFor(() => a.log().includes('took over from sb'), 30_000, 'node sa adopts the stalled node\'s sessions');
+    } finally {
+      b.signal('SIGCONT');
+    }
+    // Published after the adoption: queued by node sa for the session it now owns.
+    const after = await publishThrough(() => [a.port], 'st/y', 1, 10, () => undefined);
+    await waitFor(() => b.log().includes('taken over by other nodes'), 20_000, `node sb gives the adopted session up\n--- sb\n${b.log()}`);
+    const until = Date.now() + 20_000;
+    while (counter.client !== undefined && Date.now() < until) await sleep(100);
+    const disconnected = counter.client === undefined;
+    assert.ok(disconnected, 'the subscriber was disconnected from the stalled node');
+    assert.equal(await counter.connect(a.port), true, 'its session is on node sa');
+    await waitFor(() => [...after].every((m) => counter.seen.has(m)), 20_000, `the messages published meanwhile (have ${[...counter.seen.keys()].join(' ')})`);
+    counter.client?.destroy();
+    await a.stop();
+    await b.stop();
+  });
+
   it('NATS stopped for 10 s and started again: degraded, then recovered, nothing acknowledged lost', async () => {
     cluster = clusterName();
     const [a, b] = [await start('na'), await start('nb')];
@@ -251,7 +282,9 @@ describe('cluster faults on three NATS servers (JetStream replicas 3)', () => {
       }
     });
     assert.equal(acked.size, 150);
-    await waitFor(() => [...acked].every((m) => counter.seen.has(m)), 60_000, `all ${acked.size} acknowledged messages (have ${counter.seen.size})`);
+    await waitFor(() => [...acked].every((m) => counter.seen.has(m)), 60_000, `all ${acked.size} acknowledged messages (have ${counter.seen.size})`).catch((err: unknown) => {
+      throw new Error(`${String(err)}\n--- a\n${a.log()}\n--- b\n${b.log()}`);
+    });
     counter.client?.destroy();
   });
 });

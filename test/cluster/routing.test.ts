@@ -94,6 +94,19 @@ for (const engine of ['memory', 'nats'] as const) {
       await sub.subscribe('late/#', 0);
       assert.equal(text((await publishes(sub, 1))[0]!.payload), 'before');
     });
+
+    it('a node restarted under the same name: what it journals after the restart reaches the other nodes', async () => {
+      const sub = await open(1);
+      await sub.subscribe('again/#', 1);
+      for (const round of ['first', 'second']) {
+        const node = await f.addNode('again');
+        const pub = await connect(node.broker.port);
+        await pub.publish('again/x', round, 1);
+        assert.equal(text((await publishes(sub, 1))[0]!.payload), round);
+        pub.destroy();
+        await node.stop();
+      }
+    });
   });
 }
 

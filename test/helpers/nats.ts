@@ -219,31 +219,41 @@ export async function startNats(options: NatsOptions = {}): Promise<NatsInstance
   const readyTimeout = options.readyTimeoutMs ?? 20_000;
   hookExit();
   const dir = mkdtempSync(join(tmpdir(), 'culex-nats-'));
-  const servers: Server[] = [];
-  for (let i = 0; i < count; i++) {
-    const name = `n${i}`;
-    const storeDir = join(dir, name, 'store');
-    mkdirSync(storeDir, { recursive: true });
-    const port = await freePort();
-    const clusterPort = count > 1 ? await freePort() : 0;
-    servers.push(new Server(name, port, clusterPort, storeDir, join(dir, name, 'nats.conf')));
-  }
   const clusterName = `culex-test-${process.pid}`;
-  for (const server of servers) writeFileSync(server.configFile, configText(server, clusterName, servers, options.extraConfig));
-
-  live.set(dir, servers);
+  let servers: Server[] = [];
   const stopAll = async (): Promise<void> => {
     await Promise.all(servers.map((s) => s.stop()));
     rmSync(dir, { recursive: true, force: true });
     live.delete(dir);
   };
-  try {
-    for (const server of servers) server.start();
-    const deadline = Date.now() + readyTimeout;
-    for (const server of servers) await waitJetStream(server, deadline);
-  } catch (error) {
-    await stopAll();
-    throw error;
+  // A probed port can be taken by another process before the server binds it: then new ports, a few times.
+  for (let attempt = 1; ; attempt++) {
+    servers = [];
+    for (let i = 0; i < count; i++) {
+      const name = `n${i}`;
+      const storeDir = join(dir, name, 'store');
+      rmSync(join(dir, name), { recursive: true, force: true });
+      mkdirSync(storeDir, { recursive: true });
+      const port = await freePort();
+      const clusterPort = count > 1 ? await freePort() : 0;
+      servers.push(new Server(name, port, clusterPort, storeDir, join(dir, name, 'nats.conf')));
+    }
+    for (const server of servers) writeFileSync(server.configFile, configText(server, clusterName, servers, options.extraConfig));
+    live.set(dir, servers);
+    try {
+      for (const server of servers) server.start();
+      const deadline = Date.now() + readyTimeout;
+      for (const server of servers) await waitJetStream(server, deadline);
+      break;
+    } catch (error) {
+      const portTaken = servers.some((s) => s.log().includes('address already in use'));
+      if (portTaken && attempt < 3) {
+        await Promise.all(servers.map((s) => s.stop()));
+        continue;
+      }
+      await stopAll();
+      throw error;
+    }
   }
 
   const at = (i: number): Server => {
