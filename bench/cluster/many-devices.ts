@@ -9,12 +9,13 @@
  *
  * Environment: BENCH_PAIRS (default 1000), BENCH_RATE (messages/s in all, default 2000), BENCH_SECONDS (default 10),
  * BENCH_ROUNDS (default 2), BENCH_WARMUP (seconds, default 3), BENCH_QOS (0 or 1, default 1), BENCH_ONLY (scenarios, comma-separated: leveldb, memory,
- * same, across, mosquitto), BENCH_NODE_FLAGS (Node flags for every Culex process, e.g. --cpu-prof).
+ * same, across, floor, mosquitto; `floor` is `bench/floor/forwarder.ts`, a bare Node forwarder that is no broker:
+ * what Node's sockets cost per message here), BENCH_NODE_FLAGS (Node flags for every Culex process, e.g. --cpu-prof).
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { pinned } from '../harness/processes.js';
-import { LOAD_CORE, cpuSeconds, culexCluster, culexSingle, median, mosquitto, root, type BenchBroker } from './processes.js';
+import { LOAD_CORE, cpuParts, cpuSeconds, culexCluster, culexSingle, median, mosquitto, nodeFloor, root, type BenchBroker } from './processes.js';
 
 const env = process.env;
 const pairs = Number(env.BENCH_PAIRS ?? 1000);
@@ -23,13 +24,16 @@ const seconds = Number(env.BENCH_SECONDS ?? 10);
 const rounds = Number(env.BENCH_ROUNDS ?? 2);
 const qos = Number(env.BENCH_QOS ?? 1) === 0 ? 0 : 1;
 // BENCH_ONLY=leveldb,memory,same,across,mosquitto picks scenarios.
-const only = new Set((env.BENCH_ONLY ?? 'leveldb,memory,same,across,mosquitto').split(','));
+const only = new Set((env.BENCH_ONLY ?? 'leveldb,memory,same,across,floor,mosquitto').split(','));
 
 interface Result {
   scenario: string;
   received: number;
   sent: number;
   brokerCpu: number;
+  /** Of brokerCpu: in user space, and in the kernel (reads, writes, polling). */
+  userCpu: number;
+  sysCpu: number;
   /** CPU seconds of each broker process (the cluster's nodes: publishers' node first). */
   perProcess: number[];
   natsCpu: number;
@@ -41,22 +45,27 @@ async function measure(scenario: string, pubPort: number, subPort: number, broke
   const load = spawn(command!, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   let before: number[] = [];
+  let partsBefore: Array<{ user: number; sys: number }> = [];
   let natsBefore = 0;
   await new Promise<void>((res, rej) => {
     load.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
       if (before.length === 0 && out.includes('MEASURING')) {
         before = brokerPids.map(cpuSeconds);
+        partsBefore = brokerPids.map(cpuParts);
         natsBefore = natsPid === undefined ? 0 : cpuSeconds(natsPid);
       }
     });
     load.once('exit', (code) => (code === 0 ? res() : rej(new Error(`load exited ${code}`))));
   });
   const after = brokerPids.map(cpuSeconds);
+  const partsAfter = brokerPids.map(cpuParts);
+  const userCpu = partsAfter.reduce((sum, p, i) => sum + p.user - partsBefore[i]!.user, 0);
+  const sysCpu = partsAfter.reduce((sum, p, i) => sum + p.sys - partsBefore[i]!.sys, 0);
   const natsAfter = natsPid === undefined ? 0 : cpuSeconds(natsPid);
   const line = JSON.parse(out.trim().split('\n').pop()!) as { sent: number; received: number; seconds: number };
   const perProcess = after.map((a, i) => a - before[i]!);
-  return { scenario, sent: line.sent, received: line.received, seconds: line.seconds, brokerCpu: perProcess.reduce((a, b) => a + b, 0), perProcess, natsCpu: natsAfter - natsBefore };
+  return { scenario, sent: line.sent, received: line.received, seconds: line.seconds, brokerCpu: perProcess.reduce((a, b) => a + b, 0), userCpu, sysCpu, perProcess, natsCpu: natsAfter - natsBefore };
 }
 
 /** Runs the load against `broker` (publishers on its first port, subscribers on its last) and stops it. */
@@ -77,6 +86,7 @@ for (let round = 0; round < rounds; round++) {
   if (only.has('memory')) results.push(await scenario('Culex (memory)', await culexSingle('memory')));
   if (only.has('same')) results.push(await scenario('Culex cluster, same node', await culexCluster(2)));
   if (only.has('across')) results.push(await scenario('Culex cluster, across nodes', await culexCluster(2), true));
+  if (only.has('floor')) results.push(await scenario('Node floor (bare forwarder, no broker)', await nodeFloor()));
   if (only.has('mosquitto')) results.push(await scenario('Mosquitto', await mosquitto()));
   for (const r of results.slice(first)) {
     const each = r.perProcess.map((cpu) => ((cpu * 1e6) / Math.max(1, r.received)).toFixed(1)).join(' + ');
@@ -88,12 +98,16 @@ const by = new Map<string, Result[]>();
 for (const r of results) by.set(r.scenario, [...(by.get(r.scenario) ?? []), r]);
 const perMsg = (r: Result): number => (r.brokerCpu * 1e6) / Math.max(1, r.received);
 const base = median((by.get('Culex (LevelDB store)') ?? []).map(perMsg));
+const anchor = median((by.get('Mosquitto') ?? []).map(perMsg));
+const ratio = (cpu: number, to: number): string => (Number.isFinite(to) && to > 0 ? `${(cpu / to).toFixed(2)}x` : '—');
+const perMsgOf = (rs: Result[], cpu: (r: Result) => number): number => median(rs.map((r) => (cpu(r) * 1e6) / Math.max(1, r.received)));
 console.log(`\nMany devices: ${pairs} publishers and ${pairs} subscribers, one topic per pair, QoS ${qos}, ${rate} msg/s in all, ${seconds} s, ${rounds} rounds (median)\n`);
-console.log('| broker | received / sent | broker CPU µs/msg | ÷ Culex (LevelDB) | NATS CPU µs/msg |');
-console.log('|---|---:|---:|---:|---:|');
+console.log('| broker | received / sent | broker CPU µs/msg | user / kernel | ÷ Culex (LevelDB) | ÷ Mosquitto | NATS CPU µs/msg |');
+console.log('|---|---:|---:|---:|---:|---:|---:|');
 for (const [scenario, rs] of by) {
   const cpu = median(rs.map(perMsg));
   const nats = median(rs.map((r) => (r.natsCpu * 1e6) / Math.max(1, r.received)));
   const rec = rs.map((r) => `${r.received}/${r.sent}`).join(', ');
-  console.log(`| ${scenario} | ${rec} | ${cpu.toFixed(1)} | ${(cpu / base).toFixed(2)}x | ${nats > 0 ? nats.toFixed(1) : '—'} |`);
+  const split = `${perMsgOf(rs, (r) => r.userCpu).toFixed(1)} / ${perMsgOf(rs, (r) => r.sysCpu).toFixed(1)}`;
+  console.log(`| ${scenario} | ${rec} | ${cpu.toFixed(1)} | ${split} | ${ratio(cpu, base)} | ${ratio(cpu, anchor)} | ${nats > 0 ? nats.toFixed(1) : '—'} |`);
 }

@@ -16,8 +16,14 @@ export const LOAD_CORE = 1;
 
 /** User plus system CPU seconds of a process so far. */
 export function cpuSeconds(pid: number): number {
+  const { user, sys } = cpuParts(pid);
+  return user + sys;
+}
+
+/** A process's CPU seconds so far, in user space and in the kernel (all its threads). */
+export function cpuParts(pid: number): { user: number; sys: number } {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+  return { user: Number(fields[11]) / 100, sys: Number(fields[12]) / 100 };
 }
 
 export interface Started {
@@ -123,6 +129,17 @@ export async function culexCluster(nodes: number, extra: string[] = []): Promise
       await stop(nats.child);
       rmSync(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/** The bare forwarder of `bench/floor/forwarder.ts`: what Node's `net` costs in this regime, with no broker. */
+export async function nodeFloor(): Promise<BenchBroker> {
+  const forwarder = await start(BROKER_CORE, [process.execPath, '--import', 'tsx', join(root, 'bench/floor/forwarder.ts')], listening);
+  return {
+    ports: [Number(forwarder.match[1])],
+    pids: [forwarder.child.pid!],
+    natsPid: undefined,
+    stop: () => stop(forwarder.child),
   };
 }
 

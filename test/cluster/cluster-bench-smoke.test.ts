@@ -32,11 +32,14 @@ test('many devices: every scenario delivers and reports CPU per message', { time
   const r = await run('bench/cluster/many-devices.ts', { BENCH_PAIRS: '20', BENCH_RATE: '200', BENCH_SECONDS: '1', BENCH_WARMUP: '1', BENCH_ROUNDS: '1' });
   assert.equal(r.code, 0, r.stderr);
   const table = rows(r.stdout);
-  assert.deepEqual([...table.keys()], ['Culex (LevelDB store)', 'Culex (memory)', 'Culex cluster, same node', 'Culex cluster, across nodes', 'Mosquitto']);
+  const floor = 'Node floor (bare forwarder, no broker)';
+  assert.deepEqual([...table.keys()], ['Culex (LevelDB store)', 'Culex (memory)', 'Culex cluster, same node', 'Culex cluster, across nodes', floor, 'Mosquitto']);
   for (const [name, cells] of table) {
     const [received] = cells[0]!.split('/').map(Number);
     assert.ok(received! > 0, `${name} delivered nothing: ${cells.join(' | ')}`);
-    assert.ok(Number(cells[1]) > 0, `${name}: no CPU figure`);
+    // The forwarder's CPU for a second of this light load can round to 0 (the kernel counts in 10 ms ticks).
+    const cpu = Number(cells[1]);
+    assert.ok(name === floor ? cpu >= 0 : cpu > 0, `${name}: no CPU figure`);
   }
 });
 
