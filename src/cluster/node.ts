@@ -1,7 +1,7 @@
 import { Broker, type Logger, type BrokerMessage, type BrokerOptions } from '../broker/index.js';
 import { withOwnPayload } from '../broker/internal.js';
 import { ClusterRouter } from './cluster-router.js';
-import type { ClusterEngine, JournalEntry, Stop } from './engine.js';
+import type { ClusterEngine, JournalEntry, KvBucket, Stop } from './engine.js';
 import { decodeBatch, JournalError, type JournalOp } from './journal-codec.js';
 import { JournalStore } from './journal-store.js';
 import { Reaper } from './reaper.js';
@@ -379,8 +379,13 @@ export class ClusterNode {
     let elected: number | undefined;
     for (let attempt = 1; !this.stopping; attempt++) {
       try {
-        elected ??= await bucket.create(key, encoder.encode(this.nodeId));
-        if (elected === undefined) return;
+        if (elected === undefined) {
+          elected = await bucket.create(key, encoder.encode(this.nodeId));
+          if (elected === undefined) {
+            if (await this.takeOrphanedElection(bucket, key, dead)) continue;
+            return;
+          }
+        }
         const work = this.reaper.reap(dead);
         this.sessions.whileAdopting(work);
         const done = await work;
@@ -398,6 +403,24 @@ export class ClusterNode {
         await new Promise((resolve) => setTimeout(resolve, pause).unref());
       }
     }
+  }
+
+  /**
+   * The election key of a takeover is held by another node. When that node is not alive (it died while taking
+   * over) and still holds the same key a dead-after period later, the key is removed so that this node can run
+   * for it again: else nobody would ever adopt the first dead node's sessions. True when it was removed.
+   */
+  private async takeOrphanedElection(bucket: KvBucket, key: string, dead: string): Promise<boolean> {
+    const held = await bucket.get(key);
+    if (held === undefined) return false;
+    const holder = decoder.decode(held.value);
+    if (holder === this.nodeId || this.alive.has(holder)) return false;
+    await new Promise((resolve) => setTimeout(resolve, this.deadAfterMs).unref());
+    const still = await bucket.get(key);
+    if (this.stopping || still?.revision !== held.revision || this.alive.has(holder)) return false;
+    if (!(await bucket.delete(key, held.revision))) return false;
+    this.logger.warn(`cluster: node ${holder} died while taking over from ${dead}; taking over in its place`);
+    return true;
   }
 
   private beat: () => Promise<void> = () => Promise.resolve();

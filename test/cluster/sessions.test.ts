@@ -121,6 +121,46 @@ for (const engine of ['memory', 'nats'] as const) {
   });
 }
 
+// NATS only: a node of the in-process engine cannot die without a goodbye (its heartbeats go on).
+it('a node that dies while taking over another leaves no orphaned election: a survivor adopts the sessions (nats engine)', async () => {
+  const f = await startCluster({ engine: 'nats', nodes: 3 });
+  try {
+    const { client } = await RawClient.connect(f.ports[0]!, persistent('orphan'));
+    await client.subscribe('orphan/#', 1);
+    client.disconnect();
+    await client.closedWithin();
+    // A message queued for the offline session on node1.
+    const { client: pub } = await RawClient.connect(f.ports[0]!, { protocolVersion: 5 });
+    await pub.publish('orphan/x', 'queued', 1);
+    pub.destroy();
+    // As a node that won the election for node1's takeover and died before finishing would leave it.
+    const key = `r.${Buffer.from('node1').toString('base64url')}`;
+    assert.notEqual(await f.engines[1]!.bucket('sessions').create(key, new TextEncoder().encode('ghost')), undefined);
+    // node1 dies without a goodbye.
+    await f.engines[0]!.stop();
+    const until = Date.now() + 20_000;
+    let back: RawClient | undefined;
+    let present = false;
+    while (back === undefined && Date.now() < until) {
+      const attempt = await RawClient.open(f.ports[2]!, { version: 5 });
+      // A CONNECT for a session whose takeover is under way waits for it (or is refused with 0x88).
+      const connack = await attempt.connect(persistent('orphan'), 15_000).catch(() => undefined);
+      if (connack?.reasonCode === 0) {
+        back = attempt;
+        present = connack.sessionPresent;
+      } else {
+        attempt.destroy();
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+    assert.ok(back !== undefined && present, 'the session was adopted by a survivor');
+    assert.equal(text((await back.expect('publish', 5000)).payload), 'queued');
+    back.destroy();
+  } finally {
+    await f.stop();
+  }
+});
+
 describe('cluster session expiry and hostile engine input (in-process engine)', () => {
   it('a session that expires on the node it was left on is gone on every node', async () => {
     const f = await startCluster({ engine: 'memory', nodes: 2 });
