@@ -239,7 +239,8 @@ export async function run(args: string[]): Promise<number> {
     }
     try {
       const managed = config.cluster === undefined ? bridgeControl(() => bridges, () => (bridges ??= new BridgeManager(broker, logger))) : undefined;
-      ops = await startOperations(config, broker, config.cluster === undefined ? undefined : nodeName(config.cluster), () => setup.reload(broker), setup.protection, logger, managed);
+      const peers = node === undefined ? undefined : node.adminPeers();
+      ops = await startOperations(config, broker, config.cluster === undefined ? undefined : nodeName(config.cluster), () => setup.reload(broker), setup.protection, logger, managed, peers);
     } catch (err) {
       await (node === undefined ? broker.close() : node.stop());
       throw new Error(`admin HTTP listener: ${err instanceof Error ? err.message : String(err)}`);

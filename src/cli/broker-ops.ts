@@ -9,7 +9,7 @@ import { BridgeError, type BridgeManager } from '../bridge/index.js';
 import type { Broker, Logger, LogFormat } from '../broker/index.js';
 import { ConfigError, type BrokerConfig, type HttpSettings } from '../config/index.js';
 import { bridgeOptions, parseNativeBridge, parseNativeSink } from '../config/internal.js';
-import { Alarms, OpsServer, Presence, type BridgeControl } from '../ops/index.js';
+import { Alarms, OpsServer, Presence, type BridgeControl, type ClusterPeers } from '../ops/index.js';
 
 export const opsHelp = `      --http [HOST:]PORT  serve the admin interface over HTTP: Prometheus metrics at /metrics, the admin API
                           under /api/v1 (docs/operate.md); HOST defaults to 127.0.0.1 (default off)
@@ -145,6 +145,8 @@ export async function startOperations(
   protection: Pick<Protection, 'bans' | 'overload'>,
   logger: Logger,
   bridges?: BridgeControl,
+  /** On a cluster node: the other nodes, which the admin API answers for too. */
+  peers?: ClusterPeers,
 ): Promise<Operations> {
   const settings = config.alarms ?? {};
   const thresholds = {
@@ -153,7 +155,7 @@ export async function startOperations(
     connectionsRatio: settings.connectionsPercent === undefined ? undefined : settings.connectionsPercent / 100,
     stuckSubscribers: settings.stuckSubscribers,
   };
-  const alarms = new Alarms(broker, thresholds, { overload: protection.overload });
+  const alarms = new Alarms(broker, thresholds, { overload: protection.overload, cluster: peers?.status });
   const presence = config.presence ? new Presence(broker) : undefined;
   const http = config.http;
   let server: OpsServer | undefined;
@@ -163,7 +165,7 @@ export async function startOperations(
       broker,
       http: { host: http.host, port: http.port, passwordFile: http.passwordFile, tokensFile: http.tokensFile, tls, publicMetrics: http.publicMetrics },
       nodeName: nodeName ?? hostname(),
-      clustered: config.cluster !== undefined,
+      peers,
       reload,
       alarms,
       bans: protection.bans,

@@ -64,7 +64,7 @@ options:
   -P, --password PW       ... and password (default $CULEX_PASSWORD)
       --token TOKEN       an API token instead (default $CULEX_TOKEN)
       --cafile FILE       CA certificates for an HTTPS listener
-      --node NAME         the node to ask (default: the one answering)
+      --node NAME         the node to ask (default: the one answering); 'all' lists every node of a cluster
       --json              print the API's JSON as it is
   -h, --help              show this help
 
@@ -140,6 +140,8 @@ function clientFilters(values: Values): Record<string, string | boolean | undefi
 interface Page {
   items: Array<Record<string, unknown>>;
   nextCursor?: string;
+  /** With `--node all` on a cluster: the nodes that could not answer, beside the others' items. */
+  errors?: Array<{ node: string; message: string }>;
 }
 
 /** Every page when `--all`, else the first (`--limit`). */
@@ -149,6 +151,8 @@ async function pages(context: Context, path: string, params: Record<string, stri
   do {
     const page = await call<Page>(context.connection, 'GET', `${path}${query(context, { ...params, limit: context.values['limit'], cursor })}`);
     items.push(...page.items);
+    // Said once, with the first page: the list goes on with the nodes that answered.
+    if (cursor === undefined) for (const e of page.errors ?? []) process.stderr.write(`culex ctl: not listed: ${e.message}\n`);
     cursor = context.values['all'] ? page.nextCursor : undefined;
   } while (cursor !== undefined);
   return items;

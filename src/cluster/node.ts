@@ -61,12 +61,18 @@ export interface ClusterStatus {
   consumedSeq: number;
 }
 
+/** Answers an admin request of another node's admin listener (the ops part encodes both). */
+type AdminHandler = (request: Uint8Array) => Promise<Uint8Array>;
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 /** The operations of another node's entry that change anything here (`apply`). */
 const ROUTED: ReadonlySet<JournalOp['op']> = new Set(['publish', 'putRetained', 'deleteRetained']);
 /** How often a node looks whether its journal is due for compaction. */
 const CHECKPOINT_CHECK_MS = 10_000;
+/** First byte of an admin API request from another node's admin listener (handover requests are JSON text). */
+const ADMIN_REQUEST = 0;
+const ADMIN_TIMEOUT_MS = 5000;
 /** Pause before taking over a dead node again after a failed attempt: grows per attempt up to the maximum. */
 const REAP_RETRY_MS = 1000;
 const REAP_RETRY_MAX_MS = 10_000;
@@ -105,6 +111,7 @@ export class ClusterNode {
   private beatStarted: number | undefined;
   private beatFailed = false;
   private beatWritten = 0;
+  private adminHandler: AdminHandler | undefined;
   private readonly lastHeard = new Map<string, number>();
   private readonly alive = new Set<string>();
   /** Each node's last heartbeat: its clients, sessions and how far its follower has read the journal. */
@@ -177,7 +184,8 @@ export class ClusterNode {
     const engine = this.engine;
     engine.onStatus((up, detail) => this.engineStatus(up, detail));
     await engine.start();
-    await this.sessions.start();
+    // Requests between nodes: handover requests (JSON text) and admin requests (after ADMIN_REQUEST).
+    await engine.serve((data) => (data[0] === ADMIN_REQUEST ? this.answerAdmin(data.subarray(1)) : this.sessions.answer(data)));
     await this.startMembership();
     await this.groups.start();
     // The store notes the journal's end as it opens and loads retained messages; following starts after that end.
@@ -285,6 +293,33 @@ export class ClusterNode {
       }),
     );
     this.timers.push(setInterval(() => this.checkLiveness(), this.heartbeatMs));
+  }
+
+  /**
+   * The other nodes as this node's admin listener reaches them: the live nodes, admin requests sent to one of
+   * them, and what answers theirs (an empty answer while this node has no admin listener).
+   */
+  adminPeers(): {
+    nodes(): string[];
+    ask(node: string, request: Uint8Array): Promise<Uint8Array>;
+    answer(handler: AdminHandler | undefined): void;
+    status(): ClusterStatus;
+  } {
+    return {
+      status: () => this.status(),
+      nodes: () => [...this.alive],
+      ask: (node, request) => {
+        const data = new Uint8Array(request.length + 1);
+        data[0] = ADMIN_REQUEST;
+        data.set(request, 1);
+        return this.engine.request(node, data, ADMIN_TIMEOUT_MS);
+      },
+      answer: (handler) => (this.adminHandler = handler),
+    };
+  }
+
+  private answerAdmin(request: Uint8Array): Promise<Uint8Array> {
+    return this.adminHandler?.(request) ?? Promise.resolve(new Uint8Array(0));
   }
 
   /** Compacts the journal when enough was appended since the last compaction, or long enough ago. */

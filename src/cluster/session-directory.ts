@@ -101,10 +101,6 @@ export class ClusterSessions implements SessionDirectory {
     this.bucket = engine.bucket('sessions');
   }
 
-  /** Answers other nodes' handover requests (once the engine is started). */
-  start(): Promise<void> {
-    return this.engine.serve((data) => this.onRequest(data));
-  }
 
   /**
    * Claims run one at a time per client id on this node, and a handover request for it waits until the CONNECT
@@ -321,7 +317,8 @@ export class ClusterSessions implements SessionDirectory {
   }
 
   /** Another node asks for a session this node owned. */
-  private async onRequest(data: Uint8Array): Promise<Uint8Array> {
+  /** Answers another node's handover request. */
+  async answer(data: Uint8Array): Promise<Uint8Array> {
     let request: HandoverRequest;
     try {
       request = JSON.parse(decoder.decode(data)) as HandoverRequest;

@@ -20,8 +20,8 @@ export interface AlarmOptions {
   stuckSubscribers?: number;
 }
 
-export type AlarmName = 'memory' | 'connections' | 'store' | 'stuck-subscribers' | 'overload';
-export const alarmNames: readonly AlarmName[] = ['memory', 'connections', 'store', 'stuck-subscribers', 'overload'];
+export type AlarmName = 'memory' | 'connections' | 'store' | 'stuck-subscribers' | 'overload' | 'cluster';
+export const alarmNames: readonly AlarmName[] = ['memory', 'connections', 'store', 'stuck-subscribers', 'overload', 'cluster'];
 
 /** What the `overload` alarm reads of the broker's overload protection (its thresholds are that protection's). */
 export type OverloadState = Pick<OverloadMonitor, 'overloaded' | 'last' | 'counts'>;
@@ -30,6 +30,8 @@ export type OverloadState = Pick<OverloadMonitor, 'overloaded' | 'last' | 'count
 export interface AlarmSources {
   /** The overload protection: `overload` is raised while it refuses new clients. Absent: never raised. */
   overload?: OverloadState | undefined;
+  /** On a cluster node, its view of the cluster: `cluster` is raised while the engine is unreachable. */
+  cluster?: (() => { engineReachable: boolean; nodes: string[] }) | undefined;
 }
 
 export interface Alarm {
@@ -138,6 +140,17 @@ export class Alarms {
       details: { count: figures.stuckCount, clientIds: figures.stuck },
     });
     this.update('overload', this.overloadReading());
+    const cluster = this.sources.cluster?.();
+    this.update(
+      'cluster',
+      cluster === undefined
+        ? undefined
+        : {
+            level: cluster.engineReachable ? 0 : 1,
+            message: 'cluster engine unreachable: this node serves its own clients only; QoS 1/2 messages and persistent sessions are refused until it is back',
+            details: { nodes: cluster.nodes },
+          },
+    );
   }
 
   /** The protection has its own recovery margin: the alarm follows its episodes, raised and cleared with them. */

@@ -7,6 +7,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../broker/index.js';
 import { AdminCredentials, type AdminCredentialOptions } from './admin-credentials.js';
+import type { ClusterForwarding } from './cluster-forward.js';
 import { ApiError, badRequest } from './http-error.js';
 import type { ApiRequest, Method, Reply, RouteTable } from './routes.js';
 
@@ -75,6 +76,8 @@ export class OpsHttpServer {
     private readonly routes: RouteTable,
     readonly credentials: AdminCredentials,
     private readonly logger: Logger,
+    /** On a cluster node: what answers requests naming other nodes. */
+    private readonly forwarding: ClusterForwarding | undefined,
   ) {
     this.maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
     const handler = (request: IncomingMessage, response: ServerResponse): void => {
@@ -87,9 +90,9 @@ export class OpsHttpServer {
   }
 
   /** Reads the credential files and binds; throws when either fails. */
-  static async start(options: HttpListenerOptions, routes: RouteTable, logger: Logger): Promise<OpsHttpServer> {
+  static async start(options: HttpListenerOptions, routes: RouteTable, logger: Logger, forwarding?: ClusterForwarding): Promise<OpsHttpServer> {
     const credentials = await AdminCredentials.load(options);
-    const server = new OpsHttpServer(options, routes, credentials, logger);
+    const server = new OpsHttpServer(options, routes, credentials, logger, forwarding);
     await new Promise<void>((resolve, reject) => {
       server.server.once('error', reject);
       server.server.listen(options.port, options.host ?? '127.0.0.1', () => {
@@ -165,7 +168,7 @@ export class OpsHttpServer {
       json: () => readJson(request, this.maxBody),
       closed: closed.signal,
     };
-    this.reply(response, await route.handle(apiRequest));
+    this.reply(response, await (this.forwarding?.intercept(url.pathname, route, apiRequest) ?? route.handle(apiRequest)));
   }
 
   private reply(response: ServerResponse, reply: Reply): void {

@@ -1,6 +1,7 @@
 // `culex/ops`: operating a broker: the admin HTTP(S) listener with Prometheus metrics and the admin API, alarms,
 // presence events.
 export { OpsServer, type OpsOptions } from './ops-server.js';
+export type { ClusterPeers } from './cluster-forward.js';
 export type { HttpListenerOptions } from './http-server.js';
 // A type only: the class loads prom-client, which OpsServer loads when it starts (see ops-server.ts).
 export type { BrokerMetrics } from './metrics.js';

@@ -1,6 +1,7 @@
 /**
- * The nodes the admin interface speaks for. Every view and action takes a `node` parameter so that the same
- * requests work unchanged once a cluster answers for all its nodes; today each node answers for itself.
+ * The node the admin interface's views and actions work on. Every view and action takes a `node` parameter: on a
+ * cluster node, requests naming other nodes or `all` are sent to them before they get here (cluster-forward.ts),
+ * so what reaches a view is this node's part.
  */
 import type { Bans } from '../auth/index.js';
 import type { Broker } from '../broker/index.js';
@@ -20,23 +21,15 @@ export interface AdminNode {
 }
 
 export class Nodes {
-  constructor(
-    readonly local: AdminNode,
-    /** True on a cluster node: `all` would then mean nodes this one cannot answer for yet. */
-    private readonly clustered: boolean,
-  ) {}
+  constructor(readonly local: AdminNode) {}
 
   /**
-   * The nodes a request names: this node when `node` is absent, `local` or its name; `all` is every node, which
-   * without a cluster is this one. Another name is 404; `all` on a cluster node is 501 (not yet).
+   * The nodes a request names: this node when `node` is absent, `local`, its name or `all` (without a cluster, or
+   * this node's part of a cluster-wide list). Another name is 404.
    */
   select(query: Query): AdminNode[] {
     const name = query.string('node');
-    if (name === undefined || name === 'local' || name === this.local.name) return [this.local];
-    if (name === 'all') {
-      if (this.clustered) throw new ApiError('not_implemented', "node=all is not available on a cluster node yet: ask each node (node=local)");
-      return [this.local];
-    }
+    if (name === undefined || name === 'local' || name === this.local.name || name === 'all') return [this.local];
     throw new ApiError('not_found', `no node '${name}' (this node is '${this.local.name}')`);
   }
 

@@ -3,6 +3,7 @@
  * here (checked when the server starts, so the document cannot fall behind the code).
  */
 import { version } from '../broker/internal.js';
+import { alarmNames } from './alarms.js';
 import type { Route, RouteTable } from './routes.js';
 
 type Schema = Record<string, unknown>;
@@ -135,7 +136,7 @@ const schemas: Record<string, Schema> = {
   },
   Alarm: object({
     node: str(),
-    name: { type: 'string', enum: ['memory', 'connections', 'store', 'stuck-subscribers', 'overload'] },
+    name: { type: 'string', enum: [...alarmNames] },
     active: bool(),
     raisedAt: str('ISO 8601'),
     clearedAt: nullable(str('ISO 8601')),

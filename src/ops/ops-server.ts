@@ -7,6 +7,7 @@ import type { Bans } from '../auth/index.js';
 import { silentLogger, type Broker, type Logger } from '../broker/index.js';
 import { Alarms, type AlarmOptions, type OverloadState } from './alarms.js';
 import { alarmRoutes } from './api-alarms.js';
+import { ClusterForwarding, type ClusterPeers } from './cluster-forward.js';
 import { banRoutes } from './api-bans.js';
 import { bridgeRoutes, type BridgeControl } from './api-bridges.js';
 import { brokerRoutes } from './api-broker.js';
@@ -29,8 +30,11 @@ export interface OpsOptions {
   };
   /** This node's name in answers. Default: the host name. */
   nodeName?: string;
-  /** The broker is a cluster node (`node=all` is then not answered yet). */
-  clustered?: boolean;
+  /**
+   * The broker is a cluster node: requests naming other nodes (`node=NAME`, `node=all`) go to them through these
+   * peers (cluster-forward.ts), and this node answers theirs.
+   */
+  peers?: ClusterPeers;
   /** Re-reads the broker's files as SIGHUP does (`POST /api/v1/reload`); the listener's credentials are re-read too. */
   reload?: () => Promise<void>;
   /**
@@ -57,6 +61,7 @@ export class OpsServer {
     /** Alarms this server started (and stops); undefined when the program runs them. */
     private readonly ownAlarms: Alarms | undefined,
     private readonly reloadBroker: (() => Promise<void>) | undefined,
+    private readonly forwarding: ClusterForwarding | undefined,
   ) {}
 
   static async start(options: OpsOptions): Promise<OpsServer> {
@@ -64,7 +69,8 @@ export class OpsServer {
     const traces = new TraceRegistry(options.broker);
     const alarms = options.alarms instanceof Alarms ? options.alarms : new Alarms(options.broker, options.alarms, { overload: options.overload });
     const ownAlarms = alarms === options.alarms ? undefined : alarms;
-    const nodes = new Nodes({ name: options.nodeName ?? hostname(), broker: options.broker, traces, alarms, bans: options.bans }, options.clustered ?? false);
+    const name = options.nodeName ?? hostname();
+    const nodes = new Nodes({ name, broker: options.broker, traces, alarms, bans: options.bans });
     const routes = new RouteTable();
     let server: OpsHttpServer | undefined;
     const reload = async (): Promise<void> => {
@@ -86,10 +92,12 @@ export class OpsServer {
       ...dashboardRoutes(options.dashboardDir ?? defaultDashboardDir),
     );
     routes.add(openApiRoute(routes));
-    server = await OpsHttpServer.start(options.http, routes, logger);
+    const forwarding = options.peers === undefined ? undefined : new ClusterForwarding(name, options.peers, routes);
+    server = await OpsHttpServer.start(options.http, routes, logger, forwarding);
+    forwarding?.open();
     metrics.attach();
     ownAlarms?.start();
-    return new OpsServer(server, metrics, traces, ownAlarms, options.reload);
+    return new OpsServer(server, metrics, traces, ownAlarms, options.reload, forwarding);
   }
 
   get port(): number {
@@ -106,6 +114,7 @@ export class OpsServer {
   }
 
   async close(): Promise<void> {
+    this.forwarding?.close();
     this.metrics.detach();
     this.traces.close();
     this.ownAlarms?.stop();

@@ -41,6 +41,25 @@ export function paginate<T extends { node: string }>(items: T[], key: (item: T) 
   const rest = after === undefined ? items : items.filter((item) => compare(position(item), after) > 0);
   rest.sort((a, b) => compare(position(a), position(b)));
   const page: Page<T> = { items: rest.slice(0, limit) };
-  if (rest.length > limit) page.nextCursor = Buffer.from(JSON.stringify(position(page.items[limit - 1]!))).toString('base64url');
+  if (rest.length > limit) page.nextCursor = encodeCursor(position(page.items[limit - 1]!));
+  return page;
+}
+
+function encodeCursor(position: Position): string {
+  return Buffer.from(JSON.stringify(position)).toString('base64url');
+}
+
+/**
+ * The pages several nodes gave for one query as one page: the first `limit` of all their items after the cursor.
+ * A node that had more than its page makes the joined page full, and then there is a next one.
+ */
+export function mergePages<T extends { node: string }>(pages: Array<Page<T>>, key: (item: T) => string, query: Query): Page<T> {
+  const page = paginate(
+    pages.flatMap((p) => p.items),
+    key,
+    query,
+  );
+  const last = page.items[page.items.length - 1];
+  if (page.nextCursor === undefined && last !== undefined && pages.some((p) => p.nextCursor !== undefined)) page.nextCursor = encodeCursor([key(last), last.node]);
   return page;
 }
