@@ -6,6 +6,7 @@ import { decodeBatch, JournalError, type JournalOp } from './journal-codec.js';
 import { JournalStore } from './journal-store.js';
 import { Reaper } from './reaper.js';
 import { FollowerHold } from './follower-hold.js';
+import { Membership } from './membership.js';
 import { ClusterSessions } from './session-directory.js';
 import { ClusterSharedGroups } from './shared-groups.js';
 import { TopicSubjects } from './subject.js';
@@ -104,20 +105,8 @@ export class ClusterNode {
   private readonly followerHold = new FollowerHold();
   private reachable = true;
   private unreachableSince = 0;
-  /**
-   * While this node's own heartbeat cannot be written (JetStream without a leader after a server died, say), it
-   * hears nobody's either: when the last one started, while it is pending, and whether the last one failed.
-   */
-  private beatStarted: number | undefined;
-  private beatFailed = false;
-  private beatWritten = 0;
   private adminHandler: AdminHandler | undefined;
-  private readonly lastHeard = new Map<string, number>();
-  private readonly alive = new Set<string>();
-  /** Each node's last heartbeat: its clients, sessions and how far its follower has read the journal. */
-  private readonly nodeFigures = new Map<string, { clients: number; sessions: number; consumed: number | undefined }>();
-  /** The key revision of each node's last heartbeat: its removal after a takeover must not remove a newer one. */
-  private readonly beatRevisions = new Map<string, number>();
+  private readonly membership: Membership;
   private readonly checkpointBytes: number;
   private readonly checkpointEveryMs: number;
   private readonly purgeDelayMs: number;
@@ -137,7 +126,19 @@ export class ClusterNode {
     this.checkpointBytes = options.checkpointBytes ?? 64 * 1024 * 1024;
     this.checkpointEveryMs = options.checkpointEveryMs ?? 86_400_000;
     this.purgeDelayMs = options.purgeDelayMs ?? 60_000;
-    this.groups = new ClusterSharedGroups(this.engine.bucket('shares'), this.engine.nodeId, (node) => this.alive.has(node), this.logger);
+    this.membership = new Membership({
+      engine: this.engine,
+      logger: this.logger,
+      heartbeatMs: this.heartbeatMs,
+      deadAfterMs: this.deadAfterMs,
+      figures: () => ({ clients: this.broker.connectedClients, sessions: this.broker.sessionCount, consumed: this.consumedSeq }),
+      reachable: () => this.reachable,
+      stopping: () => this.stopping,
+      gone: (node, revision) => void this.reapIfElected(node, revision),
+      maybeCountedDead: () => void this.reconcile(),
+    });
+    const alive = (node: string): boolean => this.membership.isAlive(node);
+    this.groups = new ClusterSharedGroups(this.engine.bucket('shares'), this.engine.nodeId, alive, this.logger);
     this.router = new ClusterRouter(this.engine, new TopicSubjects({ prefix: options.subjects.live }), this.groups);
     this.store = new JournalStore(this.engine, new TopicSubjects({ prefix: options.subjects.retained }), options.journalBatchMs ?? 2, options.maxEntryBytes);
     this.store.consumed = () => this.routedSeq;
@@ -145,7 +146,7 @@ export class ClusterNode {
     this.sessions = new ClusterSessions(
       this.engine,
       { handOver: (clientId, discard) => this.broker.handOver(clientId, discard) },
-      (node) => this.alive.has(node),
+      alive,
       (op) => this.store.markSoon(op),
       (clientId, online) => this.groups.setOnline(clientId, online),
       this.logger,
@@ -173,7 +174,7 @@ export class ClusterNode {
     return {
       nodeId: this.nodeId,
       engineReachable: this.reachable,
-      nodes: [...this.alive].sort(),
+      nodes: [...this.membership.alive].sort(),
       badEntries: this.badEntries,
       consumedSeq: this.consumedSeq,
     };
@@ -186,7 +187,7 @@ export class ClusterNode {
     await engine.start();
     // Requests between nodes: handover requests (JSON text) and admin requests (after ADMIN_REQUEST).
     await engine.serve((data) => (data[0] === ADMIN_REQUEST ? this.answerAdmin(data.subarray(1)) : this.sessions.answer(data)));
-    await this.startMembership();
+    await this.membership.start();
     await this.groups.start();
     // The store notes the journal's end as it opens and loads retained messages; following starts after that end.
     await this.broker.listen();
@@ -195,7 +196,7 @@ export class ClusterNode {
     this.stops.push(await engine.follow(this.consumedSeq, (entry) => this.onEntry(entry)));
     this.timers.push(setInterval(() => void this.store.flushMarks().catch(() => undefined), this.markIntervalMs));
     this.timers.push(setInterval(() => this.compactIfDue(), Math.min(CHECKPOINT_CHECK_MS, this.checkpointEveryMs)));
-    this.logger.info(`cluster node ${this.nodeId} joined (${this.alive.size} nodes: ${[...this.alive].sort().join(', ')})`);
+    this.logger.info(`cluster node ${this.nodeId} joined (${this.membership.alive.size} nodes: ${[...this.membership.alive].sort().join(', ')})`);
   }
 
   /** Closes the broker (its clients are disconnected, its journal flushed), then leaves the cluster. */
@@ -212,6 +213,7 @@ export class ClusterNode {
     // The clients' disconnections are in the journal before the node leaves (so no Will is sent twice).
     await this.store.flushMarks().catch(() => undefined);
     for (const stop of this.stops) stop();
+    this.membership.stop();
     this.groups.stop();
     this.router.close();
     await this.engine.bucket('nodes').delete(this.nodeId).catch(() => undefined);
@@ -225,74 +227,20 @@ export class ClusterNode {
   private sysFigures(): Array<[string, number | string]> {
     let clients = 0;
     let sessions = 0;
-    for (const node of this.alive) {
-      const figures = this.nodeFigures.get(node);
+    for (const node of this.membership.alive) {
+      const figures = this.membership.figures.get(node);
       clients += figures?.clients ?? 0;
       sessions += figures?.sessions ?? 0;
     }
     return [
       ['cluster/node', this.nodeId],
-      ['cluster/nodes', this.alive.size],
+      ['cluster/nodes', this.membership.alive.size],
       ['cluster/engine', this.reachable ? 'reachable' : 'unreachable (degraded)'],
       ['cluster/clients/connected', clients],
       ['cluster/sessions', sessions],
       ['cluster/journal/bad entries', this.badEntries],
       ['cluster/messages/from other nodes', this.router.stats.remoteMessages],
     ];
-  }
-
-  private async startMembership(): Promise<void> {
-    const nodes = this.engine.bucket('nodes');
-    const put = (): Promise<unknown> =>
-      nodes.put(
-        this.nodeId,
-        encoder.encode(JSON.stringify({ at: Date.now(), clients: this.broker.connectedClients, sessions: this.broker.sessionCount, consumed: this.consumedSeq })),
-      );
-    await put();
-    this.beatWritten = Date.now();
-    this.beat = async () => {
-      if (this.beatStarted !== undefined) return;
-      this.beatStarted = Date.now();
-      try {
-        await put();
-        const silent = Date.now() - this.beatWritten > this.deadAfterMs;
-        this.beatWritten = Date.now();
-        if (this.beatFailed || silent) {
-          this.beatFailed = false;
-          // The others could not be heard meanwhile either: each gets a full period again. And after a silence
-          // this long (failed writes, or a stalled event loop) they may have counted this node dead: the sessions
-          // one of them adopted are given up.
-          this.hearAllAgain();
-          if (silent) void this.reconcile();
-        }
-      } catch {
-        this.beatFailed = true;
-      } finally {
-        this.beatStarted = undefined;
-      }
-    };
-    this.timers.push(setInterval(() => void this.beat(), this.heartbeatMs));
-    this.stops.push(
-      await nodes.watch((change) => {
-        if ('deleted' in change) {
-          this.nodeFigures.delete(change.key);
-          this.beatRevisions.delete(change.key);
-          if (change.key === this.nodeId) this.countedDead();
-          else this.nodeGone(change.key, 'left', change.revision);
-        } else {
-          this.beatRevisions.set(change.key, change.revision);
-          this.heard(change.key);
-          try {
-            const figures = JSON.parse(decoder.decode(change.value)) as { clients?: number; sessions?: number; consumed?: number };
-            const consumed = typeof figures.consumed === 'number' && Number.isSafeInteger(figures.consumed) ? figures.consumed : undefined;
-            this.nodeFigures.set(change.key, { clients: Number(figures.clients) || 0, sessions: Number(figures.sessions) || 0, consumed });
-          } catch {
-            // Not a heartbeat of ours: counted as alive, with no figures.
-          }
-        }
-      }),
-    );
-    this.timers.push(setInterval(() => this.checkLiveness(), this.heartbeatMs));
   }
 
   /**
@@ -307,7 +255,7 @@ export class ClusterNode {
   } {
     return {
       status: () => this.status(),
-      nodes: () => [...this.alive],
+      nodes: () => [...this.membership.alive],
       ask: (node, request) => {
         const data = new Uint8Array(request.length + 1);
         data[0] = ADMIN_REQUEST;
@@ -349,7 +297,7 @@ export class ClusterNode {
   private async compact(): Promise<CheckpointResult> {
     const bytesBefore = this.store.appendedBytes;
     const readBy = new Map<string, number | undefined>();
-    for (const [node, figures] of this.nodeFigures) if (node !== this.nodeId) readBy.set(node, figures.consumed);
+    for (const [node, figures] of this.membership.figures) if (node !== this.nodeId) readBy.set(node, figures.consumed);
     const started = this.store.nextSeq();
     this.store.restateConsumed();
     this.sessions.remarkConnected();
@@ -371,9 +319,9 @@ export class ClusterNode {
       if (consumed === undefined || consumed < 1) return { start, purgedBelow: undefined, reason: `node ${node} has not said how far it has read` };
       below = Math.min(below, consumed);
     }
-    for (const node of this.nodeFigures.keys()) {
+    for (const node of this.membership.figures.keys()) {
       if (node === this.nodeId) continue;
-      if (!this.alive.has(node)) return { start, purgedBelow: undefined, reason: `node ${node} awaits adoption` };
+      if (!this.membership.isAlive(node)) return { start, purgedBelow: undefined, reason: `node ${node} awaits adoption` };
       if (!readBy.has(node)) return { start, purgedBelow: undefined, reason: `node ${node} joined meanwhile` };
     }
     await this.engine.purgeNode(this.nodeId, below);
@@ -386,21 +334,6 @@ export class ClusterNode {
     const last = await this.engine.lastSeq();
     if (this.consumedSeq > last) return;
     await new Promise<void>((resolve) => this.catchUpWaiters.push({ seq: last, resolve }));
-  }
-
-  private heard(node: string): void {
-    this.lastHeard.set(node, Date.now());
-    if (this.alive.has(node)) return;
-    this.alive.add(node);
-    if (node !== this.nodeId) this.logger.info(`cluster: node ${node} joined`);
-  }
-
-  /** `revision`: of the node's key when it was found gone (its removal, or its last heartbeat). */
-  private nodeGone(node: string, how: string, revision: number | undefined): void {
-    this.lastHeard.delete(node);
-    if (!this.alive.delete(node)) return;
-    this.logger.info(`cluster: node ${node} ${how}`);
-    if (!this.stopping) void this.reapIfElected(node, revision);
   }
 
   /**
@@ -449,41 +382,13 @@ export class ClusterNode {
     const held = await bucket.get(key);
     if (held === undefined) return false;
     const holder = decoder.decode(held.value);
-    if (holder === this.nodeId || this.alive.has(holder)) return false;
+    if (holder === this.nodeId || this.membership.isAlive(holder)) return false;
     await new Promise((resolve) => setTimeout(resolve, this.deadAfterMs).unref());
     const still = await bucket.get(key);
-    if (this.stopping || still?.revision !== held.revision || this.alive.has(holder)) return false;
+    if (this.stopping || still?.revision !== held.revision || this.membership.isAlive(holder)) return false;
     if (!(await bucket.delete(key, held.revision))) return false;
     this.logger.warn(`cluster: node ${holder} died while taking over from ${dead}; taking over in its place`);
     return true;
-  }
-
-  private beat: () => Promise<void> = () => Promise.resolve();
-
-  private hearAllAgain(): void {
-    const now = Date.now();
-    for (const node of this.lastHeard.keys()) this.lastHeard.set(node, now);
-  }
-
-  /**
-   * Another node took this one for dead (its heartbeats could not be written for long enough) and removed it:
-   * it says it is alive again at once, and gives up the sessions the other node has adopted meanwhile.
-   */
-  private countedDead(): void {
-    if (this.stopping) return;
-    this.logger.warn(`cluster: node ${this.nodeId} was counted dead by another node; it announces itself again`);
-    void this.beat();
-    void this.reconcile();
-  }
-
-  private checkLiveness(): void {
-    // Cut off from the engine, or unable to write its own heartbeat, this node hears nobody: that says nothing
-    // about the others.
-    const now = Date.now();
-    if (!this.reachable || this.beatFailed || (this.beatStarted !== undefined && now - this.beatStarted > this.heartbeatMs)) return;
-    for (const [node, at] of this.lastHeard) {
-      if (node !== this.nodeId && now - at > this.deadAfterMs) this.nodeGone(node, `silent for ${Math.round((now - at) / 1000)} s: dead`, this.beatRevisions.get(node));
-    }
   }
 
   private engineStatus(up: boolean, detail: string): void {
@@ -496,7 +401,7 @@ export class ClusterNode {
     }
     this.logger.warn(`cluster engine reachable again (${detail}): node ${this.nodeId} serves the cluster`);
     // The others were as silent to this node as it was to them: each gets a full period to be heard again.
-    this.hearAllAgain();
+    this.membership.hearAllAgain();
     if (Date.now() - this.unreachableSince >= this.deadAfterMs) void this.reconcile();
   }
 
