@@ -24,6 +24,9 @@ const broker = new Broker({
   limits: config.limits,
   store: config.dataDir === undefined ? undefined : new LevelStore(config.dataDir, { fsync: config.fsync ?? false }),
 });
+// BENCH_CULEX_PRELOAD=FILE,...: modules loaded first, to find what merely loading code costs the broker
+// (docs/benchmarks.md, "Metrics cost").
+for (const module of (process.env['BENCH_CULEX_PRELOAD'] ?? '').split(',').filter(Boolean)) await import(module);
 // BENCH_CULEX_METRICS=1: with the metrics of culex/ops attached, as `culex broker --http` runs (their cost measured).
 // Loaded from the build at run time (`npm run build` first), not bundled: a bundle would import prom-client
 // unconditionally, and merely loading it slows the broker (src/ops/ops-server.ts).
