@@ -7,7 +7,7 @@
  * Only JSON answers travel: metrics, the dashboard and live traces (a stream) are per node, from its own listener.
  */
 import type { Principal } from './admin-credentials.js';
-import { ApiError, errorStatus, type ErrorCode } from './http-error.js';
+import { ApiError } from './http-error.js';
 import { mergePages, type Page } from './paging.js';
 import { Query } from './query.js';
 import type { ApiRequest, Method, Reply, Route, RouteTable } from './routes.js';
@@ -62,11 +62,10 @@ function errorReply(err: ApiError): ForwardedReply {
   return { status: err.status, json: { error: { code: err.code, message: err.message } } };
 }
 
-/** The ApiError a forwarded error answer stands for (its code and message), else a generic one of its status. */
-function replyError(node: string, answer: ForwardedReply): ApiError {
-  const error = (answer.json as { error?: { code?: string; message?: string } } | undefined)?.error;
-  const code = (Object.keys(errorStatus) as ErrorCode[]).find((c) => c === error?.code) ?? 'internal_error';
-  return new ApiError(code, `node ${node}: ${error?.message ?? `answered ${answer.status}`}`);
+/** What a forwarded error answer says, in one line naming its node. */
+function errorMessage(node: string, answer: ForwardedReply): string {
+  const message = (answer.json as { error?: { message?: string } } | undefined)?.error?.message;
+  return `node ${node}: ${message ?? `answered ${answer.status}`}`;
 }
 
 export class ClusterForwarding {
@@ -115,7 +114,7 @@ export class ClusterForwarding {
     });
     const remote = others.map((node) => this.ask(node, { method: 'GET', path, query: query.toString(), principal: request.principal }));
     const answers = await Promise.allSettled([local, ...remote]);
-    const items: unknown[] = [];
+    const pages: Array<Page<Keyed>> = [];
     const errors: Array<{ node: string; message: string }> = [];
     const names = [this.self, ...others];
     answers.forEach((settled, i) => {
@@ -127,16 +126,14 @@ export class ClusterForwarding {
         return;
       }
       const answer = settled.value;
-      const list = (answer.json as { items?: unknown } | undefined)?.items;
-      if (answer.status >= 400) errors.push({ node, message: replyError(node, answer).message });
-      else if (!Array.isArray(list)) {
+      if (answer.status >= 400) errors.push({ node, message: errorMessage(node, answer) });
+      else if (!Array.isArray((answer.json as { items?: unknown } | undefined)?.items)) {
         if (i === 0) throw new ApiError('bad_request', 'node=all is for lists (answers with items); name one node');
         errors.push({ node, message: 'answered without items' });
-      } else items.push(...(list as unknown[]));
+      } else pages.push(answer.json as Page<Keyed>);
     });
     const field = PAGED_BY[route.path];
-    const pages = answers.flatMap((settled) => (settled.status === 'fulfilled' && settled.value.status < 400 ? [settled.value.json as Page<Keyed>] : []));
-    const joined = field === undefined ? { items } : mergePages(pages, (item) => String(item[field]), new Query(query, [...query.keys()]));
+    const joined = field === undefined ? { items: pages.flatMap((page) => page.items) } : mergePages(pages, (item) => String(item[field]), new Query(query, [...query.keys()]));
     return { json: errors.length === 0 ? joined : { ...joined, errors } };
   }
 
