@@ -8,6 +8,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Protection } from '../../src/auth/protection.js';
 import { Broker, silentLogger, type Logger } from '../../src/broker/index.js';
+import { lagEventLoop } from '../helpers/event-loop.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -32,21 +33,6 @@ async function withBroker(protection: Protection, run: (connect: (version?: 4 | 
     await broker.close();
     protection.close();
   }
-}
-
-/**
- * Keeps the event loop busy `busyMs` at a time, `gapMs` apart, until stopped. Each block is timed from the end of the
- * last (an interval timer drifts on a busy machine, and a window of the monitor without a block would end the episode).
- */
-function lagEventLoop(busyMs: number, gapMs: number): () => void {
-  let timer: NodeJS.Timeout;
-  const block = (): void => {
-    const until = Date.now() + busyMs;
-    while (Date.now() < until);
-    timer = setTimeout(block, gapMs);
-  };
-  timer = setTimeout(block, gapMs);
-  return () => clearTimeout(timer);
 }
 
 describe('overload protection', () => {

@@ -10,6 +10,7 @@ import { Alarms } from '../../src/ops/index.js';
 import type { PublishPacket } from '../../src/packet/types.js';
 import { startCulexBroker } from '../cli/culex-broker.js';
 import { culex } from '../cli/run.js';
+import { lagEventLoop } from '../helpers/event-loop.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { waitFor } from '../helpers/wait.js';
 import { ADMIN, credentialFiles, request, startOps, type ErrorBody, type OpsFixture } from './ops-fixture.js';
@@ -221,18 +222,6 @@ describe('culex ctl bans, ban, unban against culex broker --http', () => {
     }
   });
 });
-
-/** Holds the event loop busy `busyMs` at a time with `gapMs` between, until the returned function is called. */
-function lagEventLoop(busyMs: number, gapMs: number): () => void {
-  let timer: NodeJS.Timeout;
-  const block = (): void => {
-    const until = Date.now() + busyMs;
-    while (Date.now() < until);
-    timer = setTimeout(block, gapMs);
-  };
-  timer = setTimeout(block, gapMs);
-  return () => clearTimeout(timer);
-}
 
 describe('the overload alarm', () => {
   it('is raised while new clients are refused for overload and cleared when the broker recovers: $SYS and API', async () => {
