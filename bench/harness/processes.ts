@@ -64,7 +64,7 @@ function canConnect(port: number): Promise<boolean> {
 }
 
 async function startNode(script: string, config: NodeBrokerConfig, options: StartOptions, cleanup: () => void): Promise<RunningBroker> {
-  const nodeArgs = options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : [];
+  const nodeArgs = [...(options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : []), ...(process.env['BENCH_NODE_ARGS']?.split(' ').filter(Boolean) ?? [])];
   const [command, ...args] = pinned(BROKER_CORE, [process.execPath, ...nodeArgs, script, JSON.stringify(config)]);
   const child = spawn(command!, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';

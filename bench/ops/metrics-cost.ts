@@ -6,7 +6,8 @@
  * without sockets, the work the meters add on the message path alone (the 1-in-16 stamp and histogram update).
  *
  *   node --import tsx bench/ops/metrics-cost.ts        (METRICS_COST_MESSAGES, default 100000; METRICS_COST_ROUNDS, default 5;
- *                                                       METRICS_COST_ONLY, comma-separated scenario ids)
+ *                                                       METRICS_COST_ONLY, comma-separated scenario ids;
+ *                                                       METRICS_COST_NODE_ARGS, flags for the broker processes)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -21,6 +22,8 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const messages = Number(process.env['METRICS_COST_MESSAGES'] ?? 100_000);
 const rounds = Number(process.env['METRICS_COST_ROUNDS'] ?? 5);
 const WINDOW = 100;
+/** METRICS_COST_NODE_ARGS: V8 and Node flags for the broker processes (docs/benchmarks.md varies the young generation). */
+const nodeArgs = (process.env['METRICS_COST_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
 const TIMEOUT_MS = 120_000;
 interface Scenario {
   id: string;
@@ -45,7 +48,7 @@ interface BrokerProcess {
 async function startBroker(store: boolean, metrics: boolean): Promise<BrokerProcess> {
   const dir = store ? mkdtempSync(join(tmpdir(), 'culex-metrics-cost-')) : undefined;
   const config = JSON.stringify(dir === undefined ? {} : { dataDir: dir });
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'bench/brokers/culex.ts'), config], {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(root, 'bench/brokers/culex.ts'), config], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, BENCH_CULEX_METRICS: metrics ? '1' : '0' },
   });
@@ -145,7 +148,7 @@ function metersPath(): void {
     const start = process.cpuUsage();
     for (let i = 0; i < count; i++) {
       const arrived = stats.arrival();
-      if (arrived !== 0) stats.meters?.delivered((performance.now() - arrived) / 1000);
+      if (arrived !== 0) stats.departed(arrived);
     }
     const used = process.cpuUsage(start);
     return ((used.user + used.system) * 1000) / count;

@@ -561,7 +561,7 @@ export class Connection implements HandlerContext {
     stats.publishSentByQos[qos]++;
     stats.publishBytesSentByQos[qos] += payload.length;
     const arrived = message.arrivedAt;
-    if (arrived !== undefined && arrived !== 0 && !dup) stats.meters?.delivered((performance.now() - arrived) / 1000);
+    if (arrived !== undefined && arrived !== 0 && !dup) stats.departed(arrived);
     if (stats.tap !== undefined) {
       stats.tap.packetOut(this.clientInfo(), { type: 'publish', topic: message.topic, payload, qos, retain, dup, packetId: qos === 0 ? undefined : packetId, properties });
     }

@@ -34,8 +34,8 @@ export interface BrokerMessage {
    */
   readonly topicBytes?: Uint8Array | undefined;
   /**
-   * `performance.now()` when the PUBLISH that carried it was read, for the delivery-latency metric; 0 or undefined
-   * when not timed (only a sample of messages is, and only while metrics are on).
+   * When the PUBLISH that carried it was read (a stamp of `BrokerStats.arrival()`), for the delivery-latency metric;
+   * 0 or undefined when not timed (only a sample of messages is, and only while metrics are on).
    */
   readonly arrivedAt?: number;
 }
