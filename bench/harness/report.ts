@@ -118,6 +118,7 @@ export class Report {
       targetLabel[t],
       range(pick<RetainedResult>(sc, t, (r) => r.rate), int),
       range(pick<RetainedResult>(sc, t, (r) => r.received), int),
+      range(pick<RetainedResult>(sc, t, (r) => r.firstMilliseconds), int),
       range(pick<RetainedResult>(sc, t, (r) => r.milliseconds), int),
       range(pick<RetainedResult>(sc, t, (r) => r.storeRate), int),
     ]);
@@ -129,7 +130,7 @@ export class Report {
       `### ${int(this.results.settings.retainedMessages)} retained messages delivered to a \`#\` subscriber (QoS 0)\n\n` +
         `Stored first with QoS 1 publishes (window 100); then one client subscribes to \`#\`. Culex ÷ Mosquitto ${times(vsMosquitto)}, ` +
         `Culex ÷ Aedes ${times(vsAedes)}.\n\n` +
-        table(['broker', 'delivered msg/s', 'messages received', 'ms to the last one', 'retained publishes stored/s'], rows),
+        table(['broker', 'delivered msg/s', 'messages received', 'ms to the first one', 'ms to the last one', 'retained publishes stored/s'], rows),
     );
   }
 

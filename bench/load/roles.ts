@@ -164,8 +164,9 @@ export class Receiver implements FrameReceiver {
   latencies: Float64Array | undefined;
   latencyCount = 0;
   recording = false;
-  /** performance.now() of the last PUBLISH received. */
+  /** performance.now() at the end of the read that brought the last PUBLISH, and the first one (0 until one came). */
   lastAt = 0;
+  firstAt = 0;
   private readonly replies = new Replies();
   private subacked: (() => void) | undefined;
 
@@ -209,6 +210,7 @@ export class Receiver implements FrameReceiver {
   onChunkEnd(): void {
     this.replies.flush(this.conn);
     this.lastAt = performance.now();
+    if (this.firstAt === 0 && this.received > 0) this.firstAt = this.lastAt;
   }
 }
 

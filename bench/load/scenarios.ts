@@ -201,6 +201,7 @@ export async function retained(spec: RetainedSpec): Promise<RetainedResult> {
     rate: milliseconds > 0 ? (receiver.received / milliseconds) * 1000 : 0,
     received: receiver.received,
     milliseconds,
+    firstMilliseconds: receiver.firstAt - subscribedAt,
     storeRate,
     ...usage,
   };

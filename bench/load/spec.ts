@@ -91,6 +91,8 @@ export interface RetainedResult extends GeneratorCpu {
   received: number;
   /** Milliseconds from SUBSCRIBE to the last retained message. */
   milliseconds: number;
+  /** Milliseconds from SUBSCRIBE to the first retained message. */
+  firstMilliseconds: number;
   /** Rate at which the broker accepted the retained publishes (QoS 1, window 100). */
   storeRate: number;
 }

@@ -2,6 +2,7 @@ import { ReasonCode, type QoS } from '../packet/index.js';
 import { PublisherHold, type Holdable } from './flow.js';
 import { messageWeight, type BrokerMessage } from './message.js';
 import type { BrokerLimits } from './options.js';
+import { RetainedFeed } from './retained-feed.js';
 import type { BrokerStats } from './stats.js';
 import type { StoredOutgoing } from './store/store.js';
 import type { Committed, StoreWriter } from './store/writer.js';
@@ -64,6 +65,9 @@ function queuedAt(seq: number): number | undefined {
 /** Never added to: read-only stand-in for an empty in-flight map. */
 const NO_DELIVERIES = new Map<number, never>();
 
+/** Retained messages sent from a feed in one turn of the event loop at most; the next slice follows on setImmediate. */
+const FEED_SLICE = 1024;
+
 const QUEUED = 0;
 const SENT = 1;
 const RELEASED = 2;
@@ -117,7 +121,8 @@ class HeldPublish implements Committed {
  * message leaves the queue, so queued messages hold none. Order is kept: nothing overtakes the queue.
  */
 export class Outbox {
-  private queue: Delivery[] = [];
+  /** Deliveries, and retained feeds holding the place of the messages they will send. */
+  private queue: Array<Delivery | RetainedFeed> = [];
   private head = 0;
   /** Sessions that never get QoS 1/2 share an empty map; the first `set` gives the outbox its own (see flying). */
   private inflight: Map<number, Delivery> = NO_DELIVERIES;
@@ -134,6 +139,8 @@ export class Outbox {
   private readonly hold = new PublisherHold();
   /** Armed while messages wait for a connected client; fires when none has left the queue for writeStallTimeout. */
   private stallTimer: NodeJS.Timeout | undefined;
+  /** A feed used up its slice: the queue goes on in a later turn of the event loop. */
+  private feedResume: NodeJS.Immediate | undefined;
   /** Messages dropped for this session by reason, the last reason and when (epoch ms): for the admin API and bridges. */
   readonly dropped: SessionDropCounts = { queueFull: 0, stuckSubscriber: 0, tooLarge: 0, expired: 0 };
   lastDropReason: SessionDropReason | undefined;
@@ -225,6 +232,17 @@ export class Outbox {
     return true;
   }
 
+  /**
+   * The retained messages a new subscription matched, each at most `qos`, queued as one feed (retained-feed.ts).
+   * Offline, they wait for the client like queued messages.
+   */
+  deliverRetained(messages: readonly BrokerMessage[], qos: QoS, subscriptionIds: number[] | undefined): void {
+    if (messages.length === 0) return;
+    this.queue.push(new RetainedFeed(this.takeSeq(messages.length), messages, qos, subscriptionIds));
+    if (this.target !== undefined && this.stallTimer === undefined) this.watchStall();
+    this.pump();
+  }
+
   /** A message on `topic` dropped for this session: counted here and broker-wide. */
   drop(reason: SessionDropReason, topic: string): void {
     this.dropped[reason]++;
@@ -244,6 +262,13 @@ export class Outbox {
     while (this.head < queue.length && target.writable()) {
       const delivery = queue[this.head]!;
       const tooOld = maxAge > 0 && (queuedAt(delivery.seq) ?? Infinity) < oldest;
+      if (delivery instanceof RetainedFeed) {
+        if (tooOld) this.expireFeed(delivery);
+        else if (!this.feedFrom(delivery, target)) break;
+        queue[this.head] = undefined as unknown as Delivery;
+        this.head++;
+        continue;
+      }
       if (!tooOld && delivery.qos > 0 && this.inflight.size >= target.sendWindow) break;
       queue[this.head] = undefined as unknown as Delivery;
       this.head++;
@@ -329,26 +354,28 @@ export class Outbox {
     }
     for (let i = this.head; i < this.queue.length; i++) {
       const delivery = this.queue[i]!;
+      if (delivery instanceof RetainedFeed) continue; // retained messages are owed to no other session
       if (delivery.shared !== undefined) delivery.shared.reassign(delivery.message, this.clientId);
       else delivery.settle?.('dropped');
     }
     this.inflight.clear();
-    this.queue = [];
-    this.head = 0;
-    this.queuedBytes = 0;
-    clearTimeout(this.stallTimer);
-    this.stallTimer = undefined;
-    this.hold.releaseAll();
+    this.clearQueue();
   }
 
   /** Forgets everything without settling or reassigning (the session went to another broker, which has it all). */
   forget(): void {
     this.inflight.clear();
+    this.clearQueue();
+  }
+
+  private clearQueue(): void {
     this.queue = [];
     this.head = 0;
     this.queuedBytes = 0;
     clearTimeout(this.stallTimer);
     this.stallTimer = undefined;
+    clearImmediate(this.feedResume);
+    this.feedResume = undefined;
     this.hold.releaseAll();
   }
 
@@ -384,7 +411,12 @@ export class Outbox {
     for (const delivery of this.inflight.values()) out.push(delivery.toStored());
     for (let i = this.head; i < this.queue.length; i++) {
       const delivery = this.queue[i]!;
-      if (delivery.qos > 0) out.push(delivery.toStored());
+      if (delivery instanceof RetainedFeed) {
+        for (const { seq, message } of delivery.rest()) {
+          const qos = delivery.qosOf(message);
+          if (qos > 0) out.push(new Delivery(seq, message, qos, true, delivery.subscriptionIds, undefined).toStored());
+        }
+      } else if (delivery.qos > 0) out.push(delivery.toStored());
     }
     return out.sort((a, b) => a.seq - b.seq);
   }
@@ -457,6 +489,10 @@ export class Outbox {
       const delivery = queue[this.head]!;
       queue[this.head] = undefined as unknown as Delivery;
       this.head++;
+      if (delivery instanceof RetainedFeed) {
+        this.expireFeed(delivery);
+        continue;
+      }
       this.queuedBytes -= messageWeight(delivery.message);
       this.expire(delivery);
     }
@@ -467,11 +503,43 @@ export class Outbox {
    * The next delivery's `seq`: counted, or the time it was queued for a session with an age limit (and for one
    * whose stored deliveries are timed, recovered before its client brought the limit back).
    */
-  private takeSeq(): number {
+  private takeSeq(count = 1): number {
     const timed = this.limits.maxQueuedAge > 0 || this.nextSeq >= TIMED_SEQ_FROM;
     const seq = timed ? Math.max(this.nextSeq, Date.now() * SEQ_PER_MS) : this.nextSeq;
-    this.nextSeq = seq + 1;
+    this.nextSeq = seq + count;
     return seq;
+  }
+
+  /**
+   * Sends from the retained feed at the head of the queue while the socket and the window take messages and its
+   * slice lasts; true when it is used up, false when it waits (a full slice comes back on setImmediate).
+   */
+  private feedFrom(feed: RetainedFeed, target: DeliveryTarget): boolean {
+    let sent = 0;
+    for (let message = feed.peek(); message !== undefined; message = feed.peek()) {
+      const qos = feed.qosOf(message);
+      if (!target.writable() || (qos > 0 && this.inflight.size >= target.sendWindow)) break;
+      if (sent === FEED_SLICE) {
+        this.feedResume ??= setImmediate(() => {
+          this.feedResume = undefined;
+          this.pump();
+        });
+        break;
+      }
+      sent++;
+      const seq = feed.advance();
+      if (qos === 0) target.sendPublish(message, 0, true, false, 0, feed.subscriptionIds);
+      else this.send(new Delivery(seq, message, qos, true, feed.subscriptionIds, undefined), target);
+    }
+    if (sent > 0) this.hold.moved();
+    return feed.remaining === 0;
+  }
+
+  /** A feed older than maxQueuedAge: what it had left is dropped and counted. */
+  private expireFeed(feed: RetainedFeed): void {
+    for (const { message } of feed.rest()) this.drop('expired', message.topic);
+    feed.clear();
+    this.hold.moved();
   }
 
   /** A held QoS 2 PUBLISH whose packet id is now stored. */

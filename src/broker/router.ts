@@ -1,5 +1,5 @@
 import type { QoS } from '../packet/index.js';
-import { matches, SubscriptionIndex } from '../topic/index.js';
+import { SubscriptionIndex, TopicMap } from '../topic/index.js';
 import type { Holdable } from './flow.js';
 import type { BrokerMessage } from './message.js';
 import type { Reassigner } from './outbox.js';
@@ -153,7 +153,8 @@ export class LocalRouter implements Router {
   private readonly index = new SubscriptionIndex<Entry>();
   private readonly slots = new Map<Subscriber, RouteSlot>();
   private readonly groups = new SubscriptionIndex<SharedGroup>();
-  private readonly retained = new Map<string, BrokerMessage>();
+  /** By topic in a trie of levels, so a SUBSCRIBE visits only the branches its filter can match, not every topic. */
+  private readonly retained = new TopicMap<BrokerMessage>();
   /** Groups by their `$share/{group}/{filter}`. */
   private readonly groupsByFilter = new Map<string, SharedGroup>();
   private count = 0;
@@ -345,17 +346,16 @@ export class LocalRouter implements Router {
   }
 
   hasRetained(topic: string): boolean {
-    return this.retained.has(topic);
+    return this.retained.get(topic) !== undefined;
   }
 
   forEachRetained(topicFilter: string, visit: (message: BrokerMessage) => void, canRead?: (topic: string) => boolean): void {
     const now = Date.now();
-    for (const message of this.retained.values()) {
-      if (message.expiresAt !== undefined && message.expiresAt <= now) {
-        this.retained.delete(message.topic);
-        continue;
-      }
-      if (matches(topicFilter, message.topic) && (canRead === undefined || canRead(message.topic))) visit(message);
-    }
+    let expired: string[] | undefined;
+    this.retained.match(topicFilter, (message, topic) => {
+      if (message.expiresAt !== undefined && message.expiresAt <= now) (expired ??= []).push(topic);
+      else if (canRead === undefined || canRead(topic)) visit(message);
+    });
+    if (expired !== undefined) for (const topic of expired) this.retained.delete(topic);
   }
 }

@@ -62,11 +62,7 @@ export interface RetainedSource {
 
 /** Queues the retained messages matching a new subscription for its session (with the retain flag, as MQTT says). */
 export function sendRetained(source: RetainedSource, session: Subscriber, record: SubscriptionRecord): void {
-  source.forEachRetained(
-    record.topicFilter,
-    (message) => {
-      session.outbox.deliver(message, message.qos < record.qos ? message.qos : record.qos, true, record.identifiers, undefined);
-    },
-    session.canRead,
-  );
+  const found: BrokerMessage[] = [];
+  source.forEachRetained(record.topicFilter, (message) => void found.push(message), session.canRead);
+  session.outbox.deliverRetained(found, record.qos, record.identifiers);
 }

@@ -1,11 +1,14 @@
 import { validateTopicName } from './validate.js';
 
 const DOLLAR = 0x24;
-/** Level index of a subtree visited whole. */
-const ALL = -1;
 
+/**
+ * One topic level. A node with one child holds it in `only`, and a Map only from the second child on: most levels
+ * of device topics (`devices/{id}/state`) have one child, and a Map per node would double the memory per topic.
+ */
 class Node<T> {
-  children: Map<string, Node<T>> | undefined = undefined;
+  only: Node<T> | undefined = undefined;
+  many: Map<string, Node<T>> | undefined = undefined;
   has = false;
   value: T | undefined = undefined;
   /** The topic name this node ends, set while it holds a value. */
@@ -15,6 +18,47 @@ class Node<T> {
     readonly parent: Node<T> | undefined,
     readonly level: string,
   ) {}
+
+  child(level: string): Node<T> | undefined {
+    const only = this.only;
+    if (only !== undefined) return only.level === level ? only : undefined;
+    return this.many?.get(level);
+  }
+
+  add(child: Node<T>): void {
+    const only = this.only;
+    if (this.many !== undefined) this.many.set(child.level, child);
+    else if (only === undefined) this.only = child;
+    else {
+      this.many = new Map([
+        [only.level, only],
+        [child.level, child],
+      ]);
+      this.only = undefined;
+    }
+  }
+
+  remove(child: Node<T>): void {
+    if (this.only === child) {
+      this.only = undefined;
+      return;
+    }
+    const many = this.many!;
+    many.delete(child.level);
+    if (many.size === 1) {
+      this.only = many.values().next().value;
+      this.many = undefined;
+    }
+  }
+
+  get empty(): boolean {
+    return this.only === undefined && this.many === undefined;
+  }
+
+  forEachChild(visit: (child: Node<T>) => void): void {
+    if (this.only !== undefined) visit(this.only);
+    else this.many?.forEach(visit);
+  }
 }
 
 /**
@@ -40,10 +84,10 @@ export class TopicMap<T> {
       let end = topic.indexOf('/', start);
       if (end < 0) end = topic.length;
       const level = topic.slice(start, end);
-      let next = node.children?.get(level);
+      let next = node.child(level);
       if (next === undefined) {
         next = new Node(node, level);
-        (node.children ??= new Map()).set(level, next);
+        node.add(next);
       }
       node = next;
       if (end === topic.length) break;
@@ -70,12 +114,9 @@ export class TopicMap<T> {
     node.topic = '';
     this.count--;
     let current = node;
-    while (current.parent !== undefined && !current.has && current.children === undefined) {
-      const parent = current.parent;
-      const siblings = parent.children as Map<string, Node<T>>;
-      siblings.delete(current.level);
-      if (siblings.size === 0) parent.children = undefined;
-      current = parent;
+    while (current.parent !== undefined && !current.has && current.empty) {
+      current.parent.remove(current);
+      current = current.parent;
     }
     return true;
   }
@@ -90,11 +131,12 @@ export class TopicMap<T> {
 
   /** Calls `visit` for every stored topic. */
   forEach(visit: (value: T, topic: string) => void): void {
-    walk(this.root, [], visit, ALL);
+    visitAll(this.root, visit);
   }
 
   clear(): void {
-    this.root.children = undefined;
+    this.root.only = undefined;
+    this.root.many = undefined;
     this.count = 0;
   }
 
@@ -104,7 +146,7 @@ export class TopicMap<T> {
     for (;;) {
       let end = topic.indexOf('/', start);
       if (end < 0) end = topic.length;
-      node = node.children?.get(topic.slice(start, end));
+      node = node.child(topic.slice(start, end));
       if (node === undefined) return undefined;
       if (end === topic.length) return node.has ? node : undefined;
       start = end + 1;
@@ -116,27 +158,28 @@ function isDollar(level: string): boolean {
   return level.charCodeAt(0) === DOLLAR;
 }
 
+/** Visits every value at and below `start`, depth first with an explicit stack (topics of any depth are safe). */
+function visitAll<T>(start: Node<T>, visit: (value: T, topic: string) => void): void {
+  const stack: Array<Node<T>> = [start];
+  const push = (child: Node<T>): void => void stack.push(child);
+  while (stack.length > 0) {
+    const node = stack.pop() as Node<T>;
+    if (node.has) visit(node.value as T, node.topic);
+    node.forEachChild(push);
+  }
+}
+
 /**
- * Visits what filter levels[from..] matches below `root` (everything below it when `from` is ALL). Depth first with an explicit stack of (node, level index)
- * pairs, so topics and filters of any depth are safe; index `ALL` marks a subtree visited whole (under `#`).
+ * Visits what filter `levels` matches below `root`. Depth first with an explicit stack of (node, level index)
+ * pairs, so topics and filters of any depth are safe; under `#` a subtree is visited whole (visitAll).
  */
-function walk<T>(root: Node<T>, levels: string[], visit: (value: T, topic: string) => void, from = 0): void {
+function walk<T>(root: Node<T>, levels: string[], visit: (value: T, topic: string) => void): void {
   const nodes: Array<Node<T>> = [root];
-  const depths: number[] = [from];
+  const depths: number[] = [0];
   const n = levels.length;
   while (nodes.length > 0) {
     const node = nodes.pop() as Node<T>;
     const i = depths.pop() as number;
-    if (i === ALL) {
-      if (node.has) visit(node.value as T, node.topic);
-      if (node.children !== undefined) {
-        for (const child of node.children.values()) {
-          nodes.push(child);
-          depths.push(ALL);
-        }
-      }
-      continue;
-    }
     if (i === n) {
       if (node.has) visit(node.value as T, node.topic);
       continue;
@@ -145,26 +188,20 @@ function walk<T>(root: Node<T>, levels: string[], visit: (value: T, topic: strin
     if (level === '#') {
       // Matches the parent level itself and everything below it.
       if (node.has) visit(node.value as T, node.topic);
-      if (node.children !== undefined) {
-        for (const child of node.children.values()) {
-          if (i === 0 && isDollar(child.level)) continue;
-          nodes.push(child);
-          depths.push(ALL);
-        }
-      }
+      node.forEachChild((child) => {
+        if (i !== 0 || !isDollar(child.level)) visitAll(child, visit);
+      });
       continue;
     }
-    const children = node.children;
-    if (children === undefined) continue;
     if (level === '+') {
-      for (const child of children.values()) {
-        if (i === 0 && isDollar(child.level)) continue;
+      node.forEachChild((child) => {
+        if (i === 0 && isDollar(child.level)) return;
         nodes.push(child);
         depths.push(i + 1);
-      }
+      });
       continue;
     }
-    const child = children.get(level);
+    const child = node.child(level);
     if (child !== undefined) {
       nodes.push(child);
       depths.push(i + 1);

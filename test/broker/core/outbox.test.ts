@@ -190,6 +190,70 @@ describe('outbox', () => {
     await new Promise((r) => setTimeout(r, 300));
     assert.deepEqual(target.stalls, [0.2]);
   });
+  describe('retained feed', () => {
+    const retained = (count: number, qos: QoS = 0): BrokerMessage[] => Array.from({ length: count }, (_, i) => msg(`r${i}`, qos));
+    const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+    it('sends the first slice at once, the rest in later turns of the event loop, before any newer message', async () => {
+      const outbox = new Outbox('c', defaultLimits, new BrokerStats());
+      const target = new FakeTarget(100);
+      outbox.target = target;
+      outbox.deliverRetained(retained(5000), 1, undefined);
+      // With QoS 0 retained messages (granted QoS 1), only the socket limits the pace.
+      assert.equal(target.sent.length, 1024, 'one slice in this turn');
+      assert.equal(outbox.deliver(msg('live', 0), 0, false, undefined, undefined), true);
+      for (let i = 0; i < 10 && target.sent.length < 5001; i++) await turn();
+      assert.equal(target.sent.length, 5001);
+      assert.deepEqual(target.sent.slice(0, 3).map((s) => s.payload), ['r0', 'r1', 'r2']);
+      assert.equal(target.sent[4999]!.payload, 'r4999');
+      assert.equal(target.sent[5000]!.payload, 'live', 'the newer message waited behind the retained ones');
+    });
+
+    it('waits for the socket and the window, and goes on when they allow', () => {
+      const outbox = new Outbox('c', defaultLimits, new BrokerStats());
+      const target = new FakeTarget(3);
+      outbox.target = target;
+      target.open = false;
+      outbox.deliverRetained(retained(5, 1), 2, undefined);
+      assert.equal(target.sent.length, 0);
+      target.open = true;
+      outbox.pump();
+      assert.deepEqual(target.sent.map((s) => [s.payload, s.qos]), [['r0', 1], ['r1', 1], ['r2', 1]]);
+      outbox.acknowledged(target.sent[0]!.packetId, 0);
+      outbox.acknowledged(target.sent[1]!.packetId, 0);
+      assert.deepEqual(target.sent.map((s) => s.payload), ['r0', 'r1', 'r2', 'r3', 'r4']);
+    });
+
+    it('hands over what a feed has left at QoS 1/2, in order, and no QoS 0 message', () => {
+      const outbox = new Outbox('c', defaultLimits, new BrokerStats());
+      const target = new FakeTarget(1);
+      outbox.target = target;
+      outbox.deliverRetained([msg('a', 1), msg('b', 0), msg('c', 1)], 1, undefined);
+      outbox.deliver(msg('live'), 1, false, undefined, undefined);
+      const exported = outbox.export();
+      assert.deepEqual(exported.map((s) => [new TextDecoder().decode(s.message.payload), s.state, s.retain]), [
+        ['a', 'publish', true],
+        ['c', 'queued', true],
+        ['live', 'queued', false],
+      ]);
+      assert.ok(exported[0]!.seq < exported[1]!.seq && exported[1]!.seq < exported[2]!.seq);
+      // Exporting changes nothing here.
+      outbox.acknowledged(target.sent[0]!.packetId, 0);
+      assert.deepEqual(target.sent.map((s) => s.payload), ['a', 'b', 'c']);
+    });
+
+    it('stops when the session ends', async () => {
+      const outbox = new Outbox('c', defaultLimits, new BrokerStats());
+      const target = new FakeTarget(100);
+      outbox.target = target;
+      outbox.deliverRetained(retained(3000), 0, undefined);
+      outbox.release();
+      await turn();
+      await turn();
+      assert.equal(target.sent.length, 1024);
+      assert.equal(outbox.queued, 0);
+    });
+  });
 });
 
 class CountingHoldable implements Holdable {
