@@ -1,9 +1,10 @@
 /**
  * The load of the connect-storm scenario, run as its own process (on the load core): `count` clients connect with
- * persistent sessions (MQTT 3.1.1, Clean Session 0), spread in turn over `ports`, at most `concurrency` connects
- * outstanding at once. Prints one JSON line: milliseconds until the last CONNACK, connected and failed counts.
+ * persistent sessions (MQTT 3.1.1, Clean Session 0; with `clean`, Clean Session 1), spread in turn over `ports`, at
+ * most `concurrency` connects outstanding at once. Prints one JSON line: milliseconds until the last CONNACK,
+ * connected and failed counts.
  *
- * Argument (JSON): { ports, count, concurrency, clientPrefix }
+ * Argument (JSON): { ports, count, concurrency, clientPrefix, clean? }
  */
 import { connect, type Socket } from 'node:net';
 import { encode } from '../../src/packet/encode.js';
@@ -14,6 +15,7 @@ interface Spec {
   count: number;
   concurrency: number;
   clientPrefix: string;
+  clean?: boolean;
 }
 
 const spec = JSON.parse(process.argv[2]!) as Spec;
@@ -44,7 +46,7 @@ function one(i: number): Promise<void> {
     });
     socket.on('error', (err: NodeJS.ErrnoException) => done(err.code ?? err.message));
     socket.on('close', () => done('closed before CONNACK'));
-    socket.once('connect', () => socket.write(encode({ type: 'connect', protocolVersion: 4, clientId: `${spec.clientPrefix}${i}`, clean: false, keepalive: 0 }, 4)));
+    socket.once('connect', () => socket.write(encode({ type: 'connect', protocolVersion: 4, clientId: `${spec.clientPrefix}${i}`, clean: spec.clean === true, keepalive: 0 }, 4)));
   });
 }
 
