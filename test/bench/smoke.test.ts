@@ -87,3 +87,17 @@ test('the allocation profile of the broker names its allocation sites', { timeou
   assert.match(stdout, /^QoS 1, 5000 msg\/s for 1 s: [\d.]+ MB allocated, about \d+ bytes per message/);
   assert.match(stdout, /broker\/connection\.ts/);
 });
+
+test('the idle-connection floor measures Culex, the bare Node server and Mosquitto', { timeout: 90_000 }, async () => {
+  const { code, stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'bench/floor/idle.ts'], { BENCH_IDLE: '200', BENCH_ROUNDS: '1' });
+  assert.equal(code, 0, stderr);
+  for (const label of ['Culex, memory', 'Culex, LevelDB store (default)', 'Node floor (bare net server, no broker)', 'Mosquitto']) {
+    assert.match(stdout, new RegExp(`^\\| ${label.replace(/[().]/g, '\\$&')} \\| [\\d.-]+ \\(`, 'm'), stdout);
+  }
+});
+
+test('the retained index benchmark finds every message it asks for', { timeout: 60_000 }, async () => {
+  const { code, stdout, stderr } = await run(process.execPath, ['--expose-gc', '--import', 'tsx', 'bench/retained.ts'], { BENCH_RETAINED: '2000' });
+  assert.equal(code, 0, stderr);
+  assert.match(stdout, /^2000 retained messages: one-topic filter [\d.]+ µs per SUBSCRIBE, '#' [\d.]+ ms, heap \d+ B per retained message/);
+});

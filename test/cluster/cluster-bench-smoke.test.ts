@@ -51,6 +51,15 @@ test('connect storm: every client of every scenario connects', { timeout: 240_00
   for (const [name, cells] of table) assert.equal(cells[0], '100', `${name}: ${cells.join(' | ')}`);
 });
 
+test('connect storm with clean sessions: Culex in memory and the Node floor', { timeout: 120_000 }, async () => {
+  const r = await run('bench/cluster/connect-storm.ts', { BENCH_CLIENTS: '100', BENCH_CONCURRENCY: '50', BENCH_ROUNDS: '1', BENCH_CLEAN: '1', BENCH_ONLY: 'memory,floor' });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /100 clean-session CONNECTs/);
+  const table = rows(r.stdout);
+  assert.deepEqual([...table.keys()], ['Culex (memory)', 'Node floor (bare net server, no broker)']);
+  for (const [name, cells] of table) assert.equal(cells[0], '100', `${name}: ${cells.join(' | ')}`);
+});
+
 test('batched QoS 1 across nodes: every message arrives', { timeout: 240_000 }, async () => {
   const r = await run('bench/cluster/batched.ts', { BENCH_COUNT: '3000', BENCH_WINDOW: '100', BENCH_ROUNDS: '1', BENCH_SECONDS: '30' });
   assert.equal(r.code, 0, r.stderr);
