@@ -82,13 +82,16 @@ export function withOwnPayload(message: BrokerMessage): BrokerMessage {
   return payload.byteLength === payload.buffer.byteLength ? message : { ...message, payload: Uint8Array.prototype.slice.call(payload) };
 }
 
+/** Shared by every cache that has seen no topic yet: a connection that never publishes allocates no buffer. */
+const NO_BYTES = new Uint8Array(0);
+
 /**
  * The UTF-8 form of the topics one publisher sends, kept for the last topic: publishers mostly repeat theirs, so
  * most messages get their topic bytes without encoding or allocating.
  */
 export class TopicBytesCache {
   private topic = '';
-  private bytes: Uint8Array = new Uint8Array(0);
+  private bytes: Uint8Array = NO_BYTES;
 
   get(topic: string): Uint8Array {
     if (topic !== this.topic) {

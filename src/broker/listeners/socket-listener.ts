@@ -11,6 +11,15 @@ const DEFAULT_SETUP_TIMEOUT_MS = 10_000;
 /** Sockets keep this listener so that an error before their owner attaches one is not an uncaught exception. */
 function ignoreError(): void {}
 
+/** The listener that accepted a socket, while the socket is being set up (see `closedBeforeSetup`). */
+const acceptedBy = Symbol('culex.listener');
+type AcceptedSocket = Socket & { [acceptedBy]?: SocketListener };
+
+/** One 'close' listener for every socket in set-up, instead of a closure and a `once` wrapper per connection. */
+function closedBeforeSetup(this: AcceptedSocket): void {
+  this[acceptedBy]?.settled(this);
+}
+
 /**
  * What every listener kind shares: one `net.Server` accepts raw TCP connections, applies the PROXY protocol when
  * configured, and hands each socket to the kind's protocol stage (`connect`), which turns it into a ByteStream.
@@ -155,7 +164,8 @@ export abstract class SocketListener implements Listener {
       this.refuse(socket, new Error(`connection not set up within ${timeoutMs} ms`), 'timeout');
     }, timeoutMs);
     this.pending.set(socket, deadline);
-    socket.once('close', () => this.settled(socket));
+    (socket as AcceptedSocket)[acceptedBy] = this;
+    socket.on('close', closedBeforeSetup);
     if (!this.trusted) {
       this.connect(socket, undefined);
       return;
@@ -171,9 +181,12 @@ export abstract class SocketListener implements Listener {
     });
   }
 
-  private settled(socket: Socket): void {
+  /** The socket is set up, refused or closed: its deadline and set-up listener go. */
+  settled(socket: Socket): void {
     clearTimeout(this.pending.get(socket));
     this.pending.delete(socket);
+    (socket as AcceptedSocket)[acceptedBy] = undefined;
+    socket.removeListener('close', closedBeforeSetup);
   }
 
   private proxyAccepted(socket: Socket, header: ProxyHeader, rest: Uint8Array): void {
