@@ -1,4 +1,4 @@
-import { ReasonCode, type QoS } from '../packet/index.js';
+import { PacketIdTable, ReasonCode, type QoS } from '../packet/index.js';
 import { PublisherHold, type Holdable } from './flow.js';
 import { messageWeight, type BrokerMessage } from './message.js';
 import type { BrokerLimits } from './options.js';
@@ -62,8 +62,11 @@ function queuedAt(seq: number): number | undefined {
   return seq >= TIMED_SEQ_FROM ? Math.floor(seq / SEQ_PER_MS) : undefined;
 }
 
-/** Never added to: read-only stand-in for an empty in-flight map. */
-const NO_DELIVERIES = new Map<number, never>();
+/** Never added to: read-only stand-in for an empty in-flight table. */
+const NO_DELIVERIES = new PacketIdTable<never>();
+
+/** Deliveries in the order they were sent (`seq`). */
+const bySeq = (a: Delivery, b: Delivery): number => a.seq - b.seq;
 
 /** Retained messages sent from a feed in one turn of the event loop at most; the next slice follows on setImmediate. */
 const FEED_SLICE = 1024;
@@ -124,8 +127,8 @@ export class Outbox {
   /** Deliveries, and retained feeds holding the place of the messages they will send. */
   private queue: Array<Delivery | RetainedFeed> = [];
   private head = 0;
-  /** Sessions that never get QoS 1/2 share an empty map; the first `set` gives the outbox its own (see flying). */
-  private inflight: Map<number, Delivery> = NO_DELIVERIES;
+  /** Sessions that never get QoS 1/2 share an empty table; the first `set` gives the outbox its own (see flying). */
+  private inflight: PacketIdTable<Delivery> = NO_DELIVERIES;
   private queuedBytes = 0;
   private nextPacketId = 1;
   private nextSeq = 1;
@@ -304,7 +307,7 @@ export class Outbox {
   resend(): void {
     const target = this.target;
     if (target === undefined) return;
-    for (const delivery of this.inflight.values()) {
+    for (const delivery of this.inflight.values().sort(bySeq)) {
       if (delivery.awaitingCommit) continue; // goes out when its state is stored
       if (delivery.state === RELEASED) target.sendPubrel(delivery.packetId);
       else this.transmit(delivery, target, true);
@@ -348,7 +351,7 @@ export class Outbox {
    * ones sent but unacknowledged; a QoS 2 message already sent goes to no one else (MQTT 5, 4.8.2).
    */
   release(): void {
-    for (const delivery of this.inflight.values()) {
+    for (const delivery of this.inflight.values().sort(bySeq)) {
       if (delivery.shared !== undefined && delivery.state === SENT && delivery.qos === 1) delivery.shared.reassign(delivery.message, this.clientId);
       else delivery.settle?.('dropped');
     }
@@ -557,9 +560,9 @@ export class Outbox {
     delivery.settle?.(outcome);
   }
 
-  /** The in-flight map to add to. */
-  private flying(): Map<number, Delivery> {
-    if (this.inflight === NO_DELIVERIES) this.inflight = new Map();
+  /** The in-flight table to add to. */
+  private flying(): PacketIdTable<Delivery> {
+    if (this.inflight === NO_DELIVERIES) this.inflight = new PacketIdTable();
     return this.inflight;
   }
 

@@ -9,6 +9,7 @@
  * are handed over as they are made instead of being returned in a list. Tests drive it with recording fakes.
  */
 import {
+  PacketIdTable,
   ReasonCode,
   type Packet,
   type Properties,
@@ -132,8 +133,11 @@ export class ClientSession {
   private isLoaded = false;
   private nextMessageId = 1;
   private nextPacketId = 0;
-  /** Outgoing QoS 1/2 publishes sent and not yet completed, by packet id. */
-  private readonly inflight = new Map<number, Outgoing>();
+  /**
+   * Outgoing QoS 1/2 publishes sent and not yet completed, by packet id. Not a Map: one that churns can keep every
+   * message it ever held alive until a full collection (PacketIdTable).
+   */
+  private readonly inflight = new PacketIdTable<Outgoing>();
   /** Publishes waiting for a connection or for the broker's Receive Maximum, in order. */
   private readonly waiting = new Fifo<Outgoing>();
   /**
@@ -317,7 +321,7 @@ export class ClientSession {
     const link = this.link;
     if (!link) return;
     for (const [id, request] of this.requests) if (request.internal) this.requests.delete(id);
-    const resend = [...this.inflight.values()].sort((a, b) => a.message.id - b.message.id);
+    const resend = this.inflight.values().sort((a, b) => a.message.id - b.message.id);
     if (sessionPresent) {
       for (const outgoing of resend) {
         const message = outgoing.message;
@@ -373,7 +377,7 @@ export class ClientSession {
 
   /** The client ends: every publish and request still pending rejects with `error` (messages stay in the store). */
   failAll(error: Error): void {
-    const inflight = [...this.inflight.values()];
+    const inflight = this.inflight.values().sort((a, b) => a.message.id - b.message.id);
     this.inflight.clear();
     for (const outgoing of [...inflight, ...this.waiting.drain()]) outgoing.reject?.(error);
     const requests = [...this.requests.values()];
