@@ -83,6 +83,11 @@ export class PacketIdTable<T> {
     this.count = 0;
   }
 
+  /** The packet ids in use, in no particular order. */
+  keys(): number[] {
+    return this.ids.filter((id) => id !== 0);
+  }
+
   /** The entries, in no particular order (callers that resend sort them by when they were sent). */
   values(): T[] {
     const out: T[] = [];

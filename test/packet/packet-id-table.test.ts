@@ -24,6 +24,7 @@ describe('PacketIdTable', () => {
       if (step % 997 === 0) {
         assert.equal(table.size, map.size);
         assert.deepEqual(table.values().sort(), [...map.values()].sort());
+        assert.deepEqual(table.keys().sort((a, b) => a - b), [...map.keys()].sort((a, b) => a - b));
         for (const [key, value] of map) assert.equal(table.get(key), value);
       }
       if (step % 50_000 === 49_999) {
