@@ -11,7 +11,7 @@
  * holds. QoS 2 thus completes exactly once across reconnects and restarts of either broker, with no store of the
  * bridge's own; what this object holds in memory is only which answer goes where.
  */
-import { PacketIdTable, ReasonCode, type AckPacket, type Packet, type Properties, type PublishPacket, type QoS } from '../packet/index.js';
+import { IdTable, ReasonCode, type AckPacket, type Packet, type Properties, type PublishPacket, type QoS } from '../packet/index.js';
 import type { RemoteLimits } from './remote-link.js';
 import type { TopicRules } from './topics.js';
 
@@ -105,9 +105,9 @@ function crossing(properties: Properties | undefined, via: string[], id: string,
 
 export class Forwarder {
   // By packet id, in tables rather than Maps: a Map with a set and a delete per message keeps what it held alive
-  // across collections (PacketIdTable).
-  private readonly outgoing = new PacketIdTable<Outgoing>();
-  private readonly incoming = new PacketIdTable<Incoming>();
+  // across collections (IdTable).
+  private readonly outgoing = new IdTable<Outgoing>();
+  private readonly incoming = new IdTable<Incoming>();
   /** QoS 1/2 PUBLISHes to the remote not yet completed: bounded by its Receive Maximum. */
   private remoteInflight = 0;
   /** Outgoing messages beyond the remote's Receive Maximum, in order. */

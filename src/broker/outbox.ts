@@ -1,4 +1,4 @@
-import { PacketIdTable, ReasonCode, type QoS } from '../packet/index.js';
+import { IdTable, ReasonCode, type QoS } from '../packet/index.js';
 import { PublisherHold, type Holdable } from './flow.js';
 import { messageWeight, type BrokerMessage } from './message.js';
 import type { BrokerLimits } from './options.js';
@@ -63,7 +63,7 @@ function queuedAt(seq: number): number | undefined {
 }
 
 /** Never added to: read-only stand-in for an empty in-flight table. */
-const NO_DELIVERIES = new PacketIdTable<never>();
+const NO_DELIVERIES = new IdTable<never>();
 
 /** Deliveries in the order they were sent (`seq`). */
 const bySeq = (a: Delivery, b: Delivery): number => a.seq - b.seq;
@@ -128,7 +128,7 @@ export class Outbox {
   private queue: Array<Delivery | RetainedFeed> = [];
   private head = 0;
   /** Sessions that never get QoS 1/2 share an empty table; the first `set` gives the outbox its own (see flying). */
-  private inflight: PacketIdTable<Delivery> = NO_DELIVERIES;
+  private inflight: IdTable<Delivery> = NO_DELIVERIES;
   private queuedBytes = 0;
   private nextPacketId = 1;
   private nextSeq = 1;
@@ -561,8 +561,8 @@ export class Outbox {
   }
 
   /** The in-flight table to add to. */
-  private flying(): PacketIdTable<Delivery> {
-    if (this.inflight === NO_DELIVERIES) this.inflight = new PacketIdTable();
+  private flying(): IdTable<Delivery> {
+    if (this.inflight === NO_DELIVERIES) this.inflight = new IdTable();
     return this.inflight;
   }
 

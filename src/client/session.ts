@@ -9,7 +9,7 @@
  * are handed over as they are made instead of being returned in a list. Tests drive it with recording fakes.
  */
 import {
-  PacketIdTable,
+  IdTable,
   ReasonCode,
   type Packet,
   type Properties,
@@ -135,9 +135,9 @@ export class ClientSession {
   private nextPacketId = 0;
   /**
    * Outgoing QoS 1/2 publishes sent and not yet completed, by packet id. Not a Map: one that churns can keep every
-   * message it ever held alive until a full collection (PacketIdTable).
+   * message it ever held alive until a full collection (IdTable).
    */
-  private readonly inflight = new PacketIdTable<Outgoing>();
+  private readonly inflight = new IdTable<Outgoing>();
   /** Publishes waiting for a connection or for the broker's Receive Maximum, in order. */
   private readonly waiting = new Fifo<Outgoing>();
   /**

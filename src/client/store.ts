@@ -1,4 +1,4 @@
-import type { Properties, QoS } from '../packet/index.js';
+import { IdTable, type Properties, type QoS } from '../packet/index.js';
 
 /**
  * An outgoing QoS 1 or 2 message kept until the broker has acknowledged it. `id` is the store's key: it grows
@@ -38,10 +38,11 @@ export interface MessageStore {
  * broker's store of sessions and retained messages is another thing: `MemoryStore` in `culex/broker`.)
  */
 export class MemoryMessageStore implements MessageStore {
-  private readonly messages = new Map<number, StoredMessage>();
+  /** By id, in a table rather than a Map, for the reason IdTable gives. */
+  private readonly messages = new IdTable<StoredMessage>();
 
   async load(): Promise<StoredMessage[]> {
-    return [...this.messages.values()].sort((a, b) => a.id - b.id).map((m) => ({ ...m }));
+    return this.messages.values().sort((a, b) => a.id - b.id).map((m) => ({ ...m }));
   }
 
   put(message: StoredMessage): void {

@@ -10,4 +10,4 @@ export {
 } from './reason-codes.js';
 export { encode, encodePublishHead, type PublishHead } from './encode.js';
 export { PacketParser, decode, type PacketParserOptions } from './parser.js';
-export { PacketIdTable } from './packet-id-table.js';
+export { IdTable } from './id-table.js';

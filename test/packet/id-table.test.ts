@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { PacketIdTable } from '../../src/packet/index.js';
+import { IdTable } from '../../src/packet/index.js';
 
-describe('PacketIdTable', () => {
+describe('IdTable', () => {
   it('agrees with a Map over 200,000 random sets, deletes and lookups, growing and emptying', () => {
-    const table = new PacketIdTable<string>();
+    const table = new IdTable<string>();
     const map = new Map<number, string>();
     let seed = 12345;
     const random = (n: number): number => {
@@ -35,8 +35,22 @@ describe('PacketIdTable', () => {
     }
   });
 
+  it('takes ids past 2^32 (a client\'s message ids only grow)', () => {
+    const table = new IdTable<string>();
+    const big = 2 ** 32 + 8;
+    table.set(big, 'big');
+    table.set(8, 'small');
+    table.set(2 ** 40, 'bigger');
+    assert.equal(table.get(big), 'big');
+    assert.equal(table.get(8), 'small');
+    assert.equal(table.get(2 ** 40), 'bigger');
+    table.delete(big);
+    assert.equal(table.get(8), 'small');
+    assert.equal(table.get(big), undefined);
+  });
+
   it('handles the highest packet id and ids that share a home slot', () => {
-    const table = new PacketIdTable<number>();
+    const table = new IdTable<number>();
     for (const id of [8, 16, 24, 65535, 1]) table.set(id, id);
     assert.equal(table.get(65535), 65535);
     table.delete(8);

@@ -2,8 +2,9 @@
 const FIRST_SLOTS = 8;
 
 /**
- * What is in flight by packet id (1-65535): an open-addressing table (linear probing, deletion by backward shift)
- * whose two arrays are replaced only when it grows or empties, and whose slots are cleared when an entry goes.
+ * What is in flight by a positive integer id (a packet id, or a client's message id): an open-addressing table
+ * (linear probing, deletion by backward shift) whose two arrays are replaced only when it grows or empties, and
+ * whose slots are cleared when an entry goes.
  *
  * Not a Map, because of how V8 collects one that churns. A Map with one `set` and one `delete` per QoS 1/2
  * message replaces its hash table every hundred or so messages; once one of its tables has reached the old
@@ -12,8 +13,8 @@ const FIRST_SLOTS = 8;
  * (message, payload): in the broker half of what the message path allocated, at twice its CPU per message, in a
  * state a process fell into or not depending on where the first scavenges fell (docs/benchmarks.md).
  */
-export class PacketIdTable<T> {
-  /** Packet ids, 0 for an empty slot; the entry of a slot is at the same index in `entries`. */
+export class IdTable<T> {
+  /** Ids, 0 for an empty slot; the entry of a slot is at the same index in `entries`. */
   private ids: number[] = emptyIds(FIRST_SLOTS);
   private entries: Array<T | undefined> = emptyEntries(FIRST_SLOTS);
   private mask = FIRST_SLOTS - 1;
@@ -23,39 +24,39 @@ export class PacketIdTable<T> {
     return this.count;
   }
 
-  get(packetId: number): T | undefined {
+  get(key: number): T | undefined {
     const ids = this.ids;
-    for (let i = packetId & this.mask; ; i = (i + 1) & this.mask) {
+    for (let i = key & this.mask; ; i = (i + 1) & this.mask) {
       const id = ids[i]!;
-      if (id === packetId) return this.entries[i];
+      if (id === key) return this.entries[i];
       if (id === 0) return undefined;
     }
   }
 
-  has(packetId: number): boolean {
-    return this.get(packetId) !== undefined;
+  has(key: number): boolean {
+    return this.get(key) !== undefined;
   }
 
-  set(packetId: number, entry: T): void {
+  set(key: number, entry: T): void {
     if ((this.count + 1) * 2 > this.ids.length) this.resize(this.ids.length * 2);
     const ids = this.ids;
-    for (let i = packetId & this.mask; ; i = (i + 1) & this.mask) {
+    for (let i = key & this.mask; ; i = (i + 1) & this.mask) {
       const id = ids[i]!;
-      if (id === packetId || id === 0) {
+      if (id === key || id === 0) {
         if (id === 0) this.count++;
-        ids[i] = packetId;
+        ids[i] = key;
         this.entries[i] = entry;
         return;
       }
     }
   }
 
-  delete(packetId: number): boolean {
+  delete(key: number): boolean {
     const ids = this.ids;
     const entries = this.entries;
     const mask = this.mask;
-    let i = packetId & mask;
-    while (ids[i] !== packetId) {
+    let i = key & mask;
+    while (ids[i] !== key) {
       if (ids[i] === 0) return false;
       i = (i + 1) & mask;
     }
@@ -83,7 +84,7 @@ export class PacketIdTable<T> {
     this.count = 0;
   }
 
-  /** The packet ids in use, in no particular order. */
+  /** The ids in use, in no particular order. */
   keys(): number[] {
     return this.ids.filter((id) => id !== 0);
   }
