@@ -7,7 +7,7 @@
  *
  *   node --import tsx bench/ops/metrics-cost.ts        (METRICS_COST_MESSAGES, default 100000; METRICS_COST_ROUNDS, default 5;
  *                                                       METRICS_COST_ONLY, comma-separated scenario ids;
- *                                                       METRICS_COST_NODE_ARGS, flags for the broker processes)
+ *                                                       BENCH_NODE_FLAGS, flags for the broker processes)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -22,8 +22,8 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const messages = Number(process.env['METRICS_COST_MESSAGES'] ?? 100_000);
 const rounds = Number(process.env['METRICS_COST_ROUNDS'] ?? 5);
 const WINDOW = 100;
-/** METRICS_COST_NODE_ARGS: V8 and Node flags for the broker processes (docs/benchmarks.md varies the young generation). */
-const nodeArgs = (process.env['METRICS_COST_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+/** BENCH_NODE_FLAGS: V8 and Node flags for the broker processes, as in bench/cluster (docs/benchmarks.md varies the young generation). */
+const nodeArgs = (process.env['BENCH_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
 const TIMEOUT_MS = 120_000;
 interface Scenario {
   id: string;

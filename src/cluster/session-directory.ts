@@ -101,7 +101,6 @@ export class ClusterSessions implements SessionDirectory {
     this.bucket = engine.bucket('sessions');
   }
 
-
   /**
    * Claims run one at a time per client id on this node, and a handover request for it waits until the CONNECT
    * that claimed is done (`settled`): until its client is attached, the session is not yet where it will be.
@@ -316,8 +315,7 @@ export class ClusterSessions implements SessionDirectory {
     });
   }
 
-  /** Another node asks for a session this node owned. */
-  /** Answers another node's handover request. */
+  /** Answers another node's handover request: it asks for a session this node owned. */
   async answer(data: Uint8Array): Promise<Uint8Array> {
     let request: HandoverRequest;
     try {

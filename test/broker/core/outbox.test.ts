@@ -33,6 +33,14 @@ class FakeTarget implements DeliveryTarget {
 const msg = (payload: string, qos: QoS = 1, expiry?: number): BrokerMessage =>
   createMessage({ topic: 't', payload, qos, properties: expiry === undefined ? undefined : { messageExpiryInterval: expiry } }, undefined);
 
+/** An outbox with default limits, attached to a fake connection whose window is `window`. */
+function attached(window: number): { outbox: Outbox; target: FakeTarget } {
+  const outbox = new Outbox('c', defaultLimits, new BrokerStats());
+  const target = new FakeTarget(window);
+  outbox.target = target;
+  return { outbox, target };
+}
+
 describe('outbox', () => {
   it('keeps order and never reuses a packet id in flight over 100,000 messages acknowledged out of order', () => {
     const stats = new BrokerStats();
@@ -118,9 +126,7 @@ describe('outbox', () => {
   it('hands unacknowledged shared-subscription messages back when the session ends', () => {
     const given: string[] = [];
     const group = { filter: '$share/g/t', reassign: (m: BrokerMessage) => void given.push(new TextDecoder().decode(m.payload)) };
-    const outbox = new Outbox('c', defaultLimits, new BrokerStats());
-    const target = new FakeTarget(1);
-    outbox.target = target;
+    const { outbox, target } = attached(1);
     outbox.deliver(msg('in flight'), 1, false, undefined, group);
     outbox.deliver(msg('queued'), 1, false, undefined, group);
     outbox.deliver(msg('own'), 1, false, undefined, undefined);
@@ -195,9 +201,7 @@ describe('outbox', () => {
     const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
     it('sends the first slice at once, the rest in later turns of the event loop, before any newer message', async () => {
-      const outbox = new Outbox('c', defaultLimits, new BrokerStats());
-      const target = new FakeTarget(100);
-      outbox.target = target;
+      const { outbox, target } = attached(100);
       outbox.deliverRetained(retained(5000), 1, undefined);
       // With QoS 0 retained messages (granted QoS 1), only the socket limits the pace.
       assert.equal(target.sent.length, 1024, 'one slice in this turn');
@@ -210,9 +214,7 @@ describe('outbox', () => {
     });
 
     it('waits for the socket and the window, and goes on when they allow', () => {
-      const outbox = new Outbox('c', defaultLimits, new BrokerStats());
-      const target = new FakeTarget(3);
-      outbox.target = target;
+      const { outbox, target } = attached(3);
       target.open = false;
       outbox.deliverRetained(retained(5, 1), 2, undefined);
       assert.equal(target.sent.length, 0);
@@ -225,9 +227,7 @@ describe('outbox', () => {
     });
 
     it('hands over what a feed has left at QoS 1/2, in order, and no QoS 0 message', () => {
-      const outbox = new Outbox('c', defaultLimits, new BrokerStats());
-      const target = new FakeTarget(1);
-      outbox.target = target;
+      const { outbox, target } = attached(1);
       outbox.deliverRetained([msg('a', 1), msg('b', 0), msg('c', 1)], 1, undefined);
       outbox.deliver(msg('live'), 1, false, undefined, undefined);
       const exported = outbox.export();
@@ -243,9 +243,7 @@ describe('outbox', () => {
     });
 
     it('stops when the session ends', async () => {
-      const outbox = new Outbox('c', defaultLimits, new BrokerStats());
-      const target = new FakeTarget(100);
-      outbox.target = target;
+      const { outbox, target } = attached(100);
       outbox.deliverRetained(retained(3000), 0, undefined);
       outbox.release();
       await turn();
