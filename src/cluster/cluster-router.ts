@@ -10,6 +10,7 @@ import {
 } from '../broker/index.js';
 import type { ClusterEngine, Stop } from './engine.js';
 import { decodeLive, encodeLive } from './journal-codec.js';
+import type { ClusterRoutes } from './routes.js';
 import type { ClusterSharedGroups } from './shared-groups.js';
 import type { TopicSubjects } from './subject.js';
 
@@ -28,11 +29,18 @@ export interface ClusterRouterStats {
   sharedDropped: number;
 }
 
+/** Whether a subscription is routed across nodes: not `$SYS` (per node); shared ones go by their groups' members. */
+function routable(subscription: SubscriptionRecord): boolean {
+  const filter = subscription.topicFilter;
+  return subscription.group === undefined && filter !== '$SYS' && !filter.startsWith('$SYS/');
+}
+
 /**
  * A router for one node of a cluster: local sessions are routed by a LocalRouter as on a single broker; what is
  * published here also goes to the other nodes — QoS 0 live, on the topic's subject, to nodes that subscribed to
- * it; QoS 1 and 2 in the node's next journal batch (`publish` operations), which is durable before the publisher
- * is acknowledged and which every node follows. Messages from other nodes come in through `routeRemote`.
+ * it; QoS 1 and 2, when another node has a matching filter (`ClusterRoutes`), in the node's next journal batch
+ * (`publish` operations), which is durable before the publisher is acknowledged and which every node follows.
+ * Messages from other nodes come in through `routeRemote`.
  */
 export class ClusterRouter implements Router {
   readonly local: LocalRouter;
@@ -44,11 +52,14 @@ export class ClusterRouter implements Router {
   private liveSeq = 0;
   private readonly lastLive = new Map<string, number>();
   private readonly origin: Buffer;
+  /** Route writes of new filters not yet known everywhere: the next SUBACK waits for them. */
+  private readonly routing = new Set<Promise<void>>();
 
   constructor(
     private readonly engine: ClusterEngine,
     private readonly subjects: TopicSubjects,
     private readonly groups: ClusterSharedGroups,
+    private readonly routes: ClusterRoutes,
   ) {
     this.origin = Buffer.from(engine.nodeId);
     this.local = new LocalRouter({ reassign: (group, message, from) => this.reassign(group, message, from) });
@@ -70,16 +81,16 @@ export class ClusterRouter implements Router {
   }
 
   /**
-   * Before SUBACK: the engine has this node's new live interest, and the node has read the journal up to now, so
-   * a retained message acknowledged on another node a moment ago is known here. Bounded: while the engine is
-   * unreachable, the subscription is answered all the same (it works on this node).
+   * Before SUBACK: the engine has this node's new live interest, every node knows its new routes, and the node has
+   * read the journal up to now, so a retained message acknowledged on another node a moment ago is known here.
+   * Bounded: while the engine is unreachable, the subscription is answered all the same (it works on this node).
    */
   ready(): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const bound = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, READY_TIMEOUT_MS);
     });
-    const work = Promise.all([this.engine.flush(), this.catchUp()]).then(
+    const work = Promise.all([this.engine.flush(), this.catchUp(), ...this.routing]).then(
       () => undefined,
       () => undefined,
     );
@@ -94,6 +105,11 @@ export class ClusterRouter implements Router {
       if (known !== undefined) known.uses++;
       else this.interest.set(subject, { uses: 1, stop: this.engine.subscribeLive(subject, this.onLive) });
     }
+    if (!routable(subscription)) return;
+    const routed = this.routes.add(subscription.topicFilter);
+    if (routed === undefined) return;
+    this.routing.add(routed);
+    void routed.finally(() => this.routing.delete(routed));
   }
 
   remove(subscription: SubscriptionRecord): void {
@@ -105,6 +121,7 @@ export class ClusterRouter implements Router {
       known.stop();
       this.interest.delete(subject);
     }
+    if (routable(subscription)) this.routes.remove(subscription.topicFilter);
   }
 
   /**
@@ -162,9 +179,10 @@ export class ClusterRouter implements Router {
     this.send(message, [[group, member.clientId, member.node]], true);
   }
 
-  /** To the other nodes: QoS 0 live, QoS 1/2 in this node's next journal batch. */
+  /** To the other nodes: QoS 0 live, QoS 1/2 in this node's next journal batch when another node needs it. */
   private send(message: BrokerMessage, shared: SharedChoice[] | undefined, sharedOnly: boolean): void {
     if (message.qos > 0) {
+      if (shared === undefined && !this.routes.elsewhere(message.topic)) return;
       this.record?.(sharedOnly ? { op: 'publish', message, shared, sharedOnly } : shared === undefined ? { op: 'publish', message } : { op: 'publish', message, shared });
       return;
     }

@@ -1,6 +1,6 @@
 /**
- * What the cluster needs of its engine, and nothing else: an ordered journal with one subject per node that every
- * node can follow, live (QoS 0) messages routed by interest, a compacted store of retained messages, key-value
+ * What the cluster needs of its engine, and nothing else: an ordered journal with one subject per node whose
+ * followed entries every node can follow (the rest only whoever adopts the node reads), live (QoS 0) messages routed by interest, a compacted store of retained messages, key-value
  * buckets whose revisions fence ownership, and requests between nodes. NATS with JetStream implements it
  * (nats-engine.ts); an in-process implementation (memory-engine.ts) lets the cluster's rules be tested without a
  * server. Both pass test/cluster/engine-contract.ts.
@@ -36,12 +36,15 @@ export interface KvBucket {
   put(key: string, value: Uint8Array): Promise<number>;
   /** Deletes the key; with `revision`, only while that is still its revision (false when it was not deleted). */
   delete(key: string, revision?: number): Promise<boolean>;
-  /** Every current entry first, then every change, until the returned function is called. */
-  watch(onChange: (change: KvChange) => void): Promise<() => void>;
+  /**
+   * Every current entry first, then every change, until the returned function is called. `onCurrent` is called
+   * once every entry the bucket held when the watch began has been delivered.
+   */
+  watch(onChange: (change: KvChange) => void, onCurrent?: () => void): Promise<() => void>;
 }
 
 /** The cluster's key-value buckets. */
-export type BucketName = 'sessions' | 'nodes' | 'shares';
+export type BucketName = 'sessions' | 'nodes' | 'shares' | 'routes';
 
 /** Stops a subscription or a follower. */
 export type Stop = () => void;
@@ -58,21 +61,22 @@ export interface ClusterEngine {
 
   /**
    * Appends a batch to this node's journal; resolves with its sequence once it is as durable as the engine
-   * promises (replicated, for JetStream). `id` makes a retry of the same batch a no-op.
+   * promises (replicated, for JetStream). `id` makes a retry of the same batch a no-op. An entry that is not
+   * `followed` (default: it is) reaches no follower: only `readNode` and the journal's sequence see it.
    */
-  append(data: Uint8Array, id: string): Promise<number>;
+  append(data: Uint8Array, id: string, followed?: boolean): Promise<number>;
   /**
-   * Delivers every node's journal entries with a sequence of at least `fromSeq`, in order, then new ones live. A
-   * promise returned by `onEntry` holds the later entries back until it settles: a node whose subscribers' queues
-   * are full stops reading the journal as a single broker stops reading a publisher's socket.
+   * Delivers every node's followed journal entries with a sequence of at least `fromSeq`, in order, then new ones
+   * live. A promise returned by `onEntry` holds the later entries back until it settles: a node whose subscribers'
+   * queues are full stops reading the journal as a single broker stops reading a publisher's socket.
    */
   follow(fromSeq: number, onEntry: (entry: JournalEntry) => void | Promise<void>): Promise<Stop>;
-  /** Reads every node's entries with `fromSeq <= seq < toSeq` that the journal still holds, in order. */
+  /** Reads every node's followed entries with `fromSeq <= seq < toSeq` that the journal still holds, in order. */
   readRange(fromSeq: number, toSeq: number, onEntry: (entry: JournalEntry) => void): Promise<void>;
-  /** Reads one node's journal from its first entry to its last at the time of the call. */
+  /** Reads one node's journal, followed entries or not, from its first entry to its last at the time of the call. */
   readNode(node: string, onEntry: (entry: JournalEntry) => void): Promise<void>;
-  /** The journal's last sequence (0 when empty). */
-  lastSeq(): Promise<number>;
+  /** The journal's last sequence, or with `followed` the last followed entry's (0 when there is none). */
+  lastSeq(followed?: boolean): Promise<number>;
   /** Removes a node's journal entries below `beforeSeq` (all of them when absent). */
   purgeNode(node: string, beforeSeq?: number): Promise<void>;
 

@@ -34,6 +34,9 @@ export type JournalOp =
   /** The client's connection ended (its Will, if any, was handled by the appending node). */
   | { op: 'disconnected'; clientId: string };
 
+/** The operations of another node's entry that change anything on a node: what makes an entry followed. */
+export const ROUTED_OPS: ReadonlySet<JournalOp['op']> = new Set(['publish', 'putRetained', 'deleteRetained']);
+
 /** A journal entry that does not decode. */
 export class JournalError extends Error {
   constructor(message: string) {

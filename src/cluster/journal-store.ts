@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { StoreError, type BrokerMessage, type BrokerStore, type StoredSessionState, type StoreOp } from '../broker/index.js';
 import type { ClusterEngine } from './engine.js';
-import { decodeMessage, encodeBatches, encodeMessage, type JournalOp } from './journal-codec.js';
+import { decodeMessage, encodeBatches, encodeMessage, ROUTED_OPS, type JournalOp } from './journal-codec.js';
 import type { TopicSubjects } from './subject.js';
 
 /** Largest journal entry by default: half of NATS's default max_payload, room for headers. */
@@ -11,11 +11,15 @@ export const MAX_ENTRY_BYTES = 512 * 1024;
 interface PendingBatch {
   entries: Array<{ id: string; data: Uint8Array }>;
   ops: readonly StoreOp[];
+  /** Whether other nodes follow it: it holds messages for them or retained messages. */
+  followed: boolean;
 }
 
 /**
  * A node's store in the cluster: every batch the broker writes becomes an entry of the node's journal (one
- * JetStream message; several when it is large), which resolves once the engine holds it. Retained messages also go to the engine's retained
+ * JetStream message; several when it is large), which resolves once the engine holds it. Entries with messages
+ * for other nodes or retained messages are followed by every node; the rest (the node's session bookkeeping)
+ * only by whoever adopts its sessions. Retained messages also go to the engine's retained
  * store (before the entry, so a node that loads them and then follows the journal from where it loaded misses
  * nothing). A node starts with no sessions of its own: they come to it from the clients that connect to it
  * (handed over by other nodes) or from a dead node's journal (adopted).
@@ -124,6 +128,7 @@ export class JournalStore implements BrokerStore {
     const batch: PendingBatch = {
       entries: encodeBatches(entry, this.maxEntryBytes).map((data) => ({ id: `${this.engine.nodeId}:${this.incarnation}:${++this.batches}`, data })),
       ops: fresh,
+      followed: entry.some((op) => ROUTED_OPS.has(op.op)),
     };
     try {
       await this.appendAll(batch);
@@ -152,7 +157,7 @@ export class JournalStore implements BrokerStore {
     while (batch.entries.length > 0) {
       const { id, data } = batch.entries[0]!;
       const index = ++this.appendsStarted;
-      const seq = await this.append(id, data);
+      const seq = await this.append(id, data, batch.followed);
       batch.entries.shift();
       this.appendedBytes += data.length;
       if (this.seqWaiters.length > 0) {
@@ -189,9 +194,9 @@ export class JournalStore implements BrokerStore {
     await this.flushMarks().catch(() => undefined);
   }
 
-  private async append(id: string, data: Uint8Array): Promise<number> {
+  private async append(id: string, data: Uint8Array, followed: boolean): Promise<number> {
     try {
-      return await this.engine.append(data, id);
+      return await this.engine.append(data, id, followed);
     } catch (err) {
       throw new StoreError('io', `cluster journal write failed: ${err instanceof Error ? err.message : String(err)}; the node refuses QoS 1/2 messages until NATS takes writes again`);
     }

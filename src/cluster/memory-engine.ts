@@ -86,9 +86,10 @@ class MemoryBucket implements KvBucket {
     return true;
   }
 
-  async watch(onChange: (change: KvChange) => void): Promise<Stop> {
+  async watch(onChange: (change: KvChange) => void, onCurrent?: () => void): Promise<Stop> {
     this.hub.check();
     for (const entry of this.entries.values()) onChange(entry);
+    onCurrent?.();
     this.watchers.add(onChange);
     return () => this.watchers.delete(onChange);
   }
@@ -106,12 +107,12 @@ class MemoryBucket implements KvBucket {
  * MemoryEngine made from it. `reachable = false` makes every engine behave as if the server were gone.
  */
 export class MemoryCluster {
-  private readonly journal: JournalEntry[] = [];
+  private readonly journal: Array<JournalEntry & { followed: boolean }> = [];
   private nextSeq = 1;
   private readonly appended = new Map<string, number>();
   private readonly followers = new Set<(entry: JournalEntry) => void>();
   private readonly retained = new Map<string, Uint8Array>();
-  private readonly buckets = { sessions: new MemoryBucket(this), nodes: new MemoryBucket(this), shares: new MemoryBucket(this) };
+  private readonly buckets = { sessions: new MemoryBucket(this), nodes: new MemoryBucket(this), shares: new MemoryBucket(this), routes: new MemoryBucket(this) };
   private readonly live = new Set<{ node: string; pattern: string; deliver: (subject: string, data: Uint8Array) => void }>();
   private readonly servers = new Map<string, (data: Uint8Array) => Promise<Uint8Array>>();
   private readonly statusListeners = new Set<EngineStatusListener>();
@@ -140,13 +141,14 @@ export class MemoryCluster {
     return this.buckets[name];
   }
 
-  append(node: string, data: Uint8Array, id: string): number {
+  append(node: string, data: Uint8Array, id: string, followed: boolean): number {
     this.check();
     const known = this.appended.get(id);
     if (known !== undefined) return known;
-    const entry: JournalEntry = { seq: this.nextSeq++, node, data: data.slice() };
+    const entry = { seq: this.nextSeq++, node, data: data.slice(), followed };
     this.journal.push(entry);
     this.appended.set(id, entry.seq);
+    if (!followed) return entry.seq;
     // Delivered after the append resolves, as a server would.
     queueMicrotask(() => {
       for (const follower of this.followers) follower(entry);
@@ -157,14 +159,14 @@ export class MemoryCluster {
   follow(fromSeq: number, onEntry: (entry: JournalEntry) => void | Promise<void>): Stop {
     this.check();
     const follower = inOrder(onEntry);
-    for (const entry of this.journal) if (entry.seq >= fromSeq) follower(entry);
+    for (const entry of this.journal) if (entry.followed && entry.seq >= fromSeq) follower(entry);
     this.followers.add(follower);
     return () => this.followers.delete(follower);
   }
 
   readRange(fromSeq: number, toSeq: number, onEntry: (entry: JournalEntry) => void): void {
     this.check();
-    for (const entry of [...this.journal]) if (entry.seq >= fromSeq && entry.seq < toSeq) onEntry(entry);
+    for (const entry of [...this.journal]) if (entry.followed && entry.seq >= fromSeq && entry.seq < toSeq) onEntry(entry);
   }
 
   readNode(node: string, onEntry: (entry: JournalEntry) => void): void {
@@ -172,9 +174,11 @@ export class MemoryCluster {
     for (const entry of [...this.journal]) if (entry.node === node) onEntry(entry);
   }
 
-  lastSeq(): number {
+  lastSeq(followed: boolean): number {
     this.check();
-    return this.nextSeq - 1;
+    if (!followed) return this.nextSeq - 1;
+    for (let i = this.journal.length - 1; i >= 0; i--) if (this.journal[i]!.followed) return this.journal[i]!.seq;
+    return 0;
   }
 
   purgeNode(node: string, beforeSeq: number): void {
@@ -277,8 +281,8 @@ export class MemoryEngine implements ClusterEngine {
     this.listeners.push(listener);
   }
 
-  async append(data: Uint8Array, id: string): Promise<number> {
-    return this.hub.append(this.nodeId, data, id);
+  async append(data: Uint8Array, id: string, followed = true): Promise<number> {
+    return this.hub.append(this.nodeId, data, id, followed);
   }
 
   async follow(fromSeq: number, onEntry: (entry: JournalEntry) => void | Promise<void>): Promise<Stop> {
@@ -293,8 +297,8 @@ export class MemoryEngine implements ClusterEngine {
     this.hub.readNode(node, onEntry);
   }
 
-  async lastSeq(): Promise<number> {
-    return this.hub.lastSeq();
+  async lastSeq(followed = false): Promise<number> {
+    return this.hub.lastSeq(followed);
   }
 
   async purgeNode(node: string, beforeSeq = Number.MAX_SAFE_INTEGER): Promise<void> {

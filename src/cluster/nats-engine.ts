@@ -107,21 +107,39 @@ class NatsBucket implements KvBucket {
     }
   }
 
-  async watch(onChange: (change: KvChange) => void): Promise<Stop> {
-    const iterator = await this.kv().watch();
+  async watch(onChange: (change: KvChange) => void, onCurrent?: () => void): Promise<Stop> {
+    const kv = this.kv();
+    const iterator = await kv.watch();
+    let current = false;
+    const caughtUp = (): void => {
+      if (current) return;
+      current = true;
+      onCurrent?.();
+    };
     void (async () => {
       for await (const entry of iterator) {
         if (entry.operation === 'PUT') onChange({ key: entry.key, value: entry.value, revision: entry.revision });
         else onChange({ key: entry.key, deleted: true, revision: entry.revision });
+        // Nothing left to deliver for now: everything the bucket held when the watch began has come.
+        if (entry.delta === 0) caughtUp();
       }
     })().catch(() => undefined);
+    // An empty bucket delivers nothing to say so.
+    if (onCurrent !== undefined) {
+      void kv.status().then(
+        (status) => {
+          if (status.values === 0) caughtUp();
+        },
+        () => undefined,
+      );
+    }
     return () => iterator.stop();
   }
 }
 
 /**
  * The cluster engine on NATS: core subjects for live messages and requests, JetStream streams for the journal
- * (`CX_<cluster>_JOURNAL`, one subject per node) and retained messages (`CX_<cluster>_RETAINED`, one message per
+ * (`CX_<cluster>_JOURNAL`, two subjects per node: `.f` for entries every node follows, `.o` for the rest) and retained messages (`CX_<cluster>_RETAINED`, one message per
  * subject), JetStream key-value buckets for sessions and nodes. Written for nats-server 2.9 (one filter per
  * consumer, no per-message TTL); docs/cluster.md says which server version production needs.
  */
@@ -136,6 +154,10 @@ export class NatsEngine implements ClusterEngine {
   private readonly stops = new Set<Stop>();
   private readonly prefix: string;
   private readonly journalStream: string;
+  /** This node's journal subjects (entries other nodes follow, entries only an adopter reads) and every node's followed ones. */
+  private readonly followedSubject: string;
+  private readonly ownSubject: string;
+  private readonly allFollowed: string;
   private readonly retainedStream: string;
   private readonly timeoutMs: number;
   private reachable = false;
@@ -145,6 +167,9 @@ export class NatsEngine implements ClusterEngine {
     const cluster = subjectToken(options.cluster);
     this.prefix = `cx.${cluster}`;
     this.journalStream = streamName(`CX_${options.cluster}_JOURNAL`);
+    this.followedSubject = `${this.prefix}.j.${subjectToken(this.nodeId)}.f`;
+    this.ownSubject = `${this.prefix}.j.${subjectToken(this.nodeId)}.o`;
+    this.allFollowed = `${this.prefix}.j.*.f`;
     this.retainedStream = streamName(`CX_${options.cluster}_RETAINED`);
     this.timeoutMs = options.timeoutMs ?? 5000;
   }
@@ -201,7 +226,7 @@ export class NatsEngine implements ClusterEngine {
       discard: DiscardPolicy.Old,
     });
     const kvm = new Kvm(this.js);
-    for (const name of ['sessions', 'nodes', 'shares'] as const) {
+    for (const name of ['sessions', 'nodes', 'shares', 'routes'] as const) {
       const bucket = await kvm.create(streamName(`cx_${o.cluster}_${name}`), { history: 1, replicas });
       this.kvs.set(name, bucket);
     }
@@ -222,13 +247,18 @@ export class NatsEngine implements ClusterEngine {
     this.listeners.push(listener);
   }
 
-  async append(data: Uint8Array, id: string): Promise<number> {
+  async append(data: Uint8Array, id: string, followed = true): Promise<number> {
     if (this.publisher === undefined) throw new EngineUnavailableError('the engine is not started');
-    return this.publisher.publish(`${this.prefix}.j.${subjectToken(this.nodeId)}`, data, id);
+    return this.publisher.publish(followed ? this.followedSubject : this.ownSubject, data, id);
+  }
+
+  /** The node of a journal subject (`<prefix>.j.<node>.f` or `.o`). */
+  private journalNode(subject: string): string {
+    const token = subject.slice(this.prefix.length + 3, subject.lastIndexOf('.'));
+    return decodeToken(token) ?? token;
   }
 
   async follow(fromSeq: number, onEntry: (entry: JournalEntry) => void | Promise<void>): Promise<Stop> {
-    const head = `${this.prefix}.j.`;
     let next = Math.max(1, fromSeq);
     let stopped = false;
     let held = false;
@@ -239,7 +269,7 @@ export class NatsEngine implements ClusterEngine {
       while (!stopped) {
         try {
           const consumer = await this.jetstream().consumers.get(this.journalStream, {
-            filter_subjects: `${head}>`,
+            filter_subjects: this.allFollowed,
             deliver_policy: DeliverPolicy.StartSequence,
             opt_start_seq: next,
           });
@@ -249,8 +279,7 @@ export class NatsEngine implements ClusterEngine {
           for await (const msg of messages) {
             if (msg.seq < next) continue;
             next = msg.seq + 1;
-            const token = msg.subject.slice(head.length);
-            const hold = onEntry({ seq: msg.seq, node: decodeToken(token) ?? token, data: msg.data });
+            const hold = onEntry({ seq: msg.seq, node: this.journalNode(msg.subject), data: msg.data });
             if (hold !== undefined) {
               held = true;
               await hold.catch(() => undefined);
@@ -274,7 +303,7 @@ export class NatsEngine implements ClusterEngine {
         seen = at;
         return;
       }
-      void this.lastSeq().then(
+      void this.lastSeq(true).then(
         (last) => {
           if (last >= at && at === seen) void current?.close().catch(() => undefined);
           seen = at;
@@ -292,9 +321,8 @@ export class NatsEngine implements ClusterEngine {
 
   async readRange(fromSeq: number, toSeq: number, onEntry: (entry: JournalEntry) => void): Promise<void> {
     if (toSeq <= fromSeq) return;
-    const head = `${this.prefix}.j.`;
     const consumer = await this.jetstream().consumers.get(this.journalStream, {
-      filter_subjects: `${head}>`,
+      filter_subjects: this.allFollowed,
       deliver_policy: DeliverPolicy.StartSequence,
       opt_start_seq: Math.max(1, fromSeq),
     });
@@ -309,8 +337,7 @@ export class NatsEngine implements ClusterEngine {
           done = true;
           continue;
         }
-        const token = msg.subject.slice(head.length);
-        onEntry({ seq: msg.seq, node: decodeToken(token) ?? token, data: msg.data });
+        onEntry({ seq: msg.seq, node: this.journalNode(msg.subject), data: msg.data });
         if (msg.seq >= toSeq - 1 || msg.info.pending === 0) done = true;
       }
       if (done || got === 0) return;
@@ -318,33 +345,40 @@ export class NatsEngine implements ClusterEngine {
   }
 
   async readNode(node: string, onEntry: (entry: JournalEntry) => void): Promise<void> {
-    const subject = `${this.prefix}.j.${subjectToken(node)}`;
-    const last = await this.manager().streams.getMessage(this.journalStream, { last_by_subj: subject }).catch((err: unknown) => {
-      if (err instanceof JetStreamApiError && err.code === NOT_FOUND) return null;
-      throw err;
-    });
-    if (last === null) return;
+    const subject = `${this.prefix}.j.${subjectToken(node)}.*`;
+    const last = await this.lastOf(subject);
+    if (last === 0) return;
     const consumer = await this.jetstream().consumers.get(this.journalStream, { filter_subjects: subject, deliver_policy: DeliverPolicy.All });
     const messages = await consumer.consume({ max_messages: 256 });
     try {
       for await (const msg of messages) {
         onEntry({ seq: msg.seq, node, data: msg.data });
-        if (msg.seq >= last.seq) break;
+        if (msg.seq >= last) break;
       }
     } finally {
       await messages.close().catch(() => undefined);
     }
   }
 
-  async lastSeq(): Promise<number> {
+  async lastSeq(followed = false): Promise<number> {
+    if (followed) return this.lastOf(this.allFollowed);
     const info = await this.manager().streams.info(this.journalStream);
     return info.state.last_seq;
+  }
+
+  /** The sequence of the journal's last entry on `subject` (wildcards allowed), 0 when there is none. */
+  private async lastOf(subject: string): Promise<number> {
+    const last = await this.manager().streams.getMessage(this.journalStream, { last_by_subj: subject }).catch((err: unknown) => {
+      if (err instanceof JetStreamApiError && err.code === NOT_FOUND) return null;
+      throw err;
+    });
+    return last === null ? 0 : last.seq;
   }
 
   async purgeNode(node: string, beforeSeq?: number): Promise<void> {
     // Nothing is below sequence 1; and JetStream reads `seq: 0` as no bound at all (it would purge everything).
     if (beforeSeq !== undefined && beforeSeq <= 1) return;
-    const filter = `${this.prefix}.j.${subjectToken(node)}`;
+    const filter = `${this.prefix}.j.${subjectToken(node)}.*`;
     await this.manager().streams.purge(this.journalStream, beforeSeq === undefined ? { filter } : { filter, seq: beforeSeq });
   }
 

@@ -2,11 +2,12 @@ import { Broker, type Logger, type BrokerMessage, type BrokerOptions } from '../
 import { withOwnPayload } from '../broker/internal.js';
 import { ClusterRouter } from './cluster-router.js';
 import type { ClusterEngine, JournalEntry, KvBucket, Stop } from './engine.js';
-import { decodeBatch, JournalError, type JournalOp } from './journal-codec.js';
+import { decodeBatch, JournalError, ROUTED_OPS, type JournalOp } from './journal-codec.js';
 import { JournalStore } from './journal-store.js';
 import { Reaper } from './reaper.js';
 import { FollowerHold } from './follower-hold.js';
 import { Membership } from './membership.js';
+import { ClusterRoutes } from './routes.js';
 import { ClusterSessions } from './session-directory.js';
 import { ClusterSharedGroups } from './shared-groups.js';
 import { TopicSubjects } from './subject.js';
@@ -67,12 +68,13 @@ type AdminHandler = (request: Uint8Array) => Promise<Uint8Array>;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-/** The operations of another node's entry that change anything here (`apply`). */
-const ROUTED: ReadonlySet<JournalOp['op']> = new Set(['publish', 'putRetained', 'deleteRetained']);
 /** How often a node looks whether its journal is due for compaction. */
 const CHECKPOINT_CHECK_MS = 10_000;
 /** First byte of an admin API request from another node's admin listener (handover requests are JSON text). */
 const ADMIN_REQUEST = 0;
+/** First byte of a node's question whether this one has seen the routes bucket up to a revision (a u64 after it). */
+const ROUTES_SEEN = 1;
+const ROUTES_SEEN_TIMEOUT_MS = 3000;
 const ADMIN_TIMEOUT_MS = 5000;
 /** Pause before taking over a dead node again after a failed attempt: grows per attempt up to the maximum. */
 const REAP_RETRY_MS = 1000;
@@ -89,6 +91,7 @@ export class ClusterNode {
   readonly store: JournalStore;
   readonly sessions: ClusterSessions;
   private readonly groups: ClusterSharedGroups;
+  private readonly routes: ClusterRoutes;
   private readonly reaper: Reaper;
   private stopping = false;
   private readonly engine: ClusterEngine;
@@ -139,7 +142,19 @@ export class ClusterNode {
     });
     const alive = (node: string): boolean => this.membership.isAlive(node);
     this.groups = new ClusterSharedGroups(this.engine.bucket('shares'), this.engine.nodeId, alive, this.logger);
-    this.router = new ClusterRouter(this.engine, new TopicSubjects({ prefix: options.subjects.live }), this.groups);
+    this.routes = new ClusterRoutes({
+      bucket: this.engine.bucket('routes'),
+      nodeId: this.engine.nodeId,
+      logger: this.logger,
+      others: () => [...this.membership.alive].filter((node) => node !== this.nodeId),
+      askSeen: async (node, revision) => {
+        const data = new Uint8Array(9);
+        data[0] = ROUTES_SEEN;
+        new DataView(data.buffer).setBigUint64(1, BigInt(revision));
+        await this.engine.request(node, data, ROUTES_SEEN_TIMEOUT_MS);
+      },
+    });
+    this.router = new ClusterRouter(this.engine, new TopicSubjects({ prefix: options.subjects.live }), this.groups, this.routes);
     this.store = new JournalStore(this.engine, new TopicSubjects({ prefix: options.subjects.retained }), options.journalBatchMs ?? 2, options.maxEntryBytes);
     this.store.consumed = () => this.routedSeq;
     this.router.catchUp = () => this.caughtUp();
@@ -186,15 +201,21 @@ export class ClusterNode {
     engine.onStatus((up, detail) => this.engineStatus(up, detail));
     await engine.start();
     // Requests between nodes: handover requests (JSON text) and admin requests (after ADMIN_REQUEST).
-    await engine.serve((data) => (data[0] === ADMIN_REQUEST ? this.answerAdmin(data.subarray(1)) : this.sessions.answer(data)));
+    await engine.serve((data) => this.answer(data));
     await this.membership.start();
     await this.groups.start();
+    await this.routes.start();
     // The store notes the journal's end as it opens and loads retained messages; following starts after that end.
     await this.broker.listen();
     this.consumedSeq = this.store.startSeq + 1;
     this.routedSeq = this.consumedSeq;
     this.stops.push(await engine.follow(this.consumedSeq, (entry) => this.onEntry(entry)));
-    this.timers.push(setInterval(() => void this.store.flushMarks().catch(() => undefined), this.markIntervalMs));
+    this.timers.push(
+      setInterval(() => {
+        void this.store.flushMarks().catch(() => undefined);
+        void this.passUnfollowed().catch(() => undefined);
+      }, this.markIntervalMs),
+    );
     this.timers.push(setInterval(() => this.compactIfDue(), Math.min(CHECKPOINT_CHECK_MS, this.checkpointEveryMs)));
     this.logger.info(`cluster node ${this.nodeId} joined (${this.membership.alive.size} nodes: ${[...this.membership.alive].sort().join(', ')})`);
   }
@@ -215,6 +236,7 @@ export class ClusterNode {
     for (const stop of this.stops) stop();
     this.membership.stop();
     this.groups.stop();
+    this.routes.stop();
     this.router.close();
     await this.engine.bucket('nodes').delete(this.nodeId).catch(() => undefined);
     await this.engine.stop();
@@ -266,8 +288,14 @@ export class ClusterNode {
     };
   }
 
-  private answerAdmin(request: Uint8Array): Promise<Uint8Array> {
-    return this.adminHandler?.(request) ?? Promise.resolve(new Uint8Array(0));
+  /** A request from another node: an admin API request, whether routes are seen, or a session handover (JSON). */
+  private answer(data: Uint8Array): Promise<Uint8Array> {
+    if (data[0] === ADMIN_REQUEST) return this.adminHandler?.(data.subarray(1)) ?? Promise.resolve(new Uint8Array(0));
+    if (data[0] === ROUTES_SEEN && data.length === 9) {
+      const revision = Number(new DataView(data.buffer, data.byteOffset, data.byteLength).getBigUint64(1));
+      return this.routes.answerSync(revision).then(() => new Uint8Array(0));
+    }
+    return this.sessions.answer(data);
   }
 
   /** Compacts the journal when enough was appended since the last compaction, or long enough ago. */
@@ -329,11 +357,31 @@ export class ClusterNode {
     return { start, purgedBelow: below };
   }
 
-  /** Resolves once this node has routed every journal entry written before the call. */
+  /** Resolves once this node has routed every followed journal entry written before the call. */
   private async caughtUp(): Promise<void> {
-    const last = await this.engine.lastSeq();
+    const last = await this.engine.lastSeq(true);
     if (this.consumedSeq > last) return;
     await new Promise<void>((resolve) => this.catchUpWaiters.push({ seq: last, resolve }));
+  }
+
+  /**
+   * Moves how far this node has read past the entries it does not follow, when it has read every followed one:
+   * else a node whose journal nobody needs would hold the others' compactions back for ever. The journal's end is
+   * asked for first: every followed entry before it is at or before the last followed entry asked for after.
+   */
+  private async passUnfollowed(): Promise<void> {
+    const end = await this.engine.lastSeq();
+    const followed = await this.engine.lastSeq(true);
+    if (this.consumedSeq <= followed || this.consumedSeq > end) return;
+    this.consumedSeq = end + 1;
+    this.resolveCatchUp();
+  }
+
+  private resolveCatchUp(): void {
+    if (this.catchUpWaiters.length === 0) return;
+    const due = this.catchUpWaiters.filter((w) => w.seq < this.consumedSeq);
+    this.catchUpWaiters = this.catchUpWaiters.filter((w) => w.seq >= this.consumedSeq);
+    for (const waiter of due) waiter.resolve();
   }
 
   /**
@@ -359,6 +407,7 @@ export class ClusterNode {
         const done = await work;
         this.logger.info(`cluster: took over from ${dead}: ${done.sessions} sessions, ${done.messages} messages queued for them since, ${done.wills} wills`);
         await this.groups.forgetNode(dead).catch(() => undefined);
+        this.routes.forgetNode(dead);
         await bucket.delete(key, elected).catch(() => undefined);
         // Unless it came back meanwhile (restarted under its name, or only cut off from JetStream for a while).
         await this.engine.bucket('nodes').delete(dead, revision).catch(() => undefined);
@@ -400,6 +449,7 @@ export class ClusterNode {
       return;
     }
     this.logger.warn(`cluster engine reachable again (${detail}): node ${this.nodeId} serves the cluster`);
+    this.routes.rewrite();
     // The others were as silent to this node as it was to them: each gets a full period to be heard again.
     this.membership.hearAllAgain();
     if (Date.now() - this.unreachableSince >= this.deadAfterMs) void this.reconcile();
@@ -434,11 +484,7 @@ export class ClusterNode {
     try {
       this.applyEntry(entry);
     } finally {
-      if (this.catchUpWaiters.length > 0) {
-        const due = this.catchUpWaiters.filter((w) => w.seq < this.consumedSeq);
-        this.catchUpWaiters = this.catchUpWaiters.filter((w) => w.seq >= this.consumedSeq);
-        for (const waiter of due) waiter.resolve();
-      }
+      this.resolveCatchUp();
     }
     return this.followerHold.wait;
   }
@@ -447,7 +493,7 @@ export class ClusterNode {
     if (entry.node === this.engine.nodeId) return;
     let ops: JournalOp[];
     try {
-      ops = decodeBatch(entry.data, ROUTED);
+      ops = decodeBatch(entry.data, ROUTED_OPS);
     } catch (err) {
       this.badEntries++;
       if (this.badEntries <= 10) this.logger.warn(`cluster: journal entry ${entry.seq} from ${entry.node} dropped: ${err instanceof JournalError ? err.message : String(err)}`);

@@ -104,6 +104,49 @@ for (const [name, setUp] of implementations) {
       assert.deepEqual(seen, ['h1', 'h2', 'h3']);
     });
 
+    it('an entry that is not followed reaches no follower and no range read, but its node\'s reader and the purge', async () => {
+      const from = (await a.lastSeq()) + 1;
+      const seen: string[] = [];
+      const stop = await b.follow(from, (e) => void seen.push(text(e.data)));
+      const own = await a.append(bytes('u-own'), 'u:own', false);
+      const shared = await a.append(bytes('u-shared'), 'u:shared');
+      const ownAgain = await a.append(bytes('u-own2'), 'u:own2', false);
+      await waitFor(() => seen.includes('u-shared'), 10_000, 'the followed entry');
+      await new Promise((r) => setTimeout(r, 200));
+      stop();
+      assert.deepEqual(seen, ['u-shared']);
+      const ranged: string[] = [];
+      await b.readRange(from, ownAgain + 1, (e) => ranged.push(text(e.data)));
+      assert.deepEqual(ranged, ['u-shared']);
+      const mine: string[] = [];
+      await b.readNode('node-a', (e) => mine.push(text(e.data)));
+      assert.deepEqual(mine.filter((t) => t.startsWith('u-')), ['u-own', 'u-shared', 'u-own2']);
+      assert.equal(await b.lastSeq(), ownAgain);
+      assert.equal(await b.lastSeq(true), shared);
+      assert.ok(own < shared && shared < ownAgain);
+      await a.purgeNode('node-a', ownAgain);
+      const left: string[] = [];
+      await b.readNode('node-a', (e) => left.push(text(e.data)));
+      assert.deepEqual(left, ['u-own2']);
+    });
+
+    it('a watch says when it has delivered what the bucket held', async () => {
+      const bucket = a.bucket('routes');
+      await bucket.put('w.one', bytes('1'));
+      await bucket.put('w.two', bytes('2'));
+      const keys: string[] = [];
+      let keysWhenCurrent: string[] | undefined;
+      const stop = await b.bucket('routes').watch(
+        (change) => keys.push(change.key),
+        () => (keysWhenCurrent = [...keys]),
+      );
+      await waitFor(() => keysWhenCurrent !== undefined, 10_000, 'the watch current');
+      stop();
+      assert.ok(keysWhenCurrent!.includes('w.one') && keysWhenCurrent!.includes('w.two'), keysWhenCurrent!.join());
+      await bucket.delete('w.one');
+      await bucket.delete('w.two');
+    });
+
     it('purgeNode removes only that node\'s entries', async () => {
       await a.append(bytes('p-a'), 'p:a');
       await b.append(bytes('p-b'), 'p:b');

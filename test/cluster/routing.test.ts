@@ -57,6 +57,32 @@ for (const engine of ['memory', 'nats'] as const) {
       }
     });
 
+    it('QoS 1 messages no other node subscribes to stay out of what the other nodes read; a subscription made elsewhere takes them from its SUBACK on', async () => {
+      const local = await open(0);
+      await local.subscribe('only/here', 1);
+      const pub = await open(0);
+      const before = f.nodes.map((node) => node.router.stats.remoteMessages);
+      const from = (await f.engines[0]!.lastSeq()) + 1;
+      for (let i = 0; i < 5; i++) await pub.publish('only/here', `h${i}`, 1);
+      assert.deepEqual((await publishes(local, 5)).map((p) => text(p.payload)), ['h0', 'h1', 'h2', 'h3', 'h4']);
+      let followed = 0;
+      await f.engines[1]!.readRange(from, Number.MAX_SAFE_INTEGER, (entry) => {
+        if (entry.node === f.nodes[0]!.nodeId) followed++;
+      });
+      assert.equal(followed, 0, 'no entry of node 1 for the others to follow');
+      assert.deepEqual(
+        f.nodes.map((node) => node.router.stats.remoteMessages),
+        before,
+      );
+      // Node 3 subscribes: from its SUBACK on, node 1 journals the topic's messages for the others.
+      const far = await open(2);
+      await far.subscribe('only/+', 1);
+      await pub.publish('only/here', 'now', 1);
+      assert.equal(text((await publishes(far, 1))[0]!.payload), 'now');
+      assert.equal(text((await publishes(local, 1))[0]!.payload), 'now');
+      assert.deepEqual((await far.drain(300)).filter((p) => p.type === 'publish'), [], 'once');
+    });
+
     it('v5 properties and No Local hold across nodes', async () => {
       const sub = await open(2);
       await sub.subscribe([{ topicFilter: 'props/#', qos: 1 }], 0, { subscriptionIdentifiers: [7] });
