@@ -5,7 +5,8 @@
  * Prints `MEASURING` when the measured seconds start, then one JSON line: messages sent, acknowledged and received
  * during them.
  *
- * Argument (JSON): { pubPort, subPort, pairs, qos, rate, warmupSeconds, seconds }
+ * Argument (JSON): { pubPort, subPort, pairs, qos, rate, warmupSeconds, seconds, persistent } (`persistent`: the
+ * subscribers keep their sessions, Clean Session 0, so the broker stores every QoS 1 message until acknowledged).
  */
 import { connect, type Socket } from 'node:net';
 import { encode } from '../../src/packet/encode.js';
@@ -19,6 +20,7 @@ interface Spec {
   rate: number;
   warmupSeconds: number;
   seconds: number;
+  persistent?: boolean;
 }
 
 const spec = JSON.parse(process.argv[2]!) as Spec;
@@ -27,7 +29,7 @@ let sent = 0;
 let acked = 0;
 let received = 0;
 
-function open(port: number, clientId: string, onPacket: (socket: Socket, packet: ReturnType<PacketParser['next']>) => void): Promise<Socket> {
+function open(port: number, clientId: string, clean: boolean, onPacket: (socket: Socket, packet: ReturnType<PacketParser['next']>) => void): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1');
     socket.setNoDelay(true);
@@ -43,13 +45,13 @@ function open(port: number, clientId: string, onPacket: (socket: Socket, packet:
       }
     });
     socket.once('error', reject);
-    socket.once('connect', () => socket.write(encode({ type: 'connect', protocolVersion: 4, clientId, clean: true, keepalive: 0 }, 4)));
+    socket.once('connect', () => socket.write(encode({ type: 'connect', protocolVersion: 4, clientId, clean, keepalive: 0 }, 4)));
   });
 }
 
 const subscribers: Socket[] = [];
 for (let i = 0; i < spec.pairs; i++) {
-  const socket = await open(spec.subPort, `dev-sub-${i}`, (s, packet) => {
+  const socket = await open(spec.subPort, `dev-sub-${i}`, spec.persistent !== true, (s, packet) => {
     if (packet?.type !== 'publish') return;
     if (measuring) received++;
     if (packet.qos === 1) s.write(encode({ type: 'puback', packetId: packet.packetId!, reasonCode: 0 }, 4));
@@ -60,7 +62,7 @@ for (let i = 0; i < spec.pairs; i++) {
 const publishers: Socket[] = [];
 for (let i = 0; i < spec.pairs; i++) {
   publishers.push(
-    await open(spec.pubPort, `dev-pub-${i}`, (_s, packet) => {
+    await open(spec.pubPort, `dev-pub-${i}`, true, (_s, packet) => {
       if (packet?.type === 'puback' && measuring) acked++;
     }),
   );

@@ -8,7 +8,8 @@
  * Runs the built command: `npm run build` first.
  *
  * Environment: BENCH_PAIRS (default 1000), BENCH_RATE (messages/s in all, default 2000), BENCH_SECONDS (default 10),
- * BENCH_ROUNDS (default 2), BENCH_WARMUP (seconds, default 3), BENCH_QOS (0 or 1, default 1), BENCH_ONLY (scenarios, comma-separated: leveldb, memory,
+ * BENCH_ROUNDS (default 2), BENCH_WARMUP (seconds, default 3), BENCH_QOS (0 or 1, default 1), BENCH_PERSISTENT (1: the
+ * subscribers keep persistent sessions, so every QoS 1 message is stored until acknowledged), BENCH_ONLY (scenarios, comma-separated: leveldb, memory,
  * same, across, floor, mosquitto; `floor` is `bench/floor/forwarder.ts`, a bare Node forwarder that is no broker:
  * what Node's sockets cost per message here), BENCH_NODE_FLAGS (Node flags for every Culex process, e.g. --cpu-prof).
  */
@@ -23,6 +24,7 @@ const rate = Number(env.BENCH_RATE ?? 2000);
 const seconds = Number(env.BENCH_SECONDS ?? 10);
 const rounds = Number(env.BENCH_ROUNDS ?? 2);
 const qos = Number(env.BENCH_QOS ?? 1) === 0 ? 0 : 1;
+const persistent = env.BENCH_PERSISTENT === '1';
 // BENCH_ONLY=leveldb,memory,same,across,mosquitto picks scenarios.
 const only = new Set((env.BENCH_ONLY ?? 'leveldb,memory,same,across,floor,mosquitto').split(','));
 
@@ -41,7 +43,7 @@ interface Result {
 }
 
 async function measure(scenario: string, pubPort: number, subPort: number, brokerPids: number[], natsPid: number | undefined): Promise<Result> {
-  const [command, ...args] = pinned(LOAD_CORE, [process.execPath, '--import', 'tsx', join(root, 'bench/cluster/devices-load.ts'), JSON.stringify({ pubPort, subPort, pairs, qos, rate, warmupSeconds: Number(env.BENCH_WARMUP ?? 3), seconds })]);
+  const [command, ...args] = pinned(LOAD_CORE, [process.execPath, '--import', 'tsx', join(root, 'bench/cluster/devices-load.ts'), JSON.stringify({ pubPort, subPort, pairs, qos, rate, warmupSeconds: Number(env.BENCH_WARMUP ?? 3), seconds, persistent })]);
   const load = spawn(command!, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   let before: number[] = [];
@@ -101,7 +103,7 @@ const base = median((by.get('Culex (LevelDB store)') ?? []).map(perMsg));
 const anchor = median((by.get('Mosquitto') ?? []).map(perMsg));
 const ratio = (cpu: number, to: number): string => (Number.isFinite(to) && to > 0 ? `${(cpu / to).toFixed(2)}x` : '—');
 const perMsgOf = (rs: Result[], cpu: (r: Result) => number): number => median(rs.map((r) => (cpu(r) * 1e6) / Math.max(1, r.received)));
-console.log(`\nMany devices: ${pairs} publishers and ${pairs} subscribers, one topic per pair, QoS ${qos}, ${rate} msg/s in all, ${seconds} s, ${rounds} rounds (median)\n`);
+console.log(`\nMany devices: ${pairs} publishers and ${pairs} subscribers, one topic per pair, QoS ${qos}${persistent ? " (persistent subscriber sessions)" : ""}, ${rate} msg/s in all, ${seconds} s, ${rounds} rounds (median)\n`);
 console.log('| broker | received / sent | broker CPU µs/msg | user / kernel | ÷ Culex (LevelDB) | ÷ Mosquitto | NATS CPU µs/msg |');
 console.log('|---|---:|---:|---:|---:|---:|---:|');
 for (const [scenario, rs] of by) {

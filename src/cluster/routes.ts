@@ -19,6 +19,15 @@ function parseKey(key: string): { node: string; filter: string } | undefined {
   return { node: Buffer.from(key.slice(0, dot), 'base64url').toString(), filter: Buffer.from(key.slice(dot + 1), 'base64url').toString() };
 }
 
+/** The questions to one node whether it has seen the routes bucket up to a revision. */
+interface Asking {
+  /** The highest revision it has answered for, and the highest asked about. */
+  answered: number;
+  highest: number;
+  inFlight: boolean;
+  waiters: Array<{ revision: number; resolve: () => void }>;
+}
+
 /** What the routes need of the node around them. */
 export interface RoutesHost {
   bucket: KvBucket;
@@ -56,6 +65,8 @@ export class ClusterRoutes {
   /** The last bucket revision seen, and who waits for one. */
   private seenRevision = 0;
   private waiters: Array<{ revision: number; resolve: () => void }> = [];
+  /** Questions to other nodes whether they have seen a revision, one at a time per node. */
+  private readonly asking = new Map<string, Asking>();
 
   constructor(private readonly host: RoutesHost) {}
 
@@ -158,7 +169,36 @@ export class ClusterRoutes {
       this.host.logger.warn(`cluster: route for ${filter} not written (${err instanceof Error ? err.message : String(err)}); written again when the engine is back`);
       return;
     }
-    await Promise.all([...this.host.others()].map((node) => this.host.askSeen(node, revision).catch(() => undefined)));
+    await Promise.all([...this.host.others()].map((node) => this.seenBy(node, revision)));
+  }
+
+  /**
+   * Resolves once `node` has said it has seen `revision` (or could not say). One question per node at a time: the
+   * filters of a burst of subscriptions are asked about together, with the highest revision.
+   */
+  private seenBy(node: string, revision: number): Promise<void> {
+    let asking = this.asking.get(node);
+    if (asking === undefined) this.asking.set(node, (asking = { answered: 0, highest: 0, inFlight: false, waiters: [] }));
+    if (asking.answered >= revision) return Promise.resolve();
+    asking.highest = Math.max(asking.highest, revision);
+    const done = new Promise<void>((resolve) => asking.waiters.push({ revision, resolve }));
+    if (!asking.inFlight) void this.ask(node, asking);
+    return done;
+  }
+
+  private async ask(node: string, asking: Asking): Promise<void> {
+    asking.inFlight = true;
+    while (asking.waiters.length > 0) {
+      const revision = asking.highest;
+      // A node that does not answer is as good as one that said yes: the SUBACK is not held for it.
+      await this.host.askSeen(node, revision).catch(() => undefined);
+      asking.answered = Math.max(asking.answered, revision);
+      const due = asking.waiters.filter((w) => w.revision <= revision);
+      asking.waiters = asking.waiters.filter((w) => w.revision > revision);
+      for (const waiter of due) waiter.resolve();
+    }
+    asking.inFlight = false;
+    this.asking.delete(node);
   }
 
   private onChange(change: KvChange): void {

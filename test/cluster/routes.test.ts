@@ -46,6 +46,15 @@ describe('cluster routes', () => {
     assert.equal(a.add('s/+/t'), undefined);
   });
 
+  it('a burst of new filters asks each other node a question or two, not one per filter', async () => {
+    const { routes, asked } = nodes(['a', 'b']);
+    for (const r of routes.values()) await r.start();
+    const a = routes.get('a')!;
+    await Promise.all(Array.from({ length: 20 }, (_, i) => a.add(`burst/${i}`)));
+    assert.ok(asked.length <= 2, asked.join(' '));
+    assert.equal(routes.get('b')!.elsewhere('burst/19'), true);
+  });
+
   it('a filter no subscription uses lingers before it goes; taken up again meanwhile, it stays', async () => {
     const timers = mock.timers;
     timers.enable({ apis: ['setTimeout'] });
