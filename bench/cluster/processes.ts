@@ -80,6 +80,12 @@ const configDir = mkdtempSync(join(tmpdir(), 'bench-culex-config-'));
 const configFile = join(configDir, 'culex.json');
 writeFileSync(configFile, JSON.stringify({ listeners: [{ host: '127.0.0.1', port: 0 }], allowAnonymous: true, sysInterval: 0, security: { connectionRate: 0 } }));
 process.once('exit', () => rmSync(configDir, { recursive: true, force: true }));
+// BENCH_JOURNAL_MS sets the cluster nodes' journalBatchMs (their servers come from --cluster).
+const journalMs = process.env['BENCH_JOURNAL_MS'];
+const clusterConfigFile = join(configDir, 'culex-cluster.json');
+if (journalMs !== undefined) {
+  writeFileSync(clusterConfigFile, JSON.stringify({ ...JSON.parse(readFileSync(configFile, 'utf8')), cluster: { servers: ['nats://127.0.0.1:4222'], journalBatchMs: Number(journalMs) } }));
+}
 
 // BENCH_NODE_FLAGS adds Node flags to every Culex process (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof).
 const nodeFlags = (process.env['BENCH_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
@@ -112,7 +118,8 @@ export async function culexCluster(nodes: number, extra: string[] = []): Promise
   try {
     for (let i = 0; i < nodes; i++) {
       const node = String.fromCharCode(97 + i);
-      started.push(await start(BROKER_CORE, culex(['--cluster', url, '--cluster-name', name, '--node-name', node, ...extra]), new RegExp(`cluster node ${node} joined`)));
+      const args = ['--cluster', url, '--cluster-name', name, '--node-name', node, ...(journalMs === undefined ? [] : ['-c', clusterConfigFile]), ...extra];
+      started.push(await start(BROKER_CORE, culex(args), new RegExp(`cluster node ${node} joined`)));
     }
   } catch (err) {
     for (const s of started) await stop(s.child);

@@ -59,6 +59,8 @@ export class ClusterRoutes {
   private readonly leaving = new Map<string, NodeJS.Timeout>();
   /** Filters of this node the bucket may not have (a write failed): written again by `rewrite`. */
   private readonly unwritten = new Set<string>();
+  /** Writes of new filters not yet known everywhere. */
+  private readonly writing = new Map<string, Promise<void>>();
   private stopWatch: Stop | undefined;
   /** Every route the bucket held when the watch began is known: until then every message counts as routed elsewhere. */
   private current = false;
@@ -102,7 +104,8 @@ export class ClusterRoutes {
   add(filter: string): Promise<void> | undefined {
     const uses = this.mine.get(filter) ?? 0;
     this.mine.set(filter, uses + 1);
-    if (uses > 0) return undefined;
+    // A second subscription to a filter still being written waits for the same write.
+    if (uses > 0) return this.writing.get(filter);
     const timer = this.leaving.get(filter);
     if (timer !== undefined) {
       // Still in the bucket: nothing to write.
@@ -110,7 +113,9 @@ export class ClusterRoutes {
       this.leaving.delete(filter);
       return undefined;
     }
-    return this.write(filter);
+    const written = this.write(filter).finally(() => this.writing.delete(filter));
+    this.writing.set(filter, written);
+    return written;
   }
 
   /** A subscription here no longer uses `filter`: once none does for `ROUTE_LINGER_MS`, it leaves the bucket. */

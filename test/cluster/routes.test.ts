@@ -42,8 +42,13 @@ describe('cluster routes', () => {
     assert.equal(b.elsewhere('s/1/t'), true);
     assert.equal(b.elsewhere('s/1/u'), false);
     assert.equal(a.elsewhere('s/1/t'), false, 'its own filter is no reason to journal for the others');
-    // A second use writes nothing.
+    // A second use writes nothing; while the first write is under way, it waits for that one.
     assert.equal(a.add('s/+/t'), undefined);
+    const first = a.add('s/new');
+    const second = a.add('s/new');
+    assert.ok(first !== undefined && second === first);
+    await second;
+    assert.equal(b.elsewhere('s/new'), true);
   });
 
   it('a burst of new filters asks each other node a question or two, not one per filter', async () => {
