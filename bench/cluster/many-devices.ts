@@ -40,6 +40,7 @@ interface Result {
   perProcess: number[];
   natsCpu: number;
   seconds: number;
+  round?: number;
 }
 
 async function measure(scenario: string, pubPort: number, subPort: number, brokerPids: number[], natsPid: number | undefined): Promise<Result> {
@@ -90,6 +91,7 @@ for (let round = 0; round < rounds; round++) {
   if (only.has('across')) results.push(await scenario('Culex cluster, across nodes', await culexCluster(2), true));
   if (only.has('floor')) results.push(await scenario('Node floor (bare forwarder, no broker)', await nodeFloor()));
   if (only.has('mosquitto')) results.push(await scenario('Mosquitto', await mosquitto()));
+  for (const r of results.slice(first)) r.round = round;
   for (const r of results.slice(first)) {
     const each = r.perProcess.map((cpu) => ((cpu * 1e6) / Math.max(1, r.received)).toFixed(1)).join(' + ');
     console.error(`round ${round + 1}: ${r.scenario}: ${r.received}/${r.sent} received, broker ${((r.brokerCpu * 1e6) / Math.max(1, r.received)).toFixed(1)} µs/msg (${each}), NATS ${((r.natsCpu * 1e6) / Math.max(1, r.received)).toFixed(1)}`);
@@ -102,14 +104,24 @@ const perMsg = (r: Result): number => (r.brokerCpu * 1e6) / Math.max(1, r.receiv
 const base = median((by.get('Culex (LevelDB store)') ?? []).map(perMsg));
 const anchor = median((by.get('Mosquitto') ?? []).map(perMsg));
 const ratio = (cpu: number, to: number): string => (Number.isFinite(to) && to > 0 ? `${(cpu / to).toFixed(2)}x` : '—');
+// The ratio to the LevelDB broker within each round (its neighbour in time), then the median over rounds: the
+// machine's state drifts between rounds more than the brokers differ.
+const leveldbIn = new Map((by.get('Culex (LevelDB store)') ?? []).map((r) => [r.round, perMsg(r)]));
+const paired = (rs: Result[]): string => {
+  const ratios = rs.flatMap((r) => {
+    const to = leveldbIn.get(r.round);
+    return to === undefined ? [] : [perMsg(r) / to];
+  });
+  return ratios.length === 0 ? '—' : `${median(ratios).toFixed(2)}x`;
+};
 const perMsgOf = (rs: Result[], cpu: (r: Result) => number): number => median(rs.map((r) => (cpu(r) * 1e6) / Math.max(1, r.received)));
 console.log(`\nMany devices: ${pairs} publishers and ${pairs} subscribers, one topic per pair, QoS ${qos}${persistent ? " (persistent subscriber sessions)" : ""}, ${rate} msg/s in all, ${seconds} s, ${rounds} rounds (median)\n`);
-console.log('| broker | received / sent | broker CPU µs/msg | user / kernel | ÷ Culex (LevelDB) | ÷ Mosquitto | NATS CPU µs/msg |');
-console.log('|---|---:|---:|---:|---:|---:|---:|');
+console.log('| broker | received / sent | broker CPU µs/msg | user / kernel | ÷ Culex (LevelDB) | same round ÷ Culex (LevelDB) | ÷ Mosquitto | NATS CPU µs/msg |');
+console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
 for (const [scenario, rs] of by) {
   const cpu = median(rs.map(perMsg));
   const nats = median(rs.map((r) => (r.natsCpu * 1e6) / Math.max(1, r.received)));
   const rec = rs.map((r) => `${r.received}/${r.sent}`).join(', ');
   const split = `${perMsgOf(rs, (r) => r.userCpu).toFixed(1)} / ${perMsgOf(rs, (r) => r.sysCpu).toFixed(1)}`;
-  console.log(`| ${scenario} | ${rec} | ${cpu.toFixed(1)} | ${split} | ${ratio(cpu, base)} | ${ratio(cpu, anchor)} | ${nats > 0 ? nats.toFixed(1) : '—'} |`);
+  console.log(`| ${scenario} | ${rec} | ${cpu.toFixed(1)} | ${split} | ${ratio(cpu, base)} | ${paired(rs)} | ${ratio(cpu, anchor)} | ${nats > 0 ? nats.toFixed(1) : '—'} |`);
 }
