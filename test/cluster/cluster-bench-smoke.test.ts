@@ -1,5 +1,5 @@
 /**
- * The cluster benchmarks (many devices, connect storm, batched QoS 1, following the journal) in their smallest form: every scenario runs
+ * The cluster benchmarks (many devices, connect storm, batched QoS 1, following the journal, idle CPU) in their smallest form: every scenario runs
  * and prints its row (no timing is judged here; figures come from full runs on a quiet machine).
  */
 import assert from 'node:assert/strict';
@@ -74,4 +74,12 @@ test('following the journal: the idle row and one row per entry size', { timeout
   table.delete('writer');
   assert.equal(table.size, 3, r.stdout);
   assert.deepEqual([...table.values()].slice(1).map((cells) => cells[0]), ['1', '8']);
+});
+
+test('idle CPU: every broker prints a figure per process', { timeout: 120_000 }, async () => {
+  const r = await run('bench/cluster/idle-cpu.ts', { BENCH_SETTLE: '1', BENCH_SECONDS: '1' });
+  assert.equal(r.code, 0, r.stderr);
+  const table = rows(r.stdout);
+  assert.deepEqual([...table.keys()], ['Culex (memory)', 'Culex (LevelDB store)', 'Culex cluster of two nodes']);
+  assert.equal(table.get('Culex cluster of two nodes')![0]!.split(' + ').length, 2);
 });
