@@ -126,6 +126,9 @@ function refusal(link: SessionLink, message: OutgoingMessage): Error | undefined
   return undefined;
 }
 
+/** Publishes in the order they were made (their message ids grow). */
+const bySent = (a: Outgoing, b: Outgoing): number => a.message.id - b.message.id;
+
 export class ClientSession {
   /** The connection the broker accepted, while there is one: nothing is sent without it. */
   private link: SessionLink | undefined;
@@ -321,7 +324,7 @@ export class ClientSession {
     const link = this.link;
     if (!link) return;
     for (const [id, request] of this.requests) if (request.internal) this.requests.delete(id);
-    const resend = this.inflight.values().sort((a, b) => a.message.id - b.message.id);
+    const resend = this.inflight.values().sort(bySent);
     if (sessionPresent) {
       for (const outgoing of resend) {
         const message = outgoing.message;
@@ -377,7 +380,7 @@ export class ClientSession {
 
   /** The client ends: every publish and request still pending rejects with `error` (messages stay in the store). */
   failAll(error: Error): void {
-    const inflight = this.inflight.values().sort((a, b) => a.message.id - b.message.id);
+    const inflight = this.inflight.values().sort(bySent);
     this.inflight.clear();
     for (const outgoing of [...inflight, ...this.waiting.drain()]) outgoing.reject?.(error);
     const requests = [...this.requests.values()];

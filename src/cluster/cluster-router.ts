@@ -29,10 +29,14 @@ export interface ClusterRouterStats {
   sharedDropped: number;
 }
 
-/** Whether a subscription is routed across nodes: not `$SYS` (per node); shared ones go by their groups' members. */
+/** `$SYS` filters: each node has its own `$SYS`, so they stay on their node. */
+function perNode(filter: string): boolean {
+  return filter === '$SYS' || filter.startsWith('$SYS/');
+}
+
+/** Whether a subscription is routed across nodes: not `$SYS`; shared ones go by their groups' members. */
 function routable(subscription: SubscriptionRecord): boolean {
-  const filter = subscription.topicFilter;
-  return subscription.group === undefined && filter !== '$SYS' && !filter.startsWith('$SYS/');
+  return subscription.group === undefined && !perNode(subscription.topicFilter);
 }
 
 /**
@@ -259,7 +263,7 @@ export class ClusterRouter implements Router {
   /** The live subjects a subscription needs; none for `$SYS` (per node) or a filter too long for a subject. */
   private liveSubjects(subscription: SubscriptionRecord): string[] {
     const filter = subscription.topicFilter;
-    if (filter.startsWith('$SYS/') || filter === '$SYS') return [];
+    if (perNode(filter)) return [];
     return this.subjects.filterSubjects(filter) ?? [];
   }
 }

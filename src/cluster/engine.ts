@@ -1,9 +1,9 @@
 /**
- * What the cluster needs of its engine, and nothing else: an ordered journal with one subject per node whose
- * followed entries every node can follow (the rest only whoever adopts the node reads), live (QoS 0) messages routed by interest, a compacted store of retained messages, key-value
- * buckets whose revisions fence ownership, and requests between nodes. NATS with JetStream implements it
- * (nats-engine.ts); an in-process implementation (memory-engine.ts) lets the cluster's rules be tested without a
- * server. Both pass test/cluster/engine-contract.ts.
+ * What the cluster needs of its engine, and nothing else: an ordered journal per node whose followed entries every
+ * node can follow (the rest only whoever adopts the node reads), live (QoS 0) messages routed by interest, a
+ * compacted store of retained messages, key-value buckets whose revisions fence ownership, and requests between
+ * nodes. NATS with JetStream implements it (nats-engine.ts); an in-process implementation (memory-engine.ts) lets
+ * the cluster's rules be tested without a server. Both pass test/cluster/engine-contract.ts.
  */
 
 /** One entry of the cluster journal: a batch one node appended. */

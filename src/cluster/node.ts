@@ -4,6 +4,7 @@ import { ClusterRouter } from './cluster-router.js';
 import type { ClusterEngine, JournalEntry, KvBucket, Stop } from './engine.js';
 import { decodeBatch, JournalError, ROUTED_OPS, type JournalOp } from './journal-codec.js';
 import { JournalStore } from './journal-store.js';
+import { LevelWaiters } from './level-waiters.js';
 import { Reaper } from './reaper.js';
 import { FollowerHold } from './follower-hold.js';
 import { Membership } from './membership.js';
@@ -102,7 +103,8 @@ export class ClusterNode {
   private consumedSeq = 0;
   /** Past the last entry of another node this node has routed: what its journal marks as consumed. */
   private routedSeq = 0;
-  private catchUpWaiters: Array<{ seq: number; resolve: () => void }> = [];
+  /** SUBACKs waiting for the follower to have routed the journal up to a position (`consumedSeq`). */
+  private readonly catchUpWaiters = new LevelWaiters();
   private badEntries = 0;
   /** Held by local subscribers' full queues: the follower then reads no further entries until they drain. */
   private readonly followerHold = new FollowerHold();
@@ -200,7 +202,8 @@ export class ClusterNode {
     const engine = this.engine;
     engine.onStatus((up, detail) => this.engineStatus(up, detail));
     await engine.start();
-    // Requests between nodes: handover requests (JSON text) and admin requests (after ADMIN_REQUEST).
+    // Requests between nodes: handover requests (JSON text), admin requests (after ADMIN_REQUEST) and questions
+    // whether routes are seen (after ROUTES_SEEN).
     await engine.serve((data) => this.answer(data));
     await this.membership.start();
     await this.groups.start();
@@ -361,7 +364,7 @@ export class ClusterNode {
   private async caughtUp(): Promise<void> {
     const last = await this.engine.lastSeq(true);
     if (this.consumedSeq > last) return;
-    await new Promise<void>((resolve) => this.catchUpWaiters.push({ seq: last, resolve }));
+    await this.catchUpWaiters.until(last + 1);
   }
 
   /**
@@ -374,14 +377,7 @@ export class ClusterNode {
     const followed = await this.engine.lastSeq(true);
     if (this.consumedSeq <= followed || this.consumedSeq > end) return;
     this.consumedSeq = end + 1;
-    this.resolveCatchUp();
-  }
-
-  private resolveCatchUp(): void {
-    if (this.catchUpWaiters.length === 0) return;
-    const due = this.catchUpWaiters.filter((w) => w.seq < this.consumedSeq);
-    this.catchUpWaiters = this.catchUpWaiters.filter((w) => w.seq >= this.consumedSeq);
-    for (const waiter of due) waiter.resolve();
+    this.catchUpWaiters.reach(this.consumedSeq);
   }
 
   /**
@@ -484,7 +480,7 @@ export class ClusterNode {
     try {
       this.applyEntry(entry);
     } finally {
-      this.resolveCatchUp();
+      this.catchUpWaiters.reach(this.consumedSeq);
     }
     return this.followerHold.wait;
   }

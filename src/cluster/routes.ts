@@ -1,6 +1,7 @@
 import type { Logger } from '../broker/index.js';
 import { SubscriptionIndex, validateTopicFilter } from '../topic/index.js';
 import type { KvBucket, KvChange, Stop } from './engine.js';
+import { LevelWaiters } from './level-waiters.js';
 
 /** How long a filter no subscription here uses any more stays routed (a session moving to another node keeps its messages coming meanwhile). */
 export const ROUTE_LINGER_MS = 30_000;
@@ -21,11 +22,11 @@ function parseKey(key: string): { node: string; filter: string } | undefined {
 
 /** The questions to one node whether it has seen the routes bucket up to a revision. */
 interface Asking {
-  /** The highest revision it has answered for, and the highest asked about. */
-  answered: number;
+  /** The highest revision asked about. */
   highest: number;
   inFlight: boolean;
-  waiters: Array<{ revision: number; resolve: () => void }>;
+  /** Waiting for the revisions it has answered for. */
+  answered: LevelWaiters;
 }
 
 /** What the routes need of the node around them. */
@@ -64,9 +65,8 @@ export class ClusterRoutes {
   private stopWatch: Stop | undefined;
   /** Every route the bucket held when the watch began is known: until then every message counts as routed elsewhere. */
   private current = false;
-  /** The last bucket revision seen, and who waits for one. */
-  private seenRevision = 0;
-  private waiters: Array<{ revision: number; resolve: () => void }> = [];
+  /** Other nodes waiting for this one to have seen a bucket revision. */
+  private readonly seen = new LevelWaiters();
   /** Questions to other nodes whether they have seen a revision, one at a time per node. */
   private readonly asking = new Map<string, Asking>();
 
@@ -83,8 +83,7 @@ export class ClusterRoutes {
     this.stopWatch?.();
     for (const timer of this.leaving.values()) clearTimeout(timer);
     this.leaving.clear();
-    for (const waiter of this.waiters) waiter.resolve();
-    this.waiters = [];
+    this.seen.releaseAll();
   }
 
   /** Whether a message on `topic` must reach another node: a filter of another node matches it (or that is not known yet). */
@@ -153,15 +152,7 @@ export class ClusterRoutes {
 
   /** Another node asks whether this one has seen the bucket up to `revision`: resolves when it has (or after a bound). */
   answerSync(revision: number): Promise<void> {
-    if (this.seenRevision >= revision) return Promise.resolve();
-    return new Promise((resolve) => {
-      const waiter = { revision, resolve };
-      this.waiters.push(waiter);
-      setTimeout(() => {
-        this.waiters = this.waiters.filter((w) => w !== waiter);
-        resolve();
-      }, SYNC_WAIT_MS).unref();
-    });
+    return this.seen.until(revision, SYNC_WAIT_MS);
   }
 
   private async write(filter: string): Promise<void> {
@@ -183,38 +174,28 @@ export class ClusterRoutes {
    */
   private seenBy(node: string, revision: number): Promise<void> {
     let asking = this.asking.get(node);
-    if (asking === undefined) this.asking.set(node, (asking = { answered: 0, highest: 0, inFlight: false, waiters: [] }));
-    if (asking.answered >= revision) return Promise.resolve();
+    if (asking === undefined) this.asking.set(node, (asking = { highest: 0, inFlight: false, answered: new LevelWaiters() }));
+    const done = asking.answered.until(revision);
+    if (asking.answered.size === 0) return done;
     asking.highest = Math.max(asking.highest, revision);
-    const done = new Promise<void>((resolve) => asking.waiters.push({ revision, resolve }));
     if (!asking.inFlight) void this.ask(node, asking);
     return done;
   }
 
   private async ask(node: string, asking: Asking): Promise<void> {
     asking.inFlight = true;
-    while (asking.waiters.length > 0) {
+    while (asking.answered.size > 0) {
       const revision = asking.highest;
       // A node that does not answer is as good as one that said yes: the SUBACK is not held for it.
       await this.host.askSeen(node, revision).catch(() => undefined);
-      asking.answered = Math.max(asking.answered, revision);
-      const due = asking.waiters.filter((w) => w.revision <= revision);
-      asking.waiters = asking.waiters.filter((w) => w.revision > revision);
-      for (const waiter of due) waiter.resolve();
+      asking.answered.reach(revision);
     }
     asking.inFlight = false;
     this.asking.delete(node);
   }
 
   private onChange(change: KvChange): void {
-    if (change.revision > this.seenRevision) {
-      this.seenRevision = change.revision;
-      if (this.waiters.length > 0) {
-        const due = this.waiters.filter((w) => w.revision <= change.revision);
-        this.waiters = this.waiters.filter((w) => w.revision > change.revision);
-        for (const waiter of due) waiter.resolve();
-      }
-    }
+    this.seen.reach(change.revision);
     const parsed = parseKey(change.key);
     if (parsed === undefined || validateTopicFilter(parsed.filter) !== undefined) return;
     const { node, filter } = parsed;
