@@ -91,8 +91,8 @@ for (let round = 0; round < rounds; round++) {
   if (only.has('across')) results.push(await scenario('Culex cluster, across nodes', await culexCluster(2), true));
   if (only.has('floor')) results.push(await scenario('Node floor (bare forwarder, no broker)', await nodeFloor()));
   if (only.has('mosquitto')) results.push(await scenario('Mosquitto', await mosquitto()));
-  for (const r of results.slice(first)) r.round = round;
   for (const r of results.slice(first)) {
+    r.round = round;
     const each = r.perProcess.map((cpu) => ((cpu * 1e6) / Math.max(1, r.received)).toFixed(1)).join(' + ');
     console.error(`round ${round + 1}: ${r.scenario}: ${r.received}/${r.sent} received, broker ${((r.brokerCpu * 1e6) / Math.max(1, r.received)).toFixed(1)} µs/msg (${each}), NATS ${((r.natsCpu * 1e6) / Math.max(1, r.received)).toFixed(1)}`);
   }

@@ -78,13 +78,14 @@ export interface BenchBroker {
 // Thousands of devices connect from one address here: the per-address connection limits are off.
 const configDir = mkdtempSync(join(tmpdir(), 'bench-culex-config-'));
 const configFile = join(configDir, 'culex.json');
-writeFileSync(configFile, JSON.stringify({ listeners: [{ host: '127.0.0.1', port: 0 }], allowAnonymous: true, sysInterval: 0, security: { connectionRate: 0 } }));
+const config = { listeners: [{ host: '127.0.0.1', port: 0 }], allowAnonymous: true, sysInterval: 0, security: { connectionRate: 0 } };
+writeFileSync(configFile, JSON.stringify(config));
 process.once('exit', () => rmSync(configDir, { recursive: true, force: true }));
 // BENCH_JOURNAL_MS sets the cluster nodes' journalBatchMs (their servers come from --cluster).
 const journalMs = process.env['BENCH_JOURNAL_MS'];
 const clusterConfigFile = join(configDir, 'culex-cluster.json');
 if (journalMs !== undefined) {
-  writeFileSync(clusterConfigFile, JSON.stringify({ ...JSON.parse(readFileSync(configFile, 'utf8')), cluster: { servers: ['nats://127.0.0.1:4222'], journalBatchMs: Number(journalMs) } }));
+  writeFileSync(clusterConfigFile, JSON.stringify({ ...config, cluster: { servers: ['nats://127.0.0.1:4222'], journalBatchMs: Number(journalMs) } }));
 }
 
 // BENCH_NODE_FLAGS adds Node flags to every Culex process (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof).
