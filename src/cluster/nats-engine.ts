@@ -51,6 +51,10 @@ const WRONG_LAST_SEQUENCE = 10071;
 const NOT_FOUND = 10059;
 /** How often a journal follower is checked for having gone quiet with entries left to deliver. */
 const FOLLOW_WATCHDOG_MS = 2000;
+/** Away from reconnects, a quiet follower is checked at one look in this many. */
+const FOLLOW_WATCHDOG_QUIET_LOOKS = 5;
+/** How long after a reconnect (or the engine's start) a quiet follower is checked at every look. */
+const FOLLOW_WATCHDOG_ALERT_MS = 60_000;
 
 function isCasConflict(err: unknown): boolean {
   return err instanceof JetStreamApiError && err.code === WRONG_LAST_SEQUENCE;
@@ -161,6 +165,8 @@ export class NatsEngine implements ClusterEngine {
   private readonly retainedStream: string;
   private readonly timeoutMs: number;
   private reachable = false;
+  /** When the connection to NATS was last made again (its start counts): quiet followers are watched closely after. */
+  private reconnectedAt = Date.now();
 
   constructor(private readonly options: NatsEngineOptions) {
     this.nodeId = options.nodeId;
@@ -296,13 +302,17 @@ export class NatsEngine implements ClusterEngine {
     // A consumer can also go quiet without ending (seen after a server restart): when the journal holds entries it
     // has not delivered and it made no progress since the last look, it is closed, and `run` makes another.
     let seen = next;
+    let looks = 0;
     const watchdog = setInterval(() => {
       if (stopped || current === undefined) return;
       const at = next;
-      if (held) {
+      if (held || at !== seen) {
         seen = at;
         return;
       }
+      // Asked at every look for a while after a reconnect, when it happens; rarely otherwise (each question is a
+      // request, and an idle node would ask at every look).
+      if (++looks % FOLLOW_WATCHDOG_QUIET_LOOKS !== 0 && Date.now() - this.reconnectedAt > FOLLOW_WATCHDOG_ALERT_MS) return;
       void this.lastSeq(true).then(
         (last) => {
           if (last >= at && at === seen) void current?.close().catch(() => undefined);
@@ -472,7 +482,10 @@ export class NatsEngine implements ClusterEngine {
   private async watchStatus(nc: NatsConnection): Promise<void> {
     for await (const status of nc.status()) {
       if (status.type === 'disconnect' && this.reachable) this.setReachable(false, 'disconnected from NATS');
-      else if (status.type === 'reconnect') this.setReachable(true, `reconnected to ${status.server}`);
+      else if (status.type === 'reconnect') {
+        this.reconnectedAt = Date.now();
+        this.setReachable(true, `reconnected to ${status.server}`);
+      }
       else if (status.type === 'close') this.setReachable(false, 'connection to NATS closed');
     }
   }
