@@ -2,12 +2,14 @@
  * `node --import tsx bench/cluster/idle-cpu.ts`: the CPU a broker uses with no clients at all — one Culex broker in
  * memory, one with its LevelDB store, and each node of a two-node cluster (heartbeats, key-value watches, the
  * journal consumer, its checks) — the fixed share of the cluster's figures at low message rates. Brokers on core 0,
- * nats-server on core 1; CPU read from /proc over the measured seconds, after a settling pause. Prints a Markdown table.
+ * nats-server on core 1; CPU read from /proc (the scheduler's counts per thread) over the measured seconds, after a
+ * settling pause. Prints a Markdown table.
  *
  * Runs the built command: `npm run build` first. Environment: BENCH_SETTLE (seconds, default 10), BENCH_SECONDS
  * (default 30).
  */
-import { cpuSeconds, culexCluster, culexSingle, type BenchBroker } from './processes.js';
+import { threadCpuSeconds as cpuSeconds } from '../harness/processes.js';
+import { culexCluster, culexSingle, type BenchBroker } from './processes.js';
 
 const settle = Number(process.env.BENCH_SETTLE ?? 10);
 const seconds = Number(process.env.BENCH_SECONDS ?? 30);

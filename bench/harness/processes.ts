@@ -3,7 +3,7 @@
  * publishers on core 1 (`taskset`), only on 127.0.0.1.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +19,23 @@ const hasTaskset = spawnSync('taskset', ['-V']).status === 0;
 /** The command line that runs `argv` on one core, when the machine has taskset and the core. */
 export function pinned(core: number, argv: string[]): string[] {
   return hasTaskset ? ['taskset', '-c', String(core), ...argv] : argv;
+}
+
+/**
+ * CPU seconds a process's live threads have run, from the scheduler's nanosecond counts (each thread's schedstat,
+ * first field) rather than the 10 ms ticks of /proc/PID/stat, which round a few seconds (or an idle process) too
+ * coarsely. A thread that ended takes its time with it.
+ */
+export function threadCpuSeconds(pid: number): number {
+  let nanos = 0;
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      nanos += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return nanos / 1e9;
 }
 
 export type TargetName = 'culex' | 'aedes' | 'mosquitto' | 'culex-store' | 'culex-fsync' | 'mosquitto-persist';

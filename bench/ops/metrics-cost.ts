@@ -10,13 +10,14 @@
  *                                                       BENCH_NODE_FLAGS, flags for the broker processes)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Broker, silentLogger } from '../../src/broker/index.js';
 import { connect, type MqttClient } from '../../src/client/index.js';
 import { BrokerMetrics } from '../../src/ops/metrics.js';
+import { threadCpuSeconds as cpuSeconds } from '../harness/processes.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const messages = Number(process.env['METRICS_COST_MESSAGES'] ?? 100_000);
@@ -75,22 +76,6 @@ async function stopBroker(broker: BrokerProcess): Promise<void> {
   await exited;
   clearTimeout(timer);
   if (broker.dir !== undefined) rmSync(broker.dir, { recursive: true, force: true });
-}
-
-/**
- * CPU seconds the process's threads have run, in nanoseconds from /proc (schedstat: the first field is time on a
- * CPU) rather than the 10 ms ticks of /proc/PID/stat, which would round a run's few seconds too coarsely.
- */
-function cpuSeconds(pid: number): number {
-  let nanos = 0;
-  for (const task of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      nanos += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
-    } catch {
-      // The thread ended between the listing and the read: its time is lost either way.
-    }
-  }
-  return nanos / 1e9;
 }
 
 /** Publishes `count` messages, at most WINDOW unacknowledged (QoS 1), and waits until the subscriber has them all. */
