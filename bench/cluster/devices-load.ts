@@ -3,7 +3,9 @@
  * subscribers, one topic per pair (`dev/<i>`), each a TCP connection of its own. Publishers send at a fixed total
  * rate, in turn, each PUBLISH in its own write; subscribers acknowledge each message as it comes (one write each).
  * Prints `MEASURING` when the measured seconds start, then one JSON line: messages sent, acknowledged and received
- * during them.
+ * during them, and the latency (ms, p50 and p99) of the PUBACKs (QoS 1) and of the deliveries. A pair has one
+ * message on its way at a time at these rates (one every pairs / rate seconds), so a delivery is timed from its
+ * publisher's last PUBLISH.
  *
  * Argument (JSON): { pubPort, subPort, pairs, qos, rate, warmupSeconds, seconds, persistent } (`persistent`: the
  * subscribers keep their sessions, Clean Session 0, so the broker stores every QoS 1 message until acknowledged).
@@ -28,6 +30,10 @@ let measuring = false;
 let sent = 0;
 let acked = 0;
 let received = 0;
+/** When each publisher last wrote a PUBLISH, and the latencies measured (ms). */
+const sentAt = new Float64Array(spec.pairs);
+const pubackMs: number[] = [];
+const deliveryMs: number[] = [];
 
 function open(port: number, clientId: string, clean: boolean, onPacket: (socket: Socket, packet: ReturnType<PacketParser['next']>) => void): Promise<Socket> {
   return new Promise((resolve, reject) => {
@@ -53,7 +59,10 @@ const subscribers: Socket[] = [];
 for (let i = 0; i < spec.pairs; i++) {
   const socket = await open(spec.subPort, `dev-sub-${i}`, spec.persistent !== true, (s, packet) => {
     if (packet?.type !== 'publish') return;
-    if (measuring) received++;
+    if (measuring) {
+      received++;
+      deliveryMs.push(performance.now() - sentAt[i]!);
+    }
     if (packet.qos === 1) s.write(encode({ type: 'puback', packetId: packet.packetId!, reasonCode: 0 }, 4));
   });
   socket.write(encode({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: `dev/${i}`, qos: spec.qos }] }, 4));
@@ -63,7 +72,9 @@ const publishers: Socket[] = [];
 for (let i = 0; i < spec.pairs; i++) {
   publishers.push(
     await open(spec.pubPort, `dev-pub-${i}`, true, (_s, packet) => {
-      if (packet?.type === 'puback' && measuring) acked++;
+      if (packet?.type !== 'puback' || !measuring) return;
+      acked++;
+      pubackMs.push(performance.now() - sentAt[i]!);
     }),
   );
 }
@@ -83,6 +94,7 @@ const timer = setInterval(() => {
     const i = next;
     next = (next + 1) % spec.pairs;
     const packetId = (packetIds[i] = (packetIds[i]! % 65535) + 1);
+    sentAt[i] = performance.now();
     publishers[i]!.write(encode({ type: 'publish', topic: `dev/${i}`, payload, qos: spec.qos, retain: false, dup: false, packetId: spec.qos === 0 ? undefined : packetId }, 4));
     if (measuring) sent++;
   }
@@ -97,5 +109,11 @@ measuring = false;
 const elapsed = (Date.now() - started) / 1000;
 clearInterval(timer);
 for (const s of [...publishers, ...subscribers]) s.destroy();
-console.log(JSON.stringify({ sent, acked, received, seconds: elapsed }));
+const percentile = (values: number[], p: number): number | undefined => {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+};
+const latency = (values: number[]): { p50?: number; p99?: number } => ({ p50: percentile(values, 50), p99: percentile(values, 99) });
+console.log(JSON.stringify({ sent, acked, received, seconds: elapsed, puback: latency(pubackMs), delivery: latency(deliveryMs) }));
 process.exit(0);

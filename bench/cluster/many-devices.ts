@@ -40,7 +40,15 @@ interface Result {
   perProcess: number[];
   natsCpu: number;
   seconds: number;
+  /** Milliseconds from PUBLISH to its PUBACK, and to its delivery, p50 and p99 over the measured seconds. */
+  puback: Latency;
+  delivery: Latency;
   round?: number;
+}
+
+interface Latency {
+  p50?: number;
+  p99?: number;
 }
 
 async function measure(scenario: string, pubPort: number, subPort: number, brokerPids: number[], natsPid: number | undefined): Promise<Result> {
@@ -66,9 +74,9 @@ async function measure(scenario: string, pubPort: number, subPort: number, broke
   const userCpu = partsAfter.reduce((sum, p, i) => sum + p.user - partsBefore[i]!.user, 0);
   const sysCpu = partsAfter.reduce((sum, p, i) => sum + p.sys - partsBefore[i]!.sys, 0);
   const natsAfter = natsPid === undefined ? 0 : cpuSeconds(natsPid);
-  const line = JSON.parse(out.trim().split('\n').pop()!) as { sent: number; received: number; seconds: number };
+  const line = JSON.parse(out.trim().split('\n').pop()!) as { sent: number; received: number; seconds: number; puback: Latency; delivery: Latency };
   const perProcess = after.map((a, i) => a - before[i]!);
-  return { scenario, sent: line.sent, received: line.received, seconds: line.seconds, brokerCpu: perProcess.reduce((a, b) => a + b, 0), userCpu, sysCpu, perProcess, natsCpu: natsAfter - natsBefore };
+  return { scenario, sent: line.sent, received: line.received, seconds: line.seconds, puback: line.puback, delivery: line.delivery, brokerCpu: perProcess.reduce((a, b) => a + b, 0), userCpu, sysCpu, perProcess, natsCpu: natsAfter - natsBefore };
 }
 
 /** Runs the load against `broker` (publishers on its first port, subscribers on its last) and stops it. */
@@ -82,6 +90,15 @@ async function scenario(label: string, broker: BenchBroker, crossNode = false): 
   }
 }
 
+/** p50 / p99 in milliseconds. */
+const ms = (l: Latency): string => (l.p50 === undefined ? '—' : `${l.p50.toFixed(2)} / ${l.p99!.toFixed(2)}`);
+/** The median over rounds of each percentile. */
+const medianLatency = (ls: Latency[]): Latency => {
+  const p50s = ls.flatMap((l) => (l.p50 === undefined ? [] : [l.p50]));
+  const p99s = ls.flatMap((l) => (l.p99 === undefined ? [] : [l.p99]));
+  return p50s.length === 0 ? {} : { p50: median(p50s), p99: median(p99s) };
+};
+
 const results: Result[] = [];
 for (let round = 0; round < rounds; round++) {
   const first = results.length;
@@ -94,7 +111,9 @@ for (let round = 0; round < rounds; round++) {
   for (const r of results.slice(first)) {
     r.round = round;
     const each = r.perProcess.map((cpu) => ((cpu * 1e6) / Math.max(1, r.received)).toFixed(1)).join(' + ');
-    console.error(`round ${round + 1}: ${r.scenario}: ${r.received}/${r.sent} received, broker ${((r.brokerCpu * 1e6) / Math.max(1, r.received)).toFixed(1)} µs/msg (${each}), NATS ${((r.natsCpu * 1e6) / Math.max(1, r.received)).toFixed(1)}`);
+    console.error(
+      `round ${round + 1}: ${r.scenario}: ${r.received}/${r.sent} received, broker ${((r.brokerCpu * 1e6) / Math.max(1, r.received)).toFixed(1)} µs/msg (${each}), NATS ${((r.natsCpu * 1e6) / Math.max(1, r.received)).toFixed(1)}, PUBACK ${ms(r.puback)} ms, delivery ${ms(r.delivery)} ms`,
+    );
   }
 }
 
@@ -116,12 +135,13 @@ const paired = (rs: Result[]): string => {
 };
 const perMsgOf = (rs: Result[], cpu: (r: Result) => number): number => median(rs.map((r) => (cpu(r) * 1e6) / Math.max(1, r.received)));
 console.log(`\nMany devices: ${pairs} publishers and ${pairs} subscribers, one topic per pair, QoS ${qos}${persistent ? " (persistent subscriber sessions)" : ""}, ${rate} msg/s in all, ${seconds} s, ${rounds} rounds (median)\n`);
-console.log('| broker | received / sent | broker CPU µs/msg | user / kernel | ÷ Culex (LevelDB) | same round ÷ Culex (LevelDB) | ÷ Mosquitto | NATS CPU µs/msg |');
-console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
+console.log('| broker | received / sent | broker CPU µs/msg | user / kernel | ÷ Culex (LevelDB) | same round ÷ Culex (LevelDB) | ÷ Mosquitto | NATS CPU µs/msg | PUBACK ms p50 / p99 | delivery ms p50 / p99 |');
+console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const [scenario, rs] of by) {
   const cpu = median(rs.map(perMsg));
   const nats = median(rs.map((r) => (r.natsCpu * 1e6) / Math.max(1, r.received)));
   const rec = rs.map((r) => `${r.received}/${r.sent}`).join(', ');
   const split = `${perMsgOf(rs, (r) => r.userCpu).toFixed(1)} / ${perMsgOf(rs, (r) => r.sysCpu).toFixed(1)}`;
-  console.log(`| ${scenario} | ${rec} | ${cpu.toFixed(1)} | ${split} | ${ratio(cpu, base)} | ${paired(rs)} | ${ratio(cpu, anchor)} | ${nats > 0 ? nats.toFixed(1) : '—'} |`);
+  const latencies = `${ms(medianLatency(rs.map((r) => r.puback)))} | ${ms(medianLatency(rs.map((r) => r.delivery)))}`;
+  console.log(`| ${scenario} | ${rec} | ${cpu.toFixed(1)} | ${split} | ${ratio(cpu, base)} | ${paired(rs)} | ${ratio(cpu, anchor)} | ${nats > 0 ? nats.toFixed(1) : '—'} | ${latencies} |`);
 }

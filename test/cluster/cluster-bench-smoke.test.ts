@@ -40,6 +40,9 @@ test('many devices: every scenario delivers and reports CPU per message', { time
     // The forwarder's CPU for a second of this light load can round to 0 (the kernel counts in 10 ms ticks).
     const cpu = Number(cells[1]);
     assert.ok(name === floor ? cpu >= 0 : cpu > 0, `${name}: no CPU figure`);
+    // Latency, p50 / p99 in ms, of the PUBACKs and the deliveries.
+    assert.match(cells[8]!, /^\d+\.\d+ \/ \d+\.\d+$/, `${name}: delivery latency`);
+    assert.match(cells[7]!, /^\d+\.\d+ \/ \d+\.\d+$/, `${name}: PUBACK latency`);
   }
 });
 
