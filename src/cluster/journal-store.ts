@@ -69,6 +69,14 @@ export class JournalStore implements BrokerStore {
     this.startSeq = await this.engine.lastSeq();
   }
 
+  /**
+   * The broker's writer waits this long before it takes its next batch, so the changes made meanwhile join it: at
+   * most one append per `batchMs`. (A wait after taking the batch would make what comes meanwhile wait for two.)
+   */
+  writeDelay(): number {
+    return Math.max(0, this.lastAppend + this.batchMs - Date.now());
+  }
+
   /** Adds an operation of the node's own to the next entry (written with the next batch, or by `flushMarks`). */
   mark(op: JournalOp): void {
     this.marks.push(op);
@@ -122,7 +130,8 @@ export class JournalStore implements BrokerStore {
     const consumed = this.consumed();
     if (consumed > this.consumedWritten) entry.push({ op: 'consumed', seq: consumed });
     if (entry.length === 0) return;
-    const wait = this.lastAppend + this.batchMs - Date.now();
+    // The broker's writer has waited already (writeDelay); the node's own marks wait here.
+    const wait = this.writeDelay();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     this.lastAppend = Date.now();
     const batch: PendingBatch = {

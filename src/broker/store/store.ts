@@ -15,6 +15,11 @@ export interface BrokerStore {
   open(): Promise<RecoveryStats | void>;
   /** Applies the operations in order, all or none; resolves when they are as durable as the store promises. */
   write(ops: readonly StoreOp[]): Promise<void>;
+  /**
+   * Milliseconds the next batch should wait before it is taken, so that more changes gather in it (a store whose
+   * cost is per write, as the cluster journal's). The changes recorded meanwhile join it. Absent or 0: none.
+   */
+  writeDelay?(): number;
   /** Every retained message, expired ones included (the broker drops those). */
   loadRetained(): Promise<BrokerMessage[]>;
   /** Every session with its subscriptions, outgoing messages (by `seq`) and incoming QoS 2 packet ids. */

@@ -46,7 +46,7 @@ const RETRY_MS = 1000;
 
 /**
  * Groups the broker's state changes into batches: everything recorded in one tick, or while the previous batch
- * is being written, goes to the store in one `write` (group commit). Work that announces state to a client
+ * is being written (or the store's `writeDelay` runs), goes to the store in one `write` (group commit). Work that announces state to a client
  * (PUBACK, PUBREC, PUBREL, PUBCOMP, a QoS 2 PUBLISH) waits for the batch holding that state.
  *
  * A failed batch is not lost: its changes go back in front of the newer ones and are written again (when a new
@@ -134,7 +134,10 @@ export class StoreWriter {
   private schedule(): void {
     if (this.scheduled || this.writing !== undefined) return;
     this.scheduled = true;
-    atTickEnd(this.flushNow);
+    // A store that asks for a delay gets it before the batch is taken, not after: what comes meanwhile joins it.
+    const delay = this.store.writeDelay?.() ?? 0;
+    if (delay > 0) setTimeout(this.flushNow, delay);
+    else atTickEnd(this.flushNow);
   }
 
   private flush(): void {
