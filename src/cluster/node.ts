@@ -383,8 +383,10 @@ export class ClusterNode {
    */
   private async passUnfollowed(): Promise<void> {
     const end = await this.engine.lastSeq();
+    // Nothing was appended since it last moved (an idle cluster): the second request, which fetches an entry, is spared.
+    if (this.consumedSeq > end) return;
     const followed = await this.engine.lastSeq(true);
-    if (this.consumedSeq <= followed || this.consumedSeq > end) return;
+    if (this.consumedSeq <= followed) return;
     this.consumedSeq = end + 1;
     this.catchUpWaiters.reach(this.consumedSeq);
   }
