@@ -13,6 +13,7 @@
 import { connect, type Socket } from 'node:net';
 import { encode } from '../../src/packet/encode.js';
 import { PacketParser } from '../../src/packet/parser.js';
+import { percentile } from '../load/scenarios.js';
 
 interface Spec {
   pubPort: number;
@@ -109,11 +110,10 @@ measuring = false;
 const elapsed = (Date.now() - started) / 1000;
 clearInterval(timer);
 for (const s of [...publishers, ...subscribers]) s.destroy();
-const percentile = (values: number[], p: number): number | undefined => {
-  if (values.length === 0) return undefined;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+const latency = (values: number[]): { p50?: number; p99?: number } => {
+  if (values.length === 0) return {};
+  const sorted = Float64Array.from(values).sort();
+  return { p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99) };
 };
-const latency = (values: number[]): { p50?: number; p99?: number } => ({ p50: percentile(values, 50), p99: percentile(values, 99) });
 console.log(JSON.stringify({ sent, acked, received, seconds: elapsed, puback: latency(pubackMs), delivery: latency(deliveryMs) }));
 process.exit(0);

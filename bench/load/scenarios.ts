@@ -136,7 +136,8 @@ export async function throughput(spec: ThroughputSpec): Promise<ThroughputResult
   return { kind: 'throughput', rate: (received / elapsed) * 1000, loss, ...usage };
 }
 
-function percentile(sorted: Float64Array, p: number): number {
+/** The `p` quantile (0-1) of sorted samples; NaN when there are none. */
+export function percentile(sorted: Float64Array, p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
 }

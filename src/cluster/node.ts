@@ -108,7 +108,10 @@ export class ClusterNode {
   private routedSeq = 0;
   /** SUBACKs waiting for the follower to have routed the journal up to a position (`consumedSeq`). */
   private readonly catchUpWaiters = new LevelWaiters();
-  /** The journal's last followed entry, asked for once per burst of SUBSCRIBEs (the answer carries the entry). */
+  /**
+   * The journal's last followed entry, asked for once per burst of askers (SUBSCRIBEs, the move past unfollowed
+   * entries): the answer carries the entry.
+   */
   private readonly lastFollowed: FreshAnswer<number>;
   private badEntries = 0;
   /** Held by local subscribers' full queues: the follower then reads no further entries until they drain. */
@@ -223,8 +226,8 @@ export class ClusterNode {
     this.timers.push(
       setInterval(() => {
         void this.store.flushMarks().catch(() => undefined);
-        // Two JetStream requests, each a socket write (dear on a VM), for what is not urgent: a position behind the
-        // unfollowed entries by seconds holds a compaction (rare, and itself delayed) back by as much.
+        // A JetStream request or two, each a socket write (dear on a VM), for what is not urgent: a position behind
+        // the unfollowed entries by seconds holds a compaction (rare, and itself delayed) back by as much.
         if (++marks % UNFOLLOWED_EVERY_MARKS === 0) void this.passUnfollowed().catch(() => undefined);
       }, this.markIntervalMs),
     );
@@ -385,7 +388,7 @@ export class ClusterNode {
     const end = await this.engine.lastSeq();
     // Nothing was appended since it last moved (an idle cluster): the second request, which fetches an entry, is spared.
     if (this.consumedSeq > end) return;
-    const followed = await this.engine.lastSeq(true);
+    const followed = await this.lastFollowed.get();
     if (this.consumedSeq <= followed) return;
     this.consumedSeq = end + 1;
     this.catchUpWaiters.reach(this.consumedSeq);

@@ -182,20 +182,12 @@ export class ClusterSessions implements SessionDirectory {
     try {
       // A clean start's session key is most often absent (a clean session's key goes when it ends): creating it
       // at once saves the read, one of the three JetStream requests of a CONNECT; when it exists, the loop reads it.
-      if (clean) {
-        const revision = await this.bucket.create(key, encodeOwner({ node: me, epoch: 1, busy: true, at: Date.now() }));
-        if (revision !== undefined) {
-          this.took(clientId, revision, 1);
-          return undefined;
-        }
-      }
+      if (clean && (await this.createOwned(key, clientId))) return undefined;
       while (Date.now() < deadline) {
         const entry = await this.bucket.get(key);
         if (entry === undefined) {
-          const revision = await this.bucket.create(key, encodeOwner({ node: me, epoch: 1, busy: true, at: Date.now() }));
-          if (revision === undefined) continue;
-          this.took(clientId, revision, 1);
-          return undefined;
+          if (await this.createOwned(key, clientId)) return undefined;
+          continue;
         }
         const owner = decodeOwner(entry.value) ?? { node: '', epoch: 0 };
         const alive = owner.node !== '' && this.isAlive(owner.node);
@@ -249,6 +241,14 @@ export class ClusterSessions implements SessionDirectory {
       this.logger.warn(`cluster: cannot claim session ${clientId}: ${err instanceof Error ? err.message : String(err)}`);
       return ReasonCode.ServerUnavailable;
     }
+  }
+
+  /** Claims a session nobody owns by creating its key (epoch 1); false when the key exists. */
+  private async createOwned(key: string, clientId: string): Promise<boolean> {
+    const revision = await this.bucket.create(key, encodeOwner({ node: this.engine.nodeId, epoch: 1, busy: true, at: Date.now() }));
+    if (revision === undefined) return false;
+    this.took(clientId, revision, 1);
+    return true;
   }
 
   /** This node owns the session now, at `revision`, with `epoch`. */
