@@ -25,7 +25,8 @@ const remove = (clientId: string): StoreOp => ({ op: 'deleteSession', clientId }
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 it('changes recorded while the store asks to wait join the batch, and the acknowledgement waits for it', async () => {
-  const store = new DelayedStore(60);
+  // Far longer than the test's own pause, so a slow machine cannot let the delay run out before the check.
+  const store = new DelayedStore(1000);
   const writer = new StoreWriter(store, silentLogger);
   const acked: number[] = [];
   const target = { sendStoredAck: (_kind: string, packetId: number) => acked.push(packetId) };
