@@ -378,10 +378,9 @@ export class NatsEngine implements ClusterEngine {
 
   /** The sequence of the journal's last entry on `subject` (wildcards allowed), 0 when there is none. */
   private async lastOf(subject: string): Promise<number> {
-    const last = await this.manager().streams.getMessage(this.journalStream, { last_by_subj: subject }).catch((err: unknown) => {
-      if (err instanceof JetStreamApiError && err.code === NOT_FOUND) return null;
-      throw err;
-    });
+    // "No message" is null; any other answer, "no such stream" included (a restarted server still loading its
+    // streams), is an error: taken for an empty journal, it would let a node skip entries or adopt no sessions.
+    const last = await this.manager().streams.getMessage(this.journalStream, { last_by_subj: subject });
     return last === null ? 0 : last.seq;
   }
 

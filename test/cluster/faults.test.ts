@@ -7,7 +7,7 @@ import type { PublishPacket } from '../../src/packet/types.js';
 import { startNats, type NatsInstance } from '../helpers/nats.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { waitFor } from '../helpers/wait.js';
-import { clusterName, startNodeProcess, type NodeProcess } from './node-processes.js';
+import { clusterName, journalDump, startNodeProcess, type NodeProcess } from './node-processes.js';
 
 const text = (bytes: Uint8Array): string => Buffer.from(bytes).toString();
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -245,8 +245,9 @@ describe('cluster faults (node processes on nats-server)', () => {
     });
     assert.equal(acked.size, 60, `--- a\n${a.log()}\n--- nats\n${nats.servers[0]!.log().split('\n').filter((l) => !l.includes('[INF]')).slice(-30).join('\n')}`);
     await waitFor(() => a.log().includes('cluster engine unreachable') && a.log().includes('reachable again'), 30_000, 'degraded then recovered');
-    await waitFor(() => [...acked].every((m) => counter.seen.has(m)), 30_000, `all ${acked.size} acknowledged messages (have ${counter.seen.size})`).catch((err: unknown) => {
-      throw new Error(`${String(err)}\n--- a\n${a.log()}\n--- b\n${b.log()}`);
+    await waitFor(() => [...acked].every((m) => counter.seen.has(m)), 30_000, `all ${acked.size} acknowledged messages (have ${counter.seen.size})`).catch(async (err: unknown) => {
+      const missing = [...acked].filter((m) => !counter.seen.has(m)).join(' ');
+      throw new Error(`${String(err)}\nmissing: ${missing}\n--- a\n${a.log()}\n--- b\n${b.log()}\n--- ${await journalDump(nats.urls, cluster)}`);
     });
     counter.client?.destroy();
     await a.stop();
