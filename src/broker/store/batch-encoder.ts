@@ -23,12 +23,12 @@ import {
   writeSessionKey,
   writeSubscriptionKey,
 } from './record-codec.js';
-import { RecordIndex } from './record-index.js';
+import { RecordIndex, type SizeMap } from './record-index.js';
 import { StoreError } from './store-errors.js';
 import type { StoreOp } from './store.js';
 
 /** An index map: which records of one kind exist, by id, with their sizes. */
-export type IndexMap = Map<unknown, number>;
+export type IndexMap = SizeMap<unknown>;
 
 /**
  * A logged operation waiting for LevelDB: where its key and value lie in the log record that carries it, and the
@@ -264,7 +264,7 @@ export class BatchEncoder {
   }
 
   /** Adds a delete to the log record and `batch`; returns where its key goes in the builder's buffer. */
-  private logDelete<K>(batch: LoggedOp[], keyLength: number, map?: Map<K, number>, id?: K): number {
+  private logDelete<K>(batch: LoggedOp[], keyLength: number, map?: SizeMap<K>, id?: K): number {
     const at = this.builder.del(keyLength);
     batch.push({ put: false, record: NO_RECORD, at: this.builder.offset(at), keyLength, valueLength: 0, map: map as IndexMap | undefined, id, created: false, slot: 0 });
     return at;

@@ -3,6 +3,7 @@
 // LevelDB batch that fails is kept and written again in front of newer operations, after reopening the database;
 // log segments are released once LevelDB holds them.
 import { levelOp, type IndexMap, type LoggedOp } from './batch-encoder.js';
+import { SequenceTable } from './sequence-table.js';
 import { levelBatch, type Db, type LevelBatch } from './level-db.js';
 import type { LogOp } from './log-record.js';
 import { describeError, DISK_REMEDY, StoreError } from './store-errors.js';
@@ -29,6 +30,13 @@ export interface WriteBehindOptions {
   reopen: () => Promise<Db>;
 }
 
+/** The last put waiting for LevelDB of each record of one index map; a ring where the map is one (sequence numbers). */
+interface PendingPuts {
+  get(id: unknown): LoggedOp | undefined;
+  set(id: unknown, op: LoggedOp): unknown;
+  delete(id: unknown): boolean;
+}
+
 export class LevelWriteBehind {
   private db: Db | undefined;
   private writeBatch: LevelBatch;
@@ -39,7 +47,7 @@ export class LevelWriteBehind {
    * last operation on a key decides what the disk holds, so a later put or delete of the record drops that put,
    * and the delete of a record created while they waited (absent from LevelDB) is dropped as well.
    */
-  private readonly pendingPuts = new Map<IndexMap, Map<unknown, LoggedOp>>();
+  private readonly pendingPuts = new Map<IndexMap, PendingPuts>();
   /** Logged operations LevelDB does not have yet, in order; left-out ones are holes. */
   private pending: Array<LoggedOp | undefined> = [];
   /** A LevelDB batch that failed, written again in front of `pending`. */
@@ -117,7 +125,7 @@ export class LevelWriteBehind {
       const map = op.map;
       if (map !== undefined) {
         let puts = this.pendingPuts.get(map);
-        if (puts === undefined) this.pendingPuts.set(map, (puts = new Map()));
+        if (puts === undefined) this.pendingPuts.set(map, (puts = map instanceof SequenceTable ? new SequenceTable<LoggedOp>() : new Map<unknown, LoggedOp>()));
         const last = puts.get(op.id);
         if (op.put) {
           if (last !== undefined) {

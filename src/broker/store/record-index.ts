@@ -1,8 +1,27 @@
+import { SequenceTable } from './sequence-table.js';
+
+/** Records of one kind by id, with their sizes: a `Map`, or a `SequenceTable` for outgoing sequence numbers. */
+export interface SizeMap<K> {
+  readonly size: number;
+  get(key: K): number | undefined;
+  set(key: K, size: number): unknown;
+  delete(key: K): boolean;
+  keys(): IterableIterator<K>;
+  values(): IterableIterator<number>;
+}
+
+/** Any map of the index, as the undo log restores it. */
+interface Restorable {
+  set(key: unknown, value: unknown): unknown;
+  delete(key: unknown): boolean;
+}
+
 /** The records stored under one client id, each with its size on disk (key plus value bytes). */
 export interface ClientRecords {
   sessionSize: number;
   subscriptions: Map<string, number>;
-  outgoing: Map<number, number>;
+  /** Sequence numbers only grow, and deliveries mostly end in order: a ring, not a Map rebuilt as they come and go. */
+  outgoing: SequenceTable<number>;
   incoming: Map<number, number>;
 }
 
@@ -49,7 +68,7 @@ export class RecordIndex {
   rollback(): void {
     const undo = this.undo;
     for (let i = undo.length - 3; i >= 0; i -= 3) {
-      const map = undo[i] as Map<unknown, unknown>;
+      const map = undo[i] as Restorable;
       const previous = undo[i + 2];
       if (previous !== undefined) map.set(undo[i + 1], previous);
       else map.delete(undo[i + 1]);
@@ -63,7 +82,7 @@ export class RecordIndex {
   }
 
   /** Records `key` of `map` as `size` bytes; returns whether it existed before. */
-  set<K>(map: Map<K, number>, key: K, size: number): boolean {
+  set<K>(map: SizeMap<K>, key: K, size: number): boolean {
     const previous = map.get(key);
     this.log(map, key, previous);
     map.set(key, size);
@@ -72,7 +91,7 @@ export class RecordIndex {
   }
 
   /** Removes `key` of `map`; returns whether it existed. */
-  remove<K>(map: Map<K, number>, key: K): boolean {
+  remove<K>(map: SizeMap<K>, key: K): boolean {
     const previous = map.get(key);
     if (previous === undefined) return false;
     this.log(map, key, previous);
@@ -89,7 +108,7 @@ export class RecordIndex {
 
   /** A new, empty client entry. */
   addClient(clientId: string, sessionSize: number): ClientRecords {
-    const records: ClientRecords = { sessionSize: 0, subscriptions: new Map(), outgoing: new Map(), incoming: new Map() };
+    const records: ClientRecords = { sessionSize: 0, subscriptions: new Map(), outgoing: new SequenceTable(), incoming: new Map() };
     this.log(this.clients, clientId, this.clients.get(clientId));
     this.clients.set(clientId, records);
     this.setSession(records, sessionSize);
@@ -111,12 +130,12 @@ export class RecordIndex {
     this.commit();
   }
 
-  private log<K, V>(map: Map<K, V>, key: K, previous: V | undefined): void {
+  private log<K>(map: SizeMap<K> | Map<string, ClientRecords>, key: K, previous: number | ClientRecords | undefined): void {
     if (this.batching) this.undo.push(map, key, previous);
   }
 }
 
-function sum(map: Map<unknown, number>): number {
+function sum(map: SizeMap<unknown>): number {
   let total = 0;
   for (const size of map.values()) total += size;
   return total;
