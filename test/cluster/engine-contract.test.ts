@@ -2,6 +2,8 @@
 // in-process one the cluster's unit tests use, and NATS JetStream.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import { NodeUnreachableError, type ClusterEngine, type KvChange } from '../../src/cluster/engine.js';
 import { MemoryCluster } from '../../src/cluster/memory-engine.js';
 import { NatsEngine } from '../../src/cluster/nats-engine.js';
@@ -240,3 +242,25 @@ for (const [name, setUp] of implementations) {
     });
   });
 }
+
+describe('NATS engine: the end of the journal', () => {
+  it('is 0 before any followed entry, and an error (not 0) when the journal stream is gone', async () => {
+    const nats = await startNats({ cluster: 1 });
+    const engine = new NatsEngine({ servers: nats.urls, cluster: `end${process.pid}`, nodeId: 'a' });
+    try {
+      await engine.start();
+      assert.equal(await engine.lastSeq(true), 0);
+      await engine.append(bytes('own'), 'end:1', false);
+      assert.equal(await engine.lastSeq(true), 0, 'an entry nobody follows');
+      // A restarted server still loading its streams answers "stream not found": never an empty journal.
+      const nc = await connect({ servers: nats.urls });
+      const jsm = await jetstreamManager(nc);
+      for await (const name of jsm.streams.names()) if (name.endsWith('_JOURNAL')) await jsm.streams.delete(name);
+      await nc.close();
+      await assert.rejects(engine.lastSeq(true));
+    } finally {
+      await engine.stop();
+      await nats.stop();
+    }
+  });
+});
