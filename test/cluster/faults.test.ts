@@ -245,7 +245,8 @@ describe('cluster faults (node processes on nats-server)', () => {
     });
     assert.equal(acked.size, 60, `--- a\n${a.log()}\n--- nats\n${nats.servers[0]!.log().split('\n').filter((l) => !l.includes('[INF]')).slice(-30).join('\n')}`);
     await waitFor(() => a.log().includes('cluster engine unreachable') && a.log().includes('reachable again'), 30_000, 'degraded then recovered');
-    await waitFor(() => [...acked].every((m) => counter.seen.has(m)), 30_000, `all ${acked.size} acknowledged messages (have ${counter.seen.size})`).catch(async (err: unknown) => {
+    // A slow machine may take a while to recover after the restart: a minute, and a failure says what is missing.
+    await waitFor(() => [...acked].every((m) => counter.seen.has(m)), 60_000, `all ${acked.size} acknowledged messages (have ${counter.seen.size})`).catch(async (err: unknown) => {
       const missing = [...acked].filter((m) => !counter.seen.has(m)).join(' ');
       throw new Error(`${String(err)}\nmissing: ${missing}\n--- a\n${a.log()}\n--- b\n${b.log()}\n--- ${await journalDump(nats.urls, cluster)}`);
     });
