@@ -101,3 +101,10 @@ test('the retained index benchmark finds every message it asks for', { timeout: 
   assert.equal(code, 0, stderr);
   assert.match(stdout, /^2000 retained messages: one-topic filter [\d.]+ µs per SUBSCRIBE, '#' [\d.]+ ms, heap \d+ B per retained message/);
 });
+
+test('the store benchmark writes its messages to both stores and prints both figures', { timeout: 60_000 }, async () => {
+  const { code, stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'bench/store.ts'], { BENCH_MESSAGES: '2000', BENCH_ROUNDS: '1' });
+  assert.equal(code, 0, stderr);
+  assert.match(stdout, /^2000 messages, writes of 100 puts and 100 deletes: LevelDB store [\d.]+ µs\/msg, memory store [\d.]+ µs\/msg \(medians of 1\), [\d.]+x/);
+  assert.match(stderr, /^round 1: LevelDB store [\d.]+ µs\/msg \(collector \d+ pauses/m);
+});
