@@ -2,11 +2,14 @@
  * The load of the connect-storm scenario, run as its own process (on the load core): `count` clients connect with
  * persistent sessions (MQTT 3.1.1, Clean Session 0; with `clean`, Clean Session 1), spread in turn over `ports`, at
  * most `concurrency` connects outstanding at once. Prints one JSON line: milliseconds until the last CONNACK,
- * connected and failed counts.
  *
- * Argument (JSON): { ports, count, concurrency, clientPrefix, clean? }
+ * connected and failed counts. With `caFile`, over TLS (the server's certificate checked against that CA).
+ *
+ * Argument (JSON): { ports, count, concurrency, clientPrefix, clean?, caFile? }
  */
+import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
+import { connect as connectTls } from 'node:tls';
 import { encode } from '../../src/packet/encode.js';
 import { PacketParser } from '../../src/packet/parser.js';
 
@@ -16,9 +19,11 @@ interface Spec {
   concurrency: number;
   clientPrefix: string;
   clean?: boolean;
+  caFile?: string;
 }
 
 const spec = JSON.parse(process.argv[2]!) as Spec;
+const ca = spec.caFile === undefined ? undefined : readFileSync(spec.caFile);
 const sockets: Socket[] = [];
 let connected = 0;
 const failures = new Map<string, number>();
@@ -26,7 +31,8 @@ const fail = (why: string): void => void failures.set(why, (failures.get(why) ??
 
 function one(i: number): Promise<void> {
   return new Promise((resolve) => {
-    const socket = connect(spec.ports[i % spec.ports.length]!, '127.0.0.1');
+    const port = spec.ports[i % spec.ports.length]!;
+    const socket = ca === undefined ? connect(port, '127.0.0.1') : connectTls({ port, host: '127.0.0.1', ca, servername: 'localhost' });
     sockets.push(socket);
     const parser = new PacketParser({ protocolVersion: 4 });
     const timer = setTimeout(() => done('no CONNACK within 60 s'), 60_000);
@@ -46,7 +52,7 @@ function one(i: number): Promise<void> {
     });
     socket.on('error', (err: NodeJS.ErrnoException) => done(err.code ?? err.message));
     socket.on('close', () => done('closed before CONNACK'));
-    socket.once('connect', () => socket.write(encode({ type: 'connect', protocolVersion: 4, clientId: `${spec.clientPrefix}${i}`, clean: spec.clean === true, keepalive: 0 }, 4)));
+    socket.once(ca === undefined ? 'connect' : 'secureConnect', () => socket.write(encode({ type: 'connect', protocolVersion: 4, clientId: `${spec.clientPrefix}${i}`, clean: spec.clean === true, keepalive: 0 }, 4)));
   });
 }
 

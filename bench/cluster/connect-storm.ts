@@ -7,10 +7,12 @@
  *
  * Environment: BENCH_CLIENTS (default 10000), BENCH_CONCURRENCY (connects outstanding, default 1000),
  * BENCH_ROUNDS (default 2), BENCH_NODES (cluster size, default 3), BENCH_CLEAN=1 (clean sessions instead),
+ * BENCH_TLS=1 (over TLS, a throw-away CA's server certificate: one Culex broker and Mosquitto only),
  * BENCH_ONLY (comma-separated: leveldb, memory, cluster, floor, mosquitto; default leveldb,cluster,mosquitto;
  * `floor` is `bench/floor/forwarder.ts`, a bare Node server that answers CONNECT with CONNACK and keeps nothing).
  */
-import { cpuSeconds, culexCluster, culexSingle, median, mosquitto, nodeFloor, runLoad, type BenchBroker } from './processes.js';
+import { makeCerts } from '../../test/helpers/certs.js';
+import { cpuSeconds, culexCluster, culexSingle, median, mosquitto, nodeFloor, runLoad, type BenchBroker, type BenchTls } from './processes.js';
 
 const env = process.env;
 const clients = Number(env['BENCH_CLIENTS'] ?? 10_000);
@@ -19,6 +21,13 @@ const rounds = Number(env['BENCH_ROUNDS'] ?? 2);
 const nodes = Number(env['BENCH_NODES'] ?? 3);
 const clean = env['BENCH_CLEAN'] === '1';
 const only = new Set((env['BENCH_ONLY'] ?? 'leveldb,cluster,mosquitto').split(','));
+const certs = env['BENCH_TLS'] === '1' ? await makeCerts() : undefined;
+const tls: BenchTls | undefined = certs === undefined ? undefined : { certFile: certs.serverCertFile, keyFile: certs.serverKeyFile };
+if (tls !== undefined) {
+  for (const id of ['cluster', 'floor']) {
+    if (only.delete(id)) console.error(`BENCH_TLS: ${id} left out (TLS is measured on one Culex broker and Mosquitto)`);
+  }
+}
 
 interface Result {
   ms: number;
@@ -32,7 +41,7 @@ async function storm(broker: BenchBroker): Promise<Result> {
   try {
     const before = broker.pids.map(cpuSeconds);
     const natsBefore = broker.natsPid === undefined ? 0 : cpuSeconds(broker.natsPid);
-    const spec = { ports: broker.ports, count: clients, concurrency, clientPrefix: `storm-${Date.now()}-`, clean };
+    const spec = { ports: broker.ports, count: clients, concurrency, clientPrefix: `storm-${Date.now()}-`, clean, caFile: certs?.caFile };
     const line = JSON.parse(await runLoad('connect-load.ts', spec)) as { ms: number; connected: number; failed: Record<string, number> };
     const brokerCpu = broker.pids.map(cpuSeconds).reduce((sum, after, i) => sum + after - before[i]!, 0);
     const natsCpu = broker.natsPid === undefined ? 0 : cpuSeconds(broker.natsPid) - natsBefore;
@@ -44,11 +53,11 @@ async function storm(broker: BenchBroker): Promise<Result> {
 
 const scenarios = (
   [
-    ['leveldb', 'Culex (LevelDB store)', () => culexSingle('leveldb')],
-    ['memory', 'Culex (memory)', () => culexSingle('memory')],
+    ['leveldb', 'Culex (LevelDB store)', () => culexSingle('leveldb', tls)],
+    ['memory', 'Culex (memory)', () => culexSingle('memory', tls)],
     ['cluster', `Culex cluster, ${nodes} nodes`, () => culexCluster(nodes)],
     ['floor', 'Node floor (bare net server, no broker)', () => nodeFloor()],
-    ['mosquitto', 'Mosquitto', () => mosquitto()],
+    ['mosquitto', 'Mosquitto', () => mosquitto(tls)],
   ] as Array<[string, string, () => Promise<BenchBroker>]>
 ).filter(([id]) => only.has(id));
 const results = new Map<string, Result[]>();
@@ -61,7 +70,7 @@ for (let round = 0; round < rounds; round++) {
 }
 
 const [baseName, base] = [...results].map(([name, rs]) => [name, median(rs.map((r) => r.ms))] as const)[0]!;
-console.log(`\nConnect storm: ${clients} ${clean ? 'clean' : 'persistent'}-session CONNECTs (MQTT 3.1.1, Clean Session ${clean ? 1 : 0}), ${concurrency} outstanding, ${rounds} rounds (median)\n`);
+console.log(`\nConnect storm: ${clients} ${clean ? 'clean' : 'persistent'}-session CONNECTs (MQTT 3.1.1, Clean Session ${clean ? 1 : 0})${tls ? ' over TLS' : ''}, ${concurrency} outstanding, ${rounds} rounds (median)\n`);
 console.log(`| broker | connected | time to all (ms) | ÷ ${baseName} | broker CPU µs/CONNECT | NATS CPU µs/CONNECT |`);
 console.log('|---|---:|---:|---:|---:|---:|');
 for (const [name, rs] of results) {

@@ -90,13 +90,28 @@ if (journalMs !== undefined) {
 
 // BENCH_NODE_FLAGS adds Node flags to every Culex process (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof).
 const nodeFlags = (process.env['BENCH_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
-const culex = (args: string[]): string[] => [process.execPath, ...nodeFlags, join(root, 'bin/culex.js'), 'broker', '-c', configFile, ...args];
-const listening = /listening on mqtt:\/\/127\.0\.0\.1:(\d+)/;
+const culex = (args: string[], file = configFile): string[] => [process.execPath, ...nodeFlags, join(root, 'bin/culex.js'), 'broker', '-c', file, ...args];
 
-/** One Culex broker: `store` is its default LevelDB store (in a fresh directory) or memory only. */
-export async function culexSingle(store: 'leveldb' | 'memory'): Promise<BenchBroker> {
+/** A server certificate and key for a TLS listener (the connect storm's BENCH_TLS). */
+export interface BenchTls {
+  certFile: string;
+  keyFile: string;
+}
+
+/** The bench configuration with its one listener on TLS instead. */
+function tlsConfigFile(tls: BenchTls): string {
+  const file = join(configDir, 'culex-tls.json');
+  writeFileSync(file, JSON.stringify({ ...config, listeners: [{ host: '127.0.0.1', port: 0, tls: { cert: tls.certFile, key: tls.keyFile } }] }));
+  return file;
+}
+const listening = /listening on mqtt:\/\/127\.0\.0\.1:(\d+)/;
+const listeningTls = /listening on mqtts:\/\/127\.0\.0\.1:(\d+)/;
+
+/** One Culex broker: `store` is its default LevelDB store (in a fresh directory) or memory only; with `tls`, on TLS. */
+export async function culexSingle(store: 'leveldb' | 'memory', tls?: BenchTls): Promise<BenchBroker> {
   const dataDir = store === 'leveldb' ? mkdtempSync(join(tmpdir(), 'bench-culex-')) : undefined;
-  const broker = await start(BROKER_CORE, culex(dataDir === undefined ? ['--memory'] : ['--data-dir', dataDir]), listening);
+  const args = dataDir === undefined ? ['--memory'] : ['--data-dir', dataDir];
+  const broker = await start(BROKER_CORE, tls === undefined ? culex(args) : culex(args, tlsConfigFile(tls)), tls === undefined ? listening : listeningTls);
   return {
     ports: [Number(broker.match[1])],
     pids: [broker.child.pid!],
@@ -151,11 +166,12 @@ export async function nodeFloor(): Promise<BenchBroker> {
   };
 }
 
-/** Mosquitto (Debian's), anonymous, on a probed port. */
-export async function mosquitto(): Promise<BenchBroker> {
+/** Mosquitto (Debian's), anonymous, on a probed port; with `tls`, on TLS. */
+export async function mosquitto(tls?: BenchTls): Promise<BenchBroker> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-mosq-'));
   const port = await freePort();
-  writeFileSync(join(dir, 'm.conf'), `listener ${port} 127.0.0.1\nallow_anonymous true\nuser root\nmax_queued_messages 1000\n`);
+  const certificate = tls === undefined ? '' : `certfile ${tls.certFile}\nkeyfile ${tls.keyFile}\n`;
+  writeFileSync(join(dir, 'm.conf'), `listener ${port} 127.0.0.1\n${certificate}allow_anonymous true\nuser root\nmax_queued_messages 1000\n`);
   const broker = await start(BROKER_CORE, ['/usr/sbin/mosquitto', '-c', join(dir, 'm.conf')], /running|mosquitto version/i);
   await new Promise((r) => setTimeout(r, 500));
   return {

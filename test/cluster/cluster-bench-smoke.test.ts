@@ -63,6 +63,16 @@ test('connect storm with clean sessions: Culex in memory and the Node floor', { 
   for (const [name, cells] of table) assert.equal(cells[0], '100', `${name}: ${cells.join(' | ')}`);
 });
 
+test('connect storm over TLS: Culex with its store and Mosquitto; the cluster is left out, saying so', { timeout: 120_000 }, async () => {
+  const r = await run('bench/cluster/connect-storm.ts', { BENCH_CLIENTS: '100', BENCH_CONCURRENCY: '50', BENCH_ROUNDS: '1', BENCH_TLS: '1' });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /100 persistent-session CONNECTs \(MQTT 3\.1\.1, Clean Session 0\) over TLS/);
+  assert.match(r.stderr, /BENCH_TLS: cluster left out/);
+  const table = rows(r.stdout);
+  assert.deepEqual([...table.keys()], ['Culex (LevelDB store)', 'Mosquitto']);
+  for (const [name, cells] of table) assert.equal(cells[0], '100', `${name}: ${cells.join(' | ')}`);
+});
+
 test('batched QoS 1 across nodes: every message arrives', { timeout: 240_000 }, async () => {
   const r = await run('bench/cluster/batched.ts', { BENCH_COUNT: '3000', BENCH_WINDOW: '100', BENCH_ROUNDS: '1', BENCH_SECONDS: '30' });
   assert.equal(r.code, 0, r.stderr);
