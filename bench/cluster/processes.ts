@@ -33,10 +33,10 @@ export interface Started {
 }
 
 /** Starts `argv` pinned to `core` and resolves once its output matches `ready`. */
-export function start(core: number, argv: string[], ready: RegExp): Promise<Started> {
+export function start(core: number, argv: string[], ready: RegExp, env: Record<string, string> = {}): Promise<Started> {
   return new Promise((res, rej) => {
     const [command, ...args] = pinned(core, argv);
-    const child = spawn(command!, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command!, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let log = '';
     const timer = setTimeout(() => rej(new Error(`${argv.join(' ')} did not start: ${log}`)), 30_000);
     const on = (d: Buffer): void => {
@@ -155,9 +155,10 @@ export async function culexCluster(nodes: number, extra: string[] = []): Promise
   };
 }
 
-/** The bare forwarder of `bench/floor/forwarder.ts`: what Node's `net` costs in this regime, with no broker. */
-export async function nodeFloor(): Promise<BenchBroker> {
-  const forwarder = await start(BROKER_CORE, [process.execPath, '--import', 'tsx', join(root, 'bench/floor/forwarder.ts')], listening);
+/** The bare forwarder of `bench/floor/forwarder.ts`: what Node's `net` (with `tls`, Node's TLS) costs in this regime, with no broker. */
+export async function nodeFloor(tls?: BenchTls): Promise<BenchBroker> {
+  const env: Record<string, string> = tls === undefined ? {} : { FLOOR_TLS_CERT: tls.certFile, FLOOR_TLS_KEY: tls.keyFile };
+  const forwarder = await start(BROKER_CORE, [process.execPath, '--import', 'tsx', join(root, 'bench/floor/forwarder.ts')], tls === undefined ? listening : listeningTls, env);
   return {
     ports: [Number(forwarder.match[1])],
     pids: [forwarder.child.pid!],

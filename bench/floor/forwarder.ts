@@ -6,9 +6,12 @@
  * no store, no topic tree, no flow control, no checks: it is not a broker, it is what `net` costs per packet —
  * one read per incoming packet and one write per outgoing one, as a broker has.
  *
- * `node --import tsx bench/floor/forwarder.ts` prints `listening on mqtt://127.0.0.1:PORT` and serves until killed.
+ * `node --import tsx bench/floor/forwarder.ts` prints `listening on mqtt://127.0.0.1:PORT` and serves until killed;
+ * with FLOOR_TLS_CERT and FLOOR_TLS_KEY (PEM files) it serves TLS and prints `mqtts://`.
  */
-import { createServer, type Socket } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { createServer as createTcpServer, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 
 const subscribers = new Map<string, Socket>();
 const CONNACK = Buffer.from([0x20, 0x02, 0x00, 0x00]);
@@ -57,7 +60,7 @@ function handle(socket: Socket, packet: Buffer): void {
   }
 }
 
-const server = createServer((socket) => {
+function serve(socket: Socket): void {
   socket.setNoDelay(true);
   let pending: Buffer | undefined;
   socket.on('data', (chunk: Buffer) => {
@@ -73,8 +76,13 @@ const server = createServer((socket) => {
     if (buf.length > 0) pending = Buffer.from(buf);
   });
   socket.on('error', () => socket.destroy());
-});
+}
+
+const certFile = process.env['FLOOR_TLS_CERT'];
+const keyFile = process.env['FLOOR_TLS_KEY'];
+const tls = certFile !== undefined && keyFile !== undefined;
+const server = tls ? createTlsServer({ cert: readFileSync(certFile), key: readFileSync(keyFile) }, serve) : createTcpServer(serve);
 server.listen(0, '127.0.0.1', () => {
   const address = server.address();
-  if (address !== null && typeof address === 'object') process.stderr.write(`listening on mqtt://127.0.0.1:${address.port}\n`);
+  if (address !== null && typeof address === 'object') process.stderr.write(`listening on ${tls ? 'mqtts' : 'mqtt'}://127.0.0.1:${address.port}\n`);
 });

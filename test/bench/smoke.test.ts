@@ -96,6 +96,15 @@ test('the idle-connection floor measures Culex, the bare Node server and Mosquit
   }
 });
 
+test('the idle-connection floor over TLS measures Culex, a bare Node TLS server and Mosquitto', { timeout: 90_000 }, async () => {
+  const { code, stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'bench/floor/idle.ts'], { BENCH_IDLE: '100', BENCH_ROUNDS: '1', BENCH_TLS: '1', BENCH_ONLY: 'memory,floor,mosquitto' });
+  assert.equal(code, 0, stderr);
+  assert.match(stdout, /^broker RSS per idle TLS connection, 100 connections/m);
+  for (const label of ['Culex, memory', 'Node floor (bare tls server, no broker)', 'Mosquitto']) {
+    assert.match(stdout, new RegExp(`^\\| ${label.replace(/[().]/g, '\\$&')} \\| [\\d.-]+ \\(`, 'm'), stdout);
+  }
+});
+
 test('the retained index benchmark finds every message it asks for', { timeout: 60_000 }, async () => {
   const { code, stdout, stderr } = await run(process.execPath, ['--expose-gc', '--import', 'tsx', 'bench/retained.ts'], { BENCH_RETAINED: '2000' });
   assert.equal(code, 0, stderr);
