@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
+import { median } from './cluster/processes.js';
 import { silentLogger } from '../src/broker/logger.js';
 import { createMessage } from '../src/broker/message.js';
 import { LevelStore } from '../src/broker/store/level-store.js';
@@ -57,7 +58,6 @@ async function run(store: BrokerStore): Promise<{ micros: number; gcMillis: numb
   return { micros: (used.user + used.system) / messages, gcMillis: gcMillis - gcBefore[0]!, gcCount: gcCount - gcBefore[1]! };
 }
 
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const results = { level: [] as number[], memory: [] as number[] };
 for (let round = 1; round <= rounds; round++) {
   const dir = mkdtempSync(join(tmpdir(), 'culex-store-bench-'));

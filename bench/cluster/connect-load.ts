@@ -2,7 +2,6 @@
  * The load of the connect-storm scenario, run as its own process (on the load core): `count` clients connect with
  * persistent sessions (MQTT 3.1.1, Clean Session 0; with `clean`, Clean Session 1), spread in turn over `ports`, at
  * most `concurrency` connects outstanding at once. Prints one JSON line: milliseconds until the last CONNACK,
- *
  * connected and failed counts. With `caFile`, over TLS (the server's certificate checked against that CA).
  *
  * Argument (JSON): { ports, count, concurrency, clientPrefix, clean?, caFile? }

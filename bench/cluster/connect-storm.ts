@@ -11,8 +11,7 @@
  * BENCH_ONLY (comma-separated: leveldb, memory, cluster, floor, mosquitto; default leveldb,cluster,mosquitto;
  * `floor` is `bench/floor/forwarder.ts`, a bare Node server that answers CONNECT with CONNACK and keeps nothing).
  */
-import { makeCerts } from '../../test/helpers/certs.js';
-import { cpuSeconds, culexCluster, culexSingle, median, mosquitto, nodeFloor, runLoad, type BenchBroker, type BenchTls } from './processes.js';
+import { benchTls, cpuSeconds, culexCluster, culexSingle, median, mosquitto, nodeFloor, runLoad, type BenchBroker } from './processes.js';
 
 const env = process.env;
 const clients = Number(env['BENCH_CLIENTS'] ?? 10_000);
@@ -21,8 +20,7 @@ const rounds = Number(env['BENCH_ROUNDS'] ?? 2);
 const nodes = Number(env['BENCH_NODES'] ?? 3);
 const clean = env['BENCH_CLEAN'] === '1';
 const only = new Set((env['BENCH_ONLY'] ?? 'leveldb,cluster,mosquitto').split(','));
-const certs = env['BENCH_TLS'] === '1' ? await makeCerts() : undefined;
-const tls: BenchTls | undefined = certs === undefined ? undefined : { certFile: certs.serverCertFile, keyFile: certs.serverKeyFile };
+const tls = await benchTls();
 if (tls !== undefined && only.delete('cluster')) console.error('BENCH_TLS: cluster left out (its nodes listen on plain TCP here)');
 
 interface Result {
@@ -37,7 +35,7 @@ async function storm(broker: BenchBroker): Promise<Result> {
   try {
     const before = broker.pids.map(cpuSeconds);
     const natsBefore = broker.natsPid === undefined ? 0 : cpuSeconds(broker.natsPid);
-    const spec = { ports: broker.ports, count: clients, concurrency, clientPrefix: `storm-${Date.now()}-`, clean, caFile: certs?.caFile };
+    const spec = { ports: broker.ports, count: clients, concurrency, clientPrefix: `storm-${Date.now()}-`, clean, caFile: tls?.caFile };
     const line = JSON.parse(await runLoad('connect-load.ts', spec)) as { ms: number; connected: number; failed: Record<string, number> };
     const brokerCpu = broker.pids.map(cpuSeconds).reduce((sum, after, i) => sum + after - before[i]!, 0);
     const natsCpu = broker.natsPid === undefined ? 0 : cpuSeconds(broker.natsPid) - natsBefore;

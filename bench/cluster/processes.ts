@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { makeCerts } from '../../test/helpers/certs.js';
 import { freePort } from '../../test/helpers/ports.js';
 import { pinned } from '../harness/processes.js';
 
@@ -92,10 +93,18 @@ if (journalMs !== undefined) {
 const nodeFlags = (process.env['BENCH_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
 const culex = (args: string[], file = configFile): string[] => [process.execPath, ...nodeFlags, join(root, 'bin/culex.js'), 'broker', '-c', file, ...args];
 
-/** A server certificate and key for a TLS listener (the connect storm's BENCH_TLS). */
+/** A server certificate and key for a TLS listener, and the CA that signed it (BENCH_TLS). */
 export interface BenchTls {
   certFile: string;
   keyFile: string;
+  caFile: string;
+}
+
+/** With BENCH_TLS=1, a throw-away CA's server certificate for the brokers' listeners; else undefined (plain TCP). */
+export async function benchTls(): Promise<BenchTls | undefined> {
+  if (process.env['BENCH_TLS'] !== '1') return undefined;
+  const certs = await makeCerts();
+  return { certFile: certs.serverCertFile, keyFile: certs.serverKeyFile, caFile: certs.caFile };
 }
 
 /** The bench configuration with its one listener on TLS instead. */

@@ -8,13 +8,11 @@
  *   node --import tsx bench/floor/idle.ts      (BENCH_IDLE connections, default 10000, 2000 with TLS; BENCH_ROUNDS,
  *                                               default 3; BENCH_ONLY, comma-separated: memory,leveldb,floor,mosquitto)
  */
-import { makeCerts } from '../../test/helpers/certs.js';
-import { culexSingle, median, mosquitto, nodeFloor, type BenchBroker, type BenchTls } from '../cluster/processes.js';
+import { benchTls, culexSingle, median, mosquitto, nodeFloor, type BenchBroker } from '../cluster/processes.js';
 import { idle } from '../load/idle.js';
 
 const env = process.env;
-const certs = env.BENCH_TLS === '1' ? await makeCerts() : undefined;
-const tls: BenchTls | undefined = certs === undefined ? undefined : { certFile: certs.serverCertFile, keyFile: certs.serverKeyFile };
+const tls = await benchTls();
 const connections = Number(env.BENCH_IDLE ?? (tls === undefined ? 10_000 : 2000));
 const rounds = Number(env.BENCH_ROUNDS ?? 3);
 const targets: Array<[id: string, label: string, start: () => Promise<BenchBroker>]> = [

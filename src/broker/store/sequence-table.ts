@@ -33,10 +33,6 @@ export class SequenceTable<V> {
     return this.outliers?.get(key);
   }
 
-  has(key: number): boolean {
-    return this.get(key) !== undefined;
-  }
-
   set(key: number, value: V): this {
     if (this.outliers?.has(key) === true) {
       this.outliers.set(key, value);
@@ -88,14 +84,6 @@ export class SequenceTable<V> {
       }
     }
     return this.outliers?.delete(key) ?? false;
-  }
-
-  clear(): void {
-    const mask = this.slots.length - 1;
-    for (let i = 0; i < this.span; i++) this.slots[(this.head + i) & mask] = undefined;
-    this.span = 0;
-    this.inRing = 0;
-    this.outliers = undefined;
   }
 
   *keys(): IterableIterator<number> {

@@ -38,7 +38,7 @@ describe('SequenceTable', () => {
     assert.equal(table.delete(next - 10_000), false);
   });
 
-  it('agrees with a Map over random operations: out of order, far apart, below the lowest key, updates, clears', () => {
+  it('agrees with a Map over random operations: out of order, far apart, below the lowest key, updates', () => {
     for (const seed of [1, 7, 42, 1234]) {
       const next = random(seed);
       const table = new SequenceTable<number>();
@@ -55,11 +55,8 @@ describe('SequenceTable', () => {
         if (action < 0.55) {
           table.set(key, step);
           model.set(key, step);
-        } else if (action < 0.999) {
-          assert.equal(table.delete(key), model.delete(key), `delete ${key} at step ${step} (seed ${seed})`);
         } else {
-          table.clear();
-          model.clear();
+          assert.equal(table.delete(key), model.delete(key), `delete ${key} at step ${step} (seed ${seed})`);
         }
         assert.equal(table.get(key), model.get(key), `get ${key} at step ${step} (seed ${seed})`);
         if (step % 997 === 0) same(table, model, `step ${step} (seed ${seed})`);
@@ -75,7 +72,7 @@ describe('SequenceTable', () => {
     assert.equal(table.get(11), undefined);
     assert.equal(table.get(10.5), undefined);
     assert.equal(table.delete(10.5), false);
-    assert.equal(table.has(12), true);
+    assert.equal(table.get(12), 'c');
     assert.equal(table.delete(10), true);
     assert.deepEqual([...table.keys()], [12]);
     table.set(5, 'below');
