@@ -6,6 +6,11 @@ export class LevelWaiters {
   private waiters: Array<{ level: number; resolve: () => void }> = [];
   private reached = 0;
 
+  /** The highest level reached so far. */
+  get level(): number {
+    return this.reached;
+  }
+
   /** How many still wait. */
   get size(): number {
     return this.waiters.length;

@@ -48,6 +48,7 @@ export class Membership {
   private beatWritten = 0;
   private timers: NodeJS.Timeout[] = [];
   private stopWatch: Stop | undefined;
+  private rewatching = false;
 
   constructor(private readonly host: MembershipHost) {}
 
@@ -59,6 +60,17 @@ export class Membership {
   async start(): Promise<void> {
     await this.put();
     this.beatWritten = Date.now();
+    await this.watch();
+    // One timer for both: each wake-up of an idle node costs more than the work it does.
+    this.timers.push(
+      setInterval(() => {
+        void this.beat();
+        this.checkLiveness();
+      }, this.host.heartbeatMs),
+    );
+  }
+
+  private async watch(): Promise<void> {
     this.stopWatch = await this.host.engine.bucket('nodes').watch((change) => {
       if ('deleted' in change) {
         this.figures.delete(change.key);
@@ -77,13 +89,27 @@ export class Membership {
         // Not a heartbeat of ours: counted as alive, with no figures.
       }
     });
-    // One timer for both: each wake-up of an idle node costs more than the work it does.
-    this.timers.push(
-      setInterval(() => {
-        void this.beat();
-        this.checkLiveness();
-      }, this.host.heartbeatMs),
-    );
+  }
+
+  /**
+   * This node's own heartbeats are written but its watch has not brought one back for a dead-after period: the
+   * watch is stuck (its consumer was on a server that died, say), so it hears nobody and must judge nobody. It is
+   * made again, and everyone gets a full period to be heard through the new one.
+   */
+  private async watchAgain(): Promise<void> {
+    if (this.rewatching) return;
+    this.rewatching = true;
+    this.host.logger.warn(`cluster: node ${this.nodeId} no longer hears its own heartbeats; watching the nodes again`);
+    try {
+      this.stopWatch?.();
+      this.stopWatch = undefined;
+      await this.watch();
+    } catch {
+      // Tried again at the next check.
+    } finally {
+      this.hearAllAgain();
+      this.rewatching = false;
+    }
   }
 
   /** Stops beating and watching (the node removes its key itself when it leaves). */
@@ -109,8 +135,12 @@ export class Membership {
   }
 
   private async beat(): Promise<void> {
-    if (this.beatStarted !== undefined) return;
-    this.beatStarted = Date.now();
+    // A write still pending after a heartbeat period (sent just before the connection failed over, say) does not
+    // hold the next one back: it may never be answered, and meanwhile the others would hear nothing.
+    const now = Date.now();
+    if (this.beatStarted !== undefined && now - this.beatStarted < this.host.heartbeatMs) return;
+    const started = now;
+    this.beatStarted = started;
     try {
       await this.put();
       const silent = Date.now() - this.beatWritten > this.host.deadAfterMs;
@@ -123,9 +153,9 @@ export class Membership {
         if (silent) this.host.maybeCountedDead();
       }
     } catch {
-      this.beatFailed = true;
+      if (this.beatStarted === started) this.beatFailed = true;
     } finally {
-      this.beatStarted = undefined;
+      if (this.beatStarted === started) this.beatStarted = undefined;
     }
   }
 
@@ -154,6 +184,11 @@ export class Membership {
   private checkLiveness(): void {
     const now = Date.now();
     if (!this.host.reachable() || this.beatFailed || (this.beatStarted !== undefined && now - this.beatStarted > this.host.heartbeatMs)) return;
+    const self = this.lastHeard.get(this.nodeId);
+    if (self !== undefined && now - self > this.host.deadAfterMs && now - this.beatWritten < this.host.heartbeatMs * 2) {
+      void this.watchAgain();
+      return;
+    }
     for (const [node, at] of this.lastHeard) {
       if (node !== this.nodeId && now - at > this.host.deadAfterMs) this.nodeGone(node, `silent for ${Math.round((now - at) / 1000)} s: dead`, this.revisions.get(node));
     }

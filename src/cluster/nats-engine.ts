@@ -24,6 +24,7 @@ import {
   type Stop,
 } from './engine.js';
 import { JetStreamPublisher } from './jetstream-publisher.js';
+import { watchForStall } from './stall-watchdog.js';
 import { decodeToken, encodeLevel } from './subject.js';
 
 /** Where the engine is and how it keeps what it is given. */
@@ -49,12 +50,10 @@ export interface NatsEngineOptions {
 /** JetStream's "wrong last sequence": a create of an existing key, or an update against a stale revision. */
 const WRONG_LAST_SEQUENCE = 10071;
 const NOT_FOUND = 10059;
-/** How often a journal follower is checked for having gone quiet with entries left to deliver. */
-const FOLLOW_WATCHDOG_MS = 2000;
-/** Away from reconnects, a quiet follower is checked at one look in this many. */
-const FOLLOW_WATCHDOG_QUIET_LOOKS = 5;
-/** How long after a reconnect (or the engine's start) a quiet follower is checked at every look. */
-const FOLLOW_WATCHDOG_ALERT_MS = 60_000;
+/** How long after a reconnect (or the engine's start) quiet readers (followers, watches) are checked at every look. */
+const ALERT_MS = 60_000;
+/** Pause before a bucket watch that ended is made again. */
+const WATCH_AGAIN_MS = 500;
 
 function isCasConflict(err: unknown): boolean {
   return err instanceof JetStreamApiError && err.code === WRONG_LAST_SEQUENCE;
@@ -71,7 +70,11 @@ function streamName(name: string): string {
 }
 
 class NatsBucket implements KvBucket {
-  constructor(private readonly kv: () => KV) {}
+  constructor(
+    private readonly kv: () => KV,
+    /** True a while after the engine's connection was made again: quiet watches are checked at every look then. */
+    private readonly alert: () => boolean,
+  ) {}
 
   async get(key: string): Promise<KvEntry | undefined> {
     const entry = await this.kv().get(key);
@@ -113,21 +116,57 @@ class NatsBucket implements KvBucket {
 
   async watch(onChange: (change: KvChange) => void, onCurrent?: () => void): Promise<Stop> {
     const kv = this.kv();
-    const iterator = await kv.watch();
     let current = false;
+    let stopped = false;
+    /** The revision of the last change delivered: a watch made again resumes after it. */
+    let last = 0;
     const caughtUp = (): void => {
       if (current) return;
       current = true;
       onCurrent?.();
     };
+    const open = (): ReturnType<KV['watch']> => (last === 0 ? kv.watch() : kv.watch({ resumeFromRevision: last + 1 }));
+    let iterator = await open();
+    // The library's watch does not recover when the server holding its consumer dies (it goes quiet for good), and
+    // can end on its own: a watch that is behind the bucket or ended is made again from where it got, so that a
+    // node never stops hearing the bucket.
     void (async () => {
-      for await (const entry of iterator) {
-        if (entry.operation === 'PUT') onChange({ key: entry.key, value: entry.value, revision: entry.revision });
-        else onChange({ key: entry.key, deleted: true, revision: entry.revision });
-        // Nothing left to deliver for now: everything the bucket held when the watch began has come.
-        if (entry.delta === 0) caughtUp();
+      while (!stopped) {
+        try {
+          for await (const entry of iterator) {
+            last = entry.revision;
+            if (entry.operation === 'PUT') onChange({ key: entry.key, value: entry.value, revision: entry.revision });
+            else onChange({ key: entry.key, deleted: true, revision: entry.revision });
+            // Nothing left to deliver for now: everything the bucket held when the watch began has come.
+            if (entry.delta === 0) caughtUp();
+          }
+        } catch {
+          // Ended with an error: made again below.
+        }
+        while (!stopped) {
+          await new Promise((resolve) => setTimeout(resolve, WATCH_AGAIN_MS));
+          if (stopped) break;
+          try {
+            iterator = await open();
+            break;
+          } catch {
+            // Unreachable or no leader yet: tried again.
+          }
+        }
       }
-    })().catch(() => undefined);
+    })();
+    const stopWatchdog = watchForStall(
+      {
+        position: () => last,
+        held: () => false,
+        behind: async (at) => {
+          const { state } = (await kv.status()).streamInfo;
+          return state.messages > 0 && state.last_seq > at;
+        },
+        restart: () => iterator.stop(),
+      },
+      this.alert,
+    );
     // An empty bucket delivers nothing to say so.
     if (onCurrent !== undefined) {
       void kv.status().then(
@@ -137,7 +176,11 @@ class NatsBucket implements KvBucket {
         () => undefined,
       );
     }
-    return () => iterator.stop();
+    return () => {
+      stopped = true;
+      stopWatchdog();
+      iterator.stop();
+    };
   }
 }
 
@@ -165,7 +208,7 @@ export class NatsEngine implements ClusterEngine {
   private readonly retainedStream: string;
   private readonly timeoutMs: number;
   private reachable = false;
-  /** When the connection to NATS was last made again (its start counts): quiet followers are watched closely after. */
+  /** When the connection to NATS was last made again (its start counts): quiet readers are watched closely after. */
   private reconnectedAt = Date.now();
 
   constructor(private readonly options: NatsEngineOptions) {
@@ -299,32 +342,20 @@ export class NatsEngine implements ClusterEngine {
       }
     };
     void run();
-    // A consumer can also go quiet without ending (seen after a server restart): when the journal holds entries it
-    // has not delivered and it made no progress since the last look, it is closed, and `run` makes another.
-    let seen = next;
-    let looks = 0;
-    const watchdog = setInterval(() => {
-      if (stopped || current === undefined) return;
-      const at = next;
-      if (held || at !== seen) {
-        seen = at;
-        return;
-      }
-      // Asked at every look for a while after a reconnect, when it happens; rarely otherwise (each question is a
-      // request, and an idle node would ask at every look).
-      if (++looks % FOLLOW_WATCHDOG_QUIET_LOOKS !== 0 && Date.now() - this.reconnectedAt > FOLLOW_WATCHDOG_ALERT_MS) return;
-      void this.lastSeq(true).then(
-        (last) => {
-          if (last >= at && at === seen) void current?.close().catch(() => undefined);
-          seen = at;
-        },
-        () => undefined,
-      );
-    }, FOLLOW_WATCHDOG_MS);
-    watchdog.unref();
+    // A consumer can also go quiet without ending (its server died or restarted): when the journal holds entries
+    // it has not delivered and it made no progress since the last look, it is closed, and `run` makes another.
+    const stopWatchdog = watchForStall(
+      {
+        position: () => next,
+        held: () => held || current === undefined,
+        behind: async (at) => (await this.lastSeq(true)) >= at,
+        restart: () => void current?.close().catch(() => undefined),
+      },
+      () => this.alert(),
+    );
     return this.track(() => {
       stopped = true;
-      clearInterval(watchdog);
+      stopWatchdog();
       void current?.close().catch(() => undefined);
     });
   }
@@ -438,11 +469,14 @@ export class NatsEngine implements ClusterEngine {
   }
 
   bucket(name: BucketName): KvBucket {
-    return new NatsBucket(() => {
-      const kv = this.kvs.get(name);
-      if (kv === undefined) throw new EngineUnavailableError('not started');
-      return kv;
-    });
+    return new NatsBucket(
+      () => {
+        const kv = this.kvs.get(name);
+        if (kv === undefined) throw new EngineUnavailableError('not started');
+        return kv;
+      },
+      () => this.alert(),
+    );
   }
 
   async serve(onRequest: (data: Uint8Array) => Promise<Uint8Array>): Promise<void> {
@@ -493,6 +527,11 @@ export class NatsEngine implements ClusterEngine {
     if (this.reachable === up) return;
     this.reachable = up;
     for (const listener of this.listeners) listener(up, detail);
+  }
+
+  /** A while after a reconnect (or the start), when consumers may have been lost with a server. */
+  private alert(): boolean {
+    return Date.now() - this.reconnectedAt <= ALERT_MS;
   }
 
   private connection(): NatsConnection {

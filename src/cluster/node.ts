@@ -184,6 +184,7 @@ export class ClusterNode {
       engine: this.engine,
       logger: this.logger,
       consumedSeq: () => this.consumedSeq,
+      routedBelow: (dead) => this.routedBelow(dead),
       claimFrom: (dead, clientId) => this.sessions.claimFrom(dead, clientId),
       adopt: (state) => this.broker.adoptSession(state),
       sendWill: (clientId, will) => this.broker.sendWill(clientId, will),
@@ -370,6 +371,18 @@ export class ClusterNode {
     await this.engine.purgeNode(this.nodeId, below);
     this.logger.info(`cluster: journal of ${this.nodeId} compacted: ${this.broker.sessionCount} sessions written again (${this.lastCheckpoint.size} bytes), entries before ${below} purged`);
     return { start, purgedBelow: below };
+  }
+
+  /** Below which sequence every live node but `dead` has routed the journal, by their last heartbeats (and this one's position). */
+  private routedBelow(dead: string): number | undefined {
+    let below = this.consumedSeq;
+    for (const node of this.membership.alive) {
+      if (node === this.nodeId || node === dead) continue;
+      const consumed = this.membership.figures.get(node)?.consumed;
+      if (consumed === undefined || consumed < 1) return undefined;
+      below = Math.min(below, consumed);
+    }
+    return below;
   }
 
   /** Resolves once this node has routed every followed journal entry written before the call. */

@@ -19,6 +19,8 @@ interface DeadNodeState {
   connected: Map<string, StoredSession>;
   /** Where the dead node's routing of the journal had got. */
   consumed: number;
+  /** The last of its entries read. */
+  readTo: number;
 }
 
 /** What the reaping node does with what it finds. */
@@ -27,6 +29,11 @@ export interface ReaperHost {
   readonly logger: Logger;
   /** How far this node has routed the journal (exclusive). */
   consumedSeq(): number;
+  /**
+   * Below which sequence every live node other than `dead` has routed the journal (this one included), as far as
+   * their heartbeats say; undefined while one has not said.
+   */
+  routedBelow(dead: string): number | undefined;
   /** Takes over ownership of a session the dead node owned (compare-and-set); false when another node has it. */
   claimFrom(dead: string, clientId: string): Promise<boolean>;
   /** Takes an offline session in (its pending Will scheduled, its expiry armed). Called in one tick for all. */
@@ -41,6 +48,9 @@ export interface ReaperHost {
 
 /** Reading the journal to catch up gives up after this many rounds (a journal written faster than it is read). */
 const CATCH_UP_ROUNDS = 20;
+/** A dead node's journal held back from the purge (others had not routed it) is purged again this much later, this many times in all. */
+const PURGE_AGAIN_MS = 30_000;
+const PURGE_TRIES = 10;
 
 /**
  * Takes over a dead node's clients: its sessions (from its journal: subscriptions, queued and in-flight messages,
@@ -54,7 +64,7 @@ export class Reaper {
   constructor(private readonly host: ReaperHost) {}
 
   async reap(dead: string): Promise<{ sessions: number; wills: number; messages: number }> {
-    const { engine, logger } = this.host;
+    const { engine } = this.host;
     const state = await this.read(dead);
     // Ownership first: a client that comes back elsewhere from now on asks this node, which waits for the adoption.
     const claimed = this.claimed.get(dead) ?? new Set<string>();
@@ -105,15 +115,34 @@ export class Reaper {
       wills++;
     }
     this.claimed.delete(dead);
-    await engine.purgeNode(dead).catch((err: unknown) => logger.warn(`cluster: journal of ${dead} not purged: ${err instanceof Error ? err.message : String(err)}`));
+    await this.purge(dead, state.readTo + 1, PURGE_TRIES);
     return { sessions: mine.length, wills, messages };
+  }
+
+  /**
+   * The dead node's journal goes, but only below `end` (what was read here: a node counted dead while it was only
+   * cut off writes on) and below what every other node has routed (its messages for them are in entries they may
+   * not have read yet). What is held back is tried again later, a few times; the journal's age limit takes the rest.
+   */
+  private async purge(dead: string, end: number, tries: number): Promise<void> {
+    const routed = this.host.routedBelow(dead);
+    const below = routed === undefined ? 0 : Math.min(end, routed);
+    if (below > 0) {
+      try {
+        await this.host.engine.purgeNode(dead, below);
+      } catch (err) {
+        this.host.logger.warn(`cluster: journal of ${dead} not purged: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    if (below < end && tries > 1) setTimeout(() => void this.purge(dead, end, tries - 1), PURGE_AGAIN_MS).unref();
   }
 
   /** The dead node's state, from its journal. */
   private async read(dead: string): Promise<DeadNodeState> {
-    const state: DeadNodeState = { sessions: new Map(), connected: new Map(), consumed: 1 };
+    const state: DeadNodeState = { sessions: new Map(), connected: new Map(), consumed: 1, readTo: 0 };
     let bad = 0;
     await this.host.engine.readNode(dead, (entry) => {
+      if (entry.seq > state.readTo) state.readTo = entry.seq;
       let ops: JournalOp[];
       try {
         ops = decodeBatch(entry.data);

@@ -67,6 +67,12 @@ export class ClusterRoutes {
   private current = false;
   /** Other nodes waiting for this one to have seen a bucket revision. */
   private readonly seen = new LevelWaiters();
+  /**
+   * The highest revision another node asked about that this one had not seen within the wait (its watch lags, or
+   * is being made again after a server died): the asking node's SUBACK went out anyway, so until the watch gets
+   * there every message counts as routed elsewhere, as a route not heard of yet may match it.
+   */
+  private behind = 0;
   /** Questions to other nodes whether they have seen a revision, one at a time per node. */
   private readonly asking = new Map<string, Asking>();
 
@@ -88,7 +94,7 @@ export class ClusterRoutes {
 
   /** Whether a message on `topic` must reach another node: a filter of another node matches it (or that is not known yet). */
   elsewhere(topic: string): boolean {
-    if (!this.current) return true;
+    if (!this.current || this.seen.level < this.behind) return true;
     let found = false;
     this.remote.match(topic, () => {
       found = true;
@@ -152,7 +158,11 @@ export class ClusterRoutes {
 
   /** Another node asks whether this one has seen the bucket up to `revision`: resolves when it has (or after a bound). */
   answerSync(revision: number): Promise<void> {
-    return this.seen.until(revision, SYNC_WAIT_MS);
+    return this.seen.until(revision, SYNC_WAIT_MS).then(() => {
+      if (this.seen.level >= revision || this.behind >= revision) return;
+      if (this.seen.level >= this.behind) this.host.logger.warn(`cluster: routes not heard up to revision ${revision} in time; messages go to every node until they are`);
+      this.behind = revision;
+    });
   }
 
   private async write(filter: string): Promise<void> {

@@ -6,7 +6,7 @@ import { after, afterEach, describe, it } from 'node:test';
 import type { ConnectPacket, PublishPacket } from '../../src/packet/types.js';
 import type { ClusterEngine } from '../../src/cluster/engine.js';
 import { RawClient } from '../helpers/raw-client.js';
-import { waitFor } from '../helpers/wait.js';
+import { eventually, waitFor } from '../helpers/wait.js';
 import { startCluster, type ClusterFixture } from './cluster-fixture.js';
 
 const text = (bytes: Uint8Array): string => Buffer.from(bytes).toString();
@@ -17,15 +17,6 @@ const persistent = (clientId: string, extra: Partial<ConnectPacket> = {}): Parti
   properties: { sessionExpiryInterval: 600 },
   ...extra,
 });
-
-/** Polls an asynchronous condition every 50 ms until it holds; fails with `what` after `timeoutMs`. */
-async function eventually(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** The sequences of a node's journal entries, as any node reads them. */
 async function entriesOf(engine: ClusterEngine, node: string): Promise<number[]> {

@@ -284,8 +284,9 @@ describe('cluster faults on three NATS servers (JetStream replicas 3)', () => {
       }
     });
     assert.equal(acked.size, 150);
-    await waitFor(() => [...acked].every((m) => counter.seen.has(m)), 60_000, `all ${acked.size} acknowledged messages (have ${counter.seen.size})`).catch((err: unknown) => {
-      throw new Error(`${String(err)}\n--- a\n${a.log()}\n--- b\n${b.log()}`);
+    await waitFor(() => [...acked].every((m) => counter.seen.has(m)), 60_000, `all ${acked.size} acknowledged messages (have ${counter.seen.size})`).catch(async (err: unknown) => {
+      const missing = [...acked].filter((m) => !counter.seen.has(m)).join(' ');
+      throw new Error(`${String(err)}\nmissing: ${missing}\n--- a\n${a.log()}\n--- b\n${b.log()}\n--- ${await journalDump(nats.urls, cluster)}`);
     });
     counter.client?.destroy();
   });

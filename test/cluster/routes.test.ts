@@ -6,18 +6,38 @@ import { describe, it, mock } from 'node:test';
 import { MemoryCluster } from '../../src/cluster/memory-engine.js';
 import { ClusterRoutes, ROUTE_LINGER_MS } from '../../src/cluster/routes.js';
 import type { Logger } from '../../src/broker/index.js';
+import type { KvBucket } from '../../src/cluster/engine.js';
 
 const quiet: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined, debug: () => undefined } as unknown as Logger;
 
-function nodes(names: string[]): { hub: MemoryCluster; routes: Map<string, ClusterRoutes>; asked: string[] } {
-  const hub = new MemoryCluster();
+/** A routes bucket whose watch can be held up (a watch stuck on a dead server): changes wait until `release`. */
+function stallable(bucket: KvBucket): { bucket: KvBucket; stall(): void; release(): void } {
+  let stalled = false;
+  const held: Array<() => void> = [];
+  const wrapped: KvBucket = Object.create(bucket) as KvBucket;
+  wrapped.watch = (onChange, onCurrent) =>
+    bucket.watch((change) => {
+      if (stalled) held.push(() => onChange(change));
+      else onChange(change);
+    }, onCurrent);
+  return {
+    bucket: wrapped,
+    stall: () => (stalled = true),
+    release: () => {
+      stalled = false;
+      for (const deliver of held.splice(0)) deliver();
+    },
+  };
+}
+
+function nodes(names: string[], buckets: Map<string, KvBucket> = new Map(), hub = new MemoryCluster()): { hub: MemoryCluster; routes: Map<string, ClusterRoutes>; asked: string[] } {
   const routes = new Map<string, ClusterRoutes>();
   const asked: string[] = [];
   for (const name of names) {
     routes.set(
       name,
       new ClusterRoutes({
-        bucket: hub.bucket('routes'),
+        bucket: buckets.get(name) ?? hub.bucket('routes'),
         nodeId: name,
         logger: quiet,
         others: () => names.filter((n) => n !== name),
@@ -113,5 +133,32 @@ describe('cluster routes', () => {
   it('until the bucket has been read, every topic counts as routed elsewhere', () => {
     const { routes } = nodes(['a']);
     assert.equal(routes.get('a')!.elsewhere('any/topic'), true);
+  });
+
+  it('a node asked about a route it has not heard of in time sends every message to the others until it has', async () => {
+    const hub = new MemoryCluster();
+    const b = stallable(hub.bucket('routes'));
+    const { routes } = nodes(['a', 'b'], new Map([['b', b.bucket]]), hub);
+    for (const r of routes.values()) await r.start();
+    const [a, nodeB] = [routes.get('a')!, routes.get('b')!];
+    b.stall();
+    const timers = mock.timers;
+    timers.enable({ apis: ['setTimeout'] });
+    try {
+      // a's SUBACK waits for b at most the bounded wait, then goes out: b must not keep a's messages to itself.
+      let done = false;
+      const added = a.add('late/#')!.then(() => (done = true));
+      await new Promise((r) => setImmediate(r));
+      assert.equal(done, false, 'a waits for b');
+      timers.tick(2000);
+      await added;
+    } finally {
+      timers.reset();
+    }
+    assert.equal(nodeB.elsewhere('late/1'), true);
+    assert.equal(nodeB.elsewhere('other/1'), true, 'while behind, every topic counts as routed elsewhere');
+    b.release();
+    assert.equal(nodeB.elsewhere('late/1'), true);
+    assert.equal(nodeB.elsewhere('other/1'), false, 'caught up: only matching topics');
   });
 });
