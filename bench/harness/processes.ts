@@ -14,7 +14,9 @@ import type { Bundles } from './bundle.js';
 export const BROKER_CORE = 0;
 export const LOAD_CORE = 1;
 
-const hasTaskset = spawnSync('taskset', ['-V']).status === 0;
+// BENCH_PIN=0 leaves processes unpinned: for CPU profiles, whose sampling thread cannot run while its process's
+// main thread has the one core it is pinned to (the profile then shows a busy broker as nearly idle).
+const hasTaskset = process.env['BENCH_PIN'] !== '0' && spawnSync('taskset', ['-V']).status === 0;
 
 /** The command line that runs `argv` on one core, when the machine has taskset and the core. */
 export function pinned(core: number, argv: string[]): string[] {
