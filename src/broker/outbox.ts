@@ -48,6 +48,8 @@ export interface Reassigner {
 export type SessionDropReason = 'queueFull' | 'stuckSubscriber' | 'tooLarge' | 'expired';
 /** Messages a session dropped, by reason (`Broker.sessionInfo`), besides the broker-wide counts. */
 export type SessionDropCounts = Record<SessionDropReason, number>;
+/** What `dropped` reads as while a session has dropped nothing. */
+const NO_DROPS: Readonly<SessionDropCounts> = Object.freeze({ queueFull: 0, stuckSubscriber: 0, tooLarge: 0, expired: 0 });
 
 /**
  * `seq` of a delivery queued for a session with an age limit: the time it was queued, in microseconds, kept above
@@ -144,8 +146,8 @@ export class Outbox {
   private stallTimer: NodeJS.Timeout | undefined;
   /** A feed used up its slice: the queue goes on in a later turn of the event loop. */
   private feedResume: NodeJS.Immediate | undefined;
-  /** Messages dropped for this session by reason, the last reason and when (epoch ms): for the admin API and bridges. */
-  readonly dropped: SessionDropCounts = { queueFull: 0, stuckSubscriber: 0, tooLarge: 0, expired: 0 };
+  /** Made at the first drop: most sessions never drop anything, and an idle connection should hold little. */
+  private drops: SessionDropCounts | undefined;
   lastDropReason: SessionDropReason | undefined;
   lastDropAt = 0;
 
@@ -246,9 +248,14 @@ export class Outbox {
     this.pump();
   }
 
+  /** Messages dropped for this session by reason (the last reason and when, epoch ms, below): for the admin API and bridges. */
+  get dropped(): Readonly<SessionDropCounts> {
+    return this.drops ?? NO_DROPS;
+  }
+
   /** A message on `topic` dropped for this session: counted here and broker-wide. */
   drop(reason: SessionDropReason, topic: string): void {
-    this.dropped[reason]++;
+    (this.drops ??= { ...NO_DROPS })[reason]++;
     this.lastDropReason = reason;
     this.lastDropAt = Date.now();
     this.stats.dropForSession(reason, this.clientId, topic);

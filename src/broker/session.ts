@@ -34,8 +34,12 @@ export interface SessionConnection {
  * records. Router membership of its subscriptions is kept by the SessionRegistry, which calls the subscription
  * methods here.
  */
+/** What `subscriptions` reads as while a session has none. */
+const NO_SUBSCRIPTIONS: ReadonlyMap<string, SubscriptionRecord> = new Map();
+
 export class Session {
-  readonly subscriptions = new Map<string, SubscriptionRecord>();
+  /** Made at the first subscription: a device that only publishes never needs it (a Map and its table: ~280 B). */
+  private subs: Map<string, SubscriptionRecord> | undefined;
   readonly outbox: Outbox;
   /** QoS 2 packet ids received and not yet released by PUBREL; made on first use (most sessions never need it). */
   private incomingQos2: Set<number> | undefined;
@@ -56,6 +60,11 @@ export class Session {
   disconnectReason: string | undefined;
   /** Refused packets and server-side disconnects, oldest first; made at the first (most sessions have none). */
   private errors: ClientError[] | undefined;
+
+  /** Its subscriptions by filter as the client sent them. */
+  get subscriptions(): ReadonlyMap<string, SubscriptionRecord> {
+    return this.subs ?? NO_SUBSCRIPTIONS;
+  }
 
   constructor(
     readonly clientId: string,
@@ -136,17 +145,18 @@ export class Session {
 
   /** Sets (or replaces) a subscription; returns the one it replaced. */
   putSubscription(record: SubscriptionRecord): SubscriptionRecord | undefined {
-    const previous = this.subscriptions.get(record.filter);
-    this.subscriptions.set(record.filter, record);
+    const subs = (this.subs ??= new Map());
+    const previous = subs.get(record.filter);
+    subs.set(record.filter, record);
     if (this.journal !== undefined) this.recordSubscription(this.journal, record);
     return previous;
   }
 
   /** Removes a subscription by its filter as the client sent it; returns it, undefined when there was none. */
   deleteSubscription(filter: string): SubscriptionRecord | undefined {
-    const record = this.subscriptions.get(filter);
+    const record = this.subs?.get(filter);
     if (record === undefined) return undefined;
-    this.subscriptions.delete(filter);
+    this.subs?.delete(filter);
     this.journal?.record({ op: 'deleteSubscription', clientId: this.clientId, filter });
     return record;
   }
@@ -213,13 +223,18 @@ export class Session {
 
   /** Puts back a subscription a store recovered (nothing recorded). */
   restoreSubscription(record: SubscriptionRecord): void {
-    this.subscriptions.set(record.filter, record);
+    (this.subs ??= new Map()).set(record.filter, record);
+  }
+
+  /** Forgets its subscriptions (nothing recorded): the session was handed to another broker. */
+  forgetSubscriptions(): void {
+    this.subs = undefined;
   }
 
   /** Ends the session's state: subscriptions and queues go, its records are deleted. Returns the subscriptions. */
   clear(): SubscriptionRecord[] {
     const subscriptions = [...this.subscriptions.values()];
-    this.subscriptions.clear();
+    this.subs = undefined;
     const journal = this.journal;
     this.journal = undefined;
     this.outbox.journal = undefined;

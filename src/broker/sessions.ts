@@ -182,7 +182,7 @@ export class SessionRegistry {
     session.pendingWill = undefined;
     const router = this.services.router;
     for (const sub of session.subscriptions.values()) router.remove(sub);
-    session.subscriptions.clear();
+    session.forgetSubscriptions();
     session.dropJournal();
     session.outbox.forget();
     this.sessions.delete(clientId);

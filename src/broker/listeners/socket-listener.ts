@@ -120,7 +120,10 @@ export abstract class SocketListener implements Listener {
 
   /** The socket (or the TLS socket wrapping it) became a stream: from now on its owner closes it. */
   protected deliver(socket: Socket, stream: ByteStream): void {
-    this.settled(rawSocketOf(socket));
+    const raw = rawSocketOf(socket);
+    this.settled(raw);
+    // A plain socket's stream listens for its errors now: the set-up listener goes (two cost an array per socket).
+    if (socket === raw) socket.removeListener('error', ignoreError);
     this.onStream!(stream);
   }
 
