@@ -3,37 +3,13 @@
 // engine makes bucket watches and the journal follower again from where they got.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
 import type { KvChange } from '../../src/cluster/engine.js';
 import { NatsEngine } from '../../src/cluster/nats-engine.js';
-import { startNats, type NatsInstance } from '../helpers/nats.js';
+import { consumerHost, startNats, type NatsInstance } from '../helpers/nats.js';
 import { eventually } from '../helpers/wait.js';
 
 const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
 const text = (b: Uint8Array): string => new TextDecoder().decode(b);
-
-/** The server (index into the instance's servers) that holds the only consumer of `stream`. */
-async function consumerHost(nats: NatsInstance, stream: string): Promise<number> {
-  const nc = await connect({ servers: nats.urls });
-  try {
-    const jsm = await jetstreamManager(nc);
-    let host: string | undefined;
-    await eventually(
-      async () => {
-        for await (const consumer of jsm.consumers.list(stream)) host = consumer.cluster?.leader;
-        return host !== undefined;
-      },
-      10_000,
-      `a consumer on ${stream}`,
-    );
-    const index = nats.servers.findIndex((s) => s.name === host);
-    assert.ok(index >= 0, `consumer host ${host}`);
-    return index;
-  } finally {
-    await nc.close();
-  }
-}
 
 describe('NATS engine readers when a server dies', () => {
   let nats: NatsInstance;

@@ -289,3 +289,22 @@ export async function startNats(options: NatsOptions = {}): Promise<NatsInstance
     },
   };
 }
+
+/** The server (index into the instance's servers) holding the one consumer of `stream` there is. */
+export async function consumerHost(nats: NatsInstance, stream: string): Promise<number> {
+  const nc = await connect({ servers: nats.urls });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const hosts: string[] = [];
+      for await (const consumer of jsm.consumers.list(stream)) if (consumer.cluster?.leader !== undefined) hosts.push(consumer.cluster.leader);
+      const index = hosts.length === 1 ? nats.servers.findIndex((s) => s.name === hosts[0]) : -1;
+      if (index >= 0) return index;
+      if (Date.now() > deadline) throw new Error(`no single consumer on ${stream}: ${hosts.join(', ')}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  } finally {
+    await nc.close();
+  }
+}
