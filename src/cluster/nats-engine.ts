@@ -7,8 +7,10 @@ import {
   StorageType,
   jetstream,
   jetstreamManager,
+  type ConsumerMessages,
   type JetStreamClient,
   type JetStreamManager,
+  type JsMsg,
 } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import {
@@ -390,15 +392,33 @@ export class NatsEngine implements ClusterEngine {
     const last = await this.lastOf(subject);
     if (last === 0) return;
     const consumer = await this.jetstream().consumers.get(this.journalStream, { filter_subjects: subject, deliver_policy: DeliverPolicy.All });
-    const messages = await consumer.consume({ max_messages: 256 });
+    await this.readUntil(await consumer.consume({ max_messages: 256 }), `the journal of ${node}`, (msg) => {
+      onEntry({ seq: msg.seq, node, data: msg.data });
+      return msg.seq >= last;
+    });
+  }
+
+  /**
+   * Reads a consumer's messages until `take` says it has had all it needs. Fails, rather than waiting for ever, when
+   * nothing comes for the engine's timeout (the server holding the consumer died, or what is waited for was purged
+   * meanwhile) or the library ends the read first: the caller tries again, and a half read is never taken as whole.
+   */
+  private async readUntil(messages: ConsumerMessages, what: string, take: (msg: JsMsg) => boolean): Promise<void> {
+    let stalled = false;
+    const timer = setTimeout(() => {
+      stalled = true;
+      void messages.close().catch(() => undefined);
+    }, this.timeoutMs);
     try {
       for await (const msg of messages) {
-        onEntry({ seq: msg.seq, node, data: msg.data });
-        if (msg.seq >= last) break;
+        timer.refresh();
+        if (take(msg)) return;
       }
     } finally {
+      clearTimeout(timer);
       await messages.close().catch(() => undefined);
     }
+    throw new EngineUnavailableError(stalled ? `reading ${what}: nothing came for ${this.timeoutMs} ms` : `reading ${what}: the read ended early`);
   }
 
   async lastSeq(followed = false): Promise<number> {
@@ -457,15 +477,10 @@ export class NatsEngine implements ClusterEngine {
     const info = await this.manager().streams.info(this.retainedStream);
     if (info.state.messages === 0) return;
     const consumer = await this.jetstream().consumers.get(this.retainedStream, { deliver_policy: DeliverPolicy.LastPerSubject });
-    const messages = await consumer.consume({ max_messages: 1024 });
-    try {
-      for await (const msg of messages) {
-        onMessage(msg.subject, msg.data);
-        if (msg.info.pending === 0) break;
-      }
-    } finally {
-      await messages.close().catch(() => undefined);
-    }
+    await this.readUntil(await consumer.consume({ max_messages: 1024 }), 'the retained messages', (msg) => {
+      onMessage(msg.subject, msg.data);
+      return msg.info.pending === 0;
+    });
   }
 
   bucket(name: BucketName): KvBucket {

@@ -1,6 +1,7 @@
 // The NATS engine's readers when the NATS server holding their consumer dies (kill -9, three servers, replicas 3):
 // the client library's own watch goes quiet for good there (seen with nats.js 3.x on nats-server 2.9), so the
-// engine makes bucket watches and the journal follower again from where they got.
+// engine makes bucket watches and the journal follower again from where they got; and a read that must finish (a
+// dead node's journal) fails when it stalls instead of waiting for ever.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { KvChange } from '../../src/cluster/engine.js';
@@ -61,6 +62,42 @@ describe('NATS engine readers when a server dies', () => {
       stopWatch();
       stopFollow();
     } finally {
+      await reader.stop();
+      await writer.stop();
+    }
+  });
+});
+
+describe('NATS engine reads that stall', () => {
+  let nats: NatsInstance;
+  before(async () => {
+    nats = await startNats({ cluster: 1 });
+  });
+  after(async () => {
+    await nats.stop();
+  });
+
+  it("reading a node's journal fails after the engine's timeout when the server stops answering mid-read", async () => {
+    const cluster = `stall${process.pid}`;
+    const writer = new NatsEngine({ servers: nats.urls, cluster, nodeId: 'writer' });
+    const reader = new NatsEngine({ servers: nats.urls, cluster, nodeId: 'reader', timeoutMs: 1000 });
+    await writer.start();
+    await reader.start();
+    try {
+      // More entries than one pull brings (256), so that the read needs the server after the pause.
+      await Promise.all(Array.from({ length: 600 }, (_, i) => writer.append(bytes(`e${i}`), `e${i}`)));
+      let read = 0;
+      const started = Date.now();
+      await assert.rejects(
+        reader.readNode('writer', () => {
+          if (read++ === 0) nats.pause(0);
+        }),
+        /nothing came for 1000 ms/,
+      );
+      assert.ok(read < 600, `stopped short (${read} entries)`);
+      assert.ok(Date.now() - started < 10_000, 'failed within a few timeouts');
+    } finally {
+      nats.resume(0);
       await reader.stop();
       await writer.stop();
     }
