@@ -97,13 +97,15 @@ export class Membership {
    * made again, and everyone gets a full period to be heard through the new one.
    */
   private async watchAgain(): Promise<void> {
-    if (this.rewatching) return;
+    if (this.rewatching || this.host.stopping()) return;
     this.rewatching = true;
     this.host.logger.warn(`cluster: node ${this.nodeId} no longer hears its own heartbeats; watching the nodes again`);
     try {
       this.stopWatch?.();
       this.stopWatch = undefined;
       await this.watch();
+      // Stopped meanwhile: the new watch goes too.
+      if (this.timers.length === 0) this.stop();
     } catch {
       // Tried again at the next check.
     } finally {
@@ -137,9 +139,8 @@ export class Membership {
   private async beat(): Promise<void> {
     // A write still pending after a heartbeat period (sent just before the connection failed over, say) does not
     // hold the next one back: it may never be answered, and meanwhile the others would hear nothing.
-    const now = Date.now();
-    if (this.beatStarted !== undefined && now - this.beatStarted < this.host.heartbeatMs) return;
-    const started = now;
+    const started = Date.now();
+    if (this.beatStarted !== undefined && started - this.beatStarted < this.host.heartbeatMs) return;
     this.beatStarted = started;
     try {
       await this.put();
