@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { connect, createClient, ClientClosedError, FileStore, MemoryMessageStore } from '../../src/client/index.js';
 import { startMosquitto, type MosquittoInstance } from '../helpers/mosquitto.js';
-import { freePort } from '../helpers/ports.js';
 import { waitFor } from '../helpers/wait.js';
 import { FakeBroker } from './fake-broker.js';
 import { CuttingProxy } from './proxy.js';
@@ -27,6 +27,17 @@ storeContract('FileStore', async () => {
 });
 
 after(() => rmSync(dir, { recursive: true, force: true }));
+
+/**
+ * A URL where no broker ever answers, held by this process: a port merely probed free may be taken meanwhile by
+ * another test's broker, which would then acknowledge (and so remove from the store) what is meant to wait.
+ */
+async function closedDoor(): Promise<{ url: string; close(): Promise<void> }> {
+  const server: Server = createServer((socket) => socket.destroy());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return { url: `mqtt://127.0.0.1:${port}`, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
 
 describe('FileStore', () => {
   it('settles a put once its own batch is written, while later puts keep coming', async () => {
@@ -173,7 +184,12 @@ describe('whenStored: a killed process loses nothing it was told is stored', () 
 
   it('offline: 500 queued messages are all in the file after the kill', async () => {
     const path = join(dir, 'kill-offline.log');
-    await publishAndKill(path, `mqtt://127.0.0.1:${await freePort()}`, 500, 'offline');
+    const door = await closedDoor();
+    try {
+      await publishAndKill(path, door.url, 500, 'offline');
+    } finally {
+      await door.close();
+    }
     assert.deepEqual(await storedPayloads(path), Array.from({ length: 500 }, (_, i) => String(i)));
   });
 
@@ -196,13 +212,18 @@ describe('whenStored: a killed process loses nothing it was told is stored', () 
     await seed.load();
     for (let id = 1; id <= 3; id++) await seed.put({ id, topic: 'early', payload: new TextEncoder().encode(`old ${id}`), qos: 1, retain: false });
     await seed.close();
-    const client = createClient(`mqtt://127.0.0.1:${await freePort()}`, { store: new FileStore(path), reconnect: { initialDelay: 60_000 } });
-    client.on('error', () => undefined);
-    const settled = Promise.allSettled(['new 1', 'new 2'].map((m) => client.publish('early', m, { qos: 1 })));
-    await client.whenStored();
-    assert.equal(client.pendingCount, 5);
-    await client.end({ force: true });
-    await settled;
+    const door = await closedDoor();
+    try {
+      const client = createClient(door.url, { store: new FileStore(path), reconnect: { initialDelay: 60_000 } });
+      client.on('error', () => undefined);
+      const settled = Promise.allSettled(['new 1', 'new 2'].map((m) => client.publish('early', m, { qos: 1 })));
+      await client.whenStored();
+      assert.equal(client.pendingCount, 5);
+      await client.end({ force: true });
+      await settled;
+    } finally {
+      await door.close();
+    }
     assert.deepEqual(await storedPayloads(path), ['old 1', 'old 2', 'old 3', 'new 1', 'new 2']);
   });
 });
