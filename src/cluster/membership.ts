@@ -185,9 +185,13 @@ export class Membership {
   private checkLiveness(): void {
     const now = Date.now();
     if (!this.host.reachable() || this.beatFailed || (this.beatStarted !== undefined && now - this.beatStarted > this.host.heartbeatMs)) return;
+    // Heartbeats written lately, and none of them heard back: the watch hears nobody, so nobody is judged by it (the
+    // others' last heartbeats may be a little older than this node's, and would run out first); after a dead-after
+    // period of that, it is made again.
     const self = this.lastHeard.get(this.nodeId);
-    if (self !== undefined && now - self > this.host.deadAfterMs && now - this.beatWritten < this.host.heartbeatMs * 2) {
-      void this.watchAgain();
+    const recent = this.host.heartbeatMs * 2;
+    if (self !== undefined && now - self > recent && now - this.beatWritten < recent) {
+      if (now - self > this.host.deadAfterMs) void this.watchAgain();
       return;
     }
     for (const [node, at] of this.lastHeard) {
