@@ -26,6 +26,9 @@ export interface SessionConnection {
   disconnect(reasonCode: number, reason: string): void;
 }
 
+/** What `subscriptions` reads as while a session has none. */
+const NO_SUBSCRIPTIONS: ReadonlyMap<string, SubscriptionRecord> = new Map();
+
 /**
  * The state of one client id that outlives its connections: subscriptions, outgoing messages, QoS 2 packet ids
  * received and not yet released, and a delayed Will. `connection` is set while a client is attached.
@@ -34,9 +37,6 @@ export interface SessionConnection {
  * records. Router membership of its subscriptions is kept by the SessionRegistry, which calls the subscription
  * methods here.
  */
-/** What `subscriptions` reads as while a session has none. */
-const NO_SUBSCRIPTIONS: ReadonlyMap<string, SubscriptionRecord> = new Map();
-
 export class Session {
   /** Made at the first subscription: a device that only publishes never needs it (a Map and its table: ~280 B). */
   private subs: Map<string, SubscriptionRecord> | undefined;
