@@ -73,6 +73,18 @@ class Counter {
   }
 }
 
+/**
+ * Waits up to a minute for every acknowledged message at the counter; a failure names the missing ones and shows
+ * the nodes' logs and the journal (whether they were written, and under which subject).
+ */
+async function allArrive(acked: Set<string>, counter: Counter, nodes: NodeProcess[], urls: string[], cluster: string): Promise<void> {
+  await waitFor(() => [...acked].every((m) => counter.seen.has(m)), 60_000, `all ${acked.size} acknowledged messages (have ${counter.seen.size})`).catch(async (err: unknown) => {
+    const missing = [...acked].filter((m) => !counter.seen.has(m)).join(' ');
+    const logs = nodes.map((n) => `--- ${n.name}\n${n.log()}`).join('\n');
+    throw new Error(`${String(err)}\nmissing: ${missing}\n${logs}\n--- ${await journalDump(urls, cluster)}`);
+  });
+}
+
 /** Publishes `count` messages at `qos`, one at a time, into whichever node answers; returns the acknowledged ones. */
 async function publishThrough(ports: () => number[], topic: string, qos: 1 | 2, count: number, onEach: (i: number) => Promise<void> | void): Promise<Set<string>> {
   const acked = new Set<string>();
@@ -245,11 +257,8 @@ describe('cluster faults (node processes on nats-server)', () => {
     });
     assert.equal(acked.size, 60, `--- a\n${a.log()}\n--- nats\n${nats.servers[0]!.log().split('\n').filter((l) => !l.includes('[INF]')).slice(-30).join('\n')}`);
     await waitFor(() => a.log().includes('cluster engine unreachable') && a.log().includes('reachable again'), 30_000, 'degraded then recovered');
-    // A slow machine may take a while to recover after the restart: a minute, and a failure says what is missing.
-    await waitFor(() => [...acked].every((m) => counter.seen.has(m)), 60_000, `all ${acked.size} acknowledged messages (have ${counter.seen.size})`).catch(async (err: unknown) => {
-      const missing = [...acked].filter((m) => !counter.seen.has(m)).join(' ');
-      throw new Error(`${String(err)}\nmissing: ${missing}\n--- a\n${a.log()}\n--- b\n${b.log()}\n--- ${await journalDump(nats.urls, cluster)}`);
-    });
+    // A slow machine may take a while to recover after the restart: a minute.
+    await allArrive(acked, counter, [a, b], nats.urls, cluster);
     counter.client?.destroy();
     await a.stop();
     await b.stop();
@@ -289,10 +298,7 @@ describe('cluster faults on three NATS servers (JetStream replicas 3)', () => {
       }
     });
     assert.equal(acked.size, 150);
-    await waitFor(() => [...acked].every((m) => counter.seen.has(m)), 60_000, `all ${acked.size} acknowledged messages (have ${counter.seen.size})`).catch(async (err: unknown) => {
-      const missing = [...acked].filter((m) => !counter.seen.has(m)).join(' ');
-      throw new Error(`${String(err)}\nmissing: ${missing}\n--- a\n${a.log()}\n--- b\n${b.log()}\n--- ${await journalDump(nats.urls, cluster)}`);
-    });
+    await allArrive(acked, counter, [a, b], nats.urls, cluster);
     // Deaf for a moment is not a reason to count a live node dead (and adopt its sessions, and purge its journal).
     assert.doesNotMatch(b.log(), /r3a silent/, `--- b\n${b.log()}`);
     counter.client?.destroy();
