@@ -10,6 +10,8 @@ command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || need+=
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v taskset >/dev/null 2>&1 || need+=(util-linux)
+# ss reads a listener's backlog in test/broker/listeners/tcp.test.ts.
+command -v ss >/dev/null 2>&1 || need+=(iproute2)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 # promtool (Debian prometheus) checks the broker's /metrics output in test/ops/metrics.test.ts.
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)

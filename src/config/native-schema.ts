@@ -245,6 +245,12 @@ const listener: Schema = {
       },
     },
     setupTimeoutMs: { type: 'integer', min: 1, max: 600_000, doc: 'ms from accept to a stream (default 10000)' },
+    backlog: {
+      type: 'integer',
+      min: 1,
+      max: 65_535,
+      doc: 'connections the kernel holds until accepted (default 1024; Linux caps it at net.core.somaxconn)',
+    },
     maxPacketSize: { type: 'integer', min: 16, max: 268_435_460, doc: 'largest packet on this listener' },
     allowAnonymous: { type: 'boolean', doc: 'accept clients without a user name (default: true on loopback only)' },
     refuseExcessKeepalive: { type: 'boolean', doc: 'refuse 3.x keepalive 0 or above maxKeepalive (default false)' },

@@ -148,7 +148,7 @@ describe('configuration files', () => {
     it('maps onto broker options, listeners, auth and persistence', async () => {
       const config = await loadBrokerConfig(file(JSON.stringify({
         listeners: [
-          { port: 1883, host: '0.0.0.0', allowAnonymous: false, auth: { passwordFile: 'pw' } },
+          { port: 1883, host: '0.0.0.0', allowAnonymous: false, backlog: 4096, auth: { passwordFile: 'pw' } },
           { protocol: 'websockets', port: 8443, tls: { cert: '/c.pem', key: '/k.pem', ca: 'ca.pem', requireCertificate: true }, useIdentityAsUsername: true },
         ],
         limits: { maxInflight: 10, maxPacketSize: 65536 },
@@ -159,7 +159,7 @@ describe('configuration files', () => {
       }, null, 2), 'native.json'));
       assert.equal(config.format, 'native');
       assert.deepEqual(config.broker, { limits: { maxInflight: 10, maxPacketSize: 65536 }, sysInterval: 0 });
-      assert.deepEqual(config.listeners[0], { port: 1883, host: '0.0.0.0', allowAnonymous: false, auth: { passwordFile: join(dir, 'pw') } });
+      assert.deepEqual(config.listeners[0], { port: 1883, host: '0.0.0.0', allowAnonymous: false, backlog: 4096, auth: { passwordFile: join(dir, 'pw') } });
       assert.deepEqual(config.listeners[1], {
         protocol: 'websockets', port: 8443, useIdentityAsUsername: true,
         tlsFiles: { certFile: '/c.pem', keyFile: '/k.pem', caFile: join(dir, 'ca.pem'), requireCertificate: true },
@@ -174,6 +174,8 @@ describe('configuration files', () => {
       assert.equal((await failure(path)).message, `${path}:4: listeners[1].port: expected an integer from 0 to 65535, not "eighty"`);
       const limit = file('{\n  "limits": {\n    "maxInflight": 0\n  }\n}\n', 'bad-limit.json');
       assert.equal((await failure(limit)).message, `${limit}:3: limits.maxInflight: expected an integer from 1 to 65535, not 0`);
+      const backlog = file('{ "listeners": [{ "port": 1883, "backlog": 0 }] }', 'bad-backlog.json');
+      assert.equal((await failure(backlog)).message, `${backlog}:1: listeners[0].backlog: expected an integer from 1 to 65535, not 0`);
       const level = file('{ "logLevel": "loud" }', 'bad-enum.json');
       assert.equal((await failure(level)).message, `${level}:1: logLevel: expected one of "error", "warn", "info", "debug", not "loud"`);
     });

@@ -47,7 +47,16 @@ export interface ListenerOptions {
   setupTimeoutMs?: number;
   /** Largest MQTT packet accepted, also the WebSocket maxPayload. */
   maxPacketSize?: number;
+  /**
+   * Connections the kernel completes and holds until the broker accepts them (the listen backlog); default 1024
+   * (DEFAULT_BACKLOG). Linux caps it at `net.core.somaxconn`. Connections beyond it are dropped by the kernel and
+   * retried by TCP a second or more later, which slows a reconnect storm down far more than accepting does.
+   */
+  backlog?: number;
 }
+
+/** Above Node's 511: a thousand devices reconnecting at once after an outage fit without retries (EMQX's default too). */
+export const DEFAULT_BACKLOG = 1024;
 
 /**
  * What went wrong with a connection at the transport level: a PROXY protocol header refused (untrusted address,

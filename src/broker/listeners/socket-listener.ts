@@ -1,7 +1,7 @@
 import { BlockList, createServer, isIP, type Server, type Socket } from 'node:net';
 import { socketPeer, type ByteStream, type PeerInfo, type ProxyAddress, type ProxyHeader } from '../../transport/index.js';
 import { notMqttReason } from './first-bytes.js';
-import type { Listener, ListenerOptions, RefusedHandler, TransportFault } from './listener.js';
+import { DEFAULT_BACKLOG, type Listener, type ListenerOptions, type RefusedHandler, type TransportFault } from './listener.js';
 import { readProxyHeader } from './proxy-header-reader.js';
 import { listenOn, listenUnix } from './unix-socket.js';
 
@@ -75,7 +75,10 @@ export abstract class SocketListener implements Listener {
     this.onRefused = onRefused;
     const server = createServer({ noDelay: true }, (socket) => this.accept(socket));
     try {
-      await (this.options.unix !== undefined ? listenUnix(server, this.options.unix) : listenOn(server, { port: this.options.port, host: this.host }));
+      const backlog = this.options.backlog ?? DEFAULT_BACKLOG;
+      await (this.options.unix !== undefined
+        ? listenUnix(server, this.options.unix, backlog)
+        : listenOn(server, { port: this.options.port, host: this.host, backlog }));
     } catch (error) {
       throw new Error(`listener ${this.name}: ${(error as Error).message}`, { cause: error });
     }

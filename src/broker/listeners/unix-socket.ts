@@ -29,9 +29,9 @@ function answers(path: string): Promise<boolean> {
  * a socket file nobody answers on is such a leftover and is replaced, so a restart after a crash works. A file that
  * is not a socket, or a socket another server answers on, is left alone and the bind fails.
  */
-export async function listenUnix(server: Server, path: string): Promise<void> {
+export async function listenUnix(server: Server, path: string, backlog?: number): Promise<void> {
   try {
-    await listenOn(server, { path });
+    await listenOn(server, { path, backlog });
     return;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
@@ -40,5 +40,5 @@ export async function listenUnix(server: Server, path: string): Promise<void> {
     if (await answers(path)) throw new Error(`${path} is in use by another server`, { cause: error });
   }
   await unlink(path);
-  await listenOn(server, { path });
+  await listenOn(server, { path, backlog });
 }

@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import mqtt from 'mqtt';
@@ -97,5 +99,26 @@ test('TCP: a connection reset mid-stream, or before the stream starts, leaves th
     await waitFor(() => closes.length === 2, 5000, 'the second stream to report its close');
   } finally {
     await listener.close();
+  }
+});
+
+/** The listen backlog of the TCP socket listening on `port`, as the kernel reports it (`ss`: Send-Q). */
+function listenBacklog(port: number): number {
+  const line = execFileSync('ss', ['-ltnH', `sport = :${port}`], { encoding: 'utf8' }).trim();
+  const fields = line.split(/\s+/);
+  assert.equal(fields[0], 'LISTEN', `ss: ${line}`);
+  return Number(fields[2]);
+}
+
+test('TCP: the listen backlog is 1024 by default (Node would give 511) and can be set; the kernel caps it at somaxconn', async () => {
+  const somaxconn = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'));
+  const byDefault = await startListener({ port: 0 });
+  const set = await startListener({ port: 0, backlog: 64 });
+  try {
+    assert.equal(listenBacklog(byDefault.listener.port), Math.min(1024, somaxconn));
+    assert.equal(listenBacklog(set.listener.port), Math.min(64, somaxconn));
+  } finally {
+    await byDefault.close();
+    await set.close();
   }
 });
