@@ -2,7 +2,6 @@ import { LogLimiter, type Logger } from '../logger.js';
 import type { BrokerStats } from '../stats.js';
 import { StoreError } from './store-errors.js';
 import type { BrokerStore, StoreOp } from './store.js';
-import { atTickEnd } from '../../transport/internal.js';
 
 /** Work that must wait until everything recorded before it is stored (an acknowledgement, a QoS 2 send). */
 export interface Committed {
@@ -45,8 +44,9 @@ class PendingAck implements Committed {
 const RETRY_MS = 1000;
 
 /**
- * Groups the broker's state changes into batches: everything recorded in one tick, or while the previous batch
- * is being written (or the store's `writeDelay` runs), goes to the store in one `write` (group commit). Work that announces state to a client
+ * Groups the broker's state changes into batches: everything recorded in one turn of the event loop (every socket
+ * read it handled), or while the previous batch is being written (or the store's `writeDelay` runs), goes to the
+ * store in one `write` (group commit). Work that announces state to a client
  * (PUBACK, PUBREC, PUBREL, PUBCOMP, a QoS 2 PUBLISH) waits for the batch holding that state.
  *
  * A failed batch is not lost: its changes go back in front of the newer ones and are written again (when a new
@@ -137,7 +137,9 @@ export class StoreWriter {
     // A store that asks for a delay gets it before the batch is taken, not after: what comes meanwhile joins it.
     const delay = this.store.writeDelay?.() ?? 0;
     if (delay > 0) setTimeout(this.flushNow, delay);
-    else atTickEnd(this.flushNow);
+    // After every socket read of this turn of the event loop, not after each one: where each device sends one
+    // packet at a time, a read carries one message, and a batch per read was a log write per message.
+    else setImmediate(this.flushNow);
   }
 
   private flush(): void {
