@@ -7,8 +7,9 @@
  * message on its way at a time at these rates (one every pairs / rate seconds), so a delivery is timed from its
  * publisher's last PUBLISH.
  *
- * Argument (JSON): { pubPort, subPort, pairs, qos, rate, warmupSeconds, seconds, persistent } (`persistent`: the
- * subscribers keep their sessions, Clean Session 0, so the broker stores every QoS 1 message until acknowledged).
+ * Argument (JSON): { pubPort, subPort, pairs, qos, rate, warmupSeconds, seconds, persistent, fanIn } (`persistent`: the
+ * subscribers keep their sessions, Clean Session 0, so the broker stores every QoS 1 message until acknowledged;
+ * `fanIn`: one subscriber to `dev/+` takes every message, as a backend behind a fleet does).
  */
 import { connect, type Socket } from 'node:net';
 import { encode } from '../../src/packet/encode.js';
@@ -24,6 +25,8 @@ interface Spec {
   warmupSeconds: number;
   seconds: number;
   persistent?: boolean;
+  /** One subscriber to `dev/+` takes every message (a backend behind the fleet) instead of one per pair. */
+  fanIn?: boolean;
 }
 
 const spec = JSON.parse(process.argv[2]!) as Spec;
@@ -57,16 +60,19 @@ function open(port: number, clientId: string, clean: boolean, onPacket: (socket:
 }
 
 const subscribers: Socket[] = [];
-for (let i = 0; i < spec.pairs; i++) {
+for (let i = 0; i < (spec.fanIn === true ? 1 : spec.pairs); i++) {
   const socket = await open(spec.subPort, `dev-sub-${i}`, spec.persistent !== true, (s, packet) => {
     if (packet?.type !== 'publish') return;
     if (measuring) {
       received++;
-      deliveryMs.push(performance.now() - sentAt[i]!);
+      // Fanned in, the topic names the pair (`dev/<i>`).
+      const pair = spec.fanIn === true ? Number(packet.topic.slice(4)) : i;
+      deliveryMs.push(performance.now() - sentAt[pair]!);
     }
     if (packet.qos === 1) s.write(encode({ type: 'puback', packetId: packet.packetId!, reasonCode: 0 }, 4));
   });
-  socket.write(encode({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: `dev/${i}`, qos: spec.qos }] }, 4));
+  const filter = spec.fanIn === true ? 'dev/+' : `dev/${i}`;
+  socket.write(encode({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: filter, qos: spec.qos }] }, 4));
   subscribers.push(socket);
 }
 const publishers: Socket[] = [];

@@ -9,7 +9,9 @@
  *
  * Environment: BENCH_PAIRS (default 1000), BENCH_RATE (messages/s in all, default 2000), BENCH_SECONDS (default 10),
  * BENCH_ROUNDS (default 2), BENCH_WARMUP (seconds, default 3), BENCH_QOS (0 or 1, default 1), BENCH_PERSISTENT (1: the
- * subscribers keep persistent sessions, so every QoS 1 message is stored until acknowledged), BENCH_ONLY (scenarios, comma-separated: leveldb, memory,
+ * subscribers keep persistent sessions, so every QoS 1 message is stored until acknowledged), BENCH_FANIN (1: one
+ * subscriber to `dev/+` takes every message, a backend behind the fleet; not with `floor`, which forwards by exact
+ * topic), BENCH_ONLY (scenarios, comma-separated: leveldb, memory,
  * same, across, floor, mosquitto; `floor` is `bench/floor/forwarder.ts`, a bare Node forwarder that is no broker:
  * what Node's sockets cost per message here), BENCH_NODE_FLAGS (Node flags for every Culex process, e.g. --cpu-prof).
  */
@@ -25,8 +27,10 @@ const seconds = Number(env.BENCH_SECONDS ?? 10);
 const rounds = Number(env.BENCH_ROUNDS ?? 2);
 const qos = Number(env.BENCH_QOS ?? 1) === 0 ? 0 : 1;
 const persistent = env.BENCH_PERSISTENT === '1';
+const fanIn = env.BENCH_FANIN === '1';
 // BENCH_ONLY=leveldb,memory,same,across,mosquitto picks scenarios.
 const only = new Set((env.BENCH_ONLY ?? 'leveldb,memory,same,across,floor,mosquitto').split(','));
+if (fanIn && only.delete('floor')) console.error('BENCH_FANIN: floor left out (it forwards by exact topic, not filters)');
 
 interface Result {
   scenario: string;
@@ -52,7 +56,7 @@ interface Latency {
 }
 
 async function measure(scenario: string, pubPort: number, subPort: number, brokerPids: number[], natsPid: number | undefined): Promise<Result> {
-  const [command, ...args] = pinned(LOAD_CORE, [process.execPath, '--import', 'tsx', join(root, 'bench/cluster/devices-load.ts'), JSON.stringify({ pubPort, subPort, pairs, qos, rate, warmupSeconds: Number(env.BENCH_WARMUP ?? 3), seconds, persistent })]);
+  const [command, ...args] = pinned(LOAD_CORE, [process.execPath, '--import', 'tsx', join(root, 'bench/cluster/devices-load.ts'), JSON.stringify({ pubPort, subPort, pairs, qos, rate, warmupSeconds: Number(env.BENCH_WARMUP ?? 3), seconds, persistent, fanIn })]);
   const load = spawn(command!, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   let before: number[] = [];
@@ -134,7 +138,8 @@ const paired = (rs: Result[]): string => {
   return ratios.length === 0 ? '—' : `${median(ratios).toFixed(2)}x`;
 };
 const perMsgOf = (rs: Result[], cpu: (r: Result) => number): number => median(rs.map((r) => (cpu(r) * 1e6) / Math.max(1, r.received)));
-console.log(`\nMany devices: ${pairs} publishers and ${pairs} subscribers, one topic per pair, QoS ${qos}${persistent ? " (persistent subscriber sessions)" : ""}, ${rate} msg/s in all, ${seconds} s, ${rounds} rounds (median)\n`);
+const subscribing = fanIn ? 'one subscriber to dev/+ (fan-in)' : `${pairs} subscribers, one topic per pair`;
+console.log(`\nMany devices: ${pairs} publishers and ${subscribing}, QoS ${qos}${persistent ? " (persistent subscriber sessions)" : ""}, ${rate} msg/s in all, ${seconds} s, ${rounds} rounds (median)\n`);
 console.log('| broker | received / sent | broker CPU µs/msg | user / kernel | ÷ Culex (LevelDB) | same round ÷ Culex (LevelDB) | ÷ Mosquitto | NATS CPU µs/msg | PUBACK ms p50 / p99 | delivery ms p50 / p99 |');
 console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const [scenario, rs] of by) {

@@ -37,6 +37,8 @@ const LINGER_MS = 2000;
 const BACKLOG_CHECK_MS = 10;
 /** A connection's output list is emptied and kept after a flush up to this length, replaced beyond it. */
 const KEPT_OUT_LIST = 64;
+/** Output that is written at the end of the tick rather than once the turn's reads are handled (scheduleWrite). */
+const EAGER_FLUSH_BYTES = 16 * 1024;
 /** Longest delay a Node timer keeps; a later deadline is looked at again then. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Filled in for every PUBLISH head encoded (encodePublishHead keeps none of it), so no object per delivery. */
@@ -44,8 +46,10 @@ const headFields: PublishHead = { topic: '', topicBytes: undefined, qos: 0, reta
 
 /** What a connection needs of the broker beyond what its handlers see. */
 export interface ConnectionHost extends BrokerServices {
-  /** Has `connection.flush()` called at the end of this tick. */
+  /** Has `connection.flush()` called once the reads of this turn of the event loop are handled. */
   scheduleFlush(connection: Connection): void;
+  /** Flushes every connection waiting for it at the end of this tick instead. */
+  flushSoon(): void;
   /** Logs and counts an exception nothing above would catch. */
   internalError(where: string, err: unknown): void;
   /** Called once per connection when it ends, whatever ended it. */
@@ -442,10 +446,20 @@ export class Connection implements HandlerContext {
     this.out.push(chunk);
     this.outBytes += length;
     this.broker.stats.messagesSent++;
+    this.scheduleWrite();
+  }
+
+  /**
+   * Output was added: it goes out once the reads of this turn of the event loop are handled, with whatever they add
+   * (a subscriber fed by many devices gets one write, not one per message), or at the end of this tick once a burst
+   * (a read of many packets) made it EAGER_FLUSH_BYTES, so that bursts do not pile up unwritten.
+   */
+  private scheduleWrite(): void {
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       this.broker.scheduleFlush(this);
     }
+    if (this.outBytes >= EAGER_FLUSH_BYTES) this.broker.flushSoon();
   }
 
   /** Writes what was buffered since the last flush (the broker calls it once per tick for every writer). */
@@ -565,10 +579,7 @@ export class Connection implements HandlerContext {
     if (stats.tap !== undefined) {
       stats.tap.packetOut(this.clientInfo(), { type: 'publish', topic: message.topic, payload, qos, retain, dup, packetId: qos === 0 ? undefined : packetId, properties });
     }
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      this.broker.scheduleFlush(this);
-    }
+    this.scheduleWrite();
     return true;
   }
 

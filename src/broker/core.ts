@@ -28,9 +28,19 @@ export class BrokerCore implements ConnectionHost {
   readonly stats = new BrokerStats();
   readonly sessions: SessionRegistry;
   readonly writer: StoreWriter | undefined;
-  /** Connections with bytes to write this tick, flushed together in one microtask. */
+  /** Connections with bytes to write, flushed together once the turn of the event loop has handled its reads. */
   private readonly flushQueue: Connection[] = [];
-  private readonly flushAll = (): void => {
+  private flushLater = false;
+  private flushSooner = false;
+  private readonly flushLate = (): void => {
+    this.flushLater = false;
+    this.flushAll();
+  };
+  private readonly flushEarly = (): void => {
+    this.flushSooner = false;
+    this.flushAll();
+  };
+  private flushAll(): void {
     const queue = this.flushQueue;
     // A flush may queue another connection: the loop reads the length each time round.
     for (let i = 0; i < queue.length; i++) {
@@ -43,7 +53,7 @@ export class BrokerCore implements ConnectionHost {
       }
     }
     queue.length = 0;
-  };
+  }
 
   constructor(
     readonly settings: CoreSettings,
@@ -88,7 +98,19 @@ export class BrokerCore implements ConnectionHost {
   }
 
   scheduleFlush(connection: Connection): void {
-    if (this.flushQueue.push(connection) === 1) atTickEnd(this.flushAll);
+    this.flushQueue.push(connection);
+    // Once every socket read of this turn of the event loop is handled, not after each read: a subscriber fed by
+    // many devices, each sending one packet at a time, gets one write for all that came in, not one per message.
+    if (!this.flushLater) {
+      this.flushLater = true;
+      setImmediate(this.flushLate);
+    }
+  }
+
+  flushSoon(): void {
+    if (this.flushSooner) return;
+    this.flushSooner = true;
+    atTickEnd(this.flushEarly);
   }
 
   /**
