@@ -46,6 +46,22 @@ test('many devices: every scenario delivers and reports CPU per message', { time
   }
 });
 
+test('many devices fanned in to one persistent subscriber: every scenario delivers; the floor is left out, saying so', { timeout: 180_000 }, async () => {
+  const r = await run('bench/cluster/many-devices.ts', {
+    BENCH_PAIRS: '20', BENCH_RATE: '200', BENCH_SECONDS: '1', BENCH_WARMUP: '1', BENCH_ROUNDS: '1',
+    BENCH_FANIN: '1', BENCH_PERSISTENT: '1', BENCH_ONLY: 'leveldb,across,floor,mosquitto',
+  });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /BENCH_FANIN: floor left out/);
+  assert.match(r.stdout, /20 publishers and one subscriber to dev\/\+ \(fan-in\), QoS 1 \(persistent subscriber sessions\)/);
+  const table = rows(r.stdout);
+  assert.deepEqual([...table.keys()], ['Culex (LevelDB store)', 'Culex cluster, across nodes', 'Mosquitto']);
+  for (const [name, cells] of table) {
+    const [received] = cells[0]!.split('/').map(Number);
+    assert.ok(received! > 0, `${name} delivered nothing: ${cells.join(' | ')}`);
+  }
+});
+
 test('connect storm: every client of every scenario connects', { timeout: 240_000 }, async () => {
   const r = await run('bench/cluster/connect-storm.ts', { BENCH_CLIENTS: '100', BENCH_CONCURRENCY: '50', BENCH_ROUNDS: '1', BENCH_NODES: '2' });
   assert.equal(r.code, 0, r.stderr);
