@@ -37,7 +37,9 @@ const LINGER_MS = 2000;
 const BACKLOG_CHECK_MS = 10;
 /** A connection's output list is emptied and kept after a flush up to this length, replaced beyond it. */
 const KEPT_OUT_LIST = 64;
-/** Output that is written at the end of the tick rather than once the turn's reads are handled (scheduleWrite). */
+/** Writes in a second from which a connection's output waits for the end of the turn (scheduleWrite). */
+const BUSY_WRITES = 100;
+/** Output of such a connection that is written at the end of the tick all the same (scheduleWrite). */
 const EAGER_FLUSH_BYTES = 16 * 1024;
 /** Longest delay a Node timer keeps; a later deadline is looked at again then. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -46,9 +48,9 @@ const headFields: PublishHead = { topic: '', topicBytes: undefined, qos: 0, reta
 
 /** What a connection needs of the broker beyond what its handlers see. */
 export interface ConnectionHost extends BrokerServices {
-  /** Has `connection.flush()` called once the reads of this turn of the event loop are handled. */
-  scheduleFlush(connection: Connection): void;
-  /** Flushes every connection waiting for it at the end of this tick instead. */
+  /** Has `connection.flush()` called at the end of this tick, or `perTurn` once the turn's reads are handled. */
+  scheduleFlush(connection: Connection, perTurn: boolean): void;
+  /** Flushes the connections waiting for the end of the turn at the end of this tick instead. */
   flushSoon(): void;
   /** Logs and counts an exception nothing above would catch. */
   internalError(where: string, err: unknown): void;
@@ -74,6 +76,10 @@ export class Connection implements HandlerContext {
   private out: OutChunk[] = [];
   private outBytes = 0;
   private flushScheduled = false;
+  /** The second (epoch seconds) whose writes `writes` counts, and whether the output waits for the end of the turn. */
+  private writeSecond = 0;
+  private writes = 0;
+  private perTurn = false;
   private busy = false;
   /** Subscribers' queues holding this publisher back (flow.ts); input stops while any does. */
   private held = 0;
@@ -450,23 +456,31 @@ export class Connection implements HandlerContext {
   }
 
   /**
-   * Output was added: it goes out once the reads of this turn of the event loop are handled, with whatever they add
-   * (a subscriber fed by many devices gets one write, not one per message), or at the end of this tick once a burst
-   * (a read of many packets) made it EAGER_FLUSH_BYTES, so that bursts do not pile up unwritten.
+   * Output was added. It goes out at the end of this tick, unless this connection was written to BUSY_WRITES times
+   * or more in the previous second: then once the reads of this turn of the event loop are handled, with whatever
+   * they add (a subscriber fed by many devices, each sending one packet per read, gets one write rather than one per
+   * message), or at the end of the tick once a burst made it EAGER_FLUSH_BYTES.
    */
   private scheduleWrite(): void {
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      this.broker.scheduleFlush(this);
+      this.broker.scheduleFlush(this, this.perTurn);
     }
-    if (this.outBytes >= EAGER_FLUSH_BYTES) this.broker.flushSoon();
+    if (this.perTurn && this.outBytes >= EAGER_FLUSH_BYTES) this.broker.flushSoon();
   }
 
-  /** Writes what was buffered since the last flush (the broker calls it once per tick for every writer). */
+  /** Writes what was buffered since the last flush (when the broker's FlushScheduler says). */
   flush(): void {
     this.flushScheduled = false;
     const out = this.out;
     if (out.length === 0) return;
+    const second = Math.floor(Date.now() / 1000);
+    if (second !== this.writeSecond) {
+      this.perTurn = this.writes >= BUSY_WRITES && second === this.writeSecond + 1;
+      this.writeSecond = second;
+      this.writes = 0;
+    }
+    this.writes++;
     const first = out[0]!;
     const chunks = out.length === 1 && typeof first !== 'number' ? [first] : coalesce(out, this.outBytes);
     this.broker.stats.bytesSent += this.outBytes;

@@ -4,6 +4,7 @@ import { protocolName } from './client-state.js';
 import { ReasonCode, type Subscription, type Will } from '../packet/index.js';
 import type { ByteStream } from '../transport/index.js';
 import { Connection, type ConnectionHost } from './connection.js';
+import { FlushScheduler } from './flush-scheduler.js';
 import type { Holdable } from './flow.js';
 import type { CoreSettings } from './handlers/context.js';
 import type { ClientInfo } from './hooks.js';
@@ -16,7 +17,7 @@ import { SessionRegistry } from './sessions.js';
 import { BrokerStats } from './stats.js';
 import type { BrokerStore } from './store/store.js';
 import { StoreWriter, type AckKind, type AckTarget } from './store/writer.js';
-import { asBuffer, atTickEnd } from '../transport/internal.js';
+import { asBuffer } from '../transport/internal.js';
 
 /**
  * The broker's shared state and the rules that span connections: accepting connections, routing and retaining
@@ -28,32 +29,11 @@ export class BrokerCore implements ConnectionHost {
   readonly stats = new BrokerStats();
   readonly sessions: SessionRegistry;
   readonly writer: StoreWriter | undefined;
-  /** Connections with bytes to write, flushed together once the turn of the event loop has handled its reads. */
-  private readonly flushQueue: Connection[] = [];
-  private flushLater = false;
-  private flushSooner = false;
-  private readonly flushLate = (): void => {
-    this.flushLater = false;
-    this.flushAll();
-  };
-  private readonly flushEarly = (): void => {
-    this.flushSooner = false;
-    this.flushAll();
-  };
-  private flushAll(): void {
-    const queue = this.flushQueue;
-    // A flush may queue another connection: the loop reads the length each time round.
-    for (let i = 0; i < queue.length; i++) {
-      const connection = queue[i]!;
-      try {
-        connection.flush();
-      } catch (err) {
-        this.internalError(`writing to ${connection.describe()}`, err);
-        connection.abort('internal error while writing');
-      }
-    }
-    queue.length = 0;
-  }
+  /** When connections write their output (flush-scheduler.ts). */
+  private readonly flushes = new FlushScheduler<Connection>((connection, err) => {
+    this.internalError(`writing to ${connection.describe()}`, err);
+    connection.abort('internal error while writing');
+  });
 
   constructor(
     readonly settings: CoreSettings,
@@ -97,20 +77,12 @@ export class BrokerCore implements ConnectionHost {
     return connection;
   }
 
-  scheduleFlush(connection: Connection): void {
-    this.flushQueue.push(connection);
-    // Once every socket read of this turn of the event loop is handled, not after each read: a subscriber fed by
-    // many devices, each sending one packet at a time, gets one write for all that came in, not one per message.
-    if (!this.flushLater) {
-      this.flushLater = true;
-      setImmediate(this.flushLate);
-    }
+  scheduleFlush(connection: Connection, perTurn: boolean): void {
+    this.flushes.schedule(connection, perTurn);
   }
 
   flushSoon(): void {
-    if (this.flushSooner) return;
-    this.flushSooner = true;
-    atTickEnd(this.flushEarly);
+    this.flushes.soon();
   }
 
   /**
