@@ -20,6 +20,7 @@ import type { ByteStream, PeerInfo, StreamHandlers } from '../transport/index.js
 import { atTickEnd } from '../transport/internal.js';
 import { ClientState } from './client-state.js';
 import { ACK_SIZE, ackChunk, coalesce, type OutChunk } from './coalesce.js';
+import { TurnPacer } from './flush-scheduler.js';
 import type { BrokerServices, ConnectionState, HandlerContext } from './handlers/context.js';
 import { handlePacket } from './handlers/dispatch.js';
 import type { ClientInfo, InboundMeter } from './hooks.js';
@@ -37,8 +38,6 @@ const LINGER_MS = 2000;
 const BACKLOG_CHECK_MS = 10;
 /** A connection's output list is emptied and kept after a flush up to this length, replaced beyond it. */
 const KEPT_OUT_LIST = 64;
-/** Writes in a second from which a connection's output waits for the end of the turn (scheduleWrite). */
-const BUSY_WRITES = 100;
 /** Output of such a connection that is written at the end of the tick all the same (scheduleWrite). */
 const EAGER_FLUSH_BYTES = 16 * 1024;
 /** Longest delay a Node timer keeps; a later deadline is looked at again then. */
@@ -76,10 +75,8 @@ export class Connection implements HandlerContext {
   private out: OutChunk[] = [];
   private outBytes = 0;
   private flushScheduled = false;
-  /** The second (epoch seconds) whose writes `writes` counts, and whether the output waits for the end of the turn. */
-  private writeSecond = 0;
-  private writes = 0;
-  private perTurn = false;
+  /** Whether the output waits for the end of the turn of the event loop. */
+  private readonly pacer = new TurnPacer();
   private busy = false;
   /** Subscribers' queues holding this publisher back (flow.ts); input stops while any does. */
   private held = 0;
@@ -456,17 +453,18 @@ export class Connection implements HandlerContext {
   }
 
   /**
-   * Output was added. It goes out at the end of this tick, unless this connection was written to BUSY_WRITES times
-   * or more in the previous second: then once the reads of this turn of the event loop are handled, with whatever
-   * they add (a subscriber fed by many devices, each sending one packet per read, gets one write rather than one per
-   * message), or at the end of the tick once a burst made it EAGER_FLUSH_BYTES.
+   * Output was added. It goes out at the end of this tick, unless this connection is busy (TurnPacer): then once the
+   * reads of this turn of the event loop are handled, with whatever they add (a subscriber fed by many devices, each
+   * sending one packet per read, gets one write rather than one per message), or at the end of the tick once a
+   * burst made it EAGER_FLUSH_BYTES.
    */
   private scheduleWrite(): void {
+    const perTurn = this.pacer.perTurn;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      this.broker.scheduleFlush(this, this.perTurn);
+      this.broker.scheduleFlush(this, perTurn);
     }
-    if (this.perTurn && this.outBytes >= EAGER_FLUSH_BYTES) this.broker.flushSoon();
+    if (perTurn && this.outBytes >= EAGER_FLUSH_BYTES) this.broker.flushSoon();
   }
 
   /** Writes what was buffered since the last flush (when the broker's FlushScheduler says). */
@@ -474,13 +472,7 @@ export class Connection implements HandlerContext {
     this.flushScheduled = false;
     const out = this.out;
     if (out.length === 0) return;
-    const second = Math.floor(Date.now() / 1000);
-    if (second !== this.writeSecond) {
-      this.perTurn = this.writes >= BUSY_WRITES && second === this.writeSecond + 1;
-      this.writeSecond = second;
-      this.writes = 0;
-    }
-    this.writes++;
+    this.pacer.wrote();
     const first = out[0]!;
     const chunks = out.length === 1 && typeof first !== 'number' ? [first] : coalesce(out, this.outBytes);
     this.broker.stats.bytesSent += this.outBytes;

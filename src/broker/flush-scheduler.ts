@@ -1,5 +1,33 @@
 import { atTickEnd } from '../transport/internal.js';
 
+/** Writes in a second from which a writer waits for the end of the turn (TurnPacer). */
+const BUSY_WRITES = 100;
+
+/**
+ * Says whether a writer (a connection, the store writer) should wait for the end of the turn of the event loop
+ * before writing: yes when it wrote BUSY_WRITES times or more in the previous second. At such rates reads of many
+ * devices come in the same turn, and one write can carry what all of them brought; below them writing at once costs
+ * little and keeps latency lowest.
+ */
+export class TurnPacer {
+  /** Whether to wait for the end of the turn. */
+  perTurn = false;
+  /** The second (epoch seconds) whose writes `writes` counts. */
+  private second = 0;
+  private writes = 0;
+
+  /** Counts a write. */
+  wrote(): void {
+    const second = Math.floor(Date.now() / 1000);
+    if (second !== this.second) {
+      this.perTurn = this.writes >= BUSY_WRITES && second === this.second + 1;
+      this.second = second;
+      this.writes = 0;
+    }
+    this.writes++;
+  }
+}
+
 /** Something with output to write, written when the scheduler says. */
 export interface Flushable {
   flush(): void;

@@ -1,6 +1,6 @@
-import { test } from 'node:test';
+import { mock, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FlushScheduler, type Flushable } from '../../src/broker/flush-scheduler.js';
+import { FlushScheduler, TurnPacer, type Flushable } from '../../src/broker/flush-scheduler.js';
 
 /** Records when each of its flushes ran, by name. */
 function recorder(log: string[], name: string, fail = false): Flushable {
@@ -61,4 +61,29 @@ test('flush scheduler: a flush that throws is reported, and the others still run
   await turnEnd();
   assert.deepEqual(log, ['bad', 'good', 'later']);
   assert.deepEqual(failures, ['bad failed']);
+});
+
+test('turn pacer: waits for the end of the turn in the second after one of 100 writes or more, and only then', () => {
+  mock.timers.enable({ apis: ['Date'], now: 1_000_000 });
+  try {
+    const pacer = new TurnPacer();
+    for (let i = 0; i < 99; i++) pacer.wrote();
+    mock.timers.tick(1000);
+    pacer.wrote();
+    assert.equal(pacer.perTurn, false, '99 writes in the previous second');
+    for (let i = 0; i < 99; i++) pacer.wrote();
+    assert.equal(pacer.perTurn, false, 'decided once per second');
+    mock.timers.tick(1000);
+    pacer.wrote();
+    assert.equal(pacer.perTurn, true, '100 writes in the previous second');
+    mock.timers.tick(1000);
+    pacer.wrote();
+    assert.equal(pacer.perTurn, false, 'one write in the previous second');
+    for (let i = 0; i < 200; i++) pacer.wrote();
+    mock.timers.tick(5000);
+    pacer.wrote();
+    assert.equal(pacer.perTurn, false, 'a busy second long ago does not count');
+  } finally {
+    mock.timers.reset();
+  }
 });

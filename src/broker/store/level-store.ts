@@ -33,9 +33,10 @@ export interface StoreRepair {
 
 /**
  * The broker's durable store on LevelDB (classic-level), in a data directory holding a lock file, a format file,
- * the database and a write-ahead log. Each `write` (group commit: the broker collects the changes of a turn of the
- * event loop into one call) is appended to the log as one record with one `write(2)`; when it resolves the batch is in the
- * operating system's hands, so it survives the broker process being killed, and with `fsync` it is on the disk.
+ * the database and a write-ahead log. Each `write` (group commit: the broker collects the changes of a tick, or of a
+ * turn of the event loop when busy, into one call) is appended to the log as one record with one `write(2)`; when
+ * it resolves the batch is in the operating system's hands, so it survives the broker process being killed, and with
+ * `fsync` it is on the disk.
  * LevelDB gets the logged operations a little later, many batches in one, leaving out those that later ones made
  * needless (most deliveries are acknowledged before they reach it); log segments are deleted once LevelDB holds
  * them and replayed at start-up otherwise. Size limits are checked in memory before the write; a disk error

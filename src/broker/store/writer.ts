@@ -2,6 +2,8 @@ import { LogLimiter, type Logger } from '../logger.js';
 import type { BrokerStats } from '../stats.js';
 import { StoreError } from './store-errors.js';
 import type { BrokerStore, StoreOp } from './store.js';
+import { TurnPacer } from '../flush-scheduler.js';
+import { atTickEnd } from '../../transport/internal.js';
 
 /** Work that must wait until everything recorded before it is stored (an acknowledgement, a QoS 2 send). */
 export interface Committed {
@@ -44,9 +46,9 @@ class PendingAck implements Committed {
 const RETRY_MS = 1000;
 
 /**
- * Groups the broker's state changes into batches: everything recorded in one turn of the event loop (every socket
- * read it handled), or while the previous batch is being written (or the store's `writeDelay` runs), goes to the
- * store in one `write` (group commit). Work that announces state to a client
+ * Groups the broker's state changes into batches: everything recorded in one tick (when busy, in one turn of the
+ * event loop: every socket read it handled), or while the previous batch is being written (or the store's
+ * `writeDelay` runs), goes to the store in one `write` (group commit). Work that announces state to a client
  * (PUBACK, PUBREC, PUBREL, PUBCOMP, a QoS 2 PUBLISH) waits for the batch holding that state.
  *
  * A failed batch is not lost: its changes go back in front of the newer ones and are written again (when a new
@@ -57,6 +59,8 @@ export class StoreWriter {
   private ops: StoreOp[] = [];
   private waiting: Committed[] = [];
   private scheduled = false;
+  /** Whether batches are taken at the end of the turn of the event loop rather than of the tick. */
+  private readonly pacer = new TurnPacer();
   private writing: Promise<void> | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private failures = 0;
@@ -137,9 +141,10 @@ export class StoreWriter {
     // A store that asks for a delay gets it before the batch is taken, not after: what comes meanwhile joins it.
     const delay = this.store.writeDelay?.() ?? 0;
     if (delay > 0) setTimeout(this.flushNow, delay);
-    // After every socket read of this turn of the event loop, not after each one: where each device sends one
-    // packet at a time, a read carries one message, and a batch per read was a log write per message.
-    else setImmediate(this.flushNow);
+    // Busy, after every socket read of this turn of the event loop rather than after each one: where each device
+    // sends one packet at a time, a read carries one message, and a batch per read is a log write per message.
+    else if (this.pacer.perTurn) setImmediate(this.flushNow);
+    else atTickEnd(this.flushNow);
   }
 
   private flush(): void {
@@ -148,6 +153,7 @@ export class StoreWriter {
     const waiting = this.waiting;
     this.ops = [];
     this.waiting = [];
+    if (ops.length > 0) this.pacer.wrote();
     this.batchStarted = ops.length > 0 && this.stats?.meters !== undefined ? performance.now() : 0;
     this.writing = (ops.length === 0 ? Promise.resolve() : this.store.write(ops)).then(
       () => this.committed(ops.length, waiting),
