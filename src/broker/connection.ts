@@ -38,7 +38,7 @@ const LINGER_MS = 2000;
 const BACKLOG_CHECK_MS = 10;
 /** A connection's output list is emptied and kept after a flush up to this length, replaced beyond it. */
 const KEPT_OUT_LIST = 64;
-/** Output of such a connection that is written at the end of the tick all the same (scheduleWrite). */
+/** Output of a busy connection (TurnPacer) that is written at the end of the tick all the same (scheduleWrite). */
 const EAGER_FLUSH_BYTES = 16 * 1024;
 /** Longest delay a Node timer keeps; a later deadline is looked at again then. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
